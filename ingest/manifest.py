@@ -1,0 +1,297 @@
+"""The ingest manifest: what is stored for each file, and the bookkeeping that makes re-runs exact.
+
+One SQLite file beside the Chroma store holds, per collection:
+
+* ``files``: path, size, mtime, sha256, status, error, warnings -- lets an unchanged file be
+  skipped from a ``stat`` alone;
+* ``chunks``: every live chunk's id, text and metadata -- the source of truth for the BM25 index
+  and for citations;
+* ``journal``: chunk ids that may exist in Chroma without being live (about to be written, or
+  about to be deleted). Ids enter the journal *before* Chroma is touched and leave it only after,
+  so a run killed at any point is repaired by the next one (:meth:`Manifest.pending`), which
+  deletes every journalled id that is not live. That is what makes an interrupted run followed
+  by a re-run converge to exactly the store a clean run makes;
+* ``embed_cache``: vectors keyed by (embedder id, sha256 of text), so unchanged text is never
+  embedded twice, even when a file is edited and its chunks shift;
+* ``state``: a generation counter bumped on every change (the BM25 index records the generation
+  it was built from) and the last ingest time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ragkit.models import Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files(
+    collection TEXT NOT NULL, path TEXT NOT NULL, source TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER, sha256 TEXT, status TEXT NOT NULL, error TEXT,
+    warnings TEXT, n_chunks INTEGER DEFAULT 0, ingested_at REAL,
+    PRIMARY KEY (collection, path));
+CREATE TABLE IF NOT EXISTS chunks(
+    collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, text TEXT NOT NULL,
+    meta TEXT NOT NULL, PRIMARY KEY (collection, id));
+CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(collection, path);
+CREATE TABLE IF NOT EXISTS journal(collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
+CREATE TABLE IF NOT EXISTS embed_cache(embedder TEXT NOT NULL, text_sha256 TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (embedder, text_sha256));
+CREATE TABLE IF NOT EXISTS state(collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (collection, key));
+"""
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    source: str
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    status: str  # ok | failed
+    error: str | None
+    warnings: list[str]
+    n_chunks: int
+    ingested_at: float | None
+
+
+class Manifest:
+    def __init__(self, db_path: Path, collection: str) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.db_path = db_path
+        self.collection = collection
+        self._db = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- transactions ------------------------------------------------------------------
+    def _tx(self):
+        return _Transaction(self._db)
+
+    # -- files -------------------------------------------------------------------------
+    def file(self, path: str) -> FileRecord | None:
+        row = self._db.execute(
+            "SELECT path, source, size, mtime_ns, sha256, status, error, warnings, n_chunks, ingested_at "
+            "FROM files WHERE collection=? AND path=?",
+            (self.collection, path),
+        ).fetchone()
+        return _record(row) if row else None
+
+    def files(self) -> list[FileRecord]:
+        rows = self._db.execute(
+            "SELECT path, source, size, mtime_ns, sha256, status, error, warnings, n_chunks, ingested_at "
+            "FROM files WHERE collection=? ORDER BY path",
+            (self.collection,),
+        ).fetchall()
+        return [_record(r) for r in rows]
+
+    def touch(self, path: str, size: int, mtime_ns: int) -> None:
+        """Content unchanged (same sha256) but stat changed: remember the new stat."""
+        self._db.execute(
+            "UPDATE files SET size=?, mtime_ns=? WHERE collection=? AND path=?",
+            (size, mtime_ns, self.collection, path),
+        )
+
+    def record_failure(self, path: str, source: str, error: str) -> None:
+        """Mark a file failed. Chunks already stored for it stay (nothing stored is lost)."""
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO files(collection, path, source, status, error, n_chunks, ingested_at) "
+                "VALUES(?,?,?,?,?,0,?) ON CONFLICT(collection, path) DO UPDATE SET "
+                "status='failed', error=excluded.error, size=NULL, mtime_ns=NULL, ingested_at=excluded.ingested_at",
+                (self.collection, path, source, "failed", error, time.time()),
+            )
+
+    # -- chunks ------------------------------------------------------------------------
+    def chunk_ids(self, path: str) -> set[str]:
+        rows = self._db.execute("SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))
+        return {r[0] for r in rows}
+
+    def live_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT id FROM chunks WHERE collection=? AND id IN ({marks})", (self.collection, *part)
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def iter_chunks(self) -> Iterator[tuple[str, str, dict]]:
+        """(id, text, metadata) of every live chunk, in a stable order."""
+        rows = self._db.execute("SELECT id, text, meta FROM chunks WHERE collection=? ORDER BY rowid", (self.collection,))
+        for chunk_id, text, meta in rows:
+            yield chunk_id, text, json.loads(meta)
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        found: dict[str, tuple[str, dict]] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT id, text, meta FROM chunks WHERE collection=? AND id IN ({marks})", (self.collection, *part)
+            )
+            for chunk_id, text, meta in rows:
+                found[chunk_id] = (text, json.loads(meta))
+        return found
+
+    def count_chunks(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM chunks WHERE collection=?", (self.collection,)).fetchone()[0]
+
+    # -- the write protocol ------------------------------------------------------------
+    def journal_add(self, ids: Iterable[str]) -> None:
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in ids)
+            )
+
+    def journal_remove(self, ids: Iterable[str]) -> None:
+        with self._tx():
+            self._db.executemany("DELETE FROM journal WHERE collection=? AND id=?", ((self.collection, i) for i in ids))
+
+    def pending(self) -> tuple[set[str], set[str]]:
+        """Journalled ids split into (live, dead). Dead ones must be deleted from the store."""
+        ids = {r[0] for r in self._db.execute("SELECT id FROM journal WHERE collection=?", (self.collection,))}
+        live = self.live_ids(ids)
+        return live, ids - live
+
+    def commit_file(
+        self, *, path: str, source: str, size: int, mtime_ns: int, sha256: str, chunks: Sequence[Chunk],
+        warnings: Sequence[str],
+    ) -> set[str]:
+        """Make ``chunks`` the live chunks of ``path`` in one transaction.
+
+        The new chunks must already be in the store. Returns the ids that are no longer live;
+        they are journalled here and must be deleted from the store by the caller.
+        """
+        new_ids = {c.id for c in chunks}
+        with self._tx():
+            old_ids = {r[0] for r in self._db.execute(
+                "SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))}
+            stale = old_ids - new_ids
+            self._db.executemany(
+                "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in stale)
+            )
+            self._db.executemany("DELETE FROM chunks WHERE collection=? AND id=?", ((self.collection, i) for i in stale))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO chunks(collection, id, path, text, meta) VALUES(?,?,?,?,?)",
+                ((self.collection, c.id, path, c.text, json.dumps(c.metadata())) for c in chunks if c.id not in old_ids),
+            )
+            self._db.executemany("DELETE FROM journal WHERE collection=? AND id=?", ((self.collection, i) for i in new_ids))
+            self._db.execute(
+                "INSERT OR REPLACE INTO files(collection, path, source, size, mtime_ns, sha256, status, error, "
+                "warnings, n_chunks, ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (self.collection, path, source, size, mtime_ns, sha256, "ok", None, json.dumps(list(warnings)),
+                 len(chunks), time.time()),
+            )
+            if stale or new_ids - old_ids:
+                self._bump_generation()
+        return stale
+
+    def forget_file(self, path: str) -> set[str]:
+        """Remove a file and its chunks from the manifest; returns the (journalled) ids to delete."""
+        with self._tx():
+            ids = {r[0] for r in self._db.execute(
+                "SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))}
+            self._db.executemany(
+                "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in ids)
+            )
+            self._db.execute("DELETE FROM chunks WHERE collection=? AND path=?", (self.collection, path))
+            self._db.execute("DELETE FROM files WHERE collection=? AND path=?", (self.collection, path))
+            if ids:
+                self._bump_generation()
+        return ids
+
+    def drop_collection(self) -> None:
+        with self._tx():
+            for table in ("files", "chunks", "journal", "state"):
+                self._db.execute(f"DELETE FROM {table} WHERE collection=?", (self.collection,))
+
+    # -- state -------------------------------------------------------------------------
+    def _bump_generation(self) -> None:
+        self._db.execute(
+            "INSERT INTO state(collection, key, value) VALUES(?, 'generation', '1') "
+            "ON CONFLICT(collection, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (self.collection,),
+        )
+
+    def generation(self) -> int:
+        row = self._db.execute(
+            "SELECT value FROM state WHERE collection=? AND key='generation'", (self.collection,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_state(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO state(collection, key, value) VALUES(?,?,?)", (self.collection, key, value)
+        )
+
+    def get_state(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE collection=? AND key=?", (self.collection, key)).fetchone()
+        return row[0] if row else None
+
+    # -- embedding cache ---------------------------------------------------------------
+    def cached_vectors(self, embedder_id: str, shas: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(shas))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT text_sha256, vector FROM embed_cache WHERE embedder=? AND text_sha256 IN ({marks})",
+                (embedder_id, *part),
+            )
+            for sha, blob in rows:
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def cache_vectors(self, embedder_id: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embed_cache(embedder, text_sha256, vector) VALUES(?,?,?)",
+                ((embedder_id, sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items),
+            )
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def _record(row) -> FileRecord:
+    path, source, size, mtime_ns, sha, status, error, warnings, n_chunks, ingested_at = row
+    return FileRecord(path, source, size, mtime_ns, sha, status, error, json.loads(warnings or "[]"),
+                      n_chunks or 0, ingested_at)

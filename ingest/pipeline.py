@@ -1,0 +1,389 @@
+"""The incremental batch: discover files, skip what is unchanged, parse beside the embedder, store.
+
+Order of work for one run:
+
+1. Repair: journalled chunk ids that are not live (left by a killed run) are deleted from the store.
+2. Discover files under the given paths (include/exclude globs; hidden files and unsupported types
+   are reported as skipped).
+3. Classify: a file whose size and mtime match the manifest is unchanged without being read; a
+   file whose stat changed but whose sha256 did not is unchanged too (its stat is refreshed).
+4. Parse and split changed files in worker processes while the main process embeds, so the
+   embedder (the real bottleneck) is not left waiting on PDF parsing.
+5. Embed only chunk texts that are neither stored already nor in the embedding cache, in
+   length-sorted batches; store new chunks, then switch the manifest over, then delete the
+   file's stale chunks (see :mod:`ingest.manifest` for why this order survives a kill).
+6. ``--prune``: forget files under the given roots that no longer exist.
+7. Rebuild the BM25 index if anything changed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from ingest.loaders import LoadError, LoadOptions, is_supported, load_file
+from ingest.manifest import Manifest, file_sha256, text_sha256
+from ingest.split import SplitConfig, split_document
+from ragkit.embedders.base import Embedder
+from ragkit.errors import UsageError
+from ragkit.lexical import LexicalIndex
+from ragkit.models import Chunk, FileResult, IngestReport
+from ragkit.store import ChromaStore
+
+#: chunks gathered from parsed files before one embedding pass (bounds memory, keeps batches full)
+EMBED_WINDOW = 256
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it runs (the CLI draws it with Rich)."""
+
+    def start(self, files: int) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+    def chunks_planned(self, n: int) -> None: ...
+    def chunks_embedded(self, n: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, files: int) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+    def chunks_planned(self, n: int) -> None: ...
+    def chunks_embedded(self, n: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path  # absolute
+    source: str  # relative to the root it was found under
+
+
+@dataclass(frozen=True)
+class ParseTask:
+    path: str
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    split: SplitConfig
+    options: LoadOptions
+
+
+@dataclass
+class ParseOutcome:
+    task: ParseTask
+    chunks: list[Chunk] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+# -- discovery -------------------------------------------------------------------------------
+def _matches(source: str, patterns: Sequence[str]) -> bool:
+    name = source.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(source, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def discover(
+    paths: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = (), ignore: Sequence[Path] = ()
+) -> tuple[list[InputFile], list[FileResult]]:
+    """Files to ingest, and files skipped with a reason. A missing path is a usage error."""
+    found: dict[Path, InputFile] = {}
+    skipped: list[FileResult] = []
+    ignored = [p.resolve() for p in ignore]
+    for given in paths:
+        if not given.exists():
+            raise UsageError(f"path not found: {given}")
+        root = given.resolve()
+        if root.is_file():
+            candidates: Iterable[tuple[Path, str]] = [(root, root.name)]
+        else:
+            candidates = _walk(root, ignored)
+        for path, source in candidates:
+            if include and not _matches(source, include):
+                continue
+            if exclude and _matches(source, exclude):
+                continue
+            if not is_supported(path):
+                skipped.append(FileResult(str(path), source, "skipped",
+                                          f"unsupported file type {path.suffix or '(none)'!r}"))
+                continue
+            found.setdefault(path, InputFile(path, source))
+    return list(found.values()), skipped
+
+
+def _walk(root: Path, ignored: list[Path]) -> Iterator[tuple[Path, str]]:
+    for directory, dirnames, filenames in os.walk(root):
+        here = Path(directory)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in ignored)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = here / name
+            if path.is_symlink() and not path.exists():
+                continue
+            yield path.resolve() if path.is_symlink() else path, path.relative_to(root).as_posix()
+
+
+# -- parsing (runs in worker processes) ------------------------------------------------------
+def parse(task: ParseTask) -> ParseOutcome:
+    """Load and split one file. Never raises for a bad file: the error is in the outcome."""
+    try:
+        document = load_file(Path(task.path), task.options)
+        chunks = split_document(document, source=task.source, path=task.path, file_sha256=task.sha256,
+                                config=task.split)
+    except LoadError as exc:
+        return ParseOutcome(task, error=exc.reason)
+    except RecursionError:
+        return ParseOutcome(task, error="corrupt: structure nested too deeply to parse")
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one hostile file must not stop the batch
+        return ParseOutcome(task, error=f"parser failed: {type(exc).__name__}: {exc}")
+    if not chunks:
+        return ParseOutcome(task, error="no text after splitting", warnings=document.warnings)
+    return ParseOutcome(task, chunks=chunks, warnings=document.warnings)
+
+
+def _worker_init() -> None:
+    from ragkit.tiktoken_offline import ensure_tiktoken_offline
+
+    ensure_tiktoken_offline()
+
+
+def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome]:
+    """Yield outcomes in task order; with workers, parsing runs ahead of the consumer (bounded)."""
+    if workers <= 0 or len(tasks) < 2:
+        for task in tasks:
+            yield parse(task)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no fork: onnxruntime threads live in this process
+    ahead = max(4, workers * 4)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+        queue: deque = deque()
+        pending = iter(tasks)
+        try:
+            for task in pending:
+                queue.append(pool.submit(parse, task))
+                if len(queue) >= ahead:
+                    break
+            while queue:
+                outcome = queue.popleft().result()
+                for task in pending:
+                    queue.append(pool.submit(parse, task))
+                    break
+                yield outcome
+        except BaseException:
+            for future in queue:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+# -- the run ---------------------------------------------------------------------------------
+class IngestPipeline:
+    def __init__(
+        self,
+        *,
+        store: ChromaStore,
+        manifest: Manifest,
+        embedder: Embedder,
+        bm25_dir: Path,
+        split: SplitConfig,
+        options: LoadOptions = LoadOptions(),
+        parse_workers: int = 1,
+        ignore: Sequence[Path] = (),
+    ) -> None:
+        self.store = store
+        self.manifest = manifest
+        self.embedder = embedder
+        self.bm25_dir = bm25_dir
+        self.split = split
+        self.options = options
+        self.parse_workers = parse_workers
+        self.ignore = ignore
+
+    def repair(self) -> int:
+        """Delete chunks a killed run left in the store but never made live. Returns how many."""
+        live, dead = self.manifest.pending()
+        if dead:
+            self.store.delete(sorted(dead))
+        self.manifest.journal_remove(live | dead)
+        return len(dead)
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        prune: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        progress = progress or _NoProgress()
+        report = IngestReport(collection=self.manifest.collection)
+        truncated_before = getattr(self.embedder, "truncated", 0)
+        generation_before = self.manifest.generation()
+        self.repair()
+
+        inputs, skipped = discover(paths, include, exclude, self.ignore)
+        progress.start(len(inputs) + len(skipped))
+        for result in skipped:
+            report.files.append(result)
+            progress.file_done(result)
+
+        tasks: list[ParseTask] = []
+        for item in inputs:
+            result = self._classify(item, tasks)
+            if result is not None:
+                report.files.append(result)
+                progress.file_done(result)
+
+        self._ingest(tasks, report, progress)
+        if prune:
+            self._prune(paths, {str(i.path) for i in inputs}, report, progress)
+
+        if self.manifest.generation() != generation_before or not (self.bm25_dir / "ragkit_meta.json").exists():
+            self.rebuild_lexical()
+        self.manifest.set_state("last_ingest", str(time.time()))
+        report.truncated_chunks = getattr(self.embedder, "truncated", 0) - truncated_before
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _classify(self, item: InputFile, tasks: list[ParseTask]) -> FileResult | None:
+        path = str(item.path)
+        try:
+            stat = item.path.stat()
+        except OSError as exc:
+            return FileResult(path, item.source, "failed", f"cannot read file: {exc.strerror}")
+        record = self.manifest.file(path)
+        if record and record.status == "ok" and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+            return FileResult(path, item.source, "unchanged", chunks=record.n_chunks)
+        try:
+            sha = file_sha256(item.path)
+        except OSError as exc:
+            return FileResult(path, item.source, "failed", f"cannot read file: {exc.strerror}")
+        if record and record.status == "ok" and record.sha256 == sha:
+            self.manifest.touch(path, stat.st_size, stat.st_mtime_ns)
+            return FileResult(path, item.source, "unchanged", chunks=record.n_chunks)
+        tasks.append(ParseTask(path, item.source, sha, stat.st_size, stat.st_mtime_ns, self.split, self.options))
+        return None
+
+    def _ingest(self, tasks: list[ParseTask], report: IngestReport, progress: Progress) -> None:
+        window: list[ParseOutcome] = []
+        window_chunks = 0
+        for outcome in parse_stream(tasks, self.parse_workers):
+            if outcome.error is not None:
+                self.manifest.record_failure(outcome.task.path, outcome.task.source, outcome.error)
+                result = FileResult(outcome.task.path, outcome.task.source, "failed", outcome.error,
+                                    warnings=outcome.warnings)
+                report.files.append(result)
+                progress.file_done(result)
+                continue
+            window.append(outcome)
+            window_chunks += len(outcome.chunks)
+            progress.chunks_planned(len(outcome.chunks))
+            if window_chunks >= EMBED_WINDOW:
+                self._store_window(window, report, progress)
+                window, window_chunks = [], 0
+        if window:
+            self._store_window(window, report, progress)
+
+    def _store_window(self, window: list[ParseOutcome], report: IngestReport, progress: Progress) -> None:
+        all_chunks = [c for o in window for c in o.chunks]
+        live = self.manifest.live_ids(c.id for c in all_chunks)
+        fresh = [c for c in all_chunks if c.id not in live]
+        progress.chunks_embedded(len(all_chunks) - len(fresh))
+        vectors, embedded_ids = self._vectors_for(fresh, report, progress)
+        for outcome in window:
+            task = outcome.task
+            new = [c for c in outcome.chunks if c.id not in live]
+            had_chunks = bool(self.manifest.chunk_ids(task.path))
+            if new:
+                self.manifest.journal_add(c.id for c in new)
+                self.store.upsert(
+                    [c.id for c in new],
+                    np.stack([vectors[c.id] for c in new]),
+                    [c.text for c in new],
+                    [c.metadata() for c in new],
+                )
+            stale = self.manifest.commit_file(
+                path=task.path, source=task.source, size=task.size, mtime_ns=task.mtime_ns, sha256=task.sha256,
+                chunks=outcome.chunks, warnings=outcome.warnings,
+            )
+            if stale:
+                self.store.delete(sorted(stale))
+                self.manifest.journal_remove(stale)
+            report.chunks_added += len(new)
+            report.chunks_removed += len(stale)
+            result = FileResult(
+                task.path, task.source, "updated" if had_chunks else "added", chunks=len(outcome.chunks),
+                embedded=sum(1 for c in new if c.id in embedded_ids), warnings=outcome.warnings,
+            )
+            report.files.append(result)
+            progress.file_done(result)
+
+    def _vectors_for(
+        self, chunks: list[Chunk], report: IngestReport, progress: Progress
+    ) -> tuple[dict[str, np.ndarray], set[str]]:
+        """Vectors for ``chunks``, embedding only texts this embedder has never seen.
+
+        Returns the vectors by chunk id and the ids whose text was embedded in this call.
+        """
+        shas = {c.id: text_sha256(c.text) for c in chunks}
+        cached = self.manifest.cached_vectors(self.embedder.id, list(shas.values()))
+        missing: dict[str, str] = {}  # sha -> text, each distinct text once
+        for c in chunks:
+            if shas[c.id] not in cached:
+                missing.setdefault(shas[c.id], c.text)
+        hits = sum(1 for c in chunks if shas[c.id] in cached)
+        report.embed_cache_hits += hits
+        progress.chunks_embedded(hits)
+        if missing:
+            started = time.perf_counter()
+            items = list(missing.items())
+            step = 64  # progress granularity; the embedder batches internally
+            for begin in range(0, len(items), step):
+                part = items[begin : begin + step]
+                vectors = self.embedder.embed([text for _, text in part])
+                computed = list(zip((sha for sha, _ in part), vectors))
+                self.manifest.cache_vectors(self.embedder.id, computed)
+                cached.update(computed)
+                part_shas = {sha for sha, _ in part}
+                progress.chunks_embedded(sum(1 for c in chunks if shas[c.id] in part_shas))
+            report.embed_seconds += time.perf_counter() - started
+            report.embedded += len(items)
+        embedded_ids = {c.id for c in chunks if shas[c.id] in missing}
+        return {c.id: cached[shas[c.id]] for c in chunks}, embedded_ids
+
+    def _prune(self, paths: Sequence[Path], seen: set[str], report: IngestReport, progress: Progress) -> None:
+        roots = [str(p.resolve()) for p in paths]
+        for record in self.manifest.files():
+            if record.path in seen or Path(record.path).exists():
+                continue
+            if not any(record.path == r or record.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+                continue
+            removed = self.remove_file(record.path)
+            report.chunks_removed += removed
+            result = FileResult(record.path, record.source, "removed", "file no longer exists")
+            report.files.append(result)
+            progress.file_done(result)
+
+    def remove_file(self, path: str) -> int:
+        ids = self.manifest.forget_file(path)
+        if ids:
+            self.store.delete(sorted(ids))
+            self.manifest.journal_remove(ids)
+        return len(ids)
+
+    def rebuild_lexical(self) -> LexicalIndex:
+        generation = self.manifest.generation()
+        index = LexicalIndex.build(self.manifest.iter_chunks(), generation)
+        index.save(self.bm25_dir)
+        return index

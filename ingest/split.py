@@ -1,0 +1,74 @@
+"""Token-aware splitting with exact character offsets.
+
+langchain's ``RecursiveCharacterTextSplitter.from_tiktoken_encoder`` measures size in cl100k
+tokens and prefers paragraph, then line, then word boundaries. Each section (a PDF page, a
+Markdown/DOCX heading section) is split on its own, so a chunk never straddles two pages or two
+sections and its page and section are exact. Offsets are recovered by locating each chunk in
+its section in order, which is exact because the splitter returns substrings of its input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ingest.loaders.base import LoadedDocument
+from ragkit.models import Chunk
+from ragkit.tiktoken_offline import ensure_tiktoken_offline, get_encoding
+
+ENCODING = "cl100k_base"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    chunk_size: int = 200
+    chunk_overlap: int = 40
+
+
+@lru_cache(maxsize=8)
+def _splitter(chunk_size: int, chunk_overlap: int):
+    ensure_tiktoken_offline()
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+        encoding_name=ENCODING, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+    )
+
+
+def chunk_id(path: str, page: int | None, start: int, text: str) -> str:
+    """Deterministic: the same file content always yields the same ids, in any run or process."""
+    key = f"{path}\x00{page}\x00{start}\x00{text}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def split_document(
+    document: LoadedDocument, *, source: str, path: str, file_sha256: str, config: SplitConfig
+) -> list[Chunk]:
+    splitter = _splitter(config.chunk_size, config.chunk_overlap)
+    encoding = get_encoding(ENCODING)
+    chunks: list[Chunk] = []
+    for section in document.sections:
+        cursor = 0
+        for piece in splitter.split_text(section.text):
+            local = section.text.find(piece, cursor)
+            if local < 0:  # pragma: no cover - the splitter only returns substrings
+                raise AssertionError(f"splitter returned text not found in its section of {source}")
+            cursor = local + 1
+            start = section.offset + local
+            chunks.append(
+                Chunk(
+                    id=chunk_id(path, section.page, start, piece),
+                    text=piece,
+                    source=source,
+                    path=path,
+                    file_sha256=file_sha256,
+                    page=section.page,
+                    section=" > ".join(section.section),
+                    start=start,
+                    end=start + len(piece),
+                    index=len(chunks),
+                    n_tokens=len(encoding.encode(piece, disallowed_special=())),
+                )
+            )
+    return chunks

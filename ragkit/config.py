@@ -1,0 +1,161 @@
+"""One settings object for the whole kit.
+
+Precedence, highest first: explicit values (CLI flags or keyword arguments), ``RAGKIT_*``
+environment variables, ``ragkit.toml`` in the working directory (or the file named by
+``RAGKIT_CONFIG``), then the defaults below. Defaults that change answers (chunk size,
+top-k, fusion, refusal threshold) were chosen from the evaluation runs documented in the
+README, not guessed.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ragkit.errors import ConfigError
+
+#: all-MiniLM-L6-v2 reads at most this many word pieces and silently drops the rest.
+MINILM_MAX_WORDPIECES = 256
+#: English text makes about 1.2 word pieces per cl100k token; used to warn about truncation.
+WORDPIECES_PER_TIKTOKEN = 1.2
+
+
+class ChunkTruncationWarning(UserWarning):
+    """The configured chunk size is larger than the embedder can read."""
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("RAGKIT_CONFIG", "ragkit.toml"))
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Field names map to ``RAGKIT_<NAME>`` and to ``ragkit.toml`` keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGKIT_",
+        extra="forbid",
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    # -- where things live -------------------------------------------------------------
+    home: Path = Field(Path(".ragkit"), description="Knowledge-base directory (Chroma data, manifest, BM25).")
+    collection: str = Field("default", description="Collection inside the knowledge base.")
+    chroma_url: str | None = Field(None, description="Use a `chroma run` server instead of the local store.")
+
+    # -- ingestion ---------------------------------------------------------------------
+    embedder: Literal["minilm-onnx", "openai"] = "minilm-onnx"
+    embedding_model: str = Field("text-embedding-3-small", description="Model name for the openai embedder.")
+    chunk_size: int = Field(200, ge=16, description="Chunk size in cl100k tokens.")
+    chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks in cl100k tokens.")
+    embed_batch_size: int = Field(16, ge=1, le=256)
+    parse_workers: int = Field(1, ge=0, description="Parser processes running beside the embedder (0: parse inline).")
+    pdf_password: SecretStr | None = None
+
+    # -- retrieval ---------------------------------------------------------------------
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    fusion: Literal["convex", "rrf"] = "convex"
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense side in convex fusion.")
+    rrf_k: int = Field(60, ge=1)
+    top_k: int = Field(5, ge=1, le=100)
+    mmr: bool = False
+    mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
+    refusal_threshold: float = Field(
+        0.30, ge=-1.0, le=1.0,
+        description="Refuse when the best chunk's dense cosine similarity is below this.",
+    )
+
+    # -- generation --------------------------------------------------------------------
+    generator: Literal["auto", "extractive", "openai"] = Field(
+        "auto", description="auto: the chat model when an API key or base_url is set, else extractive."
+    )
+    model: str = "gpt-4.1-mini"
+    base_url: str | None = Field(None, validation_alias=AliasChoices("base_url", "RAGKIT_BASE_URL", "OPENAI_BASE_URL"))
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("api_key", "RAGKIT_API_KEY", "OPENAI_API_KEY"))
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=1)
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]", value):
+            raise ValueError(
+                "collection must be 3-512 characters of letters, digits, '.', '_' or '-', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _chunking_fits(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
+        if self.embedder == "minilm-onnx" and self.chunk_size * WORDPIECES_PER_TIKTOKEN > MINILM_MAX_WORDPIECES:
+            warnings.warn(
+                f"chunk_size={self.chunk_size} tokens is about {int(self.chunk_size * WORDPIECES_PER_TIKTOKEN)} "
+                f"word pieces, but all-MiniLM-L6-v2 reads at most {MINILM_MAX_WORDPIECES}: the end of long "
+                "chunks will not be embedded (BM25 still sees it). Use chunk_size <= "
+                f"{int(MINILM_MAX_WORDPIECES / WORDPIECES_PER_TIKTOKEN)}.",
+                ChunkTruncationWarning,
+                stacklevel=2,
+            )
+        return self
+
+    # -- derived -----------------------------------------------------------------------
+    @property
+    def uses_chat_model(self) -> bool:
+        if self.generator == "auto":
+            return self.api_key is not None or self.base_url is not None
+        return self.generator == "openai"
+
+    def display(self) -> dict[str, Any]:
+        """The effective settings as plain values, secrets masked."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "****" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            shown[name] = value
+        return shown
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation failures into one readable :class:`ConfigError`."""
+    from pydantic import ValidationError
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        source = f" (check RAGKIT_* variables and {_config_file()})"
+        raise ConfigError(f"invalid configuration: {problems}{source}") from None

@@ -1,0 +1,42 @@
+"""Errors a user can act on.
+
+Every expected failure is a :class:`RagkitError` whose message names the file or field and
+says what to do. The CLI prints such errors as one line (no stack trace) and maps them to an
+exit code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class RagkitError(Exception):
+    """An expected, user-facing failure."""
+
+    exit_code = 1
+
+
+class ConfigError(RagkitError):
+    """A setting has a value ragkit cannot use."""
+
+    exit_code = 2
+
+
+class UsageError(RagkitError):
+    """The command line or API call itself is wrong (missing path, bad option value)."""
+
+    exit_code = 2
+
+
+class EmbedderMismatchError(RagkitError):
+    """The collection was built by a different embedder than the one configured."""
+
+
+class ModelUnavailableError(RagkitError):
+    """The local embedding model file is missing or does not match its pinned checksum."""
+
+
+class GeneratorError(RagkitError):
+    """The chat model refused the request for a reason retries cannot fix (bad key, unknown model)."""
+
+
+class GoldSetError(RagkitError):
+    """A gold question file is empty or malformed."""

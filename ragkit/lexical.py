@@ -1,0 +1,143 @@
+"""BM25 over the same chunks as the vector store, with bm25s.
+
+Local Chroma has no lexical search, so ragkit keeps its own index: English Snowball stemming
+(PyStemmer) and stopwords, which measurably help BM25 on English text. The index is derived
+state: ingestion rebuilds it from the manifest's chunk table whenever the manifest's generation
+moves, and it is saved beside the store with that generation, so a stale or missing index is
+detected and rebuilt rather than trusted.
+
+Alongside the sparse matrix it keeps, per chunk, the fields filters need (source, file type,
+page), so a filter becomes a boolean mask over the score vector.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+META_FILE = "ragkit_meta.json"
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lowercase word tokens, English stopwords removed, Snowball-stemmed."""
+    import bm25s
+
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    index: int
+    id: str
+    score: float
+
+
+class LexicalIndex:
+    def __init__(self, retriever, ids: list[str], sources: list[str], file_types: list[str],
+                 pages: np.ndarray, generation: int) -> None:
+        self._retriever = retriever
+        self.ids = ids
+        self.sources = np.asarray(sources, dtype=object)
+        self.file_types = np.asarray(file_types, dtype=object)
+        self.pages = pages  # int array, -1 where a chunk has no page
+        self.generation = generation
+        self._position = {chunk_id: i for i, chunk_id in enumerate(ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # -- building ----------------------------------------------------------------------
+    @classmethod
+    def build(cls, rows: Iterable[tuple[str, str, dict]], generation: int) -> "LexicalIndex":
+        import bm25s
+
+        ids: list[str] = []
+        texts: list[str] = []
+        sources: list[str] = []
+        file_types: list[str] = []
+        pages: list[int] = []
+        for chunk_id, text, meta in rows:
+            ids.append(chunk_id)
+            texts.append(text)
+            sources.append(meta.get("source", ""))
+            file_types.append(meta.get("file_type", ""))
+            page = meta.get("page")
+            pages.append(int(page) if page is not None else -1)
+        retriever = bm25s.BM25()
+        if texts:
+            retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, ids, sources, file_types, np.asarray(pages, dtype=np.int64), generation)
+
+    def save(self, directory: Path) -> None:
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.ids:
+            self._retriever.save(str(tmp), show_progress=False)
+        meta = {
+            "generation": self.generation,
+            "ids": self.ids,
+            "sources": self.sources.tolist(),
+            "file_types": self.file_types.tolist(),
+            "pages": self.pages.tolist(),
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta))
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> "LexicalIndex | None":
+        import bm25s
+
+        meta_path = directory / META_FILE
+        if not meta_path.exists():
+            return None
+        meta = json.loads(meta_path.read_text())
+        retriever = bm25s.BM25.load(str(directory), mmap=False) if meta["ids"] else bm25s.BM25()
+        return cls(retriever, meta["ids"], meta["sources"], meta["file_types"],
+                   np.asarray(meta["pages"], dtype=np.int64), int(meta["generation"]))
+
+    # -- querying ----------------------------------------------------------------------
+    def scores(self, query: str) -> np.ndarray:
+        if not self.ids:
+            return np.zeros(0, dtype=np.float32)
+        tokens = tokenize([query])[0]
+        if not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[LexicalHit]:
+        scores = self.scores(query)
+        if scores.size == 0:
+            return []
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = np.flatnonzero(scores > 0)
+        if positive.size == 0:
+            return []
+        k = min(k, positive.size)
+        top = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [LexicalHit(int(i), self.ids[i], float(scores[i])) for i in top]
+
+    def position(self, chunk_id: str) -> int | None:
+        return self._position.get(chunk_id)

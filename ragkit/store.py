@@ -1,0 +1,127 @@
+"""The Chroma vector store: local ``PersistentClient`` or a ``chroma run`` server, one code path.
+
+Vectors are always passed in explicitly and the collection has no embedding function, so Chroma
+never tries to fetch its own model. Each collection records the id of the embedder that built it;
+opening it with another embedder is an error rather than a silent mix of vector spaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ragkit.errors import ConfigError, EmbedderMismatchError, RagkitError
+
+EMBEDDER_KEY = "ragkit_embedder"
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    id: str
+    similarity: float  # cosine similarity, 1 - Chroma's cosine distance
+
+
+def _client(chroma_dir: Path, chroma_url: str | None):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        parsed = urlparse(chroma_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"chroma_url {chroma_url!r} must look like http://127.0.0.1:8000")
+        port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # noqa: BLE001 - chromadb raises bare ValueError/ConnectionError
+            raise RagkitError(f"cannot reach the Chroma server at {chroma_url}: {exc}") from None
+    chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(chroma_dir), settings=chroma_settings)
+
+
+class ChromaStore:
+    """One ragkit collection in Chroma."""
+
+    def __init__(self, chroma_dir: Path, collection: str, embedder_id: str, chroma_url: str | None = None):
+        self.location = chroma_url or str(chroma_dir)
+        self._client = _client(chroma_dir, chroma_url)
+        self.name = collection
+        self._collection = self._client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={EMBEDDER_KEY: embedder_id},
+        )
+        built_by = (self._collection.metadata or {}).get(EMBEDDER_KEY)
+        if built_by != embedder_id:
+            raise EmbedderMismatchError(
+                f"collection {collection!r} was built with embedder {built_by!r}, but {embedder_id!r} is "
+                "configured; use the same embedder, or ingest into another collection (--collection)"
+            )
+        self.embedder_id = embedder_id
+        self._max_batch = int(self._client.get_max_batch_size())
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def upsert(
+        self, ids: Sequence[str], vectors: np.ndarray, documents: Sequence[str], metadatas: Sequence[dict[str, Any]]
+    ) -> None:
+        for start in range(0, len(ids), self._max_batch):
+            end = start + self._max_batch
+            self._collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=vectors[start:end],
+                documents=list(documents[start:end]),
+                metadatas=[_clean(m) for m in metadatas[start:end]],
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), self._max_batch):
+            self._collection.delete(ids=ids[start : start + self._max_batch])
+
+    def all_ids(self) -> set[str]:
+        found: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            batch = self._collection.get(include=[], limit=page, offset=offset)["ids"]
+            found.update(batch)
+            if len(batch) < page:
+                return found
+            offset += page
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
+        total = self.count()
+        if total == 0 or k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, total),
+            where=where,
+            include=["distances"],
+        )
+        return [
+            VectorHit(id=i, similarity=1.0 - float(d))
+            for i, d in zip(result["ids"][0], result["distances"][0])
+        ]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        result = self._collection.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], result["embeddings"])}
+
+    def drop(self) -> None:
+        self._client.delete_collection(self.name)
+
+
+def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata values must be str/int/float/bool; drop None."""
+    return {k: v for k, v in metadata.items() if v is not None}
