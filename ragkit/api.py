@@ -7,16 +7,23 @@ the ingest manifest (``manifest.sqlite``) and one BM25 index per collection (``b
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
+from ragkit.citations import Citation, resolve
 from ragkit.config import Settings, load_settings
 from ragkit.embedders import Embedder, make_embedder
-from ragkit.errors import UsageError
+from ragkit.errors import RagkitError, UsageError
+from ragkit.generators.base import Generation, Generator, TokenCallback
+from ragkit.generators.extractive import ExtractiveGenerator
+from ragkit.lexical import LexicalIndex
 from ragkit.models import IngestReport
+from ragkit.retrieve import Filters, Retriever, SearchHit, SearchResult
 from ragkit.store import ChromaStore
+
+REFUSAL_TEXT = "Not found in the documents."
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,45 @@ class Status:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class Answer:
+    """A grounded answer. ``sources`` are the numbered chunks the generator saw ([1] is sources[0])."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    sources: list[SearchHit]
+    refused: bool
+    generator: str
+    model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    invalid_citations: list[int] = field(default_factory=list)
+    best_similarity: float | None = None
+
+    @property
+    def cited_sources(self) -> list[SearchHit]:
+        cited = {c.n for c in self.citations}
+        return [hit for n, hit in enumerate(self.sources, start=1) if n in cited]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "generator": self.generator,
+            "model": self.model,
+            "citations": [c.to_dict() for c in self.citations],
+            "sources": [h.to_dict() for h in self.sources],
+            "invalid_citations": self.invalid_citations,
+            "warnings": self.warnings,
+            "usage": self.usage,
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "best_similarity": self.best_similarity,
+        }
 
 
 class KnowledgeBase:
@@ -138,6 +184,121 @@ class KnowledgeBase:
             last_ingest=float(last) if last else None,
         )
 
+    # -- stage two ------------------------------------------------------------------------
+    def lexical_index(self) -> LexicalIndex:
+        """The BM25 index, rebuilt if it is missing or older than the manifest."""
+        index = LexicalIndex.load(self.bm25_dir)
+        if index is None or index.generation != self.manifest.generation():
+            index = self._pipeline().rebuild_lexical()
+        return index
+
+    @property
+    def retriever(self) -> Retriever:
+        if "_retriever" not in self.__dict__:
+            self.__dict__["_retriever"] = Retriever(
+                store=self.store, lexical=self.lexical_index(), embedder=self.embedder,
+                chunk_lookup=self.manifest.chunks_by_id,
+            )
+        return self.__dict__["_retriever"]
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        fusion: str | None = None,
+        alpha: float | None = None,
+        mmr: bool | None = None,
+    ) -> SearchResult:
+        """Retrieve the best chunks for ``query`` (no generation)."""
+        if not query or not query.strip():
+            raise UsageError("the query is empty")
+        s = self.settings
+        return self.retriever.search(
+            query, k=k or s.top_k, mode=mode or s.mode, fusion=fusion or s.fusion,
+            alpha=s.alpha if alpha is None else alpha, rrf_k=s.rrf_k, filters=filters or Filters(),
+            mmr=s.mmr if mmr is None else mmr, mmr_lambda=s.mmr_lambda,
+        )
+
+    def generator(self, name: str | None = None) -> Generator:
+        name = name or ("openai" if self.settings.uses_chat_model else "extractive")
+        if name == "auto":
+            name = "openai" if self.settings.uses_chat_model else "extractive"
+        if name == "extractive":
+            return ExtractiveGenerator()
+        if name == "openai":
+            if "_chat" not in self.__dict__:
+                from ragkit.generators.openai_chat import OpenAIChatGenerator
+
+                self.__dict__["_chat"] = OpenAIChatGenerator.from_settings(self.settings)
+            return self.__dict__["_chat"]
+        raise UsageError(f"unknown generator {name!r} (use extractive or openai)")
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        generator: str | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the documents, with citations; refuse when the evidence is weak."""
+        from ragkit.generators.openai_chat import TransientModelError
+
+        started = time.perf_counter()
+        if self.manifest.count_chunks() == 0:
+            raise RagkitError(
+                f"collection {self.settings.collection!r} in {self.home} is empty: ingest documents first "
+                "(ragkit ingest PATH)"
+            )
+        result = self.search(question, k=k, mode=mode, filters=filters)
+        timings = {f"retrieve.{name}": value for name, value in result.timings.items()}
+        timings["retrieve"] = time.perf_counter() - started
+        hits = result.hits
+        warnings: list[str] = []
+        weak = not hits or (
+            result.best_similarity is not None and result.best_similarity < self.settings.refusal_threshold
+        )
+        chosen = self.generator(generator)
+        if weak:
+            generation = Generation(text=REFUSAL_TEXT, generator=chosen.name, refused=True)
+            if on_token:
+                on_token(REFUSAL_TEXT)
+        else:
+            t = time.perf_counter()
+            try:
+                generation = chosen.generate(question, hits, on_token=on_token)
+            except TransientModelError as exc:
+                warnings.append(f"{exc}; showing the extractive answer instead")
+                generation = ExtractiveGenerator().generate(question, hits, on_token=on_token)
+            timings["generate"] = time.perf_counter() - t
+        resolved = resolve(generation.text, hits)
+        if resolved.invalid:
+            warnings.append(
+                "removed citation(s) to source(s) that were not provided: "
+                + ", ".join(f"[{n}]" for n in resolved.invalid)
+            )
+        timings["total"] = time.perf_counter() - started
+        refused = generation.refused
+        return Answer(
+            question=question,
+            text=resolved.text,
+            citations=[] if refused else resolved.citations,
+            sources=hits,
+            refused=refused,
+            generator=generation.generator,
+            model=generation.model,
+            usage=generation.usage,
+            timings=timings,
+            warnings=warnings + generation.warnings,
+            invalid_citations=resolved.invalid,
+            best_similarity=result.best_similarity,
+        )
+
     def documents(self):
         return self.manifest.files()
 
@@ -151,6 +312,3 @@ class KnowledgeBase:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def _now() -> float:
-    return time.time()

@@ -1,0 +1,47 @@
+# ragkit — every target sets itself up: a fresh clone needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RAGKIT := $(VENV)/bin/ragkit
+STAMP  := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+DEMO_HOME := .ragkit-demo
+
+.PHONY: help install demo test test-fast eval bench clean
+
+help:
+	@echo "make demo   - ingest corpora/ offline and answer a question with citations"
+	@echo "make test   - run the test suite (creates .venv on first use)"
+	@echo "make eval   - evaluate the offline default on corpora/ gold questions"
+	@echo "make bench  - benchmarks (ingest, retrieval, LangChain comparison); not part of test"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(RAGKIT) ingest corpora/halvard --home $(DEMO_HOME)
+	$(RAGKIT) ask "How long is the warranty on the WS-200 weather station?" --home $(DEMO_HOME) --no-stream
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+eval: $(STAMP)
+	$(RAGKIT) eval corpora/halvard/gold.jsonl --home $(DEMO_HOME) --ingest corpora/halvard --out runs/halvard-hybrid
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache runs

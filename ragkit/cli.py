@@ -1,0 +1,317 @@
+"""The ``ragkit`` command: a thin shell over :class:`ragkit.api.KnowledgeBase`.
+
+Expected failures (:class:`ragkit.errors.RagkitError`) print one line on stderr and exit with
+their code (1, or 2 for usage/config errors); they never print a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ragkit import __version__
+from ragkit.errors import RagkitError
+
+app = typer.Typer(
+    name="ragkit",
+    help="Answer questions from your documents, with citations you can check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Knowledge-base directory [default: .ragkit]", show_default=False)]
+CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection name [default: default]", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON report.")]
+
+
+def _kb(home: Path | None, collection: str | None, **overrides: Any):
+    from ragkit.api import KnowledgeBase
+
+    return KnowledgeBase(home, collection=collection, **overrides)
+
+
+def _fail(exc: RagkitError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code=exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"ragkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    warnings.simplefilter("default")
+
+
+# -- ingest -------------------------------------------------------------------------------------
+class _RichProgress:
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.files = progress.add_task("files", total=None)
+        self.chunks = progress.add_task("chunks", total=0)
+
+    def start(self, files: int) -> None:
+        self.progress.update(self.files, total=files)
+
+    def file_done(self, result) -> None:
+        self.progress.advance(self.files)
+
+    def chunks_planned(self, n: int) -> None:
+        task = self.progress.tasks[self.chunks]
+        self.progress.update(self.chunks, total=(task.total or 0) + n)
+
+    def chunks_embedded(self, n: int) -> None:
+        self.progress.advance(self.chunks, n)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.", show_default=False)],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    include: Annotated[list[str], typer.Option("--include", help="Only files matching this glob (repeatable).")] = [],
+    exclude: Annotated[list[str], typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = [],
+    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")] = False,
+    pdf_password: Annotated[Optional[str], typer.Option("--pdf-password", help="Password for encrypted PDFs.")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(help="Chunk size in tokens.", show_default=False)] = None,
+    chunk_overlap: Annotated[Optional[int], typer.Option(help="Chunk overlap in tokens.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest files and folders (PDF, DOCX, TXT, MD, HTML). Re-runs only redo what changed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    try:
+        kb = _kb(home, collection, pdf_password=pdf_password, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        show_bar = console.is_terminal and not as_json
+        if show_bar:
+            columns = [TextColumn("{task.description:>6}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+            with Progress(*columns, console=console, transient=True) as bar:
+                report = kb.ingest(paths, include=include, exclude=exclude, prune=prune, progress=_RichProgress(bar))
+        else:
+            report = kb.ingest(paths, include=include, exclude=exclude, prune=prune)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: the store is consistent; re-run the same command to finish")
+        raise typer.Exit(130) from None
+
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_ingest(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_ingest(report) -> None:
+    problems = [f for f in report.files if f.status in ("failed", "skipped") or f.warnings]
+    if problems:
+        table = Table(title="Files needing attention", show_lines=False)
+        table.add_column("file", overflow="fold")
+        table.add_column("status")
+        table.add_column("reason", overflow="fold")
+        for f in problems:
+            style = {"failed": "red", "skipped": "yellow"}.get(f.status, "")
+            table.add_row(f.source, f"[{style}]{f.status}[/]" if style else f.status, f.reason or "; ".join(f.warnings))
+        console.print(table)
+    s = report.summary()
+    table = Table(title=f"Ingest summary — collection {report.collection!r}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, key in [("files added", "added"), ("files updated", "updated"), ("files unchanged", "unchanged"),
+                       ("files removed", "removed"), ("files failed", "failed"), ("files skipped", "skipped"),
+                       ("chunks added", "chunks_added"), ("chunks removed", "chunks_removed"),
+                       ("texts embedded", "embedded"), ("embedding cache hits", "embed_cache_hits")]:
+        style = "red" if key == "failed" and s[key] else ""
+        table.add_row(label, f"[{style}]{s[key]}[/]" if style else str(s[key]))
+    table.add_row("seconds", f"{s['seconds']:.1f}")
+    console.print(table)
+    if report.truncated_chunks:
+        console.print(f"[yellow]warning:[/] {report.truncated_chunks} chunk(s) were longer than the embedder reads "
+                      "and were truncated for embedding; lower --chunk-size")
+
+
+# -- status / remove / config -------------------------------------------------------------------
+@app.command()
+def status(home: HomeOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+    """Documents, chunks, embedder, store location and last ingest of a collection."""
+    import datetime as dt
+
+    try:
+        with _kb(home, collection) as kb:
+            st = kb.status()
+            docs = kb.documents()
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(st.to_dict() | {"files": [d.__dict__ for d in docs]}, indent=2))
+        return
+    when = dt.datetime.fromtimestamp(st.last_ingest).isoformat(timespec="seconds") if st.last_ingest else "never"
+    table = Table(show_header=False, title=f"ragkit — collection {st.collection!r}")
+    for key, value in [("documents", st.documents), ("failed documents", st.failed_documents),
+                       ("chunks", st.chunks), ("chunks in store", st.store_chunks), ("embedder", st.embedder),
+                       ("store", st.store), ("knowledge base", st.home), ("last ingest", when)]:
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command()
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Documents (or folders of documents) to forget.")],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """Remove documents and their chunks from a collection (the files themselves are not touched)."""
+    try:
+        with _kb(home, collection) as kb:
+            removed = kb.remove(paths)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    for path, chunks in removed:
+        console.print(f"removed {path} ({chunks} chunks)", highlight=False)
+
+
+@app.command("config")
+def show_config(home: HomeOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the effective settings (environment, ragkit.toml, defaults); secrets are masked."""
+    from ragkit.config import load_settings
+
+    try:
+        settings = load_settings(home=home, collection=collection)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    shown = settings.display()
+    if as_json:
+        print(json.dumps(shown, indent=2))
+        return
+    table = Table("setting", "value", title="ragkit configuration")
+    for key, value in shown.items():
+        table.add_row(key, "" if value is None else str(value))
+    console.print(table)
+
+
+# -- search / ask -------------------------------------------------------------------------------
+KOpt = Annotated[Optional[int], typer.Option("--k", "-k", help="Chunks to retrieve [default: top_k setting]", show_default=False)]
+ModeOpt = Annotated[Optional[str], typer.Option("--mode", help="hybrid, dense or bm25", show_default=False)]
+FilterOpt = Annotated[list[str], typer.Option("--filter", "-f", help="source=GLOB, type=pdf, page=2-5 (repeatable)")]
+
+
+def _check_mode(mode: str | None) -> None:
+    from ragkit.errors import UsageError
+
+    if mode is not None and mode not in ("hybrid", "dense", "bm25"):
+        raise UsageError(f"--mode must be hybrid, dense or bm25, not {mode!r}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    k: KOpt = None,
+    mode: ModeOpt = None,
+    filters: FilterOpt = [],
+    mmr: Annotated[bool, typer.Option("--mmr", help="Diversify results (maximal marginal relevance).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieve the best chunks for a query (no answer generation)."""
+    from ragkit.retrieve import Filters
+
+    try:
+        _check_mode(mode)
+        with _kb(home, collection) as kb:
+            result = kb.search(query, k=k, mode=mode, filters=Filters.parse(filters), mmr=mmr or None)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps({"query": query, "mode": result.mode, "hits": [h.to_dict() for h in result.hits],
+                          "timings": result.timings}, indent=2))
+        return
+    if not result.hits:
+        console.print("no matching chunks")
+        return
+    table = Table("#", "score", "source", "page", "text", title=f"{result.mode} search: {query}")
+    for hit in result.hits:
+        snippet = " ".join(hit.text.split())
+        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.source, "" if hit.page is None else str(hit.page),
+                      snippet[:160] + ("…" if len(snippet) > 160 else ""))
+    console.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    k: KOpt = None,
+    mode: ModeOpt = None,
+    filters: FilterOpt = [],
+    generator: Annotated[Optional[str], typer.Option("--generator", help="extractive or openai [default: auto]", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Chat model name.", show_default=False)] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL.", show_default=False)] = None,
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream tokens [default: on a terminal]", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the documents, citing file, page and quote for every claim."""
+    from ragkit.retrieve import Filters
+
+    try:
+        _check_mode(mode)
+        overrides = {"model": model, "base_url": base_url}
+        if generator:
+            overrides["generator"] = generator
+        with _kb(home, collection, **overrides) as kb:
+            streaming = (console.is_terminal if stream is None else stream) and not as_json
+            on_token = (lambda token: console.print(token, end="", markup=False, highlight=False)) if streaming else None
+            answer = kb.ask(question, k=k, mode=mode, filters=Filters.parse(filters), on_token=on_token)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2))
+        return
+    if streaming:
+        console.print()
+        if answer.text and answer.invalid_citations:
+            console.print(f"[dim](corrected)[/] {answer.text}", highlight=False)
+    else:
+        console.print(answer.text, highlight=False, markup=False)
+    for warning in answer.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    shown = answer.sources[:3] if answer.refused else answer.cited_sources
+    if shown:
+        console.print()
+        console.print("[bold]Nearest sources[/]" if answer.refused else "[bold]Sources[/]")
+        quotes = {c.n: c.quote for c in answer.citations}
+        for hit in shown:
+            n = answer.sources.index(hit) + 1
+            where = hit.source + (f", page {hit.page}" if hit.page is not None else "")
+            quote = quotes.get(n) or " ".join(hit.text.split())[:160]
+            console.print(f"  [{n}] {where}: “{' '.join(quote.split())[:200]}”", highlight=False, markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except RagkitError as exc:  # pragma: no cover - commands catch their own
+        err.print(f"error: {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
