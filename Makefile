@@ -34,7 +34,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
 eval: $(STAMP)
-	$(RAGKIT) eval corpora/halvard/gold.jsonl --home $(DEMO_HOME) --ingest corpora/halvard --out runs/halvard-hybrid
+	$(RAGKIT) eval corpora/halvard.gold.jsonl --home $(DEMO_HOME) --ingest corpora/halvard --out runs/halvard-hybrid
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
