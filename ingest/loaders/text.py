@@ -22,6 +22,8 @@ _BOMS = [
     (codecs.BOM_UTF16_BE, "utf-16"),
 ]
 MAX_TEXT_BYTES = 200 * 1024 * 1024
+_OEM_CODEPAGES = {"cp437", "cp737", "cp775", "cp850", "cp852", "cp855", "cp857", "cp858", "cp860", "cp861",
+                  "cp862", "cp863", "cp864", "cp865", "cp866", "cp869", "cp1125"}
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+|$)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -40,9 +42,17 @@ def decode_bytes(raw: bytes, name: str) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
-    if best is None:
+    matches = list(from_bytes(raw))
+    if not matches:
         raise LoadError("binary", "binary or undecodable content (no text encoding fits)")
+    best = matches[0]
+    # Single-byte code pages are often near-ties on short text. DOS/OEM code pages (cp775, cp850,
+    # ...) are rare in files written this century, so a Windows code page that decodes the bytes
+    # as cleanly wins the tie (measured on the shared chardet samples: no regression).
+    if best.encoding in _OEM_CODEPAGES:
+        tied = [m for m in matches[1:] if m.encoding.startswith("cp125") and m.chaos <= best.chaos + 0.01]
+        if tied:
+            best = next((m for m in tied if m.encoding == "cp1252"), tied[0])
     text = str(best)
     if "\x00" in text:
         raise LoadError("binary", f"binary content (NUL characters after decoding as {best.encoding})")

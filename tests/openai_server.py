@@ -1,0 +1,168 @@
+"""An OpenAI-compatible server for tests: chat completions (plain and streamed) and embeddings.
+
+Its answers are computed deterministically from the sources in the prompt, so tests can check
+that citations map back to the right file and page. It records every request it receives and can
+inject faults (HTTP 429/500/401, slow responses) to exercise retries and fallbacks. It runs in a
+background thread on 127.0.0.1 with uvicorn and is driven through the real ``openai`` SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+SOURCE = re.compile(r'<source id="(\d+)" file="([^"]*)"(?: page="(\d+)")?>\n(.*?)\n</source>', re.S)
+WORD = re.compile(r"[a-z0-9]+")
+STOP = {"the", "a", "an", "of", "is", "what", "how", "which", "does", "do", "in", "on", "to", "and", "for", "be"}
+
+
+@dataclass
+class ServerState:
+    requests: list[dict] = field(default_factory=list)
+    faults: deque = field(default_factory=deque)
+    api_key: str | None = None  # when set, other keys get 401
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.faults.clear()
+        self.api_key = None
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOP}
+
+
+def deterministic_answer(messages: list[dict]) -> str:
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    question = user.split("Question:", 1)[1].split("\n", 1)[0].strip()
+    best = (0, None, None)
+    for number, _file, _page, text in SOURCE.findall(user):
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+            score = len(_words(question) & _words(sentence))
+            if score > best[0]:
+                best = (score, int(number), sentence.strip())
+    if best[1] is None:
+        return "I could not find the answer in the documents."
+    answer = f"{best[2]} [{best[1]}]"
+    if "cite-invalid" in question:
+        answer += " This is also supported elsewhere [42]."
+    return answer
+
+
+def fake_embedding(text: str, dim: int = 64) -> list[float]:
+    vector = np.zeros(dim)
+    for word in WORD.findall(text.lower()):
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % dim] += 1.0
+    norm = np.linalg.norm(vector) or 1.0
+    return (vector / norm).tolist()
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI()
+
+    async def _fault(request: Request):
+        if state.api_key is not None and request.headers.get("authorization") != f"Bearer {state.api_key}":
+            return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                                           "code": "invalid_api_key"}}, status_code=401)
+        if state.faults:
+            kind, value = state.faults.popleft()
+            if kind == "status":
+                return JSONResponse({"error": {"message": f"injected {value}", "type": "server_error"}},
+                                    status_code=value, headers={"retry-after-ms": "20"})
+            if kind == "delay":
+                await asyncio.sleep(value)
+        return None
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        state.requests.append({"path": "/v1/chat/completions", "body": body, "headers": dict(request.headers)})
+        fault = await _fault(request)
+        if fault is not None:
+            return fault
+        if body["model"] == "no-such-model":
+            return JSONResponse({"error": {"message": "The model does not exist", "type": "invalid_request_error",
+                                           "code": "model_not_found"}}, status_code=404)
+        answer = deterministic_answer(body["messages"])
+        usage = {"prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),
+                 "completion_tokens": len(answer.split())}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        created = int(time.time())
+        if not body.get("stream"):
+            return {"id": "chatcmpl-test", "object": "chat.completion", "created": created, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+                                 "finish_reason": "stop"}],
+                    "usage": usage}
+
+        def events():
+            pieces = re.findall(r"\S+\s*", answer)
+            for piece in pieces:
+                chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": created,
+                         "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece},
+                                                              "finish_reason": None}]}
+                yield f"data: {json.dumps(chunk)}\n\n"
+            final = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": created,
+                     "model": body["model"], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            yield f"data: {json.dumps(final)}\n\n"
+            if (body.get("stream_options") or {}).get("include_usage"):
+                yield f"data: {json.dumps({**final, 'choices': [], 'usage': usage})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request):
+        body = await request.json()
+        state.requests.append({"path": "/v1/embeddings", "body": body, "headers": dict(request.headers)})
+        fault = await _fault(request)
+        if fault is not None:
+            return fault
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(inputs)]
+        return {"object": "list", "data": data, "model": body["model"],
+                "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+
+    return app
+
+
+class OpenAITestServer:
+    def __init__(self) -> None:
+        self.state = ServerState()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(create_app(self.state), host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> "OpenAITestServer":
+        self._thread.start()
+        deadline = time.time() + 15
+        while not self._server.started:
+            if time.time() > deadline:
+                raise RuntimeError("test OpenAI server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def chat_requests(self) -> list[dict]:
+        return [r for r in self.state.requests if r["path"] == "/v1/chat/completions"]

@@ -1,0 +1,66 @@
+"""Token-aware splitting: exact offsets, page-exact chunks, deterministic ids, sizes in tokens."""
+
+from __future__ import annotations
+
+from factories import make_docx, make_pdf
+from ingest.loaders import load_file
+from ingest.split import SplitConfig, split_document
+from ragkit.tiktoken_offline import get_encoding
+
+LONG = " ".join(f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(120))
+
+
+def _split(path, config=SplitConfig(64, 16)):
+    doc = load_file(path)
+    return doc, split_document(doc, source=path.name, path=str(path), file_sha256="x" * 64, config=config)
+
+
+def test_pdf_chunks_are_exact_spans_of_their_page(tmp_path):
+    path = make_pdf(tmp_path / "long.pdf", [LONG, "Short second page about zebras."])
+    doc, chunks = _split(path)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.text == doc.texts[chunk.page][chunk.start : chunk.end]
+    assert {c.page for c in chunks} == set(range(1, doc.pages + 1))
+    assert doc.pages >= 2
+    assert "zebras" in [c for c in chunks if c.page == doc.pages][-1].text
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+
+
+def test_chunk_sizes_are_measured_in_tokens(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text(LONG)
+    _, chunks = _split(path, SplitConfig(50, 10))
+    encoding = get_encoding("cl100k_base")
+    for chunk in chunks:
+        assert chunk.n_tokens == len(encoding.encode(chunk.text))
+        assert chunk.n_tokens <= 50
+    assert max(c.n_tokens for c in chunks) > 35  # chunks are filled, not tiny
+
+
+def test_overlap_repeats_text_between_neighbours(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text(LONG)
+    _, chunks = _split(path, SplitConfig(50, 20))
+    overlapping = sum(1 for a, b in zip(chunks, chunks[1:]) if b.start < a.end)
+    assert overlapping >= len(chunks) - 2
+
+
+def test_docx_chunks_carry_section_and_document_offsets(tmp_path):
+    path = make_docx(tmp_path / "d.docx", [("h1", "Top"), ("p", "First."), ("h2", "Inner"), ("p", LONG)])
+    doc, chunks = _split(path)
+    text = doc.texts[None]
+    for chunk in chunks:
+        assert chunk.page is None
+        assert chunk.text == text[chunk.start : chunk.end]
+    assert chunks[0].section == "Top"
+    assert all(c.section == "Top > Inner" for c in chunks[1:])
+
+
+def test_ids_are_deterministic_and_unique(tmp_path):
+    path = tmp_path / "t.md"
+    path.write_text("# A\n" + LONG + "\n# B\n" + LONG)
+    _, first = _split(path)
+    _, second = _split(path)
+    assert [c.id for c in first] == [c.id for c in second]
+    assert len({c.id for c in first}) == len(first)
