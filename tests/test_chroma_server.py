@@ -1,0 +1,70 @@
+"""The same code path against a real `chroma run` server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _chroma_binary() -> str:
+    candidate = Path(sys.executable).parent / "chroma"
+    found = str(candidate) if candidate.exists() else shutil.which("chroma")
+    if not found:
+        pytest.fail("the `chroma` command (installed with chromadb) is missing")
+    return found
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [_chroma_binary(), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(tmp_path / "server")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            assert process.poll() is None, "chroma run exited early"
+            assert time.time() < deadline, "chroma server did not start"
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_ingest_search_and_ask_against_chroma_server(tmp_path, chroma_server, corpus_copy, embedder):
+    from ragkit import KnowledgeBase
+
+    kb = KnowledgeBase(tmp_path / "kb", chroma_url=chroma_server)
+    kb.__dict__["embedder"] = embedder
+    report = kb.ingest([corpus_copy])
+    assert report.ok
+    status = kb.status()
+    assert status.store == chroma_server
+    assert status.store_chunks == status.chunks > 0
+    assert kb.store.all_ids() == {i for i, _, _ in kb.manifest.iter_chunks()}
+    hit = kb.search("What does error code E42 mean?", k=1, mode="dense").hits[0]
+    assert hit.source == "ws200-user-manual.pdf" and hit.page == 4
+    answer = kb.ask("How long is the warranty on the WS-200 sensor array?")
+    assert "3 years" in answer.text
+    # Incremental behaviour is the same as with the local store.
+    assert kb.ingest([corpus_copy]).embedded == 0
+    kb.close()

@@ -1,0 +1,201 @@
+"""Incremental batch ingestion against a real Chroma store."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from factories import make_docx, make_pdf
+from ragkit.errors import EmbedderMismatchError, UsageError
+
+
+def _store_ids(kb) -> set[str]:
+    return kb.store.all_ids()
+
+
+def _manifest_ids(kb) -> set[str]:
+    return {chunk_id for chunk_id, _, _ in kb.manifest.iter_chunks()}
+
+
+def _assert_consistent(kb) -> None:
+    """The store holds exactly the live chunks: no duplicates, no orphans."""
+    assert _store_ids(kb) == _manifest_ids(kb)
+    assert kb.store.count() == kb.manifest.count_chunks()
+
+
+def _bump_mtime(path) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+
+
+def test_first_ingest_stores_every_chunk_with_metadata(kb_factory, corpus_copy):
+    kb = kb_factory()
+    report = kb.ingest([corpus_copy])
+    assert report.ok
+    assert report.count("added") == 8
+    assert report.embedded == report.chunks_added == kb.manifest.count_chunks()
+    _assert_consistent(kb)
+    manual = [meta for _, _, meta in kb.manifest.iter_chunks() if meta["source"] == "ws200-user-manual.pdf"]
+    assert sorted({m["page"] for m in manual}) == [1, 2, 3, 4]
+    assert all(m["path"] == str(corpus_copy / "ws200-user-manual.pdf") for m in manual)
+
+
+def test_unchanged_rerun_embeds_nothing_and_touch_is_not_a_change(kb_factory, corpus_copy):
+    kb = kb_factory()
+    first = kb.ingest([corpus_copy])
+    ids = _manifest_ids(kb)
+    again = kb.ingest([corpus_copy])
+    assert again.count("unchanged") == 8 and again.embedded == 0 and again.chunks_added == 0
+    _bump_mtime(corpus_copy / "support-faq.txt")  # same bytes, new mtime
+    touched = kb.ingest([corpus_copy])
+    assert touched.count("unchanged") == 8
+    assert touched.embedded == 0 and touched.chunks_added == 0 and touched.chunks_removed == 0
+    assert _manifest_ids(kb) == ids
+    assert first.chunks_added == len(ids)
+
+
+def test_editing_one_file_changes_only_its_chunks(kb_factory, corpus_copy):
+    kb = kb_factory()
+    kb.ingest([corpus_copy])
+    faq = corpus_copy / "support-faq.txt"
+    before = {i for i, _, m in kb.manifest.iter_chunks() if m["source"] != "support-faq.txt"}
+    old_texts = {t for _, t, m in kb.manifest.iter_chunks() if m["source"] == "support-faq.txt"}
+    text = faq.read_text()
+    faq.write_text(text.replace("two working days", "one working day"))
+    _bump_mtime(faq)
+    report = kb.ingest([corpus_copy])
+    statuses = {f.source: f.status for f in report.files if f.status != "skipped"}
+    assert statuses.pop("support-faq.txt") == "updated"
+    assert set(statuses.values()) == {"unchanged"}
+    after = {i for i, _, m in kb.manifest.iter_chunks() if m["source"] != "support-faq.txt"}
+    assert after == before
+    # Only chunk texts that actually changed were embedded; unchanged ones were reused.
+    new_texts = {t for _, t, m in kb.manifest.iter_chunks() if m["source"] == "support-faq.txt"}
+    assert report.embedded == len(new_texts - old_texts) >= 1
+    assert len(new_texts & old_texts) >= 1
+    _assert_consistent(kb)
+    hits = kb.search("How quickly do you answer e-mails?", k=3).hits
+    assert any("one working day" in h.text for h in hits)
+    assert not any("two working days" in h.text for h in hits)
+
+
+def test_prune_removes_documents_whose_files_are_gone(kb_factory, corpus_copy):
+    kb = kb_factory()
+    kb.ingest([corpus_copy])
+    (corpus_copy / "cloud-api-guide.md").unlink()
+    kept = kb.ingest([corpus_copy])
+    assert kept.count("removed") == 0
+    assert any(m["source"] == "cloud-api-guide.md" for _, _, m in kb.manifest.iter_chunks())
+    pruned = kb.ingest([corpus_copy], prune=True)
+    assert pruned.count("removed") == 1 and pruned.chunks_removed > 0
+    assert not any(m["source"] == "cloud-api-guide.md" for _, _, m in kb.manifest.iter_chunks())
+    _assert_consistent(kb)
+    assert all(h.source != "cloud-api-guide.md" for h in kb.search("API token rate limit", k=10).hits)
+
+
+def test_remove_forgets_a_document_and_search_follows(kb_factory, corpus_copy):
+    kb = kb_factory()
+    kb.ingest([corpus_copy])
+    removed = kb.remove([corpus_copy / "employee-handbook.docx"])
+    assert removed and removed[0][1] > 0
+    _assert_consistent(kb)
+    assert all(h.source != "employee-handbook.docx" for h in kb.search("daily allowance Germany", k=10).hits)
+    with pytest.raises(UsageError, match="not in collection"):
+        kb.remove([corpus_copy / "employee-handbook.docx"])
+
+
+def test_one_bad_file_never_aborts_the_batch(kb_factory, tmp_path):
+    docs = tmp_path / "mixed"
+    docs.mkdir()
+    make_pdf(docs / "good.pdf", ["Solar flares are bursts of radiation."])
+    make_pdf(docs / "locked.pdf", ["Hidden."], password="pw")
+    (docs / "broken.docx").write_bytes(b"not a zip at all")
+    (docs / "notes.txt").write_text("Tidal forces stretch moons.")
+    (docs / "picture.png").write_bytes(b"\x89PNG\r\n")
+    kb = kb_factory()
+    report = kb.ingest([docs])
+    by_name = {f.source: f for f in report.files}
+    assert by_name["good.pdf"].status == "added"
+    assert by_name["notes.txt"].status == "added"
+    assert by_name["locked.pdf"].status == "failed" and "encrypted" in by_name["locked.pdf"].reason
+    assert by_name["broken.docx"].status == "failed" and "corrupt" in by_name["broken.docx"].reason
+    assert by_name["picture.png"].status == "skipped" and "unsupported" in by_name["picture.png"].reason
+    assert not report.ok
+    _assert_consistent(kb)
+    # With the password the failed file is retried and succeeds; nothing else is redone.
+    kb2 = kb_factory("kb", pdf_password="pw")
+    retry = kb2.ingest([docs])
+    statuses = {f.source: f.status for f in retry.files}
+    assert statuses["locked.pdf"] == "added"
+    assert statuses["good.pdf"] == "unchanged"
+
+
+def test_a_file_that_turns_corrupt_keeps_its_stored_chunks(kb_factory, tmp_path):
+    docs = tmp_path / "d"
+    docs.mkdir()
+    path = make_docx(docs / "plan.docx", [("h1", "Plan"), ("p", "The rocket launches on Tuesday.")])
+    kb = kb_factory()
+    kb.ingest([docs])
+    ids = _manifest_ids(kb)
+    path.write_bytes(b"truncated garbage")
+    report = kb.ingest([docs])
+    assert report.files[0].status == "failed"
+    assert _manifest_ids(kb) == ids  # nothing already stored is lost
+    assert kb.search("When does the rocket launch?", k=1).hits[0].source == "plan.docx"
+    _assert_consistent(kb)
+
+
+def test_include_and_exclude_globs(kb_factory, corpus_copy):
+    kb = kb_factory()
+    report = kb.ingest([corpus_copy], include=["*.md", "*.pdf"], exclude=["safety-*"])
+    assert sorted(f.source for f in report.files) == [
+        "cloud-api-guide.md", "firmware-release-notes.md", "ws200-user-manual.pdf"]
+
+
+def test_missing_path_is_a_usage_error(kb_factory, tmp_path):
+    with pytest.raises(UsageError, match="path not found"):
+        kb_factory().ingest([tmp_path / "nope"])
+
+
+def test_collection_remembers_its_embedder(tmp_path, openai_server, corpus_copy, kb_factory):
+    kb = kb_factory()
+    kb.ingest([corpus_copy / "support-faq.txt"])
+    from ragkit import KnowledgeBase
+
+    other = KnowledgeBase(tmp_path / "kb", embedder="openai", base_url=openai_server.url)
+    with pytest.raises(EmbedderMismatchError, match="built with embedder 'minilm-onnx"):
+        other.status()
+
+
+def test_openai_embedder_over_http(tmp_path, llm, corpus_copy):
+    from ragkit import KnowledgeBase
+
+    kb = KnowledgeBase(tmp_path / "oa", embedder="openai", base_url=llm.url, embedding_model="test-embed")
+    report = kb.ingest([corpus_copy / "cloud-api-guide.md"])
+    assert report.ok and report.embedded > 0
+    calls = [r for r in llm.state.requests if r["path"] == "/v1/embeddings"]
+    assert calls and all(c["body"]["model"] == "test-embed" for c in calls)
+    assert kb.status().embedder == "openai:test-embed"
+    assert kb.search("requests per minute token limit", k=1).hits[0].source == "cloud-api-guide.md"
+    kb.close()
+
+
+def test_status_reports_counts_and_last_ingest(kb_factory, corpus_copy):
+    kb = kb_factory()
+    started = time.time()
+    kb.ingest([corpus_copy])
+    status = kb.status()
+    assert status.documents == 8 and status.failed_documents == 0
+    assert status.chunks == status.store_chunks > 0
+    assert status.embedder.startswith("minilm-onnx")
+    assert status.last_ingest >= started - 1
+
+
+def test_parallel_parsing_gives_the_same_store_as_inline(kb_factory, corpus_copy):
+    inline = kb_factory("inline", parse_workers=0)
+    inline.ingest([corpus_copy])
+    parallel = kb_factory("parallel", parse_workers=2)
+    parallel.ingest([corpus_copy])
+    assert _manifest_ids(inline) == _manifest_ids(parallel)

@@ -1,0 +1,39 @@
+"""Robustness on real hostile files: every file ends ok or with a clear reason; the batch completes."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import shared_dir
+
+pytestmark = pytest.mark.slow
+
+KNOWN_KINDS = ("encrypted", "no extractable text", "no text", "corrupt", "binary", "unsupported", "empty")
+
+
+def test_ingest_every_shared_document(kb_factory):
+    root = shared_dir("documents")
+    kb = kb_factory()
+    report = kb.ingest([root])
+    by_source = {f.source: f for f in report.files}
+    assert len(by_source) > 100
+    for result in report.files:
+        assert result.status in ("added", "failed", "skipped"), result
+        if result.status != "added":
+            assert result.reason and any(kind in result.reason for kind in KNOWN_KINDS), result
+    locked = by_source["pdf-py-pdf-samples/005-libreoffice-writer-password/libreoffice-writer-password.pdf"]
+    assert locked.status == "failed" and locked.reason.startswith("encrypted")
+    added = report.count("added")
+    assert added >= 90
+    assert kb.store.count() == kb.manifest.count_chunks() == report.chunks_added
+    # Text in legacy encodings is searchable as text, not mojibake.
+    hits = kb.search("Москва", k=20, mode="bm25", filters=None).hits
+    assert all("\ufffd" not in h.text for h in hits)
+
+
+def test_password_protected_shared_pdf_opens_with_password(kb_factory):
+    path = shared_dir("documents", "pdf-py-pdf-samples", "005-libreoffice-writer-password",
+                      "libreoffice-writer-password.pdf")
+    kb = kb_factory(pdf_password="openpassword")
+    report = kb.ingest([path])
+    assert report.ok and report.files[0].status == "added" and report.files[0].chunks >= 1
