@@ -16,7 +16,7 @@ from ragkit.lexical import tokenize
 from ragkit.retrieve import SearchHit
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|[ \t]*\n\s*")
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,21 @@ class Citation:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or line of ``text``, whitespace trimmed, empty ones dropped."""
+    """(start, end) of each sentence of ``text``, whitespace trimmed, empty ones dropped.
+
+    Sentences end at ``.!?`` followed by space, at blank lines, and at a line break followed by
+    something that starts a new unit (a capital, a bullet, a table row). A line break followed by
+    a lowercase letter or a digit is a wrapped line (PDF text is full of them) and does not end
+    the sentence.
+    """
     spans: list[tuple[int, int]] = []
     cursor = 0
     for match in _SENTENCE_END.finditer(text):
+        if match.group(0).count("\n") == 1 and "\n" in match.group(0):
+            following = text[match.end() : match.end() + 1]
+            before = text[max(0, match.start() - 1) : match.start()]
+            if (following.islower() or following.isdigit()) and before not in ".!?:":
+                continue
         spans.append((cursor, match.start()))
         cursor = match.end()
     spans.append((cursor, len(text)))
@@ -55,8 +66,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def best_quote(claim: str, chunk_text: str, max_chars: int = 300) -> tuple[int, int]:
     """Span of the chunk sentence sharing the most (stemmed) words with ``claim``."""
     spans = sentence_spans(chunk_text) or [(0, len(chunk_text))]
-    claim_terms = set(tokenize([claim])[0])
-    tokens = tokenize([chunk_text[s:e] for s, e in spans])
+    claim_terms = set(tokenize([claim], "en_plus")[0])
+    tokens = tokenize([chunk_text[s:e] for s, e in spans], "en_plus")
 
     def overlap(i: int) -> tuple[int, int]:
         return (len(claim_terms & set(tokens[i])), -i)

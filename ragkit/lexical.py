@@ -31,12 +31,17 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lowercase word tokens, English stopwords removed, Snowball-stemmed."""
+def tokenize(texts: Sequence[str], stopwords: str = "en") -> list[list[str]]:
+    """Lowercase word tokens, stopwords removed, Snowball-stemmed.
+
+    ``en`` is Lucene's short English list (what BM25 indexes use); ``en_plus`` is NLTK's longer
+    list, which also drops question words (how, many, does) -- right for matching a question's
+    content words against sentences, where idf over a handful of sentences cannot discount them.
+    """
     import bm25s
 
     return bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        list(texts), stopwords=stopwords, stemmer=_stemmer(), return_ids=False, show_progress=False
     )
 
 

@@ -45,17 +45,19 @@ def _words(text: str) -> set[str]:
 
 
 def deterministic_answer(messages: list[dict]) -> str:
+    """The three sentences sharing most words with the question, each cited to its source."""
     user = next(m["content"] for m in messages if m["role"] == "user")
     question = user.split("Question:", 1)[1].split("\n", 1)[0].strip()
-    best = (0, None, None)
+    scored = []
     for number, _file, _page, text in SOURCE.findall(user):
-        for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        for position, sentence in enumerate(re.split(r"(?<=[.!?])\s+|\n+", text)):
             score = len(_words(question) & _words(sentence))
-            if score > best[0]:
-                best = (score, int(number), sentence.strip())
-    if best[1] is None:
+            if score:
+                scored.append((-score, int(number), position, sentence.strip()))
+    if not scored:
         return "I could not find the answer in the documents."
-    answer = f"{best[2]} [{best[1]}]"
+    scored.sort()
+    answer = " ".join(f"{sentence} [{number}]" for _, number, _, sentence in scored[:3])
     if "cite-invalid" in question:
         answer += " This is also supported elsewhere [42]."
     return answer

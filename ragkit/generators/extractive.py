@@ -21,58 +21,125 @@ NOT_FOUND = "Not found in the documents."
 
 
 class ExtractiveGenerator:
+    """Greedy coverage: each chosen sentence must add question words the previous ones lack.
+
+    A sentence's gain is the idf-weighted share of still-uncovered question terms it contains,
+    halved when the sentence is made almost only of question words (a heading that restates the
+    question says nothing new), plus small bonuses for focus (question words per word), for
+    better-ranked sources and, after the first pick, for staying in the same chunk. Ties therefore
+    resolve towards the sentence that carries new information, and a second sentence is only
+    added when it covers what the first did not (e.g. the table row after its caption).
+    """
+
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 2, min_coverage: float = 0.2, max_chars: int = 400) -> None:
+    def __init__(self, max_sentences: int = 2, min_coverage: float = 0.2, max_chars: int = 500) -> None:
         self.max_sentences = max_sentences
         self.min_coverage = min_coverage
         self.max_chars = max_chars
 
-    def rank_sentences(self, question: str, sources: Sequence[SearchHit]) -> list[tuple[float, float, int, str]]:
-        """(score, coverage, source number, sentence) for every candidate sentence, best first."""
-        query_terms = set(tokenize([question])[0])
+    def _candidates(self, question: str, sources: Sequence[SearchHit]):
+        query_terms = set(tokenize([question], "en_plus")[0])
         candidates: list[tuple[int, str]] = []
+        self._next: dict[int, int] = {}  # candidate index -> the sentence that follows it in its chunk
         for n, hit in enumerate(sources, start=1):
+            previous = None
             for start, end in sentence_spans(hit.text):
                 sentence = hit.text[start:end]
-                if len(sentence) >= 12:
-                    candidates.append((n, sentence))
+                if not _is_statement(sentence):
+                    continue
+                if previous is not None:
+                    self._next[previous] = len(candidates)
+                previous = len(candidates)
+                candidates.append((n, sentence))
         if not candidates or not query_terms:
-            return []
-        tokens = [set(t) for t in tokenize([s for _, s in candidates])]
-        df = {term: sum(1 for t in tokens if term in t) for term in query_terms}
+            return query_terms, [], [], {}
+        tokens = [set(t) for t in tokenize([s for _, s in candidates], "en_plus")]
         total = len(candidates)
-        idf = {term: math.log(1 + total / (1 + df[term])) + (0.5 if df[term] == 0 else 0.0) for term in query_terms}
+        idf = {}
+        for term in query_terms:
+            df = sum(1 for t in tokens if term in t)
+            idf[term] = math.log(1 + total / (1 + df)) + (0.5 if df == 0 else 0.0)
+        return query_terms, candidates, tokens, idf
+
+    def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
+        """The chosen (source number, sentence) pairs and the share of the question they cover."""
+        query_terms, candidates, tokens, idf = self._candidates(question, sources)
+        if not candidates:
+            return [], 0.0
         norm = sum(idf.values()) or 1.0
-        ranked = []
-        for (n, sentence), terms in zip(candidates, tokens):
-            coverage = sum(idf[t] for t in query_terms & terms) / norm
-            score = coverage + 0.05 / n
-            ranked.append((score, coverage, n, sentence))
-        ranked.sort(key=lambda r: (-r[0], r[2]))
-        return ranked
+        covered: set[str] = set()
+        chosen: list[int] = []
+        length = 0
+        while len(chosen) < self.max_sentences:
+            best, best_gain = None, 0.0
+            for i, ((n, sentence), terms) in enumerate(zip(candidates, tokens)):
+                if i in chosen or (chosen and length + len(sentence) > self.max_chars):
+                    continue
+                new = (query_terms & terms) - covered
+                if not new:
+                    continue
+                restates = len(terms - query_terms) / max(1, len(terms)) < 0.2
+                density = len(query_terms & terms) / max(1, len(terms))
+                local = 0.05 if any(candidates[c][0] == n for c in chosen) else 0.0  # answers are local
+                gain = sum(idf[t] for t in new) / norm * (0.5 if restates else 1.0) + 0.1 * density + 0.02 / n + local
+                if gain > best_gain:
+                    best, best_gain = i, gain
+            if best is None:
+                break
+            chosen.append(best)
+            covered |= query_terms & tokens[best]
+            length += len(candidates[best][1])
+            # A sentence made only of question words restates the question (a FAQ entry, a
+            # heading): what follows it is the answer, so quote that too.
+            follower = self._next.get(best)
+            if (len(tokens[best] - query_terms) <= 1 and follower is not None and follower not in chosen
+                    and len(chosen) < self.max_sentences):
+                chosen.append(follower)
+                length += len(candidates[follower][1])
+        coverage = sum(idf[t] for t in covered) / norm
+        chosen.sort(key=lambda i: (candidates[i][0], i))  # read in source order
+        return [candidates[i] for i in chosen], coverage
 
     def generate(
         self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None
     ) -> Generation:
-        ranked = self.rank_sentences(question, sources)
-        if not ranked or ranked[0][1] < self.min_coverage:
-            text = NOT_FOUND
+        chosen, coverage = self.select(question, sources)
+        if not chosen or coverage < self.min_coverage:
             if on_token:
-                on_token(text)
-            return Generation(text=text, generator=self.name, refused=True)
-        best = ranked[0][0]
-        chosen: list[tuple[int, str]] = []
-        length = 0
-        for score, coverage, n, sentence in ranked:
-            if len(chosen) >= self.max_sentences or score < 0.6 * best:
-                break
-            if any(sentence == s for _, s in chosen) or (chosen and length + len(sentence) > self.max_chars):
-                continue
-            chosen.append((n, sentence))
-            length += len(sentence)
-        body = " ".join(f"{sentence} [{n}]" for n, sentence in chosen)
+                on_token(NOT_FOUND)
+            return Generation(text=NOT_FOUND, generator=self.name, refused=True)
+        body = " ".join(_with_section(sentence, sources[n - 1]) + f" [{n}]" for n, sentence in chosen)
         text = f"{PREFIX} {body}"
         if on_token:
             on_token(text)
         return Generation(text=text, generator=self.name)
+
+
+def _is_statement(sentence: str) -> bool:
+    """Worth quoting: not a question (a FAQ's question is not its answer) and not a bare heading."""
+    if sentence.endswith("?") or len(sentence) < 12:
+        return False
+    words = sentence.split()
+    if len(words) < 4 and not any(ch.isdigit() for ch in sentence):
+        return False
+    return not _looks_like_heading(words)
+
+
+_SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with", "-", "–", "&"}
+
+
+def _looks_like_heading(words: list[str]) -> bool:
+    """Title Case, short, no closing punctuation and no table bars: "Solar Panel and Enclosure"."""
+    if len(words) > 12 or words[-1][-1] in ".!?:;" or "|" in words:
+        return False
+    return all(w[0].isupper() or w[0].isdigit() or w.lower() in _SMALL_WORDS for w in words if w[0].isalnum() or w in _SMALL_WORDS)
+
+
+def _with_section(sentence: str, hit: SearchHit) -> str:
+    """Prefix the innermost heading when the sentence does not contain it: the heading often holds
+    the missing half of the answer (a release number, the name of a table)."""
+    heading = hit.section.rsplit(" > ", 1)[-1].strip() if hit.section else ""
+    if not heading or heading.lower() in sentence.lower():
+        return sentence
+    return f"In “{heading}”: {sentence}"
