@@ -152,6 +152,21 @@ class KnowledgeBase:
         self.__dict__.pop("_retriever", None)
         return report
 
+    def ingest_records(self, records, *, progress=None) -> IngestReport:
+        """Ingest in-memory documents (``ingest.pipeline.Record``: id, text, title), e.g. a BEIR corpus."""
+        report = self._pipeline().run_records(records, progress=progress)
+        self.__dict__.pop("_retriever", None)
+        return report
+
+    def fingerprint(self) -> str:
+        """Identifies the collection's content and how it was built (for reproducible eval runs)."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.embedder.id}|{self.settings.chunk_size}|{self.settings.chunk_overlap}".encode())
+        for chunk_id, _, _ in sorted(self.manifest.iter_chunks(), key=lambda row: row[0]):
+            digest.update(chunk_id.encode())
+        return digest.hexdigest()[:16]
+
     def remove(self, paths: Sequence[str | Path]) -> list[tuple[str, int]]:
         """Forget documents (a file, or every document under a folder). Returns (path, chunks removed)."""
         pipeline = self._pipeline()

@@ -1,0 +1,1 @@
+"""Evaluation against gold questions: deterministic retrieval, answer, citation and refusal metrics."""
