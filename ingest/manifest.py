@@ -61,6 +61,19 @@ def file_sha256(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class FileCommit:
+    """The new state of one file, to be made live by :meth:`Manifest.commit_files`."""
+
+    path: str
+    source: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    chunks: Sequence[Chunk]
+    warnings: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class FileRecord:
     path: str
     source: str
@@ -180,38 +193,43 @@ class Manifest:
         live = self.live_ids(ids)
         return live, ids - live
 
-    def commit_file(
-        self, *, path: str, source: str, size: int, mtime_ns: int, sha256: str, chunks: Sequence[Chunk],
-        warnings: Sequence[str],
-    ) -> set[str]:
-        """Make ``chunks`` the live chunks of ``path`` in one transaction.
+    def commit_files(self, files: Sequence["FileCommit"]) -> set[str]:
+        """Make each file's chunks its live chunks, all in one transaction.
 
         The new chunks must already be in the store. Returns the ids that are no longer live;
         they are journalled here and must be deleted from the store by the caller.
         """
-        new_ids = {c.id for c in chunks}
+        stale_all: set[str] = set()
         with self._tx():
-            old_ids = {r[0] for r in self._db.execute(
-                "SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))}
-            stale = old_ids - new_ids
-            self._db.executemany(
-                "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in stale)
-            )
-            self._db.executemany("DELETE FROM chunks WHERE collection=? AND id=?", ((self.collection, i) for i in stale))
-            self._db.executemany(
-                "INSERT OR REPLACE INTO chunks(collection, id, path, text, meta) VALUES(?,?,?,?,?)",
-                ((self.collection, c.id, path, c.text, json.dumps(c.metadata())) for c in chunks if c.id not in old_ids),
-            )
-            self._db.executemany("DELETE FROM journal WHERE collection=? AND id=?", ((self.collection, i) for i in new_ids))
-            self._db.execute(
-                "INSERT OR REPLACE INTO files(collection, path, source, size, mtime_ns, sha256, status, error, "
-                "warnings, n_chunks, ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                (self.collection, path, source, size, mtime_ns, sha256, "ok", None, json.dumps(list(warnings)),
-                 len(chunks), time.time()),
-            )
-            if stale or new_ids - old_ids:
+            changed = False
+            for f in files:
+                new_ids = {c.id for c in f.chunks}
+                old_ids = {r[0] for r in self._db.execute(
+                    "SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, f.path))}
+                stale = old_ids - new_ids
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in stale)
+                )
+                self._db.executemany("DELETE FROM chunks WHERE collection=? AND id=?",
+                                     ((self.collection, i) for i in stale))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO chunks(collection, id, path, text, meta) VALUES(?,?,?,?,?)",
+                    ((self.collection, c.id, f.path, c.text, json.dumps(c.metadata()))
+                     for c in f.chunks if c.id not in old_ids),
+                )
+                self._db.executemany("DELETE FROM journal WHERE collection=? AND id=?",
+                                     ((self.collection, i) for i in new_ids))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO files(collection, path, source, size, mtime_ns, sha256, status, error, "
+                    "warnings, n_chunks, ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    (self.collection, f.path, f.source, f.size, f.mtime_ns, f.sha256, "ok", None,
+                     json.dumps(list(f.warnings)), len(f.chunks), time.time()),
+                )
+                changed = changed or bool(stale or new_ids - old_ids)
+                stale_all |= stale
+            if changed:
                 self._bump_generation()
-        return stale
+        return stale_all
 
     def forget_file(self, path: str) -> set[str]:
         """Remove a file and its chunks from the manifest; returns the (journalled) ids to delete."""

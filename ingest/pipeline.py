@@ -30,7 +30,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from ingest.loaders import LoadError, LoadOptions, is_supported, load_file
-from ingest.manifest import Manifest, file_sha256, text_sha256
+from ingest.manifest import FileCommit, Manifest, file_sha256, text_sha256
 from ingest.split import SplitConfig, split_document
 from ragkit.embedders.base import Embedder
 from ragkit.errors import UsageError
@@ -39,7 +39,7 @@ from ragkit.models import Chunk, FileResult, IngestReport
 from ragkit.store import ChromaStore
 
 #: chunks gathered from parsed files before one embedding pass (bounds memory, keeps batches full)
-EMBED_WINDOW = 256
+EMBED_WINDOW = 128
 
 
 class Progress(Protocol):
@@ -349,35 +349,34 @@ class IngestPipeline:
             self._store_window(window, report, progress)
 
     def _store_window(self, window: list[ParseOutcome], report: IngestReport, progress: Progress) -> None:
+        """Store a window of parsed files with one journal write, one upsert, one manifest
+        transaction and one delete: per-file round trips to the store were the main overhead."""
         all_chunks = [c for o in window for c in o.chunks]
         live = self.manifest.live_ids(c.id for c in all_chunks)
         fresh = [c for c in all_chunks if c.id not in live]
         progress.chunks_embedded(len(all_chunks) - len(fresh))
         vectors, embedded_ids = self._vectors_for(fresh, report, progress)
+        had_chunks = {o.task.path for o in window if self.manifest.file(o.task.path) is not None
+                      and self.manifest.chunk_ids(o.task.path)}
+        if fresh:
+            self.manifest.journal_add(c.id for c in fresh)
+            self.store.upsert([c.id for c in fresh], np.stack([vectors[c.id] for c in fresh]),
+                              [c.text for c in fresh], [c.metadata() for c in fresh])
+        stale = self.manifest.commit_files([
+            FileCommit(o.task.path, o.task.source, o.task.size, o.task.mtime_ns, o.task.sha256, o.chunks, o.warnings)
+            for o in window
+        ])
+        if stale:
+            self.store.delete(sorted(stale))
+            self.manifest.journal_remove(stale)
+        report.chunks_added += len(fresh)
+        report.chunks_removed += len(stale)
         for outcome in window:
             task = outcome.task
-            new = [c for c in outcome.chunks if c.id not in live]
-            had_chunks = bool(self.manifest.chunk_ids(task.path))
-            if new:
-                self.manifest.journal_add(c.id for c in new)
-                self.store.upsert(
-                    [c.id for c in new],
-                    np.stack([vectors[c.id] for c in new]),
-                    [c.text for c in new],
-                    [c.metadata() for c in new],
-                )
-            stale = self.manifest.commit_file(
-                path=task.path, source=task.source, size=task.size, mtime_ns=task.mtime_ns, sha256=task.sha256,
-                chunks=outcome.chunks, warnings=outcome.warnings,
-            )
-            if stale:
-                self.store.delete(sorted(stale))
-                self.manifest.journal_remove(stale)
-            report.chunks_added += len(new)
-            report.chunks_removed += len(stale)
             result = FileResult(
-                task.path, task.source, "updated" if had_chunks else "added", chunks=len(outcome.chunks),
-                embedded=sum(1 for c in new if c.id in embedded_ids), warnings=outcome.warnings,
+                task.path, task.source, "updated" if task.path in had_chunks else "added",
+                chunks=len(outcome.chunks),
+                embedded=sum(1 for c in outcome.chunks if c.id in embedded_ids), warnings=outcome.warnings,
             )
             report.files.append(result)
             progress.file_done(result)

@@ -242,7 +242,7 @@ class KnowledgeBase:
         if name == "auto":
             name = "openai" if self.settings.uses_chat_model else "extractive"
         if name == "extractive":
-            return ExtractiveGenerator()
+            return ExtractiveGenerator(min_coverage=self.settings.min_coverage)
         if name == "openai":
             if "_chat" not in self.__dict__:
                 from ragkit.generators.openai_chat import OpenAIChatGenerator
@@ -289,7 +289,7 @@ class KnowledgeBase:
                 generation = chosen.generate(question, hits, on_token=on_token)
             except TransientModelError as exc:
                 warnings.append(f"{exc}; showing the extractive answer instead")
-                generation = ExtractiveGenerator().generate(question, hits, on_token=on_token)
+                generation = self.generator("extractive").generate(question, hits, on_token=on_token)
             timings["generate"] = time.perf_counter() - t
         resolved = resolve(generation.text, hits)
         if resolved.invalid:

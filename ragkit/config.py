@@ -71,8 +71,12 @@ class Settings(BaseSettings):
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
     refusal_threshold: float = Field(
-        0.30, ge=-1.0, le=1.0,
-        description="Refuse when the best chunk's dense cosine similarity is below this.",
+        0.25, ge=-1.0, le=1.0,
+        description="Refuse without generating when the best chunk's dense cosine similarity is below this.",
+    )
+    min_coverage: float = Field(
+        0.40, ge=0.0, le=1.0,
+        description="Extractive answers refuse when the quoted sentences cover less of the question than this.",
     )
 
     # -- generation --------------------------------------------------------------------

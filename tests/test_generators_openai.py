@@ -128,8 +128,8 @@ def test_model_refusal_is_reported_as_refusal(kb):
 def test_api_key_is_never_echoed(tmp_path, llm, kb_factory, corpus_copy, capsys):
     kb = kb_factory(generator="openai", base_url=llm.url, api_key="sk-very-secret-value")
     assert "sk-very-secret-value" not in repr(kb.settings) and "sk-very-secret-value" not in str(kb.settings.display())
-    kb.ingest([corpus_copy / "support-faq.txt"])
-    kb.ask("What are the support opening hours?")
+    kb.ingest([corpus_copy / "cloud-api-guide.md"])
+    kb.ask("How many requests per minute may an API token send?")
     assert llm.chat_requests()[-1]["headers"]["authorization"] == "Bearer sk-very-secret-value"
     captured = capsys.readouterr()
     assert "sk-very-secret-value" not in captured.out + captured.err

@@ -16,13 +16,13 @@ WORDS = ("orbit comet nebula quasar pulsar galaxy meteor aurora eclipse zenith h
          "plasma photon neutron gravity vacuum spectrum telescope satellite").split()
 
 
-def _write_corpus(folder, files: int = 40) -> None:
+def _write_corpus(folder, files: int = 60) -> None:
     folder.mkdir()
     for i in range(files):
         sentences = [
             f"Document {i} sentence {j}: the {WORDS[(i + j) % len(WORDS)]} was observed near the "
             f"{WORDS[(i * 3 + j) % len(WORDS)]} at station {i * 100 + j}."
-            for j in range(40)
+            for j in range(30)
         ]
         (folder / f"note-{i:03d}.txt").write_text(" ".join(sentences))
 
@@ -69,7 +69,7 @@ def test_interrupted_run_then_rerun_equals_clean_run(tmp_path, kb_factory, sig):
         assert process.returncode == 130, process.stderr.read().decode()
         assert b"Traceback" not in process.stderr.read()
     committed = _committed_files(home)
-    assert 3 <= committed < 40, "the run was not interrupted midway"
+    assert 3 <= committed < 60, "the run was not interrupted midway"
 
     finish = subprocess.run(
         [sys.executable, "-m", "ragkit.cli", "ingest", str(folder), "--home", str(home), "--json"],
@@ -85,4 +85,4 @@ def test_interrupted_run_then_rerun_equals_clean_run(tmp_path, kb_factory, sig):
     assert resumed_ids == clean_ids
     assert resumed.store.all_ids() == clean_ids  # no orphans, no duplicates
     assert resumed.store.count() == clean.store.count()
-    assert resumed.status().documents == 40
+    assert resumed.status().documents == 60
