@@ -54,10 +54,10 @@ def first_and_unchanged(corpus, home) -> dict:
 def rss_of_ingest(corpus, home) -> float:
     """Peak RSS (MB) of a separate process that ingests ``corpus`` (so runs do not share a peak)."""
     code = (
-        "import sys, resource; sys.path.insert(0, '.');"
-        "from ragkit import KnowledgeBase;"
+        "import sys; sys.path.insert(0, '.'); sys.path.insert(0, 'bench');"
+        "from common import peak_rss_mb; from ragkit import KnowledgeBase;"
         f"KnowledgeBase({str(home)!r}).ingest([{str(corpus)!r}]);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "print(peak_rss_mb())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

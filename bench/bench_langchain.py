@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import ROOT, SHARED, WORK, fresh_dir, parseable_documents, percentiles, qa_corpus, write_result
+from common import ROOT, SHARED, WORK, fresh_dir, parseable_documents, peak_rss_mb, percentiles, qa_corpus, write_result
 
 CHUNK_SIZE, CHUNK_OVERLAP = 200, 40
 
@@ -208,7 +207,7 @@ def main() -> None:
             result = retrieval(args.worker.split("-", 1)[1], Path(args.home), args.sets.split(","))
         else:
             result = WORKERS[args.worker](Path(args.corpus), Path(args.home))
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return
 

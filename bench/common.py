@@ -102,6 +102,11 @@ def parseable_documents(target: Path) -> list[Path]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. Read from VmHWM, not getrusage: on Linux ``ru_maxrss`` survives
+    fork+exec, so a benchmark child would report its parent's peak when that was higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -18,7 +18,6 @@ Order of work for one run:
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from ingest.split import SplitConfig, split_document
 from ragkit.embedders.base import Embedder
 from ragkit.errors import UsageError
 from ragkit.lexical import LexicalIndex
-from ragkit.models import Chunk, FileResult, IngestReport
+from ragkit.models import Chunk, FileResult, IngestReport, source_matches
 from ragkit.store import ChromaStore
 
 #: chunks gathered from parsed files before one embedding pass (bounds memory, keeps batches full)
@@ -93,11 +92,6 @@ class ParseOutcome:
 
 
 # -- discovery -------------------------------------------------------------------------------
-def _matches(source: str, patterns: Sequence[str]) -> bool:
-    name = source.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(source, p) or fnmatch.fnmatch(name, p) for p in patterns)
-
-
 def discover(
     paths: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = (), ignore: Sequence[Path] = ()
 ) -> tuple[list[InputFile], list[FileResult]]:
@@ -114,9 +108,9 @@ def discover(
         else:
             candidates = _walk(root, ignored)
         for path, source in candidates:
-            if include and not _matches(source, include):
+            if include and not source_matches(source, include):
                 continue
-            if exclude and _matches(source, exclude):
+            if exclude and source_matches(source, exclude):
                 continue
             if not is_supported(path):
                 skipped.append(FileResult(str(path), source, "skipped",
@@ -258,12 +252,16 @@ class IngestPipeline:
         if prune:
             self._prune(paths, {str(i.path) for i in inputs}, report, progress)
 
+        self._finish(report, generation_before, started)
+        report.truncated_chunks = getattr(self.embedder, "truncated", 0) - truncated_before
+        return report
+
+    def _finish(self, report: IngestReport, generation_before: int, started: float) -> None:
+        """Rebuild BM25 if the collection changed, stamp the run, record its duration."""
         if self.manifest.generation() != generation_before or not (self.bm25_dir / "ragkit_meta.json").exists():
             self.rebuild_lexical()
         self.manifest.set_state("last_ingest", str(time.time()))
-        report.truncated_chunks = getattr(self.embedder, "truncated", 0) - truncated_before
         report.seconds = time.perf_counter() - started
-        return report
 
     def run_records(self, records: Iterable["Record"], *, progress: Progress | None = None) -> IngestReport:
         """Ingest in-memory records (e.g. a BEIR corpus) with the same incremental guarantees as files.
@@ -303,10 +301,7 @@ class IngestPipeline:
                 window, window_chunks = [], 0
         if window:
             self._store_window(window, report, progress)
-        if self.manifest.generation() != generation_before or not (self.bm25_dir / "ragkit_meta.json").exists():
-            self.rebuild_lexical()
-        self.manifest.set_state("last_ingest", str(time.time()))
-        report.seconds = time.perf_counter() - started
+        self._finish(report, generation_before, started)
         return report
 
     def _classify(self, item: InputFile, tasks: list[ParseTask]) -> FileResult | None:

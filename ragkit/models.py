@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
+
+
+def source_matches(source: str, patterns: Sequence[str]) -> bool:
+    """Does a document's relative path (or its file name) match any of the glob patterns?"""
+    name = source.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(source, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
 @dataclass(frozen=True)

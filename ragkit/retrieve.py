@@ -10,7 +10,6 @@ Fusion methods (both selectable; the default was chosen by evaluation, see READM
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Sequence
@@ -18,6 +17,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from ragkit.lexical import LexicalIndex
+from ragkit.models import source_matches
 from ragkit.store import ChromaStore
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -110,7 +110,7 @@ class Retriever:
             return None
         mask = np.ones(len(self.lexical), dtype=bool)
         if filters.sources:
-            allowed = {s for s in set(self.lexical.sources.tolist()) if _source_matches(s, filters.sources)}
+            allowed = {s for s in set(self.lexical.sources.tolist()) if source_matches(s, filters.sources)}
             mask &= np.fromiter((s in allowed for s in self.lexical.sources), dtype=bool, count=len(mask))
         if filters.file_types:
             mask &= np.isin(self.lexical.file_types, list(filters.file_types))
@@ -123,7 +123,7 @@ class Retriever:
     def _where(self, filters: Filters) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if filters.sources:
-            allowed = sorted(s for s in set(self.lexical.sources.tolist()) if _source_matches(s, filters.sources))
+            allowed = sorted(s for s in set(self.lexical.sources.tolist()) if source_matches(s, filters.sources))
             clauses.append({"source": {"$in": allowed or ["\x00no-match"]}})
         if filters.file_types:
             clauses.append({"file_type": {"$in": list(filters.file_types)}})
@@ -246,11 +246,6 @@ class Retriever:
             chosen.append(best)
             remaining.remove(best)
         return chosen
-
-
-def _source_matches(source: str, patterns: Sequence[str]) -> bool:
-    name = source.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(source, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
 def _minmax(scores: dict[str, float]) -> dict[str, float]:

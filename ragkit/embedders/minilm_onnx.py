@@ -7,7 +7,7 @@ attention mask, L2 normalisation.
 
 Throughput on 2 cores is bound by the model's compute, so batching matters: texts are sorted
 by length and padded only to the longest text of their batch, which removes most padding
-work, and batches stay small (default 16) because onnxruntime's arena grows with batch size
+work, and batches stay small (default 8) because onnxruntime's arena grows with batch size
 while throughput does not.
 """
 
@@ -66,7 +66,7 @@ class MiniLMOnnxEmbedder:
     id = f"minilm-onnx:{MODEL_ID}"
     max_tokens = MAX_WORDPIECES
 
-    def __init__(self, batch_size: int = 16, threads: int | None = None) -> None:
+    def __init__(self, batch_size: int = 8, threads: int | None = None) -> None:
         self.batch_size = batch_size
         self.threads = threads
         self._session = None
