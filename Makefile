@@ -7,12 +7,13 @@ STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-fast eval bench clean
+.PHONY: help install demo test test-fast eval eval-public bench clean
 
 help:
 	@echo "make demo   - ingest corpora/ offline and answer a question with citations"
 	@echo "make test   - run the test suite (creates .venv on first use)"
 	@echo "make eval   - evaluate the offline default on corpora/ gold questions"
+	@echo "make eval-public - evaluate on HotpotQA-100 and XQuAD-en from ../shared (every mode, sweeps)"
 	@echo "make bench  - benchmarks (ingest, retrieval, LangChain comparison); not part of test"
 
 $(STAMP): pyproject.toml
@@ -35,6 +36,9 @@ test-fast: $(STAMP)
 
 eval: $(STAMP)
 	$(RAGKIT) eval corpora/halvard.gold.jsonl --home $(DEMO_HOME) --ingest corpora/halvard --out runs/halvard-hybrid
+
+eval-public: $(STAMP)
+	$(PY) bench/eval_public.py
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -18,6 +18,13 @@ RESULTS = ROOT / "bench" / "results"
 WORK = Path(os.environ.get("RAGKIT_BENCH_DIR", "/tmp/ragkit-bench"))
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+# Benchmarks obey the same rule as the product: no connection leaves 127.0.0.1. A hidden
+# download (a tokenizer file, a model) fails loudly instead of quietly skewing a timing.
+from netguard_impl import install as _install_network_guard  # noqa: E402
+
+_install_network_guard()
 
 
 def machine() -> dict:

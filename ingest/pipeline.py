@@ -22,6 +22,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
@@ -37,8 +38,10 @@ from ragkit.lexical import LexicalIndex
 from ragkit.models import Chunk, FileResult, IngestReport, source_matches
 from ragkit.store import ChromaStore
 
-#: chunks gathered from parsed files before one embedding pass (bounds memory, keeps batches full)
-EMBED_WINDOW = 128
+#: chunks gathered from parsed files before one embedding pass and one store commit. Larger windows
+#: sort more texts by length (less padding: the model's compute is the real cost) at the price of
+#: coarser commits; memory stays bounded either way.
+DEFAULT_WINDOW = 512
 
 
 class Progress(Protocol):
@@ -157,35 +160,81 @@ def _worker_init() -> None:
     ensure_tiktoken_offline()
 
 
+def _ping() -> bool:
+    return True
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor | None:
+    """A started worker pool, or None when workers cannot start here (e.g. a ``python -`` script,
+    whose main module a spawned worker cannot re-import)."""
+    import multiprocessing
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.exists(main_file):
+        return None
+    context = multiprocessing.get_context("spawn")  # no fork: onnxruntime threads live in this process
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    try:
+        pool.submit(_ping).result(timeout=120)
+    except Exception:  # noqa: BLE001 - any failure means: parse inline instead
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    return pool
+
+
+def _parse_isolated(task: ParseTask) -> ParseOutcome:
+    """Parse one file in a worker of its own, so a crash (a segfault in a parser) fails this file only."""
+    pool = _new_pool(1)
+    if pool is None:
+        return ParseOutcome(task, error="parser process could not start")
+    try:
+        return pool.submit(parse, task).result()
+    except BrokenProcessPool:
+        return ParseOutcome(task, error="parser crashed on this file (the worker process died)")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome]:
-    """Yield outcomes in task order; with workers, parsing runs ahead of the consumer (bounded)."""
-    if workers <= 0 or len(tasks) < 2:
+    """Yield outcomes in task order; with workers, parsing runs ahead of the consumer (bounded).
+
+    A worker that dies takes down its pool: the file it was parsing is retried alone, failed if it
+    kills that worker too, and the remaining files go to a fresh pool. The batch always completes.
+    """
+    pool = _new_pool(workers) if workers > 0 and len(tasks) >= 2 else None
+    if pool is None:
         for task in tasks:
             yield parse(task)
         return
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # no fork: onnxruntime threads live in this process
     ahead = max(4, workers * 4)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
-        queue: deque = deque()
-        pending = iter(tasks)
-        try:
-            for task in pending:
-                queue.append(pool.submit(parse, task))
-                if len(queue) >= ahead:
-                    break
-            while queue:
-                outcome = queue.popleft().result()
-                for task in pending:
-                    queue.append(pool.submit(parse, task))
-                    break
-                yield outcome
-        except BaseException:
-            for future in queue:
+    remaining = deque(tasks)
+    queue: deque = deque()
+    try:
+        while remaining or queue:
+            while remaining and len(queue) < ahead:
+                task = remaining.popleft()
+                queue.append((task, pool.submit(parse, task)))
+            task, future = queue.popleft()
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                outcome = _parse_isolated(task)
+                remaining.extendleft(reversed([t for t, _ in queue]))
+                queue.clear()
+                pool = _new_pool(workers)
+                if pool is None:  # workers no longer start: finish inline
+                    yield outcome
+                    for rest in remaining:
+                        yield parse(rest)
+                    return
+            yield outcome
+    finally:
+        if pool is not None:
+            for _, future in queue:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
-            raise
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -201,6 +250,7 @@ class IngestPipeline:
         options: LoadOptions = LoadOptions(),
         parse_workers: int = 1,
         ignore: Sequence[Path] = (),
+        window: int = DEFAULT_WINDOW,
     ) -> None:
         self.store = store
         self.manifest = manifest
@@ -210,6 +260,7 @@ class IngestPipeline:
         self.options = options
         self.parse_workers = parse_workers
         self.ignore = ignore
+        self.window = window
 
     def repair(self) -> int:
         """Delete chunks a killed run left in the store but never made live. Returns how many."""
@@ -232,7 +283,6 @@ class IngestPipeline:
         progress = progress or _NoProgress()
         report = IngestReport(collection=self.manifest.collection)
         truncated_before = getattr(self.embedder, "truncated", 0)
-        generation_before = self.manifest.generation()
         self.repair()
 
         inputs, skipped = discover(paths, include, exclude, self.ignore)
@@ -252,13 +302,16 @@ class IngestPipeline:
         if prune:
             self._prune(paths, {str(i.path) for i in inputs}, report, progress)
 
-        self._finish(report, generation_before, started)
+        self._finish(report, started)
         report.truncated_chunks = getattr(self.embedder, "truncated", 0) - truncated_before
         return report
 
-    def _finish(self, report: IngestReport, generation_before: int, started: float) -> None:
-        """Rebuild BM25 if the collection changed, stamp the run, record its duration."""
-        if self.manifest.generation() != generation_before or not (self.bm25_dir / "ragkit_meta.json").exists():
+    def _finish(self, report: IngestReport, started: float) -> None:
+        """Rebuild BM25 unless the saved index matches the manifest, stamp the run, record its duration.
+
+        Comparing with the saved index's own generation (not just this run's changes) also repairs
+        an index left stale by a run that was killed after storing chunks."""
+        if LexicalIndex.saved_generation(self.bm25_dir) != self.manifest.generation():
             self.rebuild_lexical()
         self.manifest.set_state("last_ingest", str(time.time()))
         report.seconds = time.perf_counter() - started
@@ -274,7 +327,6 @@ class IngestPipeline:
         started = time.perf_counter()
         progress = progress or _NoProgress()
         report = IngestReport(collection=self.manifest.collection)
-        generation_before = self.manifest.generation()
         self.repair()
         records = list(records)
         progress.start(len(records))
@@ -296,12 +348,12 @@ class IngestPipeline:
             window.append(ParseOutcome(task, chunks=chunks))
             window_chunks += len(chunks)
             progress.chunks_planned(len(chunks))
-            if window_chunks >= EMBED_WINDOW:
+            if window_chunks >= self.window:
                 self._store_window(window, report, progress)
                 window, window_chunks = [], 0
         if window:
             self._store_window(window, report, progress)
-        self._finish(report, generation_before, started)
+        self._finish(report, started)
         return report
 
     def _classify(self, item: InputFile, tasks: list[ParseTask]) -> FileResult | None:
@@ -337,7 +389,7 @@ class IngestPipeline:
             window.append(outcome)
             window_chunks += len(outcome.chunks)
             progress.chunks_planned(len(outcome.chunks))
-            if window_chunks >= EMBED_WINDOW:
+            if window_chunks >= self.window:
                 self._store_window(window, report, progress)
                 window, window_chunks = [], 0
         if window:
@@ -394,7 +446,9 @@ class IngestPipeline:
         progress.chunks_embedded(hits)
         if missing:
             started = time.perf_counter()
-            items = list(missing.items())
+            # Longest first, so each embedding call gets texts of similar length (little padding)
+            # and the progress bar's remaining time errs on the safe side.
+            items = sorted(missing.items(), key=lambda item: -len(item[1]))
             step = 64  # progress granularity; the embedder batches internally
             for begin in range(0, len(items), step):
                 part = items[begin : begin + step]

@@ -131,6 +131,7 @@ class KnowledgeBase:
             options=LoadOptions(pdf_password=password),
             parse_workers=self.settings.parse_workers,
             ignore=[self.home],
+            window=self.settings.ingest_window,
         )
 
     # -- stage one ------------------------------------------------------------------------
@@ -202,10 +203,11 @@ class KnowledgeBase:
     # -- stage two ------------------------------------------------------------------------
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index, rebuilt if it is missing or older than the manifest."""
-        index = LexicalIndex.load(self.bm25_dir)
-        if index is None or index.generation != self.manifest.generation():
-            index = self._pipeline().rebuild_lexical()
-        return index
+        if LexicalIndex.saved_generation(self.bm25_dir) == self.manifest.generation():
+            index = LexicalIndex.load(self.bm25_dir)
+            if index is not None:
+                return index
+        return self._pipeline().rebuild_lexical()
 
     @property
     def retriever(self) -> Retriever:

@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 META_FILE = "ragkit_meta.json"
+GENERATION_FILE = "generation"
 
 
 @lru_cache(maxsize=1)
@@ -102,12 +103,21 @@ class LexicalIndex:
             "pages": self.pages.tolist(),
         }
         (tmp / META_FILE).write_text(json.dumps(meta))
+        (tmp / GENERATION_FILE).write_text(str(self.generation))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
             directory.rename(old)
         tmp.rename(directory)
         shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def saved_generation(directory: Path) -> int | None:
+        """The manifest generation the saved index was built from, without loading it."""
+        try:
+            return int((directory / GENERATION_FILE).read_text())
+        except (OSError, ValueError):
+            return None
 
     @classmethod
     def load(cls, directory: Path) -> "LexicalIndex | None":

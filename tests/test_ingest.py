@@ -199,3 +199,51 @@ def test_parallel_parsing_gives_the_same_store_as_inline(kb_factory, corpus_copy
     parallel = kb_factory("parallel", parse_workers=2)
     parallel.ingest([corpus_copy])
     assert _manifest_ids(inline) == _manifest_ids(parallel)
+
+
+def _worker_pids() -> list[int]:
+    """Child processes of this test process that are multiprocessing workers."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me and b"spawn_main" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_a_parser_worker_that_dies_does_not_abort_the_batch(kb_factory, tmp_path):
+    import signal
+    import threading
+
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(40):
+        make_pdf(docs / f"page-{i:02d}.pdf", [f"Report {i} about glaciers and fjords number {i}. " * 30] * 3)
+    kb = kb_factory(parse_workers=1, ingest_window=16)
+    killed: list[int] = []
+
+    def kill_first_worker() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for pid in _worker_pids():
+                os.kill(pid, signal.SIGKILL)  # what a segfaulting parser looks like from outside
+                killed.append(pid)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    report = kb.ingest([docs])
+    killer.join()
+    assert killed, "no worker was seen"
+    statuses = [f.status for f in report.files]
+    assert len(statuses) == 40
+    assert statuses.count("added") >= 39
+    assert all(f.status == "added" or "parser" in (f.reason or "") for f in report.files)
+    _assert_consistent(kb)

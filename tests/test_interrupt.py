@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -39,9 +40,10 @@ def _committed_files(home) -> int:
 
 
 def _start(folder, home):
+    # Small windows, so the run commits several times and can be interrupted between commits.
     return subprocess.Popen(
         [sys.executable, "-m", "ragkit.cli", "ingest", str(folder), "--home", str(home), "--json"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "RAGKIT_INGEST_WINDOW": "48"},
     )
 
 
@@ -86,3 +88,8 @@ def test_interrupted_run_then_rerun_equals_clean_run(tmp_path, kb_factory, sig):
     assert resumed.store.all_ids() == clean_ids  # no orphans, no duplicates
     assert resumed.store.count() == clean.store.count()
     assert resumed.status().documents == 60
+    # The BM25 index was rebuilt by the finishing run and matches the store exactly.
+    from ragkit.lexical import LexicalIndex
+
+    assert LexicalIndex.saved_generation(resumed.bm25_dir) == resumed.manifest.generation()
+    assert set(LexicalIndex.load(resumed.bm25_dir).ids) == clean_ids
