@@ -26,7 +26,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(RAGKIT) ingest corpora/halvard --home $(DEMO_HOME)
-	$(RAGKIT) ask "How long is the warranty on the WS-200 weather station?" --home $(DEMO_HOME) --no-stream
+	$(RAGKIT) ask "How long is the warranty on the WS-200 sensor array?" --home $(DEMO_HOME) --no-stream
 
 test: $(STAMP)
 	$(PY) -m pytest

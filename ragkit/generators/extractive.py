@@ -109,7 +109,13 @@ class ExtractiveGenerator:
             if on_token:
                 on_token(NOT_FOUND)
             return Generation(text=NOT_FOUND, generator=self.name, refused=True)
-        body = " ".join(_with_section(sentence, sources[n - 1]) + f" [{n}]" for n, sentence in chosen)
+        parts, shown = [], set()
+        for n, sentence in chosen:
+            hit = sources[n - 1]
+            key = (hit.source, hit.section)
+            parts.append((sentence if key in shown else _with_section(sentence, hit)) + f" [{n}]")
+            shown.add(key)
+        body = " ".join(parts)
         text = f"{PREFIX} {body}"
         if on_token:
             on_token(text)
