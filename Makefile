@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-fast eval eval-public bench clean
+.PHONY: help install demo test test-fast eval eval-public bench bench-quick clean
 
 help:
 	@echo "make demo   - ingest corpora/ offline and answer a question with citations"
@@ -15,6 +15,7 @@ help:
 	@echo "make eval   - evaluate the offline default on corpora/ gold questions"
 	@echo "make eval-public - evaluate on HotpotQA-100 and XQuAD-en from ../shared (every mode, sweeps)"
 	@echo "make bench  - benchmarks (ingest, retrieval, LangChain comparison); not part of test"
+	@echo "make bench-quick - the same on HotpotQA only, one round, 10k chunks (a few minutes)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,9 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
+
+bench-quick: $(BENCH_STAMP)
+	$(PY) bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache runs

@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("RAGKIT_BENCH_RESULTS", ROOT / "bench" / "results"))
 WORK = Path(os.environ.get("RAGKIT_BENCH_DIR", "/tmp/ragkit-bench"))
 
 sys.path.insert(0, str(ROOT))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-RESULTS = HERE / "results"
+RESULTS = HERE / "results"  # --quick writes to results/quick/, never over the full run's figures
 
 
 def run(script: str, *args: str) -> None:
@@ -22,7 +23,7 @@ def run(script: str, *args: str) -> None:
 
 
 def table() -> str:
-    lines = []
+    lines: list[str] = []
     ingest = RESULTS / "ingest.json"
     if ingest.exists():
         r = json.loads(ingest.read_text())
@@ -67,6 +68,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--tables-only", action="store_true")
     args = parser.parse_args()
+    global RESULTS
+    if args.quick:
+        RESULTS = HERE / "results" / "quick"
+        os.environ["RAGKIT_BENCH_RESULTS"] = str(RESULTS)
     if not args.tables_only:
         if args.quick:
             run("bench_ingest.py", "--sets", "hotpotqa")
