@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -44,13 +43,6 @@ def tokenize(texts: Sequence[str], stopwords: str = "en") -> list[list[str]]:
     return bm25s.tokenize(
         list(texts), stopwords=stopwords, stemmer=_stemmer(), return_ids=False, show_progress=False
     )
-
-
-@dataclass(frozen=True)
-class LexicalHit:
-    index: int
-    id: str
-    score: float
 
 
 class LexicalIndex:
@@ -139,20 +131,6 @@ class LexicalIndex:
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
-
-    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[LexicalHit]:
-        scores = self.scores(query)
-        if scores.size == 0:
-            return []
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size == 0:
-            return []
-        k = min(k, positive.size)
-        top = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [LexicalHit(int(i), self.ids[i], float(scores[i])) for i in top]
 
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)

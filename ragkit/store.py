@@ -118,9 +118,6 @@ class ChromaStore:
         result = self._collection.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], result["embeddings"])}
 
-    def drop(self) -> None:
-        self._client.delete_collection(self.name)
-
 
 def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
     """Chroma metadata values must be str/int/float/bool; drop None."""
