@@ -23,7 +23,7 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
 
@@ -77,6 +77,10 @@ class Record:
 
 @dataclass(frozen=True)
 class ParseTask:
+    """One file to parse. ``sha256`` is empty until the worker hashes the file (hashing is file
+    I/O plus CPU, so it runs beside the embedder too); ``known_sha256`` is the manifest's hash for
+    a file whose stat changed, so the worker can report it unchanged without parsing it."""
+
     path: str
     source: str
     sha256: str
@@ -84,6 +88,7 @@ class ParseTask:
     mtime_ns: int
     split: SplitConfig
     options: LoadOptions
+    known_sha256: str | None = None
 
 
 @dataclass
@@ -92,6 +97,8 @@ class ParseOutcome:
     chunks: list[Chunk] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    #: the content hash equals ``task.known_sha256``: nothing to parse or store
+    unchanged: bool = False
 
 
 # -- discovery -------------------------------------------------------------------------------
@@ -138,7 +145,14 @@ def _walk(root: Path, ignored: list[Path]) -> Iterator[tuple[Path, str]]:
 
 # -- parsing (runs in worker processes) ------------------------------------------------------
 def parse(task: ParseTask) -> ParseOutcome:
-    """Load and split one file. Never raises for a bad file: the error is in the outcome."""
+    """Hash, load and split one file. Never raises for a bad file: the error is in the outcome."""
+    if not task.sha256:
+        try:
+            task = replace(task, sha256=file_sha256(Path(task.path)))
+        except OSError as exc:
+            return ParseOutcome(task, error=f"cannot read file: {exc.strerror}")
+        if task.sha256 == task.known_sha256:
+            return ParseOutcome(task, unchanged=True)
     try:
         document = load_file(Path(task.path), task.options)
         chunks = split_document(document, source=task.source, path=task.path, file_sha256=task.sha256,
@@ -196,8 +210,30 @@ def _parse_isolated(task: ParseTask) -> ParseOutcome:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome]:
+#: How far parsing may run ahead of the embedder. A whole window must be able to parse while the
+#: previous one embeds, or the embedder waits on the parser every window (a 4-file look-ahead
+#: cost 10% of a first ingest); the byte budget bounds the memory held by parsed-but-unstored files.
+AHEAD_MAX_FILES = 1024
+AHEAD_MAX_BYTES = 64 << 20
+
+
+def _may_submit(queued: int, queued_bytes: int, task: ParseTask, workers: int) -> bool:
+    if queued < workers * 2:
+        return True
+    return queued < AHEAD_MAX_FILES and queued_bytes + task.size <= AHEAD_MAX_BYTES
+
+
+#: Yielded by :func:`parse_stream` when the next outcome is not ready yet.
+WAITING = None
+#: The smallest window stored early because the parser fell behind (see ``WAITING``).
+MIN_WINDOW = 64
+
+
+def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome | None]:
     """Yield outcomes in task order; with workers, parsing runs ahead of the consumer (bounded).
+
+    Before blocking on an outcome that is not ready, it yields :data:`WAITING` once, so the
+    consumer can put what it holds to use (the embedder is the bottleneck; it should not idle).
 
     A worker that dies takes down its pool: the file it was parsing is retried alone, failed if it
     kills that worker too, and the remaining files go to a fresh pool. The batch always completes.
@@ -207,15 +243,20 @@ def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome]
         for task in tasks:
             yield parse(task)
         return
-    ahead = max(4, workers * 4)
     remaining = deque(tasks)
     queue: deque = deque()
+    queued_bytes = 0
     try:
         while remaining or queue:
-            while remaining and len(queue) < ahead:
+            while remaining and _may_submit(len(queue), queued_bytes, remaining[0], workers):
                 task = remaining.popleft()
                 queue.append((task, pool.submit(parse, task)))
-            task, future = queue.popleft()
+                queued_bytes += task.size
+            task, future = queue[0]
+            if not future.done():
+                yield WAITING
+            queue.popleft()
+            queued_bytes -= task.size
             try:
                 outcome = future.result()
             except BrokenProcessPool:
@@ -223,6 +264,7 @@ def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome]
                 outcome = _parse_isolated(task)
                 remaining.extendleft(reversed([t for t, _ in queue]))
                 queue.clear()
+                queued_bytes = 0
                 pool = _new_pool(workers)
                 if pool is None:  # workers no longer start: finish inline
                     yield outcome
@@ -363,22 +405,31 @@ class IngestPipeline:
         except OSError as exc:
             return FileResult(path, item.source, "failed", f"cannot read file: {exc.strerror}")
         record = self.manifest.file(path)
-        if record and record.status == "ok" and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+        known = record.sha256 if record and record.status == "ok" else None
+        if known and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
             return FileResult(path, item.source, "unchanged", chunks=record.n_chunks)
-        try:
-            sha = file_sha256(item.path)
-        except OSError as exc:
-            return FileResult(path, item.source, "failed", f"cannot read file: {exc.strerror}")
-        if record and record.status == "ok" and record.sha256 == sha:
-            self.manifest.touch(path, stat.st_size, stat.st_mtime_ns)
-            return FileResult(path, item.source, "unchanged", chunks=record.n_chunks)
-        tasks.append(ParseTask(path, item.source, sha, stat.st_size, stat.st_mtime_ns, self.split, self.options))
+        tasks.append(ParseTask(path, item.source, "", stat.st_size, stat.st_mtime_ns, self.split, self.options,
+                               known_sha256=known))
         return None
 
     def _ingest(self, tasks: list[ParseTask], report: IngestReport, progress: Progress) -> None:
         window: list[ParseOutcome] = []
         window_chunks = 0
         for outcome in parse_stream(tasks, self.parse_workers):
+            if outcome is WAITING:
+                # The parser is behind: embed what is ready rather than leave the model idle.
+                if window_chunks >= MIN_WINDOW:
+                    self._store_window(window, report, progress)
+                    window, window_chunks = [], 0
+                continue
+            if outcome.unchanged:
+                task = outcome.task
+                self.manifest.touch(task.path, task.size, task.mtime_ns)
+                record = self.manifest.file(task.path)
+                result = FileResult(task.path, task.source, "unchanged", chunks=record.n_chunks if record else 0)
+                report.files.append(result)
+                progress.file_done(result)
+                continue
             if outcome.error is not None:
                 self.manifest.record_failure(outcome.task.path, outcome.task.source, outcome.error)
                 result = FileResult(outcome.task.path, outcome.task.source, "failed", outcome.error,

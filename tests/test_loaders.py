@@ -17,6 +17,13 @@ def test_pdf_text_per_page_with_1_based_numbers(tmp_path):
     assert doc.texts[2] == doc.sections[1].text
 
 
+def test_pdf_word_hyphenated_across_a_line_break_is_joined(tmp_path):
+    path = make_pdf(tmp_path / "h.pdf", ["Lorem ipsum dolor sit amet, consectetuer adip-\niscing elit, a well-known fact."])
+    text = load_file(path).sections[0].text
+    assert "consectetuer adipiscing elit" in text
+    assert "well-known" in text
+
+
 def test_pdf_pages_without_text_are_counted_and_reported(tmp_path):
     path = make_pdf(tmp_path / "scan.pdf", ["Real text here.", "", "More text."])
     doc = load_file(path)

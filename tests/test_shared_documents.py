@@ -37,3 +37,33 @@ def test_password_protected_shared_pdf_opens_with_password(kb_factory):
     kb = kb_factory(pdf_password="openpassword")
     report = kb.ingest([path])
     assert report.ok and report.files[0].status == "added" and report.files[0].chunks >= 1
+
+
+def _shared_pdf(*parts):
+    return shared_dir("documents", "pdf-py-pdf-samples", *parts)
+
+
+def test_pdf_page_with_leaked_glyph_codes_is_reread_with_pypdf():
+    """PDFium returns control characters for this Arabic font's glyphs; pypdf reads its CMap."""
+    from ingest.loaders import load_file
+
+    text = load_file(_shared_pdf("015-arabic", "habibi.pdf")).sections[0].text
+    assert "حَبيبي" in text and "habibi" in text
+
+
+def test_pdf_with_a_few_leaked_math_glyphs_keeps_pdfium_text_without_them():
+    import re
+
+    from ingest.loaders import load_file
+
+    document = load_file(_shared_pdf("009-pdflatex-geotopo", "GeoTopo-komprimiert.pdf"))
+    text = "".join(s.text for s in document.sections)
+    assert "Topologische Räume" in text and "Definition" in text  # ligatures come out as letters
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]", text)
+
+
+def test_pdf_with_no_pdfium_text_falls_back_to_pypdf():
+    from ingest.loaders import load_file
+
+    document = load_file(_shared_pdf("007-imagemagick-images", "imagemagick-images.pdf"))
+    assert "Background" in document.sections[0].text
