@@ -201,6 +201,44 @@ def test_parallel_parsing_gives_the_same_store_as_inline(kb_factory, corpus_copy
     assert _manifest_ids(inline) == _manifest_ids(parallel)
 
 
+def test_workers_hash_files_and_tell_touched_from_edited(kb_factory, corpus_copy):
+    """With parse workers, hashing happens in the worker: a touched file comes back unchanged
+    (its new stat remembered), an edited one is re-parsed, and the manifest records new hashes."""
+    kb = kb_factory(parse_workers=2)
+    kb.ingest([corpus_copy])
+    hashes = {r.path: r.sha256 for r in kb.manifest.files()}
+    for name in ("ws200-user-manual.pdf", "employee-handbook.docx", "cloud-api-guide.md"):
+        _bump_mtime(corpus_copy / name)
+    edited = corpus_copy / "firmware-release-notes.md"
+    edited.write_text(edited.read_text() + "\nReturn your badge on the last day.\n")
+    _bump_mtime(edited)
+    report = kb.ingest([corpus_copy])
+    statuses = {f.source: f.status for f in report.files}
+    assert statuses.pop("firmware-release-notes.md") == "updated"
+    assert set(statuses.values()) == {"unchanged"}
+    assert {f.source: f.chunks for f in report.files if f.status == "unchanged"} == {
+        r.source: r.n_chunks for r in kb.manifest.files() if r.source != "firmware-release-notes.md"}
+    after = {r.path: r.sha256 for r in kb.manifest.files()}
+    assert after[str(edited)] != hashes[str(edited)]
+    assert {p: h for p, h in after.items() if p != str(edited)} == {p: h for p, h in hashes.items() if p != str(edited)}
+    # The touched files' new stat was remembered: the next run does not even read them.
+    assert kb.ingest([corpus_copy]).count("unchanged") == 8
+    _assert_consistent(kb)
+
+
+def test_parse_look_ahead_is_bounded_by_files_and_bytes():
+    from ingest.pipeline import AHEAD_MAX_BYTES, AHEAD_MAX_FILES, LoadOptions, ParseTask, SplitConfig, _may_submit
+
+    def task(size: int) -> ParseTask:
+        return ParseTask("/x", "x", "", size, 0, SplitConfig(), LoadOptions())
+
+    assert _may_submit(0, 0, task(10 * AHEAD_MAX_BYTES), workers=1)  # a huge file still gets parsed
+    assert _may_submit(1, AHEAD_MAX_BYTES, task(1), workers=1)  # the workers are kept busy
+    assert not _may_submit(2, AHEAD_MAX_BYTES - 10, task(11), workers=1)
+    assert _may_submit(2, AHEAD_MAX_BYTES - 10, task(10), workers=1)
+    assert not _may_submit(AHEAD_MAX_FILES, 0, task(1), workers=1)
+
+
 def _worker_pids() -> list[int]:
     """Child processes of this test process that are multiprocessing workers."""
     me, found = os.getpid(), []
