@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from pathlib import Path
 
 from ingest.loaders.base import LoadedDocument, LoadError, LoadOptions, Section
@@ -30,6 +31,9 @@ _LEAKED_GLYPHS = re.compile("[\x00\x01\x03-\x08\x0b\x0c\x0e-\x1f\ufffd]")
 _HYPHENATION_MARK = re.compile("[\x02\ufffe]")
 #: Above this share of leaked glyph codes a page's PDFium text is not trusted.
 _LEAK_TOLERANCE = 0.01
+#: PDFium is not thread-safe; parse workers are processes, but an application may call the
+#: loader from several threads.
+_PDFIUM_LOCK = threading.Lock()
 
 
 def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
@@ -61,6 +65,21 @@ def _document(pages: list[str]) -> LoadedDocument:
 
 def _pdfium_pages(path: Path, options: LoadOptions) -> list[str] | None:
     """Page texts via PDFium, or None when PDFium cannot open the file as a PDF."""
+    with _PDFIUM_LOCK:
+        pages = _pdfium_texts(path, options)
+    if pages is None:
+        return None
+    fallback = _PypdfPages(path, options)
+    for index, text in enumerate(pages):
+        leaked = len(_LEAKED_GLYPHS.findall(text))
+        if leaked and leaked > _LEAK_TOLERANCE * len(text):
+            pages[index] = fallback.page(index) or _LEAKED_GLYPHS.sub("", text)
+        elif leaked:
+            pages[index] = _LEAKED_GLYPHS.sub("", text)
+    return pages
+
+
+def _pdfium_texts(path: Path, options: LoadOptions) -> list[str] | None:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -76,26 +95,28 @@ def _pdfium_pages(path: Path, options: LoadOptions) -> list[str] | None:
     pages: list[str] = []
     try:
         for index in range(len(document)):
-            page = document[index]
-            try:
-                textpage = page.get_textpage()
-                text = textpage.get_text_bounded()
-                textpage.close()
-            except pdfium.PdfiumError:
-                text = "\x00"  # unreadable here: let pypdf try this page
-            finally:
-                page.close()
-            pages.append(_clean(text))
+            pages.append(_clean(_pdfium_page_text(pdfium, document, index)))
     finally:
         document.close()
-    fallback = _PypdfPages(path, options)
-    for index, text in enumerate(pages):
-        leaked = len(_LEAKED_GLYPHS.findall(text))
-        if leaked and leaked > _LEAK_TOLERANCE * len(text):
-            pages[index] = fallback.page(index) or _LEAKED_GLYPHS.sub("", text)
-        elif leaked:
-            pages[index] = _LEAKED_GLYPHS.sub("", text)
     return pages
+
+
+def _pdfium_page_text(pdfium, document, index: int) -> str:
+    unreadable = "\x00"  # counts as leaked glyphs: pypdf gets to try this page
+    try:
+        page = document[index]
+    except pdfium.PdfiumError:
+        return unreadable
+    try:
+        textpage = page.get_textpage()
+        try:
+            return textpage.get_text_bounded()
+        finally:
+            textpage.close()
+    except pdfium.PdfiumError:
+        return unreadable
+    finally:
+        page.close()
 
 
 def _clean(text: str) -> str:
