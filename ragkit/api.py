@@ -301,6 +301,8 @@ class KnowledgeBase:
             )
         timings["total"] = time.perf_counter() - started
         refused = generation.refused
+        if not refused and not resolved.citations:
+            warnings.append(f"the {generation.generator} answer cites no source: check it against the sources")
         return Answer(
             question=question,
             text=resolved.text,

@@ -60,6 +60,8 @@ def deterministic_answer(messages: list[dict]) -> str:
     answer = " ".join(f"{sentence} [{number}]" for _, number, _, sentence in scored[:3])
     if "cite-invalid" in question:
         answer += " This is also supported elsewhere [42]."
+    if "cite-none" in question:
+        answer = re.sub(r"\s*\[\d+\]", "", answer)
     return answer
 
 

@@ -51,6 +51,14 @@ def test_streaming_delivers_tokens_and_usage(kb, llm):
     assert answer.usage["completion_tokens"] > 0
 
 
+def test_an_answer_without_citations_is_flagged(kb):
+    answer = kb.ask("cite-none: What ingress protection rating does the sensor array have?")
+    assert not answer.refused and answer.text and not answer.citations
+    assert any("cites no source" in w for w in answer.warnings)
+    cited = kb.ask("What ingress protection rating does the sensor array have?")
+    assert cited.citations and not any("cites no source" in w for w in cited.warnings)
+
+
 def test_citations_to_sources_not_provided_are_removed_and_reported(kb):
     answer = kb.ask("cite-invalid: What ingress protection rating does the sensor array have?")
     assert "[42]" not in answer.text
