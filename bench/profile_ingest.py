@@ -1,7 +1,7 @@
 """Where a first ingest spends its time: a pyinstrument profile of ``KnowledgeBase.ingest``.
 
 Run with:  .venv/bin/python bench/profile_ingest.py CORPUS [--workers N] [--html OUT.html]
-(``pip install pyinstrument`` first; it is not a dependency). ``--workers 0`` parses inline, which
+(pyinstrument comes with the ``bench`` extra that ``make bench`` installs). ``--workers 0`` parses inline, which
 shows each stage's own CPU cost; the default shows the real schedule, parse workers beside the
 embedder.
 """
