@@ -1,9 +1,10 @@
 """Where a first ingest spends its time: a pyinstrument profile of ``KnowledgeBase.ingest``.
 
 Run with:  .venv/bin/python bench/profile_ingest.py CORPUS [--workers N] [--html OUT.html]
-(pyinstrument comes with the ``bench`` extra that ``make bench`` installs). ``--workers 0`` parses inline, which
-shows each stage's own CPU cost; the default shows the real schedule, parse workers beside the
-embedder.
+(pyinstrument comes with the ``bench`` extra that ``make bench`` installs).
+
+``--workers 0`` parses inline, which shows each stage's own CPU cost; the default shows the real
+schedule, parse workers beside the embedder.
 """
 
 from __future__ import annotations
