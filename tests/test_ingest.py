@@ -226,6 +226,25 @@ def test_workers_hash_files_and_tell_touched_from_edited(kb_factory, corpus_copy
     _assert_consistent(kb)
 
 
+def test_parse_stream_says_when_it_would_wait_and_keeps_task_order(tmp_path):
+    """The embedder must hear that the parser is behind (to embed what it holds), never get
+    outcomes out of order, and lose none."""
+    from ingest.pipeline import WAITING, LoadOptions, ParseTask, SplitConfig, parse_stream
+
+    tasks = []
+    for i in range(6):
+        path = make_pdf(tmp_path / f"report-{i}.pdf", [f"Report {i} on glaciers and fjords. " * 40] * 6)
+        tasks.append(ParseTask(str(path), path.name, "", path.stat().st_size, 0, SplitConfig(), LoadOptions()))
+    stream = list(parse_stream(tasks, workers=1))
+    outcomes = [o for o in stream if o is not WAITING]
+    assert [o.task.source for o in outcomes] == [t.source for t in tasks]
+    assert all(o.error is None and o.chunks and len(o.task.sha256) == 64 for o in outcomes)
+    # A six-page PDF takes the worker milliseconds; the first outcome is asked for at once.
+    assert stream[0] is WAITING
+    inline = list(parse_stream(tasks, workers=0))
+    assert WAITING not in inline and [o.chunks for o in inline] == [o.chunks for o in outcomes]
+
+
 def test_parse_look_ahead_is_bounded_by_files_and_bytes():
     from ingest.pipeline import AHEAD_MAX_BYTES, AHEAD_MAX_FILES, LoadOptions, ParseTask, SplitConfig, _may_submit
 
