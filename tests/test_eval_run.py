@@ -49,7 +49,9 @@ def test_end_to_end_scores_on_a_tiny_corpus(tiny, tmp_path):
     assert s["latency_ms"]["total"]["p50"] > 0
     assert s["judge"] == {"skipped": "not requested"}
     run.write(tmp_path / "run")
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"summary.json", "results.jsonl", "report.md"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {
+        "summary.json", "results.jsonl", "report.md", "metrics_at_k.svg"}
+    assert "![hit@k and recall@k](metrics_at_k.svg)" in (tmp_path / "run" / "report.md").read_text()
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["meta"]["collection_fingerprint"] == kb.fingerprint()
     assert saved["meta"]["config"]["top_k"] == kb.settings.top_k

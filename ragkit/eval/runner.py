@@ -17,8 +17,12 @@ from typing import Any, Callable, Sequence
 
 from ragkit import __version__
 from ragkit.eval import metrics as m
+from ragkit.eval.chart import metrics_at_k_svg
 from ragkit.eval.gold import GoldItem, GoldSet
 from ragkit.generators.extractive import PREFIX as EXTRACTIVE_PREFIX
+
+#: the retrieval chart written beside report.md
+CHART = "metrics_at_k.svg"
 
 #: USD per million tokens (input, output), for the cost estimate only.
 PRICES = {
@@ -66,6 +70,9 @@ class EvalRun:
         with open(directory / "results.jsonl", "w", encoding="utf-8") as handle:
             for result in self.results:
                 handle.write(json.dumps(asdict(result), ensure_ascii=False) + "\n")
+        series = _chart_series(self)
+        if series:
+            (directory / CHART).write_text(metrics_at_k_svg(self.meta["ks"], series, title="retrieval metrics at k"))
         (directory / "report.md").write_text(render_report(self))
 
 
@@ -253,6 +260,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _chart_series(run: EvalRun) -> dict[str, list[float | None]] | None:
+    """hit@k and recall@k over the run's k values, or None when no question had gold sources."""
+    retrieval = run.summary.get("retrieval", {})
+    series = {f"{name}@k": [retrieval.get(f"{name}@{k}") for k in run.meta["ks"]] for name in ("hit", "recall")}
+    return series if any(v is not None for values in series.values() for v in values) else None
+
+
 def render_report(run: EvalRun) -> str:
     s, meta = run.summary, run.meta
     lines = [f"# ragkit eval — {Path(meta['gold']).name}", "",
@@ -260,7 +274,10 @@ def render_report(run: EvalRun) -> str:
              f"- collection `{meta['collection']}` (fingerprint `{meta['collection_fingerprint']}`), "
              f"mode `{meta['mode']}`, generator `{meta['generator']}`",
              f"- {s['questions']} questions ({s['answerable']} answerable, {s['unanswerable']} unanswerable)", "",
-             "## Retrieval", "", "| k | hit@k | recall@k |", "|---|---|---|"]
+             "## Retrieval", ""]
+    if _chart_series(run):
+        lines += [f"![hit@k and recall@k]({CHART})", ""]
+    lines += ["| k | hit@k | recall@k |", "|---|---|---|"]
     for k in meta["ks"]:
         lines.append(f"| {k} | {_fmt(s['retrieval'][f'hit@{k}'])} | {_fmt(s['retrieval'][f'recall@{k}'])} |")
     lines += ["", f"MRR@10 {_fmt(s['retrieval']['mrr@10'])} · nDCG@10 {_fmt(s['retrieval']['ndcg@10'])}", "",
