@@ -5,10 +5,10 @@ Order of work for one run:
 1. Repair: journalled chunk ids that are not live (left by a killed run) are deleted from the store.
 2. Discover files under the given paths (include/exclude globs; hidden files and unsupported types
    are reported as skipped).
-3. Classify: a file whose size and mtime match the manifest is unchanged without being read; a
-   file whose stat changed but whose sha256 did not is unchanged too (its stat is refreshed).
-4. Parse and split changed files in worker processes while the main process embeds, so the
-   embedder (the real bottleneck) is not left waiting on PDF parsing.
+3. Classify: a file whose size and mtime match the manifest is unchanged without being read.
+4. Hash, parse and split the other files in worker processes while the main process embeds, so
+   the embedder (the real bottleneck) is not left waiting on file I/O or PDF parsing. A file
+   whose stat changed but whose sha256 did not comes back unchanged (its stat is refreshed).
 5. Embed only chunk texts that are neither stored already nor in the embedding cache, in
    length-sorted batches; store new chunks, then switch the manifest over, then delete the
    file's stale chunks (see :mod:`ingest.manifest` for why this order survives a kill).
