@@ -89,11 +89,15 @@ def create_app(state: ServerState) -> FastAPI:
                 await asyncio.sleep(value)
         return None
 
+    async def _receive(request: Request):
+        """Record the request, then return its body and the fault to answer with (if any)."""
+        body = await request.json()
+        state.requests.append({"path": request.url.path, "body": body, "headers": dict(request.headers)})
+        return body, await _fault(request)
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        body = await request.json()
-        state.requests.append({"path": "/v1/chat/completions", "body": body, "headers": dict(request.headers)})
-        fault = await _fault(request)
+        body, fault = await _receive(request)
         if fault is not None:
             return fault
         if body["model"] == "no-such-model":
@@ -128,9 +132,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request):
-        body = await request.json()
-        state.requests.append({"path": "/v1/embeddings", "body": body, "headers": dict(request.headers)})
-        fault = await _fault(request)
+        body, fault = await _receive(request)
         if fault is not None:
             return fault
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]

@@ -134,7 +134,7 @@ def _pypdf_reader(path: Path, options: LoadOptions):
             password = options.pdf_password or ""
             try:
                 ok = reader.decrypt(password)
-            except (NotImplementedError, Exception) as exc:  # noqa: BLE001 - unsupported crypto
+            except Exception as exc:  # noqa: BLE001 - unsupported crypto (NotImplementedError and others)
                 raise LoadError("encrypted", f"encrypted: cannot decrypt ({exc})") from None
             if not ok:
                 hint = "the given password is wrong" if options.pdf_password else "password required"
