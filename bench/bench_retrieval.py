@@ -36,7 +36,7 @@ def questions(n: int) -> list[str]:
 
 
 def build(size: int, home, words, p, seed: int = 0):
-    from ingest.manifest import FileCommit
+    from ragkit.stores.manifest import FileCommit
     from ingest.split import chunk_id
     from ragkit import KnowledgeBase
     from ragkit.models import Chunk

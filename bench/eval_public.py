@@ -56,25 +56,20 @@ def main() -> None:
             results["modes"][name][mode] = row(run.summary)
             print(name, mode, json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                           for k, v in results["modes"][name][mode].items()}), flush=True)
-        base = kb.settings
         results["fusion"][name] = {}
         for label, update in [("convex a=0.3", {"fusion": "convex", "alpha": 0.3}),
                               ("convex a=0.5", {"fusion": "convex", "alpha": 0.5}),
                               ("convex a=0.7", {"fusion": "convex", "alpha": 0.7}),
                               ("rrf k=60", {"fusion": "rrf", "rrf_k": 60})]:
-            kb.settings = base.model_copy(update=update)
-            kb.__dict__.pop("_retriever", None)
-            summary = evaluate(kb, gold, ks=[5, 10], mode="hybrid", answers=False).summary["retrieval"]
+            summary = evaluate(kb.view(**update), gold, ks=[5, 10], mode="hybrid", answers=False).summary["retrieval"]
             results["fusion"][name][label] = {"hit@5": summary["hit@5"], "ndcg@10": summary["ndcg@10"]}
         results["top_k"][name] = {}
         for top_k in (3, 5, 8):
-            kb.settings = base.model_copy(update={"top_k": top_k})
-            run = evaluate(kb, gold, ks=[5], mode="hybrid")
+            run = evaluate(kb.view(top_k=top_k), gold, ks=[5], mode="hybrid")
             results["top_k"][name][str(top_k)] = {
                 "contains": run.summary["answer"]["contains_gold"], "f1": run.summary["answer"]["f1"],
                 "false_refusal": run.summary["refusal"]["false_refusal_rate"],
                 "refusal_accuracy": run.summary["refusal"]["accuracy"]}
-        kb.settings = base
         kb.close()
     path = write_result("eval", results)
     print(table(results))

@@ -1,84 +1,40 @@
 """The Python API: ``KnowledgeBase`` is everything the CLI can do, without the CLI.
 
 A knowledge base is a directory (default ``./.ragkit``) holding the Chroma data (``chroma/``),
-the ingest manifest (``manifest.sqlite``) and one BM25 index per collection (``bm25/<name>/``).
+the manifest (``manifest.sqlite``) and one BM25 index per collection (``bm25/<name>/``).
+
+It is a surface: with the CLI (and the server) it is the only part of ``ragkit`` that starts
+stage one (``ingest``). One instance may be shared by many threads: components are built once
+under a lock, the manifest gives each thread its own SQLite connection, and the BM25 index is
+swapped by generation, so searches running while another thread ingests see either the old or
+the new collection, never half of one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
-from ragkit.citations import Citation, resolve
-from ragkit.config import Settings, load_settings
+from ragkit.citations import resolve
+from ragkit.config import ChunkTruncationWarning, Settings, load_settings, wordpieces_for
 from ragkit.embedders import Embedder, make_embedder
-from ragkit.errors import RagkitError, UsageError
-from ragkit.generators.base import Generation, Generator, TokenCallback
-from ragkit.generators.extractive import ExtractiveGenerator
-from ragkit.lexical import LexicalIndex
-from ragkit.models import IngestReport
-from ragkit.retrieve import Filters, Retriever, SearchHit, SearchResult
-from ragkit.store import ChromaStore
+from ragkit.errors import RagkitError, TransientModelError, UsageError
+from ragkit.generators import Generator, TokenCallback, generator_name, make_generator
+from ragkit.models import (
+    Answer, Filters, Generation, IngestReport, Record, SearchRequest, SearchResult, Status,
+)
+from ragkit.query.rerank import Reranker, make_reranker
+from ragkit.query.retrieve import Retriever
+from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
+
+__all__ = ["Answer", "KnowledgeBase", "REFUSAL_TEXT", "Status"]
 
 REFUSAL_TEXT = "Not found in the documents."
-
-
-@dataclass(frozen=True)
-class Status:
-    collection: str
-    documents: int
-    failed_documents: int
-    chunks: int
-    store_chunks: int
-    embedder: str
-    store: str
-    home: str
-    last_ingest: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class Answer:
-    """A grounded answer. ``sources`` are the numbered chunks the generator saw ([1] is sources[0])."""
-
-    question: str
-    text: str
-    citations: list[Citation]
-    sources: list[SearchHit]
-    refused: bool
-    generator: str
-    model: str | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    invalid_citations: list[int] = field(default_factory=list)
-    best_similarity: float | None = None
-
-    @property
-    def cited_sources(self) -> list[SearchHit]:
-        cited = {c.n for c in self.citations}
-        return [hit for n, hit in enumerate(self.sources, start=1) if n in cited]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "refused": self.refused,
-            "generator": self.generator,
-            "model": self.model,
-            "citations": [c.to_dict() for c in self.citations],
-            "sources": [h.to_dict() for h in self.sources],
-            "invalid_citations": self.invalid_citations,
-            "warnings": self.warnings,
-            "usage": self.usage,
-            "timings": {k: round(v, 6) for k, v in self.timings.items()},
-            "best_similarity": self.best_similarity,
-        }
+T = TypeVar("T")
 
 
 class KnowledgeBase:
@@ -89,101 +45,143 @@ class KnowledgeBase:
     >>> print(kb.ask("What is the warranty period?").text)  # doctest: +SKIP
     """
 
-    def __init__(self, home: str | Path | None = None, *, settings: Settings | None = None, **overrides: Any):
+    def __init__(self, home: str | Path | None = None, *, settings: Settings | None = None,
+                 embedder: Embedder | str | None = None, **overrides: Any):
+        """``embedder`` is either the name of a backend (the ``embedder`` setting) or a ready
+        embedder instance, e.g. one loaded model shared by several knowledge bases."""
+        if isinstance(embedder, str):
+            overrides["embedder"], embedder = embedder, None
         if settings is None:
             settings = load_settings(home=Path(home) if home is not None else None, **overrides)
         elif home is not None or overrides:
             settings = settings.model_copy(update={"home": Path(home) if home else settings.home, **overrides})
         self.settings = settings
         self.home = Path(settings.home)
+        self._lock = threading.RLock()
+        self._components: dict[str, Any] = {}
+        if embedder is not None:
+            self._components["embedder"] = embedder
+        self._lexical: LexicalIndex | None = None
+        self._borrowed = False
 
-    # -- components (built on first use) ------------------------------------------------
-    @cached_property
+    def view(self, **updates: Any) -> "KnowledgeBase":
+        """The same collection with other query-time settings (mode, fusion, top_k, generator, model…),
+        sharing this one's embedder, store and manifest. Settings that change what is stored
+        (collection, chunk size, embedder) need a new KnowledgeBase instead."""
+        for key in ("home", "collection", "chroma_url", "embedder", "chunk_size", "chunk_overlap"):
+            if key in updates:
+                raise UsageError(f"view() cannot change {key!r}: open another KnowledgeBase")
+        other = KnowledgeBase(settings=self.settings.model_copy(update=updates))
+        other._borrowed = True  # closing a view leaves the shared manifest open
+        with self._lock:
+            for name in ("embedder", "store", "manifest"):
+                if name in self._components:
+                    other._components[name] = self._components[name]
+        other._components.setdefault("embedder", self.embedder)
+        other._components.setdefault("store", self.store)
+        other._components.setdefault("manifest", self.manifest)
+        return other
+
+    # -- components (built once, on first use, under a lock) ------------------------------
+    def _component(self, name: str, build: Callable[[], T]) -> T:
+        found = self._components.get(name)
+        if found is None:
+            with self._lock:
+                found = self._components.get(name)
+                if found is None:
+                    found = self._components[name] = build()
+        return found
+
+    @property
     def embedder(self) -> Embedder:
-        return make_embedder(self.settings)
+        return self._component("embedder", lambda: make_embedder(self.settings))
 
-    @cached_property
+    @property
     def store(self) -> ChromaStore:
-        return ChromaStore(self.home / "chroma", self.settings.collection, self.embedder.id, self.settings.chroma_url)
+        return self._component("store", lambda: ChromaStore(
+            self.home / "chroma", self.settings.collection, self.embedder.id, self.settings.chroma_url))
 
-    @cached_property
-    def manifest(self):
-        from ingest.manifest import Manifest
+    @property
+    def manifest(self) -> Manifest:
+        return self._component("manifest", lambda: Manifest(self.home / "manifest.sqlite", self.settings.collection))
 
-        return Manifest(self.home / "manifest.sqlite", self.settings.collection)
+    @property
+    def reranker(self) -> Reranker:
+        return self._component("reranker", lambda: make_reranker(self.settings, self.embedder))
 
     @property
     def bm25_dir(self) -> Path:
         return self.home / "bm25" / self.settings.collection
 
-    def _pipeline(self):
-        from ingest.loaders import LoadOptions
-        from ingest.pipeline import IngestPipeline
-        from ingest.split import SplitConfig
+    @property
+    def retriever(self) -> Retriever:
+        return self._component("retriever", lambda: Retriever(
+            store=self.store, lexical=self.lexical_index, embedder=self.embedder,
+            chunk_lookup=self.manifest.chunks_by_id, reranker=self.reranker))
 
-        password = self.settings.pdf_password.get_secret_value() if self.settings.pdf_password else None
-        return IngestPipeline(
-            store=self.store,
-            manifest=self.manifest,
-            embedder=self.embedder,
-            bm25_dir=self.bm25_dir,
-            split=SplitConfig(self.settings.chunk_size, self.settings.chunk_overlap),
-            options=LoadOptions(pdf_password=password),
-            parse_workers=self.settings.parse_workers,
-            ignore=[self.home],
-            window=self.settings.ingest_window,
-        )
+    def lexical_index(self) -> LexicalIndex:
+        """The BM25 index of the manifest's current generation (reloaded or rebuilt if it moved)."""
+        loaded = self._lexical
+        if loaded is not None and loaded.generation == self.manifest.generation():
+            return loaded
+        with self._lock:
+            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical)
+            return self._lexical
 
     # -- stage one ------------------------------------------------------------------------
-    def ingest(
-        self,
-        paths: Sequence[str | Path],
-        *,
-        include: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        prune: bool = False,
-        progress=None,
-    ) -> IngestReport:
+    def _pipeline(self):
+        from ingest.loaders import LoadOptions
+        from ingest.pipeline import IngestPipeline, Stores
+        from ingest.split import SplitConfig
+
+        s = self.settings
+        if s.chunk_size and wordpieces_for(s.chunk_size) > self.embedder.max_tokens:
+            warnings.warn(
+                f"chunk_size={s.chunk_size} tokens is about {wordpieces_for(s.chunk_size)} model tokens, but "
+                f"the embedder reads at most {self.embedder.max_tokens}: the end of long chunks will not be "
+                f"embedded (BM25 still sees it). Lower chunk_size.", ChunkTruncationWarning, stacklevel=3)
+        password = s.pdf_password.get_secret_value() if s.pdf_password else None
+        return IngestPipeline(
+            stores=Stores(self.store, self.manifest, self.bm25_dir, self.home / f"ingest-{s.collection}.lock"),
+            embedder=self.embedder,
+            split=SplitConfig(s.chunk_size, s.chunk_overlap),
+            options=LoadOptions(pdf_password=password),
+            parse_workers=s.parse_workers,
+            ignore=[self.home],
+            window=s.ingest_window,
+        )
+
+    def ingest(self, paths: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = (),
+               prune: bool = False, progress=None) -> IngestReport:
         """Bring the collection up to date with ``paths`` (files or folders). Re-runs are incremental."""
         if not paths:
             raise UsageError("no paths given to ingest")
-        report = self._pipeline().run(
-            [Path(p) for p in paths], include=include, exclude=exclude, prune=prune, progress=progress
-        )
-        self.__dict__.pop("_retriever", None)
-        return report
+        return self._pipeline().run([Path(p) for p in paths], include=include, exclude=exclude, prune=prune,
+                                    progress=progress)
 
-    def ingest_records(self, records, *, progress=None) -> IngestReport:
-        """Ingest in-memory documents (``ingest.pipeline.Record``: id, text, title), e.g. a BEIR corpus."""
-        report = self._pipeline().run_records(records, progress=progress)
-        self.__dict__.pop("_retriever", None)
-        return report
+    def ingest_records(self, records: Sequence[Record], *, progress=None) -> IngestReport:
+        """Ingest in-memory documents (:class:`ragkit.models.Record`: id, text, title), e.g. a BEIR corpus."""
+        return self._pipeline().run_records(records, progress=progress)
 
+    def remove(self, paths: Sequence[str | Path]) -> list[tuple[str, int]]:
+        """Forget documents (a file, or every document under a folder). Returns (path, chunks removed)."""
+        records = self.manifest.files()
+        targets: list[str] = []
+        for given in paths:
+            target = str(Path(given).resolve())
+            matched = [r.path for r in records if r.path == target or r.path.startswith(target.rstrip("/") + "/")]
+            if not matched:
+                raise UsageError(f"not in collection {self.settings.collection!r}: {given}")
+            targets.extend(matched)
+        return self._pipeline().remove_paths(list(dict.fromkeys(targets)))
+
+    # -- what is stored -------------------------------------------------------------------
     def fingerprint(self) -> str:
         """Identifies the collection's content and how it was built (for reproducible eval runs)."""
-        import hashlib
-
         digest = hashlib.sha256(f"{self.embedder.id}|{self.settings.chunk_size}|{self.settings.chunk_overlap}".encode())
         for chunk_id, _, _ in sorted(self.manifest.iter_chunks(), key=lambda row: row[0]):
             digest.update(chunk_id.encode())
         return digest.hexdigest()[:16]
-
-    def remove(self, paths: Sequence[str | Path]) -> list[tuple[str, int]]:
-        """Forget documents (a file, or every document under a folder). Returns (path, chunks removed)."""
-        pipeline = self._pipeline()
-        pipeline.repair()
-        removed: list[tuple[str, int]] = []
-        records = self.manifest.files()
-        for given in paths:
-            target = str(Path(given).resolve())
-            matched = [r for r in records if r.path == target or r.path.startswith(target.rstrip("/") + "/")]
-            if not matched:
-                raise UsageError(f"not in collection {self.settings.collection!r}: {given}")
-            for record in matched:
-                removed.append((record.path, pipeline.remove_file(record.path)))
-        pipeline.rebuild_lexical()
-        self.__dict__.pop("_retriever", None)
-        return removed
 
     def status(self) -> Status:
         files = self.manifest.files()
@@ -200,72 +198,32 @@ class KnowledgeBase:
             last_ingest=float(last) if last else None,
         )
 
+    def documents(self):
+        return self.manifest.files()
+
     # -- stage two ------------------------------------------------------------------------
-    def lexical_index(self) -> LexicalIndex:
-        """The BM25 index, rebuilt if it is missing or older than the manifest."""
-        if LexicalIndex.saved_generation(self.bm25_dir) == self.manifest.generation():
-            index = LexicalIndex.load(self.bm25_dir)
-            if index is not None:
-                return index
-        return self._pipeline().rebuild_lexical()
-
-    @property
-    def retriever(self) -> Retriever:
-        if "_retriever" not in self.__dict__:
-            self.__dict__["_retriever"] = Retriever(
-                store=self.store, lexical=self.lexical_index(), embedder=self.embedder,
-                chunk_lookup=self.manifest.chunks_by_id,
-            )
-        return self.__dict__["_retriever"]
-
-    def search(
-        self,
-        query: str,
-        *,
-        k: int | None = None,
-        mode: str | None = None,
-        filters: Filters | None = None,
-        fusion: str | None = None,
-        alpha: float | None = None,
-        mmr: bool | None = None,
-    ) -> SearchResult:
-        """Retrieve the best chunks for ``query`` (no generation)."""
-        if not query or not query.strip():
+    def search(self, query: str | SearchRequest, *, k: int | None = None, mode: str | None = None,
+               filters: Filters | None = None, fusion: str | None = None, alpha: float | None = None,
+               mmr: bool | None = None, rerank: bool | None = None) -> SearchResult:
+        """Retrieve the best chunks for ``query`` (no generation). Keyword arguments override the
+        settings for this call; a ready :class:`SearchRequest` is used as it is."""
+        request = query if isinstance(query, SearchRequest) else SearchRequest.from_settings(
+            self.settings, query, k=k, mode=mode, filters=filters, fusion=fusion, alpha=alpha, mmr=mmr,
+            rerank=rerank)
+        if not request.query or not request.query.strip():
             raise UsageError("the query is empty")
-        s = self.settings
-        return self.retriever.search(
-            query, k=k or s.top_k, mode=mode or s.mode, fusion=fusion or s.fusion,
-            alpha=s.alpha if alpha is None else alpha, rrf_k=s.rrf_k, filters=filters or Filters(),
-            mmr=s.mmr if mmr is None else mmr, mmr_lambda=s.mmr_lambda,
-        )
+        return self.retriever.search(request)
 
     def generator(self, name: str | None = None) -> Generator:
-        name = name or ("openai" if self.settings.uses_chat_model else "extractive")
-        if name == "auto":
-            name = "openai" if self.settings.uses_chat_model else "extractive"
-        if name == "extractive":
-            return ExtractiveGenerator(min_coverage=self.settings.min_coverage)
-        if name == "openai":
-            if "_chat" not in self.__dict__:
-                from ragkit.generators.openai_chat import OpenAIChatGenerator
+        """The generator that answers (``name`` or the settings' choice); chat clients are reused."""
+        resolved = generator_name(self.settings, name)
+        if resolved == "extractive":
+            return make_generator(self.settings, resolved)
+        return self._component(f"generator:{resolved}", lambda: make_generator(self.settings, resolved))
 
-                self.__dict__["_chat"] = OpenAIChatGenerator.from_settings(self.settings)
-            return self.__dict__["_chat"]
-        raise UsageError(f"unknown generator {name!r} (use extractive or openai)")
-
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        mode: str | None = None,
-        filters: Filters | None = None,
-        generator: str | None = None,
-        on_token: TokenCallback | None = None,
-    ) -> Answer:
+    def ask(self, question: str, *, k: int | None = None, mode: str | None = None, filters: Filters | None = None,
+            generator: str | None = None, on_token: TokenCallback | None = None) -> Answer:
         """Answer ``question`` from the documents, with citations; refuse when the evidence is weak."""
-        from ragkit.generators.openai_chat import TransientModelError
-
         started = time.perf_counter()
         if self.manifest.count_chunks() == 0:
             raise RagkitError(
@@ -276,7 +234,7 @@ class KnowledgeBase:
         timings = {f"retrieve.{name}": value for name, value in result.timings.items()}
         timings["retrieve"] = time.perf_counter() - started
         hits = result.hits
-        warnings: list[str] = []
+        warnings_: list[str] = []
         weak = not hits or (
             result.best_similarity is not None and result.best_similarity < self.settings.refusal_threshold
         )
@@ -290,44 +248,32 @@ class KnowledgeBase:
             try:
                 generation = chosen.generate(question, hits, on_token=on_token)
             except TransientModelError as exc:
-                warnings.append(f"{exc}; showing the extractive answer instead")
+                warnings_.append(f"{exc}; showing the extractive answer instead")
                 generation = self.generator("extractive").generate(question, hits, on_token=on_token)
             timings["generate"] = time.perf_counter() - t
         resolved = resolve(generation.text, hits)
         if resolved.invalid:
-            warnings.append(
-                "removed citation(s) to source(s) that were not provided: "
-                + ", ".join(f"[{n}]" for n in resolved.invalid)
-            )
+            warnings_.append("removed citation(s) to source(s) that were not provided: "
+                             + ", ".join(f"[{n}]" for n in resolved.invalid))
         timings["total"] = time.perf_counter() - started
         refused = generation.refused
         if not refused and not resolved.citations:
-            warnings.append(f"the {generation.generator} answer cites no source: check it against the sources")
+            warnings_.append(f"the {generation.generator} answer cites no source: check it against the sources")
         return Answer(
-            question=question,
-            text=resolved.text,
-            citations=[] if refused else resolved.citations,
-            sources=hits,
-            refused=refused,
-            generator=generation.generator,
-            model=generation.model,
-            usage=generation.usage,
-            timings=timings,
-            warnings=warnings + generation.warnings,
-            invalid_citations=resolved.invalid,
-            best_similarity=result.best_similarity,
+            question=question, text=resolved.text, citations=[] if refused else resolved.citations,
+            sources=hits, refused=refused, generator=generation.generator, model=generation.model,
+            usage=generation.usage, timings=timings, warnings=warnings_ + generation.warnings,
+            invalid_citations=resolved.invalid, best_similarity=result.best_similarity,
+            preamble=generation.preamble,
         )
 
-    def documents(self):
-        return self.manifest.files()
-
     def close(self) -> None:
-        if "manifest" in self.__dict__:
-            self.manifest.close()
+        manifest = self._components.get("manifest")
+        if manifest is not None and not self._borrowed:
+            manifest.close()
 
     def __enter__(self) -> "KnowledgeBase":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-

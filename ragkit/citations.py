@@ -9,58 +9,15 @@ is always a literal span of the chunk (its offsets are kept) and a reader can fi
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
-from ragkit.lexical import tokenize
-from ragkit.retrieve import SearchHit
+from ragkit.models import Citation, SearchHit
+from ragkit.text import sentence_spans, tokenize
+
+__all__ = ["MARKER", "Citation", "ResolvedAnswer", "best_quote", "resolve", "sentence_spans"]
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|[ \t]*\n\s*")
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    source: str
-    page: int | None
-    chunk_id: str
-    quote: str
-    #: where ``quote`` sits inside the chunk's text
-    quote_start: int
-    quote_end: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text``, whitespace trimmed, empty ones dropped.
-
-    Sentences end at ``.!?`` followed by space, at blank lines, and at a line break followed by
-    something that starts a new unit (a capital, a bullet, a table row). A line break followed by
-    a lowercase letter or a digit is a wrapped line (PDF text is full of them) and does not end
-    the sentence.
-    """
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.group(0).count("\n") == 1 and "\n" in match.group(0):
-            following = text[match.end() : match.end() + 1]
-            before = text[max(0, match.start() - 1) : match.start()]
-            if (following.islower() or following.isdigit()) and before not in ".!?:":
-                continue
-        spans.append((cursor, match.start()))
-        cursor = match.end()
-    spans.append((cursor, len(text)))
-    trimmed = []
-    for start, end in spans:
-        piece = text[start:end]
-        left = len(piece) - len(piece.lstrip())
-        right = len(piece.rstrip())
-        if right > left:
-            trimmed.append((start + left, start + right))
-    return trimmed
 
 
 def best_quote(claim: str, chunk_text: str, max_chars: int = 300) -> tuple[int, int]:

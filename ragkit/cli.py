@@ -19,6 +19,24 @@ from rich.table import Table
 from ragkit import __version__
 from ragkit.errors import RagkitError
 
+def _flags_take_no_value() -> None:
+    """Typer 0.2x prints a flag's type in help (``--prune <bool>``) as if it took a value; a flag
+    takes none, so show no type for flags (``--help`` included)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_ragkit", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._ragkit = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
 app = typer.Typer(
     name="ragkit",
     help="Answer questions from your documents, with citations you can check.",
@@ -148,18 +166,25 @@ def _print_ingest(report) -> None:
 
 # -- status / remove / config -------------------------------------------------------------------
 @app.command()
-def status(home: HomeOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    files: Annotated[bool, typer.Option("--files", help="Also list every document with its status.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Documents, chunks, embedder, store location and last ingest of a collection."""
+    import dataclasses
     import datetime as dt
 
     try:
         with _kb(home, collection) as kb:
             st = kb.status()
-            docs = kb.documents()
+            docs = kb.documents() if files else []
     except RagkitError as exc:
         raise _fail(exc) from None
     if as_json:
-        print(json.dumps(st.to_dict() | {"files": [d.__dict__ for d in docs]}, indent=2))
+        shown = st.to_dict() | ({"files": [dataclasses.asdict(d) for d in docs]} if files else {})
+        print(json.dumps(shown, indent=2))
         return
     when = dt.datetime.fromtimestamp(st.last_ingest).isoformat(timespec="seconds") if st.last_ingest else "never"
     table = Table(show_header=False, title=f"ragkit — collection {st.collection!r}")
@@ -168,6 +193,11 @@ def status(home: HomeOpt = None, collection: CollectionOpt = None, as_json: Json
                        ("store", st.store), ("knowledge base", st.home), ("last ingest", when)]:
         table.add_row(key, str(value))
     console.print(table)
+    if files:
+        listing = Table("document", "status", "chunks", "note", title="documents")
+        for d in docs:
+            listing.add_row(d.source, d.status, str(d.n_chunks), d.error or "; ".join(d.warnings))
+        console.print(listing)
 
 
 @app.command()
@@ -230,7 +260,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Retrieve the best chunks for a query (no answer generation)."""
-    from ragkit.retrieve import Filters
+    from ragkit.models import Filters
 
     try:
         _check_mode(mode)
@@ -268,7 +298,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the documents, citing file, page and quote for every claim."""
-    from ragkit.retrieve import Filters
+    from ragkit.models import Filters
 
     try:
         _check_mode(mode)
@@ -411,7 +441,7 @@ def eval_beir(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest a BEIR corpus into its own collection (one chunk per document when it fits) and score retrieval."""
-    from ingest.pipeline import Record
+    from ragkit.models import Record
     from ragkit.eval.gold import load_beir
     from ragkit.eval.runner import evaluate
 

@@ -10,7 +10,6 @@ README, not guessed.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,14 +23,17 @@ from pydantic_settings import (
 
 from ragkit.errors import ConfigError
 
-#: all-MiniLM-L6-v2 reads at most this many word pieces and silently drops the rest.
-MINILM_MAX_WORDPIECES = 256
 #: English text makes about 1.2 word pieces per cl100k token; used to warn about truncation.
 WORDPIECES_PER_TIKTOKEN = 1.2
 
 
 class ChunkTruncationWarning(UserWarning):
     """The configured chunk size is larger than the embedder can read."""
+
+
+def wordpieces_for(chunk_tokens: int) -> int:
+    """About how many model (word-piece) tokens a chunk of ``chunk_tokens`` cl100k tokens makes."""
+    return int(chunk_tokens * WORDPIECES_PER_TIKTOKEN)
 
 
 def _config_file() -> Path:
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense side in convex fusion.")
     rrf_k: int = Field(60, ge=1)
     top_k: int = Field(5, ge=1, le=100)
+    reranker: Literal["none"] = Field("none", description="Second-stage scorer over the fused candidates.")
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
     refusal_threshold: float = Field(
@@ -118,17 +121,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _chunking_fits(self) -> "Settings":
+        # Whether chunks fit the embedder's window is checked when ingesting, where the
+        # embedder (and so its max_tokens) is known.
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
-        if self.embedder == "minilm-onnx" and self.chunk_size * WORDPIECES_PER_TIKTOKEN > MINILM_MAX_WORDPIECES:
-            warnings.warn(
-                f"chunk_size={self.chunk_size} tokens is about {int(self.chunk_size * WORDPIECES_PER_TIKTOKEN)} "
-                f"word pieces, but all-MiniLM-L6-v2 reads at most {MINILM_MAX_WORDPIECES}: the end of long "
-                "chunks will not be embedded (BM25 still sees it). Use chunk_size <= "
-                f"{int(MINILM_MAX_WORDPIECES / WORDPIECES_PER_TIKTOKEN)}.",
-                ChunkTruncationWarning,
-                stacklevel=2,
-            )
         return self
 
     # -- derived -----------------------------------------------------------------------

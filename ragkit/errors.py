@@ -38,5 +38,11 @@ class GeneratorError(RagkitError):
     """The chat model refused the request for a reason retries cannot fix (bad key, unknown model)."""
 
 
+class TransientModelError(RagkitError):
+    """The model could not be reached or kept failing after retries (rate limit, 5xx, timeout).
+
+    Callers fall back to the extractive answer with a visible warning."""
+
+
 class GoldSetError(RagkitError):
     """A gold question file is empty or malformed."""

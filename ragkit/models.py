@@ -1,10 +1,20 @@
-"""Typed records that cross the seams between stages."""
+"""Every typed record that crosses a seam: ingest results, search requests and hits, answers.
+
+Records live here, in one module with no dependencies above :mod:`ragkit.errors`, so that every
+layer (stores, ingest, query, generators, surfaces) can import them without importing each other.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.config import Settings
+
+Mode = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["convex", "rrf"]
 
 
 def source_matches(source: str, patterns: Sequence[str]) -> bool:
@@ -105,3 +115,212 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"collection": self.collection, "summary": self.summary(), "files": [asdict(f) for f in self.files]}
+
+
+@dataclass(frozen=True)
+class Record:
+    """A document given as text rather than as a file (e.g. one BEIR corpus entry)."""
+
+    id: str
+    text: str
+    title: str = ""
+
+
+# -- stage two: retrieval -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval. ``sources`` are globs over the document's relative path (or its name);
+    ``paths`` are exact absolute paths (what a server that tracks files by id filters on)."""
+
+    sources: tuple[str, ...] = ()
+    file_types: tuple[str, ...] = ()
+    page_min: int | None = None
+    page_max: int | None = None
+    paths: tuple[str, ...] | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.sources or self.file_types or self.page_min is not None
+                    or self.page_max is not None or self.paths is not None)
+
+    @classmethod
+    def parse(cls, expressions: Sequence[str]) -> "Filters":
+        """Parse CLI filters: ``source=GLOB``, ``type=pdf``, ``page=3`` or ``page=2-5``."""
+        from ragkit.errors import UsageError
+
+        sources: list[str] = []
+        types: list[str] = []
+        page_min = page_max = None
+        for expression in expressions:
+            key, sep, value = expression.partition("=")
+            key = key.strip().lower()
+            value = value.strip()
+            if not sep or not value:
+                raise UsageError(f"filter {expression!r} must look like source=GLOB, type=pdf or page=2-5")
+            if key in ("source", "file", "path"):
+                sources.append(value)
+            elif key in ("type", "file_type", "ext"):
+                types.extend(v.strip().lower().lstrip(".") for v in value.split(",") if v.strip())
+            elif key == "page":
+                low, dash, high = value.partition("-")
+                try:
+                    page_min = int(low) if low else None
+                    page_max = int(high) if high else (None if dash else page_min)
+                except ValueError:
+                    raise UsageError(f"filter {expression!r}: page must be N or N-M") from None
+            else:
+                raise UsageError(f"unknown filter key {key!r} in {expression!r} (use source, type or page)")
+        return cls(tuple(sources), tuple(types), page_min, page_max)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything one retrieval needs, built once by a surface (CLI, API, server) and passed down."""
+
+    query: str
+    k: int = 5
+    mode: Mode = "hybrid"
+    filters: Filters = field(default_factory=Filters)
+    fusion: Fusion = "convex"
+    alpha: float = 0.5
+    rrf_k: int = 60
+    rerank: bool = False
+    mmr: bool = False
+    mmr_lambda: float = 0.7
+    #: candidates taken from each side before fusion (None: max(50, 4k))
+    candidates: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", query: str, **overrides: Any) -> "SearchRequest":
+        """The request the settings describe, with per-call overrides (None means: the setting)."""
+        base = cls(query=query, k=settings.top_k, mode=settings.mode, fusion=settings.fusion,
+                   alpha=settings.alpha, rrf_k=settings.rrf_k, rerank=settings.reranker != "none",
+                   mmr=settings.mmr, mmr_lambda=settings.mmr_lambda)
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def pool(self) -> int:
+        return self.candidates or max(50, self.k * 4)
+
+
+@dataclass
+class SearchHit:
+    rank: int
+    chunk_id: str
+    text: str
+    source: str
+    path: str
+    page: int | None
+    section: str
+    start: int
+    end: int
+    score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[SearchHit]
+    #: best dense cosine similarity among the candidates (None in bm25 mode): the refusal signal
+    best_similarity: float | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# -- stage two: answers -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    source: str
+    page: int | None
+    chunk_id: str
+    quote: str
+    #: where ``quote`` sits inside the chunk's text
+    quote_start: int
+    quote_end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Generation:
+    """Raw generator output: text with ``[n]`` markers referring to the numbered sources."""
+
+    text: str
+    generator: str
+    model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    #: the generator found nothing in the sources that answers the question
+    refused: bool = False
+    #: presentation text before the answer proper (e.g. "Extractive answer (quoted …):")
+    preamble: str = ""
+
+
+@dataclass
+class Answer:
+    """A grounded answer. ``sources`` are the numbered chunks the generator saw ([1] is sources[0])."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    sources: list[SearchHit]
+    refused: bool
+    generator: str
+    model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    invalid_citations: list[int] = field(default_factory=list)
+    best_similarity: float | None = None
+    preamble: str = ""
+
+    @property
+    def body(self) -> str:
+        """The answer without its preamble: what answer metrics compare with gold answers."""
+        if self.preamble and self.text.startswith(self.preamble):
+            return self.text[len(self.preamble):].strip()
+        return self.text
+
+    @property
+    def cited_sources(self) -> list[SearchHit]:
+        cited = {c.n for c in self.citations}
+        return [hit for n, hit in enumerate(self.sources, start=1) if n in cited]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "generator": self.generator,
+            "model": self.model,
+            "citations": [c.to_dict() for c in self.citations],
+            "sources": [h.to_dict() for h in self.sources],
+            "invalid_citations": self.invalid_citations,
+            "warnings": self.warnings,
+            "usage": self.usage,
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "best_similarity": self.best_similarity,
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    collection: str
+    documents: int
+    failed_documents: int
+    chunks: int
+    store_chunks: int
+    embedder: str
+    store: str
+    home: str
+    last_ingest: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -53,9 +53,8 @@ def kb_factory(tmp_path, embedder):
     opened = []
 
     def factory(name: str = "kb", **overrides):
-        kb = KnowledgeBase(tmp_path / name, **overrides)
-        if kb.settings.embedder == "minilm-onnx":
-            kb.__dict__["embedder"] = embedder
+        shared = overrides.get("embedder", "minilm-onnx") == "minilm-onnx"
+        kb = KnowledgeBase(tmp_path / name, embedder=embedder if shared else None, **overrides)
         opened.append(kb)
         return kb
 
@@ -69,8 +68,7 @@ def halvard_kb(tmp_path_factory, embedder):
     """The sample corpus, ingested once per test session (read-only for tests)."""
     from ragkit import KnowledgeBase
 
-    kb = KnowledgeBase(tmp_path_factory.mktemp("halvard") / "kb")
-    kb.__dict__["embedder"] = embedder
+    kb = KnowledgeBase(tmp_path_factory.mktemp("halvard") / "kb", embedder=embedder)
     report = kb.ingest([CORPUS])
     assert report.ok, report.to_dict()
     yield kb

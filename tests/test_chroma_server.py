@@ -53,8 +53,7 @@ def chroma_server(tmp_path):
 def test_ingest_search_and_ask_against_chroma_server(tmp_path, chroma_server, corpus_copy, embedder):
     from ragkit import KnowledgeBase
 
-    kb = KnowledgeBase(tmp_path / "kb", chroma_url=chroma_server)
-    kb.__dict__["embedder"] = embedder
+    kb = KnowledgeBase(tmp_path / "kb", chroma_url=chroma_server, embedder=embedder)
     report = kb.ingest([corpus_copy])
     assert report.ok
     status = kb.status()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragkit.citations import best_quote, resolve, sentence_spans
-from ragkit.retrieve import SearchHit
+from ragkit.models import SearchHit
 
 
 def _hit(n: int, text: str, source: str = "doc.pdf", page: int | None = 1) -> SearchHit:

@@ -10,15 +10,9 @@ from ragkit.errors import GeneratorError
 @pytest.fixture
 def kb(halvard_kb, llm):
     """The shared sample KB, configured to use the test server as its chat model."""
-    settings = halvard_kb.settings.model_copy(update={
+    return halvard_kb.view(**{
         "generator": "openai", "base_url": llm.url, "model": "test-model", "max_retries": 2, "timeout": 2.0,
     })
-    from ragkit import KnowledgeBase
-
-    view = KnowledgeBase(settings=settings)
-    for name in ("embedder", "store", "manifest"):
-        view.__dict__[name] = getattr(halvard_kb, name)
-    return view
 
 
 def test_answer_cites_the_right_file_and_page(kb, llm):
@@ -99,8 +93,7 @@ def test_bad_key_is_one_clear_error(kb, llm):
 
 
 def test_unknown_model_is_one_clear_error(kb):
-    kb.settings = kb.settings.model_copy(update={"model": "no-such-model"})
-    kb.__dict__.pop("_chat", None)
+    kb = kb.view(model="no-such-model")
     with pytest.raises(GeneratorError, match="not found"):
         kb.ask("What is the warranty period of the solar panel?")
 

@@ -229,7 +229,7 @@ def test_workers_hash_files_and_tell_touched_from_edited(kb_factory, corpus_copy
 def test_parse_stream_says_when_it_would_wait_and_keeps_task_order(tmp_path):
     """The embedder must hear that the parser is behind (to embed what it holds), never get
     outcomes out of order, and lose none."""
-    from ingest.pipeline import WAITING, LoadOptions, ParseTask, SplitConfig, parse_stream
+    from ingest.parse import WAITING, LoadOptions, ParseTask, SplitConfig, parse_stream
 
     tasks = []
     for i in range(6):
@@ -246,7 +246,7 @@ def test_parse_stream_says_when_it_would_wait_and_keeps_task_order(tmp_path):
 
 
 def test_parse_look_ahead_is_bounded_by_files_and_bytes():
-    from ingest.pipeline import AHEAD_MAX_BYTES, AHEAD_MAX_FILES, LoadOptions, ParseTask, SplitConfig, _may_submit
+    from ingest.parse import AHEAD_MAX_BYTES, AHEAD_MAX_FILES, LoadOptions, ParseTask, SplitConfig, _may_submit
 
     def task(size: int) -> ParseTask:
         return ParseTask("/x", "x", "", size, 0, SplitConfig(), LoadOptions())

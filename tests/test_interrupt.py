@@ -89,7 +89,7 @@ def test_interrupted_run_then_rerun_equals_clean_run(tmp_path, kb_factory, sig):
     assert resumed.store.count() == clean.store.count()
     assert resumed.status().documents == 60
     # The BM25 index was rebuilt by the finishing run and matches the store exactly.
-    from ragkit.lexical import LexicalIndex
+    from ragkit.stores.lexical import LexicalIndex
 
     assert LexicalIndex.saved_generation(resumed.bm25_dir) == resumed.manifest.generation()
     assert set(LexicalIndex.load(resumed.bm25_dir).ids) == clean_ids

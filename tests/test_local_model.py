@@ -50,16 +50,10 @@ def local_server():
 
 @pytest.fixture
 def kb(halvard_kb, local_server):
-    from ragkit import KnowledgeBase
-
-    settings = halvard_kb.settings.model_copy(update={
+    return halvard_kb.view(**{
         "generator": "openai", "base_url": local_server, "model": "smollm2", "api_key": None,
         "max_tokens": 160, "max_retries": 0, "timeout": 120.0,
     })
-    view = KnowledgeBase(settings=settings)
-    for name in ("embedder", "store", "manifest"):
-        view.__dict__[name] = getattr(halvard_kb, name)
-    return view
 
 
 def _markers(text: str) -> list[int]:

@@ -10,7 +10,7 @@ from conftest import GOLD
 from ragkit.errors import UsageError
 from ragkit.eval.gold import load_jsonl
 from ragkit.eval.runner import evaluate
-from ragkit.retrieve import Filters
+from ragkit.models import Filters
 
 
 def _ndcg(kb, mode, **settings):
@@ -28,11 +28,7 @@ def test_hybrid_ties_or_beats_both_single_modes(halvard_kb):
 
 
 def test_rrf_fusion_is_available_and_sane(halvard_kb):
-    from ragkit import KnowledgeBase
-
-    kb = KnowledgeBase(settings=halvard_kb.settings.model_copy(update={"fusion": "rrf"}))
-    for name in ("embedder", "store", "manifest"):
-        kb.__dict__[name] = getattr(halvard_kb, name)
+    kb = halvard_kb.view(fusion="rrf")
     assert _ndcg(kb, "hybrid")["hit@5"] >= 0.95
 
 

@@ -1,25 +1,6 @@
 """Embedders: one small module per backend, all behind :class:`ragkit.embedders.base.Embedder`."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
 from ragkit.embedders.base import Embedder
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ragkit.config import Settings
+from ragkit.embedders.factory import make_embedder
 
 __all__ = ["Embedder", "make_embedder"]
-
-
-def make_embedder(settings: "Settings") -> Embedder:
-    """The embedder the settings ask for. Backends import lazily: onnxruntime or openai load only if used."""
-    if settings.embedder == "minilm-onnx":
-        from ragkit.embedders.minilm_onnx import MiniLMOnnxEmbedder
-
-        return MiniLMOnnxEmbedder(batch_size=settings.embed_batch_size)
-    if settings.embedder == "openai":
-        from ragkit.embedders.openai import OpenAIEmbedder
-
-        return OpenAIEmbedder.from_settings(settings)
-    raise AssertionError(settings.embedder)  # pydantic already restricted the value

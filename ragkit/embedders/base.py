@@ -14,9 +14,15 @@ class Embedder(Protocol):
     ``id`` names the vector space (model and anything that changes vectors). A collection
     records the id of the embedder that built it, and the embedding cache is keyed by it, so two
     embedders with different ids never mix vectors.
+
+    ``max_tokens`` is how many of its own tokens the model reads before it silently drops the
+    rest; ``truncated`` counts texts that were longer since the embedder was made (ingest
+    reports the difference over a run).
     """
 
     id: str
+    max_tokens: int
+    truncated: int
 
     @property
     def dimension(self) -> int: ...

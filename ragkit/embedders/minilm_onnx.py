@@ -114,7 +114,10 @@ class MiniLMOnnxEmbedder:
         if self._session is None:
             self._load()
         encodings = self._tokenizer.encode_batch(list(texts))  # type: ignore[union-attr]
-        self.truncated += sum(1 for e in encodings if e.overflowing)
+        overflowing = sum(1 for e in encodings if e.overflowing)
+        if overflowing:
+            with self._lock:
+                self.truncated += overflowing
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.empty((len(texts), DIMENSION), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):

@@ -16,7 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class OpenAIEmbedder:
     """``client.embeddings.create`` in batches; vectors re-normalised so cosine == dot product."""
 
+    #: OpenAI's embedding models read 8,191 tokens; longer inputs are rejected, not truncated
+    max_tokens = 8191
+
     def __init__(self, client, model: str, batch_size: int = 128) -> None:
+        self.truncated = 0
         self._client = client
         self.model = model
         self.batch_size = batch_size
@@ -25,7 +29,7 @@ class OpenAIEmbedder:
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "OpenAIEmbedder":
-        from ragkit.generators.openai_chat import make_client
+        from ragkit.llm import make_client
 
         if settings.api_key is None and settings.base_url is None:
             raise ConfigError(
@@ -41,7 +45,7 @@ class OpenAIEmbedder:
         return self._dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        from ragkit.generators.openai_chat import translate_api_error
+        from ragkit.llm import translate_api_error
 
         rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):

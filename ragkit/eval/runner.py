@@ -19,7 +19,7 @@ from ragkit import __version__
 from ragkit.eval import metrics as m
 from ragkit.eval.chart import metrics_at_k_svg
 from ragkit.eval.gold import GoldItem, GoldSet
-from ragkit.generators.extractive import PREFIX as EXTRACTIVE_PREFIX
+from ragkit.generators import generator_name
 
 #: the retrieval chart written beside report.md
 CHART = "metrics_at_k.svg"
@@ -86,10 +86,6 @@ def _matches(chunk_source: str, chunk_page: int | None, item: GoldItem) -> set[s
     return units
 
 
-def _strip_prefix(answer: str) -> str:
-    return answer[len(EXTRACTIVE_PREFIX):].strip() if answer.startswith(EXTRACTIVE_PREFIX) else answer
-
-
 def _judge(kb, item: GoldItem, answer) -> bool | None:
     """LLM-judge faithfulness; None when the judge's reply cannot be parsed (counted, never NaN)."""
     from ragkit.prompts import format_sources
@@ -101,9 +97,7 @@ def _judge(kb, item: GoldItem, answer) -> bool | None:
         f"SOURCES:\n{format_sources(answer.sources)}\n\nQUESTION: {item.question}\n\nANSWER: {answer.text}"
     )
     try:
-        response = generator.client.chat.completions.create(
-            model=generator.model, messages=[{"role": "user", "content": prompt}], temperature=0, max_tokens=20)
-        text = response.choices[0].message.content or ""
+        text = generator.complete(prompt, max_tokens=20)
         verdict = json.loads(text[text.index("{"): text.rindex("}") + 1])["supported"]
         return bool(verdict) if isinstance(verdict, bool) else None
     except Exception:  # noqa: BLE001 - any failure is a parse failure of the judge, counted below
@@ -156,7 +150,7 @@ def evaluate(
             result.usage = answer.usage
             result.warnings = answer.warnings
             if item.answerable and item.answers:
-                text = _strip_prefix(answer.text)
+                text = answer.body
                 result.exact_match = m.exact_match(text, item.answers)
                 result.f1 = m.token_f1(text, item.answers)
                 result.contains = m.contains_gold(text, item.answers)
@@ -186,7 +180,7 @@ def evaluate(
         "collection": kb.settings.collection,
         "collection_fingerprint": kb.fingerprint(),
         "mode": mode or kb.settings.mode,
-        "generator": generator or ("openai" if kb.settings.uses_chat_model else "extractive"),
+        "generator": generator_name(kb.settings, generator),
         "ks": ks,
         "config": kb.settings.display(),
     }

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
-from ragkit.retrieve import SearchHit
+from ragkit.models import Generation, SearchHit
+
+__all__ = ["Generation", "Generator", "TokenCallback"]
 
 TokenCallback = Callable[[str], None]
-
-
-@dataclass
-class Generation:
-    """Raw generator output: text with ``[n]`` markers referring to the numbered sources."""
-
-    text: str
-    generator: str
-    model: str | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    #: the generator found nothing in the sources that answers the question
-    refused: bool = False
 
 
 class Generator(Protocol):

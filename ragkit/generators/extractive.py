@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ragkit.citations import sentence_spans
-from ragkit.generators.base import Generation, TokenCallback
-from ragkit.lexical import tokenize
-from ragkit.retrieve import SearchHit
+from ragkit.generators.base import TokenCallback
+from ragkit.models import Generation, SearchHit
+from ragkit.text import sentence_spans, tokenize
 
 PREFIX = "Extractive answer (quoted from the documents):"
 NOT_FOUND = "Not found in the documents."
@@ -119,7 +118,7 @@ class ExtractiveGenerator:
         text = f"{PREFIX} {body}"
         if on_token:
             on_token(text)
-        return Generation(text=text, generator=self.name)
+        return Generation(text=text, generator=self.name, preamble=PREFIX)
 
 
 def _is_statement(sentence: str) -> bool:

@@ -6,7 +6,7 @@ from html import escape
 from importlib import resources
 from typing import Sequence
 
-from ragkit.retrieve import SearchHit
+from ragkit.models import SearchHit
 
 PROMPT_VERSION = "answer_v1"
 

@@ -15,6 +15,10 @@ One SQLite file beside the Chroma store holds, per collection:
   embedded twice, even when a file is edited and its chunks shift;
 * ``state``: a generation counter bumped on every change (the BM25 index records the generation
   it was built from) and the last ingest time.
+
+It is shared by both stages (ingest writes it; retrieval, status and eval read it) and by
+threads: each thread gets its own SQLite connection (a connection must not be shared across
+threads), and WAL mode lets readers run while one writer commits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,13 +97,30 @@ class Manifest:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
         self.collection = collection
-        self._db = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         self._db.executescript(SCHEMA)
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(str(self.db_path), timeout=60, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
     def close(self) -> None:
-        self._db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # -- transactions ------------------------------------------------------------------
     def _tx(self):

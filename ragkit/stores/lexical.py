@@ -13,44 +13,31 @@ page), so a filter becomes a boolean mask over the score vector.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from functools import lru_cache
+import threading
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+
+from ragkit.stores.lock import file_lock
+from ragkit.text import tokenize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.stores.manifest import Manifest
 
 META_FILE = "ragkit_meta.json"
 GENERATION_FILE = "generation"
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(texts: Sequence[str], stopwords: str = "en") -> list[list[str]]:
-    """Lowercase word tokens, stopwords removed, Snowball-stemmed.
-
-    ``en`` is Lucene's short English list (what BM25 indexes use); ``en_plus`` is NLTK's longer
-    list, which also drops question words (how, many, does) -- right for matching a question's
-    content words against sentences, where idf over a handful of sentences cannot discount them.
-    """
-    import bm25s
-
-    return bm25s.tokenize(
-        list(texts), stopwords=stopwords, stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-
-
 class LexicalIndex:
     def __init__(self, retriever, ids: list[str], sources: list[str], file_types: list[str],
-                 pages: np.ndarray, generation: int) -> None:
+                 pages: np.ndarray, generation: int, paths: list[str]) -> None:
         self._retriever = retriever
         self.ids = ids
         self.sources = np.asarray(sources, dtype=object)
+        self.paths = np.asarray(paths, dtype=object)
         self.file_types = np.asarray(file_types, dtype=object)
         self.pages = pages  # int array, -1 where a chunk has no page
         self.generation = generation
@@ -69,20 +56,24 @@ class LexicalIndex:
         sources: list[str] = []
         file_types: list[str] = []
         pages: list[int] = []
+        paths: list[str] = []
         for chunk_id, text, meta in rows:
             ids.append(chunk_id)
             texts.append(text)
             sources.append(meta.get("source", ""))
+            paths.append(meta.get("path", ""))
             file_types.append(meta.get("file_type", ""))
             page = meta.get("page")
             pages.append(int(page) if page is not None else -1)
         retriever = bm25s.BM25()
         if texts:
             retriever.index(tokenize(texts), show_progress=False)
-        return cls(retriever, ids, sources, file_types, np.asarray(pages, dtype=np.int64), generation)
+        return cls(retriever, ids, sources, file_types, np.asarray(pages, dtype=np.int64), generation, paths)
 
     def save(self, directory: Path) -> None:
-        tmp = directory.with_name(directory.name + ".tmp")
+        """Write beside the old index, then swap directories; readers never see half an index.
+        Callers serialise writers with :func:`file_lock` (see :func:`current_index`)."""
+        tmp = directory.with_name(f"{directory.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if self.ids:
@@ -93,10 +84,11 @@ class LexicalIndex:
             "sources": self.sources.tolist(),
             "file_types": self.file_types.tolist(),
             "pages": self.pages.tolist(),
+            "paths": self.paths.tolist(),
         }
         (tmp / META_FILE).write_text(json.dumps(meta))
         (tmp / GENERATION_FILE).write_text(str(self.generation))
-        old = directory.with_name(directory.name + ".old")
+        old = directory.with_name(f"{directory.name}.old-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
             directory.rename(old)
@@ -119,9 +111,11 @@ class LexicalIndex:
         if not meta_path.exists():
             return None
         meta = json.loads(meta_path.read_text())
+        if "paths" not in meta:
+            return None  # written by an older ragkit: rebuild
         retriever = bm25s.BM25.load(str(directory), mmap=False) if meta["ids"] else bm25s.BM25()
         return cls(retriever, meta["ids"], meta["sources"], meta["file_types"],
-                   np.asarray(meta["pages"], dtype=np.int64), int(meta["generation"]))
+                   np.asarray(meta["pages"], dtype=np.int64), int(meta["generation"]), meta["paths"])
 
     # -- querying ----------------------------------------------------------------------
     def scores(self, query: str) -> np.ndarray:
@@ -134,3 +128,29 @@ class LexicalIndex:
 
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
+
+
+def build_index(manifest: "Manifest", directory: Path) -> LexicalIndex:
+    """Rebuild the index from the manifest's live chunks and save it (one writer at a time)."""
+    with file_lock(directory.with_name(directory.name + ".lock")):
+        generation = manifest.generation()
+        index = LexicalIndex.build(manifest.iter_chunks(), generation)
+        index.save(directory)
+        return index
+
+
+def current_index(manifest: "Manifest", directory: Path, loaded: LexicalIndex | None = None) -> LexicalIndex:
+    """The index for the manifest's current generation: ``loaded`` if it is current, else the
+    saved one if that is current, else a rebuilt one. Several processes may share a knowledge base
+    (``ragkit serve --workers``), so "current" is always checked against the manifest itself."""
+    generation = manifest.generation()
+    if loaded is not None and loaded.generation == generation:
+        return loaded
+    if LexicalIndex.saved_generation(directory) == generation:
+        try:
+            index = LexicalIndex.load(directory)
+        except (OSError, ValueError):
+            index = None  # swapped out under us by another writer: rebuild below
+        if index is not None and index.generation == generation:
+            return index
+    return build_index(manifest, directory)

@@ -1,0 +1,185 @@
+"""Parsing beside the embedder: hash, load and split files in worker processes, in task order.
+
+The embedder is the bottleneck of a first ingest, so parsing runs ahead of it in a process pool
+(bounded by :data:`AHEAD_MAX_FILES` and :data:`AHEAD_MAX_BYTES`). A parser that crashes on a
+hostile file takes only that file down: it is retried in a worker of its own and failed if it
+kills that one too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
+
+from ingest.loaders import LoadError, LoadOptions, load_file
+from ingest.split import SplitConfig, split_document
+from ragkit.models import Chunk
+from ragkit.stores.manifest import file_sha256
+
+
+@dataclass(frozen=True)
+class ParseTask:
+    """One file to parse. ``sha256`` is empty until the worker hashes the file (hashing is file
+    I/O plus CPU, so it runs beside the embedder too); ``known_sha256`` is the manifest's hash for
+    a file whose stat changed, so the worker can report it unchanged without parsing it."""
+
+    path: str
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    split: SplitConfig
+    options: LoadOptions
+    known_sha256: str | None = None
+
+
+@dataclass
+class ParseOutcome:
+    task: ParseTask
+    chunks: list[Chunk] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    #: the content hash equals ``task.known_sha256``: nothing to parse or store
+    unchanged: bool = False
+
+
+def parse(task: ParseTask) -> ParseOutcome:
+    """Hash, load and split one file. Never raises for a bad file: the error is in the outcome."""
+    if not task.sha256:
+        try:
+            task = replace(task, sha256=file_sha256(Path(task.path)))
+        except OSError as exc:
+            return ParseOutcome(task, error=f"cannot read file: {exc.strerror}")
+        if task.sha256 == task.known_sha256:
+            return ParseOutcome(task, unchanged=True)
+    try:
+        document = load_file(Path(task.path), task.options)
+        chunks = split_document(document, source=task.source, path=task.path, file_sha256=task.sha256,
+                                config=task.split)
+    except LoadError as exc:
+        return ParseOutcome(task, error=exc.reason)
+    except RecursionError:
+        return ParseOutcome(task, error="corrupt: structure nested too deeply to parse")
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one hostile file must not stop the batch
+        return ParseOutcome(task, error=f"parser failed: {type(exc).__name__}: {exc}")
+    if not chunks:
+        return ParseOutcome(task, error="no text after splitting", warnings=document.warnings)
+    return ParseOutcome(task, chunks=chunks, warnings=document.warnings)
+
+
+def _worker_init() -> None:
+    from ragkit.tiktoken_offline import ensure_tiktoken_offline
+
+    ensure_tiktoken_offline()
+
+
+def _ping() -> bool:
+    return True
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor | None:
+    """A started worker pool, or None when workers cannot start here (e.g. a ``python -`` script,
+    whose main module a spawned worker cannot re-import)."""
+    import multiprocessing
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.exists(main_file):
+        return None
+    context = multiprocessing.get_context("spawn")  # no fork: onnxruntime threads live in this process
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    try:
+        pool.submit(_ping).result(timeout=120)
+    except Exception:  # noqa: BLE001 - any failure means: parse inline instead
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    return pool
+
+
+def _parse_isolated(task: ParseTask) -> ParseOutcome:
+    """Parse one file in a worker of its own, so a crash (a segfault in a parser) fails this file only."""
+    pool = _new_pool(1)
+    if pool is None:
+        return ParseOutcome(task, error="parser process could not start")
+    try:
+        return pool.submit(parse, task).result()
+    except BrokenProcessPool:
+        return ParseOutcome(task, error="parser crashed on this file (the worker process died)")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+#: How far parsing may run ahead of the embedder. A whole window must be able to parse while the
+#: previous one embeds, or the embedder waits on the parser every window (a 4-file look-ahead
+#: cost 10% of a first ingest); the byte budget bounds the memory held by parsed-but-unstored files.
+AHEAD_MAX_FILES = 1024
+AHEAD_MAX_BYTES = 64 << 20
+
+
+def _may_submit(queued: int, queued_bytes: int, task: ParseTask, workers: int) -> bool:
+    if queued < workers * 2:
+        return True
+    return queued < AHEAD_MAX_FILES and queued_bytes + task.size <= AHEAD_MAX_BYTES
+
+
+#: Yielded by :func:`parse_stream` when the next outcome is not ready yet.
+WAITING = None
+#: The smallest window stored early because the parser fell behind (see ``WAITING``).
+MIN_WINDOW = 64
+
+
+def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome | None]:
+    """Yield outcomes in task order; with workers, parsing runs ahead of the consumer (bounded).
+
+    Before blocking on an outcome that is not ready, it yields :data:`WAITING` once, so the
+    consumer can put what it holds to use (the embedder is the bottleneck; it should not idle).
+
+    A worker that dies takes down its pool: the file it was parsing is retried alone, failed if it
+    kills that worker too, and the remaining files go to a fresh pool. The batch always completes.
+    """
+    pool = _new_pool(workers) if workers > 0 and len(tasks) >= 2 else None
+    if pool is None:
+        for task in tasks:
+            yield parse(task)
+        return
+    remaining = deque(tasks)
+    queue: deque = deque()
+    queued_bytes = 0
+    try:
+        while remaining or queue:
+            while remaining and _may_submit(len(queue), queued_bytes, remaining[0], workers):
+                task = remaining.popleft()
+                queue.append((task, pool.submit(parse, task)))
+                queued_bytes += task.size
+            task, future = queue[0]
+            if not future.done():
+                yield WAITING
+            queue.popleft()
+            queued_bytes -= task.size
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                outcome = _parse_isolated(task)
+                remaining.extendleft(reversed([t for t, _ in queue]))
+                queue.clear()
+                queued_bytes = 0
+                pool = _new_pool(workers)
+                if pool is None:  # workers no longer start: finish inline
+                    yield outcome
+                    for rest in remaining:
+                        yield parse(rest)
+                    return
+            yield outcome
+    finally:
+        if pool is not None:
+            for _, future in queue:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+

@@ -1,0 +1,160 @@
+"""Hybrid retrieval as a chain of small steps over one :class:`~ragkit.models.SearchRequest`.
+
+1. candidates: dense top-``pool`` from Chroma and BM25 top-``pool`` (filters on both sides);
+2. complete: every candidate gets a score on both sides (BM25 scores exist for every chunk;
+   dense similarities of BM25-only candidates come from their stored vectors);
+3. fuse (:mod:`ragkit.query.fusion`): convex combination of min-max normalised scores, or RRF;
+4. rerank (:mod:`ragkit.query.rerank`): an optional second-stage scorer over the fused top;
+5. diversify (MMR, optional) and cut to ``k``;
+6. look up text and metadata in the manifest (a chunk deleted meanwhile is dropped, never cited).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ragkit.models import SearchHit, SearchRequest, SearchResult
+from ragkit.query import fusion
+from ragkit.query.filters import chroma_where, lexical_mask
+from ragkit.query.rerank import Candidate, NoReranker, Reranker
+from ragkit.stores.chroma import ChromaStore
+from ragkit.stores.lexical import LexicalIndex
+
+ChunkLookup = Callable[[Sequence[str]], dict[str, tuple[str, dict]]]
+
+
+@dataclass
+class _Candidates:
+    """What the steps pass along: per-side scores and rankings for one request."""
+
+    dense: dict[str, float] = field(default_factory=dict)
+    dense_ranked: list[str] = field(default_factory=list)
+    bm25: dict[str, float] = field(default_factory=dict)
+    bm25_ranked: list[str] = field(default_factory=list)
+    query_vector: np.ndarray | None = None
+
+    @property
+    def union(self) -> list[str]:
+        return list(dict.fromkeys(self.dense_ranked + self.bm25_ranked))
+
+
+class Retriever:
+    """Stateless apart from its stores: safe to call from many threads at once."""
+
+    def __init__(self, *, store: ChromaStore, lexical: Callable[[], LexicalIndex], embedder,
+                 chunk_lookup: ChunkLookup, reranker: Reranker | None = None) -> None:
+        """``lexical()`` returns the current BM25 index (it may change between calls as ingestion
+        runs); ``chunk_lookup(ids) -> {id: (text, metadata)}`` resolves ids to text and metadata."""
+        self.store = store
+        self.lexical = lexical
+        self.embedder = embedder
+        self.chunk_lookup = chunk_lookup
+        self.reranker = reranker or NoReranker()
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        timings: dict[str, float] = {}
+        index = self.lexical()
+        found = _Candidates()
+        if request.mode in ("hybrid", "dense"):
+            self._dense(request, index, found, timings)
+        bm25_all = self._lexical(request, index, found, timings) if request.mode in ("hybrid", "bm25") else None
+
+        t = time.perf_counter()
+        self._complete(request, index, found, bm25_all)
+        scores = self._fuse(request, found)
+        ranked = fusion.rank(scores)
+        timings["fuse"] = time.perf_counter() - t
+        if request.rerank and ranked:
+            t = time.perf_counter()
+            ranked, scores = self._rerank(request, ranked, scores)
+            timings["rerank"] = time.perf_counter() - t
+        if request.mmr and found.query_vector is not None and len(ranked) > request.k:
+            ranked = self._mmr(request, ranked, scores)
+        ranked = ranked[: request.k]
+
+        t = time.perf_counter()
+        hits = self._hits(ranked, scores, found)
+        timings["lookup"] = time.perf_counter() - t
+        best = max(found.dense.values()) if found.dense else None
+        return SearchResult(query=request.query, mode=request.mode, hits=hits, best_similarity=best, timings=timings)
+
+    # -- steps ---------------------------------------------------------------------------
+    def _dense(self, request: SearchRequest, index: LexicalIndex, found: _Candidates, timings: dict) -> None:
+        t = time.perf_counter()
+        found.query_vector = self.embedder.embed([request.query])[0]
+        timings["embed_query"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for hit in self.store.query(found.query_vector, request.pool, chroma_where(request.filters, index)):
+            found.dense[hit.id] = hit.similarity
+            found.dense_ranked.append(hit.id)
+        timings["dense"] = time.perf_counter() - t
+
+    def _lexical(self, request: SearchRequest, index: LexicalIndex, found: _Candidates, timings: dict) -> np.ndarray:
+        t = time.perf_counter()
+        scores = index.scores(request.query)
+        mask = lexical_mask(request.filters, index)
+        if scores.size and mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = np.flatnonzero(scores > 0) if scores.size else np.zeros(0, dtype=int)
+        if positive.size:
+            n = min(request.pool, positive.size)
+            top = positive[np.argpartition(-scores[positive], n - 1)[:n]]
+            top = top[np.argsort(-scores[top], kind="stable")]
+            found.bm25_ranked = [index.ids[i] for i in top]
+        timings["bm25"] = time.perf_counter() - t
+        return scores
+
+    def _complete(self, request: SearchRequest, index: LexicalIndex, found: _Candidates,
+                  bm25_all: np.ndarray | None) -> None:
+        union = found.union
+        if bm25_all is not None and bm25_all.size:
+            for chunk_id in union:
+                position = index.position(chunk_id)
+                found.bm25[chunk_id] = float(bm25_all[position]) if position is not None else 0.0
+        if found.query_vector is not None and request.mode == "hybrid":
+            missing = [i for i in union if i not in found.dense]
+            for chunk_id, vector in self.store.vectors(missing).items():
+                found.dense[chunk_id] = float(np.dot(vector, found.query_vector))
+
+    @staticmethod
+    def _fuse(request: SearchRequest, found: _Candidates) -> dict[str, float]:
+        if request.mode == "dense":
+            return {i: found.dense[i] for i in found.dense_ranked}
+        if request.mode == "bm25":
+            return {i: found.bm25[i] for i in found.bm25_ranked}
+        if request.fusion == "rrf":
+            return fusion.rrf([found.dense_ranked, found.bm25_ranked], request.rrf_k)
+        return fusion.convex(found.dense, found.bm25, found.union, request.alpha)
+
+    def _rerank(self, request: SearchRequest, ranked: list[str], scores: dict[str, float]):
+        top = ranked[: request.pool]
+        records = self.chunk_lookup(top)
+        candidates = [Candidate(i, records[i][0], scores[i]) for i in top if i in records]
+        new = self.reranker.rerank(request.query, candidates)
+        scores = dict(scores) | new
+        return fusion.rank({i: scores[i] for i in new}) + [i for i in ranked if i not in new], scores
+
+    def _mmr(self, request: SearchRequest, ranked: list[str], scores: dict[str, float]) -> list[str]:
+        pool = ranked[: max(request.pool, request.k)]
+        vectors = self.store.vectors(pool)
+        pool = [i for i in pool if i in vectors]
+        return fusion.mmr(pool, scores, lambda a, b: float(vectors[a] @ vectors[b]), request.k, request.mmr_lambda)
+
+    def _hits(self, ranked: list[str], scores: dict[str, float], found: _Candidates) -> list[SearchHit]:
+        records = self.chunk_lookup(ranked)
+        hits: list[SearchHit] = []
+        for chunk_id in ranked:
+            if chunk_id not in records:
+                continue  # deleted between index and lookup; never cite a ghost
+            text, meta = records[chunk_id]
+            hits.append(SearchHit(
+                rank=len(hits) + 1, chunk_id=chunk_id, text=text, source=meta.get("source", ""),
+                path=meta.get("path", ""), page=meta.get("page"), section=meta.get("section", ""),
+                start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=float(scores[chunk_id]),
+                dense_score=found.dense.get(chunk_id), bm25_score=found.bm25.get(chunk_id),
+            ))
+        return hits

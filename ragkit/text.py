@@ -1,0 +1,63 @@
+"""Text primitives shared by the lexical index, the extractive answerer and citations.
+
+Pure functions, no state beyond a cached stemmer: word tokens for BM25 and for matching a
+question against sentences, and sentence boundaries that survive PDF line wrapping.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Sequence
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|[ \t]*\n\s*")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str], stopwords: str = "en") -> list[list[str]]:
+    """Lowercase word tokens, stopwords removed, Snowball-stemmed.
+
+    ``en`` is Lucene's short English list (what BM25 indexes use); ``en_plus`` is NLTK's longer
+    list, which also drops question words (how, many, does) -- right for matching a question's
+    content words against sentences, where idf over a handful of sentences cannot discount them.
+    """
+    import bm25s
+
+    return bm25s.tokenize(
+        list(texts), stopwords=stopwords, stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``, whitespace trimmed, empty ones dropped.
+
+    Sentences end at ``.!?`` followed by space, at blank lines, and at a line break followed by
+    something that starts a new unit (a capital, a bullet, a table row). A line break followed by
+    a lowercase letter or a digit is a wrapped line (PDF text is full of them) and does not end
+    the sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.group(0).count("\n") == 1 and "\n" in match.group(0):
+            following = text[match.end() : match.end() + 1]
+            before = text[max(0, match.start() - 1) : match.start()]
+            if (following.islower() or following.isdigit()) and before not in ".!?:":
+                continue
+        spans.append((cursor, match.start()))
+        cursor = match.end()
+    spans.append((cursor, len(text)))
+    trimmed = []
+    for start, end in spans:
+        piece = text[start:end]
+        left = len(piece) - len(piece.lstrip())
+        right = len(piece.rstrip())
+        if right > left:
+            trimmed.append((start + left, start + right))
+    return trimmed
