@@ -524,6 +524,15 @@ def eval_prepare(
     console.print(f"wrote {len(documents)} documents to {docs} and {len(items)} questions to {gold}", highlight=False)
 
 
+def _register_plugins() -> None:
+    from ragkit.server.commands import register
+
+    register(app)
+
+
+_register_plugins()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
