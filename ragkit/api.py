@@ -114,6 +114,10 @@ class KnowledgeBase:
         return self.home / "bm25" / self.settings.collection
 
     @property
+    def _ingest_lock(self) -> Path:
+        return self.home / f"ingest-{self.settings.collection}.lock"
+
+    @property
     def retriever(self) -> Retriever:
         return self._component("retriever", lambda: Retriever(
             store=self.store, lexical=self.lexical_index, embedder=self.embedder,
@@ -125,7 +129,7 @@ class KnowledgeBase:
         if loaded is not None and loaded.generation == self.manifest.generation():
             return loaded
         with self._lock:
-            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical)
+            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self._ingest_lock)
             return self._lexical
 
     # -- stage one ------------------------------------------------------------------------
@@ -142,7 +146,7 @@ class KnowledgeBase:
                 f"embedded (BM25 still sees it). Lower chunk_size.", ChunkTruncationWarning, stacklevel=3)
         password = s.pdf_password.get_secret_value() if s.pdf_password else None
         return IngestPipeline(
-            stores=Stores(self.store, self.manifest, self.bm25_dir, self.home / f"ingest-{s.collection}.lock"),
+            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock),
             embedder=self.embedder,
             split=SplitConfig(s.chunk_size, s.chunk_overlap),
             options=LoadOptions(pdf_password=password),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from ragkit.stores.lock import file_lock
+from ragkit.stores.lock import file_lock, is_locked
 from ragkit.text import tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -139,18 +139,34 @@ def build_index(manifest: "Manifest", directory: Path) -> LexicalIndex:
         return index
 
 
-def current_index(manifest: "Manifest", directory: Path, loaded: LexicalIndex | None = None) -> LexicalIndex:
+def current_index(manifest: "Manifest", directory: Path, loaded: LexicalIndex | None = None,
+                  writer_lock: Path | None = None) -> LexicalIndex:
     """The index for the manifest's current generation: ``loaded`` if it is current, else the
     saved one if that is current, else a rebuilt one. Several processes may share a knowledge base
-    (``ragkit serve --workers``), so "current" is always checked against the manifest itself."""
+    (``ragkit serve --workers``), so "current" is always checked against the manifest itself.
+
+    While an ingest holds ``writer_lock`` the generation moves with every stored window and the
+    ingest rebuilds the index when it finishes, so readers keep the index they have (or the saved
+    one) instead of rebuilding after every window: for those minutes BM25 lags the vectors, and
+    chunks deleted meanwhile are dropped at lookup, never cited."""
     generation = manifest.generation()
     if loaded is not None and loaded.generation == generation:
         return loaded
+    if writer_lock is not None and is_locked(writer_lock):
+        if loaded is not None:
+            return loaded
+        saved = _load_quietly(directory)
+        if saved is not None:
+            return saved
     if LexicalIndex.saved_generation(directory) == generation:
-        try:
-            index = LexicalIndex.load(directory)
-        except (OSError, ValueError):
-            index = None  # swapped out under us by another writer: rebuild below
+        index = _load_quietly(directory)
         if index is not None and index.generation == generation:
             return index
     return build_index(manifest, directory)
+
+
+def _load_quietly(directory: Path) -> LexicalIndex | None:
+    try:
+        return LexicalIndex.load(directory)
+    except (OSError, ValueError):
+        return None  # swapped out under us by another writer

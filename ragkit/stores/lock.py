@@ -43,3 +43,19 @@ def file_lock(path: Path) -> Iterator[None]:
             finally:
                 held.discard(key)
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def is_locked(path: Path) -> bool:
+    """Is the lock held right now (by another thread or process)? Never waits."""
+    key = str(path.resolve())
+    if key in _held.__dict__.get("paths", set()):
+        return True
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False

@@ -1,0 +1,40 @@
+"""The ``ragkit`` command: a thin shell over :class:`ragkit.api.KnowledgeBase`.
+
+Expected failures (:class:`ragkit.errors.RagkitError`) print one line on stderr and exit with
+their code (1, or 2 for usage/config errors); they never print a stack trace.
+
+The commands live in one module per area (documents, query, evaluate); the server adds its own
+(``ragkit serve``, ``keys``, ``logs``) through :func:`ragkit.server.commands.register`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ragkit.cli import documents, evaluate, query  # noqa: F401 - importing registers the commands
+from ragkit.cli.app import app, err
+from ragkit.errors import RagkitError
+
+__all__ = ["app", "main"]
+
+
+def _register_plugins() -> None:
+    from ragkit.server.commands import register
+
+    register(app)
+
+
+_register_plugins()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except RagkitError as exc:  # pragma: no cover - commands catch their own
+        err.print(f"error: {exc}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

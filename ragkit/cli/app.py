@@ -1,0 +1,70 @@
+"""The Typer app, its consoles and the options every command shares."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from ragkit import __version__
+from ragkit.errors import RagkitError
+
+
+def _flags_take_no_value() -> None:
+    """Typer 0.2x prints a flag's type in help (``--prune <bool>``) as if it took a value; a flag
+    takes none, so show no type for flags (``--help`` included)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_ragkit", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._ragkit = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
+app = typer.Typer(
+    name="ragkit",
+    help="Answer questions from your documents, with citations you can check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Knowledge-base directory [default: .ragkit]", show_default=False)]
+CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection name [default: default]", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON report.")]
+
+
+def _kb(home: Path | None, collection: str | None, **overrides: Any):
+    from ragkit.api import KnowledgeBase
+
+    return KnowledgeBase(home, collection=collection, **overrides)
+
+
+def _fail(exc: RagkitError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code=exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"ragkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    warnings.simplefilter("default")

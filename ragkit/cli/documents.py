@@ -1,0 +1,172 @@
+"""Stage one and what is stored: ``ingest``, ``status``, ``remove``, ``config``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ragkit.cli.app import CollectionOpt, HomeOpt, JsonOpt, _fail, _kb, app, console, err
+from ragkit.errors import RagkitError
+
+
+# -- ingest -------------------------------------------------------------------------------------
+class _RichProgress:
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.files = progress.add_task("files", total=None)
+        self.chunks = progress.add_task("chunks", total=0)
+
+    def start(self, files: int) -> None:
+        self.progress.update(self.files, total=files)
+
+    def file_done(self, result) -> None:
+        self.progress.advance(self.files)
+
+    def chunks_planned(self, n: int) -> None:
+        task = self.progress.tasks[self.chunks]
+        self.progress.update(self.chunks, total=(task.total or 0) + n)
+
+    def chunks_embedded(self, n: int) -> None:
+        self.progress.advance(self.chunks, n)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.", show_default=False)],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    include: Annotated[list[str], typer.Option("--include", help="Only files matching this glob (repeatable).")] = [],
+    exclude: Annotated[list[str], typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = [],
+    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")] = False,
+    pdf_password: Annotated[Optional[str], typer.Option("--pdf-password", help="Password for encrypted PDFs.")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(help="Chunk size in tokens.", show_default=False)] = None,
+    chunk_overlap: Annotated[Optional[int], typer.Option(help="Chunk overlap in tokens.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest files and folders (PDF, DOCX, TXT, MD, HTML). Re-runs only redo what changed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    try:
+        kb = _kb(home, collection, pdf_password=pdf_password, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        show_bar = console.is_terminal and not as_json
+        if show_bar:
+            columns = [TextColumn("{task.description:>6}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+            with Progress(*columns, console=console, transient=True) as bar:
+                report = kb.ingest(paths, include=include, exclude=exclude, prune=prune, progress=_RichProgress(bar))
+        else:
+            report = kb.ingest(paths, include=include, exclude=exclude, prune=prune)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: the store is consistent; re-run the same command to finish")
+        raise typer.Exit(130) from None
+
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_ingest(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_ingest(report) -> None:
+    problems = [f for f in report.files if f.status in ("failed", "skipped") or f.warnings]
+    if problems:
+        table = Table(title="Files needing attention", show_lines=False)
+        table.add_column("file", overflow="fold")
+        table.add_column("status")
+        table.add_column("reason", overflow="fold")
+        for f in problems:
+            style = {"failed": "red", "skipped": "yellow"}.get(f.status, "")
+            table.add_row(f.source, f"[{style}]{f.status}[/]" if style else f.status, f.reason or "; ".join(f.warnings))
+        console.print(table)
+    s = report.summary()
+    table = Table(title=f"Ingest summary — collection {report.collection!r}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, key in [("files added", "added"), ("files updated", "updated"), ("files unchanged", "unchanged"),
+                       ("files removed", "removed"), ("files failed", "failed"), ("files skipped", "skipped"),
+                       ("chunks added", "chunks_added"), ("chunks removed", "chunks_removed"),
+                       ("texts embedded", "embedded"), ("embedding cache hits", "embed_cache_hits")]:
+        style = "red" if key == "failed" and s[key] else ""
+        table.add_row(label, f"[{style}]{s[key]}[/]" if style else str(s[key]))
+    table.add_row("seconds", f"{s['seconds']:.1f}")
+    console.print(table)
+    if report.truncated_chunks:
+        console.print(f"[yellow]warning:[/] {report.truncated_chunks} chunk(s) were longer than the embedder reads "
+                      "and were truncated for embedding; lower --chunk-size")
+
+
+# -- status / remove / config -------------------------------------------------------------------
+@app.command()
+def status(
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    files: Annotated[bool, typer.Option("--files", help="Also list every document with its status.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Documents, chunks, embedder, store location and last ingest of a collection."""
+    import dataclasses
+    import datetime as dt
+
+    try:
+        with _kb(home, collection) as kb:
+            st = kb.status()
+            docs = kb.documents() if files else []
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        shown = st.to_dict() | ({"files": [dataclasses.asdict(d) for d in docs]} if files else {})
+        print(json.dumps(shown, indent=2))
+        return
+    when = dt.datetime.fromtimestamp(st.last_ingest).isoformat(timespec="seconds") if st.last_ingest else "never"
+    table = Table(show_header=False, title=f"ragkit — collection {st.collection!r}")
+    for key, value in [("documents", st.documents), ("failed documents", st.failed_documents),
+                       ("chunks", st.chunks), ("chunks in store", st.store_chunks), ("embedder", st.embedder),
+                       ("store", st.store), ("knowledge base", st.home), ("last ingest", when)]:
+        table.add_row(key, str(value))
+    console.print(table)
+    if files:
+        listing = Table("document", "status", "chunks", "note", title="documents")
+        for d in docs:
+            listing.add_row(d.source, d.status, str(d.n_chunks), d.error or "; ".join(d.warnings))
+        console.print(listing)
+
+
+@app.command()
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Documents (or folders of documents) to forget.")],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """Remove documents and their chunks from a collection (the files themselves are not touched)."""
+    try:
+        with _kb(home, collection) as kb:
+            removed = kb.remove(paths)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    for path, chunks in removed:
+        console.print(f"removed {path} ({chunks} chunks)", highlight=False)
+
+
+@app.command("config")
+def show_config(home: HomeOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the effective settings (environment, ragkit.toml, defaults); secrets are masked."""
+    from ragkit.config import load_settings
+
+    try:
+        settings = load_settings(home=home, collection=collection)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    shown = settings.display()
+    if as_json:
+        print(json.dumps(shown, indent=2))
+        return
+    table = Table("setting", "value", title="ragkit configuration")
+    for key, value in shown.items():
+        table.add_row(key, "" if value is None else str(value))
+    console.print(table)

@@ -1,0 +1,111 @@
+"""Stage two: ``search`` and ``ask``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ragkit.cli.app import CollectionOpt, HomeOpt, JsonOpt, _fail, _kb, app, console, err
+from ragkit.errors import RagkitError
+
+
+# -- search / ask -------------------------------------------------------------------------------
+KOpt = Annotated[Optional[int], typer.Option("--k", "-k", help="Chunks to retrieve [default: top_k setting]", show_default=False)]
+ModeOpt = Annotated[Optional[str], typer.Option("--mode", help="hybrid, dense or bm25", show_default=False)]
+FilterOpt = Annotated[list[str], typer.Option("--filter", "-f", help="source=GLOB, type=pdf, page=2-5 (repeatable)")]
+
+
+def _check_mode(mode: str | None) -> None:
+    from ragkit.errors import UsageError
+
+    if mode is not None and mode not in ("hybrid", "dense", "bm25"):
+        raise UsageError(f"--mode must be hybrid, dense or bm25, not {mode!r}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    k: KOpt = None,
+    mode: ModeOpt = None,
+    filters: FilterOpt = [],
+    mmr: Annotated[bool, typer.Option("--mmr", help="Diversify results (maximal marginal relevance).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieve the best chunks for a query (no answer generation)."""
+    from ragkit.models import Filters
+
+    try:
+        _check_mode(mode)
+        with _kb(home, collection) as kb:
+            result = kb.search(query, k=k, mode=mode, filters=Filters.parse(filters), mmr=mmr or None)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps({"query": query, "mode": result.mode, "hits": [h.to_dict() for h in result.hits],
+                          "timings": result.timings}, indent=2))
+        return
+    if not result.hits:
+        console.print("no matching chunks")
+        return
+    table = Table("#", "score", "source", "page", "text", title=f"{result.mode} search: {query}")
+    for hit in result.hits:
+        snippet = " ".join(hit.text.split())
+        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.source, "" if hit.page is None else str(hit.page),
+                      snippet[:160] + ("…" if len(snippet) > 160 else ""))
+    console.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    home: HomeOpt = None,
+    collection: CollectionOpt = None,
+    k: KOpt = None,
+    mode: ModeOpt = None,
+    filters: FilterOpt = [],
+    generator: Annotated[Optional[str], typer.Option("--generator", help="extractive or openai [default: auto]", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Chat model name.", show_default=False)] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL.", show_default=False)] = None,
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream tokens [default: on a terminal]", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the documents, citing file, page and quote for every claim."""
+    from ragkit.models import Filters
+
+    try:
+        _check_mode(mode)
+        overrides = {"model": model, "base_url": base_url}
+        if generator:
+            overrides["generator"] = generator
+        with _kb(home, collection, **overrides) as kb:
+            streaming = (console.is_terminal if stream is None else stream) and not as_json
+            on_token = (lambda token: console.print(token, end="", markup=False, highlight=False)) if streaming else None
+            answer = kb.ask(question, k=k, mode=mode, filters=Filters.parse(filters), on_token=on_token)
+    except RagkitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2))
+        return
+    if streaming:
+        console.print()
+        if answer.text and answer.invalid_citations:
+            console.print(f"[dim](corrected)[/] {answer.text}", highlight=False)
+    else:
+        console.print(answer.text, highlight=False, markup=False)
+    for warning in answer.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    shown = answer.sources[:3] if answer.refused else answer.cited_sources
+    if shown:
+        console.print()
+        console.print("[bold]Nearest sources[/]" if answer.refused else "[bold]Sources[/]")
+        quotes = {c.n: c.quote for c in answer.citations}
+        for hit in shown:
+            n = answer.sources.index(hit) + 1
+            where = hit.source + (f", page {hit.page}" if hit.page is not None else "")
+            quote = quotes.get(n) or " ".join(hit.text.split())[:160]
+            console.print(f"  [{n}] {where}: “{' '.join(quote.split())[:200]}”", highlight=False, markup=False)
