@@ -197,16 +197,19 @@ class IngestPipeline:
     def _record_outcomes(self, records: list[Record]) -> Iterator[ParseOutcome]:
         for record in records:
             path = f"record:{record.id}"
-            text = f"{record.title}\n\n{record.text}" if record.title else record.text
-            sha = text_sha256(text)
+            # With context lines the title reaches every chunk through its context; without
+            # them it is kept at the head of the text, so at least the first chunk has it.
+            titled = record.title and not self.split.context
+            text = f"{record.title}\n\n{record.text}" if titled else record.text
+            sha = text_sha256(f"{record.title}\n\n{record.text}")
             task = ParseTask(path, record.id, sha, len(text), 0, self.split, self.options)
             previous = self.manifest.file(path)
             if previous is not None and previous.status == "ok" and previous.sha256 == sha:
                 yield ParseOutcome(task, unchanged=True)
                 continue
-            document = LoadedDocument(sections=[Section(text=text)], texts={None: text})
+            document = LoadedDocument(sections=[Section(text=text)], texts={None: text}, title=record.title or None)
             yield ParseOutcome(task, chunks=split_document(document, source=record.id, path=path,
-                                                           file_sha256=sha, config=self.split))
+                                                           file_sha256=sha, config=self.split, name=""))
 
     @staticmethod
     def _record(report: IngestReport, progress: Progress, result: FileResult) -> None:
@@ -276,12 +279,12 @@ class IngestPipeline:
 
         Returns the vectors by chunk id and the ids whose text was embedded in this call.
         """
-        shas = {c.id: text_sha256(c.text) for c in chunks}
+        shas = {c.id: text_sha256(c.embed_text) for c in chunks}
         cached = self.manifest.cached_vectors(self.embedder.id, list(shas.values()))
         missing: dict[str, str] = {}  # sha -> text, each distinct text once
         for c in chunks:
             if shas[c.id] not in cached:
-                missing.setdefault(shas[c.id], c.text)
+                missing.setdefault(shas[c.id], c.embed_text)
         hits = sum(1 for c in chunks if shas[c.id] in cached)
         report.embed_cache_hits += hits
         progress.chunks_embedded(hits)

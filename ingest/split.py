@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ingest.context import chunk_context, document_title, readable_name
 from ingest.loaders.base import LoadedDocument
 from ragkit.models import Chunk
 from ragkit.tiktoken_offline import ensure_tiktoken_offline, get_encoding
@@ -24,6 +25,8 @@ ENCODING = "cl100k_base"
 class SplitConfig:
     chunk_size: int = 200
     chunk_overlap: int = 40
+    #: give each chunk its context line (document name, title, section): see ingest/context.py
+    context: bool = True
 
 
 @lru_cache(maxsize=8)
@@ -43,12 +46,18 @@ def chunk_id(path: str, page: int | None, start: int, text: str) -> str:
 
 
 def split_document(
-    document: LoadedDocument, *, source: str, path: str, file_sha256: str, config: SplitConfig
+    document: LoadedDocument, *, source: str, path: str, file_sha256: str, config: SplitConfig,
+    name: str | None = None,
 ) -> list[Chunk]:
+    """Chunks of ``document``; ``name`` is the readable document name for the context line
+    (default: made from ``source``'s file name; "" for none)."""
     splitter = _splitter(config.chunk_size, config.chunk_overlap)
     encoding = get_encoding(ENCODING)
     chunks: list[Chunk] = []
+    title = document_title(document)
+    name = readable_name(source) if name is None else name
     for section in document.sections:
+        context = chunk_context(name, title, section.section) if config.context else ""
         cursor = 0
         for piece in splitter.split_text(section.text):
             local = section.text.find(piece, cursor)
@@ -69,6 +78,9 @@ def split_document(
                     end=start + len(piece),
                     index=len(chunks),
                     n_tokens=len(encoding.encode(piece, disallowed_special=())),
+                    context=context,
+                    title=title,
+                    ocr=section.ocr,
                 )
             )
     return chunks

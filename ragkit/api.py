@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from ragkit.citations import resolve
 from ragkit.config import ChunkTruncationWarning, Settings, load_settings, wordpieces_for
 from ragkit.embedders import Embedder, make_embedder
-from ragkit.errors import RagkitError, TransientModelError, UsageError
+from ragkit.errors import ConfigError, RagkitError, TransientModelError, UsageError
 from ragkit.generators import Generator, TokenCallback, generator_name, make_generator
 from ragkit.models import (
     Answer, Filters, Generation, IngestReport, Record, SearchRequest, SearchResult, Status,
@@ -144,16 +144,29 @@ class KnowledgeBase:
                 f"chunk_size={s.chunk_size} tokens is about {wordpieces_for(s.chunk_size)} model tokens, but "
                 f"the embedder reads at most {self.embedder.max_tokens}: the end of long chunks will not be "
                 f"embedded (BM25 still sees it). Lower chunk_size.", ChunkTruncationWarning, stacklevel=3)
+        self._check_build_settings()
         password = s.pdf_password.get_secret_value() if s.pdf_password else None
         return IngestPipeline(
             stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock),
             embedder=self.embedder,
-            split=SplitConfig(s.chunk_size, s.chunk_overlap),
+            split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
             options=LoadOptions(pdf_password=password),
             parse_workers=s.parse_workers,
             ignore=[self.home],
             window=s.ingest_window,
         )
+
+    def _check_build_settings(self) -> None:
+        """Chunks embedded with and without context lines must not mix in one collection."""
+        wanted = "1" if self.settings.chunk_context else "0"
+        built = self.manifest.get_state("chunk_context")
+        if built is None:
+            built = "0" if self.manifest.count_chunks() else wanted  # older collections had none
+            self.manifest.set_state("chunk_context", built)
+        if built != wanted:
+            raise ConfigError(
+                f"collection {self.settings.collection!r} was built with chunk_context={built == '1'}; "
+                "use the same setting, or ingest into another collection (--collection)")
 
     def ingest(self, paths: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = (),
                prune: bool = False, progress=None) -> IngestReport:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks in cl100k tokens.")
     embed_batch_size: int = Field(8, ge=1, le=256, description="Texts per ONNX run: 8 was as fast as 16 and used 30% less memory.")
     parse_workers: int = Field(1, ge=0, description="Parser processes running beside the embedder (0: parse inline).")
+    chunk_context: bool = Field(True, description="Embed and index each chunk with its document name, title and section.")
     ingest_window: int = Field(512, ge=1, description="Chunks per embedding pass and store commit.")
     pdf_password: SecretStr | None = None
 

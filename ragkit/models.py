@@ -17,6 +17,11 @@ Mode = Literal["hybrid", "dense", "bm25"]
 Fusion = Literal["convex", "rrf"]
 
 
+def contextual_text(text: str, context: str) -> str:
+    """A chunk as retrieval sees it. One function, so ingest (embedding) and the BM25 index agree."""
+    return f"{context}\n{text}" if context else text
+
+
 def source_matches(source: str, patterns: Sequence[str]) -> bool:
     """Does a document's relative path (or its file name) match any of the glob patterns?"""
     name = source.rsplit("/", 1)[-1]
@@ -42,6 +47,19 @@ class Chunk:
     end: int
     index: int
     n_tokens: int
+    #: what the chunk is part of, for retrieval only: "document title > section path". It is
+    #: embedded and indexed with the text (a table page still knows its report) but is never
+    #: quoted, so citation offsets refer to ``text`` alone.
+    context: str = ""
+    #: the document's title as ragkit read it (metadata, first heading, or readable file name)
+    title: str = ""
+    #: the text was recognised from a page image (OCR), not extracted from a text layer
+    ocr: bool = False
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder and BM25 see: the context line, then the text."""
+        return contextual_text(self.text, self.context)
 
     @property
     def file_type(self) -> str:
@@ -61,6 +79,9 @@ class Chunk:
             "end": self.end,
             "chunk_index": self.index,
             "n_tokens": self.n_tokens,
+            "context": self.context,
+            "title": self.title,
+            "ocr": self.ocr or None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +238,7 @@ class SearchHit:
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
+    title: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -156,5 +156,6 @@ class Retriever:
                 path=meta.get("path", ""), page=meta.get("page"), section=meta.get("section", ""),
                 start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=float(scores[chunk_id]),
                 dense_score=found.dense.get(chunk_id), bm25_score=found.bm25.get(chunk_id),
+                title=meta.get("title", ""),
             ))
         return hits

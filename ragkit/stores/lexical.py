@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from ragkit.stores.lock import file_lock, is_locked
+from ragkit.models import contextual_text
 from ragkit.text import tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +60,7 @@ class LexicalIndex:
         paths: list[str] = []
         for chunk_id, text, meta in rows:
             ids.append(chunk_id)
-            texts.append(text)
+            texts.append(contextual_text(text, meta.get("context", "")))
             sources.append(meta.get("source", ""))
             paths.append(meta.get("path", ""))
             file_types.append(meta.get("file_type", ""))
