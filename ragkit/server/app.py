@@ -1,0 +1,68 @@
+"""The FastAPI application: one per worker process, assembled from one router per resource.
+
+:func:`create_app` builds the process's :class:`~ragkit.server.state.ServerContext` (metadata
+DB, knowledge-base registry, audit log, caches, ingest worker) and mounts the routers.
+:func:`create_app_from_env` is what uvicorn imports in each worker when ``--workers N`` is
+used: the server settings arrive as ``RAGKIT_SERVE_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from ragkit import __version__
+from ragkit.config import load_settings
+from ragkit.server import chat, errors, files, meta, responses, search, vector_store_files, vector_stores
+from ragkit.server.audit import AuditLog
+from ragkit.server.auth import RateLimiter
+from ragkit.server.config import ServerConfig
+from ragkit.server.db import MetaDB
+from ragkit.server.guard import RequestGuard
+from ragkit.server.ingest_worker import IngestWorker
+from ragkit.server.state import AnswerCache, ServerContext
+from ragkit.server.stores import StoreRegistry
+
+log = logging.getLogger("ragkit.server")
+
+
+def build_context(config: ServerConfig) -> ServerContext:
+    overrides = {"home": config.home}
+    if config.chroma_url:
+        overrides["chroma_url"] = config.chroma_url  # type: ignore[assignment]
+    settings = load_settings(**overrides)
+    db = MetaDB(config.db_path)
+    registry = StoreRegistry(settings)
+    worker = IngestWorker(db, registry)
+    return ServerContext(config=config, settings=settings, db=db, registry=registry,
+                         audit=AuditLog(config.audit_path, redact_pii=config.redact_pii),
+                         cache=AnswerCache(config.answer_cache), limiter=RateLimiter(), worker=worker)
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    config.files_dir.mkdir(parents=True, exist_ok=True)
+    ctx = build_context(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.registry.embedder  # load the model before the first request, not during it
+        ctx.worker.start()
+        yield
+        ctx.worker.stop()
+        ctx.audit.close()
+
+    app = FastAPI(title="ragkit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.ctx = ctx
+    errors.install(app)
+    for module in (meta, files, vector_stores, vector_store_files, search, responses, chat):
+        app.include_router(module.router)
+    app.add_middleware(RequestGuard, ctx=ctx)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    return create_app(ServerConfig.from_env())

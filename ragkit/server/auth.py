@@ -1,0 +1,122 @@
+"""Who may call what: Bearer keys, scopes, per-store limits and a per-key rate limit.
+
+Every route depends on :func:`reader`, :func:`writer` or :func:`admin`. The dependency finds the
+key (``Authorization: Bearer rk-...``), checks its scope and its rate, names the caller in the
+audit record and returns the :class:`~ragkit.server.keys.Principal`. With ``--no-auth`` (loopback
+only) every caller is an anonymous admin.
+
+A key limited to some vector stores gets 404 for the others, exactly as if they did not exist:
+a 403 would confirm that a store id is valid.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+from fastapi import Depends, Request
+
+from ragkit.server.errors import ApiError, not_found
+from ragkit.server.keys import ANONYMOUS, Principal, mark_used, principal_for
+from ragkit.server.state import ServerContext, context
+
+
+class RateLimiter:
+    """A token bucket per key: ``limit`` requests per minute, bursts up to ``limit``.
+
+    It lives in the worker process's memory, so with ``--workers N`` each worker allows the
+    rate on its own (the effective limit is up to N times higher)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, limit: int) -> float:
+        """0 when the request may go ahead, else the seconds until it may."""
+        if limit <= 0:
+            return 0.0
+        rate = limit / 60.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (float(limit), now))
+            tokens = min(float(limit), tokens + (now - stamp) * rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+
+
+_last_used: dict[str, float] = {}
+
+
+def _authenticate(request: Request, ctx: ServerContext) -> Principal:
+    if ctx.config.no_auth:
+        return ANONYMOUS
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
+                            "(create one with: ragkit keys create NAME).", code="missing_api_key")
+    principal = principal_for(ctx.db, key.strip())
+    if principal is None:
+        raise ApiError(401, "Incorrect API key provided (unknown or revoked).", code="invalid_api_key")
+    stamp = time.monotonic()
+    if stamp - _last_used.get(principal.id, -1e9) > 60:  # at most one write per key per minute
+        _last_used[principal.id] = stamp
+        mark_used(ctx.db, principal.id)
+    return principal
+
+
+def _guard(request: Request, ctx: ServerContext, needed: str) -> Principal:
+    principal = _authenticate(request, ctx)
+    request.state.audit["key"] = principal.name
+    if not principal.allows(needed):
+        raise ApiError(403, f"This key has scope '{principal.scope}'; this request needs '{needed}'.",
+                       code="insufficient_scope")
+    limit = principal.rate_limit if principal.rate_limit is not None else ctx.config.rate_limit
+    wait = ctx.limiter.take(principal.id, limit)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(429, f"Rate limit reached for key '{principal.name}': {limit} requests per minute. "
+                            f"Retry in {seconds} s.", code="rate_limit_exceeded",
+                       headers={"Retry-After": str(seconds)})
+    return principal
+
+
+def reader(request: Request, ctx: ServerContext = Depends(context)) -> Principal:
+    return _guard(request, ctx, "read")
+
+
+def writer(request: Request, ctx: ServerContext = Depends(context)) -> Principal:
+    return _guard(request, ctx, "write")
+
+
+def admin(request: Request, ctx: ServerContext = Depends(context)) -> Principal:
+    return _guard(request, ctx, "admin")
+
+
+def store_for(ctx: ServerContext, principal: Principal, vs_id: str, param: str | None = None) -> dict[str, Any]:
+    """The vector store row, or 404 when it does not exist or this key may not use it."""
+    store = ctx.db.store(vs_id)
+    if store is None or not principal.can_use_store(store):
+        raise not_found("vector store", vs_id, param)
+    return store
+
+
+def file_for(ctx: ServerContext, principal: Principal, file_id: str, param: str | None = None) -> dict[str, Any]:
+    """An uploaded file this key may see: its own uploads, or files of stores it may use."""
+    row = ctx.db.file(file_id)
+    if row is None or not can_see_file(ctx, principal, row):
+        raise not_found("file", file_id, param)
+    return row
+
+
+def can_see_file(ctx: ServerContext, principal: Principal, row: dict[str, Any]) -> bool:
+    if principal.vector_stores is None or row.get("created_by") == principal.id:
+        return True
+    stores = ctx.db.all("SELECT s.id, s.created_by FROM vs_files v JOIN vector_stores s ON s.id=v.vector_store_id "
+                        "WHERE v.file_id=? AND s.deleted=0", (row["id"],))
+    return any(principal.can_use_store(s) for s in stores)

@@ -1,0 +1,119 @@
+"""The ASGI layer around every request: body limits, the request timeout and the audit record.
+
+* Body limits: a declared ``Content-Length`` over the limit is refused before anything is read;
+  a body streamed without one is counted as it arrives and cut off at the limit. Uploads
+  (``POST /v1/files``) may be ``max_upload_bytes`` (plus room for the multipart envelope); every
+  other body ``max_json_bytes``. Both answer 413.
+* Timeout: a request that has not started its response after ``request_timeout`` seconds is
+  answered 504 (a stream that has started is not cut: its client is already reading).
+* Audit: routes add what they know (store, question, hits, answer...) to ``request.state.audit``;
+  when the last byte of the response is sent, one line is written with the status and latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragkit.server.errors import ApiError, too_large
+from ragkit.server.state import ServerContext
+
+log = logging.getLogger("ragkit.server")
+MULTIPART_ROOM = 1024 * 1024
+
+
+class RequestGuard:
+    def __init__(self, app: ASGIApp, ctx: ServerContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    def _limit(self, scope: Scope) -> int:
+        config = self.ctx.config
+        if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/files":
+            return config.max_upload_bytes + MULTIPART_ROOM
+        return config.max_json_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        audit: dict[str, Any] = {}
+        scope.setdefault("state", {})["audit"] = audit
+        outcome = {"status": 500, "started": False, "logged": False}
+        limit = self._limit(scope)
+
+        def finish() -> None:
+            if outcome["logged"] or scope["path"] == "/health":
+                return
+            outcome["logged"] = True
+            record = {"key": audit.pop("key", None), "method": scope["method"], "endpoint": scope["path"],
+                      "status": outcome["status"], "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+            try:
+                self.ctx.audit.write(record | audit)
+            except OSError:
+                log.exception("could not write the audit log")
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                outcome["status"] = message["status"]
+                outcome["started"] = True
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finish()
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            shown = self.ctx.config.max_upload_bytes if limit > self.ctx.config.max_json_bytes else limit
+            await _send_error(send_logged, too_large(shown))
+            return
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    shown = self.ctx.config.max_upload_bytes if limit > self.ctx.config.max_json_bytes else limit
+                    raise HTTPException(413, f"Request body too large: the limit is {shown} bytes.")
+            return message
+
+        response_started = asyncio.Event()
+
+        async def send_watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_started.set()
+            await send_logged(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive_limited, send_watched))
+        waiter = asyncio.ensure_future(response_started.wait())
+        done, _ = await asyncio.wait({task, waiter}, timeout=self.ctx.config.request_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if not done:
+            task.cancel()
+            audit["error"] = "request timed out"
+            await _send_error(send_logged, ApiError(
+                504, f"The request took longer than {self.ctx.config.request_timeout:g} s and was stopped.",
+                type="server_error", code="timeout"))
+            return
+        try:
+            await task
+        finally:
+            finish()
+
+
+async def _send_error(send: Send, error: ApiError) -> None:
+    body = json.dumps(error.body()).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

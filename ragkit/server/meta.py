@@ -1,0 +1,55 @@
+"""``/v1/models`` and ``/health``.
+
+Two kinds of model answer: ``ragkit-extractive`` (offline, quotes the documents) and, when an
+API key or base_url is configured, the configured chat model. A request naming any other model
+is a 404 ``model_not_found``, as OpenAI answers it, rather than a silent substitution.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from ragkit.server.auth import reader
+from ragkit.server.errors import ApiError
+from ragkit.server.keys import Principal
+from ragkit.server.state import ServerContext, context
+
+router = APIRouter(tags=["meta"])
+EXTRACTIVE = "ragkit-extractive"
+_STARTED = int(time.time())
+
+
+def model_object(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": _STARTED,
+            "owned_by": "ragkit" if name == EXTRACTIVE else "upstream"}
+
+
+def resolve_model(ctx: ServerContext, requested: str | None) -> tuple[str, str]:
+    """(model name, generator) for a request: the extractive answerer or the configured chat model."""
+    name = requested or ctx.chat_model or EXTRACTIVE
+    if name == EXTRACTIVE:
+        return name, "extractive"
+    if ctx.chat_model is not None and name == ctx.chat_model:
+        return name, "openai"
+    raise ApiError(404, f"The model '{name}' does not exist. Available: {', '.join(ctx.models)}.",
+                   param="model", code="model_not_found")
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/v1/models")
+def list_models(ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
+    return {"object": "list", "data": [model_object(m) for m in ctx.models]}
+
+
+@router.get("/v1/models/{model:path}")
+def retrieve_model(model: str, ctx: ServerContext = Depends(context),
+                   principal: Principal = Depends(reader)) -> dict[str, Any]:
+    name, _ = resolve_model(ctx, model)
+    return model_object(name)

@@ -1,0 +1,145 @@
+"""Request bodies shared by several routers: chunking strategies, metadata and attributes.
+
+Validation failures become OpenAI-shaped 400s (see :mod:`ragkit.server.errors`), naming the
+parameter, so the SDK raises ``BadRequestError`` with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ragkit.server.errors import ApiError
+
+Attributes = dict[str, Union[str, bool, int, float]]
+
+
+class Body(BaseModel):
+    """Unknown fields are ignored: newer SDKs send parameters ragkit has no use for."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class StaticChunking(Body):
+    max_chunk_size_tokens: int = Field(ge=100, le=4096)
+    chunk_overlap_tokens: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _overlap(self) -> "StaticChunking":
+        if self.chunk_overlap_tokens > self.max_chunk_size_tokens // 2:
+            raise ValueError("chunk_overlap_tokens must not exceed half of max_chunk_size_tokens")
+        return self
+
+
+class ChunkingStrategy(Body):
+    type: Literal["auto", "static", "other"]
+    static: Optional[StaticChunking] = None
+
+    @model_validator(mode="after")
+    def _static(self) -> "ChunkingStrategy":
+        if self.type == "static" and self.static is None:
+            raise ValueError("a static chunking strategy needs 'static': {max_chunk_size_tokens, chunk_overlap_tokens}")
+        return self
+
+    def sizes(self, default: tuple[int, int]) -> tuple[int, int]:
+        """(chunk_size, chunk_overlap) in tokens; ``auto`` means ragkit's configured defaults."""
+        if self.type == "static" and self.static is not None:
+            return self.static.max_chunk_size_tokens, self.static.chunk_overlap_tokens
+        return default
+
+
+class ExpiresAfter(Body):
+    anchor: Literal["last_active_at"]
+    days: int = Field(ge=1, le=365)
+
+
+def check_metadata(value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if value is None:
+        return None
+    if len(value) > 16:
+        raise ValueError("metadata holds at most 16 key-value pairs")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"metadata key {key[:20]!r}... is longer than 64 characters")
+        if not isinstance(item, str) or len(item) > 512:
+            raise ValueError(f"metadata value of {key!r} must be a string of at most 512 characters")
+    return value
+
+
+def check_attributes(value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if value is None:
+        return None
+    if len(value) > 16:
+        raise ValueError("attributes hold at most 16 key-value pairs")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"attribute key {key[:20]!r}... is longer than 64 characters")
+        if isinstance(item, str) and len(item) > 512:
+            raise ValueError(f"attribute {key!r} is longer than 512 characters")
+    return value
+
+
+class CreateStore(Body):
+    name: Optional[str] = Field(None, max_length=256)
+    description: Optional[str] = Field(None, max_length=512)
+    file_ids: list[str] = Field(default_factory=list, max_length=2000)
+    metadata: Optional[dict[str, Any]] = None
+    chunking_strategy: Optional[ChunkingStrategy] = None
+    expires_after: Optional[ExpiresAfter] = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class UpdateStore(Body):
+    name: Optional[str] = Field(None, max_length=256)
+    metadata: Optional[dict[str, Any]] = None
+    expires_after: Optional[ExpiresAfter] = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class CreateStoreFile(Body):
+    file_id: str
+    attributes: Optional[Attributes] = None
+    chunking_strategy: Optional[ChunkingStrategy] = None
+
+    _attrs = field_validator("attributes")(check_attributes)
+
+
+class UpdateStoreFile(Body):
+    attributes: Optional[Attributes]
+
+    _attrs = field_validator("attributes")(check_attributes)
+
+
+class BatchFile(Body):
+    file_id: str
+    attributes: Optional[Attributes] = None
+    chunking_strategy: Optional[ChunkingStrategy] = None
+
+    _attrs = field_validator("attributes")(check_attributes)
+
+
+class CreateBatch(Body):
+    file_ids: Optional[list[str]] = Field(None, max_length=2000)
+    files: Optional[list[BatchFile]] = Field(None, max_length=2000)
+    attributes: Optional[Attributes] = None
+    chunking_strategy: Optional[ChunkingStrategy] = None
+
+    _attrs = field_validator("attributes")(check_attributes)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "CreateBatch":
+        if (self.file_ids is None) == (self.files is None):
+            raise ValueError("give exactly one of file_ids or files")
+        if not (self.file_ids or self.files):
+            raise ValueError("a batch needs at least one file")
+        return self
+
+
+def conflict_chunking(store: dict[str, Any], wanted: tuple[int, int]) -> ApiError:
+    return ApiError(400, f"Vector store '{store['id']}' chunks files with max_chunk_size_tokens="
+                         f"{store['chunk_size']} and chunk_overlap_tokens={store['chunk_overlap']}; a file "
+                         f"cannot use {wanted[0]}/{wanted[1]} (one chunking per store: create another store).",
+                    param="chunking_strategy", code="invalid_value")

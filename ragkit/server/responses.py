@@ -1,0 +1,249 @@
+"""``POST /v1/responses`` with the ``file_search`` tool: a grounded answer with file citations.
+
+The output is what OpenAI returns for file search: a ``file_search_call`` item (its ``queries``;
+its ``results`` when ``include`` asks for ``file_search_call.results``), then an assistant
+message whose ``output_text`` carries one ``file_citation`` annotation per ``[n]`` marker
+(``file_id``, ``filename``, ``index`` = position of the marker in the text). Beyond OpenAI's
+fields each annotation has the ``page``, the exact ``quote`` and its offsets in the chunk, so a
+reader can check the claim; ``response.ragkit`` says whether the answer was a refusal.
+
+``stream: true`` sends the Responses event stream (``response.created`` ...
+``response.output_text.delta`` ... ``response.completed``). Deltas are the generator's raw text;
+``response.output_text.done`` and ``response.completed`` carry the checked text (a citation to a
+source that was not provided is removed there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from typing import Any, AsyncIterator, Literal, Optional, Union
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from ragkit.server import filters as openai_filters
+from ragkit.server.answering import Grounded, answer, audit_answer, stream
+from ragkit.server.auth import reader, store_for
+from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.keys import Principal
+from ragkit.server.meta import resolve_model
+from ragkit.server.params import Body
+from ragkit.server.retrieval import Found
+from ragkit.server.state import ServerContext, context
+
+router = APIRouter(tags=["responses"])
+RESULTS = "file_search_call.results"
+
+
+class FileSearchTool(Body):
+    type: Literal["file_search"]
+    vector_store_ids: list[str] = Field(min_length=1)
+    max_num_results: Optional[int] = Field(None, ge=1, le=50)
+    filters: Optional[dict[str, Any]] = None
+    ranking_options: Optional[dict[str, Any]] = None
+
+
+class ResponsesBody(Body):
+    model: Optional[str] = None
+    input: Union[str, list[dict[str, Any]]]
+    instructions: Optional[str] = None
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+    stream: bool = False
+    temperature: Optional[float] = None
+    top_p: Optional[float] = None
+    max_output_tokens: Optional[int] = None
+    metadata: Optional[dict[str, str]] = None
+    user: Optional[str] = None
+
+
+def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:
+    """The question: the input string, or the text of the last user message."""
+    if isinstance(items, str):
+        text = items
+    else:
+        text = ""
+        for item in reversed(items):
+            if item.get("role") != "user" or item.get("type", "message") != "message":
+                continue
+            content = item.get("content")
+            if isinstance(content, str):
+                text = content
+            elif isinstance(content, list):
+                text = " ".join(p.get("text", "") for p in content
+                                if isinstance(p, dict) and p.get("type") in ("input_text", "text"))
+            break
+    if not text.strip():
+        raise bad_request("input must be a non-empty string or include a user message with text", param)
+    return text.strip()
+
+
+def _tools(ctx: ServerContext, body: ResponsesBody) -> list[FileSearchTool]:
+    tools = []
+    for i, raw in enumerate(body.tools):
+        if raw.get("type") != "file_search":
+            raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit answers with "
+                              "file_search over its vector stores.", f"tools[{i}].type")
+        tools.append(FileSearchTool.model_validate(raw))
+    if not tools and ctx.config.default_vector_store:
+        tools.append(FileSearchTool(type="file_search", vector_store_ids=[ctx.config.default_vector_store]))
+    if not tools:
+        raise bad_request("Add a file_search tool with vector_store_ids: ragkit answers from vector stores.", "tools")
+    return tools
+
+
+def usage_of(grounded: Grounded) -> dict[str, Any]:
+    u = grounded.usage
+    return {"input_tokens": u.get("prompt_tokens", 0),
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": u.get("completion_tokens", 0), "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": u.get("total_tokens", 0)}
+
+
+def annotations(grounded: Grounded) -> list[dict[str, Any]]:
+    cited = {c["n"]: c for c in grounded.cited()}
+    out = []
+    for index, n in grounded.markers():
+        c = cited.get(n)
+        if c is None:
+            continue
+        out.append({"type": "file_citation", "file_id": c["file_id"], "filename": c["filename"], "index": index,
+                    "n": n, "page": c["page"], "quote": c["quote"], "quote_start": c["quote_start"],
+                    "quote_end": c["quote_end"], "chunk_id": c["chunk_id"], "vector_store_id": c["vector_store_id"]})
+    return out
+
+
+def search_call(call_id: str, queries: list[str], found: list[Found] | None, status: str,
+                with_results: bool) -> dict[str, Any]:
+    results = None
+    if with_results and found is not None:
+        results = [{"file_id": f.file_id, "filename": f.filename, "score": f.score, "text": f.hit.text,
+                    "attributes": f.result_attributes(), "page": f.hit.page, "chunk_id": f.hit.chunk_id,
+                    "vector_store_id": f.vector_store_id} for f in found]
+    return {"id": call_id, "type": "file_search_call", "status": status, "queries": queries, "results": results}
+
+
+def message(msg_id: str, text: str, notes: list[dict[str, Any]], status: str) -> dict[str, Any]:
+    content = [{"type": "output_text", "text": text, "annotations": notes, "logprobs": []}] if status else []
+    return {"id": msg_id, "type": "message", "role": "assistant", "status": status or "in_progress", "content": content}
+
+
+class Shape:
+    """The parts of one response that do not change while it is produced."""
+
+    def __init__(self, body: ResponsesBody, model: str, tools: list[FileSearchTool]) -> None:
+        self.id = "resp_" + secrets.token_hex(16)
+        self.call_id = "fs_" + secrets.token_hex(16)
+        self.msg_id = "msg_" + secrets.token_hex(16)
+        self.created = int(time.time())
+        self.body = body
+        self.model = model
+        self.tools = [t.model_dump(exclude_none=True) for t in tools]
+
+    def response(self, status: str, output: list[dict[str, Any]], grounded: Grounded | None = None,
+                 error: dict[str, Any] | None = None) -> dict[str, Any]:
+        b = self.body
+        out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
+               "incomplete_details": None, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
+               "model": self.model, "output": output, "parallel_tool_calls": True, "previous_response_id": None,
+               "reasoning": None, "store": False, "temperature": b.temperature, "text": {"format": {"type": "text"}},
+               "tool_choice": "auto", "tools": self.tools, "top_p": b.top_p, "truncation": "disabled",
+               "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
+               "background": False, "completed_at": int(time.time()) if status == "completed" else None}
+        if grounded is not None:
+            out["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
+                             "warnings": grounded.warnings, "cached": grounded.cached, "citations": grounded.cited()}
+        return out
+
+
+@router.post("/v1/responses", response_model=None)
+async def create_response(body: ResponsesBody, request: Request, ctx: ServerContext = Depends(context),
+                          principal: Principal = Depends(reader)) -> dict[str, Any] | StreamingResponse:
+    audit = request.state.audit
+    model, generator = resolve_model(ctx, body.model)
+    question = question_of(body.input)
+    tools = _tools(ctx, body)
+    stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
+    node = openai_filters.parse(tools[0].filters, "tools.filters") if len(tools) == 1 else None
+    k = tools[0].max_num_results or ctx.settings.top_k
+    audit.update({"vector_store": [s["id"] for s in stores], "question": question})
+    shape = Shape(body, model, tools)
+    with_results = RESULTS in body.include
+
+    def run(on_token=None, on_retrieved=None) -> Grounded:
+        return answer(ctx, stores, question, k=k, node=node, model=model, generator=generator,
+                      instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved)
+
+    if body.stream:
+        return StreamingResponse(_events(shape, question, with_results, run, audit), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    grounded = await asyncio.to_thread(run)
+    audit_answer(audit, grounded)
+    for store in stores:
+        await asyncio.to_thread(ctx.db.touch_store, store["id"])
+    output = [search_call(shape.call_id, [question], grounded.found, "completed", with_results),
+              message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
+    return shape.response("completed", output, grounded)
+
+
+def _sse(seq: list[int], kind: str, **data: Any) -> str:
+    seq[0] += 1
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': seq[0] - 1, **data})}\n\n"
+
+
+async def _events(shape: Shape, question: str, with_results: bool, run, audit: dict[str, Any]) -> AsyncIterator[str]:
+    seq = [0]
+    call = search_call(shape.call_id, [question], None, "in_progress", False)
+    yield _sse(seq, "response.created", response=shape.response("in_progress", []))
+    yield _sse(seq, "response.in_progress", response=shape.response("in_progress", []))
+    yield _sse(seq, "response.output_item.added", output_index=0, item=call)
+    yield _sse(seq, "response.file_search_call.in_progress", output_index=0, item_id=shape.call_id)
+    yield _sse(seq, "response.file_search_call.searching", output_index=0, item_id=shape.call_id)
+    ids = {"output_index": 1, "item_id": shape.msg_id, "content_index": 0}
+    empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    done_call: dict[str, Any] | None = None
+    try:
+        async for kind, payload in stream(lambda emit: run(lambda t: emit("token", t), lambda f: emit("found", f))):
+            if kind == "found":
+                done_call = search_call(shape.call_id, [question], payload, "completed", with_results)
+                yield _sse(seq, "response.file_search_call.completed", output_index=0, item_id=shape.call_id)
+                yield _sse(seq, "response.output_item.done", output_index=0, item=done_call)
+                yield _sse(seq, "response.output_item.added", output_index=1,
+                           item=message(shape.msg_id, "", [], ""))
+                yield _sse(seq, "response.content_part.added", part=empty_part, **ids)
+            elif kind == "token" and payload:
+                yield _sse(seq, "response.output_text.delta", delta=payload, logprobs=[], **ids)
+            elif kind == "done":
+                grounded: Grounded = payload
+                notes = annotations(grounded)
+                for i, note in enumerate(notes):
+                    yield _sse(seq, "response.output_text.annotation.added", annotation_index=i, annotation=note, **ids)
+                yield _sse(seq, "response.output_text.done", text=grounded.text, logprobs=[], **ids)
+                part = {"type": "output_text", "text": grounded.text, "annotations": notes, "logprobs": []}
+                yield _sse(seq, "response.content_part.done", part=part, **ids)
+                item = message(shape.msg_id, grounded.text, notes, "completed")
+                yield _sse(seq, "response.output_item.done", output_index=1, item=item)
+                audit_answer(audit, grounded)
+                yield _sse(seq, "response.completed", response=shape.response("completed", [done_call, item], grounded))
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band, never a traceback
+        error = _stream_error(exc)
+        audit["error"] = error["message"]
+        yield _sse(seq, "error", code=error["code"], message=error["message"], param=None)
+        yield _sse(seq, "response.failed", response=shape.response("failed", [], error=error))
+
+
+def _stream_error(exc: Exception) -> dict[str, Any]:
+    from ragkit.errors import RagkitError
+    from ragkit.server.errors import from_ragkit, log
+
+    if isinstance(exc, ApiError):
+        return {"code": exc.code or exc.type, "message": exc.message}
+    if isinstance(exc, RagkitError):
+        mapped = from_ragkit(exc)
+        return {"code": mapped.code or mapped.type, "message": mapped.message}
+    log.error("error while streaming a response", exc_info=exc)
+    return {"code": "server_error", "message": "The server had an internal error while producing the response."}

@@ -1,0 +1,106 @@
+"""Retrieval over one or more vector stores, with OpenAI filters: shared by search, Responses
+and chat completions, so the three always agree on what a filter means and what is found.
+
+Per store: the filter becomes allowed file paths and a page range (pushed down into ragkit's
+hybrid retrieval on both the dense and the BM25 side) plus an exact per-hit check; when part of a
+filter can only be checked afterwards, more candidates are fetched so ``k`` survive it. Hits are
+mapped back to the store's file ids; a chunk of a file that is not (or no longer) ``completed``
+in the store is never returned. Results of several stores or queries are merged by score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ragkit.models import Filters, SearchHit
+from ragkit.server.filters import Filter, Plan
+from ragkit.server.state import ServerContext
+
+#: candidates fetched per query when hits must be filtered after retrieval
+POST_FILTER_POOL = 200
+
+
+@dataclass
+class Found:
+    """One retrieved chunk with the OpenAI identity of its file."""
+
+    hit: SearchHit
+    vector_store_id: str
+    file_id: str
+    filename: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return max(0.0, min(1.0, float(self.hit.score)))
+
+    def result_attributes(self) -> dict[str, Any]:
+        """The file's attributes plus where the chunk sits (page, chunk id)."""
+        extra: dict[str, Any] = {"chunk_id": self.hit.chunk_id}
+        if self.hit.page is not None:
+            extra["page"] = self.hit.page
+        return dict(self.attributes) | extra
+
+
+@dataclass
+class Retrieved:
+    found: list[Found]
+    best_similarity: float | None
+    generations: tuple[tuple[str, int], ...]
+
+
+def _attributes(row: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(row["attributes"]) if row.get("attributes") else {}
+
+
+def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequence[str], k: int,
+             node: Filter | None = None, *, score_threshold: float | None = None,
+             alpha: float | None = None) -> Retrieved:
+    found: dict[tuple[str, str], Found] = {}
+    best: float | None = None
+    generations: list[tuple[str, int]] = []
+    for store in stores:
+        files = ctx.db.vs_files(store["id"], ("completed",))
+        kb = ctx.registry.kb(store)
+        generations.append((store["id"], kb.manifest.generation()))
+        if not files:
+            continue
+        plan = Plan.build(node, files)
+        if plan.empty:
+            continue
+        by_path = {f["path"]: f for f in files}
+        fetch = max(k, POST_FILTER_POOL) if plan.post_filter else k
+        filters = Filters(paths=plan.paths, page_min=plan.page_min, page_max=plan.page_max)
+        for query in queries:
+            result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
+            if result.best_similarity is not None:
+                best = result.best_similarity if best is None else max(best, result.best_similarity)
+            for hit in result.hits:
+                row = by_path.get(hit.path)
+                if row is None or not plan.keep(hit.path, hit.page):
+                    continue
+                key = (store["id"], hit.chunk_id)
+                if key not in found or found[key].hit.score < hit.score:
+                    found[key] = Found(hit, store["id"], row["file_id"], row["filename"], _attributes(row))
+    ranked = sorted(found.values(), key=lambda f: (-f.hit.score, -(f.hit.dense_score or 0.0), f.hit.chunk_id))
+    if score_threshold is not None:
+        ranked = [f for f in ranked if f.score >= score_threshold]
+    ranked = ranked[:k]
+    for rank, item in enumerate(ranked, start=1):
+        item.hit.rank = rank
+    return Retrieved(ranked, best, tuple(generations))
+
+
+def search_result(item: Found) -> dict[str, Any]:
+    """One entry of a vector store search page (OpenAI's shape plus page/chunk/store extras)."""
+    return {"file_id": item.file_id, "filename": item.filename, "score": item.score,
+            "attributes": item.result_attributes(), "content": [{"type": "text", "text": item.hit.text}],
+            "page": item.hit.page, "chunk_id": item.hit.chunk_id, "vector_store_id": item.vector_store_id}
+
+
+def audit_hits(found: Sequence[Found]) -> list[dict[str, Any]]:
+    return [{"chunk_id": f.hit.chunk_id, "score": round(f.hit.score, 4), "file_id": f.file_id,
+             "page": f.hit.page} for f in found]

@@ -1,0 +1,82 @@
+"""``POST /v1/vector_stores/{id}/search``: ragkit's hybrid retrieval behind OpenAI's search API.
+
+``query`` may be a list (each is searched, results merged); ``filters`` are OpenAI attribute
+filters (:mod:`ragkit.server.filters`); ``ranking_options.score_threshold`` drops weak results
+and ``ranking_options.hybrid_search`` weights become the dense/BM25 fusion weight.
+``rewrite_query`` is accepted, but queries are searched as given (``search_query`` echoes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Optional, Union
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+
+from ragkit.server import filters as openai_filters
+from ragkit.server.auth import reader, store_for
+from ragkit.server.errors import bad_request
+from ragkit.server.keys import Principal
+from ragkit.server.params import Body
+from ragkit.server.retrieval import audit_hits, retrieve, search_result
+from ragkit.server.state import ServerContext, context
+
+router = APIRouter(prefix="/v1/vector_stores", tags=["search"])
+
+
+class HybridWeights(Body):
+    embedding_weight: float = Field(ge=0)
+    text_weight: float = Field(ge=0)
+
+
+class RankingOptions(Body):
+    ranker: Optional[str] = None
+    score_threshold: Optional[float] = Field(None, ge=0, le=1)
+    hybrid_search: Optional[HybridWeights] = None
+
+
+class SearchBody(Body):
+    query: Union[str, list[str]]
+    max_num_results: int = Field(10, ge=1, le=50)
+    filters: Optional[dict[str, Any]] = None
+    ranking_options: Optional[RankingOptions] = None
+    rewrite_query: bool = False
+
+
+def fusion_alpha(options: RankingOptions | None) -> float | None:
+    """Dense weight of the convex fusion from OpenAI's hybrid_search weights (None: the setting)."""
+    if options is None or options.hybrid_search is None:
+        return None
+    weights = options.hybrid_search
+    total = weights.embedding_weight + weights.text_weight
+    if total <= 0:
+        raise bad_request("hybrid_search weights must not both be 0", "ranking_options.hybrid_search")
+    return weights.embedding_weight / total
+
+
+def queries_of(query: str | list[str], param: str = "query") -> list[str]:
+    queries = [query] if isinstance(query, str) else list(query)
+    queries = [q for q in (q.strip() for q in queries) if q]
+    if not queries:
+        raise bad_request("query must be a non-empty string (or a list of them)", param)
+    return queries
+
+
+@router.post("/{vector_store_id}/search")
+async def search(vector_store_id: str, body: SearchBody, request: Request, ctx: ServerContext = Depends(context),
+                 principal: Principal = Depends(reader)) -> dict[str, Any]:
+    audit = request.state.audit
+    audit["vector_store"] = vector_store_id
+    store = store_for(ctx, principal, vector_store_id)
+    queries = queries_of(body.query)
+    audit["question"] = " | ".join(queries)
+    node = openai_filters.parse(body.filters)
+    options = body.ranking_options
+    retrieved = await asyncio.to_thread(
+        retrieve, ctx, [store], queries, body.max_num_results, node,
+        score_threshold=options.score_threshold if options else None, alpha=fusion_alpha(options))
+    await asyncio.to_thread(ctx.db.touch_store, vector_store_id)
+    audit["retrieved"] = audit_hits(retrieved.found)
+    return {"object": "vector_store.search_results.page", "search_query": queries,
+            "data": [search_result(f) for f in retrieved.found], "has_more": False, "next_page": None}

@@ -1,0 +1,97 @@
+"""Rows of the metadata DB as the OpenAI objects the SDK parses (every declared field present).
+
+Kept apart from the routers so that a list, a retrieve and the object embedded in another
+response are always the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ragkit.server.db import MetaDB, NotFound
+from ragkit.server.errors import bad_request
+
+DAY = 86400
+
+
+class ListQuery(BaseModel):
+    """The cursor parameters every list endpoint takes."""
+
+    limit: int = Field(20, ge=1, le=100)
+    order: Literal["asc", "desc"] = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+def cursor_page(db: MetaDB, table: str, where: str, args: tuple, query: ListQuery, render,
+                id_column: str = "id") -> dict[str, Any]:
+    try:
+        rows, has_more = db.page(table, where, args, limit=query.limit, order=query.order,
+                                 after=query.after, before=query.before, id_column=id_column)
+    except NotFound as exc:
+        param = "after" if query.after == exc.args[0] else "before"
+        raise bad_request(f"No object with id '{exc.args[0]}' in this list (cursor '{param}').", param) from None
+    data = [render(r) for r in rows]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+
+
+def file_object(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "object": "file", "bytes": row["bytes"], "created_at": row["created_at"],
+            "filename": row["filename"], "purpose": row["purpose"], "status": "processed",
+            "expires_at": None, "status_details": None}
+
+
+def _expiry(store: dict[str, Any]) -> tuple[dict[str, Any] | None, int | None]:
+    policy = json.loads(store["expires_after"]) if store.get("expires_after") else None
+    if not policy:
+        return None, None
+    anchor = store.get("last_active_at") or store["created_at"]
+    return policy, int(anchor) + int(policy["days"]) * DAY
+
+
+def chunking(store: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "static", "static": {"max_chunk_size_tokens": store["chunk_size"],
+                                         "chunk_overlap_tokens": store["chunk_overlap"]}}
+
+
+def vector_store(db: MetaDB, store: dict[str, Any]) -> dict[str, Any]:
+    counts, usage = db.counts(store["id"])
+    policy, expires_at = _expiry(store)
+    if expires_at is not None and expires_at < time.time():
+        status = "expired"
+    else:
+        status = "in_progress" if counts["in_progress"] else "completed"
+    return {"id": store["id"], "object": "vector_store", "created_at": store["created_at"],
+            "name": store["name"], "description": store.get("description"), "usage_bytes": usage,
+            "file_counts": counts, "status": status, "expires_after": policy, "expires_at": expires_at,
+            "last_active_at": store.get("last_active_at"),
+            "metadata": json.loads(store["metadata"]) if store.get("metadata") else {},
+            "chunking_strategy": chunking(store)}
+
+
+def vs_file(row: dict[str, Any], store: dict[str, Any], size: int | None) -> dict[str, Any]:
+    return {"id": row["file_id"], "object": "vector_store.file", "created_at": row["created_at"],
+            "usage_bytes": (size or 0) if row["status"] == "completed" else 0,
+            "vector_store_id": row["vector_store_id"], "status": row["status"],
+            "last_error": json.loads(row["last_error"]) if row.get("last_error") else None,
+            "attributes": json.loads(row["attributes"]) if row.get("attributes") else {},
+            "chunking_strategy": chunking(store)}
+
+
+def batch(db: MetaDB, row: dict[str, Any]) -> dict[str, Any]:
+    counts, _ = db.counts(row["vector_store_id"], row["id"])
+    if counts["in_progress"]:
+        status = "in_progress"
+    elif row["cancelled"]:
+        status = "cancelled"
+    elif counts["total"] and counts["failed"] == counts["total"]:
+        status = "failed"
+    else:
+        status = "completed"
+    return {"id": row["id"], "object": "vector_store.files_batch", "created_at": row["created_at"],
+            "vector_store_id": row["vector_store_id"], "status": status, "file_counts": counts}

@@ -1,0 +1,118 @@
+"""A real ``ragkit serve`` subprocess for tests, driven with the stock ``openai`` SDK.
+
+The server gets the test process's environment (the network guard on PYTHONPATH, no API keys,
+offline caches) plus what a test adds, a free port on 127.0.0.1 and its own ``--home``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+RAGKIT = [sys.executable, "-m", "ragkit.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ragkit(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a ragkit CLI command against ``home``."""
+    return subprocess.run([*RAGKIT, *args, "--home", str(home)], capture_output=True, text=True, check=check,
+                          env={**os.environ, **(env or {})}, cwd=home.parent, timeout=120)
+
+
+def create_key(home: Path, name: str, *extra: str) -> str:
+    done = ragkit("keys", "create", name, *extra, "--json", home=home)
+    return json.loads(done.stdout)["key"]
+
+
+class Server:
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None) -> None:
+        self.home = home
+        self.args = list(args)
+        self.env = env or {}
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+        self.log = home.parent / f"serve-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def start(self, timeout: float = 120) -> "Server":
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [*RAGKIT, "serve", "--home", str(self.home), "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "warning", *self.args]
+        handle = open(self.log, "ab")
+        self.process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **self.env}, cwd=self.home.parent)
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ragkit serve exited early:\n{self.log.read_text(errors='replace')}")
+            if time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"ragkit serve did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.2)
+
+    def client(self, key: str | None = "none", **kwargs):
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=120, **kwargs)
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+def wait_until(predicate, timeout: float = 120, interval: float = 0.25):
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
+def upload(client, paths: Sequence[Path]) -> list[str]:
+    ids = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            ids.append(client.files.create(file=handle, purpose="assistants").id)
+    return ids
