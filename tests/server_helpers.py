@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 RAGKIT = [sys.executable, "-m", "ragkit.cli"]
@@ -55,7 +55,7 @@ class Server:
     def base_url(self) -> str:
         return self.url + "/v1"
 
-    def start(self, timeout: float = 120) -> "Server":
+    def start(self, timeout: float = 120) -> Server:
         self.home.mkdir(parents=True, exist_ok=True)
         command = [*RAGKIT, "serve", "--home", str(self.home), "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "warning", *self.args]

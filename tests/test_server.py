@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 
 import openai
 import pytest
-
 from conftest import CORPUS
 from server_helpers import Server, create_key, ragkit, upload
 
@@ -224,9 +222,8 @@ def test_bad_files_fail_alone_with_reasons(client, tmp_path):
 def test_oversized_upload_is_413(client, tmp_path):
     big = tmp_path / "big.txt"
     big.write_bytes(b"word " * (300 * 1024))  # 1.5 MB > the 1 MB limit of this server
-    with pytest.raises(openai.APIStatusError) as caught:
-        with open(big, "rb") as handle:
-            client.files.create(file=handle, purpose="assistants")
+    with pytest.raises(openai.APIStatusError) as caught, open(big, "rb") as handle:
+        client.files.create(file=handle, purpose="assistants")
     assert caught.value.status_code == 413 and caught.value.code == "request_too_large"
 
 

@@ -19,8 +19,9 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any
 
 from ragkit.api import REFUSAL_TEXT
 from ragkit.citations import MARKER, resolve

@@ -9,20 +9,29 @@ used: the server settings arrive as ``RAGKIT_SERVE_*`` environment variables.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import FastAPI
 
 from ragkit import __version__
 from ragkit.config import load_settings
-from ragkit.server import chat, errors, files, meta, responses, search, vector_store_files, vector_stores
+from ragkit.server import (
+    chat,
+    errors,
+    files,
+    meta,
+    responses,
+    search,
+    vector_store_files,
+    vector_stores,
+)
 from ragkit.server.audit import AuditLog
-from ragkit.server.auth import RateLimiter
 from ragkit.server.config import ServerConfig
 from ragkit.server.db import MetaDB
 from ragkit.server.guard import RequestGuard
 from ragkit.server.ingest_worker import IngestWorker
+from ragkit.server.ratelimit import RateLimiter
 from ragkit.server.state import AnswerCache, ServerContext
 from ragkit.server.stores import StoreRegistry
 
@@ -48,7 +57,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx.registry.embedder  # load the model before the first request, not during it
+        _ = ctx.registry.embedder  # load the model before the first request, not during it
         ctx.worker.start()
         yield
         ctx.worker.stop()

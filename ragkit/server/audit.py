@@ -19,8 +19,9 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
@@ -89,7 +90,7 @@ class AuditLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def write(self, record: dict[str, Any]) -> None:
-        record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")} | record
+        record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")} | record
         if self.redact_pii:
             record = scrub(record)
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")

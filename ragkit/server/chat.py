@@ -17,7 +17,8 @@ import asyncio
 import json
 import secrets
 import time
-from typing import Any, AsyncIterator, Optional
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
@@ -39,14 +40,14 @@ RAGKIT_KEYS = ("vector_store_ids", "filters", "max_num_results")
 
 
 class ChatBody(Body):
-    model: Optional[str] = None
+    model: str | None = None
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
-    stream_options: Optional[dict[str, Any]] = None
+    stream_options: dict[str, Any] | None = None
     n: int = Field(1, ge=1, le=1)
-    vector_store_ids: Optional[list[str]] = None
-    filters: Optional[dict[str, Any]] = None
-    max_num_results: Optional[int] = Field(None, ge=1, le=50)
+    vector_store_ids: list[str] | None = None
+    filters: dict[str, Any] | None = None
+    max_num_results: int | None = Field(None, ge=1, le=50)
 
 
 def _text(content: Any) -> str:

@@ -10,13 +10,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ragkit.errors import RagkitError, UsageError
 
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Knowledge-base directory [default: .ragkit]",
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Knowledge-base directory [default: .ragkit]",
                                                   show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         rate_limit: Annotated[int, typer.Option(help="Requests per minute per key (0: unlimited).", min=0)] = 600,
         request_timeout: Annotated[float, typer.Option(help="Seconds before a request is answered 504.")] = 120.0,
         redact_pii: Annotated[bool, typer.Option("--redact-pii", help="Mask personal data in the audit log.")] = False,
-        default_vector_store: Annotated[Optional[str], typer.Option(help="Store for chat completions that name none.", show_default=False)] = None,
+        default_vector_store: Annotated[str | None, typer.Option(help="Store for chat completions that name none.", show_default=False)] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     ) -> None:
         """Serve the OpenAI API (files, vector stores, search, Responses, chat) over your documents."""
@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str, typer.Argument(help="A name for the key (shown in the audit log).")],
         scope: Annotated[str, typer.Option(help="read, write or admin.")] = "read",
         vector_store: Annotated[list[str], typer.Option("--vector-store", help="Limit the key to this store (repeatable).")] = [],
-        rate_limit: Annotated[Optional[int], typer.Option(help="Requests per minute for this key (0: unlimited).", show_default=False)] = None,
+        rate_limit: Annotated[int | None, typer.Option(help="Requests per minute for this key (0: unlimited).", show_default=False)] = None,
         home: HomeOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
@@ -196,8 +196,8 @@ def register(app: typer.Typer) -> None:
     def logs(
         home: HomeOpt = None,
         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new requests.")] = False,
-        key: Annotated[Optional[str], typer.Option("--key", help="Only requests made with this key name.", show_default=False)] = None,
-        endpoint: Annotated[Optional[str], typer.Option("--endpoint", help="Only endpoints containing this text.", show_default=False)] = None,
+        key: Annotated[str | None, typer.Option("--key", help="Only requests made with this key name.", show_default=False)] = None,
+        endpoint: Annotated[str | None, typer.Option("--endpoint", help="Only endpoints containing this text.", show_default=False)] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Show the server's audit log (one line per request)."""

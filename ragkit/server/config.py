@@ -70,7 +70,7 @@ class ServerConfig:
         return env
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "ServerConfig":
+    def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
         environ = dict(os.environ if environ is None else environ)
         config = cls()
         updates: dict[str, object] = {}

@@ -18,9 +18,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(

@@ -36,13 +36,13 @@ class Comparison(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str = Field(min_length=1, max_length=64)
     type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
-    value: Union[bool, int, float, str, list[Union[int, float, str]]]
+    value: bool | int | float | str | list[int | float | str]
 
 
 class Compound(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["and", "or"]
-    filters: list[Union["Comparison", "Compound"]] = Field(min_length=1)
+    filters: list[Comparison | Compound] = Field(min_length=1)
 
 
 Compound.model_rebuild()
@@ -168,7 +168,7 @@ class Plan:
     fields_by_path: dict[str, dict[str, Any]]
 
     @classmethod
-    def build(cls, node: Filter | None, files: list[dict[str, Any]]) -> "Plan":
+    def build(cls, node: Filter | None, files: list[dict[str, Any]]) -> Plan:
         """``files``: the store's completed files (rows with path, filename, file_id, attributes)."""
         fields_by_path = {f["path"]: file_fields(f, json.loads(f["attributes"]) if f.get("attributes") else None)
                           for f in files}

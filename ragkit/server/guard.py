@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -64,6 +65,9 @@ class RequestGuard:
             if message["type"] == "http.response.start":
                 outcome["status"] = message["status"]
                 outcome["started"] = True
+                # which worker process answered (--workers N): for operators and tests
+                worker = (b"x-ragkit-worker", str(os.getpid()).encode())
+                message = {**message, "headers": [*message.get("headers", []), worker]}
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 finish()

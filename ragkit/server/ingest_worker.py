@@ -115,7 +115,7 @@ class IngestWorker:
                     self._wake.clear()
                     continue
                 self.process(rows)
-            except Exception:  # noqa: BLE001 - the loop must survive; the claim is retried later
+            except Exception:
                 log.exception("ingestion loop error")
                 time.sleep(1.0)
 
@@ -135,7 +135,7 @@ class IngestWorker:
             results = {f.path: f for f in report.files}
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}
-        except Exception:  # noqa: BLE001 - reported to the client as a server error, logged here
+        except Exception:
             log.exception("ingesting %d file(s) into %s", len(paths), vs_id)
             failure = {"code": "server_error", "message": "internal error while ingesting the file"}
         for row in rows:

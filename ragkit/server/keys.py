@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ragkit.errors import UsageError
 from ragkit.server.db import MetaDB, now

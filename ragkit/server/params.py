@@ -6,13 +6,13 @@ parameter, so the SDK raises ``BadRequestError`` with a message a user can act o
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ragkit.server.errors import ApiError
 
-Attributes = dict[str, Union[str, bool, int, float]]
+Attributes = dict[str, str | bool | int | float]
 
 
 class Body(BaseModel):
@@ -26,7 +26,7 @@ class StaticChunking(Body):
     chunk_overlap_tokens: int = Field(ge=0)
 
     @model_validator(mode="after")
-    def _overlap(self) -> "StaticChunking":
+    def _overlap(self) -> StaticChunking:
         if self.chunk_overlap_tokens > self.max_chunk_size_tokens // 2:
             raise ValueError("chunk_overlap_tokens must not exceed half of max_chunk_size_tokens")
         return self
@@ -34,10 +34,10 @@ class StaticChunking(Body):
 
 class ChunkingStrategy(Body):
     type: Literal["auto", "static", "other"]
-    static: Optional[StaticChunking] = None
+    static: StaticChunking | None = None
 
     @model_validator(mode="after")
-    def _static(self) -> "ChunkingStrategy":
+    def _static(self) -> ChunkingStrategy:
         if self.type == "static" and self.static is None:
             raise ValueError("a static chunking strategy needs 'static': {max_chunk_size_tokens, chunk_overlap_tokens}")
         return self
@@ -54,7 +54,7 @@ class ExpiresAfter(Body):
     days: int = Field(ge=1, le=365)
 
 
-def check_metadata(value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if len(value) > 16:
@@ -67,7 +67,7 @@ def check_metadata(value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     return value
 
 
-def check_attributes(value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+def check_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if len(value) > 16:
@@ -81,56 +81,56 @@ def check_attributes(value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]
 
 
 class CreateStore(Body):
-    name: Optional[str] = Field(None, max_length=256)
-    description: Optional[str] = Field(None, max_length=512)
+    name: str | None = Field(None, max_length=256)
+    description: str | None = Field(None, max_length=512)
     file_ids: list[str] = Field(default_factory=list, max_length=2000)
-    metadata: Optional[dict[str, Any]] = None
-    chunking_strategy: Optional[ChunkingStrategy] = None
-    expires_after: Optional[ExpiresAfter] = None
+    metadata: dict[str, Any] | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+    expires_after: ExpiresAfter | None = None
 
     _meta = field_validator("metadata")(check_metadata)
 
 
 class UpdateStore(Body):
-    name: Optional[str] = Field(None, max_length=256)
-    metadata: Optional[dict[str, Any]] = None
-    expires_after: Optional[ExpiresAfter] = None
+    name: str | None = Field(None, max_length=256)
+    metadata: dict[str, Any] | None = None
+    expires_after: ExpiresAfter | None = None
 
     _meta = field_validator("metadata")(check_metadata)
 
 
 class CreateStoreFile(Body):
     file_id: str
-    attributes: Optional[Attributes] = None
-    chunking_strategy: Optional[ChunkingStrategy] = None
+    attributes: Attributes | None = None
+    chunking_strategy: ChunkingStrategy | None = None
 
     _attrs = field_validator("attributes")(check_attributes)
 
 
 class UpdateStoreFile(Body):
-    attributes: Optional[Attributes]
+    attributes: Attributes | None
 
     _attrs = field_validator("attributes")(check_attributes)
 
 
 class BatchFile(Body):
     file_id: str
-    attributes: Optional[Attributes] = None
-    chunking_strategy: Optional[ChunkingStrategy] = None
+    attributes: Attributes | None = None
+    chunking_strategy: ChunkingStrategy | None = None
 
     _attrs = field_validator("attributes")(check_attributes)
 
 
 class CreateBatch(Body):
-    file_ids: Optional[list[str]] = Field(None, max_length=2000)
-    files: Optional[list[BatchFile]] = Field(None, max_length=2000)
-    attributes: Optional[Attributes] = None
-    chunking_strategy: Optional[ChunkingStrategy] = None
+    file_ids: list[str] | None = Field(None, max_length=2000)
+    files: list[BatchFile] | None = Field(None, max_length=2000)
+    attributes: Attributes | None = None
+    chunking_strategy: ChunkingStrategy | None = None
 
     _attrs = field_validator("attributes")(check_attributes)
 
     @model_validator(mode="after")
-    def _one_of(self) -> "CreateBatch":
+    def _one_of(self) -> CreateBatch:
         if (self.file_ids is None) == (self.files is None):
             raise ValueError("give exactly one of file_ids or files")
         if not (self.file_ids or self.files):

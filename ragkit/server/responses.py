@@ -19,7 +19,8 @@ import asyncio
 import json
 import secrets
 import time
-from typing import Any, AsyncIterator, Literal, Optional, Union
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -42,23 +43,23 @@ RESULTS = "file_search_call.results"
 class FileSearchTool(Body):
     type: Literal["file_search"]
     vector_store_ids: list[str] = Field(min_length=1)
-    max_num_results: Optional[int] = Field(None, ge=1, le=50)
-    filters: Optional[dict[str, Any]] = None
-    ranking_options: Optional[dict[str, Any]] = None
+    max_num_results: int | None = Field(None, ge=1, le=50)
+    filters: dict[str, Any] | None = None
+    ranking_options: dict[str, Any] | None = None
 
 
 class ResponsesBody(Body):
-    model: Optional[str] = None
-    input: Union[str, list[dict[str, Any]]]
-    instructions: Optional[str] = None
+    model: str | None = None
+    input: str | list[dict[str, Any]]
+    instructions: str | None = None
     tools: list[dict[str, Any]] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     stream: bool = False
-    temperature: Optional[float] = None
-    top_p: Optional[float] = None
-    max_output_tokens: Optional[int] = None
-    metadata: Optional[dict[str, str]] = None
-    user: Optional[str] = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
 
 
 def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:

@@ -10,8 +10,9 @@ in the store is never returned. Results of several stores or queries are merged 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ragkit.models import Filters, SearchHit
 from ragkit.server.filters import Filter, Plan

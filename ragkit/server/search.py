@@ -9,7 +9,7 @@ and ``ranking_options.hybrid_search`` weights become the dense/BM25 fusion weigh
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional, Union
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
@@ -31,16 +31,16 @@ class HybridWeights(Body):
 
 
 class RankingOptions(Body):
-    ranker: Optional[str] = None
-    score_threshold: Optional[float] = Field(None, ge=0, le=1)
-    hybrid_search: Optional[HybridWeights] = None
+    ranker: str | None = None
+    score_threshold: float | None = Field(None, ge=0, le=1)
+    hybrid_search: HybridWeights | None = None
 
 
 class SearchBody(Body):
-    query: Union[str, list[str]]
+    query: str | list[str]
     max_num_results: int = Field(10, ge=1, le=50)
-    filters: Optional[dict[str, Any]] = None
-    ranking_options: Optional[RankingOptions] = None
+    filters: dict[str, Any] | None = None
+    ranking_options: RankingOptions | None = None
     rewrite_query: bool = False
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Hashable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -19,10 +20,10 @@ from ragkit.config import Settings
 from ragkit.server.audit import AuditLog
 from ragkit.server.config import ServerConfig
 from ragkit.server.db import MetaDB
+from ragkit.server.ratelimit import RateLimiter
 from ragkit.server.stores import StoreRegistry
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ragkit.server.auth import RateLimiter
     from ragkit.server.ingest_worker import IngestWorker
 
 
@@ -65,8 +66,8 @@ class ServerContext:
     registry: StoreRegistry
     audit: AuditLog
     cache: AnswerCache
-    limiter: "RateLimiter"
-    worker: "IngestWorker"
+    limiter: RateLimiter
+    worker: IngestWorker
 
     @property
     def chat_model(self) -> str | None:

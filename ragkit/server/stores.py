@@ -13,7 +13,8 @@ import logging
 import shutil
 import threading
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ragkit.api import KnowledgeBase
 from ragkit.config import ChunkTruncationWarning, Settings

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ragkit.server.auth import file_for, reader, store_for, writer
 from ragkit.server.errors import not_found
 from ragkit.server.keys import Principal
-from ragkit.server.params import ChunkingStrategy, CreateBatch, CreateStoreFile, UpdateStoreFile, conflict_chunking
+from ragkit.server.params import (
+    ChunkingStrategy,
+    CreateBatch,
+    CreateStoreFile,
+    UpdateStoreFile,
+    conflict_chunking,
+)
 from ragkit.server.shapes import ListQuery, batch, cursor_page, vs_file
 from ragkit.server.state import ServerContext, context
 
@@ -24,7 +30,7 @@ router = APIRouter(prefix="/v1/vector_stores/{vector_store_id}", tags=["vector_s
 
 
 class FileListQuery(ListQuery):
-    filter: Optional[Literal["in_progress", "completed", "failed", "cancelled"]] = None
+    filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = None
 
 
 def _chunking(ctx: ServerContext, store: dict[str, Any], strategy: ChunkingStrategy | None) -> dict[str, Any]:
