@@ -8,11 +8,18 @@ from ingest.loaders.base import LoadedDocument, LoadError, LoadOptions, Section
 from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
 from ingest.loaders.pdf import load_pdf
+from ingest.loaders.pptx import load_pptx
+from ingest.loaders.tabular import load_csv
 from ingest.loaders.text import load_markdown, load_text
+from ingest.loaders.xlsx import load_xlsx
 
 LOADERS = {
     ".pdf": load_pdf,
     ".docx": load_docx,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".csv": load_csv,
+    ".tsv": load_csv,
     ".txt": load_text,
     ".text": load_text,
     ".md": load_markdown,

@@ -44,6 +44,10 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class LoadOptions:
     pdf_password: str | None = None
+    #: DOCX: add reviewers' comments as a "Comments" section after the body
+    docx_comments: bool = True
+    #: DOCX: add header and footer text as a "Headers and footers" section (they repeat per page)
+    docx_headers_footers: bool = False
 
 
 class Loader(Protocol):
