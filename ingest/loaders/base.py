@@ -19,6 +19,8 @@ class Section:
     page: int | None = None
     section: tuple[str, ...] = ()
     offset: int = 0
+    #: the text was recognised from the page image (no text layer), not extracted
+    ocr: bool = False
 
 
 @dataclass
@@ -29,6 +31,11 @@ class LoadedDocument:
     warnings: list[str] = field(default_factory=list)
     #: the full text each offset refers to: page number (or None for the whole document) -> text
     texts: dict[int | None, str] = field(default_factory=dict)
+    #: the document's own title (PDF/DOCX metadata, first heading), when it has a usable one;
+    #: retrieval adds it to every chunk's context so a table page still knows its document
+    title: str | None = None
+    #: counts worth reporting per file, e.g. {"ocr_pages": 3, "furniture_lines": 120}
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 class LoadError(Exception):
@@ -44,6 +51,14 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class LoadOptions:
     pdf_password: str | None = None
+    #: recognise text on PDF pages that have no text layer (offline OCR)
+    ocr: bool = True
+    #: at most this many pages of one file are OCRed ...
+    ocr_max_pages: int = 50
+    #: ... and OCR of one file stops after this many seconds (the rest is reported)
+    ocr_seconds: float = 120.0
+    #: keep lines repeated on most pages (running headers, footers, page numbers)
+    keep_furniture: bool = False
     #: DOCX: add reviewers' comments as a "Comments" section after the body
     docx_comments: bool = True
     #: DOCX: add header and footer text as a "Headers and footers" section (they repeat per page)
