@@ -83,10 +83,17 @@ class Server:
         return openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=120, **kwargs)
 
     def kill(self) -> None:
-        """``kill -9``: no shutdown code runs."""
+        """``kill -9``: no shutdown code runs. The server's own children (parse workers) would
+        outlive it as orphans, so they are killed too, by pid."""
         assert self.process is not None
+        children = _children(self.process.pid)
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -97,6 +104,25 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    """Descendants of ``pid`` (Linux /proc), deepest last."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                direct = [int(p) for p in handle.read().split()]
+        except OSError:
+            continue
+        for child in direct:
+            found.append(child)
+            found.extend(_children(child))
+    return found
 
 
 def wait_until(predicate, timeout: float = 120, interval: float = 0.25):

@@ -348,3 +348,23 @@ def test_deleting_a_file_from_a_store_removes_its_chunks(client):
     assert client.vector_stores.delete(vs.id).deleted
     with pytest.raises(openai.NotFoundError):
         client.vector_stores.retrieve(vs.id)
+
+
+def test_static_chunking_strategy_is_honoured(client, store):
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20}}
+    vs = client.vector_stores.create(name="small chunks", chunking_strategy=static)
+    [handbook] = upload(client, [CORPUS / "warranty-and-returns.docx"])
+    attached = client.vector_stores.files.create_and_poll(vector_store_id=vs.id, file_id=handbook,
+                                                          poll_interval_ms=100)
+    assert attached.status == "completed"
+    assert attached.chunking_strategy.static.max_chunk_size_tokens == 100
+    small = list(client.vector_stores.files.content(file_id=handbook, vector_store_id=vs.id))
+    default = list(client.vector_stores.files.content(file_id=store["names"]["warranty-and-returns.docx"],
+                                                      vector_store_id=store["id"]))
+    assert len(small) > len(default)
+    other = {"type": "static", "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 0}}
+    with pytest.raises(openai.BadRequestError):
+        client.vector_stores.files.create(vector_store_id=vs.id, file_id=store["manual"], chunking_strategy=other)
+    with pytest.raises(openai.BadRequestError):
+        client.vector_stores.create(chunking_strategy={"type": "static", "static": {
+            "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 80}})

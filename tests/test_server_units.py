@@ -118,3 +118,35 @@ def test_cursor_pages_and_keys(tmp_path):
     assert created["key"] not in json.dumps(db.all("SELECT * FROM api_keys"))
     revoke_key(db, "ci")
     assert principal_for(db, created["key"]) is None
+
+
+def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
+    import asyncio
+    from types import SimpleNamespace
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from ragkit.server.audit import AuditLog
+    from ragkit.server.config import ServerConfig
+    from ragkit.server.guard import RequestGuard
+
+    async def slow(request):
+        await asyncio.sleep(5)
+        return JSONResponse({})
+
+    async def echo(request):
+        return JSONResponse({"n": len(await request.body())})
+
+    app = Starlette(routes=[Route("/slow", slow), Route("/echo", echo, methods=["POST"])])
+    config = ServerConfig(home=tmp_path, request_timeout=0.3, max_json_bytes=100)
+    ctx = SimpleNamespace(config=config, audit=AuditLog(tmp_path / "audit.jsonl"))
+    client = TestClient(RequestGuard(app, ctx))
+    response = client.get("/slow")
+    assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
+    assert client.post("/echo", content=b"x" * 50).json() == {"n": 50}
+    assert client.post("/echo", content=b"x" * 500).status_code == 413
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(r["endpoint"], r["status"]) for r in lines] == [("/slow", 504), ("/echo", 200), ("/echo", 413)]
