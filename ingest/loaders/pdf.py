@@ -11,8 +11,14 @@ second cost after embedding. pypdf stays as the fallback, per page or per file:
   which it finds no text at all, is read with pypdf as a whole.
 
 Encrypted files open when the empty password (or the configured one) works; otherwise they fail
-with kind ``encrypted``. Pages without a text layer (scans) are counted and reported, since OCR
-is not supported. Any parser exception fails this file alone, with the reason.
+with kind ``encrypted``. Any parser exception fails this file alone, with the reason.
+
+Pages without a text layer (scans, slides saved as images) are rendered with PDFium and read by
+offline OCR (:mod:`ingest.loaders.ocr`), within a per-file budget of pages and seconds so one
+500-page scan cannot stall a batch; pages beyond it are named in a warning. Lines repeated at
+the top or bottom of most pages (running headers, footers, page numbers) are removed
+(:mod:`ingest.loaders.furniture`); the page texts returned are the texts without them, so chunk
+offsets and citations refer to what is actually indexed.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.loaders.base import LoadedDocument, LoadError, LoadOptions, Section
+from ingest.loaders.furniture import remove_furniture
 
 #: C0 controls other than tab/newline/CR and PDFium's hyphenation mark (\x02), plus U+FFFD.
 _LEAKED_GLYPHS = re.compile("[\x00\x01\x03-\x08\x0b\x0c\x0e-\x1f\ufffd]")
@@ -37,13 +46,43 @@ _PDFIUM_LOCK = threading.Lock()
 
 
 def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:
-    pages = _pdfium_pages(path, options)
+    extracted = _pdfium_pages(path, options)
+    pages, title = extracted if extracted is not None else (None, None)
     if pages is None or not any(text.strip() for text in pages):
-        pages = _pypdf_pages(path, options)
-    return _document(pages)
+        try:
+            fallback, fallback_title = _pypdf_pages(path, options)
+        except LoadError as exc:
+            if pages is None or exc.kind != "corrupt":
+                raise
+            fallback, fallback_title = [], None  # PDFium read the file: its pages go on to OCR
+        if pages is None or any(text.strip() for text in fallback):
+            pages = fallback
+        title = title or fallback_title
+    empty = [index for index, text in enumerate(pages) if not text.strip()]
+    run = OcrRun()
+    if empty and options.ocr:
+        run = _ocr_pages(path, options, pages, empty) if extracted is not None else OcrRun(impossible=True)
+    return _document(pages, run, options, document_title(title, path.stem))
 
 
-def _document(pages: list[str]) -> LoadedDocument:
+@dataclass
+class OcrRun:
+    """What OCR did for one file: 0-based page indices by outcome, and why it stopped."""
+
+    read: list[int] = field(default_factory=list)
+    blank: list[int] = field(default_factory=list)
+    unread: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    limit: str = ""
+    unavailable: str = ""
+    impossible: bool = False
+
+
+def _document(pages: list[str], run: OcrRun, options: LoadOptions, title: str | None) -> LoadedDocument:
+    removed = 0
+    if not options.keep_furniture:
+        pages, removed = remove_furniture(pages)
+    recognised = set(run.read)
     sections: list[Section] = []
     texts: dict[int | None, str] = {}
     empty: list[int] = []
@@ -52,23 +91,157 @@ def _document(pages: list[str]) -> LoadedDocument:
             empty.append(number)
             continue
         texts[number] = text
-        sections.append(Section(text=text, page=number, offset=0))
+        sections.append(Section(text=text, page=number, offset=0, ocr=number - 1 in recognised))
     total = len(pages)
+    ocr_pages = sum(1 for section in sections if section.ocr)
     if not sections:
-        raise LoadError("no-text", f"no extractable text on any of {total} page(s); OCR not supported")
+        reason = f"no extractable text on any of {total} page(s); {_no_text_reason(run, options)}"
+        raise LoadError("no-text", reason + (f"; {_ocr_stopped(run)}" if run.unread else ""))
     warnings = []
-    if empty:
-        shown = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
-        warnings.append(f"{len(empty)} of {total} page(s) have no extractable text (pages {shown}); OCR not supported")
-    return LoadedDocument(sections=sections, pages=total, warnings=warnings, texts=texts)
+    unread = {index + 1 for index in run.unread}
+    looked_at = [number for number in empty if number not in unread]
+    if looked_at:
+        shown = ", ".join(map(str, looked_at[:10])) + (" ..." if len(looked_at) > 10 else "")
+        warnings.append(f"{len(looked_at)} of {total} page(s) have no extractable text (pages {shown}); "
+                        f"{_no_text_reason(run, options)}")
+    if run.unread:
+        warnings.append(_ocr_stopped(run))
+    return LoadedDocument(sections=sections, pages=total, warnings=warnings, texts=texts, title=title,
+                          stats={"ocr_pages": ocr_pages, "furniture_lines": removed})
 
 
-def _pdfium_pages(path: Path, options: LoadOptions) -> list[str] | None:
-    """Page texts via PDFium, or None when PDFium cannot open the file as a PDF."""
-    with _PDFIUM_LOCK:
-        pages = _pdfium_texts(path, options)
-    if pages is None:
+def _no_text_reason(run: OcrRun, options: LoadOptions) -> str:
+    """Why pages stayed without text, for the warning or the failure."""
+    if not options.ocr:
+        return "OCR not supported"
+    if run.impossible:
+        return "OCR not possible (PDFium cannot open this file)"
+    if run.unavailable:
+        return f"OCR unavailable ({run.unavailable})"
+    return "OCR found no text"
+
+
+def _ocr_stopped(run: OcrRun) -> str:
+    return (f"OCR stopped after {len(run.read)} page(s) / {run.seconds:.0f} s ({run.limit}); "
+            f"page{'s' if len(run.unread) > 1 else ''} {page_ranges(run.unread)} not read")
+
+
+def page_ranges(indices: list[int]) -> str:
+    """0-based page indices as 1-based ranges: [2, 3, 4, 8] -> "3-5, 9"."""
+    parts: list[str] = []
+    for index in sorted(indices):
+        number = index + 1
+        if parts and parts[-1][1] == number - 1:
+            parts[-1] = (parts[-1][0], number)
+        else:
+            parts.append((number, number))
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+#: What Office's PDF export writes before the source file name: "Microsoft Word - report.docx".
+_PRODUCER_PREFIX = re.compile(r"^microsoft\s+(?:office\s+)?(?:word|powerpoint|excel|publisher|visio)\s*-\s*", re.I)
+_FILE_EXTENSION = re.compile(
+    r"\.(?:docx?|dotx?|pptx?|xlsx?|pdf|rtf|odt|odp|ods|txt|tex|dvi|ps|eps|indd|qxd|pages|key|html?|md)$", re.I)
+#: Placeholders authoring tools fill in when the author gave no title.
+_PLACEHOLDER = re.compile(
+    r"^(?:untitled|no title|title|document|doc|presentation|powerpoint presentation|slide|"
+    r"microsoft word document|unknown|none|null)(?:[\s_-]*\d+)?$", re.I)
+
+
+def document_title(raw: str | None, stem: str = "") -> str | None:
+    """The PDF's metadata title when it names the document, else None.
+
+    Authoring tools fill /Title with junk as often as with a title: nothing, "untitled", the
+    source file's name ("Microsoft Word - Annual report 2020.docx", "paper.dvi") or the PDF's
+    own file name. The Office prefix and a file extension are stripped; what then still looks
+    like a file name (no space, or a path) or a placeholder is no title.
+    """
+    if not raw:
         return None
+    title = " ".join(raw.replace("\x00", " ").split())
+    title = _PRODUCER_PREFIX.sub("", title)
+    named_file = _FILE_EXTENSION.search(title) is not None
+    title = _FILE_EXTENSION.sub("", title).strip(" -_")
+    if named_file and (" " not in title or "/" in title or "\\" in title):
+        return None
+    if re.search(r"^[a-z]:\\|^/|\\", title, re.I) or _PLACEHOLDER.match(title):
+        return None
+    if len(title) < 3 or not any(ch.isalpha() for ch in title):
+        return None
+    if _squash(title) == _squash(stem):
+        return None
+    return title
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def _ocr_pages(path: Path, options: LoadOptions, pages: list[str], todo: list[int]) -> OcrRun:
+    """OCR the pages at ``todo`` (0-based) in place, within the file's page and time budget.
+
+    Only rendering holds the PDFium lock; recognition (seconds per page) does not. The budget is
+    checked before each page, so a file overruns ``ocr_seconds`` by at most one page.
+    """
+    import pypdfium2 as pdfium
+
+    from ingest.loaders import ocr
+
+    run = OcrRun()
+    started = time.monotonic()
+    with _PDFIUM_LOCK:
+        document = pdfium.PdfDocument(str(path), password=options.pdf_password or None)
+    try:
+        for position, index in enumerate(todo):
+            run.seconds = time.monotonic() - started
+            if len(run.read) >= options.ocr_max_pages or run.seconds >= options.ocr_seconds:
+                run.limit = (f"limit {options.ocr_max_pages} page(s)" if len(run.read) >= options.ocr_max_pages
+                             else f"limit {options.ocr_seconds:.0f} s")
+                run.unread = todo[position:]
+                break
+            with _PDFIUM_LOCK:
+                image = _render_unless_blank(pdfium, document, index, ocr.render)
+            if image is None:
+                run.blank.append(index)
+                continue
+            try:
+                pages[index] = ocr.text_from_boxes(ocr.recognise(image))
+            except ImportError as exc:  # the OCR engine is not installed: extraction still works
+                run.unavailable = str(exc)
+                break
+            run.read.append(index)
+        run.seconds = time.monotonic() - started
+    finally:
+        with _PDFIUM_LOCK:
+            document.close()
+    return run
+
+
+def _render_unless_blank(pdfium, document, index: int, render):
+    """The page as an image, or None when it has nothing to read (no page objects at all)."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        page = document[index]
+    except pdfium.PdfiumError:
+        return None
+    try:
+        if pdfium_c.FPDFPage_CountObjects(page) == 0:
+            return None
+        return render(page)
+    except pdfium.PdfiumError:
+        return None
+    finally:
+        page.close()
+
+
+def _pdfium_pages(path: Path, options: LoadOptions) -> tuple[list[str], str | None] | None:
+    """Page texts and the metadata title via PDFium, or None when PDFium cannot open the file."""
+    with _PDFIUM_LOCK:
+        extracted = _pdfium_texts(path, options)
+    if extracted is None:
+        return None
+    pages, title = extracted
     fallback = _PypdfPages(path, options)
     for index, text in enumerate(pages):
         leaked = len(_LEAKED_GLYPHS.findall(text))
@@ -76,10 +249,10 @@ def _pdfium_pages(path: Path, options: LoadOptions) -> list[str] | None:
             pages[index] = fallback.page(index) or _LEAKED_GLYPHS.sub("", text)
         elif leaked:
             pages[index] = _LEAKED_GLYPHS.sub("", text)
-    return pages
+    return pages, title
 
 
-def _pdfium_texts(path: Path, options: LoadOptions) -> list[str] | None:
+def _pdfium_texts(path: Path, options: LoadOptions) -> tuple[list[str], str | None] | None:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -96,9 +269,13 @@ def _pdfium_texts(path: Path, options: LoadOptions) -> list[str] | None:
     try:
         for index in range(len(document)):
             pages.append(_clean(_pdfium_page_text(pdfium, document, index)))
+        try:
+            title = document.get_metadata_dict().get("Title")
+        except (pdfium.PdfiumError, UnicodeDecodeError):
+            title = None
     finally:
         document.close()
-    return pages
+    return pages, title
 
 
 def _pdfium_page_text(pdfium, document, index: int) -> str:
@@ -169,7 +346,7 @@ class _PypdfPages:
         return None if _LEAKED_GLYPHS.search(text) else text
 
 
-def _pypdf_pages(path: Path, options: LoadOptions) -> list[str]:
+def _pypdf_pages(path: Path, options: LoadOptions) -> tuple[list[str], str | None]:
     reader = _pypdf_reader(path, options)
     pages: list[str] = []
     try:
@@ -183,4 +360,8 @@ def _pypdf_pages(path: Path, options: LoadOptions) -> list[str]:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types on hostile input
         raise LoadError("corrupt", f"corrupt PDF: {type(exc).__name__}: {exc}") from None
-    return pages
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:  # noqa: BLE001 - a broken info dictionary only costs the title
+        title = None
+    return pages, title if isinstance(title, str) else None

@@ -1,0 +1,262 @@
+"""PDF fidelity: OCR of pages without a text layer, page furniture, the metadata title.
+
+PDFs are generated on the fly: text with fpdf2, scans as a Pillow-drawn PNG as the only page
+content. OCR runs the real offline engine on small pages, a few seconds in all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.loaders import LoadError, LoadOptions, load_file
+from ingest.loaders.furniture import furniture_keys, line_key, remove_furniture, strip_furniture
+from ingest.loaders.ocr import Box, gap_cuts, group_lines, ink_free_columns, reading_order, text_from_boxes
+from ingest.loaders.pdf import document_title, page_ranges
+
+SCAN_LINES = [
+    ["Invoice 4711 was paid in March.", "The harvest reached record levels."],
+    ["Second page mentions copper wire.", "Delivery is due next Friday."],
+    ["Third page talks about glaciers.", "Nothing else happens here."],
+]
+
+
+# --- furniture: pure functions ------------------------------------------------------------
+
+
+def test_line_key_ignores_digits_case_and_spacing():
+    assert line_key("Page 3 of 10") == line_key("page  12 of 10 ") == "page # of #"
+    assert line_key("12") == line_key("7") == "#"
+    assert line_key("Annual Report") != line_key("Annual Reports")
+
+
+TOPICS = ["apples", "bananas", "cherries", "dates", "figs", "grapes", "kiwis", "lemons", "mangos"]
+
+
+def _pages(count: int, header: str = "ACME Corp - Annual Report") -> list[str]:
+    """Pages with a running header and footer; body lines differ in words, not just numbers."""
+    return [f"{header}\nBody of page {n} about {TOPICS[n]}.\nMore on {TOPICS[n - 1]} here.\nPage {n} of {count}"
+            for n in range(1, count + 1)]
+
+
+def test_furniture_needs_four_pages_and_half_of_them():
+    assert furniture_keys(_pages(3)) == set()
+    keys = furniture_keys(_pages(4))
+    assert ("top", "acme corp - annual report") in keys
+    assert ("bottom", "page # of #") in keys
+    assert not any("body of page" in key for _, key in keys)
+    # A line on 2 of 6 pages is content, not furniture.
+    pages = _pages(6, header="Intro")
+    pages[0] = "Special notice\n" + pages[0]
+    pages[1] = "Special notice\n" + pages[1]
+    assert ("top", "special notice") not in furniture_keys(pages)
+
+
+def test_furniture_is_removed_only_at_the_page_edges():
+    keys = {("top", "acme corp - annual report"), ("bottom", "#")}
+    text = "ACME Corp - Annual Report\nIntro\nline\nline\nline\nACME Corp - Annual Report\nline\nline\nline\n42"
+    stripped, removed = strip_furniture(text, keys)
+    assert removed == 2
+    assert stripped == "Intro\nline\nline\nline\nACME Corp - Annual Report\nline\nline\nline"
+
+
+def test_remove_furniture_counts_every_removed_line():
+    cleaned, removed = remove_furniture(_pages(5))
+    assert removed == 10
+    assert all("ACME" not in text and "Page" not in text for text in cleaned)
+    assert cleaned[2] == "Body of page 3 about dates.\nMore on cherries here."
+
+
+# --- OCR: pure functions ------------------------------------------------------------------
+
+
+def test_boxes_on_one_line_are_read_left_to_right_and_lines_top_down():
+    boxes = [Box(300, 12, 400, 30, "world"), Box(10, 10, 100, 31, "hello"), Box(10, 50, 90, 70, "next")]
+    assert [[b.text for b in line] for line in group_lines(boxes)] == [["hello", "world"], ["next"]]
+    assert text_from_boxes(boxes) == "hello world\nnext"
+
+
+def test_two_columns_are_read_one_after_the_other_below_a_full_width_title():
+    title = [Box(100, 10, 900, 40, "A title across both columns")]
+    left = [Box(100, 60 + 30 * i, 480, 80 + 30 * i, f"left {i}") for i in range(5)]
+    right = [Box(520, 60 + 30 * i, 900, 80 + 30 * i, f"right {i}") for i in range(5)]
+    lines = [" ".join(b.text for b in line) for line in reading_order(title + right + left)]
+    assert lines == ["A title across both columns"] + [f"left {i}" for i in range(5)] + [f"right {i}" for i in range(5)]
+
+
+def test_a_table_like_single_column_is_not_split():
+    rows = [[Box(100, 20 * i, 200, 20 * i + 15, f"a{i}"), Box(700, 20 * i, 800, 20 * i + 15, f"b{i}")] for i in range(3)]
+    prose = [Box(100, 100 + 20 * i, 800, 115 + 20 * i, f"prose {i}") for i in range(4)]
+    lines = [" ".join(b.text for b in line) for line in reading_order([b for row in rows for b in row] + prose)]
+    assert lines[:3] == ["a0 b0", "a1 b1", "a2 b2"]
+
+
+def test_long_lines_are_cut_in_the_widest_word_gaps():
+    height = 10
+    # ink everywhere except a narrow letter gap at 30 and word gaps at 45-48 and 80-84
+    free = np.zeros(150, dtype=bool)
+    free[30] = True
+    free[45:48] = True
+    free[80:84] = True
+    assert gap_cuts(free, height, max_ratio=10) == [82]
+    assert gap_cuts(free[:90], height, max_ratio=10) == []  # short enough: whole
+    assert gap_cuts(np.zeros(300, dtype=bool), height, max_ratio=10) == []  # no gap: whole
+
+
+def test_ink_free_columns_find_the_gap_between_words_in_light_or_dark_print():
+    line = np.full((20, 60), 255, dtype=np.uint8)
+    line[5:15, 5:25] = 0
+    line[5:15, 35:55] = 0
+    free = ink_free_columns(line)
+    assert free[30] and not free[10] and not free[40]
+    assert (ink_free_columns(255 - line) == free).all()
+
+
+# --- PDF helpers --------------------------------------------------------------------------
+
+
+def test_page_ranges_are_one_based_and_compact():
+    assert page_ranges([1, 2, 3, 7, 9, 10]) == "2-4, 8, 10-11"
+    assert page_ranges([0]) == "1"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Geometrie und Topologie", "Geometrie und Topologie"),
+    ("Microsoft Word - Annual Report 2020.docx", "Annual Report 2020"),
+    ("Microsoft PowerPoint - Q3 results.pptx", "Q3 results"),
+    ("Microsoft Word - x.docx", None),
+    ("untitled", None),
+    ("Untitled-1", None),
+    ("", None),
+    ("   ", None),
+    (None, None),
+    ("thesis_final_v2.pdf", None),
+    ("C:\\Users\\bob\\My report.doc", None),
+    ("scan-0042\x00", None),  # the file's own name
+])
+def test_document_title_keeps_real_titles_only(raw, expected):
+    assert document_title(raw, "scan-0042") == expected
+
+
+# --- whole PDFs ---------------------------------------------------------------------------
+
+
+def _text_pdf(path: Path, pages: int, title: str | None = None) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+    if title is not None:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for n in range(1, pages + 1):
+        pdf.add_page()
+        pdf.cell(0, 8, "Northwind Traders - Internal Handbook", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, f"Chapter {n} explains the {TOPICS[n]} policy, number {n * 11}. Employees "
+                             f"read about {TOPICS[n - 1]} in detail, with exceptions for {TOPICS[n + 1]}.")
+        pdf.set_y(-20)
+        pdf.cell(0, 8, f"Page {n} of {pages}")
+    pdf.output(str(path))
+    return path
+
+
+def test_running_header_and_page_numbers_are_removed_and_counted(tmp_path):
+    document = load_file(_text_pdf(tmp_path / "handbook.pdf", 6))
+    assert document.stats["furniture_lines"] == 12
+    assert len(document.sections) == 6
+    for section in document.sections:
+        assert "Northwind" not in section.text and "Page " not in section.text
+        assert f"Chapter {section.page} explains the {TOPICS[section.page]} policy" in section.text
+        page_text = document.texts[section.page]
+        assert page_text[section.offset:section.offset + len(section.text)] == section.text
+
+
+def test_keep_furniture_keeps_headers_and_footers(tmp_path):
+    document = load_file(_text_pdf(tmp_path / "handbook.pdf", 6), LoadOptions(keep_furniture=True))
+    assert document.stats["furniture_lines"] == 0
+    assert all("Northwind Traders" in s.text and f"Page {s.page} of 6" in s.text for s in document.sections)
+
+
+def test_short_documents_keep_their_repeated_lines(tmp_path):
+    document = load_file(_text_pdf(tmp_path / "short.pdf", 3))
+    assert document.stats["furniture_lines"] == 0
+    assert all("Northwind Traders" in s.text for s in document.sections)
+
+
+def test_title_comes_from_metadata_without_the_office_prefix(tmp_path):
+    named = load_file(_text_pdf(tmp_path / "a.pdf", 1, title="Microsoft Word - Employee Handbook.docx"))
+    assert named.title == "Employee Handbook"
+    assert load_file(_text_pdf(tmp_path / "b.pdf", 1, title="untitled")).title is None
+    assert load_file(_text_pdf(tmp_path / "c.pdf", 1)).title is None
+
+
+def _scan_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A PDF whose pages are only images of text (A6, the text drawn at 300 dpi)."""
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=40)
+    pdf = FPDF(format=(105, 148))  # A6, in mm
+    for number, lines in enumerate(pages):
+        image = Image.new("RGB", (1240, 1748), "white")
+        draw = ImageDraw.Draw(image)
+        for row, line in enumerate(lines):
+            draw.text((80, 120 + 90 * row), line, fill="black", font=font)
+        png = path.with_name(f"{path.stem}-{number}.png")
+        image.save(png)
+        pdf.add_page()
+        pdf.image(str(png), x=0, y=0, w=105, h=148)
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("scans")
+    return {
+        "one": _scan_pdf(folder / "one.pdf", SCAN_LINES[:1]),
+        "three": _scan_pdf(folder / "three.pdf", SCAN_LINES),
+        "empty": _scan_pdf(folder / "empty.pdf", [[]]),
+    }
+
+
+def test_page_without_text_layer_is_read_by_ocr(scans):
+    document = load_file(scans["one"])
+    assert document.stats["ocr_pages"] == 1
+    [section] = document.sections
+    assert section.ocr and section.page == 1
+    assert document.texts[1] == section.text
+    words = section.text.lower()
+    for word in ("invoice", "4711", "paid", "march", "harvest", "record", "levels"):
+        assert word in words
+    assert section.text.index("Invoice") < section.text.index("harvest")  # reading order
+
+
+def test_ocr_off_keeps_the_old_failure(scans):
+    with pytest.raises(LoadError) as info:
+        load_file(scans["one"], LoadOptions(ocr=False))
+    assert info.value.kind == "no-text"
+    assert "OCR not supported" in info.value.reason
+
+
+def test_ocr_stops_at_the_page_budget_and_names_the_pages_not_read(scans):
+    document = load_file(scans["three"], LoadOptions(ocr_max_pages=1))
+    assert [s.page for s in document.sections] == [1]
+    assert document.stats["ocr_pages"] == 1
+    assert "copper" not in document.sections[0].text.lower()
+    assert any("OCR stopped after 1 page(s)" in w and "pages 2-3 not read" in w for w in document.warnings)
+
+
+def test_ocr_stops_at_the_time_budget(scans):
+    with pytest.raises(LoadError) as info:
+        load_file(scans["three"], LoadOptions(ocr_seconds=0))
+    assert "OCR stopped after 0 page(s)" in info.value.reason and "pages 1-3 not read" in info.value.reason
+
+
+def test_ocr_that_finds_nothing_fails_with_that_reason(scans):
+    with pytest.raises(LoadError) as info:
+        load_file(scans["empty"])
+    assert info.value.kind == "no-text"
+    assert "OCR found no text" in info.value.reason
