@@ -46,6 +46,8 @@ class ParseOutcome:
     error: str | None = None
     #: the content hash equals ``task.known_sha256``: nothing to parse or store
     unchanged: bool = False
+    #: the loader's counts for this file (OCR pages, furniture lines removed, ...)
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 def parse(task: ParseTask) -> ParseOutcome:
@@ -69,7 +71,7 @@ def parse(task: ParseTask) -> ParseOutcome:
         return ParseOutcome(task, error=f"parser failed: {type(exc).__name__}: {exc}")
     if not chunks:
         return ParseOutcome(task, error="no text after splitting", warnings=document.warnings)
-    return ParseOutcome(task, chunks=chunks, warnings=document.warnings)
+    return ParseOutcome(task, chunks=chunks, warnings=document.warnings, stats=dict(document.stats))
 
 
 def _worker_init() -> None:

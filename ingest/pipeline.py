@@ -270,6 +270,7 @@ class IngestPipeline:
                 task.path, task.source, "updated" if task.path in had_chunks else "added",
                 chunks=len(outcome.chunks),
                 embedded=sum(1 for c in outcome.chunks if c.id in embedded_ids), warnings=outcome.warnings,
+                stats=outcome.stats,
             ))
 
     def _vectors_for(

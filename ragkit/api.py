@@ -27,7 +27,7 @@ from ragkit.generators import Generator, TokenCallback, generator_name, make_gen
 from ragkit.models import (
     Answer, Filters, Generation, IngestReport, Record, SearchRequest, SearchResult, Status,
 )
-from ragkit.query.rerank import Reranker, make_reranker
+from ragkit.rerankers import Reranker, make_reranker
 from ragkit.query.retrieve import Retriever
 from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
 
@@ -150,7 +150,9 @@ class KnowledgeBase:
             stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock),
             embedder=self.embedder,
             split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
-            options=LoadOptions(pdf_password=password),
+            options=LoadOptions(pdf_password=password, ocr=s.ocr, ocr_max_pages=s.ocr_max_pages,
+                                ocr_seconds=s.ocr_seconds, keep_furniture=s.keep_furniture,
+                                docx_comments=s.docx_comments, docx_headers_footers=s.docx_headers_footers),
             parse_workers=s.parse_workers,
             ignore=[self.home],
             window=s.ingest_window,
@@ -252,11 +254,10 @@ class KnowledgeBase:
         timings["retrieve"] = time.perf_counter() - started
         hits = result.hits
         warnings_: list[str] = []
-        weak = not hits or (
-            result.best_similarity is not None and result.best_similarity < self.settings.refusal_threshold
-        )
         chosen = self.generator(generator)
-        if weak:
+        reason = self._refusal_reason(question, result, extractive=chosen.name == "extractive")
+        if reason:
+            warnings_.append(f"refused: {reason}")
             generation = Generation(text=REFUSAL_TEXT, generator=chosen.name, refused=True)
             if on_token:
                 on_token(REFUSAL_TEXT)
@@ -283,6 +284,24 @@ class KnowledgeBase:
             invalid_citations=resolved.invalid, best_similarity=result.best_similarity,
             preamble=generation.preamble,
         )
+
+    def _refusal_reason(self, question: str, result: SearchResult, *, extractive: bool) -> str | None:
+        """Why the documents cannot answer, decided before any generation; None to go on.
+
+        Two signals: nothing retrieved is close to the question (the best cosine similarity is
+        below ``refusal_threshold``), or, for the extractive answerer, the question names
+        something the collection never mentions (a name or code in no chunk at all: "France",
+        "WS-300"). A chat model may know the name by another spelling, so it only gets the first."""
+        if not result.hits:
+            return "nothing in the collection matches the question"
+        best = result.best_similarity
+        if best is not None and best < self.settings.refusal_threshold:
+            return f"the closest passage is too far from the question (similarity {best:.2f})"
+        if extractive and self.settings.refuse_unknown_terms:
+            unknown = self.lexical_index().unknown_names(question)
+            if unknown:
+                return "the documents never mention " + ", ".join(repr(w) for w in unknown)
+        return None
 
     def close(self) -> None:
         manifest = self._components.get("manifest")

@@ -65,20 +65,32 @@ class Settings(BaseSettings):
     chunk_context: bool = Field(True, description="Embed and index each chunk with its document name, title and section.")
     ingest_window: int = Field(512, ge=1, description="Chunks per embedding pass and store commit.")
     pdf_password: SecretStr | None = None
+    ocr: bool = Field(True, description="Recognise text on PDF pages without a text layer (offline OCR).")
+    ocr_max_pages: int = Field(50, ge=0, description="At most this many pages of one file are OCRed.")
+    ocr_seconds: float = Field(120.0, gt=0, description="OCR of one file stops after this many seconds.")
+    keep_furniture: bool = Field(False, description="Keep lines repeated on most PDF pages (headers, footers).")
+    docx_comments: bool = Field(True, description="Index DOCX reviewers' comments as a section.")
+    docx_headers_footers: bool = Field(False, description="Index DOCX header and footer text as a section.")
 
     # -- retrieval ---------------------------------------------------------------------
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    fusion: Literal["convex", "rrf"] = "convex"
+    fusion: Literal["adaptive", "convex", "rrf"] = "convex"
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense side in convex fusion.")
     rrf_k: int = Field(60, ge=1)
+    doc_weight: float = Field(0.0, ge=0.0, le=1.0, description="Weight of whole-document BM25 evidence in hybrid scores.")
     top_k: int = Field(5, ge=1, le=100)
-    reranker: Literal["none"] = Field("none", description="Second-stage scorer over the fused candidates.")
+    reranker: Literal["none", "proximity", "sentences", "http"] = Field(
+        "none", description="Second-stage scorer over the fused candidates.")
+    rerank_url: str | None = Field(None, description="The /rerank endpoint for reranker=http.")
+    rerank_model: str | None = Field(None, description="Model name sent to the /rerank endpoint.")
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
     refusal_threshold: float = Field(
         0.25, ge=-1.0, le=1.0,
         description="Refuse without generating when the best chunk's dense cosine similarity is below this.",
     )
+    refuse_unknown_terms: bool = Field(
+        True, description="Extractive answers refuse when the question names something no document mentions.")
     min_coverage: float = Field(
         0.40, ge=0.0, le=1.0,
         description="Extractive answers refuse when the quoted sentences cover less of the question than this.",

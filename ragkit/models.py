@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ragkit.config import Settings
 
 Mode = Literal["hybrid", "dense", "bm25"]
-Fusion = Literal["convex", "rrf"]
+Fusion = Literal["adaptive", "convex", "rrf"]
 
 
 def contextual_text(text: str, context: str) -> str:
@@ -99,6 +99,8 @@ class FileResult:
     chunks: int = 0
     embedded: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: the loader's counts, e.g. {"ocr_pages": 3, "furniture_lines": 120}
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,6 +132,8 @@ class IngestReport:
             "embedded": self.embedded,
             "embed_cache_hits": self.embed_cache_hits,
             "truncated_chunks": self.truncated_chunks,
+            "ocr_pages": sum(f.stats.get("ocr_pages", 0) for f in self.files),
+            "furniture_lines": sum(f.stats.get("furniture_lines", 0) for f in self.files),
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
         }
@@ -205,6 +209,8 @@ class SearchRequest:
     fusion: Fusion = "convex"
     alpha: float = 0.5
     rrf_k: int = 60
+    #: weight of whole-document BM25 evidence mixed into each chunk's fused score (0: off)
+    doc_weight: float = 0.0
     rerank: bool = False
     mmr: bool = False
     mmr_lambda: float = 0.7
@@ -215,7 +221,8 @@ class SearchRequest:
     def from_settings(cls, settings: "Settings", query: str, **overrides: Any) -> "SearchRequest":
         """The request the settings describe, with per-call overrides (None means: the setting)."""
         base = cls(query=query, k=settings.top_k, mode=settings.mode, fusion=settings.fusion,
-                   alpha=settings.alpha, rrf_k=settings.rrf_k, rerank=settings.reranker != "none",
+                   alpha=settings.alpha, rrf_k=settings.rrf_k, doc_weight=settings.doc_weight,
+                   rerank=settings.reranker != "none",
                    mmr=settings.mmr, mmr_lambda=settings.mmr_lambda)
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -34,6 +34,28 @@ def tokenize(texts: Sequence[str], stopwords: str = "en") -> list[list[str]]:
     )
 
 
+#: Words that tell the answerer how to answer rather than what to find ("Give a response … relying
+#: on the details shown in the cash flow statement; round to one decimal"). As query terms they
+#: match everywhere and drown the content words, so BM25 queries and question coverage skip them.
+INSTRUCTION_WORDS = frozenset("""
+answer answers answering respond response responses reply give giving provide providing rely relying
+relied based according detail details shown show please round rounded rounding decimal decimals
+place places format formatted briefly brief concise concisely exact exactly specify specified mention
+mentioned following question questions kindly write explain describe using refer referring
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _instruction_stems() -> frozenset[str]:
+    return frozenset(_stemmer().stemWords(sorted(INSTRUCTION_WORDS)))
+
+
+def content_terms(text: str, stopwords: str = "en") -> list[str]:
+    """The query's stemmed words without stopwords and without instruction words."""
+    stems = _instruction_stems()
+    return [t for t in tokenize([text], stopwords)[0] if t not in stems]
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text``, whitespace trimmed, empty ones dropped.
 
@@ -61,3 +83,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if right > left:
             trimmed.append((start + left, start + right))
     return trimmed
+
+
+def name_like_words(text: str) -> list[str]:
+    """Words that name something: capitalised (not as the first word) or containing a digit,
+    not stopwords or instruction words ("WS-300" gives "WS" and "300"; "France"; "UN")."""
+    words = re.findall(r"(?u)\b\w\w+\b", text)
+    found = []
+    for position, word in enumerate(words):
+        named = (position > 0 and word[0].isupper()) or any(ch.isdigit() for ch in word)
+        if named and word.lower() not in INSTRUCTION_WORDS and tokenize([word], "en_plus")[0]:
+            found.append(word)
+    return list(dict.fromkeys(found))

@@ -1,4 +1,4 @@
-"""An OpenAI-compatible server for tests: chat completions (plain and streamed) and embeddings.
+"""An OpenAI-compatible server for tests: chat completions (plain and streamed), embeddings, rerank.
 
 Its answers are computed deterministically from the sources in the prompt, so tests can check
 that citations map back to the right file and page. It records every request it receives and can
@@ -139,6 +139,17 @@ def create_app(state: ServerState) -> FastAPI:
         data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(inputs)]
         return {"object": "list", "data": data, "model": body["model"],
                 "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+
+    @app.post("/v1/rerank")
+    async def rerank(request: Request):
+        """The /rerank shape of TEI, Infinity, vLLM and Jina/Cohere: score = words shared with the query."""
+        body, fault = await _receive(request)
+        if fault is not None:
+            return fault
+        query = _words(body["query"])
+        scored = [{"index": i, "relevance_score": float(len(query & _words(d)))} for i, d in enumerate(body["documents"])]
+        scored.sort(key=lambda row: -row["relevance_score"])
+        return {"results": scored[: body.get("top_n") or len(scored)]}
 
     return app
 

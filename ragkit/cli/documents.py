@@ -43,6 +43,8 @@ def ingest(
     exclude: Annotated[list[str], typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = [],
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")] = False,
     pdf_password: Annotated[Optional[str], typer.Option("--pdf-password", help="Password for encrypted PDFs.")] = None,
+    ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages with offline OCR [default: on]", show_default=False)] = None,
+    keep_furniture: Annotated[Optional[bool], typer.Option("--keep-furniture", help="Keep running headers, footers and page numbers of PDFs.", show_default=False)] = None,
     chunk_size: Annotated[Optional[int], typer.Option(help="Chunk size in tokens.", show_default=False)] = None,
     chunk_overlap: Annotated[Optional[int], typer.Option(help="Chunk overlap in tokens.", show_default=False)] = None,
     as_json: JsonOpt = False,
@@ -51,7 +53,8 @@ def ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     try:
-        kb = _kb(home, collection, pdf_password=pdf_password, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        kb = _kb(home, collection, pdf_password=pdf_password, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                 ocr=ocr, keep_furniture=keep_furniture)
         show_bar = console.is_terminal and not as_json
         if show_bar:
             columns = [TextColumn("{task.description:>6}"), BarColumn(), MofNCompleteColumn(),
@@ -91,7 +94,8 @@ def _print_ingest(report) -> None:
     for label, key in [("files added", "added"), ("files updated", "updated"), ("files unchanged", "unchanged"),
                        ("files removed", "removed"), ("files failed", "failed"), ("files skipped", "skipped"),
                        ("chunks added", "chunks_added"), ("chunks removed", "chunks_removed"),
-                       ("texts embedded", "embedded"), ("embedding cache hits", "embed_cache_hits")]:
+                       ("texts embedded", "embedded"), ("embedding cache hits", "embed_cache_hits"),
+                       ("pages read by OCR", "ocr_pages"), ("repeated page lines removed", "furniture_lines")]:
         style = "red" if key == "failed" and s[key] else ""
         table.add_row(label, f"[{style}]{s[key]}[/]" if style else str(s[key]))
     table.add_row("seconds", f"{s['seconds']:.1f}")

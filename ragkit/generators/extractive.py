@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ragkit.answerability import expected_kind, holds
 from ragkit.generators.base import TokenCallback
 from ragkit.models import Generation, SearchHit
-from ragkit.text import sentence_spans, tokenize
+from ragkit.text import content_terms, sentence_spans, tokenize
 
 PREFIX = "Extractive answer (quoted from the documents):"
 NOT_FOUND = "Not found in the documents."
@@ -38,9 +39,10 @@ class ExtractiveGenerator:
         self.max_chars = max_chars
 
     def _candidates(self, question: str, sources: Sequence[SearchHit]):
-        query_terms = set(tokenize([question], "en_plus")[0])
+        query_terms = set(content_terms(question, "en_plus"))
         candidates: list[tuple[int, str]] = []
         self._next: dict[int, int] = {}  # candidate index -> the sentence that follows it in its chunk
+        self._starts: list[int] = []  # where each candidate starts in its chunk
         for n, hit in enumerate(sources, start=1):
             previous = None
             for start, end in sentence_spans(hit.text):
@@ -51,9 +53,14 @@ class ExtractiveGenerator:
                     self._next[previous] = len(candidates)
                 previous = len(candidates)
                 candidates.append((n, sentence))
+                self._starts.append(start)
         if not candidates or not query_terms:
             return query_terms, [], [], {}
-        tokens = [set(t) for t in tokenize([s for _, s in candidates], "en_plus")]
+        # A table row is read with its header row: "Germany | 28 EUR | 150 EUR" answers "hotel cap
+        # in Germany" only together with "Country | Daily allowance | Hotel cap per night".
+        headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
+        tokens = [set(t) | set(h) for t, h in zip(tokenize([s for _, s in candidates], "en_plus"),
+                                                     tokenize(headers, "en_plus"))]
         total = len(candidates)
         idf = {}
         for term in query_terms:
@@ -66,6 +73,7 @@ class ExtractiveGenerator:
         query_terms, candidates, tokens, idf = self._candidates(question, sources)
         if not candidates:
             return [], 0.0
+        kind = expected_kind(question)
         norm = sum(idf.values()) or 1.0
         covered: set[str] = set()
         chosen: list[int] = []
@@ -82,6 +90,8 @@ class ExtractiveGenerator:
                 density = len(query_terms & terms) / max(1, len(terms))
                 local = 0.05 if any(candidates[c][0] == n for c in chosen) else 0.0  # answers are local
                 gain = sum(idf[t] for t in new) / norm * (0.5 if restates else 1.0) + 0.1 * density + 0.02 / n + local
+                if not holds(sentence, kind):
+                    gain *= 0.5  # on topic, but not the kind of thing asked for (no amount, no date)
                 if gain > best_gain:
                     best, best_gain = i, gain
             if best is None:
@@ -104,14 +114,20 @@ class ExtractiveGenerator:
         self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None
     ) -> Generation:
         chosen, coverage = self.select(question, sources)
-        if not chosen or coverage < self.min_coverage:
+        kind = expected_kind(question)
+        if not chosen or coverage < self.min_coverage or not any(holds(sentence, kind) for _, sentence in chosen):
             if on_token:
                 on_token(NOT_FOUND)
             return Generation(text=NOT_FOUND, generator=self.name, refused=True)
         parts, shown = [], set()
+        quoted = {sentence for _, sentence in chosen}
         for n, sentence in chosen:
             hit = sources[n - 1]
             key = (hit.source, hit.section)
+            header = table_header(hit.text, sentence)
+            if header and header not in quoted:
+                sentence = f"{header} / {sentence}"  # a figure means nothing without its column names
+                quoted.add(header)
             parts.append((sentence if key in shown else _with_section(sentence, hit)) + f" [{n}]")
             shown.add(key)
         body = " ".join(parts)
@@ -119,6 +135,22 @@ class ExtractiveGenerator:
         if on_token:
             on_token(text)
         return Generation(text=text, generator=self.name, preamble=PREFIX)
+
+
+def table_header(text: str, row: str) -> str | None:
+    """The first line of the table (a block of ``cell | cell`` lines) that ``row`` belongs to,
+    when ``row`` is a table row below it; None otherwise."""
+    if "|" not in row:
+        return None
+    position = text.find(row)
+    if position <= 0:
+        return None
+    header = None
+    for line in reversed(text[:position].splitlines()):
+        if "|" not in line:
+            break
+        header = line.strip()
+    return header if header and header != row.strip() else None
 
 
 def _is_statement(sentence: str) -> bool:

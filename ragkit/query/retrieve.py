@@ -20,7 +20,8 @@ import numpy as np
 from ragkit.models import SearchHit, SearchRequest, SearchResult
 from ragkit.query import fusion
 from ragkit.query.filters import chroma_where, lexical_mask
-from ragkit.query.rerank import Candidate, NoReranker, Reranker
+from ragkit.models import contextual_text
+from ragkit.rerankers.base import Candidate, NoReranker, Reranker
 from ragkit.stores.chroma import ChromaStore
 from ragkit.stores.lexical import LexicalIndex
 
@@ -66,6 +67,8 @@ class Retriever:
         t = time.perf_counter()
         self._complete(request, index, found, bm25_all)
         scores = self._fuse(request, found)
+        if request.doc_weight > 0 and request.mode == "hybrid" and bm25_all is not None and bm25_all.size:
+            scores = self._with_documents(request, index, scores)
         ranked = fusion.rank(scores)
         timings["fuse"] = time.perf_counter() - t
         if request.rerank and ranked:
@@ -128,12 +131,30 @@ class Retriever:
             return {i: found.bm25[i] for i in found.bm25_ranked}
         if request.fusion == "rrf":
             return fusion.rrf([found.dense_ranked, found.bm25_ranked], request.rrf_k)
-        return fusion.convex(found.dense, found.bm25, found.union, request.alpha)
+        alpha = request.alpha
+        if request.fusion == "adaptive":
+            alpha = fusion.adaptive_alpha([found.dense[i] for i in found.dense_ranked],
+                                          [found.bm25[i] for i in found.bm25_ranked], request.alpha)
+        return fusion.convex(found.dense, found.bm25, found.union, alpha)
+
+    @staticmethod
+    def _with_documents(request: SearchRequest, index: LexicalIndex, scores: dict[str, float]) -> dict[str, float]:
+        by_chunk = index.document_scores(request.query)
+        mask = lexical_mask(request.filters, index)
+        if mask is not None:
+            by_chunk = np.where(mask, by_chunk, 0.0)
+        document = {}
+        for chunk_id in scores:
+            position = index.position(chunk_id)
+            document[chunk_id] = float(by_chunk[position]) if position is not None else 0.0
+        return fusion.with_document_evidence(scores, document, request.doc_weight)
 
     def _rerank(self, request: SearchRequest, ranked: list[str], scores: dict[str, float]):
         top = ranked[: request.pool]
         records = self.chunk_lookup(top)
-        candidates = [Candidate(i, records[i][0], scores[i]) for i in top if i in records]
+        normalised = fusion.minmax({i: scores[i] for i in top})
+        candidates = [Candidate(i, contextual_text(records[i][0], records[i][1].get("context", "")), normalised[i])
+                      for i in top if i in records]
         new = self.reranker.rerank(request.query, candidates)
         scores = dict(scores) | new
         return fusion.rank({i: scores[i] for i in new}) + [i for i in ranked if i not in new], scores

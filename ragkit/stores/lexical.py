@@ -12,6 +12,7 @@ page), so a filter becomes a boolean mask over the score vector.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import numpy as np
 
 from ragkit.stores.lock import file_lock, is_locked
 from ragkit.models import contextual_text
-from ragkit.text import tokenize
+from ragkit.text import content_terms, name_like_words, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.stores.manifest import Manifest
@@ -34,8 +35,15 @@ GENERATION_FILE = "generation"
 
 class LexicalIndex:
     def __init__(self, retriever, ids: list[str], sources: list[str], file_types: list[str],
-                 pages: np.ndarray, generation: int, paths: list[str]) -> None:
+                 pages: np.ndarray, generation: int, paths: list[str], documents=None,
+                 doc_of: np.ndarray | None = None) -> None:
         self._retriever = retriever
+        #: BM25 over whole documents (every chunk of one path, with its context lines), and the
+        #: document of each chunk: a question that names a document finds it here even when the
+        #: chunk that answers it does not repeat the name
+        self._documents = documents
+        self.doc_of = doc_of if doc_of is not None else np.zeros(len(ids), dtype=np.int64)
+        self._vocabulary: list[str] | None = None
         self.ids = ids
         self.sources = np.asarray(sources, dtype=object)
         self.paths = np.asarray(paths, dtype=object)
@@ -67,9 +75,21 @@ class LexicalIndex:
             page = meta.get("page")
             pages.append(int(page) if page is not None else -1)
         retriever = bm25s.BM25()
+        documents = bm25s.BM25()
+        doc_index: dict[str, int] = {}
+        doc_texts: list[list[str]] = []
+        doc_of = np.zeros(len(ids), dtype=np.int64)
+        for i, (path, text) in enumerate(zip(paths, texts)):
+            j = doc_index.setdefault(path, len(doc_index))
+            if j == len(doc_texts):
+                doc_texts.append([])
+            doc_texts[j].append(text)
+            doc_of[i] = j
         if texts:
             retriever.index(tokenize(texts), show_progress=False)
-        return cls(retriever, ids, sources, file_types, np.asarray(pages, dtype=np.int64), generation, paths)
+            documents.index(tokenize(["\n".join(parts) for parts in doc_texts]), show_progress=False)
+        return cls(retriever, ids, sources, file_types, np.asarray(pages, dtype=np.int64), generation, paths,
+                   documents, doc_of)
 
     def save(self, directory: Path) -> None:
         """Write beside the old index, then swap directories; readers never see half an index.
@@ -79,6 +99,7 @@ class LexicalIndex:
         tmp.mkdir(parents=True)
         if self.ids:
             self._retriever.save(str(tmp), show_progress=False)
+            self._documents.save(str(tmp / "documents"), show_progress=False)
         meta = {
             "generation": self.generation,
             "ids": self.ids,
@@ -86,6 +107,7 @@ class LexicalIndex:
             "file_types": self.file_types.tolist(),
             "pages": self.pages.tolist(),
             "paths": self.paths.tolist(),
+            "doc_of": self.doc_of.tolist(),
         }
         (tmp / META_FILE).write_text(json.dumps(meta))
         (tmp / GENERATION_FILE).write_text(str(self.generation))
@@ -112,23 +134,76 @@ class LexicalIndex:
         if not meta_path.exists():
             return None
         meta = json.loads(meta_path.read_text())
-        if "paths" not in meta:
+        if "doc_of" not in meta:
             return None  # written by an older ragkit: rebuild
         retriever = bm25s.BM25.load(str(directory), mmap=False) if meta["ids"] else bm25s.BM25()
+        documents = bm25s.BM25.load(str(directory / "documents"), mmap=False) if meta["ids"] else bm25s.BM25()
         return cls(retriever, meta["ids"], meta["sources"], meta["file_types"],
-                   np.asarray(meta["pages"], dtype=np.int64), int(meta["generation"]), meta["paths"])
+                   np.asarray(meta["pages"], dtype=np.int64), int(meta["generation"]), meta["paths"],
+                   documents, np.asarray(meta["doc_of"], dtype=np.int64))
 
     # -- querying ----------------------------------------------------------------------
     def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for the query's content words."""
         if not self.ids:
             return np.zeros(0, dtype=np.float32)
-        tokens = tokenize([query])[0]
+        tokens = content_terms(query)
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
+    def document_scores(self, query: str) -> np.ndarray:
+        """BM25 score of each chunk's whole document (the same value for all chunks of a document)."""
+        if not self.ids:
+            return np.zeros(0, dtype=np.float32)
+        tokens = content_terms(query)
+        if not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._documents.get_scores(tokens), dtype=np.float32)[self.doc_of]
+
+    def unknown_names(self, text: str) -> list[str]:
+        """Names and codes in ``text`` (capitalised words after the first, words with digits)
+        that no chunk of the collection contains, even as the start of a longer token
+        ("UN" is known from "UN3091"). Ordinary words are not checked: a question may use a
+        word the documents do not ("how high" for "above the ground"); a name it may not."""
+        if not self.ids:
+            return []
+        if self._vocabulary is None:
+            self._vocabulary = sorted(self._retriever.vocab_dict)
+        vocabulary = self._retriever.vocab_dict
+        unknown = []
+        for word in name_like_words(text):
+            stem = tokenize([word], "en_plus")[0]
+            forms = {word.lower(), *stem}
+            if any(_has_prefix(self._vocabulary, form) for form in forms):
+                continue
+            if any(_near(form, vocabulary) for form in forms if len(form) >= 5):
+                continue  # a misspelling ("Brittish") or a compound ("Superbowl") of known words
+            unknown.append(word)
+        return unknown
+
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _near(word: str, vocabulary: dict) -> bool:
+    """Is ``word`` one edit away from a known token, or two known tokens run together?"""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    if any(a and b and len(a) >= 3 and len(b) >= 3 and a in vocabulary and b in vocabulary for a, b in splits):
+        return True
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    edits |= {a + c + b for a, b in splits for c in _LETTERS}
+    return any(edit in vocabulary for edit in edits)
+
+
+def _has_prefix(ordered: list[str], prefix: str) -> bool:
+    position = bisect.bisect_left(ordered, prefix)
+    return position < len(ordered) and ordered[position].startswith(prefix)
 
 
 def build_index(manifest: "Manifest", directory: Path) -> LexicalIndex:

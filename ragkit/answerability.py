@@ -1,0 +1,90 @@
+"""Does a passage hold the *kind* of thing a question asks for?
+
+An on-topic sentence is not an answer: "What is the price of the WS-200?" is not answered by
+"The WS-200 ships with a solar panel", however many question words it shares. Questions that
+ask for an amount, a date or a duration name that in their wording; an extractive answer that
+quotes no such thing is refused rather than shown. Pure functions, no model: cheap enough to
+run on every answer, and predictable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Kind = Literal["number", "price", "weight", "percentage", "date", "duration"]
+
+_NUMBER_QUESTION = re.compile(
+    r"\b(how (much|many|often|far|big|large|tall|long is the [a-z]+ (in|of) (cm|mm|m|km|inches|feet))"
+    r"|what (is|was|are|were) the (price|cost|fee|rate|percentage|share|number|amount|total|size|weight|"
+    r"height|width|length|capacity|temperature|voltage|revenue|income|value|ratio|count|score)"
+    r"|(price|cost|fee)s? (of|for)\b|percentage|how much)",
+    re.IGNORECASE,
+)
+_DATE_QUESTION = re.compile(r"^\s*(when\b|(in )?what year\b|on what date\b|which year\b)", re.IGNORECASE)
+_DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (days|weeks|months|years|hours)\b", re.IGNORECASE)
+
+_HAS_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+                         r"thirty|forty|fifty|hundred|thousand|million|billion|half|dozen|free|no charge)\b",
+                         re.IGNORECASE)
+_HAS_DATE = re.compile(
+    r"\b(1\d\d\d|20\d\d)(s|'s)?\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
+    r"|\b(january|february|march|april|june|july|august|september|october|november|december)\b"
+    r"|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b(century|centuries|decade|spring|summer|autumn|fall|winter|"
+    r"yesterday|today|ago|bc|ad|bce|ce)\b", re.IGNORECASE)
+_HAS_DURATION = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|fifty|hundred|thousand|"
+    r"million|billion|several|few|many)\s*[- ]?"
+    r"(seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|yrs?|hrs?|min|s|decades?|centuries|"
+    r"generations?)\b|\b(lifetime|forever|indefinitely|until|annually|daily|weekly|monthly|century|decade)\b",
+    re.IGNORECASE)
+
+
+#: "charge" and "mass" are left out on purpose: electric charge, the Catholic mass, mass graves
+_PRICE_QUESTION = re.compile(r"\b(price|prices|cost|costs|fee|fees)\b", re.IGNORECASE)
+_WEIGHT_QUESTION = re.compile(r"\b(weigh|weighs|weight)\b", re.IGNORECASE)
+_PERCENT_QUESTION = re.compile(r"\b(percentage|percent|share of|proportion)\b", re.IGNORECASE)
+
+_HAS_PRICE = re.compile(r"\d\s*(eur|euros?|usd|dollars?|sek|nok|dkk|jpy|yen|gbp|pounds?|chf|kr|cents?)\b|[€$£¥]\s*\d"
+                        r"|\b(eur|usd|sek|gbp|jpy|chf)\s*\d|\bfree( of charge)?\b|\bno charge\b", re.IGNORECASE)
+_HAS_WEIGHT = re.compile(r"\d\s*(kg|kilo(gram)?s?|g|grams?|mg|tonnes?|tons?|lbs?|pounds?|oz|ounces?)\b", re.IGNORECASE)
+_HAS_PERCENT = re.compile(r"\d\s*(%|percent|per cent|pct)|\bpercent(age)?\b", re.IGNORECASE)
+_HAS_SHARE = re.compile(r"\b(half|quarter|third|majority|minority|most|all|none|\d+ (in|out of) \d+)\b", re.IGNORECASE)
+#: product codes and versions ("WS-200", "CR123A", "E42", "v4.2") are names, not amounts
+_IDENTIFIER = re.compile(r"\b[A-Za-z]+[-_]?\d[\w.-]*|\b\d+[A-Za-z]+\d[\w-]*|\bv?\d+\.\d+\.\d+\b")
+
+
+def expected_kind(question: str) -> Kind | None:
+    """What a question asks for, when its wording says so unambiguously; None otherwise."""
+    if _PRICE_QUESTION.search(question):
+        return "price"
+    if _WEIGHT_QUESTION.search(question):
+        return "weight"
+    if _PERCENT_QUESTION.search(question):
+        return "percentage"
+    if _DURATION_QUESTION.search(question):
+        return "duration"
+    if _DATE_QUESTION.search(question):
+        return "date"
+    if _NUMBER_QUESTION.search(question):
+        return "number"
+    return None
+
+
+def holds(text: str, kind: Kind | None) -> bool:
+    """Does ``text`` contain something of ``kind`` (always True when no kind is expected)?
+    Identifiers such as model numbers do not count as amounts."""
+    if kind is None:
+        return True
+    text = _IDENTIFIER.sub(" ", text)
+    if kind == "price":  # a fee is often a share ("a restocking fee of 10 percent")
+        return bool(_HAS_PRICE.search(text) or _HAS_PERCENT.search(text))
+    if kind == "weight":
+        return bool(_HAS_WEIGHT.search(text))
+    if kind == "percentage":
+        return bool(_HAS_PERCENT.search(text) or _HAS_SHARE.search(text))
+    if kind == "date":
+        return bool(_HAS_DATE.search(text))
+    if kind == "duration":  # "from 1870 to 1939" is a duration too
+        return bool(_HAS_DURATION.search(text) or _HAS_DATE.search(text))
+    return bool(_HAS_NUMBER.search(text))

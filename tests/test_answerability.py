@@ -1,0 +1,63 @@
+"""Refusal signals: the kind of thing a question asks for, and names the documents never mention."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragkit.answerability import expected_kind, holds
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("What is the price of the WS-200?", "price"),
+    ("How much does the Halvard Care extended warranty cost?", "price"),
+    ("How much does the sensor array weigh?", "weight"),
+    ("What percentage of revenue came from Europe?", "percentage"),
+    ("How long is the warranty on the WS-200 sensor array?", "duration"),
+    ("When was Halvard Instruments founded and by whom?", "date"),
+    ("How many employees does Halvard have?", "number"),
+    ("What does error code E42 mean?", None),
+    ("Who founded the company?", None),
+])
+def test_expected_kind(question, kind):
+    assert expected_kind(question) == kind
+
+
+def test_model_numbers_are_not_amounts():
+    assert not holds("Thank you for choosing the Halvard WS-200 weather station.", "price")
+    assert not holds("It uses one CR123A battery and firmware 4.2.0.", "number") or holds("one", "number")
+    assert holds("Halvard Care extends the warranty by two years for 39 EUR.", "price")
+    assert holds("A restocking fee of 10 percent applies.", "price")
+    assert holds("WS-200 sensor array | 3 years | defects", "duration")
+    assert not holds("The sensor array is rated IP65.", "date")
+    assert holds("Founded in 2011 in Gothenburg.", "date")
+    assert holds("anything at all", None)
+
+
+def test_extractive_refuses_on_topic_sentences_without_the_asked_for_kind(halvard_kb):
+    answer = halvard_kb.ask("What is the price of the WS-200 weather station?")
+    assert answer.refused
+    assert not halvard_kb.ask("How much does the Halvard Care extended warranty cost?").refused
+
+
+def test_a_name_the_collection_never_mentions_is_refused_with_the_reason(halvard_kb):
+    answer = halvard_kb.ask("What is the hotel cap per night for a business trip to France?")
+    assert answer.refused
+    assert any("France" in w for w in answer.warnings)
+    # the same question about a country the documents cover is answered, with the table header
+    germany = halvard_kb.ask("What is the hotel cap per night for a business trip to Germany?")
+    assert not germany.refused and "150 EUR" in germany.text
+    assert "Country | Daily allowance | Hotel cap per night" in germany.text
+    # a name known only as the start of a longer token still counts as known ("UN" in "UN3091")
+    assert not halvard_kb.ask("Under which UN number are the batteries shipped?").refused
+
+
+def test_a_chat_model_is_not_refused_for_unknown_names(halvard_kb):
+    assert halvard_kb.lexical_index().unknown_names("Is the WS-200 sold in France?") == ["France"]
+    assert halvard_kb.lexical_index().unknown_names("Is the WS-200 sold in Sweden?") == []
+
+
+def test_misspelt_and_run_together_names_are_not_unknown(halvard_kb):
+    index = halvard_kb.lexical_index()
+    assert index.unknown_names("Does the warranty cover Swedenn?") == []  # one edit from "Sweden"
+    assert index.unknown_names("Is the Halvardcloud API versioned?") == []  # "Halvard" + "cloud"
+    assert index.unknown_names("Is the WS-200 sold in Brazil?") == ["Brazil"]
