@@ -368,3 +368,16 @@ def test_static_chunking_strategy_is_honoured(client, store):
     with pytest.raises(openai.BadRequestError):
         client.vector_stores.create(chunking_strategy={"type": "static", "static": {
             "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 80}})
+
+
+def test_unsupported_response_features_are_bad_requests(client, store):
+    tool = {"type": "file_search", "vector_store_ids": [store["id"]]}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="ragkit-extractive", input="x", tools=[tool], previous_response_id="resp_1")
+    assert caught.value.param == "previous_response_id"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="ragkit-extractive", input="x", tools=[{"type": "web_search"}])
+    assert caught.value.param == "tools[0].type"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="ragkit-extractive", input="x")
+    assert caught.value.param == "tools"

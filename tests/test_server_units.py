@@ -150,3 +150,38 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
     assert client.post("/echo", content=b"x" * 500).status_code == 413
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [(r["endpoint"], r["status"]) for r in lines] == [("/slow", 504), ("/echo", 200), ("/echo", 413)]
+
+
+def test_logs_follow_sees_lines_as_they_are_written(tmp_path):
+    import threading
+    import time
+
+    from ragkit.server.audit import AuditLog, read
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.write({"key": "a", "endpoint": "/v1/models", "status": 200})
+
+    def later():
+        time.sleep(0.3)
+        log.write({"key": "b", "endpoint": "/v1/responses", "status": 200})
+        log.write({"key": "a", "endpoint": "/v1/responses", "status": 400})
+
+    threading.Thread(target=later, daemon=True).start()
+    seen = []
+    for record in read(tmp_path / "audit.jsonl", key="a", follow=True, poll=0.05):
+        seen.append((record["endpoint"], record["status"]))
+        if len(seen) == 2:
+            break
+    assert seen == [("/v1/models", 200), ("/v1/responses", 400)]
+    assert [r["key"] for r in read(tmp_path / "audit.jsonl", endpoint="responses")] == ["b", "a"]
+
+
+def test_no_auth_is_refused_off_loopback(tmp_path):
+    from server_helpers import ragkit
+
+    from ragkit.server.config import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.com")
+    done = ragkit("serve", "--no-auth", "--host", "0.0.0.0", home=tmp_path / "home", check=False)
+    assert done.returncode == 2 and "loopback" in done.stderr

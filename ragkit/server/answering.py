@@ -8,14 +8,14 @@ warning when the chat model is unreachable after retries; keep only ``[n]`` mark
 provided source, each with a quote that is a literal span of its chunk.
 
 Answers are cached per process. The key holds each store's collection generation (bumped by
-every change to its chunks), a digest of the store's completed files and their attributes
-(what filters see), the question and every setting that shapes the answer.
+every change to its chunks), the store's ``files_version`` (bumped whenever its files, their
+status or their attributes change: what filters and file names depend on), the question and
+every setting that shapes the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import threading
@@ -83,15 +83,6 @@ def count_tokens(text: str) -> int:
     return len(_encoding.encode(text, disallowed_special=()))
 
 
-def _files_digest(ctx: ServerContext, stores: Sequence[dict[str, Any]]) -> str:
-    digest = hashlib.sha256()
-    for store in stores:
-        for row in ctx.db.all("SELECT file_id, attributes FROM vs_files WHERE vector_store_id=? AND status='completed' "
-                              "ORDER BY seq", (store["id"],)):
-            digest.update(f"{store['id']}|{row['file_id']}|{row['attributes'] or ''}\n".encode())
-    return digest.hexdigest()
-
-
 def _generator(ctx: ServerContext, name: str, model: str, instructions: str | None):
     generator = ctx.registry.generator(name, model if name == "openai" else None)
     if not instructions or name != "openai":
@@ -119,7 +110,7 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
            on_retrieved: Callable[[list[Found]], None] | None = None) -> Grounded:
     """Answer ``question`` from the stores; ``on_retrieved`` receives the numbered sources once
     they are known and ``on_token`` the text as it is generated (streaming)."""
-    key = (tuple((s["id"], ctx.registry.kb(s).manifest.generation()) for s in stores), _files_digest(ctx, stores),
+    key = (tuple((s["id"], ctx.registry.kb(s).manifest.generation(), s["files_version"]) for s in stores),
            question, k, json.dumps(node.model_dump() if node else None, sort_keys=True), model, generator,
            instructions or "", score_threshold)
     cached = ctx.cache.get(key)

@@ -83,6 +83,7 @@ def register(app: typer.Typer) -> None:
         request_timeout: Annotated[float, typer.Option(help="Seconds before a request is answered 504.")] = 120.0,
         redact_pii: Annotated[bool, typer.Option("--redact-pii", help="Mask personal data in the audit log.")] = False,
         default_vector_store: Annotated[str | None, typer.Option(help="Store for chat completions that name none.", show_default=False)] = None,
+        answer_cache: Annotated[int, typer.Option(help="Answers cached per worker (0: off).", min=0)] = 256,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     ) -> None:
         """Serve the OpenAI API (files, vector stores, search, Responses, chat) over your documents."""
@@ -98,7 +99,7 @@ def register(app: typer.Typer) -> None:
             config = ServerConfig(home=resolved, host=host, port=port, workers=workers, no_auth=no_auth,
                                   max_upload_bytes=max_upload_mb * 1024 * 1024, rate_limit=rate_limit,
                                   request_timeout=request_timeout, redact_pii=redact_pii,
-                                  default_vector_store=default_vector_store)
+                                  default_vector_store=default_vector_store, answer_cache=answer_cache)
             chroma = None
             if workers > 1 and not os.environ.get("RAGKIT_CHROMA_URL"):
                 chroma, url = _start_chroma(resolved / "chroma")

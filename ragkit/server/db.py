@@ -32,13 +32,14 @@ CREATE TABLE IF NOT EXISTS vector_stores(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL DEFAULT '',
     description TEXT, created_at INTEGER NOT NULL, last_active_at INTEGER, metadata TEXT,
     expires_after TEXT, chunk_size INTEGER NOT NULL, chunk_overlap INTEGER NOT NULL,
-    created_by TEXT, deleted INTEGER NOT NULL DEFAULT 0);
+    created_by TEXT, deleted INTEGER NOT NULL DEFAULT 0, files_version INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS vs_files(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, vector_store_id TEXT NOT NULL, file_id TEXT NOT NULL,
     created_at INTEGER NOT NULL, status TEXT NOT NULL, last_error TEXT, attributes TEXT,
     chunks INTEGER NOT NULL DEFAULT 0, claimed_by TEXT, claimed_at REAL,
     attempts INTEGER NOT NULL DEFAULT 0, UNIQUE(vector_store_id, file_id));
 CREATE INDEX IF NOT EXISTS vs_files_queue ON vs_files(status, claimed_by);
+CREATE INDEX IF NOT EXISTS files_by_path ON files(path);
 CREATE TABLE IF NOT EXISTS batches(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vector_store_id TEXT NOT NULL,
     created_at INTEGER NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0);
@@ -65,11 +66,17 @@ def _row(cursor: sqlite3.Cursor, values: tuple) -> Row:
     return {d[0]: v for d, v in zip(cursor.description, values)}
 
 
+def _bump(db: sqlite3.Connection, vs_id: str) -> None:
+    """A store's files or their attributes changed: answers cached for it are stale."""
+    db.execute("UPDATE vector_stores SET files_version = files_version + 1 WHERE id=?", (vs_id,))
+
+
 class MetaDB:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self._touched: dict[str, float] = {}
         self.db.executescript(SCHEMA)
 
     @property
@@ -147,6 +154,8 @@ class MetaDB:
                       db.execute("SELECT vector_store_id FROM vs_files WHERE file_id=?", (file_id,)).fetchall()]
             db.execute("DELETE FROM vs_files WHERE file_id=?", (file_id,))
             db.execute("DELETE FROM files WHERE id=?", (file_id,))
+            for vs_id in stores:
+                _bump(db, vs_id)
         return stores
 
     # -- vector stores -------------------------------------------------------------------
@@ -178,6 +187,12 @@ class MetaDB:
         return rows
 
     def touch_store(self, vs_id: str) -> None:
+        """Record use of a store, at most once a minute per process: ``last_active_at`` only
+        anchors expiry (counted in days), and a write per search would serialise searches."""
+        stamp = time.monotonic()
+        if stamp - self._touched.get(vs_id, -1e9) < 60:
+            return
+        self._touched[vs_id] = stamp
         with self.write() as db:
             db.execute("UPDATE vector_stores SET last_active_at=? WHERE id=?", (now(), vs_id))
 
@@ -225,6 +240,7 @@ class MetaDB:
                                    (encoded, vs_id, file_id))
                 if batch_id is not None:
                     db.execute("INSERT OR IGNORE INTO batch_files(batch_id, file_id) VALUES(?,?)", (batch_id, file_id))
+            _bump(db, vs_id)
 
     def vs_file(self, vs_id: str, file_id: str) -> Row | None:
         return self.one("SELECT * FROM vs_files WHERE vector_store_id=? AND file_id=?", (vs_id, file_id))
@@ -234,14 +250,31 @@ class MetaDB:
         return self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM vs_files v JOIN files f ON f.id=v.file_id "
                         f"WHERE v.vector_store_id=? AND v.status IN ({marks}) ORDER BY v.seq", (vs_id, *statuses))
 
+    def completed_by_path(self, vs_id: str, paths: Sequence[str]) -> dict[str, Row]:
+        """The store's completed files among ``paths`` (to name the files of search hits)."""
+        unique = list(dict.fromkeys(paths))
+        if not unique:
+            return {}
+        marks = ",".join("?" * len(unique))
+        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM vs_files v JOIN files f ON f.id=v.file_id "
+                        f"WHERE v.vector_store_id=? AND v.status='completed' AND f.path IN ({marks})",
+                        (vs_id, *unique))
+        return {r["path"]: r for r in rows}
+
+    def has_completed(self, vs_id: str) -> bool:
+        return self.one("SELECT 1 AS x FROM vs_files WHERE vector_store_id=? AND status='completed' LIMIT 1",
+                        (vs_id,)) is not None
+
     def set_attributes(self, vs_id: str, file_id: str, attributes: dict | None) -> None:
         with self.write() as db:
             db.execute("UPDATE vs_files SET attributes=? WHERE vector_store_id=? AND file_id=?",
                        (json.dumps(attributes) if attributes is not None else None, vs_id, file_id))
+            _bump(db, vs_id)
 
     def detach(self, vs_id: str, file_id: str) -> None:
         with self.write() as db:
             db.execute("DELETE FROM vs_files WHERE vector_store_id=? AND file_id=?", (vs_id, file_id))
+            _bump(db, vs_id)
 
     # -- batches -------------------------------------------------------------------------
     def batch(self, vs_id: str, batch_id: str) -> Row | None:
@@ -254,6 +287,7 @@ class MetaDB:
             db.execute("UPDATE vs_files SET status='cancelled' WHERE vector_store_id=? AND status='in_progress' "
                        "AND claimed_by IS NULL AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)",
                        (vs_id, batch_id))
+            _bump(db, vs_id)
 
     # -- the ingestion queue -------------------------------------------------------------
     def claim(self, owner: str, limit: int) -> list[Row]:
@@ -284,6 +318,7 @@ class MetaDB:
                 "UPDATE vs_files SET status=?, last_error=?, chunks=?, claimed_by=NULL "
                 "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
                 (status, json.dumps(last_error) if last_error else None, chunks, vs_id, file_id, owner))
+            _bump(db, vs_id)
             return cursor.rowcount > 0
 
     def claims(self) -> list[Row]:
@@ -300,6 +335,7 @@ class MetaDB:
                 db.execute("UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
                            "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
                            (json.dumps(fail), vs_id, file_id, owner))
+                _bump(db, vs_id)
 
     def waiting(self) -> bool:
         return self.one("SELECT 1 AS x FROM vs_files WHERE status='in_progress' AND claimed_by IS NULL LIMIT 1") is not None

@@ -29,7 +29,7 @@ from ragkit.server.stores import StoreRegistry
 log = logging.getLogger("ragkit.server")
 
 MAX_ATTEMPTS = 3
-CLAIM_LIMIT = 256
+CLAIM_LIMIT = 1000  # files per ingest run: one BM25 rebuild per run, so not too few
 RECOVER_EVERY = 5.0
 
 
@@ -127,6 +127,13 @@ class IngestWorker:
                 self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
             return
         kb = self.registry.kb(store)
+        missing = [row for row in rows if not os.path.isfile(row["path"])]
+        for row in missing:  # the upload's bytes are gone (deleted meanwhile): nothing to read
+            self.db.finish(vs_id, row["file_id"], self.owner, "failed",
+                           {"code": "invalid_file", "message": "the uploaded file's content is missing"}, 0)
+        rows = [row for row in rows if row not in missing]
+        if not rows:
+            return
         paths = [row["path"] for row in rows]
         results: dict[str, Any] = {}
         failure: dict[str, str] | None = None

@@ -60,6 +60,7 @@ class ResponsesBody(Body):
     max_output_tokens: int | None = None
     metadata: dict[str, str] | None = None
     user: str | None = None
+    previous_response_id: str | None = None
 
 
 def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:
@@ -165,6 +166,9 @@ class Shape:
 async def create_response(body: ResponsesBody, request: Request, ctx: ServerContext = Depends(context),
                           principal: Principal = Depends(reader)) -> dict[str, Any] | StreamingResponse:
     audit = request.state.audit
+    if body.previous_response_id:
+        raise bad_request("previous_response_id is not supported: ragkit does not store responses; send the "
+                          "conversation in input instead.", "previous_response_id")
     model, generator = resolve_model(ctx, body.model)
     question = question_of(body.input)
     tools = _tools(ctx, body)

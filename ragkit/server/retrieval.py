@@ -64,23 +64,30 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
     best: float | None = None
     generations: list[tuple[str, int]] = []
     for store in stores:
-        files = ctx.db.vs_files(store["id"], ("completed",))
         kb = ctx.registry.kb(store)
         generations.append((store["id"], kb.manifest.generation()))
-        if not files:
-            continue
-        plan = Plan.build(node, files)
-        if plan.empty:
-            continue
-        by_path = {f["path"]: f for f in files}
+        if node is None:
+            # No filter: name only the files of the hits (a store may hold thousands of files).
+            if not ctx.db.has_completed(store["id"]):
+                continue
+            plan = Plan.build(None, [])
+            rows_for = lambda paths, vs_id=store["id"]: ctx.db.completed_by_path(vs_id, paths)  # noqa: E731
+        else:
+            files = ctx.db.vs_files(store["id"], ("completed",))
+            plan = Plan.build(node, files)
+            if not files or plan.empty:
+                continue
+            by_path = {f["path"]: f for f in files}
+            rows_for = lambda paths, by_path=by_path: by_path  # noqa: E731
         fetch = max(k, POST_FILTER_POOL) if plan.post_filter else k
         filters = Filters(paths=plan.paths, page_min=plan.page_min, page_max=plan.page_max)
         for query in queries:
             result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
             if result.best_similarity is not None:
                 best = result.best_similarity if best is None else max(best, result.best_similarity)
+            rows = rows_for([hit.path for hit in result.hits])
             for hit in result.hits:
-                row = by_path.get(hit.path)
+                row = rows.get(hit.path)
                 if row is None or not plan.keep(hit.path, hit.page):
                     continue
                 key = (store["id"], hit.chunk_id)

@@ -4,11 +4,13 @@
 filters (:mod:`ragkit.server.filters`); ``ranking_options.score_threshold`` drops weak results
 and ``ranking_options.hybrid_search`` weights become the dense/BM25 fusion weight.
 ``rewrite_query`` is accepted, but queries are searched as given (``search_query`` echoes them).
+
+A plain (sync) route: FastAPI runs it in its thread pool, so the whole request is one hop off
+the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -64,7 +66,7 @@ def queries_of(query: str | list[str], param: str = "query") -> list[str]:
 
 
 @router.post("/{vector_store_id}/search")
-async def search(vector_store_id: str, body: SearchBody, request: Request, ctx: ServerContext = Depends(context),
+def search(vector_store_id: str, body: SearchBody, request: Request, ctx: ServerContext = Depends(context),
                  principal: Principal = Depends(reader)) -> dict[str, Any]:
     audit = request.state.audit
     audit["vector_store"] = vector_store_id
@@ -73,10 +75,9 @@ async def search(vector_store_id: str, body: SearchBody, request: Request, ctx: 
     audit["question"] = " | ".join(queries)
     node = openai_filters.parse(body.filters)
     options = body.ranking_options
-    retrieved = await asyncio.to_thread(
-        retrieve, ctx, [store], queries, body.max_num_results, node,
-        score_threshold=options.score_threshold if options else None, alpha=fusion_alpha(options))
-    await asyncio.to_thread(ctx.db.touch_store, vector_store_id)
+    retrieved = retrieve(ctx, [store], queries, body.max_num_results, node,
+                         score_threshold=options.score_threshold if options else None, alpha=fusion_alpha(options))
+    ctx.db.touch_store(vector_store_id)
     audit["retrieved"] = audit_hits(retrieved.found)
     return {"object": "vector_store.search_results.page", "search_query": queries,
             "data": [search_result(f) for f in retrieved.found], "has_more": False, "next_page": None}

@@ -1,0 +1,179 @@
+"""``ragkit serve`` latency: search and extractive chat over HTTP, against the same work in-process.
+
+A store is built *through the server* from the QA corpus in ../shared/datasets/qa (HotpotQA,
+MuSiQue and XQuAD paragraphs, one file each: about 3.8k chunks; ``--copies 3`` makes about
+11k): every file is uploaded with ``files.create`` and ingested by file batches, as a client
+would. Then, with the stock openai SDK on 127.0.0.1 only:
+
+* ``vector_stores.search`` (10 results) and
+* ``chat.completions.create`` with ``ragkit-extractive`` over the store (answer cache off, so
+  every request retrieves and answers)
+
+are timed at concurrency 1, 4 and 8 (a fixed number of requests per level, real questions from
+the three QA sets). The server is then stopped and the same questions go through
+``KnowledgeBase.search`` / ``KnowledgeBase.ask`` in-process at the same concurrencies: the
+difference is what HTTP, JSON, auth, the metadata DB and the audit log cost.
+
+Bounded: nothing leaves the machine, the request count per level is fixed (``--requests``) and
+the whole run takes a few minutes on 2 cores (ingestion dominates).
+Run with:  .venv/bin/python bench/bench_server.py [--copies 1] [--requests 80] [--levels 1,4,8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from common import ROOT, SHARED, WORK, fresh_dir, percentiles, qa_corpus, write_result
+from server_helpers import Server
+
+BATCH = 2000  # OpenAI's largest file batch
+
+
+def questions() -> list[str]:
+    from ragkit.eval.datasets import load_dataset
+
+    found: list[str] = []
+    for kind, folder in (("hotpotqa", "hotpotqa-100"), ("musique", "musique-100"), ("xquad", "xquad-en")):
+        _, items = load_dataset(kind, SHARED / "qa" / folder)
+        found.extend(item.question for item in items)
+    return found
+
+
+def build_store(server: Server, corpus: Path) -> tuple[str, dict]:
+    files = sorted(p for p in corpus.rglob("*") if p.is_file())
+    local = threading.local()
+
+    def client():
+        if not hasattr(local, "client"):
+            local.client = server.client()
+        return local.client
+
+    def send(path: Path) -> str:
+        with open(path, "rb") as handle:
+            return client().files.create(file=handle, purpose="assistants").id
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(send, files))
+    uploaded = time.perf_counter() - started
+    main = server.client()
+    vs = main.vector_stores.create(name="qa-bench")
+    for begin in range(0, len(ids), BATCH):
+        main.vector_stores.file_batches.create(vector_store_id=vs.id, file_ids=ids[begin:begin + BATCH])
+    while True:
+        counts = main.vector_stores.retrieve(vs.id).file_counts
+        if counts.in_progress == 0:
+            break
+        time.sleep(1.0)
+    return vs.id, {"files": len(files), "completed": counts.completed, "failed": counts.failed,
+                   "upload_s": round(uploaded, 2), "upload_and_ingest_s": round(time.perf_counter() - started, 2)}
+
+
+def run_level(call: Callable[[object, str], None], make_client: Callable[[], object], asked: list[str],
+              concurrency: int, requests: int) -> dict:
+    """``requests`` calls spread over ``concurrency`` threads; latency per call and throughput."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        client = make_client()
+        for i in range(offset, requests, concurrency):
+            question = asked[i % len(asked)]
+            t = time.perf_counter()
+            call(client, question)
+            elapsed = (time.perf_counter() - t) * 1000
+            with lock:
+                latencies.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    wall = time.perf_counter() - started
+    stats = {k: round(v, 2) for k, v in percentiles(latencies).items() if k != "n"}
+    return stats | {"n": len(latencies), "throughput_rps": round(len(latencies) / wall, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=1, help="distinct copies of the QA corpus (3: ~11k chunks)")
+    parser.add_argument("--requests", type=int, default=80, help="requests per endpoint and concurrency level")
+    parser.add_argument("--levels", default="1,4,8")
+    args = parser.parse_args()
+    levels = [int(v) for v in args.levels.split(",")]
+    load_before = os.getloadavg()
+
+    corpus = qa_corpus(WORK / "server-corpus", copies=args.copies)
+    home = fresh_dir(WORK / "server-home")
+    asked = questions()
+    guard = {"PYTHONPATH": str(ROOT / "tests" / "netguard")}  # the server cannot leave 127.0.0.1 either
+    server = Server(home, "--no-auth", "--rate-limit", "0", "--answer-cache", "0", "--request-timeout", "600",
+                    env=guard)
+    server.start(timeout=300)
+    results: dict = {"http": {}, "in_process": {}}
+    try:
+        vs_id, build = build_store(server, corpus)
+        print(f"store {vs_id}: {build}", flush=True)
+
+        def search(client, q):
+            assert client.vector_stores.search(vector_store_id=vs_id, query=q, max_num_results=10).data is not None
+
+        def chat(client, q):
+            client.chat.completions.create(model="ragkit-extractive", messages=[{"role": "user", "content": q}],
+                                           extra_body={"vector_store_ids": [vs_id]})
+
+        search(server.client(), asked[0])  # warm up the server's caches
+        for name, call in (("search", search), ("chat_extractive", chat)):
+            for level in levels:
+                offset = levels.index(level) * args.requests  # different questions per level
+                stats = run_level(call, server.client, asked[offset:] + asked[:offset], level, args.requests)
+                results["http"].setdefault(name, {})[str(level)] = stats
+                print(f"http {name} c={level}: {stats}", flush=True)
+    finally:
+        server.stop()
+
+    from ragkit import KnowledgeBase
+
+    with KnowledgeBase(home, collection=vs_id) as kb:
+        status = kb.status()
+        kb.search(asked[0], k=10)
+        for name, call in (("search", lambda kb, q: kb.search(q, k=10)),
+                           ("chat_extractive", lambda kb, q: kb.ask(q, generator="extractive"))):
+            for level in levels:
+                offset = levels.index(level) * args.requests
+                stats = run_level(call, lambda: kb, asked[offset:] + asked[:offset], level, args.requests)
+                results["in_process"].setdefault(name, {})[str(level)] = stats
+                print(f"in-process {name} c={level}: {stats}", flush=True)
+
+    # Server-side time per request, from the audit log (requests of one level are contiguous).
+    import json
+
+    audited = [json.loads(line) for line in (home / "server" / "audit.jsonl").read_text().splitlines()]
+    endpoints = {"search": f"/v1/vector_stores/{vs_id}/search", "chat_extractive": "/v1/chat/completions"}
+    for name, endpoint in endpoints.items():
+        times = [r["latency_ms"] for r in audited if r["endpoint"] == endpoint and r["status"] == 200]
+        times = times[len(times) - len(levels) * args.requests:]  # drop the warm-up
+        for i, level in enumerate(levels):
+            block = times[i * args.requests:(i + 1) * args.requests]
+            stats = {k: round(v, 2) for k, v in percentiles(block).items() if k != "n"}
+            results["http"][name][str(level)]["server_side"] = stats
+
+    overhead = {name: {level: round(results["http"][name][level]["p50"] - results["in_process"][name][level]["p50"], 2)
+                       for level in results["http"][name]} for name in results["http"]}
+    path = write_result("server", {
+        "store": {"chunks": status.chunks, "documents": status.documents, **build},
+        "copies": args.copies, "requests_per_level": args.requests, "levels": levels,
+        "latency_ms": results, "p50_overhead_ms": overhead,
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+    })
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
