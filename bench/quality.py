@@ -67,11 +67,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", default="nfcorpus,mmlb,halvard,hotpotqa,xquad")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--contexts", default="on,off", help="build with context lines (on), without (off), or both")
     args = parser.parse_args()
     variants = {k: VARIANTS[k] for k in args.variants.split(",")}
     results: dict = {}
     for name, build, golds in collections(set(args.sets.split(","))):
-        for context in (True, False):
+        for context in [c == "on" for c in args.contexts.split(",")]:
             label = f"{name} ctx={'on' if context else 'off'}"
             kb = KnowledgeBase(WORK / "quality-kb", collection=f"q-{name}-{'ctx' if context else 'plain'}",
                                chunk_context=context)
@@ -85,7 +86,7 @@ def main() -> None:
                     results[label][f"{split} {variant}"] = row
                     print(label, split, variant, json.dumps(row), flush=True)
             kb.close()
-    print(f"wrote {write_result('quality', {'results': results})}")
+    print(f"wrote {write_result('quality-' + '-'.join(sorted(args.sets.split(','))), {'results': results})}")
 
 
 if __name__ == "__main__":

@@ -54,21 +54,22 @@ _HAS_SHARE = re.compile(r"\b(half|quarter|third|majority|minority|most|all|none|
 _IDENTIFIER = re.compile(r"\b[A-Za-z]+[-_]?\d[\w.-]*|\b\d+[A-Za-z]+\d[\w-]*|\bv?\d+\.\d+\.\d+\b")
 
 
+#: question wording -> what it asks for, most specific first
+_QUESTION_KINDS: tuple[tuple[re.Pattern, Kind], ...] = (
+    (_PRICE_QUESTION, "price"), (_WEIGHT_QUESTION, "weight"), (_PERCENT_QUESTION, "percentage"),
+    (_DURATION_QUESTION, "duration"), (_DATE_QUESTION, "date"), (_NUMBER_QUESTION, "number"),
+)
+#: what counts as an answer of each kind (any pattern matching is enough); a fee is often a share
+#: ("a restocking fee of 10 percent"), and "from 1870 to 1939" is a duration too
+_EVIDENCE: dict[str, tuple[re.Pattern, ...]] = {
+    "price": (_HAS_PRICE, _HAS_PERCENT), "weight": (_HAS_WEIGHT,), "percentage": (_HAS_PERCENT, _HAS_SHARE),
+    "date": (_HAS_DATE,), "duration": (_HAS_DURATION, _HAS_DATE), "number": (_HAS_NUMBER,),
+}
+
+
 def expected_kind(question: str) -> Kind | None:
     """What a question asks for, when its wording says so unambiguously; None otherwise."""
-    if _PRICE_QUESTION.search(question):
-        return "price"
-    if _WEIGHT_QUESTION.search(question):
-        return "weight"
-    if _PERCENT_QUESTION.search(question):
-        return "percentage"
-    if _DURATION_QUESTION.search(question):
-        return "duration"
-    if _DATE_QUESTION.search(question):
-        return "date"
-    if _NUMBER_QUESTION.search(question):
-        return "number"
-    return None
+    return next((kind for pattern, kind in _QUESTION_KINDS if pattern.search(question)), None)
 
 
 def holds(text: str, kind: Kind | None) -> bool:
@@ -77,14 +78,4 @@ def holds(text: str, kind: Kind | None) -> bool:
     if kind is None:
         return True
     text = _IDENTIFIER.sub(" ", text)
-    if kind == "price":  # a fee is often a share ("a restocking fee of 10 percent")
-        return bool(_HAS_PRICE.search(text) or _HAS_PERCENT.search(text))
-    if kind == "weight":
-        return bool(_HAS_WEIGHT.search(text))
-    if kind == "percentage":
-        return bool(_HAS_PERCENT.search(text) or _HAS_SHARE.search(text))
-    if kind == "date":
-        return bool(_HAS_DATE.search(text))
-    if kind == "duration":  # "from 1870 to 1939" is a duration too
-        return bool(_HAS_DURATION.search(text) or _HAS_DATE.search(text))
-    return bool(_HAS_NUMBER.search(text))
+    return any(pattern.search(text) for pattern in _EVIDENCE[kind])

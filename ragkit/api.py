@@ -285,6 +285,25 @@ class KnowledgeBase:
             preamble=generation.preamble,
         )
 
+    def ask_many(self, questions: Sequence[str], *, concurrency: int | None = None,
+                 **options: Any) -> list[Answer | RagkitError]:
+        """Answer many questions, ``concurrency`` at a time (default: the ``concurrency`` setting),
+        in input order. A chat model's 429s are retried by the client, honouring Retry-After; a
+        question that still fails gets its error in its place and the batch goes on."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(question: str) -> Answer | RagkitError:
+            try:
+                return self.ask(question, **options)
+            except RagkitError as exc:
+                return exc
+
+        workers = max(1, concurrency or self.settings.concurrency)
+        if workers == 1 or len(questions) < 2:
+            return [one(q) for q in questions]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ragkit-ask") as pool:
+            return list(pool.map(one, questions))
+
     def _refusal_reason(self, question: str, result: SearchResult, *, extractive: bool) -> str | None:
         """Why the documents cannot answer, decided before any generation; None to go on.
 

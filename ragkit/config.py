@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(512, ge=1)
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
+    concurrency: int = Field(4, ge=1, le=64, description="Questions answered at once by ask --batch and eval with a chat model.")
 
     @classmethod
     def settings_customise_sources(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
+from ragkit.cli.batch import _ask_batch
 from ragkit.cli.app import CollectionOpt, HomeOpt, JsonOpt, _fail, _kb, app, console, err
 from ragkit.errors import RagkitError
 
@@ -62,7 +64,7 @@ def search(
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="Your question.")],
+    question: Annotated[Optional[str], typer.Argument(help="Your question.", show_default=False)] = None,
     home: HomeOpt = None,
     collection: CollectionOpt = None,
     k: KOpt = None,
@@ -72,9 +74,12 @@ def ask(
     model: Annotated[Optional[str], typer.Option("--model", help="Chat model name.", show_default=False)] = None,
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL.", show_default=False)] = None,
     stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream tokens [default: on a terminal]", show_default=False)] = None,
+    batch: Annotated[Optional[Path], typer.Option("--batch", help="Answer every question of a JSONL file ({id, question}) or text file (one per line); JSON lines out, in order.", show_default=False)] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Questions answered at once with --batch [default: concurrency setting]", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the documents, citing file, page and quote for every claim."""
+    from ragkit.errors import UsageError
     from ragkit.models import Filters
 
     try:
@@ -82,6 +87,12 @@ def ask(
         overrides = {"model": model, "base_url": base_url}
         if generator:
             overrides["generator"] = generator
+        if batch is not None:
+            _ask_batch(batch, _kb(home, collection, **overrides), concurrency,
+                       k=k, mode=mode, filters=Filters.parse(filters))
+            return
+        if not question:
+            raise UsageError("give a question, or --batch FILE")
         with _kb(home, collection, **overrides) as kb:
             streaming = (console.is_terminal if stream is None else stream) and not as_json
             on_token = (lambda token: console.print(token, end="", markup=False, highlight=False)) if streaming else None
