@@ -381,3 +381,24 @@ def test_unsupported_response_features_are_bad_requests(client, store):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="ragkit-extractive", input="x")
     assert caught.value.param == "tools"
+
+
+def test_search_takes_several_queries_and_checks_bounds(client, store):
+    page = client.vector_stores.search(vector_store_id=store["id"], max_num_results=5,
+                                       query=["What does error code E42 mean?", "How do I return a product?"])
+    assert page.search_query == ["What does error code E42 mean?", "How do I return a product?"]
+    assert {"ws200-user-manual.pdf", "support-faq.txt"} <= {r.filename for r in page.data}
+    for bad in (0, 51):
+        with pytest.raises(openai.BadRequestError):
+            client.vector_stores.search(vector_store_id=store["id"], query="x", max_num_results=bad)
+
+
+def test_answer_cache_follows_the_store(client, store):
+    def ask():
+        return client.responses.create(model="ragkit-extractive", input="How often should the rain gauge funnel be cleaned?",
+                                       tools=[{"type": "file_search", "vector_store_ids": [store["id"]]}])
+    first, second = ask(), ask()
+    assert second.model_extra["ragkit"]["cached"] and second.output_text == first.output_text
+    client.vector_stores.files.update(vector_store_id=store["id"], file_id=store["manual"],
+                                      attributes={"dept": "engineering", "year": 2024, "public": True, "rev": 2})
+    assert not ask().model_extra["ragkit"]["cached"]  # the store's files changed: answer again

@@ -107,3 +107,25 @@ def test_workers_share_state_through_disk(tmp_path):
     asked = [r for r in records if r["endpoint"] == "/v1/chat/completions"][-1]
     assert "[EMAIL]" in asked["question"] and "jane.doe" not in json.dumps(records)
     assert len({r["endpoint"] for r in records}) >= 4
+
+
+def test_cancelling_a_waiting_batch(tmp_path):
+    home = tmp_path / "home"
+    server = Server(home, "--no-auth").start()
+    try:
+        client = server.client()
+        busy = client.vector_stores.create(name="busy")
+        first = client.vector_stores.file_batches.create(
+            vector_store_id=busy.id, file_ids=upload(client, _documents(tmp_path / "docs", 10, 60)))
+        queued = client.vector_stores.create(name="queued")
+        batch = client.vector_stores.file_batches.create(
+            vector_store_id=queued.id, file_ids=upload(client, [CORPUS / "support-faq.txt", CORPUS / "cloud-api-guide.md"]))
+        assert client.vector_stores.retrieve(busy.id).file_counts.in_progress > 0, "the first batch ended too soon"
+        cancelled = client.vector_stores.file_batches.cancel(batch.id, vector_store_id=queued.id)
+        assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled == 2
+        assert {f.status for f in client.vector_stores.files.list(vector_store_id=queued.id)} == {"cancelled"}
+        done = client.vector_stores.file_batches.poll(first.id, vector_store_id=busy.id, poll_interval_ms=200)
+        assert done.status == "completed" and done.file_counts.completed == 10
+        assert client.vector_stores.retrieve(queued.id).file_counts.cancelled == 2
+    finally:
+        server.stop()
