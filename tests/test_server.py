@@ -402,3 +402,9 @@ def test_answer_cache_follows_the_store(client, store):
     client.vector_stores.files.update(vector_store_id=store["id"], file_id=store["manual"],
                                       attributes={"dept": "engineering", "year": 2024, "public": True, "rev": 2})
     assert not ask().model_extra["ragkit"]["cached"]  # the store's files changed: answer again
+
+
+def test_invalid_tool_is_a_bad_request(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="ragkit-extractive", input="x", tools=[{"type": "file_search"}])
+    assert caught.value.param == "tools[0].vector_store_ids"

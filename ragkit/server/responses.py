@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from ragkit.server import filters as openai_filters
 from ragkit.server.answering import Grounded, answer, audit_answer, stream
@@ -90,7 +90,12 @@ def _tools(ctx: ServerContext, body: ResponsesBody) -> list[FileSearchTool]:
         if raw.get("type") != "file_search":
             raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit answers with "
                               "file_search over its vector stores.", f"tools[{i}].type")
-        tools.append(FileSearchTool.model_validate(raw))
+        try:
+            tools.append(FileSearchTool.model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise bad_request(f"Invalid file_search tool: {where}: {first['msg']}", f"tools[{i}].{where}") from None
     if not tools and ctx.config.default_vector_store:
         tools.append(FileSearchTool(type="file_search", vector_store_ids=[ctx.config.default_vector_store]))
     if not tools:
