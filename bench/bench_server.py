@@ -1,8 +1,8 @@
 """``ragkit serve`` latency: search and extractive chat over HTTP, against the same work in-process.
 
 A store is built *through the server* from the QA corpus in ../shared/datasets/qa (HotpotQA,
-MuSiQue and XQuAD paragraphs, one file each: about 3.8k chunks; ``--copies 3`` makes about
-11k): every file is uploaded with ``files.create`` and ingested by file batches, as a client
+MuSiQue and XQuAD paragraphs, one file each: about 3.8k chunks; ``--copies 3`` makes
+about 12.6k): every file is uploaded with ``files.create`` and ingested by file batches, as a client
 would. Then, with the stock openai SDK on 127.0.0.1 only:
 
 * ``vector_stores.search`` (10 results) and
@@ -14,9 +14,10 @@ the three QA sets). The server is then stopped and the same questions go through
 ``KnowledgeBase.search`` / ``KnowledgeBase.ask`` in-process at the same concurrencies: the
 difference is what HTTP, JSON, auth, the metadata DB and the audit log cost.
 
-Bounded: nothing leaves the machine, the request count per level is fixed (``--requests``) and
-the whole run takes a few minutes on 2 cores (ingestion dominates).
-Run with:  .venv/bin/python bench/bench_server.py [--copies 1] [--requests 80] [--levels 1,4,8]
+Bounded: nothing leaves the machine and the request count per level is fixed (``--requests``).
+Ingestion dominates the run (7 minutes for one copy, 15 for three, on a busy 2-core machine);
+``--reuse`` times the store an earlier run left in the bench directory instead.
+Run with:  .venv/bin/python bench/bench_server.py [--copies 1] [--requests 80] [--levels 1,4,8] [--reuse]
 """
 
 from __future__ import annotations
@@ -75,6 +76,24 @@ def build_store(server: Server, corpus: Path) -> tuple[str, dict]:
                    "upload_s": round(uploaded, 2), "upload_and_ingest_s": round(time.perf_counter() - started, 2)}
 
 
+def _previous_store(home: Path) -> tuple[str, dict] | None:
+    """The store of an earlier run in ``home`` (its build figures from that run's result file)."""
+    import json
+    import sqlite3
+
+    meta = home / "server" / "meta.sqlite"
+    if not meta.exists():
+        return None
+    row = sqlite3.connect(meta).execute("SELECT id FROM vector_stores WHERE name='qa-bench' AND deleted=0").fetchone()
+    if row is None:
+        return None
+    from common import RESULTS
+
+    earlier = RESULTS / "server.json"
+    build = json.loads(earlier.read_text())["store"] if earlier.exists() else {}
+    return row[0], {k: v for k, v in build.items() if k not in ("chunks", "documents")} | {"reused": True}
+
+
 def run_level(call: Callable[[object, str], None], make_client: Callable[[], object], asked: list[str],
               concurrency: int, requests: int) -> dict:
     """``requests`` calls spread over ``concurrency`` threads; latency per call and throughput."""
@@ -101,15 +120,19 @@ def run_level(call: Callable[[object, str], None], make_client: Callable[[], obj
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=1, help="distinct copies of the QA corpus (3: ~11k chunks)")
+    parser.add_argument("--copies", type=int, default=1, help="distinct copies of the QA corpus (3: ~12.6k chunks)")
     parser.add_argument("--requests", type=int, default=80, help="requests per endpoint and concurrency level")
     parser.add_argument("--levels", default="1,4,8")
+    parser.add_argument("--reuse", action="store_true", help="time the store a previous run built (no ingest)")
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     load_before = os.getloadavg()
 
-    corpus = qa_corpus(WORK / "server-corpus", copies=args.copies)
-    home = fresh_dir(WORK / "server-home")
+    home = WORK / "server-home"
+    previous = _previous_store(home) if args.reuse else None
+    if previous is None:
+        corpus = qa_corpus(WORK / "server-corpus", copies=args.copies)
+        fresh_dir(home)
     asked = questions()
     guard = {"PYTHONPATH": str(ROOT / "tests" / "netguard")}  # the server cannot leave 127.0.0.1 either
     server = Server(home, "--no-auth", "--rate-limit", "0", "--answer-cache", "0", "--request-timeout", "600",
@@ -117,7 +140,7 @@ def main() -> None:
     server.start(timeout=300)
     results: dict = {"http": {}, "in_process": {}}
     try:
-        vs_id, build = build_store(server, corpus)
+        vs_id, build = previous or build_store(server, corpus)
         print(f"store {vs_id}: {build}", flush=True)
 
         def search(client, q):

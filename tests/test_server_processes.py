@@ -9,7 +9,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import CORPUS
 from server_helpers import Server, upload, wait_until
 

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS vs_files(
     chunks INTEGER NOT NULL DEFAULT 0, claimed_by TEXT, claimed_at REAL,
     attempts INTEGER NOT NULL DEFAULT 0, UNIQUE(vector_store_id, file_id));
 CREATE INDEX IF NOT EXISTS vs_files_queue ON vs_files(status, claimed_by);
+CREATE INDEX IF NOT EXISTS vs_files_by_store ON vs_files(vector_store_id, status);
 CREATE INDEX IF NOT EXISTS files_by_path ON files(path);
 CREATE TABLE IF NOT EXISTS batches(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vector_store_id TEXT NOT NULL,
@@ -256,8 +257,9 @@ class MetaDB:
         if not unique:
             return {}
         marks = ",".join("?" * len(unique))
-        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM vs_files v JOIN files f ON f.id=v.file_id "
-                        f"WHERE v.vector_store_id=? AND v.status='completed' AND f.path IN ({marks})",
+        # CROSS JOIN fixes the join order: from the few paths to their rows, never a scan of the store.
+        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM files f CROSS JOIN vs_files v "
+                        f"ON v.file_id=f.id AND v.vector_store_id=? WHERE f.path IN ({marks}) AND v.status='completed'",
                         (vs_id, *unique))
         return {r["path"]: r for r in rows}
 
