@@ -33,11 +33,20 @@ class ServerState:
     requests: list[dict] = field(default_factory=list)
     faults: deque = field(default_factory=deque)
     api_key: str | None = None  # when set, other keys get 401
+    #: scripted chat replies, used in order before the deterministic answer: each is a dict with
+    #: "content" and/or "tool_calls" ([{"name", "arguments"}]), or a callable(body) -> such a dict;
+    #: a dict with "repeat": True is never used up (a model that never stops calling tools); tool
+    #: calls and callables are only served to requests that offer tools
+    tool_script: deque = field(default_factory=deque)
+    #: answer HTTP 400 to requests that offer tools, like a server without tool support
+    reject_tools: bool = False
 
     def reset(self) -> None:
         self.requests.clear()
         self.faults.clear()
         self.api_key = None
+        self.tool_script.clear()
+        self.reject_tools = False
 
 
 def _words(text: str) -> set[str]:
@@ -63,6 +72,54 @@ def deterministic_answer(messages: list[dict]) -> str:
     if "cite-none" in question:
         answer = re.sub(r"\s*\[\d+\]", "", answer)
     return answer
+
+
+def _calls_tools(step) -> bool:
+    """A scripted tool call is only given to a request that offers tools (others get the
+    deterministic answer), as a real model cannot call a tool it was not offered."""
+    return callable(step) or bool(step.get("tool_calls"))
+
+
+def scripted_reply(state: ServerState, body: dict):
+    """The next scripted reply (see ``ServerState.tool_script``) as a chat completion: tool calls
+    with ``finish_reason: tool_calls``, or content (streamed when asked)."""
+    step = state.tool_script[0]
+    if not (isinstance(step, dict) and step.get("repeat")):
+        state.tool_script.popleft()
+    if callable(step):
+        step = step(body)
+    content = step.get("content")
+    message: dict = {"role": "assistant", "content": content}
+    finish = "stop"
+    if step.get("tool_calls"):
+        turn = len(state.requests)
+        message["tool_calls"] = [
+            {"id": f"call_{turn}_{i}", "type": "function",
+             "function": {"name": call["name"], "arguments": call["arguments"] if isinstance(call["arguments"], str)
+                          else json.dumps(call["arguments"])}}
+            for i, call in enumerate(step["tool_calls"])]
+        finish = "tool_calls"
+    usage = {"prompt_tokens": sum(len(str(m.get("content") or "").split()) for m in body["messages"]),
+             "completion_tokens": len(str(content or "").split())}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    created = int(time.time())
+    if not body.get("stream"):
+        return {"id": "chatcmpl-script", "object": "chat.completion", "created": created, "model": body["model"],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}
+
+    def events():
+        for piece in re.findall(r"\S+\s*", content or ""):
+            chunk = {"id": "chatcmpl-script", "object": "chat.completion.chunk", "created": created,
+                     "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            yield f"data: {json.dumps(chunk)}\n\n"
+        final = {"id": "chatcmpl-script", "object": "chat.completion.chunk", "created": created, "model": body["model"],
+                 "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+        yield f"data: {json.dumps(final)}\n\n"
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield f"data: {json.dumps({**final, 'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 def fake_embedding(text: str, dim: int = 64) -> list[float]:
@@ -103,6 +160,11 @@ def create_app(state: ServerState) -> FastAPI:
         if body["model"] == "no-such-model":
             return JSONResponse({"error": {"message": "The model does not exist", "type": "invalid_request_error",
                                            "code": "model_not_found"}}, status_code=404)
+        if state.reject_tools and body.get("tools"):
+            return JSONResponse({"error": {"message": f"{body['model']} does not support tools",
+                                           "type": "invalid_request_error", "param": "tools"}}, status_code=400)
+        if state.tool_script and (body.get("tools") or not _calls_tools(state.tool_script[0])):
+            return scripted_reply(state, body)
         answer = deterministic_answer(body["messages"])
         usage = {"prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),
                  "completion_tokens": len(answer.split())}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from ragkit.cli import documents, evaluate, query  # noqa: F401 - importing registers the commands
+from ragkit.cli import chat  # noqa: F401, I001 - registered after ask, so help lists it there
 from ragkit.cli.app import app, err
 from ragkit.errors import RagkitError
 
