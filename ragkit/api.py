@@ -240,9 +240,22 @@ class KnowledgeBase:
             return make_generator(self.settings, resolved)
         return self._component(f"generator:{resolved}", lambda: make_generator(self.settings, resolved))
 
+    def chat(self, thread: str | None = None, *, store=None, owner: str | None = None, agent: bool = False):
+        """A conversation (:class:`ragkit.conversations.ChatSession`): follow-up questions are
+        rewritten into standalone ones and every turn is kept; ``thread`` resumes one. Pass
+        ``store=`` to keep threads outside a read-only knowledge base."""
+        from ragkit.conversations import ChatSession
+
+        return ChatSession(self, thread, store=store, owner=owner, agent=agent)
+
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None, filters: Filters | None = None,
-            generator: str | None = None, on_token: TokenCallback | None = None) -> Answer:
-        """Answer ``question`` from the documents, with citations; refuse when the evidence is weak."""
+            generator: str | None = None, on_token: TokenCallback | None = None, thread: str | None = None) -> Answer:
+        """Answer ``question`` from the documents, with citations; refuse when the evidence is weak.
+        With ``thread``, the question continues that conversation (start one with :meth:`chat`)."""
+        if thread is not None:
+            with self.chat(thread) as session:
+                return session.ask(question, on_token=on_token, k=k, mode=mode, filters=filters,
+                                   generator=generator).answer
         started = time.perf_counter()
         if self.manifest.count_chunks() == 0:
             raise RagkitError(

@@ -76,3 +76,14 @@ def test_mean_and_percentile():
     assert m.percentile([1, 2, 3, 4], 50) == 2.5
     assert m.percentile([10], 95) == 10
     assert m.percentile([], 50) is None
+
+
+def test_collapse_ranks_documents_by_their_best_chunk():
+    from ragkit.eval.metrics import collapse, ndcg_at_k
+
+    keys = ["a.pdf", "a.pdf", "a.pdf", "b.pdf", "c.pdf"]
+    units = [set(), set(), set(), {"b"}, set()]
+    ranked = collapse(keys, units)
+    assert ranked == [set(), {"b"}, set()]
+    # without collapsing, b's relevant chunk sits at rank 4; ranked as documents it is second
+    assert ndcg_at_k(ranked, {"b": 1.0}) > ndcg_at_k(units, {"b": 1.0})

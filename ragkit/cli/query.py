@@ -76,6 +76,7 @@ def ask(
     stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream tokens [default: on a terminal]", show_default=False)] = None,
     batch: Annotated[Optional[Path], typer.Option("--batch", help="Answer every question of a JSONL file ({id, question}) or text file (one per line); JSON lines out, in order.", show_default=False)] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Questions answered at once with --batch [default: concurrency setting]", show_default=False)] = None,
+    agent: Annotated[bool, typer.Option("--agent", help="Let a chat model search the documents itself with tools (falls back to a normal answer).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the documents, citing file, page and quote for every claim."""
@@ -96,7 +97,14 @@ def ask(
         with _kb(home, collection, **overrides) as kb:
             streaming = (console.is_terminal if stream is None else stream) and not as_json
             on_token = (lambda token: console.print(token, end="", markup=False, highlight=False)) if streaming else None
-            answer = kb.ask(question, k=k, mode=mode, filters=Filters.parse(filters), on_token=on_token)
+            if agent:
+                from ragkit.conversations.tools import run_agent
+
+                result = run_agent(kb, question, on_token=on_token)
+                answer = result.answer
+                answer.warnings.extend(result.notices)
+            else:
+                answer = kb.ask(question, k=k, mode=mode, filters=Filters.parse(filters), on_token=on_token)
     except RagkitError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -17,6 +17,19 @@ from typing import Sequence
 Ranked = Sequence[set[str]]  # per rank position: the ids of the gold units that result matches
 
 
+def collapse(keys: Sequence[object], units: Ranked) -> list[set[str]]:
+    """Rank what the gold set judges (documents, or pages when gold names pages) by their best
+    chunk: each key keeps only its first position, so a document's further chunks do not take
+    places in the top k that another document could have had."""
+    seen: set[object] = set()
+    ranked: list[set[str]] = []
+    for key, matched in zip(keys, units):
+        if key not in seen:
+            seen.add(key)
+            ranked.append(matched)
+    return ranked
+
+
 def hit_at_k(ranked: Ranked, k: int) -> float:
     return 1.0 if any(ranked[:k]) else 0.0
 

@@ -1,6 +1,7 @@
 """Run a gold set against a knowledge base and aggregate the metrics.
 
-Each question is retrieved once at depth ``max(ks)`` (at least 10) for the retrieval metrics and
+Each question is retrieved once (deep enough for ``max(ks)`` distinct documents) for the retrieval
+metrics, which rank the documents (or pages, when the gold names pages) by their best chunk, and
 answered once through :meth:`KnowledgeBase.ask`, exactly as a user would get it, for the answer,
 citation, refusal and latency metrics.
 """
@@ -20,6 +21,8 @@ from ragkit.eval.chart import metrics_at_k_svg
 from ragkit.eval.gold import GoldItem, GoldSet
 from ragkit.generators import generator_name
 
+#: chunks retrieved per ranked document, so that ``max(ks)`` distinct documents are there to rank
+CHUNKS_PER_UNIT = 3
 #: the retrieval chart written beside report.md
 CHART = "metrics_at_k.svg"
 
@@ -125,15 +128,17 @@ def evaluate(
     use_judge = judge and kb.settings.uses_chat_model
     results: list[QuestionResult] = []
     for item in gold.items:
-        search = kb.search(item.question, k=depth, mode=mode)
-        ranked = [_matches(h.source, h.page, item) for h in search.hits]
+        search = kb.search(item.question, k=depth * CHUNKS_PER_UNIT, mode=mode)
+        by_page = any(source.page is not None for source in item.sources)
+        ranked = m.collapse([(h.source, h.page) if by_page else h.source for h in search.hits],
+                            [_matches(h.source, h.page, item) for h in search.hits])[:depth]
         relevant = {s.unit for s in item.sources}
         grades = {s.unit: s.grade for s in item.sources}
         has_sources = bool(relevant) and item.answerable
         result = QuestionResult(
             id=item.id, question=item.question, answerable=item.answerable,
             retrieved=[{"source": h.source, "page": h.page, "chunk_id": h.chunk_id, "score": round(h.score, 5)}
-                       for h in search.hits],
+                       for h in search.hits[:depth]],
             hit={str(k): m.hit_at_k(ranked, k) for k in ks} if has_sources else {},
             recall={str(k): m.recall_at_k(ranked, relevant, k) for k in ks} if has_sources else {},
             mrr=m.mrr_at_k(ranked, 10) if has_sources else None,
