@@ -10,9 +10,11 @@ would. Then, with the stock openai SDK on 127.0.0.1 only:
   every request retrieves and answers)
 
 are timed at concurrency 1, 4 and 8 (a fixed number of requests per level, real questions from
-the three QA sets). The server is then stopped and the same questions go through
-``KnowledgeBase.search`` / ``KnowledgeBase.ask`` in-process at the same concurrencies: the
-difference is what HTTP, JSON, auth, the metadata DB and the audit log cost.
+the three QA sets), against the same questions through ``KnowledgeBase.search`` /
+``KnowledgeBase.ask`` in this process, on the same store. The two sides alternate in blocks, so
+load from other work on the machine falls on both alike; the difference is what HTTP, JSON,
+auth, the metadata DB and the audit log cost. The server's own time per request comes from its
+audit log, so client-side SDK time can be told apart.
 
 Bounded: nothing leaves the machine and the request count per level is fixed (``--requests``).
 Ingestion dominates the run (7 minutes for one copy, 15 for three, on a busy 2-core machine);
@@ -34,6 +36,7 @@ from common import ROOT, SHARED, WORK, fresh_dir, percentiles, qa_corpus, write_
 from server_helpers import Server
 
 BATCH = 2000  # OpenAI's largest file batch
+ROUNDS = 4  # HTTP and in-process requests alternate in this many blocks per level
 
 
 def questions() -> list[str]:
@@ -94,18 +97,17 @@ def _previous_store(home: Path) -> tuple[str, dict] | None:
     return row[0], {k: v for k, v in build.items() if k not in ("chunks", "documents")} | {"reused": True}
 
 
-def run_level(call: Callable[[object, str], None], make_client: Callable[[], object], asked: list[str],
-              concurrency: int, requests: int) -> dict:
-    """``requests`` calls spread over ``concurrency`` threads; latency per call and throughput."""
+def timed(call: Callable[[object, str], None], make_client: Callable[[], object], asked: list[str],
+          concurrency: int, requests: int) -> tuple[list[float], float]:
+    """``requests`` calls spread over ``concurrency`` threads: (latency of each in ms, wall seconds)."""
     latencies: list[float] = []
     lock = threading.Lock()
 
     def worker(offset: int) -> None:
         client = make_client()
         for i in range(offset, requests, concurrency):
-            question = asked[i % len(asked)]
             t = time.perf_counter()
-            call(client, question)
+            call(client, asked[i % len(asked)])
             elapsed = (time.perf_counter() - t) * 1000
             with lock:
                 latencies.append(elapsed)
@@ -113,7 +115,10 @@ def run_level(call: Callable[[object, str], None], make_client: Callable[[], obj
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(worker, range(concurrency)))
-    wall = time.perf_counter() - started
+    return latencies, time.perf_counter() - started
+
+
+def summary(latencies: list[float], wall: float) -> dict:
     stats = {k: round(v, 2) for k, v in percentiles(latencies).items() if k != "n"}
     return stats | {"n": len(latencies), "throughput_rps": round(len(latencies) / wall, 2)}
 
@@ -139,6 +144,8 @@ def main() -> None:
                     env=guard)
     server.start(timeout=300)
     results: dict = {"http": {}, "in_process": {}}
+    from ragkit import KnowledgeBase
+
     try:
         vs_id, build = previous or build_store(server, corpus)
         print(f"store {vs_id}: {build}", flush=True)
@@ -150,28 +157,35 @@ def main() -> None:
             client.chat.completions.create(model="ragkit-extractive", messages=[{"role": "user", "content": q}],
                                            extra_body={"vector_store_ids": [vs_id]})
 
+        def local_search(kb, q):
+            kb.search(q, k=10)
+
+        def local_ask(kb, q):
+            kb.ask(q, generator="extractive")
+
         search(server.client(), asked[0])  # warm up the server's caches
-        for name, call in (("search", search), ("chat_extractive", chat)):
-            for level in levels:
-                offset = levels.index(level) * args.requests  # different questions per level
-                stats = run_level(call, server.client, asked[offset:] + asked[:offset], level, args.requests)
-                results["http"].setdefault(name, {})[str(level)] = stats
-                print(f"http {name} c={level}: {stats}", flush=True)
+        with KnowledgeBase(home, collection=vs_id) as kb:
+            status = kb.status()
+            kb.search(asked[0], k=10)
+            sides = {"search": {"http": (search, server.client), "in_process": (local_search, lambda: kb)},
+                     "chat_extractive": {"http": (chat, server.client), "in_process": (local_ask, lambda: kb)}}
+            for name, by_side in sides.items():
+                for level in levels:
+                    offset = levels.index(level) * args.requests  # different questions per level
+                    rotated = asked[offset:] + asked[:offset]
+                    measured = {side: ([], 0.0) for side in by_side}
+                    per_round = args.requests // ROUNDS
+                    for r in range(ROUNDS):  # alternate the sides, so load from elsewhere hits both alike
+                        order = list(by_side) if r % 2 == 0 else list(reversed(by_side))
+                        for side in order:
+                            call, make = by_side[side]
+                            latencies, wall = timed(call, make, rotated[r * per_round:], level, per_round)
+                            measured[side] = (measured[side][0] + latencies, measured[side][1] + wall)
+                    for side, (latencies, wall) in measured.items():
+                        results[side].setdefault(name, {})[str(level)] = summary(latencies, wall)
+                        print(f"{side} {name} c={level}: {results[side][name][str(level)]}", flush=True)
     finally:
         server.stop()
-
-    from ragkit import KnowledgeBase
-
-    with KnowledgeBase(home, collection=vs_id) as kb:
-        status = kb.status()
-        kb.search(asked[0], k=10)
-        for name, call in (("search", lambda kb, q: kb.search(q, k=10)),
-                           ("chat_extractive", lambda kb, q: kb.ask(q, generator="extractive"))):
-            for level in levels:
-                offset = levels.index(level) * args.requests
-                stats = run_level(call, lambda: kb, asked[offset:] + asked[:offset], level, args.requests)
-                results["in_process"].setdefault(name, {})[str(level)] = stats
-                print(f"in-process {name} c={level}: {stats}", flush=True)
 
     # Server-side time per request, from the audit log (requests of one level are contiguous).
     import json
@@ -180,9 +194,10 @@ def main() -> None:
     endpoints = {"search": f"/v1/vector_stores/{vs_id}/search", "chat_extractive": "/v1/chat/completions"}
     for name, endpoint in endpoints.items():
         times = [r["latency_ms"] for r in audited if r["endpoint"] == endpoint and r["status"] == 200]
-        times = times[len(times) - len(levels) * args.requests:]  # drop the warm-up
+        times = times[len(times) - len(levels) * (args.requests // ROUNDS) * ROUNDS:]  # drop the warm-up
         for i, level in enumerate(levels):
-            block = times[i * args.requests:(i + 1) * args.requests]
+            size = (args.requests // ROUNDS) * ROUNDS
+            block = times[i * size:(i + 1) * size]
             stats = {k: round(v, 2) for k, v in percentiles(block).items() if k != "n"}
             results["http"][name][str(level)]["server_side"] = stats
 

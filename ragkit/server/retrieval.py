@@ -49,6 +49,8 @@ class Retrieved:
     found: list[Found]
     best_similarity: float | None
     generations: tuple[tuple[str, int], ...]
+    #: seconds per retrieval step, summed over stores and queries (for the audit log)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _attributes(row: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
     found: dict[tuple[str, str], Found] = {}
     best: float | None = None
     generations: list[tuple[str, int]] = []
+    timings: dict[str, float] = {}
     for store in stores:
         kb = ctx.registry.kb(store)
         generations.append((store["id"], kb.manifest.generation()))
@@ -83,6 +86,8 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
         filters = Filters(paths=plan.paths, page_min=plan.page_min, page_max=plan.page_max)
         for query in queries:
             result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
+            for step, seconds in result.timings.items():
+                timings[step] = timings.get(step, 0.0) + seconds
             if result.best_similarity is not None:
                 best = result.best_similarity if best is None else max(best, result.best_similarity)
             rows = rows_for([hit.path for hit in result.hits])
@@ -99,7 +104,7 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
     ranked = ranked[:k]
     for rank, item in enumerate(ranked, start=1):
         item.hit.rank = rank
-    return Retrieved(ranked, best, tuple(generations))
+    return Retrieved(ranked, best, tuple(generations), timings)
 
 
 def search_result(item: Found) -> dict[str, Any]:
@@ -107,6 +112,10 @@ def search_result(item: Found) -> dict[str, Any]:
     return {"file_id": item.file_id, "filename": item.filename, "score": item.score,
             "attributes": item.result_attributes(), "content": [{"type": "text", "text": item.hit.text}],
             "page": item.hit.page, "chunk_id": item.hit.chunk_id, "vector_store_id": item.vector_store_id}
+
+
+def audit_timings(timings: dict[str, float]) -> dict[str, float]:
+    return {step: round(seconds * 1000, 2) for step, seconds in timings.items()}
 
 
 def audit_hits(found: Sequence[Found]) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
-from ragkit.server.retrieval import audit_hits, retrieve, search_result
+from ragkit.server.retrieval import audit_hits, audit_timings, retrieve, search_result
 from ragkit.server.state import ServerContext, context
 
 router = APIRouter(prefix="/v1/vector_stores", tags=["search"])
@@ -79,5 +79,6 @@ def search(vector_store_id: str, body: SearchBody, request: Request, ctx: Server
                          score_threshold=options.score_threshold if options else None, alpha=fusion_alpha(options))
     ctx.db.touch_store(vector_store_id)
     audit["retrieved"] = audit_hits(retrieved.found)
+    audit["retrieval_ms"] = audit_timings(retrieved.timings)
     return {"object": "vector_store.search_results.page", "search_query": queries,
             "data": [search_result(f) for f in retrieved.found], "has_more": False, "next_page": None}
