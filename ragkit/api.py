@@ -220,6 +220,20 @@ class KnowledgeBase:
     def documents(self):
         return self.manifest.files()
 
+    def drop(self) -> None:
+        """Delete the whole collection: its vectors, its manifest rows and its BM25 index."""
+        import shutil
+
+        from ragkit.stores.lock import file_lock
+
+        with file_lock(self._ingest_lock):
+            self.store.drop()
+            self.manifest.drop_collection()
+            shutil.rmtree(self.bm25_dir, ignore_errors=True)
+            self._lexical = None
+            for name in ("store", "retriever"):
+                self._components.pop(name, None)
+
     # -- stage two ------------------------------------------------------------------------
     def search(self, query: str | SearchRequest, *, k: int | None = None, mode: str | None = None,
                filters: Filters | None = None, fusion: str | None = None, alpha: float | None = None,
@@ -265,10 +279,25 @@ class KnowledgeBase:
         result = self.search(question, k=k, mode=mode, filters=filters)
         timings = {f"retrieve.{name}": value for name, value in result.timings.items()}
         timings["retrieve"] = time.perf_counter() - started
+        return self.answer(question, result, generator=generator, on_token=on_token, timings=timings,
+                           started=started)
+
+    def answer(self, question: str, result: SearchResult, *, generator: str | Generator | None = None,
+               on_token: TokenCallback | None = None, timings: dict[str, float] | None = None,
+               started: float | None = None, instructions: str | None = None,
+               check_names: bool = True) -> Answer:
+        """Answer ``question`` from retrieval results already in hand (e.g. a server's own
+        filtered search over several stores): refusal checks, generation with fallback to the
+        extractive answer, citation checks. ``generator`` is a name or a ready generator;
+        ``instructions`` are an operator's extra rules for a chat model (never a document's);
+        ``check_names=False`` when the hits come from beyond this collection."""
+        started = time.perf_counter() if started is None else started
+        timings = dict(timings or {})
         hits = result.hits
         warnings_: list[str] = []
-        chosen = self.generator(generator)
-        reason = self._refusal_reason(question, result, extractive=chosen.name == "extractive")
+        chosen = generator if generator is not None and not isinstance(generator, str) else self.generator(generator)
+        reason = self._refusal_reason(question, result,
+                                      extractive=chosen.name == "extractive" and check_names)
         if reason:
             warnings_.append(f"refused: {reason}")
             generation = Generation(text=REFUSAL_TEXT, generator=chosen.name, refused=True)
@@ -277,7 +306,7 @@ class KnowledgeBase:
         else:
             t = time.perf_counter()
             try:
-                generation = chosen.generate(question, hits, on_token=on_token)
+                generation = chosen.generate(question, hits, on_token=on_token, instructions=instructions)
             except TransientModelError as exc:
                 warnings_.append(f"{exc}; showing the extractive answer instead")
                 generation = self.generator("extractive").generate(question, hits, on_token=on_token)

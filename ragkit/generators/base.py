@@ -14,6 +14,8 @@ TokenCallback = Callable[[str], None]
 class Generator(Protocol):
     name: str
 
-    def generate(self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None) -> Generation:
-        """Answer ``question`` from ``sources`` only (numbered 1..n in order), citing them as ``[n]``."""
+    def generate(self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None,
+                 instructions: str | None = None) -> Generation:
+        """Answer ``question`` from ``sources`` only (numbered 1..n in order), citing them as ``[n]``.
+        ``instructions`` are an operator's extra rules (a server's ``instructions`` field)."""
         ...

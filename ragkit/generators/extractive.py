@@ -111,8 +111,10 @@ class ExtractiveGenerator:
         return [candidates[i] for i in chosen], coverage
 
     def generate(
-        self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None
+        self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None,
+        instructions: str | None = None,
     ) -> Generation:
+        """Quote the best sentences. ``instructions`` are for chat models; quoting ignores them."""
         chosen, coverage = self.select(question, sources)
         kind = expected_kind(question)
         if not chosen or coverage < self.min_coverage or not any(holds(sentence, kind) for _, sentence in chosen):

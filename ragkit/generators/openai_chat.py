@@ -38,16 +38,23 @@ class OpenAIChatGenerator:
         return cls(make_client(settings), model=settings.model, temperature=settings.temperature,
                    max_tokens=settings.max_tokens)
 
-    def messages(self, question: str, sources: Sequence[SearchHit]) -> list[dict[str, str]]:
+    def messages(self, question: str, sources: Sequence[SearchHit],
+                 instructions: str | None = None) -> list[dict[str, str]]:
+        """The versioned prompt; an operator's ``instructions`` (never a document's) follow the
+        system prompt's own rules, which they cannot replace."""
+        system = system_prompt(self.prompt_version)
+        if instructions and instructions.strip():
+            system += "\n\nAdditional instructions from the operator:\n" + instructions.strip()
         return [
-            {"role": "system", "content": system_prompt(self.prompt_version)},
+            {"role": "system", "content": system},
             {"role": "user", "content": user_prompt(question, sources, self.prompt_version)},
         ]
 
     def generate(
-        self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None
+        self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None,
+        instructions: str | None = None,
     ) -> Generation:
-        request = dict(model=self.model, messages=self.messages(question, sources),
+        request = dict(model=self.model, messages=self.messages(question, sources, instructions),
                        temperature=self.temperature, max_tokens=self.max_tokens)
         try:
             if on_token is None:

@@ -1,11 +1,10 @@
 """Grounded answers over vector stores: retrieval, refusal, generation, checked citations, cache.
 
-This is :meth:`ragkit.KnowledgeBase.ask` after its retrieval step, run over hits gathered from
-one or more stores with OpenAI filters (:mod:`ragkit.server.retrieval`), because ``ask`` takes
-a question rather than hits. The decisions are ``ask``'s: refuse without generating when the
-best dense similarity is below ``refusal_threshold``; fall back to the extractive answer with a
-warning when the chat model is unreachable after retries; keep only ``[n]`` markers that name a
-provided source, each with a quote that is a literal span of its chunk.
+Retrieval runs over one or more stores with OpenAI filters (:mod:`ragkit.server.retrieval`);
+the rest is :meth:`ragkit.KnowledgeBase.answer`, the same decisions ``ask`` makes: refuse without
+generating when the evidence is weak; fall back to the extractive answer with a warning when the
+chat model is unreachable after retries; keep only ``[n]`` markers that name a provided source,
+each with a quote that is a literal span of its chunk.
 
 Answers are cached per process. The key holds each store's collection generation (bumped by
 every change to its chunks), the store's ``files_version`` (bumped whenever its files, their
@@ -23,10 +22,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragkit.api import REFUSAL_TEXT
-from ragkit.citations import MARKER, resolve
-from ragkit.errors import TransientModelError
-from ragkit.models import Citation, Generation
+from ragkit.citations import MARKER
+from ragkit.models import Citation, SearchResult
 from ragkit.server.filters import Filter
 from ragkit.server.retrieval import Found, retrieve
 from ragkit.server.state import ServerContext
@@ -83,27 +80,6 @@ def count_tokens(text: str) -> int:
     return len(_encoding.encode(text, disallowed_special=()))
 
 
-def _generator(ctx: ServerContext, name: str, model: str, instructions: str | None):
-    generator = ctx.registry.generator(name, model if name == "openai" else None)
-    if not instructions or name != "openai":
-        return generator
-    from ragkit.generators.openai_chat import OpenAIChatGenerator
-
-    instructed = OpenAIChatGenerator(generator.client, model=generator.model,  # type: ignore[attr-defined]
-                                     temperature=generator.temperature,  # type: ignore[attr-defined]
-                                     max_tokens=generator.max_tokens)  # type: ignore[attr-defined]
-    base = instructed.messages
-
-    def messages(question: str, sources: Sequence[Any]) -> list[dict[str, str]]:
-        built = base(question, sources)
-        built[0] = {"role": "system", "content": built[0]["content"] + "\n\nInstructions from the operator "
-                    "(the rules above still apply):\n" + instructions}
-        return built
-
-    instructed.messages = messages  # type: ignore[method-assign]
-    return instructed
-
-
 def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, *, k: int, node: Filter | None,
            model: str, generator: str, instructions: str | None = None, score_threshold: float | None = None,
            on_token: TokenSink | None = None,
@@ -124,34 +100,20 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
     hits = [f.hit for f in retrieved.found]
     if on_retrieved:
         on_retrieved(retrieved.found)
-    weak = not hits or (retrieved.best_similarity is not None
-                        and retrieved.best_similarity < ctx.settings.refusal_threshold)
-    warnings: list[str] = []
-    fallback = False
-    if weak:
-        generation = Generation(text=REFUSAL_TEXT, generator=generator, refused=True)
-        if on_token:
-            on_token(REFUSAL_TEXT)
-    else:
-        try:
-            generation = _generator(ctx, generator, model, instructions).generate(question, hits, on_token=on_token)
-        except TransientModelError as exc:
-            warnings.append(f"{exc}; showing the extractive answer instead")
-            fallback = True
-            generation = ctx.registry.generator("extractive", None).generate(question, hits, on_token=on_token)
-    resolved = resolve(generation.text, hits)
-    if resolved.invalid:
-        warnings.append("removed citation(s) to source(s) that were not provided: "
-                        + ", ".join(f"[{n}]" for n in resolved.invalid))
-    usage = dict(generation.usage)
+    kb = ctx.registry.kb(stores[0])
+    chosen = ctx.registry.generator(generator, model if generator == "openai" else None)
+    answered = kb.answer(question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
+                         generator=chosen, on_token=on_token, instructions=instructions,
+                         check_names=len(stores) == 1)
+    fallback = any("showing the extractive answer instead" in w for w in answered.warnings)
+    usage = dict(answered.usage)
     if not usage:
         prompt = count_tokens(question) + sum(count_tokens(h.text) for h in hits)
-        completion = count_tokens(resolved.text)
+        completion = count_tokens(answered.text)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    result = Grounded(question=question, text=resolved.text, refused=generation.refused,
-                      citations=[] if generation.refused else resolved.citations, found=retrieved.found,
-                      generator=generation.generator, model=model, usage=usage,
-                      warnings=warnings + generation.warnings)
+    result = Grounded(question=question, text=answered.text, refused=answered.refused,
+                      citations=answered.citations, found=retrieved.found,
+                      generator=answered.generator, model=model, usage=usage, warnings=answered.warnings)
     if not fallback:
         ctx.cache.put(key, result)
     return result

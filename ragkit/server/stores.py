@@ -10,7 +10,6 @@ pool between requests.
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import warnings
 from collections.abc import Callable
@@ -69,22 +68,14 @@ class StoreRegistry:
             self._kbs.pop(vs_id, None)
 
     def drop(self, store: dict[str, Any], paths: list[str]) -> None:
-        """Forget a deleted store's documents, its BM25 index and (best effort) its Chroma collection."""
+        """Delete a store's collection: vectors, manifest rows and BM25 index."""
         kb = self.kb(store)
-        known = {r.path for r in kb.documents()}
-        gone = [p for p in paths if p in known] + [p for p in known if p not in paths]
-        if gone:
-            try:
-                kb.remove(gone)
-            except RagkitError as exc:
-                log.warning("removing documents of %s: %s", store["id"], exc)
-        client = getattr(kb.store, "_client", None)
         try:
-            if client is not None:
-                client.delete_collection(store["id"])
+            kb.drop()
+        except RagkitError as exc:
+            log.warning("dropping %s: %s", store["id"], exc)
         except Exception as exc:  # noqa: BLE001 - an empty collection left behind is harmless
             log.warning("could not delete Chroma collection %s: %s", store["id"], exc)
-        shutil.rmtree(kb.bm25_dir, ignore_errors=True)
         with self._lock:
             self._kbs.pop(store["id"], None)
         kb.close()

@@ -67,6 +67,10 @@ class ChromaStore:
         self.embedder_id = embedder_id
         self._max_batch = int(self._client.get_max_batch_size())
 
+    def drop(self) -> None:
+        """Delete the whole collection from Chroma."""
+        self._client.delete_collection(self.name)
+
     def count(self) -> int:
         return self._collection.count()
 
@@ -98,12 +102,13 @@ class ChromaStore:
             offset += page
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
-        total = self.count()
-        if total == 0 or k <= 0:
+        # Chroma 1.x answers n_results beyond the collection's size (and an empty collection)
+        # with what it has; counting first cost a round trip per search.
+        if k <= 0:
             return []
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, total),
+            n_results=k,
             where=where,
             include=["distances"],
         )

@@ -267,6 +267,12 @@ class Manifest:
                 self._bump_generation()
         return ids
 
+    def drop_collection(self) -> None:
+        """Forget everything this collection holds (files, chunks, journal, state)."""
+        with self._tx():
+            for table in ("files", "chunks", "journal", "state"):
+                self._db.execute(f"DELETE FROM {table} WHERE collection=?", (self.collection,))
+
     # -- state -------------------------------------------------------------------------
     def _bump_generation(self) -> None:
         self._db.execute(
