@@ -1,12 +1,17 @@
-"""Evaluate the offline default on corpora/halvard, HotpotQA-100 and XQuAD-en in every mode,
-plus the sweeps behind the defaults (fusion method, alpha, top-k). Writes bench/results/eval.json
-and prints the README table.
+"""Evaluate the offline default on every public set, in every mode, plus the sweeps behind the defaults.
 
-Run with:  .venv/bin/python bench/eval_public.py      (about 10 minutes on 2 cores)
+Sets: the sample corpus (halvard, 64 questions with 20 unanswerable), HotpotQA-100 and XQuAD-en
+(with questions of the other set added as unanswerable), NFCorpus (BEIR; settings read on dev,
+reported on test) and MMLongBench-Doc's dev PDFs (page-level gold; text and table questions for
+retrieval, all 250 answerable plus the 76 unanswerable for answers and refusal). Writes
+bench/results/eval.json and prints the README tables.
+
+Run with:  .venv/bin/python bench/eval_public.py [--sets halvard,hotpotqa,...]   (about an hour on 2 cores)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -14,15 +19,22 @@ from common import ROOT, SHARED, WORK, write_result
 
 sys.path.insert(0, str(ROOT))
 
+from quality import MMLB, mmlb_gold  # noqa: E402
 from ragkit import KnowledgeBase  # noqa: E402
 from ragkit.eval.datasets import load_dataset, with_unanswerable, write_corpus  # noqa: E402
-from ragkit.eval.gold import load_jsonl  # noqa: E402
+from ragkit.eval.gold import GoldSet, load_beir, load_jsonl  # noqa: E402
 from ragkit.eval.runner import evaluate  # noqa: E402
+from ragkit.models import Record  # noqa: E402
 
 QA = SHARED / "qa"
+HOME = WORK / "quality-kb"
+FUSIONS = [("convex a=0.3", {"fusion": "convex", "alpha": 0.3}), ("convex a=0.5", {"fusion": "convex", "alpha": 0.5}),
+           ("convex a=0.7", {"fusion": "convex", "alpha": 0.7}), ("adaptive a=0.5", {"fusion": "adaptive", "alpha": 0.5}),
+           ("rrf k=60", {"fusion": "rrf", "rrf_k": 60}), ("convex+doc 0.2", {"fusion": "convex", "doc_weight": 0.2}),
+           ("convex+proximity", {"fusion": "convex", "reranker": "proximity"})]
 
 
-def prepare() -> dict:
+def qa_sets() -> dict:
     sets = {"halvard": (ROOT / "corpora" / "halvard", ROOT / "corpora" / "halvard.gold.jsonl")}
     plans = {"hotpotqa": ("hotpotqa", QA / "hotpotqa-100", "xquad", QA / "xquad-en", 30),
              "xquad": ("xquad", QA / "xquad-en", "hotpotqa", QA / "hotpotqa-100", 60)}
@@ -31,6 +43,13 @@ def prepare() -> dict:
         items = with_unanswerable(items, load_dataset(other_kind, other)[1], n)
         sets[name] = write_corpus(documents, items, WORK / "eval-data" / name)
     return sets
+
+
+def mmlb_answers_gold() -> GoldSet:
+    """All 250 answerable questions and the 76 unanswerable ones, for answers and refusal."""
+    gold = mmlb_gold(text_or_table=False)
+    gold.items += load_jsonl(MMLB / "questions_unanswerable.jsonl").items
+    return gold
 
 
 def row(summary: dict) -> dict:
@@ -44,36 +63,78 @@ def row(summary: dict) -> dict:
             "ask_p50_ms": summary["latency_ms"].get("total", {}).get("p50")}
 
 
+def retrieval(kb, gold, **update) -> dict:
+    s = evaluate(kb.view(**update), gold, ks=[5, 10], answers=False).summary["retrieval"]
+    return {"hit@5": s["hit@5"], "ndcg@10": s["ndcg@10"]}
+
+
+def run_qa(name: str, docs, gold_path, results: dict) -> None:
+    kb = KnowledgeBase(HOME, collection=f"q-{name}-ctx")
+    kb.ingest([docs])
+    gold = load_jsonl(gold_path)
+    results["modes"][name] = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        results["modes"][name][mode] = row(evaluate(kb, gold, ks=[1, 5, 10], mode=mode).summary)
+        print(name, mode, json.dumps(results["modes"][name][mode]), flush=True)
+    results["fusion"][name] = {label: retrieval(kb, gold, **update) for label, update in FUSIONS}
+    print(name, "fusion", json.dumps(results["fusion"][name]), flush=True)
+    results["top_k"][name] = {}
+    for top_k in (3, 5, 8):
+        run = evaluate(kb.view(top_k=top_k), gold, ks=[5], mode="hybrid")
+        results["top_k"][name][str(top_k)] = {
+            "contains": run.summary["answer"]["contains_gold"], "f1": run.summary["answer"]["f1"],
+            "false_refusal": run.summary["refusal"]["false_refusal_rate"],
+            "refusal_accuracy": run.summary["refusal"]["accuracy"]}
+    kb.close()
+
+
+def run_nfcorpus(results: dict) -> None:
+    nf = SHARED / "beir" / "nfcorpus"
+    dev, test = load_beir(nf, "dev"), load_beir(nf, "test")
+    kb = KnowledgeBase(HOME, collection="q-nfcorpus-ctx")
+    kb.ingest_records([Record(i, t, ti) for i, ti, t in test.corpus])
+    for split, beir in (("dev", dev), ("test", test)):
+        name = f"nfcorpus-{split}"
+        results["modes"][name] = {mode: retrieval(kb, beir.gold, mode=mode) for mode in ("dense", "bm25", "hybrid")}
+        results["fusion"][name] = {label: retrieval(kb, beir.gold, **update) for label, update in FUSIONS}
+        print(name, json.dumps(results["modes"][name]), json.dumps(results["fusion"][name]), flush=True)
+    kb.close()
+
+
+def run_mmlb(results: dict) -> None:
+    kb = KnowledgeBase(HOME, collection="q-mmlb-ctx")
+    kb.ingest([MMLB / "docs"])
+    gold = mmlb_gold()
+    results["modes"]["mmlb"] = {mode: retrieval(kb, gold, mode=mode) for mode in ("dense", "bm25", "hybrid")}
+    results["fusion"]["mmlb"] = {label: retrieval(kb, gold, **update) for label, update in FUSIONS}
+    answered = evaluate(kb, mmlb_answers_gold(), ks=[5, 10]).summary
+    results["modes"]["mmlb"]["hybrid"] |= {"refusal_accuracy": answered["refusal"]["accuracy"],
+                                           "false_refusal": answered["refusal"]["false_refusal_rate"],
+                                           "contains": answered["answer"]["contains_gold"], "f1": answered["answer"]["f1"]}
+    print("mmlb", json.dumps(results["modes"]["mmlb"]), json.dumps(results["fusion"]["mmlb"]), flush=True)
+    kb.close()
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", default="halvard,hotpotqa,xquad,nfcorpus,mmlb")
+    selected = parser.parse_args().sets.split(",")
     results: dict = {"modes": {}, "fusion": {}, "top_k": {}}
-    for name, (docs, gold_path) in prepare().items():
-        kb = KnowledgeBase(WORK / "eval-kb", collection=f"eval-{name}")
-        kb.ingest([docs])
-        gold = load_jsonl(gold_path)
-        results["modes"][name] = {}
-        for mode in ("dense", "bm25", "hybrid"):
-            run = evaluate(kb, gold, ks=[1, 5, 10], mode=mode)
-            results["modes"][name][mode] = row(run.summary)
-            print(name, mode, json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                                          for k, v in results["modes"][name][mode].items()}), flush=True)
-        results["fusion"][name] = {}
-        for label, update in [("convex a=0.3", {"fusion": "convex", "alpha": 0.3}),
-                              ("convex a=0.5", {"fusion": "convex", "alpha": 0.5}),
-                              ("convex a=0.7", {"fusion": "convex", "alpha": 0.7}),
-                              ("rrf k=60", {"fusion": "rrf", "rrf_k": 60})]:
-            summary = evaluate(kb.view(**update), gold, ks=[5, 10], mode="hybrid", answers=False).summary["retrieval"]
-            results["fusion"][name][label] = {"hit@5": summary["hit@5"], "ndcg@10": summary["ndcg@10"]}
-        results["top_k"][name] = {}
-        for top_k in (3, 5, 8):
-            run = evaluate(kb.view(top_k=top_k), gold, ks=[5], mode="hybrid")
-            results["top_k"][name][str(top_k)] = {
-                "contains": run.summary["answer"]["contains_gold"], "f1": run.summary["answer"]["f1"],
-                "false_refusal": run.summary["refusal"]["false_refusal_rate"],
-                "refusal_accuracy": run.summary["refusal"]["accuracy"]}
-        kb.close()
-    path = write_result("eval", results)
+    qa = qa_sets()
+    for name in ("halvard", "hotpotqa", "xquad"):
+        if name in selected:
+            run_qa(name, *qa[name], results)
+    if "nfcorpus" in selected:
+        run_nfcorpus(results)
+    if "mmlb" in selected:
+        run_mmlb(results)
+    path = write_result("eval" if len(selected) == 5 else "eval-" + "-".join(selected), results)
     print(table(results))
     print(f"wrote {path}")
+
+
+def _cell(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def table(results: dict) -> str:
@@ -81,12 +142,13 @@ def table(results: dict) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for name, modes in results["modes"].items():
         for mode, r in modes.items():
-            cells = [r["hit@5"], r["ndcg@10"], r["f1"], r["contains"], r["refusal_accuracy"], r["false_refusal"]]
-            lines.append(f"| {name} | {mode} | " + " | ".join("–" if v is None else f"{v:.3f}" for v in cells) + " |")
-    lines += ["", "| corpus | " + " | ".join(next(iter(results["fusion"].values()))) + " |",
-              "|---|" + "---|" * len(next(iter(results["fusion"].values())))]
+            cells = [r.get("hit@5"), r.get("ndcg@10"), r.get("f1"), r.get("contains"), r.get("refusal_accuracy"),
+                     r.get("false_refusal")]
+            lines.append(f"| {name} | {mode} | " + " | ".join(_cell(v) for v in cells) + " |")
+    labels = [label for label, _ in FUSIONS]
+    lines += ["", "| nDCG@10 | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for name, fusions in results["fusion"].items():
-        lines.append(f"| {name} nDCG@10 | " + " | ".join(f"{v['ndcg@10']:.3f}" for v in fusions.values()) + " |")
+        lines.append(f"| {name} | " + " | ".join(_cell(fusions[label]["ndcg@10"]) for label in labels) + " |")
     lines += ["", "| corpus | top_k=3 contains / F1 | top_k=5 | top_k=8 |", "|---|---|---|---|"]
     for name, sweep in results["top_k"].items():
         lines.append(f"| {name} | " + " | ".join(f"{v['contains']:.3f} / {v['f1']:.3f}" for v in sweep.values()) + " |")
