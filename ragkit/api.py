@@ -359,7 +359,7 @@ class KnowledgeBase:
         if best is not None and best < self.settings.refusal_threshold:
             return f"the closest passage is too far from the question (similarity {best:.2f})"
         if extractive and self.settings.refuse_unknown_terms:
-            unknown = self.lexical_index().unknown_names(question)
+            unknown = self.lexical_index().unknown_names(question, [h.text for h in result.hits])
             if unknown:
                 return "the documents never mention " + ", ".join(repr(w) for w in unknown)
         return None

@@ -85,13 +85,45 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return trimmed
 
 
+_ORDINAL_OR_DECADE = re.compile(r"^\d+(st|nd|rd|th|s)$", re.IGNORECASE)
+
+
 def name_like_words(text: str) -> list[str]:
     """Words that name something: capitalised (not as the first word) or containing a digit,
-    not stopwords or instruction words ("WS-300" gives "WS" and "300"; "France"; "UN")."""
+    not stopwords or instruction words ("WS-300" gives "WS" and "300"; "France").
+
+    Left out, because documents often write them another way: ordinals and decades ("15th",
+    "80s"). Acronyms stay; :func:`spells_acronym` checks them against the passages."""
     words = re.findall(r"(?u)\b\w\w+\b", text)
     found = []
     for position, word in enumerate(words):
         named = (position > 0 and word[0].isupper()) or any(ch.isdigit() for ch in word)
-        if named and word.lower() not in INSTRUCTION_WORDS and tokenize([word], "en_plus")[0]:
+        if not named or word.lower() in INSTRUCTION_WORDS or _ORDINAL_OR_DECADE.match(word):
+            continue
+        if tokenize([word], "en_plus")[0]:
             found.append(word)
     return list(dict.fromkeys(found))
+
+
+_SMALL = {"of", "the", "and", "for", "in", "on", "to", "a", "an", "&"}
+
+
+def spells_acronym(acronym: str, texts: Sequence[str]) -> bool:
+    """Do consecutive capitalised words in ``texts`` have ``acronym`` as their initials
+    ("UMC" in "the United Methodist Church"; small words such as "of" may stand between)?"""
+    if not (acronym.isupper() and acronym.isalpha() and len(acronym) >= 2):
+        return False
+    for text in texts:
+        words = [w for w in re.findall(r"[A-Za-z][\w'-]*", text) if w.lower() not in _SMALL]
+        initials = "".join(w[0] if w[0].isupper() else " " for w in words)
+        if acronym in initials:
+            return True
+    return False
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents ("Maizière" -> "maiziere"), for comparing spellings."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

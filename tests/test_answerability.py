@@ -61,3 +61,15 @@ def test_misspelt_and_run_together_names_are_not_unknown(halvard_kb):
     assert index.unknown_names("Does the warranty cover Swedenn?") == []  # one edit from "Sweden"
     assert index.unknown_names("Is the Halvardcloud API versioned?") == []  # "Halvard" + "cloud"
     assert index.unknown_names("Is the WS-200 sold in Brazil?") == ["Brazil"]
+
+
+def test_acronyms_ordinals_and_accents_are_not_unknown_names():
+    from ragkit.text import fold, name_like_words
+
+    from ragkit.text import spells_acronym
+
+    assert name_like_words("When did the UMC call on members in the 15th century and the 80s?") == ["UMC"]
+    assert spells_acronym("UMC", ["Members of the United Methodist Church voted."])
+    assert not spells_acronym("AA", ["It uses one CR123A lithium battery."])
+    assert name_like_words("What role does Thomas de Maizière serve?") == ["Thomas", "Maizière"]
+    assert fold("Maizière") == "maiziere"

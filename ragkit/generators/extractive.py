@@ -117,10 +117,17 @@ class ExtractiveGenerator:
         """Quote the best sentences. ``instructions`` are for chat models; quoting ignores them."""
         chosen, coverage = self.select(question, sources)
         kind = expected_kind(question)
-        if not chosen or coverage < self.min_coverage or not any(holds(sentence, kind) for _, sentence in chosen):
+        reason = None
+        if not chosen:
+            reason = "no sentence of the sources shares a content word with the question"
+        elif coverage < self.min_coverage:
+            reason = f"the best sentences cover {coverage:.0%} of the question (min_coverage {self.min_coverage:.0%})"
+        elif not any(holds(sentence, kind) for _, sentence in chosen):
+            reason = f"the question asks for a {kind} and no quotable sentence holds one"
+        if reason:
             if on_token:
                 on_token(NOT_FOUND)
-            return Generation(text=NOT_FOUND, generator=self.name, refused=True)
+            return Generation(text=NOT_FOUND, generator=self.name, refused=True, warnings=[f"refused: {reason}"])
         parts, shown = [], set()
         quoted = {sentence for _, sentence in chosen}
         for n, sentence in chosen:

@@ -18,13 +18,13 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from ragkit.stores.lock import file_lock, is_locked
 from ragkit.models import contextual_text
-from ragkit.text import content_terms, name_like_words, tokenize
+from ragkit.text import content_terms, fold, name_like_words, spells_acronym, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.stores.manifest import Manifest
@@ -43,7 +43,8 @@ class LexicalIndex:
         #: chunk that answers it does not repeat the name
         self._documents = documents
         self.doc_of = doc_of if doc_of is not None else np.zeros(len(ids), dtype=np.int64)
-        self._vocabulary: list[str] | None = None
+        self._vocabulary: list[str] | None = None  # folded tokens, sorted for prefix search
+        self._folded: set[str] = set()
         self.ids = ids
         self.sources = np.asarray(sources, dtype=object)
         self.paths = np.asarray(paths, dtype=object)
@@ -161,24 +162,27 @@ class LexicalIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._documents.get_scores(tokens), dtype=np.float32)[self.doc_of]
 
-    def unknown_names(self, text: str) -> list[str]:
+    def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]:
         """Names and codes in ``text`` (capitalised words after the first, words with digits)
         that no chunk of the collection contains, even as the start of a longer token
-        ("UN" is known from "UN3091"). Ordinary words are not checked: a question may use a
+        ("UN" is known from "UN3091"), and acronyms that ``passages`` spell out. Ordinary words are not checked: a question may use a
         word the documents do not ("how high" for "above the ground"); a name it may not."""
         if not self.ids:
             return []
         if self._vocabulary is None:
-            self._vocabulary = sorted(self._retriever.vocab_dict)
-        vocabulary = self._retriever.vocab_dict
+            self._vocabulary = sorted({fold(token) for token in self._retriever.vocab_dict})
+            self._folded = set(self._vocabulary)
+        vocabulary = self._folded
         unknown = []
         for word in name_like_words(text):
             stem = tokenize([word], "en_plus")[0]
-            forms = {word.lower(), *stem}
+            forms = {fold(word), *(fold(s) for s in stem)}
             if any(_has_prefix(self._vocabulary, form) for form in forms):
                 continue
             if any(_near(form, vocabulary) for form in forms if len(form) >= 5):
                 continue  # a misspelling ("Brittish") or a compound ("Superbowl") of known words
+            if spells_acronym(word, passages):
+                continue  # "UMC" where the passages say "United Methodist Church"
             unknown.append(word)
         return unknown
 
@@ -189,7 +193,7 @@ class LexicalIndex:
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _near(word: str, vocabulary: dict) -> bool:
+def _near(word: str, vocabulary: set[str]) -> bool:
     """Is ``word`` one edit away from a known token, or two known tokens run together?"""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     if any(a and b and len(a) >= 3 and len(b) >= 3 and a in vocabulary and b in vocabulary for a, b in splits):
