@@ -350,6 +350,8 @@ class Status:
     store: str
     home: str
     last_ingest: float | None
+    #: documents whose content is byte-identical (the same PDF under two names), by source
+    duplicates: list[list[str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

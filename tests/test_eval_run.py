@@ -181,3 +181,14 @@ def test_prepare_xquad_from_shared_data(tmp_path):
     first = items[0]
     doc = (tmp_path / "x" / "docs" / first.sources[0].file).read_text()
     assert first.answers[0] in doc  # gold answers are spans of the gold document
+
+
+def test_a_chat_model_eval_runs_concurrently_and_keeps_the_gold_order(tiny, llm):
+    kb, gold = tiny
+    chat = kb.view(generator="openai", base_url=llm.url, model="test-model", concurrency=4)
+    llm.state.faults.append(("status", 429))  # retried by the client, honouring Retry-After
+    run = evaluate(chat, load_jsonl(gold))
+    assert [r.id for r in run.results] == [item.id for item in load_jsonl(gold).items]
+    answered = [r for r in run.results if not r.refused]
+    assert answered and all(r.generator == "openai" for r in answered)
+    assert run.results[0].contains == 1.0  # Sicily, answered by the model for q1, not another question

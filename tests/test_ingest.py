@@ -304,3 +304,20 @@ def test_a_parser_worker_that_dies_does_not_abort_the_batch(kb_factory, tmp_path
     assert statuses.count("added") >= 39
     assert all(f.status == "added" or "parser" in (f.reason or "") for f in report.files)
     _assert_consistent(kb)
+
+
+def test_status_reports_documents_with_identical_content(kb_factory, corpus_copy):
+    import shutil
+
+    shutil.copy(corpus_copy / "ws200-user-manual.pdf", corpus_copy / "manual-copy.pdf")
+    kb = kb_factory()
+    report = kb.ingest([corpus_copy])
+    assert report.ok
+    assert kb.status().duplicates == [["manual-copy.pdf", "ws200-user-manual.pdf"]]
+    # With context lines the copy's chunks carry another file name, so they are embedded again;
+    # without them identical texts come from the embedding cache and nothing is embedded twice.
+    copy = next(f for f in report.files if f.source == "manual-copy.pdf")
+    assert copy.embedded == copy.chunks
+    plain = kb_factory("plain", chunk_context=False)
+    copy = next(f for f in plain.ingest([corpus_copy]).files if f.source == "manual-copy.pdf")
+    assert copy.embedded == 0 and copy.chunks > 0

@@ -134,6 +134,8 @@ def status(
                        ("store", st.store), ("knowledge base", st.home), ("last ingest", when)]:
         table.add_row(key, str(value))
     console.print(table)
+    for group in st.duplicates:
+        console.print(f"[yellow]same content:[/] {', '.join(group)}", highlight=False)
     if files:
         listing = Table("document", "status", "chunks", "note", title="documents")
         for d in docs:

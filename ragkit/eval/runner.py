@@ -116,7 +116,11 @@ def evaluate(
     answers: bool = True,
     judge: bool = False,
     progress: Callable[[int], None] | None = None,
+    concurrency: int | None = None,
 ) -> EvalRun:
+    """Score ``gold`` against ``kb``. With a chat model, questions are answered ``concurrency``
+    at a time (default: the ``concurrency`` setting; the client honours 429 Retry-After) and
+    results keep the gold order; the offline answerer runs one at a time, so latencies stay clean."""
     ks = sorted(set(ks))
     depth = max(max(ks), 10)
     known_sources = {meta.get("source", "") for _, _, meta in kb.manifest.iter_chunks()}
@@ -126,8 +130,8 @@ def evaluate(
             if not any(s == source.file or s.endswith("/" + source.file) for s in known_sources):
                 warnings.append(f"{item.id}: gold source {source.file!r} matches no document in the collection")
     use_judge = judge and kb.settings.uses_chat_model
-    results: list[QuestionResult] = []
-    for item in gold.items:
+
+    def score(item: GoldItem) -> QuestionResult:
         search = kb.search(item.question, k=depth * CHUNKS_PER_UNIT, mode=mode)
         by_page = any(source.page is not None for source in item.sources)
         ranked = m.collapse([(h.source, h.page) if by_page else h.source for h in search.hits],
@@ -171,9 +175,23 @@ def evaluate(
                 result.citation_precision = result.citation_recall = 0.0
             if use_judge and not answer.refused:
                 result.judge = _judge(kb, item, answer)
-        results.append(result)
-        if progress:
-            progress(1)
+        return result
+
+    workers = concurrency or (kb.settings.concurrency if answers and generator_name(kb.settings, generator) == "openai" else 1)
+    results: list[QuestionResult] = []
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ragkit-eval") as pool:
+            for result in pool.map(score, gold.items):  # map keeps the gold order
+                results.append(result)
+                if progress:
+                    progress(1)
+    else:
+        for item in gold.items:
+            results.append(score(item))
+            if progress:
+                progress(1)
     summary = summarize(results, ks, kb.settings.model if kb.settings.uses_chat_model else None,
                         judged=use_judge, judge_requested=judge)
     meta = {
