@@ -33,7 +33,7 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 2, min_coverage: float = 0.4, max_chars: int = 500) -> None:
+    def __init__(self, max_sentences: int = 2, min_coverage: float = 0.35, max_chars: int = 500) -> None:
         self.max_sentences = max_sentences
         self.min_coverage = min_coverage
         self.max_chars = max_chars
