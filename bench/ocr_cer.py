@@ -18,6 +18,7 @@ Writes bench/results/ocr.json (or ocr-<dpi>dpi.json for a dpi other than 150).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import time
@@ -144,9 +145,9 @@ def main() -> None:
 
     pages = sample_pages(args.per_file, args.pages)
     ocr.recognise(np.full((64, 64, 3), 255, dtype=np.uint8))  # engine start-up is not page time
-    rows, seconds = [], 0.0
+    rows, seconds, cpu_seconds = [], 0.0, 0.0
     for path, index, layer in pages:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         document = pdfium.PdfDocument(str(path))
         try:
             image = ocr.render(document[index], args.dpi)
@@ -155,6 +156,7 @@ def main() -> None:
         text = ocr.text_from_boxes(ocr.recognise(image))
         elapsed = time.perf_counter() - started
         seconds += elapsed
+        cpu_seconds += time.process_time() - cpu_started
         reference, hypothesis = normalise(layer), normalise(text)
         cer = levenshtein(reference, hypothesis) / len(reference)
         recall = word_recall(reference, hypothesis)
@@ -172,6 +174,10 @@ def main() -> None:
         "pages_under_3pct": sum(c <= 0.03 for c in cers),
         "median_word_recall": round(statistics.median(r["word_recall"] for r in rows), 4),
         "pages_per_second": round(len(rows) / seconds, 3),
+        # CPU time is what a page costs on a core of its own (one OCR thread); wall time
+        # also counts waiting for the CPU when other processes share the machine.
+        "pages_per_cpu_second": round(len(rows) / cpu_seconds, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "ocr_threads": ocr.OCR_THREADS,
     }
     print("\n" + "  ".join(f"{k}={v}" for k, v in summary.items()))

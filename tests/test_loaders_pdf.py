@@ -14,7 +14,7 @@ import pytest
 from ingest.loaders import LoadError, LoadOptions, load_file
 from ingest.loaders.furniture import furniture_keys, line_key, remove_furniture, strip_furniture
 from ingest.loaders.ocr import Box, gap_cuts, group_lines, ink_free_columns, reading_order, text_from_boxes
-from ingest.loaders.pdf import document_title, page_ranges
+from ingest.loaders.pdf import document_title, hyphenated_words, page_ranges, resolve_hyphenation
 
 SCAN_LINES = [
     ["Invoice 4711 was paid in March.", "The harvest reached record levels."],
@@ -52,6 +52,24 @@ def test_furniture_needs_four_pages_and_half_of_them():
     pages[0] = "Special notice\n" + pages[0]
     pages[1] = "Special notice\n" + pages[1]
     assert ("top", "special notice") not in furniture_keys(pages)
+
+
+def test_a_line_that_is_all_its_pages_hold_is_content():
+    pages = ["Background\n", "Background", "Background\n", "", "Background"]
+    assert furniture_keys(pages) == set()
+    assert remove_furniture(pages) == (pages, 0)
+    # ... while a page number on a few otherwise empty pages is still furniture.
+    pages = _pages(6) + ["Page 7 of 8", "Page 8 of 8"]
+    assert ("bottom", "page # of #") in furniture_keys(pages)
+
+
+def test_a_repeated_line_that_also_stands_in_the_body_is_content():
+    filler = "the same filler sentence again"
+    pages = [f"{filler}\nunique {TOPICS[n]}\nmore {TOPICS[n + 1]}\n{filler}\nend {TOPICS[n - 1]}\nfin {n}\n{n}"
+             for n in range(1, 7)]
+    keys = furniture_keys(pages)
+    assert ("top", filler) not in keys
+    assert ("bottom", "#") in keys
 
 
 def test_furniture_is_removed_only_at_the_page_edges():
@@ -190,6 +208,23 @@ def test_title_comes_from_metadata_without_the_office_prefix(tmp_path):
     assert named.title == "Employee Handbook"
     assert load_file(_text_pdf(tmp_path / "b.pdf", 1, title="untitled")).title is None
     assert load_file(_text_pdf(tmp_path / "c.pdf", 1)).title is None
+
+
+def test_line_final_hyphens_that_belong_to_the_word_are_kept(tmp_path):
+    from factories import make_pdf
+
+    text = ("Our fact-checking works. We run LOGIC-\nLM and fact-\nchecking on the adip-\niscing data.\n"
+            "Results for exam-\n57.87 and COVID-\n19 follow.")
+    page = load_file(make_pdf(tmp_path / "h.pdf", [text])).sections[0].text
+    assert "LOGIC-LM and fact-checking on the adipiscing data" in page
+    assert "COVID-\n19" in page and "exam-\n57.87" in page  # a digit after a line-final hyphen: no join
+
+
+def test_hyphenation_marks_are_resolved_by_what_follows():
+    compounds = hyphenated_words(["a well-known fact-checking tool"])
+    assert compounds == {"well-known", "fact-checking"}
+    assert resolve_hyphenation("adip\x02iscing, fact\x02checking", compounds) == "adipiscing, fact-checking"
+    assert resolve_hyphenation("Self\x02Refine and GPT\x024", compounds) == "Self-Refine and GPT-\n4"
 
 
 def _scan_pdf(path: Path, pages: list[list[str]]) -> Path:

@@ -49,13 +49,45 @@ def edge_keys(text: str, edge: int = EDGE_LINES) -> set[Key]:
 
 def furniture_keys(pages: Iterable[str], edge: int = EDGE_LINES, min_pages: int = MIN_PAGES,
                    min_share: float = MIN_SHARE) -> set[Key]:
-    """The edge lines that repeat on at least ``min_share`` of the pages that have text."""
+    """The edge lines that repeat on at least ``min_share`` of the pages that have text.
+
+    Only pages that also carry other text count: a line that is all its pages hold (a label
+    under each image of a picture book) is their content, not a header above it.
+    """
     texts = [text for text in pages if text.strip()]
     if len(texts) < min_pages:
         return set()
-    counts = Counter(key for text in texts for key in edge_keys(text, edge))
+    per_page = [edge_keys(text, edge) for text in texts]
     needed = max(2, min_share * len(texts))
-    return {key for key, count in counts.items() if count >= needed}
+    counts = Counter(key for keys in per_page for key in keys)
+    candidates = {key for key, count in counts.items() if count >= needed}
+    repeated = {line for _, line in candidates}
+    with_content = Counter(
+        key
+        for text, keys in zip(texts, per_page)
+        if any(line_key(line) not in repeated for line in text.split("\n") if line.strip())
+        for key in keys & candidates
+    )
+    in_body = Counter(key for text in texts for key in body_keys(text, edge))
+    return {key for key in candidates
+            if with_content[key] >= needed and not (_has_letters(key[1]) and in_body[key[1]] > 0.1 * len(texts))}
+
+
+def body_keys(text: str, edge: int = EDGE_LINES) -> set[str]:
+    """The keys of the lines between a page's edges.
+
+    A repeated line that also stands in the body of pages is repeated content (boilerplate
+    prose, filler text), not a running header. Bare numbers are exempt: table cells are
+    often numbers on lines of their own.
+    """
+    lines = text.split("\n")
+    top, bottom = _edge_indices(lines, edge)
+    edges = set(top) | set(bottom)
+    return {line_key(line) for i, line in enumerate(lines) if i not in edges and line.strip()}
+
+
+def _has_letters(key: str) -> bool:
+    return any(ch.isalpha() for ch in key)
 
 
 def strip_furniture(text: str, keys: set[Key], edge: int = EDGE_LINES) -> tuple[str, int]:

@@ -267,20 +267,31 @@ def reading_order(boxes: Sequence[Box], depth: int = 2) -> list[list[Box]]:
     gutter = find_gutter(boxes) if depth > 0 else None
     if gutter is None:
         return group_lines(boxes)
-    spanning = sorted((b for b in boxes if b.left < gutter < b.right), key=lambda b: b.top)
-    rest = [b for b in boxes if not b.left < gutter < b.right]
+    column = min(gutter - min(b.left for b in boxes), max(b.right for b in boxes) - gutter)
+    spanning = sorted((b for b in boxes if _spans(b, gutter, column)), key=lambda b: b.top)
+    rest = [b for b in boxes if not _spans(b, gutter, column)]
     lines: list[list[Box]] = []
     band_top = float("-inf")
     for cut in [*spanning, None]:
         band_bottom = cut.middle if cut is not None else float("inf")
         band = [b for b in rest if band_top <= b.middle < band_bottom]
-        for side in ([b for b in band if b.right <= gutter], [b for b in band if b.left >= gutter]):
+        centres = [(b.left + b.right) / 2 for b in band]
+        for side in ([b for b, c in zip(band, centres) if c < gutter], [b for b, c in zip(band, centres) if c >= gutter]):
             if side:
                 lines.extend(reading_order(side, depth - 1))
         if cut is not None:
             lines.append([cut])
         band_top = band_bottom
     return lines
+
+
+def _spans(box: Box, gutter: float, column: float) -> bool:
+    """Whether ``box`` belongs to both columns (a title, a wide caption), not to one of them.
+
+    A short box straddling the gutter (a label inside a figure) goes with the column holding
+    its centre rather than cutting the page into bands.
+    """
+    return box.left < gutter < box.right and box.right - box.left >= 0.5 * column
 
 
 def text_from_boxes(boxes: Sequence[Box]) -> str:
