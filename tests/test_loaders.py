@@ -29,7 +29,7 @@ def test_pdf_pages_without_text_are_counted_and_reported(tmp_path):
     doc = load_file(path)
     assert [s.page for s in doc.sections] == [1, 3]
     assert doc.warnings and "1 of 3 page(s) have no extractable text" in doc.warnings[0]
-    assert "OCR not supported" in doc.warnings[0]
+    assert "OCR found no text" in doc.warnings[0]  # a blank page: OCR ran and read nothing
 
 
 def test_pdf_with_no_text_at_all_fails_with_reason(tmp_path):
@@ -37,6 +37,9 @@ def test_pdf_with_no_text_at_all_fails_with_reason(tmp_path):
     with pytest.raises(LoadError) as info:
         load_file(path)
     assert info.value.kind == "no-text"
+    assert "OCR found no text" in info.value.reason
+    with pytest.raises(LoadError) as info:
+        load_file(path, LoadOptions(ocr=False))
     assert "OCR not supported" in info.value.reason
 
 
