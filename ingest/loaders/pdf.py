@@ -73,7 +73,6 @@ class OcrRun:
     """What OCR did for one file: 0-based page indices by outcome, and why it stopped."""
 
     read: list[int] = field(default_factory=list)
-    blank: list[int] = field(default_factory=list)
     unread: list[int] = field(default_factory=list)
     seconds: float = 0.0
     limit: str = ""
@@ -97,12 +96,12 @@ def _document(pages: list[str], run: OcrRun, options: LoadOptions, title: str | 
         sections.append(Section(text=text, page=number, offset=0, ocr=number - 1 in recognised))
     total = len(pages)
     ocr_pages = sum(1 for section in sections if section.ocr)
-    if not sections:
-        reason = f"no extractable text on any of {total} page(s); {_no_text_reason(run, options)}"
-        raise LoadError("no-text", reason + (f"; {_ocr_stopped(run)}" if run.unread else ""))
-    warnings = []
     unread = {index + 1 for index in run.unread}
     looked_at = [number for number in empty if number not in unread]
+    if not sections:
+        reasons = ([_no_text_reason(run, options)] if looked_at else []) + ([_ocr_stopped(run)] if unread else [])
+        raise LoadError("no-text", "; ".join([f"no extractable text on any of {total} page(s)", *reasons]))
+    warnings = []
     if looked_at:
         shown = ", ".join(map(str, looked_at[:10])) + (" ..." if len(looked_at) > 10 else "")
         warnings.append(f"{len(looked_at)} of {total} page(s) have no extractable text (pages {shown}); "
@@ -199,13 +198,12 @@ def _ocr_pages(path: Path, options: LoadOptions, pages: list[str], todo: list[in
             run.seconds = time.monotonic() - started
             if len(run.read) >= options.ocr_max_pages or run.seconds >= options.ocr_seconds:
                 run.limit = (f"limit {options.ocr_max_pages} page(s)" if len(run.read) >= options.ocr_max_pages
-                             else f"limit {options.ocr_seconds:.0f} s")
+                             else f"limit {options.ocr_seconds:g} s")
                 run.unread = todo[position:]
                 break
             with _PDFIUM_LOCK:
                 image = _render_unless_blank(pdfium, document, index, ocr.render)
             if image is None:
-                run.blank.append(index)
                 continue
             try:
                 pages[index] = ocr.text_from_boxes(ocr.recognise(image))
