@@ -139,14 +139,20 @@ def test_a_table_like_single_column_is_not_split():
 
 def test_long_lines_are_cut_in_the_widest_word_gaps():
     height = 10
-    # ink everywhere except a narrow letter gap at 30 and word gaps at 45-48 and 80-84
+    # letters with 1-column gaps between them, word gaps at 45-48 and 80-84
     free = np.zeros(150, dtype=bool)
-    free[30] = True
+    free[5::5] = True
     free[45:48] = True
     free[80:84] = True
     assert gap_cuts(free, height, max_ratio=10) == [82]
     assert gap_cuts(free[:90], height, max_ratio=10) == []  # short enough: whole
     assert gap_cuts(np.zeros(300, dtype=bool), height, max_ratio=10) == []  # no gap: whole
+    # letter-spaced capitals: 3-column letter gaps are not word gaps, the 8-column one is
+    spaced = np.zeros(150, dtype=bool)
+    for start in range(6, 150, 9):
+        spaced[start:start + 3] = True
+    spaced[60:68] = True
+    assert gap_cuts(spaced, height, max_ratio=10) == [64]
 
 
 def test_ink_free_columns_find_the_gap_between_words_in_light_or_dark_print():
