@@ -28,7 +28,7 @@ SCAN_LINES = [
 
 
 def test_line_key_ignores_digits_case_and_spacing():
-    assert line_key("Page 3 of 10") == line_key("page  12 of 10 ") == "page # of #"
+    assert line_key("Page 3 of 10") == line_key("page  12 of10 ") == "page#of#"
     assert line_key("12") == line_key("7") == "#"
     assert line_key("Annual Report") != line_key("Annual Reports")
 
@@ -45,14 +45,14 @@ def _pages(count: int, header: str = "ACME Corp - Annual Report") -> list[str]:
 def test_furniture_needs_four_pages_and_half_of_them():
     assert furniture_keys(_pages(3)) == set()
     keys = furniture_keys(_pages(4))
-    assert ("top", "acme corp - annual report") in keys
-    assert ("bottom", "page # of #") in keys
-    assert not any("body of page" in key for _, key in keys)
+    assert ("top", "acmecorp-annualreport") in keys
+    assert ("bottom", "page#of#") in keys
+    assert not any("bodyofpage" in key for _, key in keys)
     # A line on 2 of 6 pages is content, not furniture.
     pages = _pages(6, header="Intro")
     pages[0] = "Special notice\n" + pages[0]
     pages[1] = "Special notice\n" + pages[1]
-    assert ("top", "special notice") not in furniture_keys(pages)
+    assert ("top", "specialnotice") not in furniture_keys(pages)
 
 
 def test_a_line_that_is_all_its_pages_hold_is_content():
@@ -61,7 +61,7 @@ def test_a_line_that_is_all_its_pages_hold_is_content():
     assert remove_furniture(pages) == (pages, 0)
     # ... while a page number on a few otherwise empty pages is still furniture.
     pages = _pages(6) + ["Page 7 of 8", "Page 8 of 8"]
-    assert ("bottom", "page # of #") in furniture_keys(pages)
+    assert ("bottom", "page#of#") in furniture_keys(pages)
 
 
 def test_a_repeated_line_that_also_stands_in_the_body_is_content():
@@ -69,12 +69,12 @@ def test_a_repeated_line_that_also_stands_in_the_body_is_content():
     pages = [f"{filler}\nunique {TOPICS[n]}\nmore {TOPICS[n + 1]}\n{filler}\nend {TOPICS[n - 1]}\nfin {n}\n{n}"
              for n in range(1, 7)]
     keys = furniture_keys(pages)
-    assert ("top", filler) not in keys
+    assert ("top", line_key(filler)) not in keys
     assert ("bottom", "#") in keys
 
 
 def test_furniture_is_removed_only_at_the_page_edges():
-    keys = {("top", "acme corp - annual report"), ("bottom", "#")}
+    keys = {("top", "acmecorp-annualreport"), ("bottom", "#")}
     text = "ACME Corp - Annual Report\nIntro\nline\nline\nline\nACME Corp - Annual Report\nline\nline\nline\n42"
     stripped, removed = strip_furniture(text, keys)
     assert removed == 2

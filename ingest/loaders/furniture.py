@@ -29,8 +29,9 @@ Key = tuple[str, str]  # ("top" | "bottom", normalised line)
 
 
 def line_key(line: str) -> str:
-    """A line's comparison form: digit runs as '#', case and spacing ignored."""
-    return " ".join(_DIGITS.sub("#", line).lower().split())
+    """A line's comparison form: digit runs as '#', case and spaces ignored (OCR drops or adds
+    spaces: "HILL+ KNOWLTON" on one slide is "HILL+KNOWLTON" on the next)."""
+    return "".join(_DIGITS.sub("#", line).lower().split())
 
 
 def _edge_indices(lines: Sequence[str], edge: int) -> tuple[list[int], list[int]]:
