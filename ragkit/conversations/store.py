@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from ragkit.errors import UsageError
+from ragkit.stores.sqlite import ThreadConnections
 
 FILENAME = "conversations.sqlite"
 Role = Literal["user", "assistant"]
@@ -85,9 +85,7 @@ class ThreadStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._connections = ThreadConnections(self.path, pragmas=("foreign_keys=ON",))
         self._db.executescript(SCHEMA)
 
     @classmethod
@@ -98,23 +96,10 @@ class ThreadStore:
     @property
     def _db(self) -> sqlite3.Connection:
         """This OS thread's connection, opened on first use."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
+        return self._connections.db
 
     def close(self) -> None:
-        with self._connections_lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def __enter__(self) -> "ThreadStore":
         return self

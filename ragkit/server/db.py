@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from ragkit.stores.sqlite import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(
@@ -76,21 +76,14 @@ class MetaDB:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._local = threading.local()
+        self._connections = ThreadConnections(path, row_factory=_row)
         self._touched: dict[str, float] = {}
         self.db.executescript(SCHEMA)
 
     @property
     def db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-            conn.row_factory = _row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._connections.db
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

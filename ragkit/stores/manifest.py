@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ragkit.models import Chunk
+from ragkit.stores.sqlite import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(
@@ -97,30 +97,16 @@ class Manifest:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
         self.collection = collection
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._connections = ThreadConnections(db_path)
         self._db.executescript(SCHEMA)
 
     @property
     def _db(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(str(self.db_path), timeout=60, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
+        """This thread's connection (see :mod:`ragkit.stores.sqlite`)."""
+        return self._connections.db
 
     def close(self) -> None:
-        with self._connections_lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     # -- transactions ------------------------------------------------------------------
     def _tx(self):
