@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
@@ -104,6 +105,19 @@ class IngestPipeline:
         return len(dead)
 
     # -- entry points --------------------------------------------------------------------
+    @contextmanager
+    def _batch(self, progress: Progress | None) -> Iterator[tuple[IngestReport, Progress]]:
+        """What every run shares: the collection's lock, repair first, then the BM25 rebuild,
+        the run's stamp and its truncation count last."""
+        with file_lock(self.lock_path):
+            started = time.perf_counter()
+            report = IngestReport(collection=self.manifest.collection)
+            truncated_before = self.embedder.truncated
+            self.repair()
+            yield report, progress or _NoProgress()
+            self._finish(report, started)
+            report.truncated_chunks = self.embedder.truncated - truncated_before
+
     def run(
         self,
         paths: Sequence[Path],
@@ -113,12 +127,7 @@ class IngestPipeline:
         prune: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        with file_lock(self.lock_path):
-            started = time.perf_counter()
-            progress = progress or _NoProgress()
-            report = IngestReport(collection=self.manifest.collection)
-            truncated_before = self.embedder.truncated
-            self.repair()
+        with self._batch(progress) as (report, progress):
             inputs, skipped = discover(paths, include, exclude, self.ignore)
             progress.start(len(inputs) + len(skipped))
             for result in skipped:
@@ -131,9 +140,7 @@ class IngestPipeline:
             self._consume(parse_stream(tasks, self.parse_workers), report, progress)
             if prune:
                 self._prune(paths, {str(i.path) for i in inputs}, report, progress)
-            self._finish(report, started)
-            report.truncated_chunks = self.embedder.truncated - truncated_before
-            return report
+        return report
 
     def run_records(self, records: Iterable[Record], *, progress: Progress | None = None) -> IngestReport:
         """Ingest in-memory records (e.g. a BEIR corpus) with the same incremental guarantees as files.
@@ -141,18 +148,11 @@ class IngestPipeline:
         Each record is a document whose path is ``record:<id>``; a record shorter than the chunk
         size is one chunk (title and text), longer ones are split like any text.
         """
-        with file_lock(self.lock_path):
-            started = time.perf_counter()
-            progress = progress or _NoProgress()
-            report = IngestReport(collection=self.manifest.collection)
-            truncated_before = self.embedder.truncated
-            self.repair()
+        with self._batch(progress) as (report, progress):
             records = list(records)
             progress.start(len(records))
             self._consume(self._record_outcomes(records), report, progress)
-            self._finish(report, started)
-            report.truncated_chunks = self.embedder.truncated - truncated_before
-            return report
+        return report
 
     def remove_paths(self, paths: Sequence[str]) -> list[tuple[str, int]]:
         """Forget these manifest paths and their chunks; rebuild BM25. Returns (path, chunks removed)."""
