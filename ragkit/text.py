@@ -56,6 +56,17 @@ def content_terms(text: str, stopwords: str = "en") -> list[str]:
     return [t for t in tokenize([text], stopwords)[0] if t not in stems]
 
 
+def keyword_query(text: str) -> str:
+    """A natural-language request as the words a search needs ("Please give me the warranty
+    period of the solar panel?" -> "warranty period solar panel"): the words, as written, whose
+    stems are neither stopwords nor instruction words. The text itself when nothing would remain."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    stops = set(STOPWORDS_EN_PLUS) | INSTRUCTION_WORDS
+    words = [w for w in re.findall(r"(?u)\b[\w-]+\b", text) if w.lower() not in stops]
+    return " ".join(words) or text.strip()
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text``, whitespace trimmed, empty ones dropped.
 

@@ -393,6 +393,13 @@ def test_search_takes_several_queries_and_checks_bounds(client, store):
             client.vector_stores.search(vector_store_id=store["id"], query="x", max_num_results=bad)
 
 
+def test_rewrite_query_searches_the_keywords(client, store):
+    page = client.vector_stores.search(vector_store_id=store["id"], rewrite_query=True,
+                                       query="Please give me what error code E42 means")
+    assert page.search_query == ["error code E42 means"]
+    assert page.data and page.data[0].filename in ("ws200-user-manual.pdf", "firmware-release-notes.md")
+
+
 def test_answer_cache_follows_the_store(client, store):
     def ask():
         return client.responses.create(model="ragkit-extractive", input="How often should the rain gauge funnel be cleaned?",

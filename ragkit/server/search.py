@@ -3,7 +3,8 @@
 ``query`` may be a list (each is searched, results merged); ``filters`` are OpenAI attribute
 filters (:mod:`ragkit.server.filters`); ``ranking_options.score_threshold`` drops weak results
 and ``ranking_options.hybrid_search`` weights become the dense/BM25 fusion weight.
-``rewrite_query`` is accepted, but queries are searched as given (``search_query`` echoes them).
+``rewrite_query`` searches each query as its keywords (stopwords and instruction words such as
+"please give" dropped: :func:`ragkit.text.keyword_query`); ``search_query`` shows what was searched.
 
 A plain (sync) route: FastAPI runs it in its thread pool, so the whole request is one hop off
 the event loop.
@@ -23,6 +24,7 @@ from ragkit.server.keys import Principal
 from ragkit.server.params import Body
 from ragkit.server.retrieval import audit_hits, audit_timings, retrieve, search_result
 from ragkit.server.state import ServerContext, context
+from ragkit.text import keyword_query
 
 router = APIRouter(prefix="/v1/vector_stores", tags=["search"])
 
@@ -72,6 +74,8 @@ def search(vector_store_id: str, body: SearchBody, request: Request, ctx: Server
     audit["vector_store"] = vector_store_id
     store = store_for(ctx, principal, vector_store_id)
     queries = queries_of(body.query)
+    if body.rewrite_query:
+        queries = [keyword_query(q) for q in queries]
     audit["question"] = " | ".join(queries)
     node = openai_filters.parse(body.filters)
     options = body.ranking_options
