@@ -146,21 +146,18 @@ class LexicalIndex:
     # -- querying ----------------------------------------------------------------------
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query's content words."""
-        if not self.ids:
-            return np.zeros(0, dtype=np.float32)
-        tokens = content_terms(query)
-        if not tokens:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        scores = self._score(self._retriever, query)
+        return np.zeros(len(self.ids), dtype=np.float32) if scores is None else scores
 
     def document_scores(self, query: str) -> np.ndarray:
         """BM25 score of each chunk's whole document (the same value for all chunks of a document)."""
-        if not self.ids:
-            return np.zeros(0, dtype=np.float32)
-        tokens = content_terms(query)
-        if not tokens:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._documents.get_scores(tokens), dtype=np.float32)[self.doc_of]
+        scores = self._score(self._documents, query)
+        return np.zeros(len(self.ids), dtype=np.float32) if scores is None else scores[self.doc_of]
+
+    def _score(self, retriever, query: str) -> np.ndarray | None:
+        """The retriever's score per indexed row, or None when there is nothing to score."""
+        tokens = content_terms(query) if self.ids else []
+        return np.asarray(retriever.get_scores(tokens), dtype=np.float32) if tokens else None
 
     def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]:
         """Names and codes in ``text`` (capitalised words after the first, words with digits)
