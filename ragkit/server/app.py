@@ -17,10 +17,12 @@ from fastapi import FastAPI
 from ragkit import __version__
 from ragkit.config import load_settings
 from ragkit.server import (
+    assistants,
     chat,
     errors,
     files,
     meta,
+    page,
     responses,
     search,
     vector_store_files,
@@ -67,7 +69,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                   openapi_url=None)
     app.state.ctx = ctx
     errors.install(app)
-    for module in (meta, files, vector_stores, vector_store_files, search, responses, chat):
+    for module in (meta, files, vector_stores, vector_store_files, search, responses, chat, assistants, page):
         app.include_router(module.router)
     app.add_middleware(RequestGuard, ctx=ctx)
     return app
