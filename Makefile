@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 MODEL_STAMP := $(VENV)/.installed-local-model
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-fast eval eval-public bench bench-quick clean
+.PHONY: help install demo test test-fast eval eval-public bench bench-quick clean chromium
 
 help:
 	@echo "make demo   - ingest corpora/ offline and answer a question with citations"
@@ -34,7 +34,11 @@ demo: $(STAMP)
 	$(RAGKIT) ingest corpora/halvard --home $(DEMO_HOME)
 	$(RAGKIT) ask "How long is the warranty on the WS-200 sensor array?" --home $(DEMO_HOME) --no-stream
 
-test: $(STAMP) $(MODEL_STAMP)
+# the browser tests of the web page drive Debian's headless Chromium (never a downloaded one)
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) $(MODEL_STAMP) chromium
 	$(PY) -m pytest
 
 test-fast: $(STAMP)

@@ -1,11 +1,131 @@
 """The web page served at ``/``: sign in with a key, upload, ask, open citations, rate answers.
 
 Plain HTML, CSS and JavaScript shipped inside the package (no build step, no CDN), talking to
-the same OpenAI-compatible endpoints the SDK uses.
+the same OpenAI-compatible endpoints the SDK uses. The page itself is public (it holds no
+data); everything it shows comes from ``/v1`` and ``/page/*`` calls that carry the key as a
+Bearer header, so a key never appears in a URL, a log line or a browser history.
+
+What the OpenAI API has no words for lives under ``/page``:
+
+* ``GET /page/citation``: the cited chunk with the quote's offsets and, for a PDF, the page's
+  picture address and the quote's rectangles on it;
+* ``GET /page/render``: a PDF page as a PNG (cached under the home, see :mod:`page_render`);
+* ``POST /page/feedback``: a thumbs up or down (see :mod:`ragkit.server.feedback`).
+
+Every page response carries a strict Content-Security-Policy: scripts only from this origin, no
+inline script, no framing; the page writes document text with ``textContent`` only, so a
+document containing ``<script>`` is shown, never run.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from ragkit.server.auth import reader, store_for
+from ragkit.server.errors import ApiError, bad_request, not_found
+from ragkit.server.feedback import FeedbackStore, Rating
+from ragkit.server.keys import Principal
+from ragkit.server.page_render import PageError, find_quote, rendered_page
+from ragkit.server.state import ServerContext, context
+
+router = APIRouter(include_in_schema=False)
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-cache"}
+STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+          "app.css": "text/css; charset=utf-8"}
+
+
+def _static(name: str) -> Response:
+    body = resources.files("ragkit.server").joinpath("static", name).read_bytes()
+    return Response(body, media_type=STATIC[name], headers=PAGE_HEADERS)
+
+
+@router.get("/")
+def index() -> Response:
+    return _static("index.html")
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        raise not_found("page asset", name, "name")
+    return _static(name)
+
+
+def _document(ctx: ServerContext, principal: Principal, vector_store_id: str, file_id: str) -> tuple[Any, dict]:
+    """The store's knowledge base and the file's row, or 404 as if neither existed."""
+    store = store_for(ctx, principal, vector_store_id, "vector_store_id")
+    row = ctx.db.file(file_id)
+    if row is None or ctx.db.vs_file(vector_store_id, file_id) is None:
+        raise not_found("file", file_id, "file_id")
+    return ctx.registry.kb(store), row
+
+
+def _is_pdf(row: dict[str, Any]) -> bool:
+    return row["filename"].lower().endswith(".pdf")
+
+
+@router.get("/page/citation")
+async def citation(request: Request, vector_store_id: str, file_id: str, chunk_id: str,
+                   quote_start: int = Query(ge=0), quote_end: int = Query(ge=0),
+                   ctx: ServerContext = Depends(context),
+                   principal: Principal = Depends(reader)) -> dict[str, Any]:
+    """A citation as the page shows it: the chunk's text with the quote's span, and for a PDF
+    the quote's rectangles on the rendered page."""
+    request.state.audit["vector_store"] = vector_store_id
+    kb, row = _document(ctx, principal, vector_store_id, file_id)
+    chunk = kb.manifest.chunks_by_id([chunk_id]).get(chunk_id)
+    if chunk is None or chunk[1].get("path") != row["path"]:
+        raise not_found("chunk", chunk_id, "chunk_id")
+    text, meta = chunk
+    if quote_end > len(text) or quote_start > quote_end:
+        raise bad_request(f"quote_start..quote_end must lie within the chunk's {len(text)} characters "
+                          f"(got {quote_start}..{quote_end}).", "quote_end")
+    quote = text[quote_start:quote_end]
+    shown: dict[str, Any] = {"object": "page.citation", "file_id": file_id, "filename": row["filename"],
+                             "vector_store_id": vector_store_id, "chunk_id": chunk_id, "page": meta.get("page"),
+                             "section": meta.get("section") or "", "text": text, "quote": quote,
+                             "quote_start": quote_start, "quote_end": quote_end, "kind": "text"}
+    if _is_pdf(row) and meta.get("page"):
+        try:
+            found = await asyncio.to_thread(find_quote, Path(row["path"]), int(meta["page"]), quote, text)
+        except PageError as exc:
+            raise ApiError(409, f"The cited page cannot be shown: {exc}.", code="page_unavailable") from None
+        shown |= {"kind": "pdf", "pages": found.pages, "width": found.width, "height": found.height,
+                  "rects": found.rects, "matched": found.matched,
+                  "image": f"/page/render?vector_store_id={vector_store_id}&file_id={file_id}&page={found.page}"}
+    return shown
+
+
+@router.get("/page/render")
+async def render(request: Request, vector_store_id: str, file_id: str, page: int = Query(ge=1),
+                 ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> FileResponse:
+    request.state.audit["vector_store"] = vector_store_id
+    _, row = _document(ctx, principal, vector_store_id, file_id)
+    if not _is_pdf(row):
+        raise bad_request(f"File '{file_id}' is not a PDF: only PDF pages are rendered.", "file_id")
+    cache = ctx.config.home / "page-cache"
+    try:
+        png = await asyncio.to_thread(rendered_page, Path(row["path"]), row["sha256"], page, cache)
+    except PageError as exc:
+        raise bad_request(f"{exc}.", "page") from None
+    return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/page/feedback")
+def feedback(body: Rating, request: Request, ctx: ServerContext = Depends(context),
+             principal: Principal = Depends(reader)) -> dict[str, Any]:
+    """Keep a rating; ``ragkit feedback export`` turns ratings into gold questions."""
+    if body.vector_store_id:
+        store_for(ctx, principal, body.vector_store_id, "vector_store_id")
+        request.state.audit["vector_store"] = body.vector_store_id
+    return FeedbackStore(ctx.config.server_dir).add(body, principal.id, principal.name)

@@ -1,0 +1,154 @@
+"""Ratings of answers from the web page, and their export as gold questions.
+
+A thumbs up or down is only worth keeping if it can be measured against later: every rating is
+stored with the question, the answer, its cited sources and what the reader said was right
+(a correction, the right source, or "the documents do not answer this"), and
+``ragkit feedback export`` turns the ratings into the JSONL that ``ragkit eval`` reads. The
+table lives in its own SQLite file beside the server's metadata DB, so the feedback loop never
+touches the schema other parts of the server own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ragkit.citations import MARKER
+from ragkit.eval.gold import GoldItem, GoldSource
+from ragkit.generators.extractive import PREFIX as EXTRACTIVE_PREFIX
+from ragkit.server.db import now
+
+FILE_NAME = "feedback.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    key_id TEXT,
+    key_name TEXT,
+    vector_store_id TEXT,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    rating TEXT NOT NULL,
+    correction TEXT,
+    source_file TEXT,
+    source_page INTEGER,
+    not_answerable INTEGER NOT NULL DEFAULT 0,
+    citations TEXT NOT NULL
+)
+"""
+_MARKERS = re.compile(r"\s*(?:" + MARKER.pattern + ")")
+
+
+class CitedSource(BaseModel):
+    filename: str = Field(min_length=1, max_length=500)
+    page: int | None = Field(None, ge=1)
+
+
+class Rating(BaseModel):
+    """What the page sends for one rated answer."""
+
+    model_config = {"extra": "forbid"}
+
+    vector_store_id: str | None = Field(None, max_length=200)
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str = Field(max_length=200_000)
+    refused: bool = False
+    rating: Literal["up", "down"]
+    correction: str | None = Field(None, max_length=20_000)
+    source_file: str | None = Field(None, max_length=500)
+    source_page: int | None = Field(None, ge=1)
+    not_answerable: bool = False
+    citations: list[CitedSource] = Field(default_factory=list, max_length=100)
+
+
+class FeedbackStore:
+    """The ``feedback`` table in ``<server dir>/feedback.sqlite``, created on first use."""
+
+    def __init__(self, server_dir: Path) -> None:
+        self.path = server_dir / FILE_NAME
+        self._lock = threading.Lock()
+        self._ready = False
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30)
+        conn.row_factory = sqlite3.Row
+        try:
+            if not self._ready:
+                conn.execute(SCHEMA)
+                self._ready = True
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+    def add(self, rating: Rating, key_id: str | None, key_name: str | None) -> dict[str, Any]:
+        row = {"id": "fb_" + secrets.token_hex(12), "created_at": now(), "key_id": key_id, "key_name": key_name,
+               **rating.model_dump(exclude={"citations"}),
+               "citations": json.dumps([c.model_dump() for c in rating.citations])}
+        row["correction"] = (row["correction"] or "").strip() or None
+        row["source_file"] = (row["source_file"] or "").strip() or None
+        with self._lock, self._connect() as conn:
+            conn.execute(f"INSERT INTO feedback({', '.join(row)}) VALUES({', '.join(':' + k for k in row)})", row)
+        return {"id": row["id"], "object": "feedback", "created_at": row["created_at"], "rating": row["rating"]}
+
+    def rows(self, vector_store_id: str | None = None) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        where, args = ("WHERE vector_store_id=?", (vector_store_id,)) if vector_store_id else ("", ())
+        with self._connect() as conn:
+            return [dict(r) for r in conn.execute(f"SELECT * FROM feedback {where} ORDER BY seq", args)]
+
+
+def plain_answer(text: str) -> str:
+    """The answer as a gold answer: without ``[n]`` markers or the extractive answerer's preface."""
+    text = text.strip()
+    if text.startswith(EXTRACTIVE_PREFIX):
+        text = text[len(EXTRACTIVE_PREFIX):]
+    return _MARKERS.sub("", text).strip()
+
+
+def gold_item(row: dict[str, Any]) -> GoldItem | None:
+    """One rating as a gold question, or None when it says only that the answer was wrong."""
+    base = {"id": row["id"], "question": row["question"]}
+    if row["rating"] == "up":
+        if row["refused"]:
+            return GoldItem(**base, answerable=False)
+        cited = [GoldSource(file=c["filename"], page=c.get("page")) for c in json.loads(row["citations"])]
+        unique = list({s.unit: s for s in cited}.values())
+        return GoldItem(**base, answers=[plain_answer(row["answer"])], sources=unique)
+    if row["not_answerable"]:
+        return GoldItem(**base, answerable=False)
+    answers = [row["correction"]] if row["correction"] else []
+    sources = [GoldSource(file=row["source_file"], page=row["source_page"])] if row["source_file"] else []
+    if not answers and not sources:
+        return None
+    return GoldItem(**base, answers=answers, sources=sources)
+
+
+def export(store: FeedbackStore, vector_store_id: str | None = None) -> tuple[list[GoldItem], int]:
+    """Gold items for the rated questions (the latest rating of a question wins) and how many
+    ratings said nothing an evaluation could check (a bare thumbs down)."""
+    latest: dict[tuple[str | None, str], dict[str, Any]] = {}
+    for row in store.rows(vector_store_id):
+        latest[(row["vector_store_id"], " ".join(row["question"].split()).casefold())] = row
+    items, skipped = [], 0
+    for row in latest.values():
+        item = gold_item(row)
+        if item is None:
+            skipped += 1
+        else:
+            items.append(item)
+    return items, skipped
