@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from ragkit import __version__
+from ragkit.cli.feedback import feedback_app
 from ragkit.errors import RagkitError
 
 
@@ -38,6 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(feedback_app, name="feedback")
 console = Console()
 err = Console(stderr=True)
 
