@@ -141,22 +141,7 @@ class ChatSession:
                 ) -> tuple[Rewrite, list[str]]:
         """The standalone query for ``question`` given the thread so far, and any notices."""
         history = self._history() if history is None else history
-        if not history:
-            return Rewrite(question, "unchanged"), []
-        user, assistant = history[-1]
-        context = Context(user.standalone or user.content,
-                          (assistant.content, *(s.get("text", "") for s in assistant.sources)))
-        notices: list[str] = []
-        if self.kb.settings.uses_chat_model:
-            try:
-                exchanges = [Exchange(u.standalone or u.content, a.content) for u, a in history[-HISTORY_TURNS:]]
-                query = condense(self._chat_client(), self.kb.settings.model, exchanges, question)
-                return Rewrite(query, "model" if query != question else "unchanged"), notices
-            except Exception as exc:  # noqa: BLE001 - any failure means: use the offline rewrite
-                log.info("condense (%s) failed: %s", CONDENSE_PROMPT_VERSION, exc)
-                notices.append(f"the chat model could not rewrite the follow-up ({_short(exc)}); "
-                               "used the offline rewrite")
-        return rewrite(question, context, self._phrase_similarity()), notices
+        return standalone_question(question, history, self.kb.settings, self._chat_client, self._phrase_similarity)
 
     # -- internals -----------------------------------------------------------------------
     def _history(self) -> list[tuple[Message, Message]]:
@@ -174,20 +159,8 @@ class ChatSession:
 
     def _phrase_similarity(self) -> Similarity:
         if self._similarity is None:
-            try:
-                self._similarity = embedding_similarity(self.kb.embedder)
-            except Exception as exc:  # noqa: BLE001 - without the embedder, words still compare
-                log.info("phrase similarity falls back to word overlap: %s", exc)
-                self._similarity = lexical_similarity
-        similarity = self._similarity
-
-        def guarded(phrase: str, candidates: Sequence[str]) -> Sequence[float]:
-            try:
-                return similarity(phrase, candidates)
-            except Exception:  # noqa: BLE001 - an embedder failure must not lose the question
-                return lexical_similarity(phrase, candidates)
-
-        return guarded
+            self._similarity = phrase_similarity(lambda: self.kb.embedder)
+        return self._similarity
 
     def _chat_client(self) -> Any:
         if self._client is None:
@@ -216,6 +189,50 @@ class ChatSession:
             return self._chat_client()
         except Exception:  # noqa: BLE001 - run_agent reports the missing client itself
             return None
+
+
+def phrase_similarity(embedder: Callable[[], Any]) -> Similarity:
+    """Embedding similarity of phrases, falling back to word overlap when the embedder cannot be
+    loaded or fails on a call: a follow-up must never be lost to a similarity error."""
+    try:
+        similarity = embedding_similarity(embedder())
+    except Exception as exc:  # noqa: BLE001 - without the embedder, words still compare
+        log.info("phrase similarity falls back to word overlap: %s", exc)
+        return lexical_similarity
+
+    def guarded(phrase: str, candidates: Sequence[str]) -> Sequence[float]:
+        try:
+            return similarity(phrase, candidates)
+        except Exception:  # noqa: BLE001 - an embedder failure must not lose the question
+            return lexical_similarity(phrase, candidates)
+
+    return guarded
+
+
+def standalone_question(question: str, history: Sequence[tuple[Message, Message]], settings: Any,
+                        chat_client: Callable[[], Any], similarity: Callable[[], Similarity]
+                        ) -> tuple[Rewrite, list[str]]:
+    """The follow-up ``question`` as a standalone query, given earlier (question, answer) pairs.
+
+    With a chat model (``settings.uses_chat_model``) the model condenses it, and any failure falls
+    back to the offline rewrite of the last turn. Shared by chat sessions and the server's
+    threads and responses, so a follow-up is rewritten the same way on every surface."""
+    if not history:
+        return Rewrite(question, "unchanged"), []
+    user, assistant = history[-1]
+    context = Context(user.standalone or user.content,
+                      (assistant.content, *(s.get("text", "") for s in assistant.sources)))
+    notices: list[str] = []
+    if settings.uses_chat_model:
+        try:
+            exchanges = [Exchange(u.standalone or u.content, a.content) for u, a in history[-HISTORY_TURNS:]]
+            query = condense(chat_client(), settings.model, exchanges, question)
+            return Rewrite(query, "model" if query != question else "unchanged"), notices
+        except Exception as exc:  # noqa: BLE001 - any failure means: use the offline rewrite
+            log.info("condense (%s) failed: %s", CONDENSE_PROMPT_VERSION, exc)
+            notices.append(f"the chat model could not rewrite the follow-up ({_short(exc)}); "
+                           "used the offline rewrite")
+    return rewrite(question, context, similarity()), notices
 
 
 def _short(exc: Exception) -> str:

@@ -1,0 +1,173 @@
+"""Request bodies of the Assistants API and the checks they share (tools, tool resources, model).
+
+Tools are ``file_search`` (answered over the vector stores in ``tool_resources``) and
+``function`` (the user's own functions: a run stops at ``requires_action`` when the model calls
+one). ``code_interpreter`` and inline ``vector_stores`` are refused with a 400 that says so,
+rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from ragkit.server.auth import store_for
+from ragkit.server import assistants_db as adb
+from ragkit.server.errors import ApiError, bad_request, not_found
+from ragkit.server.keys import Principal
+from ragkit.server.meta import EXTRACTIVE, resolve_model
+from ragkit.server.params import Body, check_metadata
+from ragkit.server.state import ServerContext
+
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class AssistantBody(Body):
+    model: str | None = None
+    name: str | None = Field(None, max_length=256)
+    description: str | None = Field(None, max_length=512)
+    instructions: str | None = Field(None, max_length=256_000)
+    tools: list[dict[str, Any]] | None = Field(None, max_length=128)
+    tool_resources: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    response_format: Any = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class MessageBody(Body):
+    role: Literal["user", "assistant"] = "user"
+    content: str | list[dict[str, Any]]
+    attachments: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class ThreadBody(Body):
+    messages: list[MessageBody] = Field(default_factory=list, max_length=32)
+    tool_resources: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class MetadataBody(Body):
+    metadata: dict[str, Any] | None = None
+    tool_resources: dict[str, Any] | None = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class RunBody(Body):
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    additional_messages: list[MessageBody] | None = None
+    tools: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_prompt_tokens: int | None = Field(None, ge=256)
+    max_completion_tokens: int | None = Field(None, ge=16)
+    stream: bool = False
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class ThreadAndRunBody(RunBody):
+    thread: ThreadBody | None = None
+
+
+class ToolOutput(Body):
+    tool_call_id: str
+    output: str = ""
+
+
+class ToolOutputsBody(Body):
+    tool_outputs: list[ToolOutput] = Field(min_length=1)
+    stream: bool = False
+
+
+def check_tools(tools: list[dict[str, Any]], param: str = "tools") -> list[dict[str, Any]]:
+    """The tools in the shape they are stored and returned; a 400 naming the tool otherwise."""
+    out, names = [], set()
+    for i, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "file_search":
+            out.append({"type": "file_search", "file_search": tool.get("file_search") or {}})
+        elif kind == "function":
+            function = tool.get("function") or {}
+            name = function.get("name")
+            if not isinstance(name, str) or not FUNCTION_NAME.match(name) or name == "file_search":
+                raise bad_request("A function tool needs a name of 1-64 letters, digits, '_' or '-' (not "
+                                  "'file_search').", f"{param}[{i}].function.name")
+            if name in names:
+                raise bad_request(f"Two function tools are named {name!r}.", f"{param}[{i}].function.name")
+            names.add(name)
+            parameters = function.get("parameters") or {"type": "object", "properties": {}}
+            if not isinstance(parameters, dict):
+                raise bad_request("function.parameters must be a JSON schema object.",
+                                  f"{param}[{i}].function.parameters")
+            out.append({"type": "function", "function": {"name": name, "description": function.get("description"),
+                                                         "parameters": parameters,
+                                                         "strict": function.get("strict")}})
+        else:
+            raise bad_request(f"Tool type {kind!r} is not supported: ragkit runs 'file_search' and 'function' tools.",
+                              f"{param}[{i}].type")
+    return out
+
+
+def check_resources(ctx: ServerContext, principal: Principal, resources: dict[str, Any] | None,
+                    param: str = "tool_resources") -> dict[str, Any]:
+    """``tool_resources`` with every vector store checked against the key (404 for others')."""
+    if not resources:
+        return {}
+    search = resources.get("file_search") or {}
+    if search.get("vector_stores"):
+        raise bad_request("Creating vector stores inline is not supported: create one with /v1/vector_stores "
+                          "and pass its id in vector_store_ids.", f"{param}.file_search.vector_stores")
+    ids = search.get("vector_store_ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise bad_request("vector_store_ids must be a list of ids.", f"{param}.file_search.vector_store_ids")
+    for vs_id in ids:
+        store_for(ctx, principal, vs_id, f"{param}.file_search.vector_store_ids")
+    return {"file_search": {"vector_store_ids": list(dict.fromkeys(ids))}} if ids else {}
+
+
+def store_ids(*resources: dict[str, Any] | None) -> list[str]:
+    ids: list[str] = []
+    for resource in resources:
+        ids += ((resource or {}).get("file_search") or {}).get("vector_store_ids") or []
+    return list(dict.fromkeys(ids))
+
+
+def run_model(ctx: ServerContext, requested: str | None) -> tuple[str, str]:
+    """(model, generator) for a run. An assistant names a model when it is created (the guides
+    say ``gpt-4o``); a name this server does not serve means its default: the configured chat
+    model, else the extractive answerer. The run reports the model that actually answered."""
+    try:
+        return resolve_model(ctx, requested)
+    except ApiError:
+        return resolve_model(ctx, ctx.chat_model or EXTRACTIVE)
+
+
+def assistant_for(ctx: ServerContext, principal: Principal, assistant_id: str, param: str | None = None
+                  ) -> dict[str, Any]:
+    """The key's own assistant, or 404 (another key's assistant does not exist for this one)."""
+    found = adb.owned(ctx.db, adb.ASSISTANTS, assistant_id, principal.id)
+    if found is None:
+        raise not_found("assistant", assistant_id, param)
+    return found
+
+
+def thread_for(ctx: ServerContext, principal: Principal, thread_id: str, param: str | None = None) -> dict[str, Any]:
+    found = adb.owned(ctx.db, adb.THREADS, thread_id, principal.id)
+    if found is None:
+        raise not_found("thread", thread_id, param)
+    return found

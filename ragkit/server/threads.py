@@ -1,0 +1,132 @@
+"""``/v1/threads`` and their messages: create (with initial messages), retrieve, update, delete.
+
+A thread belongs to the key that created it. Its messages are stored with the standalone query
+each question was searched as and the passages each answer came from, so the next follow-up in
+the thread is rewritten from them (see :mod:`ragkit.server.run_engine`). Messages cannot be added
+while a run of the thread is active, as with OpenAI: the run answers the last user message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from ragkit.server import assistants_db as adb
+from ragkit.server.assistant_params import MessageBody, MetadataBody, ThreadBody, check_resources, thread_for
+from ragkit.server.auth import file_for, reader
+from ragkit.server.db import now
+from ragkit.server.errors import bad_request, not_found
+from ragkit.server.keys import Principal
+from ragkit.server.shapes import ListQuery, cursor_page
+from ragkit.server.state import ServerContext, context
+from ragkit.server.thread_objects import content_text, message_object
+
+router = APIRouter(prefix="/v1/threads", tags=["threads"])
+
+
+def add_messages(ctx: ServerContext, principal: Principal, thread_id: str, messages: list[MessageBody],
+                 param: str = "messages") -> list[dict[str, Any]]:
+    """Check every message first (text content, attached files the key may see), then store them."""
+    made = []
+    for i, m in enumerate(messages):
+        where = f"{param}[{i}]" if param else ""
+        text = content_text(m.content, f"{where}.content" if where else "content")
+        attachments = []
+        for j, attachment in enumerate(m.attachments or []):
+            file_id = attachment.get("file_id")
+            file_for(ctx, principal, str(file_id), f"{where + '.' if where else ''}attachments[{j}].file_id")
+            attachments.append({"file_id": file_id, "tools": attachment.get("tools") or []})
+        made.append(message_object(thread_id, m.role, text, metadata=m.metadata, attachments=attachments))
+    return [adb.add_message(ctx.db, m) for m in made]
+
+
+def create_thread(ctx: ServerContext, principal: Principal, body: ThreadBody, param: str = "") -> dict[str, Any]:
+    resources = check_resources(ctx, principal, body.tool_resources, f"{param}tool_resources")
+    thread = {"id": adb.new_id("thread"), "object": "thread", "created_at": now(),
+              "metadata": body.metadata or {}, "tool_resources": resources}
+    adb.insert(ctx.db, adb.THREADS, thread, principal.id)
+    add_messages(ctx, principal, thread["id"], body.messages, f"{param}messages")
+    return thread
+
+
+@router.post("")
+def create(body: ThreadBody | None = None, ctx: ServerContext = Depends(context),
+           principal: Principal = Depends(reader)) -> dict[str, Any]:
+    return create_thread(ctx, principal, body or ThreadBody())
+
+
+@router.get("/{thread_id}")
+def retrieve(thread_id: str, ctx: ServerContext = Depends(context),
+             principal: Principal = Depends(reader)) -> dict[str, Any]:
+    return thread_for(ctx, principal, thread_id)
+
+
+@router.post("/{thread_id}")
+def update(thread_id: str, body: MetadataBody, ctx: ServerContext = Depends(context),
+           principal: Principal = Depends(reader)) -> dict[str, Any]:
+    thread = thread_for(ctx, principal, thread_id)
+    if "metadata" in body.model_fields_set:
+        thread["metadata"] = body.metadata or {}
+    if "tool_resources" in body.model_fields_set:
+        thread["tool_resources"] = check_resources(ctx, principal, body.tool_resources)
+    return adb.replace(ctx.db, adb.THREADS, thread)
+
+
+@router.delete("/{thread_id}")
+def delete(thread_id: str, ctx: ServerContext = Depends(context),
+           principal: Principal = Depends(reader)) -> dict[str, Any]:
+    thread_for(ctx, principal, thread_id)
+    adb.delete(ctx.db, adb.THREADS, thread_id)
+    return {"id": thread_id, "object": "thread.deleted", "deleted": True}
+
+
+# -- messages -----------------------------------------------------------------------------------
+@router.post("/{thread_id}/messages")
+def create_message(thread_id: str, body: MessageBody, ctx: ServerContext = Depends(context),
+                   principal: Principal = Depends(reader)) -> dict[str, Any]:
+    thread_for(ctx, principal, thread_id)
+    active = adb.active_run(ctx.db, thread_id)
+    if active:
+        raise bad_request(f"Can't add messages to {thread_id} while a run {active} is active.", "thread_id")
+    return add_messages(ctx, principal, thread_id, [body], "")[0]
+
+
+@router.get("/{thread_id}/messages")
+def list_messages(thread_id: str, query: Annotated[ListQuery, Query()], run_id: str | None = None,
+                  ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
+    thread_for(ctx, principal, thread_id)
+    where, args = "thread_id=?", [thread_id]
+    if run_id:
+        where, args = where + " AND run_id=?", args + [run_id]
+    return cursor_page(adb.tables(ctx.db), "asst_messages", where, tuple(args), query, adb.body_of)
+
+
+def _message(ctx: ServerContext, principal: Principal, thread_id: str, message_id: str) -> dict[str, Any]:
+    thread_for(ctx, principal, thread_id)
+    found = adb.message(ctx.db, thread_id, message_id)
+    if found is None:
+        raise not_found("message", message_id)
+    return found
+
+
+@router.get("/{thread_id}/messages/{message_id}")
+def retrieve_message(thread_id: str, message_id: str, ctx: ServerContext = Depends(context),
+                     principal: Principal = Depends(reader)) -> dict[str, Any]:
+    return _message(ctx, principal, thread_id, message_id)
+
+
+@router.post("/{thread_id}/messages/{message_id}")
+def update_message(thread_id: str, message_id: str, body: MetadataBody, ctx: ServerContext = Depends(context),
+                   principal: Principal = Depends(reader)) -> dict[str, Any]:
+    found = _message(ctx, principal, thread_id, message_id)
+    found["metadata"] = body.metadata or {}
+    return adb.update_message(ctx.db, found)
+
+
+@router.delete("/{thread_id}/messages/{message_id}")
+def delete_message(thread_id: str, message_id: str, ctx: ServerContext = Depends(context),
+                   principal: Principal = Depends(reader)) -> dict[str, Any]:
+    _message(ctx, principal, thread_id, message_id)
+    adb.remove_message(ctx.db, message_id)
+    return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
