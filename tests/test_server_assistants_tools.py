@@ -1,0 +1,159 @@
+"""Assistants runs with a chat model: the test OpenAI-compatible server (tests/openai_server.py)
+plays the model and is scripted to call ``file_search`` (run by ragkit) and the user's functions
+(the run stops at ``requires_action`` until the client submits the outputs). Also: unknown tools,
+a model that never stops calling tools, a model that is down, cancelling a run mid-way."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import pytest
+from conftest import CORPUS
+from server_helpers import Server, upload, wait_until
+
+pytestmark = pytest.mark.timeout(600)
+MODEL = "test-model"
+SOURCE = re.compile(r'<source id="(\d+)" file="([^"]*)"(?: page="(\d+)")?>\n(.*?)\n</source>', re.S)
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city now.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, openai_server):
+    home = tmp_path_factory.mktemp("serve-assistant-tools") / "home"
+    env = {"RAGKIT_BASE_URL": openai_server.url, "RAGKIT_MODEL": MODEL, "RAGKIT_MAX_RETRIES": "0"}
+    running = Server(home, "--no-auth", env=env).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return server.client()
+
+
+@pytest.fixture(scope="module")
+def store(client):
+    vs = client.vector_stores.create(name="manuals")
+    ids = upload(client, [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"])
+    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=vs.id, file_ids=ids)
+    assert batch.file_counts.completed == 2
+    return vs.id
+
+
+def _assistant(client, store: str, *functions):
+    return client.beta.assistants.create(
+        model=MODEL, instructions="Answer field technicians.", tools=[{"type": "file_search"}, *functions],
+        tool_resources={"file_search": {"vector_store_ids": [store]}})
+
+
+def _thread(client, question: str):
+    return client.beta.threads.create(messages=[{"role": "user", "content": question}])
+
+
+def _final(body: dict) -> dict:
+    """The scripted last reply: cites the passage holding E42 and repeats the function's output."""
+    tools = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    number = next(n for n, _file, _page, text in SOURCE.findall("\n".join(tools)) if "E42" in text)
+    weather = next(t for t in tools if "<source" not in t)
+    return {"content": f"E42 means the anemometer cable is disconnected [{number}]. In Oslo it is {weather}."}
+
+
+def test_a_user_function_stops_the_run_until_its_output_is_submitted(client, store, llm):
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        _final])
+    assistant = _assistant(client, store, WEATHER)
+    thread = _thread(client, "What does E42 mean, and what is the weather in Oslo?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "requires_action", run.last_error
+    [call] = run.required_action.submit_tool_outputs.tool_calls
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Oslo"}
+    assert not list(client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id))
+
+    done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "cloudy, 12 C"}])
+    assert done.status == "completed", done.last_error
+    assert done.model == MODEL and done.usage.total_tokens > 0
+    message = client.beta.threads.messages.list(thread_id=thread.id).data[0]
+    text = message.content[0].text
+    assert "cloudy, 12 C" in text.value and "anemometer" in text.value
+    [note] = text.annotations
+    assert client.files.retrieve(note.file_citation.file_id).filename == "ws200-user-manual.pdf"
+    assert note.file_citation.model_extra["page"] == 4 and "E42" in note.file_citation.quote
+
+    first, second, third = llm.chat_requests()
+    assert [t["function"]["name"] for t in first["body"]["tools"]] == ["file_search", "get_weather"]
+    assert first["body"]["messages"][0]["content"].endswith("Answer field technicians.")
+    assert third["body"]["messages"][-1] == {"role": "tool", "tool_call_id": call.id, "content": "cloudy, 12 C"}
+    steps = list(client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc"))
+    assert [s.type for s in steps] == ["tool_calls", "tool_calls", "message_creation"]
+    assert steps[0].step_details.tool_calls[0].file_search.results[0].file_name == "ws200-user-manual.pdf"
+    assert steps[1].step_details.tool_calls[0].function.output == "cloudy, 12 C"
+
+
+def test_an_unknown_tool_goes_back_to_the_model_and_the_run_recovers(client, store, llm):
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "delete_everything", "arguments": {}},
+                        {"name": "file_search", "arguments": "{not json"}]},
+        {"content": "I could not find the answer in the documents."}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=_thread(client, "Anything?").id,
+                                                   assistant_id=_assistant(client, store, WEATHER).id)
+    assert run.status == "completed", run.last_error
+    errors = [m["content"] for m in llm.chat_requests()[1]["body"]["messages"] if m["role"] == "tool"]
+    assert errors[0].startswith("ERROR: there is no tool 'delete_everything'") and "get_weather" in errors[0]
+    assert errors[1].startswith("ERROR: the arguments are not valid JSON")
+
+
+def test_a_model_that_never_stops_calling_tools_fails_the_run(client, store, llm):
+    llm.state.tool_script.append({"tool_calls": [{"name": "nope", "arguments": {}}], "repeat": True})
+    run = client.beta.threads.runs.create_and_poll(thread_id=_thread(client, "Loop?").id,
+                                                   assistant_id=_assistant(client, store, WEATHER).id)
+    assert run.status == "failed" and run.failed_at
+    assert run.last_error.code == "server_error" and "kept calling tools" in run.last_error.message
+
+
+def test_a_model_that_is_down_fails_the_run_with_last_error(client, store, llm):
+    llm.state.faults.append(("status", 500))
+    thread = _thread(client, "What does E42 mean?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                                   assistant_id=_assistant(client, store, WEATHER).id)
+    assert run.status == "failed"
+    assert run.last_error.code == "server_error" and "chat model failed" in run.last_error.message
+    assert "Traceback" not in run.last_error.message
+    assert not list(client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id))
+
+
+def test_cancelling_a_run_while_the_model_works_drops_its_answer(client, store, llm):
+    release = threading.Event()
+
+    def slow(body: dict) -> dict:
+        release.wait(60)
+        return {"content": "Too late."}
+
+    llm.state.tool_script.append(slow)
+    thread = _thread(client, "What does E42 mean?")
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=_assistant(client, store, WEATHER).id)
+    wait_until(lambda: llm.chat_requests())
+    cancelling = client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
+    assert cancelling.status == "cancelling"
+    release.set()
+    final = client.beta.threads.runs.poll(run.id, thread_id=thread.id)
+    assert final.status == "cancelled" and final.cancelled_at
+    assert not list(client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id))
+
+
+def test_without_functions_the_model_answers_over_the_stores(client, store, llm):
+    thread = _thread(client, "What does error code E42 mean?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=_assistant(client, store).id)
+    assert run.status == "completed", run.last_error
+    message = client.beta.threads.messages.list(thread_id=thread.id).data[0]
+    assert message.model_extra["ragkit"]["generator"] == "openai"
+    assert "anemometer" in message.content[0].text.value.lower() and message.content[0].text.annotations
+    [request] = llm.chat_requests()
+    assert "tools" not in request["body"] and request["body"]["messages"][0]["content"].endswith(
+        "Answer field technicians.")
