@@ -1,5 +1,5 @@
 // ragkit page: plain JavaScript, no build step. Every text from a document or an answer is set
-// with textContent (never innerHTML), so a document that contains markup is shown as text.
+// with textContent (never parsed as HTML), so a document that contains markup is shown as text.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
