@@ -12,15 +12,21 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Kind = Literal["number", "price", "weight", "percentage", "date", "duration"]
+Kind = Literal["number", "price", "weight", "percentage", "date", "duration", "name"]
 
 _NUMBER_QUESTION = re.compile(
     r"\b(how (much|many|often|far|big|large|tall|long is the [a-z]+ (in|of) (cm|mm|m|km|inches|feet))"
     r"|what (is|was|are|were) the (price|cost|fee|rate|percentage|share|number|amount|total|size|weight|"
     r"height|width|length|capacity|temperature|voltage|revenue|income|value|ratio|count|score)"
-    r"|(price|cost|fee)s? (of|for)\b|percentage|how much)",
+    r"|(price|cost|fee)s? (of|for)\b|percentage|how much"
+    # "what screen size", "what resolution does": a measure is asked for, whatever the wording
+    r"|what( [a-z]+)?( [a-z]+)? (size|dimensions|resolution|voltage|wattage|temperature|height|width|depth|"
+    r"diameter|population)\b)",
     re.IGNORECASE,
 )
+#: "Who is Halvard's finance director?" asks for a person; "Who approves expenses?" may be answered
+#: by a role ("the finance director"), so only identity questions expect a name
+_NAME_QUESTION = re.compile(r"^\s*(who|whom) (is|was|are|were)\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\s*(when\b|(in )?what year\b|on what date\b|which year\b)", re.IGNORECASE)
 _DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (days|weeks|months|years|hours)\b", re.IGNORECASE)
 
@@ -58,13 +64,17 @@ _IDENTIFIER = re.compile(r"\b[A-Za-z]+[-_]?\d[\w.-]*|\b\d+[A-Za-z]+\d[\w-]*|\bv?
 _QUESTION_KINDS: tuple[tuple[re.Pattern, Kind], ...] = (
     (_PRICE_QUESTION, "price"), (_WEIGHT_QUESTION, "weight"), (_PERCENT_QUESTION, "percentage"),
     (_DURATION_QUESTION, "duration"), (_DATE_QUESTION, "date"), (_NUMBER_QUESTION, "number"),
+    (_NAME_QUESTION, "name"),
 )
 #: what counts as an answer of each kind (any pattern matching is enough); a fee is often a share
-#: ("a restocking fee of 10 percent"), and "from 1870 to 1939" is a duration too
+#: ("a restocking fee of 10 percent"), "from 1870 to 1939" is a duration too, and "when" is often
+#: answered by a time span ("90 days after they are created")
 _EVIDENCE: dict[str, tuple[re.Pattern, ...]] = {
     "price": (_HAS_PRICE, _HAS_PERCENT), "weight": (_HAS_WEIGHT,), "percentage": (_HAS_PERCENT, _HAS_SHARE),
-    "date": (_HAS_DATE,), "duration": (_HAS_DURATION, _HAS_DATE), "number": (_HAS_NUMBER,),
+    "date": (_HAS_DATE, _HAS_DURATION), "duration": (_HAS_DURATION, _HAS_DATE), "number": (_HAS_NUMBER,), "name": (),
 }
+_CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][a-z][\w'’-]*")
+_SENTENCE_START = re.compile(r"(^|[.!?:;|]\s+|\n\s*)$")
 
 
 def expected_kind(question: str) -> Kind | None:
@@ -72,10 +82,25 @@ def expected_kind(question: str) -> Kind | None:
     return next((kind for pattern, kind in _QUESTION_KINDS if pattern.search(question)), None)
 
 
-def holds(text: str, kind: Kind | None) -> bool:
+def holds(text: str, kind: Kind | None, question: str = "") -> bool:
     """Does ``text`` contain something of ``kind`` (always True when no kind is expected)?
-    Identifiers such as model numbers do not count as amounts."""
+    Identifiers such as model numbers do not count as amounts; a name must be one the question
+    does not already say (a sentence that only repeats "Halvard" names nobody new)."""
     if kind is None:
         return True
+    if kind == "name":
+        return has_new_name(text, question)
     text = _IDENTIFIER.sub(" ", text)
     return any(pattern.search(text) for pattern in _EVIDENCE[kind])
+
+
+def has_new_name(text: str, question: str) -> bool:
+    """Does ``text`` hold a capitalised word that does not start a sentence and is not a word of
+    ``question``? The cheapest sign of a proper name ("Maria Lindqvist", "Gothenburg")."""
+    asked = {w.lower().removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w'’-]+", question)}
+    for match in _CAPITALISED.finditer(text):
+        word = match.group().lower().removesuffix("'s").removesuffix("’s")
+        if word in asked or len(word) < 2 or _SENTENCE_START.search(text[:match.start()]):
+            continue
+        return True
+    return False

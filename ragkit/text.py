@@ -45,6 +45,17 @@ mentioned following question questions kindly write explain describe using refer
 """.split())
 
 
+#: Words that point at a place in the documents rather than at what is there ("in the report",
+#: "on page 14", "the chart on slide 4"); a number after one is a locator, not a name.
+LOCATOR_WORDS = frozenset("""
+document documents report reports paper article page pages slide slides figure figures fig image
+images picture pictures photo photos chart charts graph graphs diagram table tables appendix section
+chapter cover
+""".split())
+#: a date format to answer in ("YYYY-MM-DD") or a rank ("top2"): instructions, not names
+_PLACEHOLDER = re.compile(r"^(y{2,4}|m{1,2}|d{1,2}|(top|bottom|first|last)\d+)$", re.IGNORECASE)
+
+
 @lru_cache(maxsize=1)
 def _instruction_stems() -> frozenset[str]:
     return frozenset(_stemmer().stemWords(sorted(INSTRUCTION_WORDS)))
@@ -111,6 +122,9 @@ def name_like_words(text: str) -> list[str]:
         named = (position > 0 and word[0].isupper()) or any(ch.isdigit() for ch in word)
         if not named or word.lower() in INSTRUCTION_WORDS or _ORDINAL_OR_DECADE.match(word):
             continue
+        located = word.isdigit() and position > 0 and words[position - 1].lower() in LOCATOR_WORDS
+        if _PLACEHOLDER.match(word) or word.lower() in LOCATOR_WORDS or located:
+            continue  # "YYYY", "top2", "Figure 7": how to answer, or where to look
         if tokenize([word], "en_plus")[0]:
             found.append(word)
     return list(dict.fromkeys(found))

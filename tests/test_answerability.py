@@ -17,6 +17,9 @@ from ragkit.answerability import expected_kind, holds
     ("How many employees does Halvard have?", "number"),
     ("What does error code E42 mean?", None),
     ("Who founded the company?", None),
+    ("Who is Halvard's finance director?", "name"),
+    ("Who approves expense claims?", None),
+    ("What screen size does the Console C5 display have?", "number"),
 ])
 def test_expected_kind(question, kind):
     assert expected_kind(question) == kind
@@ -31,12 +34,36 @@ def test_model_numbers_are_not_amounts():
     assert not holds("The sensor array is rated IP65.", "date")
     assert holds("Founded in 2011 in Gothenburg.", "date")
     assert holds("anything at all", None)
+    assert holds("API tokens expire 90 days after they are created.", "date")
+
+
+def test_a_name_must_be_one_the_question_does_not_already_say():
+    question = "Who is Halvard's finance director?"
+    assert not holds("Late claims need approval from Halvard's finance director.", "name", question)
+    assert not holds("EUR 5,000 or more needs a second signature.", "name", question)
+    assert holds("The finance director, Maria Lindqvist, signs off claims.", "name", question)
+    assert not holds("Maria signs off claims.", "name", question)  # the first word of a sentence
+
+
+def test_format_placeholders_and_page_numbers_are_not_names():
+    from ragkit.text import name_like_words
+
+    assert name_like_words("Format the date on page 14 as YYYY-MM-DD. Which are the top2 items?") == []
+    assert name_like_words("What does Figure 7 show about WS-300?") == ["WS", "300"]
 
 
 def test_extractive_refuses_on_topic_sentences_without_the_asked_for_kind(halvard_kb):
     answer = halvard_kb.ask("What is the price of the WS-200 weather station?")
     assert answer.refused
     assert not halvard_kb.ask("How much does the Halvard Care extended warranty cost?").refused
+
+
+def test_the_asked_for_kind_must_be_in_the_sentence_that_answers(halvard_kb):
+    """The finance director is mentioned, never named; a second quoted sentence that names the
+    founder must not make "Who is ..." answerable."""
+    answer = halvard_kb.ask("Who is Halvard's finance director?")
+    assert answer.refused and "name" in " ".join(answer.warnings)
+    assert not halvard_kb.ask("When was Halvard Instruments founded and by whom?").refused
 
 
 def test_a_name_the_collection_never_mentions_is_refused_with_the_reason(halvard_kb):

@@ -9,6 +9,7 @@ with their ``[n]`` citations, so every claim in an extractive answer is a litera
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 from ragkit.answerability import expected_kind, holds
@@ -18,6 +19,16 @@ from ragkit.text import content_terms, sentence_spans, tokenize
 
 PREFIX = "Extractive answer (quoted from the documents):"
 NOT_FOUND = "Not found in the documents."
+
+
+@dataclass(frozen=True)
+class Selection:
+    #: (source number, sentence) pairs in reading order
+    sentences: list[tuple[int, str]]
+    #: idf-weighted share of the question's content terms the sentences contain
+    coverage: float
+    #: the sentence picked first, and its follower when the first only restates the question
+    lead: list[str]
 
 
 class ExtractiveGenerator:
@@ -41,8 +52,7 @@ class ExtractiveGenerator:
     def _candidates(self, question: str, sources: Sequence[SearchHit]):
         query_terms = set(content_terms(question, "en_plus"))
         candidates: list[tuple[int, str]] = []
-        self._next: dict[int, int] = {}  # candidate index -> the sentence that follows it in its chunk
-        self._starts: list[int] = []  # where each candidate starts in its chunk
+        following: dict[int, int] = {}  # candidate index -> the sentence that follows it in its chunk
         for n, hit in enumerate(sources, start=1):
             previous = None
             for start, end in sentence_spans(hit.text):
@@ -50,12 +60,11 @@ class ExtractiveGenerator:
                 if not _is_statement(sentence):
                     continue
                 if previous is not None:
-                    self._next[previous] = len(candidates)
+                    following[previous] = len(candidates)
                 previous = len(candidates)
                 candidates.append((n, sentence))
-                self._starts.append(start)
         if not candidates or not query_terms:
-            return query_terms, [], [], {}
+            return query_terms, [], [], {}, {}
         # A table row is read with its header row: "Germany | 28 EUR | 150 EUR" answers "hotel cap
         # in Germany" only together with "Country | Daily allowance | Hotel cap per night".
         headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
@@ -66,13 +75,20 @@ class ExtractiveGenerator:
         for term in query_terms:
             df = sum(1 for t in tokens if term in t)
             idf[term] = math.log(1 + total / (1 + df)) + (0.5 if df == 0 else 0.0)
-        return query_terms, candidates, tokens, idf
+        return query_terms, candidates, tokens, idf, following
 
     def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
         """The chosen (source number, sentence) pairs and the share of the question they cover."""
-        query_terms, candidates, tokens, idf = self._candidates(question, sources)
+        selection = self.choose(question, sources)
+        return selection.sentences, selection.coverage
+
+    def choose(self, question: str, sources: Sequence[SearchHit]) -> "Selection":
+        """The greedy pick, with the lead: the first sentence chosen (and the one that follows a
+        sentence that only restates the question). The lead is what answers; later picks add
+        question words, so the asked-for kind must be in the lead, not just anywhere."""
+        query_terms, candidates, tokens, idf, following = self._candidates(question, sources)
         if not candidates:
-            return [], 0.0
+            return Selection([], 0.0, [])
         kind = expected_kind(question)
         norm = sum(idf.values()) or 1.0
         covered: set[str] = set()
@@ -90,7 +106,7 @@ class ExtractiveGenerator:
                 density = len(query_terms & terms) / max(1, len(terms))
                 local = 0.05 if any(candidates[c][0] == n for c in chosen) else 0.0  # answers are local
                 gain = sum(idf[t] for t in new) / norm * (0.5 if restates else 1.0) + 0.1 * density + 0.02 / n + local
-                if not holds(sentence, kind):
+                if not holds(sentence, kind, question):
                     gain *= 0.5  # on topic, but not the kind of thing asked for (no amount, no date)
                 if gain > best_gain:
                     best, best_gain = i, gain
@@ -101,28 +117,30 @@ class ExtractiveGenerator:
             length += len(candidates[best][1])
             # A sentence made only of question words restates the question (a FAQ entry, a
             # heading): what follows it is the answer, so quote that too.
-            follower = self._next.get(best)
+            follower = following.get(best)
             if (len(tokens[best] - query_terms) <= 1 and follower is not None and follower not in chosen
                     and len(chosen) < self.max_sentences):
                 chosen.append(follower)
                 length += len(candidates[follower][1])
+        lead = [candidates[i][1] for i in chosen[:2] if i == chosen[0] or i == following.get(chosen[0])]
         coverage = sum(idf[t] for t in covered) / norm
         chosen.sort(key=lambda i: (candidates[i][0], i))  # read in source order
-        return [candidates[i] for i in chosen], coverage
+        return Selection([candidates[i] for i in chosen], coverage, lead)
 
     def generate(
         self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None,
         instructions: str | None = None,
     ) -> Generation:
         """Quote the best sentences. ``instructions`` are for chat models; quoting ignores them."""
-        chosen, coverage = self.select(question, sources)
+        selection = self.choose(question, sources)
+        chosen, coverage = selection.sentences, selection.coverage
         kind = expected_kind(question)
         reason = None
         if not chosen:
             reason = "no sentence of the sources shares a content word with the question"
         elif coverage < self.min_coverage:
             reason = f"the best sentences cover {coverage:.0%} of the question (min_coverage {self.min_coverage:.0%})"
-        elif not any(holds(sentence, kind) for _, sentence in chosen):
+        elif not any(holds(sentence, kind, question) for sentence in selection.lead):
             reason = f"the question asks for a {kind} and no quotable sentence holds one"
         if reason:
             if on_token:
