@@ -41,7 +41,7 @@ chromium:
 test: $(STAMP) $(MODEL_STAMP) chromium
 	$(PY) -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) chromium
 	$(PY) -m pytest -m "not slow"
 
 eval: $(STAMP)

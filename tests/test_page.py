@@ -88,11 +88,12 @@ def test_the_page_and_its_assets_carry_a_strict_policy(served):
     assert "script-src 'self'" in policy and "default-src 'none'" in policy and "unsafe-inline" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert '<script src="/static/app.js" defer></script>' in page and "<script>" not in page
-    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+    for name, kind in (("app.js", "text/javascript"), ("sources.js", "text/javascript"), ("app.css", "text/css")):
         with urllib.request.urlopen(f"{served['server'].url}/static/{name}", timeout=30) as response:
             assert response.headers["Content-Type"].startswith(kind)
             assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    script = (Path(__file__).parent.parent / "ragkit/server/static/app.js").read_text()
+    static = Path(__file__).parent.parent / "ragkit/server/static"
+    script = (static / "app.js").read_text() + (static / "sources.js").read_text()
     assert not [sink for sink in (".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(")
                 if sink in script]
     status, _, body = call(served, "/static/page.py")
@@ -167,3 +168,17 @@ def test_feedback_is_stored_with_the_key_that_gave_it(served):
     assert got == 400 and json.loads(reply)["error"]["param"] == "rating"
     got, _, reply = call(served, "/page/feedback", key=served["outsider"], body=body)
     assert got == 404 and json.loads(reply)["error"]["param"] == "vector_store_id"
+
+
+def test_a_follow_up_is_made_standalone_from_the_previous_turn(served):
+    body = {"question": "and how often is it serviced?",
+            "previous": "How often is the coolant filter of the Aurora pump replaced?", "passages": []}
+    got, _, reply = call(served, "/page/standalone", body=body)
+    made = json.loads(reply)
+    assert got == 200 and made["changed"] and made["query"] == "how often is the Aurora pump serviced?"
+    got, _, reply = call(served, "/page/standalone", body=body | {"question": "Where must visitors to the Aurora station sign in?"})
+    assert json.loads(reply)["query"] == "Where must visitors to the Aurora station sign in?" and not json.loads(reply)["changed"]
+    got, _, reply = call(served, "/page/standalone", body=body | {"previous": ""})
+    assert got == 400 and json.loads(reply)["error"]["param"] == "previous"
+    got, _, _ = call(served, "/page/standalone", key="rk-wrong", body=body)
+    assert got == 401

@@ -10,7 +10,9 @@ What the OpenAI API has no words for lives under ``/page``:
 * ``GET /page/citation``: the cited chunk with the quote's offsets and, for a PDF, the page's
   picture address and the quote's rectangles on it;
 * ``GET /page/render``: a PDF page as a PNG (cached under the home, see :mod:`page_render`);
-* ``POST /page/feedback``: a thumbs up or down (see :mod:`ragkit.server.feedback`).
+* ``POST /page/feedback``: a thumbs up or down (see :mod:`ragkit.server.feedback`);
+* ``POST /page/standalone``: a follow-up rewritten as a question that can be searched alone
+  (the offline rewriter of ``ragkit chat``), so a conversation on the page keeps its subject.
 
 Every page response carries a strict Content-Security-Policy: scripts only from this origin, no
 inline script, no framing; the page writes document text with ``textContent`` only, so a
@@ -26,6 +28,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
 
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request, not_found
@@ -41,7 +44,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-cache"}
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "app.css": "text/css; charset=utf-8"}
+          "sources.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 
 
 def _static(name: str) -> Response:
@@ -129,3 +132,20 @@ def feedback(body: Rating, request: Request, ctx: ServerContext = Depends(contex
         store_for(ctx, principal, body.vector_store_id, "vector_store_id")
         request.state.audit["vector_store"] = body.vector_store_id
     return FeedbackStore(ctx.config.server_dir).add(body, principal.id, principal.name)
+
+
+class Followup(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    question: str = Field(min_length=1, max_length=4000)
+    previous: str = Field(min_length=1, max_length=4000)
+    passages: list[str] = Field(default_factory=list, max_length=20)
+
+
+@router.post("/page/standalone")
+def standalone(body: Followup, principal: Principal = Depends(reader)) -> dict[str, Any]:
+    """The follow-up as a standalone question, from the previous turn's question and passages."""
+    from ragkit.conversations.rewrite import Context, rewrite
+
+    done = rewrite(body.question, Context(body.previous, tuple(p[:20_000] for p in body.passages)))
+    return {"object": "page.standalone", "query": done.query, "method": done.method, "changed": done.changed}
