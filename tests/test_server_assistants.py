@@ -8,26 +8,10 @@ import openai
 import pytest
 from conftest import CORPUS
 from openai import AssistantEventHandler
-from server_helpers import Server, create_key
+from assistant_helpers import client, server  # noqa: F401 - the module's fixtures
 
 pytestmark = pytest.mark.timeout(600)
 FILES = ["ws200-user-manual.pdf", "safety-data-sheet.pdf", "warranty-and-returns.docx", "support-faq.txt"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("serve-assistants") / "home"
-    home.mkdir()
-    first, second = create_key(home, "first", "--scope", "write"), create_key(home, "second")
-    running = Server(home).start()
-    running.keys = (first, second)  # type: ignore[attr-defined]
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return server.client(server.keys[0])
 
 
 @pytest.fixture(scope="module")

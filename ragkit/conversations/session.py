@@ -148,14 +148,7 @@ class ChatSession:
         """(question, answer) pairs of the thread, oldest first."""
         if self.thread is None:
             return []
-        pairs, pending = [], None
-        for message in self.store.messages(self.thread.id, limit=2 * HISTORY_TURNS + 2):
-            if message.role == "user":
-                pending = message
-            elif pending is not None:
-                pairs.append((pending, message))
-                pending = None
-        return pairs
+        return question_answer_pairs(self.store.messages(self.thread.id, limit=2 * HISTORY_TURNS + 2))
 
     def _phrase_similarity(self) -> Similarity:
         if self._similarity is None:
@@ -189,6 +182,19 @@ class ChatSession:
             return self._chat_client()
         except Exception:  # noqa: BLE001 - run_agent reports the missing client itself
             return None
+
+
+def question_answer_pairs(messages: Sequence[Message]) -> list[tuple[Message, Message]]:
+    """(question, answer) pairs of messages in order: each user message with the answer after it."""
+    pairs: list[tuple[Message, Message]] = []
+    pending: Message | None = None
+    for message in messages:
+        if message.role == "user":
+            pending = message
+        elif pending is not None:
+            pairs.append((pending, message))
+            pending = None
+    return pairs
 
 
 def phrase_similarity(embedder: Callable[[], Any]) -> Similarity:

@@ -1,4 +1,5 @@
-"""Stored state of the Assistants API: assistants, threads, messages, runs and run steps.
+"""Stored state of the Assistants API (assistants, threads, messages, runs, run steps) and of the
+Responses API's memory (stored responses for ``previous_response_id``, conversations and items).
 
 The tables live in the server's metadata file (``<home>/server/meta.sqlite``) beside the files and
 vector stores, created on first use, so they survive a restart and are shared by ``--workers N``
@@ -40,9 +41,18 @@ CREATE INDEX IF NOT EXISTS asst_runs_by_thread ON asst_runs(thread_id, seq);
 CREATE TABLE IF NOT EXISTS asst_steps(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS asst_steps_by_run ON asst_steps(run_id, seq);
+CREATE TABLE IF NOT EXISTS resp_responses(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, previous_id TEXT,
+    question TEXT NOT NULL, standalone TEXT, answer TEXT NOT NULL, sources TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conv_conversations(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conv_items(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, conversation_id TEXT NOT NULL,
+    body TEXT NOT NULL, standalone TEXT, sources TEXT);
+CREATE INDEX IF NOT EXISTS conv_items_by_conversation ON conv_items(conversation_id, seq);
 """
 
-ASSISTANTS, THREADS = "asst_assistants", "asst_threads"
+ASSISTANTS, THREADS, CONVERSATIONS = "asst_assistants", "asst_threads", "conv_conversations"
 #: statuses in which a run may still change on its own
 ACTIVE = ("queued", "in_progress", "cancelling")
 #: this process, as written into the runs it works on (pid:token; a reused pid has another token)
@@ -93,6 +103,8 @@ def delete(db: MetaDB, table: str, object_id: str) -> None:
             conn.executemany("DELETE FROM asst_steps WHERE run_id=?", [(r,) for r in runs])
             conn.execute("DELETE FROM asst_runs WHERE thread_id=?", (object_id,))
             conn.execute("DELETE FROM asst_messages WHERE thread_id=?", (object_id,))
+        if table == CONVERSATIONS:
+            conn.execute("DELETE FROM conv_items WHERE conversation_id=?", (object_id,))
 
 
 # -- messages --------------------------------------------------------------------------------

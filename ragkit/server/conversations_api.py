@@ -1,7 +1,135 @@
-"""``/v1/conversations`` and stored responses (``previous_response_id``)."""
+"""``/v1/conversations`` (create, retrieve, update, delete; items list, create, retrieve, delete)
+and the stored responses (``GET``/``DELETE /v1/responses/{id}``).
+
+A conversation belongs to the key that created it. Its items are messages: those a client adds
+and those ``/v1/responses`` adds when called with ``conversation=`` (the input, the
+``file_search_call`` and the answer). The answers' passages and the queries searched are kept
+with the items, so the next follow-up is rewritten from them (:mod:`ragkit.server.followups`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import Field, field_validator
+
+from ragkit.server import assistants_db as adb
+from ragkit.server.auth import reader
+from ragkit.server.db import now
+from ragkit.server.errors import not_found
+from ragkit.server.followups import add_items, conversation_for, message_item, stored_response
+from ragkit.server.keys import Principal
+from ragkit.server.params import Body, check_metadata
+from ragkit.server.shapes import ListQuery, cursor_page
+from ragkit.server.state import ServerContext, context
 
 router = APIRouter(tags=["conversations"])
+PREFIX = "/v1/conversations"
+
+
+class ConversationBody(Body):
+    items: list[Any] | None = Field(None, max_length=20)
+    metadata: dict[str, Any] | None = None
+
+    _meta = field_validator("metadata")(check_metadata)
+
+
+class ItemsBody(Body):
+    items: list[Any] = Field(min_length=1, max_length=20)
+
+
+def _items(raw: list[Any]) -> list[dict[str, Any]]:
+    return [message_item(item, f"items[{i}]") for i, item in enumerate(raw)]
+
+
+@router.post(PREFIX)
+def create_conversation(body: ConversationBody | None = None, ctx: ServerContext = Depends(context),
+                        principal: Principal = Depends(reader)) -> dict[str, Any]:
+    body = body or ConversationBody()
+    items = _items(body.items or [])
+    conversation = {"id": adb.new_id("conv"), "object": "conversation", "created_at": now(),
+                    "metadata": body.metadata or {}}
+    adb.insert(ctx.db, adb.CONVERSATIONS, conversation, principal.id)
+    add_items(ctx, conversation["id"], items)
+    return conversation
+
+
+@router.get(PREFIX + "/{conversation_id}")
+def retrieve_conversation(conversation_id: str, ctx: ServerContext = Depends(context),
+                          principal: Principal = Depends(reader)) -> dict[str, Any]:
+    return conversation_for(ctx, principal.id, conversation_id)
+
+
+@router.post(PREFIX + "/{conversation_id}")
+def update_conversation(conversation_id: str, body: ConversationBody, ctx: ServerContext = Depends(context),
+                        principal: Principal = Depends(reader)) -> dict[str, Any]:
+    conversation = conversation_for(ctx, principal.id, conversation_id)
+    conversation["metadata"] = body.metadata or {}
+    return adb.replace(ctx.db, adb.CONVERSATIONS, conversation)
+
+
+@router.delete(PREFIX + "/{conversation_id}")
+def delete_conversation(conversation_id: str, ctx: ServerContext = Depends(context),
+                        principal: Principal = Depends(reader)) -> dict[str, Any]:
+    conversation_for(ctx, principal.id, conversation_id)
+    adb.delete(ctx.db, adb.CONVERSATIONS, conversation_id)
+    return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
+
+
+@router.post(PREFIX + "/{conversation_id}/items")
+def create_items(conversation_id: str, body: ItemsBody, ctx: ServerContext = Depends(context),
+                 principal: Principal = Depends(reader)) -> dict[str, Any]:
+    conversation_for(ctx, principal.id, conversation_id)
+    items = add_items(ctx, conversation_id, _items(body.items))
+    return {"object": "list", "data": items, "first_id": items[0]["id"], "last_id": items[-1]["id"],
+            "has_more": False}
+
+
+@router.get(PREFIX + "/{conversation_id}/items")
+def list_items(conversation_id: str, query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
+               principal: Principal = Depends(reader)) -> dict[str, Any]:
+    conversation_for(ctx, principal.id, conversation_id)
+    return cursor_page(adb.tables(ctx.db), "conv_items", "conversation_id=?", (conversation_id,), query,
+                       adb.body_of)
+
+
+def _item(ctx: ServerContext, conversation_id: str, item_id: str) -> dict[str, Any]:
+    row = adb.tables(ctx.db).one("SELECT body FROM conv_items WHERE id=? AND conversation_id=?",
+                                 (item_id, conversation_id))
+    if row is None:
+        raise not_found("conversation item", item_id)
+    return json.loads(row["body"])
+
+
+@router.get(PREFIX + "/{conversation_id}/items/{item_id}")
+def retrieve_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends(context),
+                  principal: Principal = Depends(reader)) -> dict[str, Any]:
+    conversation_for(ctx, principal.id, conversation_id)
+    return _item(ctx, conversation_id, item_id)
+
+
+@router.delete(PREFIX + "/{conversation_id}/items/{item_id}")
+def delete_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends(context),
+                principal: Principal = Depends(reader)) -> dict[str, Any]:
+    conversation = conversation_for(ctx, principal.id, conversation_id)
+    _item(ctx, conversation_id, item_id)
+    with adb.tables(ctx.db).write() as conn:
+        conn.execute("DELETE FROM conv_items WHERE id=? AND conversation_id=?", (item_id, conversation_id))
+    return conversation
+
+
+@router.get("/v1/responses/{response_id}")
+def retrieve_response(response_id: str, ctx: ServerContext = Depends(context),
+                      principal: Principal = Depends(reader)) -> dict[str, Any]:
+    return stored_response(ctx, principal.id, response_id)
+
+
+@router.delete("/v1/responses/{response_id}")
+def delete_response(response_id: str, ctx: ServerContext = Depends(context),
+                    principal: Principal = Depends(reader)) -> dict[str, Any]:
+    stored_response(ctx, principal.id, response_id)
+    with adb.tables(ctx.db).write() as conn:
+        conn.execute("DELETE FROM resp_responses WHERE id=?", (response_id,))
+    return {"id": response_id, "object": "response.deleted", "deleted": True}

@@ -7,6 +7,12 @@ message whose ``output_text`` carries one ``file_citation`` annotation per ``[n]
 fields each annotation has the ``page``, the exact ``quote`` and its offsets in the chunk, so a
 reader can check the claim; ``response.ragkit`` says whether the answer was a refusal.
 
+Follow-ups: with ``previous_response_id`` (the chain of stored responses) or ``conversation`` (its
+message items) the question is rewritten into a standalone query from that history, as a chat
+session does (:mod:`ragkit.server.followups`); ``response.ragkit.search_query`` shows what was
+searched. Every response is stored for its key (``store: false`` opts out), and a response with
+``conversation`` appends its input and output items to the conversation.
+
 ``stream: true`` sends the Responses event stream (``response.created`` ...
 ``response.output_text.delta`` ... ``response.completed``). Deltas are the generator's raw text;
 ``response.output_text.done`` and ``response.completed`` carry the checked text (a citation to a
@@ -19,7 +25,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -30,6 +36,7 @@ from ragkit.server import filters as openai_filters
 from ragkit.server.answering import Grounded, answer, audit_answer, stream
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.followups import Memory
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body
@@ -61,6 +68,14 @@ class ResponsesBody(Body):
     metadata: dict[str, str] | None = None
     user: str | None = None
     previous_response_id: str | None = None
+    conversation: str | dict[str, Any] | None = None
+    store: bool = True
+
+    @property
+    def conversation_id(self) -> str | None:
+        if isinstance(self.conversation, dict):
+            return str(self.conversation.get("id") or "") or None
+        return self.conversation
 
 
 def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:
@@ -156,14 +171,16 @@ class Shape:
         b = self.body
         out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
                "incomplete_details": None, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
-               "model": self.model, "output": output, "parallel_tool_calls": True, "previous_response_id": None,
-               "reasoning": None, "store": False, "temperature": b.temperature, "text": {"format": {"type": "text"}},
+               "model": self.model, "output": output, "parallel_tool_calls": True,
+               "previous_response_id": b.previous_response_id, "reasoning": None, "store": b.store, "temperature": b.temperature, "text": {"format": {"type": "text"}},
                "tool_choice": "auto", "tools": self.tools, "top_p": b.top_p, "truncation": "disabled",
                "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
-               "background": False, "completed_at": int(time.time()) if status == "completed" else None}
+               "background": False, "completed_at": int(time.time()) if status == "completed" else None,
+               "conversation": {"id": b.conversation_id} if b.conversation_id else None}
         if grounded is not None:
             out["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
-                             "warnings": grounded.warnings, "cached": grounded.cached, "citations": grounded.cited()}
+                             "warnings": grounded.warnings, "cached": grounded.cached, "citations": grounded.cited(),
+                             "search_query": grounded.question}
         return out
 
 
@@ -171,11 +188,9 @@ class Shape:
 async def create_response(body: ResponsesBody, request: Request, ctx: ServerContext = Depends(context),
                           principal: Principal = Depends(reader)) -> dict[str, Any] | StreamingResponse:
     audit = request.state.audit
-    if body.previous_response_id:
-        raise bad_request("previous_response_id is not supported: ragkit does not store responses; send the "
-                          "conversation in input instead.", "previous_response_id")
     model, generator = resolve_model(ctx, body.model)
     question = question_of(body.input)
+    memory = await asyncio.to_thread(Memory.open, ctx, principal, body, question)
     tools = _tools(ctx, body)
     stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
     node = openai_filters.parse(tools[0].filters, "tools.filters") if len(tools) == 1 else None
@@ -185,19 +200,24 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     with_results = RESULTS in body.include
 
     def run(on_token=None, on_retrieved=None) -> Grounded:
-        return answer(ctx, stores, question, k=k, node=node, model=model, generator=generator,
-                      instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved)
+        grounded = answer(ctx, stores, memory.query, k=k, node=node, model=model, generator=generator,
+                          instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved)
+        grounded.warnings.extend(memory.notices)
+        return grounded
 
     if body.stream:
-        return StreamingResponse(_events(shape, question, with_results, run, audit), media_type="text/event-stream",
+        return StreamingResponse(_events(shape, memory.query, with_results, run, audit, memory.keep),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     grounded = await asyncio.to_thread(run)
     audit_answer(audit, grounded)
     for store in stores:
         await asyncio.to_thread(ctx.db.touch_store, store["id"])
-    output = [search_call(shape.call_id, [question], grounded.found, "completed", with_results),
+    output = [search_call(shape.call_id, [memory.query], grounded.found, "completed", with_results),
               message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
-    return shape.response("completed", output, grounded)
+    done = shape.response("completed", output, grounded)
+    await asyncio.to_thread(memory.keep, done, grounded)
+    return done
 
 
 def _sse(seq: list[int], kind: str, **data: Any) -> str:
@@ -205,7 +225,8 @@ def _sse(seq: list[int], kind: str, **data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': seq[0] - 1, **data})}\n\n"
 
 
-async def _events(shape: Shape, question: str, with_results: bool, run, audit: dict[str, Any]) -> AsyncIterator[str]:
+async def _events(shape: Shape, question: str, with_results: bool, run, audit: dict[str, Any],
+                  keep: Callable[[dict[str, Any], Grounded], None]) -> AsyncIterator[str]:
     seq = [0]
     call = search_call(shape.call_id, [question], None, "in_progress", False)
     yield _sse(seq, "response.created", response=shape.response("in_progress", []))
@@ -238,7 +259,9 @@ async def _events(shape: Shape, question: str, with_results: bool, run, audit: d
                 item = message(shape.msg_id, grounded.text, notes, "completed")
                 yield _sse(seq, "response.output_item.done", output_index=1, item=item)
                 audit_answer(audit, grounded)
-                yield _sse(seq, "response.completed", response=shape.response("completed", [done_call, item], grounded))
+                done = shape.response("completed", [done_call, item], grounded)
+                await asyncio.to_thread(keep, done, grounded)
+                yield _sse(seq, "response.completed", response=done)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band, never a traceback
         error = _stream_error(exc)
         audit["error"] = error["message"]

@@ -29,12 +29,12 @@ from typing import Any
 
 from ragkit.citations import resolve
 from ragkit.conversations.schema import validate
-from ragkit.conversations.session import HISTORY_TURNS, phrase_similarity, standalone_question
-from ragkit.conversations.store import Message
+from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
 from ragkit.conversations.tools import REFUSAL_MARK, Passages
 from ragkit.models import SearchHit
 from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded, answer
+from ragkit.server.followups import Pairs, follow_up, sources_of, turn
 from ragkit.server.retrieval import Found, retrieve
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
@@ -137,34 +137,21 @@ def _text(message: dict[str, Any]) -> str:
     return "\n".join(c["text"]["value"] for c in message.get("content", []) if c.get("type") == "text")
 
 
-def conversation(ctx: ServerContext, thread_id: str) -> tuple[dict[str, Any], list[tuple[Message, Message]]]:
+def conversation(ctx: ServerContext, thread_id: str) -> tuple[dict[str, Any], Pairs]:
     """The thread's last user message and the (question, answer) pairs before it, oldest first."""
     messages = [m for m in adb.thread_messages(ctx.db, thread_id) if m["status"] == "completed"]
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"), None)
     if last is None:
         raise RunFailed("The thread has no user message to answer.")
-    pairs: list[tuple[Message, Message]] = []
-    pending: Message | None = None
-    for i, m in enumerate(messages[:last]):
-        stored = Message(id=i, thread_id=thread_id, role=m["role"], content=_text(m), created_at=m["created_at"],
-                         sources=m["_sources"], standalone=m["_standalone"])
-        if m["role"] == "user":
-            pending = stored
-        elif pending is not None:
-            pairs.append((pending, stored))
-            pending = None
-    return messages[last], pairs
+    turns = [turn(m["role"], _text(m), m["_standalone"], m["_sources"]) for m in messages[:last]]
+    return messages[last], question_answer_pairs(turns)
 
 
 # -- grounded answers -------------------------------------------------------------------------
 def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
               emit: Emit, streaming: bool) -> None:
-    from ragkit.llm import make_client
-
     question, history = conversation(ctx, run["thread_id"])
-    made, notices = standalone_question(_text(question), history, ctx.settings,
-                                        lambda: ctx.registry.upstream(make_client),
-                                        lambda: phrase_similarity(lambda: ctx.registry.embedder))
+    made, notices = follow_up(ctx, _text(question), history)
     adb.update_message(ctx.db, question, standalone=made.query)
     call_id = adb.new_id("call")
     search_step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls",
@@ -214,7 +201,7 @@ def _finish(ctx: ServerContext, run_id: str, grounded: Grounded, opened: dict[st
         {"type": "text", "text": {"value": grounded.text, "annotations": thread_annotations(grounded)}}])
     message["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
                          "warnings": grounded.warnings, "search_query": standalone, "citations": grounded.cited()}
-    adb.update_message(ctx.db, message, sources=[{"text": f.hit.text} for f in grounded.found])
+    adb.update_message(ctx.db, message, sources=sources_of(grounded))
 
     def complete(run: dict[str, Any], state: dict[str, Any]) -> bool:
         if run["status"] == "cancelling":

@@ -1,0 +1,184 @@
+"""Follow-up questions on the server: the history a question continues, and its standalone form.
+
+Three surfaces continue a conversation: a thread's runs, ``/v1/responses`` with
+``previous_response_id`` (the chain of earlier responses) and ``/v1/responses`` with
+``conversation`` (the conversation's message items). Each turns its history into (question,
+answer) pairs and asks :func:`follow_up` for the query to search, which is what
+:class:`~ragkit.conversations.ChatSession` does locally: the chat model condenses the follow-up
+when one is configured, else the offline rewrite carries the last turn's subject into it.
+
+Every answer is stored with the query it searched and the passages it came from, so the next
+follow-up is rewritten from exactly what was found.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragkit.conversations.rewrite import Rewrite
+from ragkit.conversations.session import (
+    HISTORY_TURNS, phrase_similarity, question_answer_pairs, standalone_question,
+)
+from ragkit.conversations.store import Message
+from ragkit.server import assistants_db as adb
+from ragkit.server.answering import Grounded
+from ragkit.server.errors import ApiError, bad_request, not_found
+from ragkit.server.keys import Principal
+from ragkit.server.state import ServerContext
+
+Pairs = list[tuple[Message, Message]]
+USER_ROLES = ("user", "system", "developer")
+
+
+def turn(role: str, text: str, standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> Message:
+    return Message(id=0, thread_id="", role=role, content=text, created_at=0.0,  # type: ignore[arg-type]
+                   sources=sources or [], standalone=standalone)
+
+
+def follow_up(ctx: ServerContext, question: str, history: Pairs) -> tuple[Rewrite, list[str]]:
+    """The query to search for ``question`` after ``history`` (unchanged when there is none)."""
+    from ragkit.llm import make_client
+
+    return standalone_question(question, history, ctx.settings, lambda: ctx.registry.upstream(make_client),
+                               lambda: phrase_similarity(lambda: ctx.registry.embedder))
+
+
+def sources_of(grounded: Grounded) -> list[dict[str, Any]]:
+    return [{"text": f.hit.text} for f in grounded.found]
+
+
+# -- previous_response_id -------------------------------------------------------------------------
+def response_history(ctx: ServerContext, owner: str, previous_id: str) -> Pairs:
+    """The chain of stored responses ending at ``previous_id``, oldest first (another key's is not found)."""
+    pairs: Pairs = []
+    current: str | None = previous_id
+    while current and len(pairs) < HISTORY_TURNS:
+        row = adb.tables(ctx.db).one("SELECT * FROM resp_responses WHERE id=? AND owner=?", (current, owner))
+        if row is None:
+            if current == previous_id:  # OpenAI's answer: a 400 naming the parameter
+                raise ApiError(400, f"Previous response with id '{previous_id}' not found.",
+                               param="previous_response_id", code="previous_response_not_found")
+            break
+        pairs.insert(0, (turn("user", row["question"], row["standalone"]),
+                         turn("assistant", row["answer"], sources=json.loads(row["sources"] or "[]"))))
+        current = row["previous_id"]
+    return pairs
+
+
+def remember_response(ctx: ServerContext, owner: str, response: dict[str, Any], question: str,
+                      grounded: Grounded) -> None:
+    with adb.tables(ctx.db).write() as conn:
+        conn.execute("INSERT INTO resp_responses(id, owner, previous_id, question, standalone, answer, sources, body) "
+                     "VALUES(?,?,?,?,?,?,?,?)",
+                     (response["id"], owner, response.get("previous_response_id"), question, grounded.question,
+                      grounded.text, json.dumps(sources_of(grounded)), json.dumps(response)))
+
+
+def stored_response(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any]:
+    found = adb.body_of(adb.tables(ctx.db).one("SELECT body FROM resp_responses WHERE id=? AND owner=?",
+                                               (response_id, owner)))
+    if found is None:
+        raise not_found("response", response_id)
+    return found
+
+
+# -- conversations --------------------------------------------------------------------------------
+def conversation_for(ctx: ServerContext, owner: str, conversation_id: str, param: str | None = None
+                     ) -> dict[str, Any]:
+    found = adb.owned(ctx.db, adb.CONVERSATIONS, conversation_id, owner)
+    if found is None:
+        raise not_found("conversation", conversation_id, param)
+    return found
+
+
+def item_text(item: dict[str, Any]) -> str:
+    return " ".join(str(p.get("text", "")) for p in item.get("content", []) if isinstance(p, dict)).strip()
+
+
+def message_item(raw: Any, param: str) -> dict[str, Any]:
+    """An input message (``{"role", "content"}``, content a string or parts) as a stored item."""
+    if not isinstance(raw, dict) or raw.get("type", "message") != "message" or "role" not in raw:
+        kind = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
+        raise bad_request(f"Item type {kind!r} is not supported: conversations hold messages "
+                          "({'role', 'content'}) and the items of ragkit's responses.", param)
+    role = raw["role"]
+    if role not in (*USER_ROLES, "assistant"):
+        raise bad_request(f"Unknown role {role!r}.", f"{param}.role")
+    kind = "output_text" if role == "assistant" else "input_text"
+    content = raw.get("content")
+    parts = [{"type": kind, "text": content}] if isinstance(content, str) else [
+        {"type": kind, "text": str(p.get("text", ""))} for p in content or [] if isinstance(p, dict)]
+    if kind == "output_text":
+        parts = [p | {"annotations": [], "logprobs": []} for p in parts]
+    item = {"id": adb.new_id("msg"), "type": "message", "role": role, "status": "completed",
+            "content": parts}
+    if not item_text(item):
+        raise bad_request("A message item needs text content.", f"{param}.content")
+    return item
+
+
+def add_items(ctx: ServerContext, conversation_id: str, items: list[dict[str, Any]],
+              standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Append items; the last user item gets the query searched, the last assistant item the sources."""
+    with adb.tables(ctx.db).write() as conn:
+        for item in items:
+            question = standalone if item.get("role") == "user" else None
+            found = sources if item.get("role") == "assistant" else None
+            conn.execute("INSERT INTO conv_items(id, conversation_id, body, standalone, sources) VALUES(?,?,?,?,?)",
+                         (item["id"], conversation_id, json.dumps(item), question,
+                          json.dumps(found) if found is not None else None))
+    return items
+
+
+def conversation_history(ctx: ServerContext, conversation_id: str) -> Pairs:
+    rows = adb.tables(ctx.db).all("SELECT body, standalone, sources FROM conv_items WHERE conversation_id=? "
+                                  "ORDER BY seq", (conversation_id,))
+    turns = []
+    for row in rows:
+        item = json.loads(row["body"])
+        if item.get("type") == "message" and item.get("role") in ("user", "assistant"):
+            turns.append(turn(item["role"], item_text(item), row["standalone"],
+                              json.loads(row["sources"]) if row["sources"] else []))
+    return question_answer_pairs(turns)[-HISTORY_TURNS:]
+
+
+@dataclass
+class Memory:
+    """What one ``/v1/responses`` request continues, the query it searches, and where it is kept."""
+
+    ctx: ServerContext
+    owner: str
+    body: Any
+    question: str
+    query: str
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, ctx: ServerContext, principal: Principal, body: Any, question: str) -> Memory:
+        conversation = body.conversation_id
+        if body.previous_response_id and conversation:
+            raise bad_request("Give previous_response_id or conversation, not both.", "conversation")
+        history: Pairs = []
+        inputs: list[dict[str, Any]] = []
+        if body.previous_response_id:
+            history = response_history(ctx, principal.id, body.previous_response_id)
+        elif conversation:
+            conversation_for(ctx, principal.id, conversation, "conversation")
+            history = conversation_history(ctx, conversation)
+            raw = body.input if isinstance(body.input, list) else [{"role": "user", "content": body.input}]
+            inputs = [message_item(item, f"input[{i}]") for i, item in enumerate(raw)
+                      if isinstance(item, dict) and item.get("type", "message") == "message"]
+        made, notices = follow_up(ctx, question, history)
+        return cls(ctx, principal.id, body, question, made.query, inputs, notices)
+
+    def keep(self, response: dict[str, Any], grounded: Grounded) -> None:
+        """Store the answered response (for ``previous_response_id``) and extend the conversation."""
+        if self.body.store:
+            remember_response(self.ctx, self.owner, response, self.question, grounded)
+        if self.body.conversation_id:
+            add_items(self.ctx, self.body.conversation_id, self.inputs, standalone=self.query)
+            add_items(self.ctx, self.body.conversation_id, response["output"], sources=sources_of(grounded))
+

@@ -1,0 +1,111 @@
+"""Follow-ups over ``/v1/responses``: ``previous_response_id`` and ``/v1/conversations`` with
+``conversation=``, offline (the extractive answerer, the offline rewrite). A real server
+subprocess with two keys, the stock SDK."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from conftest import CORPUS
+from assistant_helpers import client, server  # noqa: F401 - the module's fixtures
+from server_helpers import upload
+
+pytestmark = pytest.mark.timeout(600)
+FIRST = "What battery does the sensor array use?"
+FOLLOW = "Can I recharge it?"
+
+
+@pytest.fixture(scope="module")
+def tools(client):
+    vs = client.vector_stores.create(name="manuals")
+    ids = upload(client, [CORPUS / n for n in ("ws200-user-manual.pdf", "safety-data-sheet.pdf", "support-faq.txt")])
+    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=vs.id, file_ids=ids)
+    assert batch.file_counts.completed == 3
+    return [{"type": "file_search", "vector_store_ids": [vs.id]}]
+
+
+def _files(response) -> set[str]:
+    return {a.filename for a in response.output[1].content[0].annotations}
+
+
+def _searched(response) -> str:
+    return response.model_extra["ragkit"]["search_query"]
+
+
+def test_previous_response_id_carries_the_subject_into_the_follow_up(client, tools):
+    first = client.responses.create(input=FIRST, tools=tools)
+    assert first.store and "battery" in first.output_text
+    alone = client.responses.create(input=FOLLOW, tools=tools)
+    assert _searched(alone) == FOLLOW
+    follow = client.responses.create(input=FOLLOW, previous_response_id=first.id, tools=tools)
+    assert follow.previous_response_id == first.id
+    assert "battery" in _searched(follow).lower()
+    assert "safety-data-sheet.pdf" in _files(follow) and "recharge" in follow.output_text.lower()
+    assert client.responses.retrieve(follow.id).output_text == follow.output_text
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(input=FOLLOW, previous_response_id="resp_nope", tools=tools)
+    assert caught.value.param == "previous_response_id" and caught.value.code == "previous_response_not_found"
+
+
+def test_a_streamed_response_can_be_followed_up(client, tools):
+    events = list(client.responses.create(input=FIRST, tools=tools, stream=True))
+    first = events[-1].response
+    assert events[-1].type == "response.completed"
+    follow = client.responses.create(input=FOLLOW, previous_response_id=first.id, tools=tools)
+    assert "battery" in _searched(follow).lower()
+
+
+def test_a_conversation_keeps_the_items_and_rewrites_follow_ups(client, tools):
+    conversation = client.conversations.create(metadata={"topic": "battery"})
+    assert client.conversations.retrieve(conversation.id).metadata == {"topic": "battery"}
+    first = client.responses.create(input=FIRST, conversation=conversation.id, tools=tools)
+    follow = client.responses.create(input=[{"role": "user", "content": FOLLOW}], conversation=conversation.id,
+                                     tools=tools)
+    assert follow.conversation.id == conversation.id
+    assert "battery" in _searched(follow).lower() and "safety-data-sheet.pdf" in _files(follow)
+
+    items = list(client.conversations.items.list(conversation.id, order="asc"))
+    assert [(i.type, getattr(i, "role", None)) for i in items] == [
+        ("message", "user"), ("file_search_call", None), ("message", "assistant")] * 2
+    assert items[0].content[0].text == FIRST and items[2].id == first.output[1].id
+    assert items[5].content[0].text == follow.output_text and items[5].content[0].annotations
+
+    added = client.conversations.items.create(conversation.id, items=[
+        {"type": "message", "role": "user", "content": "What does error code E42 mean?"},
+        {"type": "message", "role": "assistant", "content": "The anemometer cable is disconnected."}])
+    assert [i.role for i in added.data] == ["user", "assistant"]
+    third = client.responses.create(input="and E17?", conversation=conversation.id, tools=tools)
+    assert "E17" in _searched(third) and "E42" not in _searched(third)
+    assert client.conversations.items.retrieve(added.data[0].id, conversation_id=conversation.id).role == "user"
+    client.conversations.items.delete(added.data[0].id, conversation_id=conversation.id)
+    assert added.data[0].id not in [i.id for i in client.conversations.items.list(conversation.id)]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.conversations.items.create(conversation.id, items=[{"type": "function_call_output", "output": "x"}])
+    assert caught.value.param == "items[0]"
+
+    assert client.conversations.delete(conversation.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.items.list(conversation.id)
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.create(input=FOLLOW, conversation=conversation.id, tools=tools)
+    assert caught.value.param == "conversation"
+
+
+def test_another_key_cannot_use_the_first_keys_responses_or_conversations(server, client, tools):
+    conversation = client.conversations.create()
+    first = client.responses.create(input=FIRST, conversation=conversation.id, tools=tools)
+    other = server.client(server.keys[1])
+    for call in (lambda: other.conversations.retrieve(conversation.id),
+                 lambda: other.conversations.items.list(conversation.id),
+                 lambda: other.conversations.delete(conversation.id),
+                 lambda: other.responses.retrieve(first.id),
+                 lambda: other.responses.create(input=FOLLOW, conversation=conversation.id, tools=tools)):
+        with pytest.raises(openai.NotFoundError):
+            call()
+    with pytest.raises(openai.BadRequestError, match="not found"):  # as OpenAI answers an unknown id
+        other.responses.create(input=FOLLOW, previous_response_id=first.id, tools=tools)
+    assert client.conversations.retrieve(conversation.id).id == conversation.id
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(input=FOLLOW, conversation=conversation.id, previous_response_id=first.id,
+                                tools=tools)
+    assert caught.value.param == "conversation"
