@@ -32,13 +32,18 @@ def make_docx(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp("page")
+def start_server(root: Path) -> tuple[Path, Server, str]:
+    """A running ``ragkit serve`` with its own home under ``root`` and an admin key."""
     home = root / "home"
     home.mkdir()
     admin = create_key(home, "admin", "--scope", "admin")
-    server = Server(home).start()
+    return home, Server(home).start(), admin
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("page")
+    home, server, admin = start_server(root)
     client = server.client(admin)
     docs = {"pdf": make_pdf(root / "aurora.pdf"), "docx": make_docx(root / "rules.docx")}
     store = client.vector_stores.create(name="aurora")

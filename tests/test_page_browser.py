@@ -16,8 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from server_helpers import Server, create_key, ragkit
-from test_page import make_docx
+from server_helpers import create_key, ragkit
+from test_page import make_docx, start_server
 from test_page_render import letters, make_pdf, text_inside
 
 pytestmark = pytest.mark.timeout(900)
@@ -45,10 +45,7 @@ def browser():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    home = root / "home"
-    home.mkdir()
-    admin = create_key(home, "admin", "--scope", "admin")
-    server = Server(home).start()
+    home, server, admin = start_server(root)
     client = server.client(admin)
     mine = client.vector_stores.create(name="aurora")
     hidden = client.vector_stores.create(name="not for this key")
