@@ -97,6 +97,21 @@ def test_quotes_of_a_text_file_are_spans_of_the_file(client, assistant):
     assert all(" ".join(a.file_citation.quote.split()) in raw for a in faq)
 
 
+def test_a_file_attached_to_a_message_is_searched_by_the_run(client, assistant):
+    with open(CORPUS / "employee-handbook.docx", "rb") as handle:
+        handbook = client.files.create(file=handle, purpose="assistants")
+    thread = client.beta.threads.create(messages=[{
+        "role": "user", "content": "What is the daily allowance for a business trip to Germany?",
+        "attachments": [{"file_id": handbook.id, "tools": [{"type": "file_search"}]}]}])
+    [own] = client.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    message = client.beta.threads.messages.list(thread_id=thread.id).data[0]
+    assert "28 EUR" in message.content[0].text.value
+    assert {name for name, _ in _cited(client, message)} == {"employee-handbook.docx"}
+    assert client.vector_stores.retrieve(own).file_counts.completed == 1
+
+
 def test_run_steps_list_the_file_search_results(client, assistant):
     run = client.beta.threads.create_and_run_poll(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "What does error code E42 mean?"}]})

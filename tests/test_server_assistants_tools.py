@@ -157,3 +157,26 @@ def test_without_functions_the_model_answers_over_the_stores(client, store, llm)
     [request] = llm.chat_requests()
     assert "tools" not in request["body"] and request["body"]["messages"][0]["content"].endswith(
         "Answer field technicians.")
+
+
+def test_a_streamed_run_stops_for_a_function_and_streams_on_after_the_output(client, store, llm):
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        _final])
+    thread = _thread(client, "What does E42 mean, and what is the weather in Oslo?")
+    with client.beta.threads.runs.stream(thread_id=thread.id,
+                                         assistant_id=_assistant(client, store, WEATHER).id) as stream:
+        stream.until_done()
+    paused = stream.get_final_run()
+    assert paused.status == "requires_action"
+    [call] = paused.required_action.submit_tool_outputs.tool_calls
+    with client.beta.threads.runs.submit_tool_outputs_stream(
+            thread_id=thread.id, run_id=paused.id,
+            tool_outputs=[{"tool_call_id": call.id, "output": "sunny, 20 C"}]) as resumed:
+        deltas = [event.data.delta.content[0].text.value for event in resumed
+                  if event.event == "thread.message.delta"]
+    assert "sunny, 20 C" in "".join(deltas)
+    assert resumed.get_final_run().status == "completed"
+    [message] = resumed.get_final_messages()
+    assert message.content[0].text.annotations[0].file_citation.model_extra["page"] == 4

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,6 +45,8 @@ from ragkit.server.thread_objects import (
 log = logging.getLogger("ragkit.server")
 Emit = Callable[[str, Any], None]
 MAX_ROUNDS = 4
+#: seconds a run waits for files attached to its thread to be ingested
+INGEST_WAIT = 600
 TOOLS_PROMPT_VERSION = "assistant_tools_v1"
 TOOLS_SYSTEM = """You are an assistant that answers from a collection of documents and from the functions the user gives you.
 Call file_search to find passages in the documents; every passage has a number, given as <source id="n" ...>.
@@ -126,10 +129,21 @@ def _execute(ctx: ServerContext, run_id: str, emit: Emit, streaming: bool) -> No
         if store is None:
             raise RunFailed(f"The vector store '{vs_id}' of this run was deleted.")
         stores.append(store)
+    _wait_for_files(ctx, run_id, stores)
     if state["mode"] == "tools":
         _with_tools(ctx, run, state, stores, emit)
     else:
         _grounded(ctx, run, state, stores, emit, streaming)
+
+
+def _wait_for_files(ctx: ServerContext, run_id: str, stores: list[dict[str, Any]]) -> None:
+    """Files still being ingested (a message's attachments) are waited for, as OpenAI runs wait
+    for a thread's vector store; a failed file is simply not searched."""
+    deadline = time.monotonic() + INGEST_WAIT
+    while any(ctx.db.counts(s["id"])[0]["in_progress"] for s in stores):
+        if time.monotonic() > deadline:
+            raise RunFailed(f"Attached files were still being ingested after {INGEST_WAIT} s.")
+        time.sleep(0.2)
 
 
 # -- the thread's history ---------------------------------------------------------------------

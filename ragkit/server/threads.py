@@ -8,19 +8,23 @@ while a run of the thread is active, as with OpenAI: the run answers the last us
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from ragkit.server import assistants_db as adb
-from ragkit.server.assistant_params import MessageBody, MetadataBody, ThreadBody, check_resources, thread_for
+from ragkit.server.assistant_params import (
+    MessageBody, MetadataBody, ThreadBody, check_resources, store_ids, thread_for,
+)
 from ragkit.server.auth import file_for, reader
 from ragkit.server.db import now
-from ragkit.server.errors import bad_request, not_found
+from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.thread_objects import content_text, message_object
+from ragkit.server.vector_stores import new_store_id
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
@@ -28,17 +32,45 @@ router = APIRouter(prefix="/v1/threads", tags=["threads"])
 def add_messages(ctx: ServerContext, principal: Principal, thread_id: str, messages: list[MessageBody],
                  param: str = "messages") -> list[dict[str, Any]]:
     """Check every message first (text content, attached files the key may see), then store them."""
-    made = []
+    made, searched = [], []
     for i, m in enumerate(messages):
         where = f"{param}[{i}]" if param else ""
         text = content_text(m.content, f"{where}.content" if where else "content")
         attachments = []
         for j, attachment in enumerate(m.attachments or []):
-            file_id = attachment.get("file_id")
-            file_for(ctx, principal, str(file_id), f"{where + '.' if where else ''}attachments[{j}].file_id")
-            attachments.append({"file_id": file_id, "tools": attachment.get("tools") or []})
+            file_id = str(attachment.get("file_id"))
+            at = f"{where + '.' if where else ''}attachments[{j}]"
+            file_for(ctx, principal, file_id, f"{at}.file_id")
+            tools = attachment.get("tools") or []
+            if any(isinstance(t, dict) and t.get("type") == "file_search" for t in tools):
+                if not principal.allows("write"):
+                    raise ApiError(403, "Attaching files for file_search indexes them: this needs a key with "
+                                        "scope 'write'.", param=at, code="insufficient_scope")
+                searched.append(file_id)
+            attachments.append({"file_id": file_id, "tools": tools})
         made.append(message_object(thread_id, m.role, text, metadata=m.metadata, attachments=attachments))
+    if searched:
+        _attach(ctx, principal, thread_id, searched)
     return [adb.add_message(ctx.db, m) for m in made]
+
+
+def _attach(ctx: ServerContext, principal: Principal, thread_id: str, file_ids: list[str]) -> None:
+    """Files attached for file_search go into the thread's own vector store (made on first use,
+    expiring 7 days after its last use, as OpenAI's thread stores do); runs wait for them."""
+    thread = thread_for(ctx, principal, thread_id)
+    own = thread.get("attachments_vector_store")
+    if own is None:
+        own, stamp = new_store_id(), now()
+        ctx.db.insert_store({"id": own, "name": f"attachments of {thread_id}", "description": None,
+                             "created_at": stamp, "last_active_at": stamp, "metadata": None,
+                             "expires_after": json.dumps({"anchor": "last_active_at", "days": 7}),
+                             "chunk_size": ctx.settings.chunk_size, "chunk_overlap": ctx.settings.chunk_overlap,
+                             "created_by": principal.id})
+        thread["attachments_vector_store"] = own
+        thread["tool_resources"] = {"file_search": {"vector_store_ids": store_ids(thread["tool_resources"]) + [own]}}
+        adb.replace(ctx.db, adb.THREADS, thread)
+    ctx.db.attach(own, list(dict.fromkeys(file_ids)), {})
+    ctx.worker.wake()
 
 
 def create_thread(ctx: ServerContext, principal: Principal, body: ThreadBody, param: str = "") -> dict[str, Any]:
