@@ -180,3 +180,17 @@ def test_a_streamed_run_stops_for_a_function_and_streams_on_after_the_output(cli
     assert resumed.get_final_run().status == "completed"
     [message] = resumed.get_final_messages()
     assert message.content[0].text.annotations[0].file_citation.model_extra["page"] == 4
+
+
+def test_a_run_cut_off_by_a_crash_is_reported_failed_after_the_restart(server, client, store, llm):
+    release = threading.Event()
+    llm.state.tool_script.append(lambda body: release.wait(60) and {"content": "Too late."})
+    thread = _thread(client, "What does E42 mean?")
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=_assistant(client, store, WEATHER).id)
+    wait_until(lambda: llm.chat_requests())
+    server.kill()
+    release.set()
+    server.start()
+    after = client.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
+    assert after.status == "failed" and "stopped while this run was in progress" in after.last_error.message
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="Still there?")  # not blocked
