@@ -31,7 +31,8 @@ HOME = WORK / "quality-kb"
 FUSIONS = [("convex a=0.3", {"fusion": "convex", "alpha": 0.3}), ("convex a=0.5", {"fusion": "convex", "alpha": 0.5}),
            ("convex a=0.7", {"fusion": "convex", "alpha": 0.7}), ("adaptive a=0.5", {"fusion": "adaptive", "alpha": 0.5}),
            ("rrf k=60", {"fusion": "rrf", "rrf_k": 60}), ("convex+doc 0.2", {"fusion": "convex", "doc_weight": 0.2}),
-           ("convex+proximity", {"fusion": "convex", "reranker": "proximity"})]
+           ("convex+proximity", {"fusion": "convex", "reranker": "proximity"}),
+           ("convex+scope", {"fusion": "convex", "infer_scope": True})]
 
 
 def qa_sets() -> dict:

@@ -66,6 +66,15 @@ def table() -> str:
                          f"{d['ragkit_first_ingest_s']:.1f} s | {d['langchain_first_ingest_s']:.1f} s "
                          f"(ratio {d['speedup_first_ingest']:.2f}) |")
         lines.append("")
+    furniture = RESULTS / "furniture.json"
+    if furniture.exists():
+        arms = json.loads(furniture.read_text())["arms"]
+        lines += ["| page furniture (MMLongBench PDFs, OCR off) | lines removed | chunks | embed s | ingest s | "
+                  "hit@5 text+table | hit@5 all |", "|---|---|---|---|---|---|---|"]
+        for label, a in arms.items():
+            lines.append(f"| {label} | {a['furniture_lines']} | {a['chunks']} | {a['embed_seconds']:.1f} | "
+                         f"{a['ingest_seconds']:.1f} | {a['text+table']['hit@5']:.3f} | {a['all']['hit@5']:.3f} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -87,6 +96,7 @@ def main() -> None:
             run("bench_ingest.py")
             run("bench_retrieval.py")
             run("bench_langchain.py")
+            run("bench_furniture.py")
     text = table()
     (RESULTS / "tables.md").write_text(text)
     print("\n" + text)

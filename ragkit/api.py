@@ -132,7 +132,8 @@ class KnowledgeBase:
     def retriever(self) -> Retriever:
         return self._component("retriever", lambda: Retriever(
             store=self.store, lexical=self.lexical_index, embedder=self.embedder,
-            chunk_lookup=self.manifest.chunks_by_id, reranker=self.reranker))
+            chunk_lookup=self.manifest.chunks_by_id, reranker=self.reranker,
+            document_labels=self.manifest.document_labels))
 
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index of the manifest's current generation (reloaded or rebuilt if it moved)."""
@@ -306,7 +307,7 @@ class KnowledgeBase:
         started = time.perf_counter() if started is None else started
         timings = dict(timings or {})
         hits = result.hits
-        warnings_: list[str] = []
+        warnings_: list[str] = [result.scope] if result.scope else []
         chosen = generator if generator is not None and not isinstance(generator, str) else self.generator(generator)
         reason = self._refusal_reason(question, result,
                                       extractive=chosen.name == "extractive" and check_names)

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     fusion: Literal["adaptive", "convex", "rrf"] = "convex"
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense side in convex fusion.")
     rrf_k: int = Field(60, ge=1)
+    infer_scope: bool = Field(False, description="Search only the documents a question names by year or name, when it names some.")
     doc_weight: float = Field(0.0, ge=0.0, le=1.0, description="Weight of whole-document BM25 evidence in hybrid scores.")
     top_k: int = Field(5, ge=1, le=100)
     reranker: Literal["none", "proximity", "sentences", "http"] = Field(

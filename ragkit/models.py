@@ -211,6 +211,8 @@ class SearchRequest:
     rrf_k: int = 60
     #: weight of whole-document BM25 evidence mixed into each chunk's fused score (0: off)
     doc_weight: float = 0.0
+    #: limit retrieval to the documents the question names, when it names some (query/scope.py)
+    infer_scope: bool = False
     rerank: bool = False
     mmr: bool = False
     mmr_lambda: float = 0.7
@@ -222,6 +224,7 @@ class SearchRequest:
         """The request the settings describe, with per-call overrides (None means: the setting)."""
         base = cls(query=query, k=settings.top_k, mode=settings.mode, fusion=settings.fusion,
                    alpha=settings.alpha, rrf_k=settings.rrf_k, doc_weight=settings.doc_weight,
+                   infer_scope=settings.infer_scope,
                    rerank=settings.reranker != "none",
                    mmr=settings.mmr, mmr_lambda=settings.mmr_lambda)
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
@@ -259,6 +262,8 @@ class SearchResult:
     #: best dense cosine similarity among the candidates (None in bm25 mode): the refusal signal
     best_similarity: float | None
     timings: dict[str, float] = field(default_factory=dict)
+    #: set when retrieval was limited to documents the question names (``infer_scope``): which, and why
+    scope: str | None = None
 
 
 # -- stage two: answers -------------------------------------------------------------------------

@@ -12,14 +12,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ragkit.models import SearchHit, SearchRequest, SearchResult
+from ragkit.models import Filters, SearchHit, SearchRequest, SearchResult
 from ragkit.query import fusion
 from ragkit.query.filters import chroma_where, lexical_mask
+from ragkit.query.scope import infer_scope
 from ragkit.models import contextual_text
 from ragkit.rerankers.base import Candidate, NoReranker, Reranker
 from ragkit.stores.chroma import ChromaStore
@@ -47,9 +48,13 @@ class Retriever:
     """Stateless apart from its stores: safe to call from many threads at once."""
 
     def __init__(self, *, store: ChromaStore, lexical: Callable[[], LexicalIndex], embedder,
-                 chunk_lookup: ChunkLookup, reranker: Reranker | None = None) -> None:
+                 chunk_lookup: ChunkLookup, reranker: Reranker | None = None,
+                 document_labels: Callable[[], dict[str, str]] | None = None) -> None:
         """``lexical()`` returns the current BM25 index (it may change between calls as ingestion
-        runs); ``chunk_lookup(ids) -> {id: (text, metadata)}`` resolves ids to text and metadata."""
+        runs); ``chunk_lookup(ids) -> {id: (text, metadata)}`` resolves ids to text and metadata;
+        ``document_labels() -> {path: label}`` names the documents, for ``infer_scope``."""
+        self.document_labels = document_labels
+        self._labels: tuple[int, dict[str, str]] = (-1, {})
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
@@ -57,8 +62,28 @@ class Retriever:
         self.reranker = reranker or NoReranker()
 
     def search(self, request: SearchRequest) -> SearchResult:
-        timings: dict[str, float] = {}
+        """Retrieve for ``request``; with ``infer_scope``, first within the documents the question
+        names (:mod:`ragkit.query.scope`), and over everything when that finds nothing."""
         index = self.lexical()
+        if request.infer_scope and not request.filters.active and self.document_labels is not None:
+            labels = self._current_labels(index.generation)
+            scope = infer_scope(request.query, labels)
+            if scope is not None:
+                result = self._search(replace(request, filters=Filters(paths=scope.paths)), index)
+                if result.hits:
+                    result.scope = scope.notice(labels)
+                    return result
+        return self._search(request, index)
+
+    def _current_labels(self, generation: int) -> dict[str, str]:
+        cached_generation, labels = self._labels
+        if cached_generation != generation:
+            labels = self.document_labels()
+            self._labels = (generation, labels)
+        return labels
+
+    def _search(self, request: SearchRequest, index: LexicalIndex) -> SearchResult:
+        timings: dict[str, float] = {}
         found = _Candidates()
         if request.mode in ("hybrid", "dense"):
             self._dense(request, index, found, timings)

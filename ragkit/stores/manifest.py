@@ -181,6 +181,17 @@ class Manifest:
                 found[chunk_id] = (text, json.loads(meta))
         return found
 
+    def document_labels(self) -> dict[str, str]:
+        """Each document's label: the head of its chunks' context line (readable name and title),
+        or its source name when chunks carry no context."""
+        rows = self._db.execute("SELECT path, MIN(meta) FROM chunks WHERE collection=? GROUP BY path",
+                                (self.collection,))
+        labels = {}
+        for path, meta in rows:
+            data = json.loads(meta)
+            labels[path] = (data.get("context") or "").split(" > ")[0] or data.get("source", "")
+        return labels
+
     def count_chunks(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM chunks WHERE collection=?", (self.collection,)).fetchone()[0]
 
