@@ -36,7 +36,9 @@ demo: $(STAMP)
 
 # the browser tests of the web page drive Debian's headless Chromium (never a downloaded one)
 chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } || \
+	  { echo "make test needs Debian's chromium package for the web page's browser tests: apt-get install chromium" >&2; exit 1; }
 
 test: $(STAMP) $(MODEL_STAMP) chromium
 	$(PY) -m pytest
