@@ -372,9 +372,9 @@ def test_static_chunking_strategy_is_honoured(client, store):
 
 def test_unsupported_response_features_are_bad_requests(client, store):
     tool = {"type": "file_search", "vector_store_ids": [store["id"]]}
-    with pytest.raises(openai.BadRequestError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:  # unknown, not unsupported: see test_server_conversations
         client.responses.create(model="ragkit-extractive", input="x", tools=[tool], previous_response_id="resp_1")
-    assert caught.value.param == "previous_response_id"
+    assert caught.value.param == "previous_response_id" and caught.value.code == "previous_response_not_found"
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="ragkit-extractive", input="x", tools=[{"type": "web_search"}])
     assert caught.value.param == "tools[0].type"
