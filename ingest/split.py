@@ -3,7 +3,9 @@
 langchain's ``RecursiveCharacterTextSplitter.from_tiktoken_encoder`` measures size in cl100k
 tokens and prefers paragraph, then line, then word boundaries. Each section (a PDF page, a
 Markdown/DOCX heading section) is split on its own, so a chunk never straddles two pages or two
-sections and its page and section are exact. Offsets are recovered by locating each chunk in
+sections and its page and section are exact. A table's rows are lines, so the splitter cuts
+between rows, never inside one; a chunk that starts inside a table carries the table's header
+row in its context. Offsets are recovered by locating each chunk in
 its section in order, which is exact because the splitter returns substrings of its input.
 """
 
@@ -16,6 +18,7 @@ from functools import lru_cache
 from ingest.context import chunk_context, document_title, readable_name
 from ingest.loaders.base import LoadedDocument
 from ragkit.models import Chunk
+from ragkit.text import header_above
 from ragkit.tiktoken_offline import ensure_tiktoken_offline, get_encoding
 
 ENCODING = "cl100k_base"
@@ -65,6 +68,10 @@ def split_document(
                 raise AssertionError(f"splitter returned text not found in its section of {source}")
             cursor = local + 1
             start = section.offset + local
+            # A chunk cut from the middle of a table gets the table's header row in its context:
+            # retrieval sees "Country | Daily allowance | Hotel cap" above "France | 30 | 160",
+            # while the chunk's text (what is quoted) stays a span of the document.
+            header = header_above(section.text, local)
             chunks.append(
                 Chunk(
                     id=chunk_id(path, section.page, start, piece),
@@ -78,7 +85,7 @@ def split_document(
                     end=start + len(piece),
                     index=len(chunks),
                     n_tokens=len(encoding.encode(piece, disallowed_special=())),
-                    context=context,
+                    context=f"{context}\n{header}".strip() if header else context,
                     title=title,
                     ocr=section.ocr,
                 )

@@ -152,3 +152,26 @@ def fold(text: str) -> str:
 
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def table_header(text: str, row: str) -> str | None:
+    """The first line of the table (a block of ``cell | cell`` lines) that ``row`` belongs to,
+    when ``row`` is a table row below it; None otherwise."""
+    if "|" not in row:
+        return None
+    position = text.find(row)
+    if position <= 0:
+        return None
+    header = None
+    for line in reversed(text[:position].splitlines()):
+        if "|" not in line:
+            break
+        header = line.strip()
+    return header if header and header != row.strip() else None
+
+
+def header_above(text: str, start: int) -> str | None:
+    """The header row of the table that the line starting at ``start`` continues, when that line
+    is a table row with rows above it: what a chunk cut from the middle of a table lacks."""
+    line_end = text.find("\n", start)
+    return table_header(text, text[start:line_end if line_end >= 0 else len(text)]) if start > 0 else None

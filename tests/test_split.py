@@ -64,3 +64,28 @@ def test_ids_are_deterministic_and_unique(tmp_path):
     _, second = _split(path)
     assert [c.id for c in first] == [c.id for c in second]
     assert len({c.id for c in first}) == len(first)
+
+
+def test_a_table_cut_across_chunks_repeats_its_header_in_the_later_chunks_context(tmp_path):
+    """Rows stay whole (the splitter cuts between lines), every chunk that starts inside the table
+    is retrieved with the header row above its rows, and the quoted text stays a span."""
+    rows = [f"Country {i} | {20 + i} EUR | {100 + i} EUR" for i in range(60)]
+    path = tmp_path / "allowances.md"
+    path.write_text("# Travel\n\nDaily allowances by country.\n\nCountry | Daily allowance | Hotel cap per night\n"
+                    + "\n".join(rows) + "\n\nClaims are due within 30 days.\n")
+    doc, chunks = _split(path)
+    text = doc.texts[None]
+    table_chunks = [c for c in chunks if "Country 3" in c.text or "Country 5" in c.text]
+    assert len(chunks) > 3 and table_chunks
+    for chunk in chunks:
+        assert chunk.text == text[chunk.start : chunk.end]
+        for line in chunk.text.splitlines():
+            assert line.count("|") in (0, 2)  # no row is cut in two
+    inside = [c for c in chunks if c.text.startswith("Country ") and "Daily allowance" not in c.text]
+    assert inside, "the table should span several chunks"
+    for chunk in inside:
+        assert chunk.context.endswith("Country | Daily allowance | Hotel cap per night")
+        assert chunk.embed_text.index("Hotel cap per night") < chunk.embed_text.index(chunk.text)
+    first = next(c for c in chunks if "Daily allowance |" in c.text)
+    assert "Hotel cap" not in first.context  # the header is in its own text already
+    assert not any("Hotel cap" in c.context for c in chunks if "Claims are due" in c.text and "|" not in c.text)

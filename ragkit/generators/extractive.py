@@ -15,7 +15,7 @@ from typing import Sequence
 from ragkit.answerability import expected_kind, holds
 from ragkit.generators.base import TokenCallback
 from ragkit.models import Generation, SearchHit
-from ragkit.text import content_terms, sentence_spans, tokenize
+from ragkit.text import content_terms, sentence_spans, table_header, tokenize
 
 PREFIX = "Extractive answer (quoted from the documents):"
 NOT_FOUND = "Not found in the documents."
@@ -162,22 +162,6 @@ class ExtractiveGenerator:
         if on_token:
             on_token(text)
         return Generation(text=text, generator=self.name, preamble=PREFIX)
-
-
-def table_header(text: str, row: str) -> str | None:
-    """The first line of the table (a block of ``cell | cell`` lines) that ``row`` belongs to,
-    when ``row`` is a table row below it; None otherwise."""
-    if "|" not in row:
-        return None
-    position = text.find(row)
-    if position <= 0:
-        return None
-    header = None
-    for line in reversed(text[:position].splitlines()):
-        if "|" not in line:
-            break
-        header = line.strip()
-    return header if header and header != row.strip() else None
 
 
 def _is_statement(sentence: str) -> bool:

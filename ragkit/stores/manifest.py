@@ -189,7 +189,7 @@ class Manifest:
         labels = {}
         for path, meta in rows:
             data = json.loads(meta)
-            labels[path] = (data.get("context") or "").split(" > ")[0] or data.get("source", "")
+            labels[path] = (data.get("context") or "").split("\n")[0].split(" > ")[0] or data.get("source", "")
         return labels
 
     def count_chunks(self) -> int:
