@@ -112,6 +112,31 @@ def test_standalone_questions_and_first_turns_are_left_alone():
         "is there a discount for schools?"
 
 
+@pytest.mark.parametrize("followup", [
+    "Who wrote the handbook?",
+    "What is the price of the WS-200?",
+    "Who approves expense claims?",
+    "What powers the console?",
+    "Who sells the WS-200?",
+    "Who maintains the Aurora pump?",
+])
+def test_a_short_question_with_its_own_clause_is_left_alone(followup):
+    # a question word followed by its own verb and object is complete, not a fragment like "how often?"
+    made = rewrite(followup, Context("How often is the coolant filter of the Aurora pump replaced?"))
+    assert made.query == followup and not made.changed
+
+
+def test_a_question_word_fragment_still_takes_the_previous_clause():
+    previous = "How often is the coolant filter of the Aurora pump replaced?"
+    assert _rewrite(previous, "by whom?") == "by whom is the coolant filter of the Aurora pump replaced?"
+    assert _rewrite(previous, "who in HR?") == "who in HR is the coolant filter of the Aurora pump replaced?"
+    made = rewrite("how many days?", Context("How long is the review period?"))
+    assert made.method == "question-word"
+    # a pronoun after the verb points back, so the question is rewritten as one, not as a fragment
+    made = rewrite("who replaces it?", Context(previous))
+    assert made.method == "pronoun" and "it" not in made.query.split()
+
+
 def test_noun_phrases_know_names_articles_and_prepositions():
     phrases = noun_phrases("How long is the warranty on the WS-200 sensor array?")
     assert [p.text for p in phrases] == ["warranty", "WS-200 sensor array"]

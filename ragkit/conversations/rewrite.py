@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ragkit.conversations.phrases import (
-    AUXILIARIES, DETERMINERS, PREPOSITIONS, QUESTION_WORDS, Phrase, Token, classify, code_shape, focus_of, is_code, letter_prefix,
-    is_plural, noun_phrases, render, subject_of, tokens,
+    AUXILIARIES, DETERMINERS, PREPOSITIONS, QUESTION_WORDS, REFERRING, Phrase, Token, classify, code_shape, focus_of,
+    is_code, is_plural, letter_prefix, noun_phrases, render, subject_of, tokens,
 )
 from ragkit.text import tokenize
 
@@ -114,10 +114,38 @@ def rewrite(followup: str, context: Context | None, similarity: Similarity | Non
 def _is_fragment(words: list[Token], kinds: list[str]) -> bool:
     """No auxiliary and no verb: "the solar panel?", "on Fridays?", "how often?". A longer
     question that starts with a question word is taken as a full question whose verb the word
-    lists missed ("Which firmware release removed support for ...")."""
+    lists missed ("Which firmware release removed support for ..."), and so is a short one with
+    a clause of its own ("Who wrote the handbook?")."""
     if not words or any(w.lower in AUXILIARIES for w in words) or "verb" in kinds:
         return False
-    return words[0].lower not in QUESTION_WORDS or len(words) <= 4
+    if words[0].lower not in QUESTION_WORDS:
+        return True
+    return len(words) <= 4 and not _has_own_clause(words, kinds)
+
+
+def _has_own_clause(words: list[Token], kinds: list[str]) -> bool:
+    """A question word's fragment has content words in two places only: the thing "what",
+    "which", "whose" or "how many" ask for ("what size?", "how many days?") and a prepositional
+    phrase ("how far from trees?", "who in HR?"). A content word anywhere else is the question's
+    own verb or subject ("who *wrote* the handbook?", "what powers *the console*?"), and a pronoun
+    right after a content word is its object ("who wrote it?"): the question is complete, and any
+    pronoun in it is replaced like in any other question."""
+    allowed = False  # whether a content word here belongs to such a phrase
+    for i, (word, kind) in enumerate(zip(words, kinds)):
+        low, after_content = word.lower, i > 0 and kinds[i - 1] == "content"
+        if kind == "content":
+            if not allowed:
+                return True
+        elif low in PREPOSITIONS or low in ("what", "which", "whose") or (
+                low in ("many", "much") and i > 0 and words[i - 1].lower == "how"):
+            allowed = True
+        elif low in QUESTION_WORDS:
+            allowed = False
+        elif after_content and low in REFERRING:
+            return True  # "who wrote it?", "who checks that?"
+        elif after_content and low in DETERMINERS:
+            allowed = False  # "what powers | the console": a new phrase, not the one asked for
+    return False
 
 
 def _fragment(body: str, words: list[Token], previous: str, similarity: Similarity) -> Rewrite:
