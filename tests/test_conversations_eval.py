@@ -48,3 +48,19 @@ def test_the_module_prints_the_figures(halvard_kb, tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["summary"]["conversations"] == 1 and printed["turns"][1]["rewritten"] == "What does error code E17 mean?"
     assert not (halvard_kb.home / "conversations.sqlite").exists()
+
+
+def test_the_chat_model_can_condense_and_its_fallbacks_are_counted(halvard_kb, llm, tmp_path, capsys):
+    one = tmp_path / "one.jsonl"
+    one.write_text(CONVERSATIONS.read_text(encoding="utf-8").splitlines()[2] + "\n", encoding="utf-8")
+    llm.state.tool_script.append({"content": "Standalone question: What does error code E17 mean?"})
+    llm.state.faults.extend([("delay", 0), ("status", 400)])  # the second condense fails
+    assert main([str(one), "--home", str(halvard_kb.home), "--base-url", llm.url, "--model", "condenser",
+                 "--generator", "extractive", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    first, second, third = printed["turns"]
+    assert second["rewritten"] == "What does error code E17 mean?" and second["method"] == "model"
+    assert third["method"] != "model" and "offline rewrite" in third["notices"][0]
+    assert printed["summary"]["condensed_by_model"] == 1 and printed["summary"]["condense_fallbacks"] == 1
+    # only the follow-ups went to the model: the answers were extractive
+    assert [r["body"]["model"] for r in llm.chat_requests()] == ["condenser", "condenser"]

@@ -18,6 +18,10 @@ is the **ratio** of follow-up hit@k, rewritten over standalone: 1.0 means a foll
 well as the question asked in full.
 
     python -m ragkit.eval.conversations corpora/halvard.conversations.jsonl --home .ragkit
+
+With ``--base-url`` (and ``--model``) the chat model condenses the follow-ups instead of the
+offline rewrite; ``--generator extractive`` keeps the answers offline so only the condensing is
+measured. The report counts how often the model's condense failed and the offline rewrite was used.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class TurnResult:
     standalone: str
     rewritten: str
     method: str
+    #: what the session reported about the rewrite (a failed condense, answered offline instead)
+    notices: list[str] = field(default_factory=list)
     #: per query variant: {"hit": hit@k, "hit1": hit@1, "mrr": reciprocal rank}
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -103,6 +109,8 @@ class ConversationReport:
             for metric, name in (("hit", f"hit@{self.k}"), ("hit1", "hit@1"), ("mrr", "mrr")):
                 figures[f"{variant}_{name}"] = round(self._mean(variant, metric), 4)
         figures["rewritten_changed"] = sum(1 for t in self.turns if t.turn > 1 and t.method != "unchanged")
+        figures["condensed_by_model"] = sum(1 for t in self.turns if t.turn > 1 and t.method == "model")
+        figures["condense_fallbacks"] = sum(1 for t in self.turns if t.turn > 1 and t.notices)
         return figures
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +125,9 @@ class ConversationReport:
             lines.append(f"  {label:<26} hit@{k} {s[f'{variant}_hit@{k}']:.3f}  hit@1 {s[f'{variant}_hit@1']:.3f}"
                          f"  mrr {s[f'{variant}_mrr']:.3f}")
         lines.append(f"  {'ratio (rewritten / full):':<26} {s['ratio']:.3f}")
+        if s["condensed_by_model"] or s["condense_fallbacks"]:
+            lines.append(f"  chat model: {s['condensed_by_model']} follow-ups rewritten by it, "
+                         f"{s['condense_fallbacks']} fell back to the offline rewrite")
         misses = [t for t in self.turns if t.turn > 1 and t.scores["rewritten"]["hit"] < t.scores["standalone"]["hit"]]
         for miss in misses:
             lines.append(f"  miss {miss.conversation}#{miss.turn}: {miss.question!r} -> {miss.rewritten!r}")
@@ -139,11 +150,13 @@ def _score(kb: Any, query: str, sources: Sequence[GoldSource], k: int) -> dict[s
 
 
 def evaluate_conversations(kb: Any, conversations: Sequence[Conversation], *, k: int = 5, store: Any = None,
-                           echo: bool = False) -> ConversationReport:
+                           echo: bool = False, generator: str | None = None) -> ConversationReport:
     """Play every conversation through a chat session and score each turn's retrieval.
 
     The session's threads go to ``store`` (a :class:`~ragkit.conversations.ThreadStore`), or to a
-    temporary one, so evaluating never writes into the knowledge base."""
+    temporary one, so evaluating never writes into the knowledge base. ``generator`` answers the
+    turns (default: the knowledge base's own); follow-ups are rewritten as the settings say, by
+    the chat model when one is configured."""
     from ragkit.conversations import ChatSession, ThreadStore
 
     results: list[TurnResult] = []
@@ -153,10 +166,11 @@ def evaluate_conversations(kb: Any, conversations: Sequence[Conversation], *, k:
             for conversation in conversations:
                 session = ChatSession(kb, store=threads)
                 for number, turn in enumerate(conversation.turns, start=1):
-                    answered = session.ask(turn.question)
+                    answered = session.ask(turn.question, **({"generator": generator} if generator else {}))
                     results.append(TurnResult(
                         conversation=conversation.id, turn=number, question=turn.question,
                         standalone=turn.standalone, rewritten=answered.standalone, method=answered.method,
+                        notices=list(answered.notices),
                         scores={"rewritten": _score(kb, answered.standalone, turn.sources, k),
                                 "standalone": _score(kb, turn.standalone, turn.sources, k),
                                 "raw": _score(kb, turn.question, turn.sources, k)}))
@@ -175,13 +189,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=None, help="knowledge-base directory [.ragkit]")
     parser.add_argument("--collection", default=None)
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--base-url", default=None,
+                        help="an OpenAI-compatible server whose chat model condenses the follow-ups")
+    parser.add_argument("--model", default=None, help="the chat model's name on that server")
+    parser.add_argument("--generator", choices=("auto", "extractive", "openai"), default=None,
+                        help="what answers the turns [the settings'; extractive measures the condensing alone]")
     parser.add_argument("--json", dest="as_json", action="store_true", help="print the full report as JSON")
     args = parser.parse_args(argv)
     from ragkit.api import KnowledgeBase
 
-    overrides = {"collection": args.collection} if args.collection else {}
+    overrides: dict[str, Any] = {"collection": args.collection} if args.collection else {}
+    if args.base_url:
+        overrides.update(base_url=args.base_url, generator="openai")
+    if args.model:
+        overrides["model"] = args.model
     with KnowledgeBase(args.home, **overrides) as kb:
-        report = evaluate_conversations(kb, load_conversations(args.conversations), k=args.k)
+        report = evaluate_conversations(kb, load_conversations(args.conversations), k=args.k,
+                                        generator=args.generator)
     print(json.dumps(report.to_dict(), indent=2) if args.as_json else report.render())
     return 0
 
