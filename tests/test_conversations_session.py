@@ -120,3 +120,10 @@ def test_the_condense_prompt_treats_the_conversation_as_data():
         clean_reply("  \n ", "x")
     with pytest.raises(ValueError):
         clean_reply("word " * 200, "short")
+    for narration in ("<user>What battery does the sensor array use?</user>", "The user asked about the battery.",
+                      "I'm ready to assist you with the WS-200.", "Sure! Here is the question."):
+        with pytest.raises(ValueError, match="did not return a question"):
+            clean_reply(narration, "can I recharge it?")
+    assert clean_reply("User manual steps for resetting the WS-200?", "and reset?") == \
+        "User manual steps for resetting the WS-200?"
+    assert clean_reply("Is the CR123A battery rechargeable?", "can I recharge it?") == "Is the CR123A battery rechargeable?"

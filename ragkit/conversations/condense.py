@@ -8,6 +8,7 @@ or runaway reply -- is reported and the offline rewrite is used instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import Any, Sequence
@@ -61,6 +62,12 @@ def condense(client: Any, model: str, history: Sequence[Exchange], question: str
     return clean_reply(response.choices[0].message.content or "", question)
 
 
+_MARKUP = re.compile(r"</?[A-Za-z_|][^>]{0,40}>")
+_NARRATION = re.compile(
+    r"((the )?(user|assistant) (asked|asks|wants|is|was|said|says|wrote|question)"
+    r"|i'm|i am|i'll|i can|i will|i would|sure|okay|here is|here's|as an ai)\b", re.IGNORECASE)
+
+
 def clean_reply(reply: str, question: str) -> str:
     """The first line of the reply, without quotes or a "Standalone question:" label."""
     line = next((ln.strip() for ln in reply.strip().splitlines() if ln.strip()), "")
@@ -72,4 +79,8 @@ def clean_reply(reply: str, question: str) -> str:
         raise ValueError("the model returned an empty question")
     if len(line) > 4 * len(question) + 300:
         raise ValueError("the model's question is far longer than the follow-up")
+    if _MARKUP.search(line) or _NARRATION.match(line):
+        # "<user>...</user>", "The user asked about ...", "I'm ready to help": the model talked
+        # about the conversation instead of rewriting the question; the offline rewrite is safer
+        raise ValueError("the model did not return a question: " + line[:60])
     return line
