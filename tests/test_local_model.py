@@ -94,3 +94,15 @@ def test_weak_evidence_is_refused_before_the_model_is_asked(kb):
     answer = kb.ask("Wer gewann die Fußball-Weltmeisterschaft 1954 in Bern?")
     assert answer.refused and answer.citations == []
     assert answer.usage == {}  # no tokens were spent
+
+
+def test_the_tool_loop_with_a_real_model_that_does_not_call_tools(kb):
+    """SmolLM2-135M answers without calling search_documents: ragkit does not trust an answer
+    that no tool result backs, answers from retrieval instead, and says so."""
+    from ragkit.conversations.tools import run_agent
+
+    result = run_agent(kb, "What does error code E42 mean?")
+    assert result.fell_back and result.calls == []
+    assert any("without searching the documents" in w for w in result.answer.warnings)
+    assert result.answer.sources, "the fallback retrieves as ask does"
+    assert all(c.n <= len(result.answer.sources) for c in result.answer.citations)
