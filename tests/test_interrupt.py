@@ -17,7 +17,12 @@ WORDS = ("orbit comet nebula quasar pulsar galaxy meteor aurora eclipse zenith h
          "plasma photon neutron gravity vacuum spectrum telescope satellite").split()
 
 
-def _write_corpus(folder, files: int = 60) -> None:
+#: enough files that the signal lands mid-run even when a loaded machine is slow to notice the
+#: third commit (with 60, a busy CI machine once saw the run finish first)
+FILES = 150
+
+
+def _write_corpus(folder, files: int = FILES) -> None:
     folder.mkdir()
     for i in range(files):
         sentences = [
@@ -71,7 +76,7 @@ def test_interrupted_run_then_rerun_equals_clean_run(tmp_path, kb_factory, sig):
         assert process.returncode == 130, process.stderr.read().decode()
         assert b"Traceback" not in process.stderr.read()
     committed = _committed_files(home)
-    assert 3 <= committed < 60, "the run was not interrupted midway"
+    assert 3 <= committed < FILES, "the run was not interrupted midway"
 
     finish = subprocess.run(
         [sys.executable, "-m", "ragkit.cli", "ingest", str(folder), "--home", str(home), "--json"],
@@ -87,7 +92,7 @@ def test_interrupted_run_then_rerun_equals_clean_run(tmp_path, kb_factory, sig):
     assert resumed_ids == clean_ids
     assert resumed.store.all_ids() == clean_ids  # no orphans, no duplicates
     assert resumed.store.count() == clean.store.count()
-    assert resumed.status().documents == 60
+    assert resumed.status().documents == FILES
     # The BM25 index was rebuilt by the finishing run and matches the store exactly.
     from ragkit.stores.lexical import LexicalIndex
 
