@@ -170,8 +170,55 @@ def table_header(text: str, row: str) -> str | None:
     return header if header and header != row.strip() else None
 
 
+#: a cell that is a figure: "53.8", "(1.4)", "$1,200", "12%", "53.8(0.5)", "-1.5"; dashes are empty cells
+_FIGURE = re.compile(r"^[(\[]?[-−+~≈<>]?[$€£¥]?\d[\d,.]*(%|x|×)?(\([^)\s]{0,8}\))?[)\]]?[,;]?$")
+_EMPTY_CELL = {"-", "–", "—", "n/a", "N/A", "na", "NA", "×", "✓", "✗"}
+#: consecutive figure rows that make a table (two could be any two lines with numbers)
+MIN_TABLE_ROWS = 3
+
+
+def is_figure_row(line: str) -> bool:
+    """Is ``line`` a row of a table of figures as PDF text gives it ("InstructGPT 53.6 54.6 57.2"):
+    at least two figures, and figures (or empty cells) at least half of its words?"""
+    words = line.split()
+    figures = sum(1 for w in words if _FIGURE.match(w) or w in _EMPTY_CELL)
+    return figures >= 2 and 2 * figures >= len(words)
+
+
+def figure_tables(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of each run of at least :data:`MIN_TABLE_ROWS` consecutive figure rows."""
+    blocks: list[tuple[int, int]] = []
+    run_start = run_end = None
+    rows = 0
+    position = 0
+    for line in text.split("\n"):
+        end = position + len(line)
+        if is_figure_row(line):
+            run_start = position if run_start is None else run_start
+            run_end, rows = end, rows + 1
+        else:
+            if run_start is not None and rows >= MIN_TABLE_ROWS:
+                blocks.append((run_start, run_end))
+            run_start, rows = None, 0
+        position = end + 1
+    if run_start is not None and rows >= MIN_TABLE_ROWS:
+        blocks.append((run_start, run_end))
+    return blocks
+
+
 def header_above(text: str, start: int) -> str | None:
-    """The header row of the table that the line starting at ``start`` continues, when that line
-    is a table row with rows above it: what a chunk cut from the middle of a table lacks."""
+    """The header row of the table that the line starting at ``start`` belongs to, when that line
+    is not the header itself: what a chunk cut from inside a table lacks. For ``cell | cell``
+    tables the header is the block's first line; for a table of figures (PDF text) it is the
+    line just above its rows."""
     line_end = text.find("\n", start)
-    return table_header(text, text[start:line_end if line_end >= 0 else len(text)]) if start > 0 else None
+    line = text[start:line_end if line_end >= 0 else len(text)]
+    if start <= 0:
+        return None
+    if "|" in line:
+        return table_header(text, line)
+    for block_start, block_end in figure_tables(text):
+        if block_start <= start <= block_end:
+            above = text[:block_start].rstrip("\n").rsplit("\n", 1)[-1].strip()
+            return above if above and len(above) <= 200 and not is_figure_row(above) else None
+    return None

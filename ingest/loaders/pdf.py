@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ingest.loaders.base import LoadedDocument, LoadError, LoadOptions, Section
 from ingest.loaders.furniture import remove_furniture
+from ingest.loaders.pdf_tables import separate_tables
 
 #: C0 controls other than tab/newline/CR and PDFium's hyphenation mark (\x02), plus U+FFFD.
 _LEAKED_GLYPHS = re.compile("[\x00\x01\x03-\x08\x0b\x0c\x0e-\x1f\ufffd]")
@@ -84,6 +85,7 @@ def _document(pages: list[str], run: OcrRun, options: LoadOptions, title: str | 
     removed = 0
     if not options.keep_furniture:
         pages, removed = remove_furniture(pages)
+    pages = [separate_tables(page) for page in pages]
     recognised = set(run.read)
     sections: list[Section] = []
     texts: dict[int | None, str] = {}

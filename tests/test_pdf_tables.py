@@ -1,0 +1,61 @@
+"""Tables of figures in PDFs (ingest/loaders/pdf_tables.py, ragkit.text.figure_tables): a table
+that fits in a chunk stays in one chunk with its header line, and the chunks of a longer table
+are retrieved with that header."""
+
+from __future__ import annotations
+
+from factories import make_pdf
+from ingest.loaders import load_file
+from ingest.loaders.pdf_tables import separate_tables
+from ingest.split import SplitConfig, split_document
+from ragkit.text import figure_tables, header_above, is_figure_row
+
+PROSE = ("The survey was run in the spring in four regions. Each region reported its results to the "
+         "central office, which checked them against the previous year before publishing them. ") * 3
+
+
+def _chunks(path, size=120):
+    doc = load_file(path)
+    return doc, split_document(doc, source=path.name, path=str(path), file_sha256="x" * 64,
+                               config=SplitConfig(size, 20))
+
+
+def test_rows_of_figures_are_told_from_prose():
+    assert is_figure_row("InstructGPT 53.6(-) 54.6(-) 57.2(-) 60.1(-)")
+    assert is_figure_row("Germany 28 150 12%")
+    assert is_figure_row("GPT-4 - - 57.8 - - 59.3")
+    assert not is_figure_row("The WS-200 weather station has three sensors and one display.")
+    assert not is_figure_row("Table 3: Overall results of 5 methods")
+    text = "Intro.\nRegion Q1 Q2 Q3\nNorth 12 14 15\nSouth 9 11 10\nEast 7 8 9\nThe end, 2019 and 2020."
+    (start, end), = figure_tables(text)
+    assert text[start:end] == "North 12 14 15\nSouth 9 11 10\nEast 7 8 9"
+    assert header_above(text, text.index("South")) == "Region Q1 Q2 Q3"
+    assert header_above(text, text.index("The end")) is None
+    assert figure_tables("North 12 14 15\nSouth 9 11 10") == []  # two rows are not yet a table
+
+
+def test_a_table_is_set_apart_with_its_header_line():
+    text = "Intro line.\nRegion Q1 Q2\nNorth 12 14\nSouth 9 11\nEast 7 8\nClosing line."
+    assert separate_tables(text) == "Intro line.\n\nRegion Q1 Q2\nNorth 12 14\nSouth 9 11\nEast 7 8\n\nClosing line."
+    assert separate_tables("No table here.\nJust text.") == "No table here.\nJust text."
+
+
+def test_a_short_table_stays_in_one_chunk_and_a_long_one_repeats_its_header(tmp_path):
+    short = [f"Region{i} {10 + i} {20 + i} {30 + i}" for i in range(6)]
+    long = [f"Site{i} {100 + i} {200 + i} {300 + i} {400 + i}" for i in range(70)]
+    path = make_pdf(tmp_path / "report.pdf", [
+        PROSE + "\nRegion Q1 Q2 Q3\n" + "\n".join(short) + "\n" + PROSE,
+        "Sites by quarter:\nSite Jan Feb Mar Apr\n" + "\n".join(long),
+    ])
+    doc, chunks = _chunks(path)
+    for chunk in chunks:
+        assert chunk.text == doc.texts[chunk.page][chunk.start:chunk.end]
+    holding = [c for c in chunks if "Region0" in c.text]
+    assert len(holding) == 1 and all(row in holding[0].text for row in short)
+    assert "Region Q1 Q2 Q3" in holding[0].text
+    later = [c for c in chunks if c.page == 2 and is_figure_row(c.text.splitlines()[0]) and "Jan" not in c.text]
+    assert len(later) >= 2
+    for chunk in later:
+        assert chunk.context.endswith("Site Jan Feb Mar Apr")
+        for line in chunk.text.splitlines():
+            assert is_figure_row(line)  # rows are never cut
