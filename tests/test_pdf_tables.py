@@ -4,6 +4,7 @@ are retrieved with that header."""
 
 from __future__ import annotations
 
+import pytest
 from factories import make_pdf
 from ingest.loaders import load_file
 from ingest.loaders.pdf_tables import separate_tables
@@ -59,3 +60,22 @@ def test_a_short_table_stays_in_one_chunk_and_a_long_one_repeats_its_header(tmp_
         assert chunk.context.endswith("Site Jan Feb Mar Apr")
         for line in chunk.text.splitlines():
             assert is_figure_row(line)  # rows are never cut
+
+
+@pytest.mark.slow
+def test_a_results_table_of_a_real_paper_is_kept_with_its_header():
+    """Table 3 of an MMLongBench paper (page 9): one paragraph headed by its column line."""
+    from conftest import shared_dir
+    from ingest.loaders import LoadOptions, load_file
+
+    path = shared_dir("pdf-qa", "mmlongbench-doc-dev", "docs", "2303.08559v2.pdf")
+    doc = load_file(path, LoadOptions(ocr=False))
+    page = doc.texts[9]
+    blocks = figure_tables(page)
+    assert blocks, "the results table of page 9 is found"
+    start, end = blocks[0]
+    assert page[start:end].startswith("LLMCODEX 53.8(0.5)")
+    assert header_above(page, page.index("InstructGPT 53.6")) == \
+        "5-shot 10-shot 20-shot 20-shot 50-shot 100-shot 5-shot 10-shot 20-shot"
+    paragraph_start = page.rfind("\n\n", 0, start)
+    assert page[paragraph_start:start].strip() == "5-shot 10-shot 20-shot 20-shot 50-shot 100-shot 5-shot 10-shot 20-shot"
