@@ -18,7 +18,7 @@ from functools import lru_cache
 from ingest.context import chunk_context, document_title, readable_name
 from ingest.loaders.base import LoadedDocument
 from ragkit.models import Chunk
-from ragkit.text import header_above
+from ragkit.text import header_above, table_spans
 from ragkit.tiktoken_offline import ensure_tiktoken_offline, get_encoding
 
 ENCODING = "cl100k_base"
@@ -61,6 +61,7 @@ def split_document(
     name = readable_name(source) if name is None else name
     for section in document.sections:
         context = chunk_context(name, title, section.section) if config.context else ""
+        tables = table_spans(section.text)
         cursor = 0
         for piece in splitter.split_text(section.text):
             local = section.text.find(piece, cursor)
@@ -71,7 +72,7 @@ def split_document(
             # A chunk cut from the middle of a table gets the table's header row in its context:
             # retrieval sees "Country | Daily allowance | Hotel cap" above "France | 30 | 160",
             # while the chunk's text (what is quoted) stays a span of the document.
-            header = header_above(section.text, local)
+            header = header_above(section.text, local, tables)
             chunks.append(
                 Chunk(
                     id=chunk_id(path, section.page, start, piece),

@@ -6,6 +6,7 @@ question against sentences, and sentence boundaries that survive PDF line wrappi
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 from typing import Sequence
@@ -187,38 +188,61 @@ def is_figure_row(line: str) -> bool:
 
 def figure_tables(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of each run of at least :data:`MIN_TABLE_ROWS` consecutive figure rows."""
-    blocks: list[tuple[int, int]] = []
-    run_start = run_end = None
-    rows = 0
+    return [(start, end) for start, end, kind in _runs(text) if kind == "figures"]
+
+
+def _runs(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each run of ``cell | cell`` lines ("pipes", two lines or more) and of
+    figure rows ("figures", :data:`MIN_TABLE_ROWS` or more), in one pass over the lines."""
+    runs: list[tuple[int, int, str]] = []
+    current: list = [None, 0, 0, 0]  # kind, start, end, rows
     position = 0
+
+    def close() -> None:
+        kind, start, end, rows = current
+        if kind == "pipes" and rows >= 2 or kind == "figures" and rows >= MIN_TABLE_ROWS:
+            runs.append((start, end, kind))
+
     for line in text.split("\n"):
         end = position + len(line)
-        if is_figure_row(line):
-            run_start = position if run_start is None else run_start
-            run_end, rows = end, rows + 1
+        kind = "pipes" if "|" in line else "figures" if is_figure_row(line) else None
+        if kind is not None and kind == current[0]:
+            current[2], current[3] = end, current[3] + 1
         else:
-            if run_start is not None and rows >= MIN_TABLE_ROWS:
-                blocks.append((run_start, run_end))
-            run_start, rows = None, 0
+            close()
+            current[:] = [kind, position, end, 1]
         position = end + 1
-    if run_start is not None and rows >= MIN_TABLE_ROWS:
-        blocks.append((run_start, run_end))
-    return blocks
+    close()
+    return runs
 
 
-def header_above(text: str, start: int) -> str | None:
+def table_spans(text: str) -> list[tuple[int, int, str]]:
+    """(first row start, end, header) of every table in ``text`` whose rows a chunk could start
+    among without its header: the rows after a ``cell | cell`` table's first line, and the rows of
+    a table of figures under the line just above it."""
+    spans: list[tuple[int, int, str]] = []
+    for start, end, kind in _runs(text):
+        if kind == "pipes":
+            first_end = text.find("\n", start)
+            spans.append((first_end + 1, end, text[start:first_end].strip()))
+            continue
+        above_end = start - 1
+        while above_end > 0 and text[above_end - 1] == "\n":
+            above_end -= 1
+        above = text[text.rfind("\n", 0, max(0, above_end)) + 1:max(0, above_end)].strip()
+        if above and len(above) <= 200 and not is_figure_row(above) and "|" not in above:
+            spans.append((start, end, above))
+    return spans
+
+
+def header_above(text: str, start: int, spans: Sequence[tuple[int, int, str]] | None = None) -> str | None:
     """The header row of the table that the line starting at ``start`` belongs to, when that line
     is not the header itself: what a chunk cut from inside a table lacks. For ``cell | cell``
     tables the header is the block's first line; for a table of figures (PDF text) it is the
-    line just above its rows."""
-    line_end = text.find("\n", start)
-    line = text[start:line_end if line_end >= 0 else len(text)]
-    if start <= 0:
-        return None
-    if "|" in line:
-        return table_header(text, line)
-    for block_start, block_end in figure_tables(text):
-        if block_start <= start <= block_end:
-            above = text[:block_start].rstrip("\n").rsplit("\n", 1)[-1].strip()
-            return above if above and len(above) <= 200 and not is_figure_row(above) else None
+    line just above its rows. Pass ``table_spans(text)`` when asking about many starts in one
+    text: each question is then a binary search, never a walk over the text."""
+    spans = table_spans(text) if spans is None else spans
+    index = bisect.bisect_right([s for s, _, _ in spans], start) - 1
+    if index >= 0 and spans[index][0] <= start <= spans[index][1]:
+        return spans[index][2]
     return None

@@ -79,3 +79,16 @@ def test_a_results_table_of_a_real_paper_is_kept_with_its_header():
         "5-shot 10-shot 20-shot 20-shot 50-shot 100-shot 5-shot 10-shot 20-shot"
     paragraph_start = page.rfind("\n\n", 0, start)
     assert page[paragraph_start:start].strip() == "5-shot 10-shot 20-shot 20-shot 50-shot 100-shot 5-shot 10-shot 20-shot"
+
+
+def test_table_spans_name_each_tables_rows_and_header_once():
+    from ragkit.text import table_spans
+
+    text = ("Intro.\nA | B\n1 | 2\n3 | 4\nMiddle text.\n\nRegion Q1 Q2\nNorth 1 2\nSouth 3 4\nEast 5 6\nEnd.")
+    spans = table_spans(text)
+    assert [(text[s:e], header) for s, e, header in spans] == [
+        ("1 | 2\n3 | 4", "A | B"), ("North 1 2\nSouth 3 4\nEast 5 6", "Region Q1 Q2")]
+    for start, _end, header in spans:
+        assert header_above(text, start, spans) == header == header_above(text, start)
+    assert header_above(text, text.index("A | B"), spans) is None  # the header row itself
+    assert header_above(text, text.index("End."), spans) is None
