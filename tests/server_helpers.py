@@ -142,3 +142,19 @@ def upload(client, paths: Sequence[Path]) -> list[str]:
         with open(path, "rb") as handle:
             ids.append(client.files.create(file=handle, purpose="assistants").id)
     return ids
+
+
+def upload_batch(client, vector_store_id: str, paths: Sequence[Path]):
+    """``file_batches.upload_and_poll`` of ``paths``, as the guides write it, closing every file."""
+    handles = [open(path, "rb") for path in paths]
+    try:
+        return client.vector_stores.file_batches.upload_and_poll(vector_store_id=vector_store_id, files=handles)
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def chat_model_server(home: Path, base_url: str, model: str) -> Server:
+    """``ragkit serve`` (no auth) whose chat model is the OpenAI-compatible server at ``base_url``."""
+    env = {"RAGKIT_BASE_URL": base_url, "RAGKIT_MODEL": model, "RAGKIT_MAX_RETRIES": "0"}
+    return Server(home, "--no-auth", env=env).start()

@@ -12,7 +12,7 @@ import urllib.request
 import openai
 import pytest
 from conftest import CORPUS
-from server_helpers import Server, create_key, ragkit, upload
+from server_helpers import Server, create_key, ragkit, upload, upload_batch
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -49,12 +49,7 @@ def store(client):
         poll_interval_ms=100)
     assert attached.status == "completed", attached.last_error
     assert attached.attributes == {"dept": "engineering", "year": 2024, "public": True}
-    handles = [open(CORPUS / name, "rb") for name in BATCH]
-    try:
-        batch = client.vector_stores.file_batches.upload_and_poll(vector_store_id=vs.id, files=handles)
-    finally:
-        for handle in handles:
-            handle.close()
+    batch = upload_batch(client, vs.id, [CORPUS / name for name in BATCH])
     assert batch.status == "completed"
     assert batch.file_counts.completed == len(BATCH) and batch.file_counts.failed == 0
     ids = {f.id: f for f in client.vector_stores.files.list(vector_store_id=vs.id)}
@@ -200,12 +195,7 @@ def test_bad_files_fail_alone_with_reasons(client, tmp_path):
     odd = tmp_path / "notes.xyz"
     odd.write_text("plain words")
     vs = client.vector_stores.create(name="mixed")
-    handles = [open(p, "rb") for p in (broken, empty, odd, CORPUS / "support-faq.txt")]
-    try:
-        batch = client.vector_stores.file_batches.upload_and_poll(vector_store_id=vs.id, files=handles)
-    finally:
-        for handle in handles:
-            handle.close()
+    batch = upload_batch(client, vs.id, [broken, empty, odd, CORPUS / "support-faq.txt"])
     assert (batch.file_counts.completed, batch.file_counts.failed) == (1, 3)
     by_name = {client.files.retrieve(f.id).filename: f for f in
                client.vector_stores.file_batches.list_files(batch_id=batch.id, vector_store_id=vs.id)}

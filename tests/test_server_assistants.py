@@ -9,6 +9,7 @@ import pytest
 from conftest import CORPUS
 from openai import AssistantEventHandler
 from assistant_helpers import client, server  # noqa: F401 - the module's fixtures
+from server_helpers import upload_batch
 
 pytestmark = pytest.mark.timeout(600)
 FILES = ["ws200-user-manual.pdf", "safety-data-sheet.pdf", "warranty-and-returns.docx", "support-faq.txt"]
@@ -21,12 +22,7 @@ def assistant(client):
         name="Halvard Support", model="gpt-4o", tools=[{"type": "file_search"}],
         instructions="You answer questions about Halvard weather stations from the manuals.")
     vector_store = client.vector_stores.create(name="Halvard manuals")
-    streams = [open(CORPUS / name, "rb") for name in FILES]
-    try:
-        batch = client.vector_stores.file_batches.upload_and_poll(vector_store_id=vector_store.id, files=streams)
-    finally:
-        for handle in streams:
-            handle.close()
+    batch = upload_batch(client, vector_store.id, [CORPUS / name for name in FILES])
     assert batch.file_counts.completed == len(FILES)
     assistant = client.beta.assistants.update(
         assistant_id=assistant.id, tool_resources={"file_search": {"vector_store_ids": [vector_store.id]}})

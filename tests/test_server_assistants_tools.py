@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from conftest import CORPUS
-from server_helpers import Server, upload, wait_until
+from server_helpers import chat_model_server, upload, wait_until
 
 pytestmark = pytest.mark.timeout(600)
 MODEL = "test-model"
@@ -23,9 +23,7 @@ WEATHER = {"type": "function", "function": {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, openai_server):
-    home = tmp_path_factory.mktemp("serve-assistant-tools") / "home"
-    env = {"RAGKIT_BASE_URL": openai_server.url, "RAGKIT_MODEL": MODEL, "RAGKIT_MAX_RETRIES": "0"}
-    running = Server(home, "--no-auth", env=env).start()
+    running = chat_model_server(tmp_path_factory.mktemp("serve-assistant-tools") / "home", openai_server.url, MODEL)
     yield running
     running.stop()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import openai
 import pytest
 from conftest import CORPUS
-from server_helpers import Server, upload
+from server_helpers import chat_model_server, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 MODEL = "test-model"
@@ -15,9 +15,7 @@ MODEL = "test-model"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, openai_server):
-    home = tmp_path_factory.mktemp("serve-llm") / "home"
-    env = {"RAGKIT_BASE_URL": openai_server.url, "RAGKIT_MODEL": MODEL, "RAGKIT_MAX_RETRIES": "0"}
-    running = Server(home, "--no-auth", env=env).start()
+    running = chat_model_server(tmp_path_factory.mktemp("serve-llm") / "home", openai_server.url, MODEL)
     yield running
     running.stop()
 
