@@ -158,17 +158,7 @@ def fold(text: str) -> str:
 def table_header(text: str, row: str) -> str | None:
     """The first line of the table (a block of ``cell | cell`` lines) that ``row`` belongs to,
     when ``row`` is a table row below it; None otherwise."""
-    if "|" not in row:
-        return None
-    position = text.find(row)
-    if position <= 0:
-        return None
-    header = None
-    for line in reversed(text[:position].splitlines()):
-        if "|" not in line:
-            break
-        header = line.strip()
-    return header if header and header != row.strip() else None
+    return header_above(text, text.find(row)) if "|" in row else None
 
 
 #: a cell that is a figure: "53.8", "(1.4)", "$1,200", "12%", "53.8(0.5)", "-1.5"; dashes are empty cells
