@@ -115,7 +115,7 @@ def _new_pool(workers: int) -> ProcessPoolExecutor | None:
     try:
         pool.submit(_ping).result(timeout=120)
     except Exception:  # noqa: BLE001 - any failure means: parse inline instead
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool, terminate=True)
         return None
     return pool
 
@@ -130,7 +130,7 @@ def _parse_isolated(task: ParseTask) -> ParseOutcome:
     except BrokenProcessPool:
         return ParseOutcome(task, error="parser crashed on this file (the worker process died)")
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool, terminate=True)
 
 
 #: How far parsing may run ahead of the embedder. A whole window must be able to parse while the
@@ -183,7 +183,7 @@ def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome 
             try:
                 outcome = future.result()
             except BrokenProcessPool:
-                pool.shutdown(wait=False, cancel_futures=True)
+                _stop(pool, terminate=True)
                 outcome = _parse_isolated(task)
                 remaining.extendleft(reversed([t for t, _ in queue]))
                 queue.clear()
@@ -195,10 +195,27 @@ def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome 
                         yield parse(rest)
                     return
             yield outcome
+    except BaseException:
+        # Interrupted (Ctrl-C, or the consumer closed us): do not wait for files in flight.
+        _stop(pool, terminate=True)
+        pool = None
+        raise
     finally:
-        if pool is not None:
-            for _, future in queue:
-                future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool, terminate=False)
+
+
+def _stop(pool: ProcessPoolExecutor | None, *, terminate: bool) -> None:
+    """Shut the pool down and join its manager thread.
+
+    Never ``wait=False``: a manager thread still running at interpreter exit races CPython's own
+    exit hook, which then writes to a closed pipe and prints "Exception ignored ... Bad file
+    descriptor" after a clean Ctrl-C. Terminating the workers first keeps that join short.
+    """
+    if pool is None:
+        return
+    if terminate:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 

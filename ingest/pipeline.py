@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
@@ -164,6 +164,10 @@ class IngestPipeline:
 
     # -- the one window loop -------------------------------------------------------------
     def _consume(self, outcomes: Iterator[ParseOutcome | None], report: IngestReport, progress: Progress) -> None:
+        with closing(outcomes):  # parse workers stop here, even when interrupted
+            self._consume_open(outcomes, report, progress)
+
+    def _consume_open(self, outcomes: Iterator[ParseOutcome | None], report: IngestReport, progress: Progress) -> None:
         window: list[ParseOutcome] = []
         window_chunks = 0
         for outcome in outcomes:
