@@ -30,6 +30,7 @@ from ragkit.models import (
 from ragkit.rerankers import Reranker, make_reranker
 from ragkit.query.retrieve import Retriever
 from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
+from ragkit.text import named_years
 
 __all__ = ["Answer", "KnowledgeBase", "REFUSAL_TEXT", "Status"]
 
@@ -362,10 +363,12 @@ class KnowledgeBase:
     def _refusal_reason(self, question: str, result: SearchResult, *, extractive: bool) -> str | None:
         """Why the documents cannot answer, decided before any generation; None to go on.
 
-        Two signals: nothing retrieved is close to the question (the best cosine similarity is
-        below ``refusal_threshold``), or, for the extractive answerer, the question names
-        something the collection never mentions (a name or code in no chunk at all: "France",
-        "WS-300"). A chat model may know the name by another spelling, so it only gets the first."""
+        Three signals: nothing retrieved is close to the question (the best cosine similarity is
+        below ``refusal_threshold``); for the extractive answerer, the question names something
+        the collection never mentions (a name or code in no chunk at all: "France", "WS-300"), or
+        a year that none of the documents it retrieved mentions (the 2022 survey when the matching
+        report is the 2018 one). A chat model may know the name by another spelling, or work a
+        year out, so it only gets the first."""
         if not result.hits:
             return "nothing in the collection matches the question"
         best = result.best_similarity
@@ -375,6 +378,10 @@ class KnowledgeBase:
             unknown = self.lexical_index().unknown_names(question, [h.text for h in result.hits])
             if unknown:
                 return "the documents never mention " + ", ".join(repr(w) for w in unknown)
+            matching = list(dict.fromkeys(hit.path for hit in result.hits))
+            absent = [year for year in named_years(question) if not self.manifest.mentions(matching, year)]
+            if absent:
+                return "the documents that match never mention " + ", ".join(absent)
         return None
 
     def close(self) -> None:

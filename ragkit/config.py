@@ -91,7 +91,8 @@ class Settings(BaseSettings):
         description="Refuse without generating when the best chunk's dense cosine similarity is below this.",
     )
     refuse_unknown_terms: bool = Field(
-        True, description="Extractive answers refuse when the question names something no document mentions.")
+        True, description="Extractive answers refuse when the question names something no document mentions, "
+                    "or a year that none of the retrieved documents mentions.")
     min_coverage: float = Field(
         0.35, ge=0.0, le=1.0,
         description="Extractive answers refuse when the quoted sentences cover less of the question than this "

@@ -117,7 +117,7 @@ def name_like_words(text: str) -> list[str]:
 
     Left out, because documents often write them another way: ordinals and decades ("15th",
     "80s"). Acronyms stay; :func:`spells_acronym` checks them against the passages."""
-    words = re.findall(r"(?u)\b\w\w+\b", text)
+    words = re.findall(r"(?u)\b\w\w+\b", re.sub(r"(\d)['’]s\b", r"\1s", text))  # "the 70's" is a decade
     found = []
     for position, word in enumerate(words):
         named = (position > 0 and word[0].isupper()) or any(ch.isdigit() for ch in word)
@@ -129,6 +129,16 @@ def name_like_words(text: str) -> list[str]:
         if tokenize([word], "en_plus")[0]:
             found.append(word)
     return list(dict.fromkeys(found))
+
+
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+
+
+def named_years(text: str) -> list[str]:
+    """The years a question names ("the 2019 survey", "in 2022"), not those of an answer format
+    or a locator. A question about a year its documents never mention is about something they
+    do not cover, even when every other word matches."""
+    return [word for word in name_like_words(text) if _YEAR.match(word)]
 
 
 _SMALL = {"of", "the", "and", "for", "in", "on", "to", "a", "an", "&"}

@@ -100,3 +100,26 @@ def test_acronyms_ordinals_and_accents_are_not_unknown_names():
     assert not spells_acronym("AA", ["It uses one CR123A lithium battery."])
     assert name_like_words("What role does Thomas de Maizière serve?") == ["Thomas", "Maizière"]
     assert fold("Maizière") == "maiziere"
+
+
+def test_named_years_leave_out_decades_formats_and_locators():
+    from ragkit.text import named_years
+
+    assert named_years("How many adults in the April 25 - May 1, 2019 survey said so?") == ["2019"]
+    assert named_years("Who played Doctor Who on stage in the 70's? Answer as YYYY.") == []
+    assert named_years("What does page 2019 say, and what changed between 1999 and 2004?") == ["1999", "2004"]
+
+
+def test_a_year_the_matching_documents_never_mention_is_refused(kb_factory, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "acme-annual-report.txt").write_text(
+        "Acme annual report 2018.\n\nIn 2018 Acme's revenue was 12 million EUR, up from 10 million EUR.\n")
+    (folder / "globex-news.txt").write_text(
+        "Globex news, spring 2021.\n\nIn 2021 Globex opened a new plant in Lyon with 300 employees.\n")
+    kb = kb_factory("years", top_k=1)
+    kb.ingest([folder])
+    assert not kb.ask("What was Acme's revenue in 2018?").refused
+    answer = kb.ask("What was Acme's revenue in 2021?")
+    assert answer.refused, answer.text
+    assert any("never mention 2021" in w for w in answer.warnings), answer.warnings

@@ -151,6 +151,18 @@ class Manifest:
         rows = self._db.execute("SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))
         return {r[0] for r in rows}
 
+    def mentions(self, paths: Sequence[str], text: str) -> bool:
+        """Does any chunk of these documents contain ``text`` (a plain substring)?"""
+        paths = list(paths)[:500]
+        if not paths:
+            return False
+        marks = ",".join("?" * len(paths))
+        row = self._db.execute(
+            f"SELECT 1 FROM chunks WHERE collection=? AND path IN ({marks}) AND instr(text, ?) > 0 LIMIT 1",
+            (self.collection, *paths, text),
+        ).fetchone()
+        return row is not None
+
     def live_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
         found: set[str] = set()
