@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=80, help="requests per endpoint and concurrency level")
     parser.add_argument("--levels", default="1,4,8")
     parser.add_argument("--reuse", action="store_true", help="time the store a previous run built (no ingest)")
+    parser.add_argument("--workers", type=int, default=1, help="ragkit serve --workers")
     args = parser.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     load_before = os.getloadavg()
@@ -141,7 +142,7 @@ def main() -> None:
     asked = questions()
     guard = {"PYTHONPATH": str(ROOT / "tests" / "netguard")}  # the server cannot leave 127.0.0.1 either
     server = Server(home, "--no-auth", "--rate-limit", "0", "--answer-cache", "0", "--request-timeout", "600",
-                    env=guard)
+                    "--workers", str(args.workers), env=guard)
     server.start(timeout=300)
     results: dict = {"http": {}, "in_process": {}}
     from ragkit import KnowledgeBase
@@ -205,7 +206,7 @@ def main() -> None:
                        for level in results["http"][name]} for name in results["http"]}
     path = write_result("server", {
         "store": {"chunks": status.chunks, "documents": status.documents, **build},
-        "copies": args.copies, "requests_per_level": args.requests, "levels": levels,
+        "copies": args.copies, "workers": args.workers, "requests_per_level": args.requests, "levels": levels,
         "latency_ms": results, "p50_overhead_ms": overhead,
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],

@@ -33,6 +33,7 @@ from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body
 from ragkit.server.responses import _stream_error
+from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
 router = APIRouter(tags=["chat"])
@@ -109,9 +110,10 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     audit_answer(audit, grounded)
     message = {"role": "assistant", "content": grounded.text, "refusal": None, "annotations": [],
                "citations": grounded.cited()}
-    return {"id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
-            "usage": _usage(grounded), "system_fingerprint": None, "service_tier": None, "ragkit": _meta(grounded)}
+    return json_response({
+        "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(grounded), "system_fingerprint": None, "service_tier": None, "ragkit": _meta(grounded)})
 
 
 def _usage(grounded: Grounded) -> dict[str, int]:

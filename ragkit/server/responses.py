@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field, ValidationError
 
@@ -41,6 +41,7 @@ from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body
 from ragkit.server.retrieval import Found
+from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
 router = APIRouter(tags=["responses"])
@@ -186,7 +187,7 @@ class Shape:
 
 @router.post("/v1/responses", response_model=None)
 async def create_response(body: ResponsesBody, request: Request, ctx: ServerContext = Depends(context),
-                          principal: Principal = Depends(reader)) -> dict[str, Any] | StreamingResponse:
+                          principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     model, generator = resolve_model(ctx, body.model)
     question = question_of(body.input)
@@ -217,7 +218,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
               message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
     done = shape.response("completed", output, grounded)
     await asyncio.to_thread(memory.keep, done, grounded)
-    return done
+    return json_response(done)
 
 
 def _sse(seq: list[int], kind: str, **data: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
 from ragkit.server import filters as openai_filters
@@ -23,6 +23,7 @@ from ragkit.server.errors import bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
 from ragkit.server.retrieval import audit_hits, audit_timings, retrieve, search_result
+from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.text import keyword_query
 
@@ -67,9 +68,9 @@ def queries_of(query: str | list[str], param: str = "query") -> list[str]:
     return queries
 
 
-@router.post("/{vector_store_id}/search")
+@router.post("/{vector_store_id}/search", response_model=None)
 def search(vector_store_id: str, body: SearchBody, request: Request, ctx: ServerContext = Depends(context),
-                 principal: Principal = Depends(reader)) -> dict[str, Any]:
+           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     audit["vector_store"] = vector_store_id
     store = store_for(ctx, principal, vector_store_id)
@@ -84,5 +85,5 @@ def search(vector_store_id: str, body: SearchBody, request: Request, ctx: Server
     ctx.db.touch_store(vector_store_id)
     audit["retrieved"] = audit_hits(retrieved.found)
     audit["retrieval_ms"] = audit_timings(retrieved.timings)
-    return {"object": "vector_store.search_results.page", "search_query": queries,
-            "data": [search_result(f) for f in retrieved.found], "has_more": False, "next_page": None}
+    return json_response({"object": "vector_store.search_results.page", "search_query": queries,
+                          "data": [search_result(f) for f in retrieved.found], "has_more": False, "next_page": None})

@@ -10,12 +10,27 @@ import json
 import time
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from ragkit.server.db import MetaDB, NotFound
 from ragkit.server.errors import bad_request
 
 DAY = 86400
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    """``body`` sent as JSON as it is. The answering routes build plain JSON-safe dicts, so
+    FastAPI's validation and encoding passes over them are skipped: about 0.5 ms a page of search
+    results, a twentieth of a search (``bench/bench_server.py``)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_plain)
+    return Response(text.encode("utf-8"), status_code=status, media_type="application/json")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # a numpy scalar
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class ListQuery(BaseModel):

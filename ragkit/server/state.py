@@ -79,5 +79,7 @@ class ServerContext:
         return ["ragkit-extractive"] + ([self.chat_model] if self.chat_model else [])
 
 
-def context(request: Request) -> ServerContext:
+async def context(request: Request) -> ServerContext:
+    """The server's context. ``async`` only because it never blocks: FastAPI runs a plain ``def``
+    dependency in its thread pool, one more thread hop per request for an attribute lookup."""
     return request.app.state.ctx
