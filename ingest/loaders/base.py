@@ -56,7 +56,7 @@ class LoadOptions:
     #: at most this many pages of one file are OCRed ...
     ocr_max_pages: int = 50
     #: ... and OCR of one file stops after this many seconds (the rest is reported)
-    ocr_seconds: float = 120.0
+    ocr_seconds: float = 600.0
     #: keep lines repeated on most pages (running headers, footers, page numbers)
     keep_furniture: bool = False
     #: DOCX: add reviewers' comments as a "Comments" section after the body
