@@ -21,3 +21,4 @@ def server(tmp_path_factory, request):
 @pytest.fixture(scope="module")
 def client(server):
     return server.client(server.keys[0])
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -158,3 +159,26 @@ def chat_model_server(home: Path, base_url: str, model: str) -> Server:
     """``ragkit serve`` (no auth) whose chat model is the OpenAI-compatible server at ``base_url``."""
     env = {"RAGKIT_BASE_URL": base_url, "RAGKIT_MODEL": model, "RAGKIT_MAX_RETRIES": "0"}
     return Server(home, "--no-auth", env=env).start()
+
+
+#: a passage as the tool loop numbers it for the model (ragkit.conversations.tools.Passages.format)
+SOURCE = re.compile(r'<source id="(\d+)" file="([^"]*)"(?: page="(\d+)")?>\n(.*?)\n</source>', re.S)
+
+
+def manuals_store(client) -> str:
+    """A vector store with the sample corpus's WS-200 manual and support FAQ, ingested."""
+    from conftest import CORPUS
+
+    vs = client.vector_stores.create(name="manuals")
+    batch = upload_batch(client, vs.id, [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"])
+    assert batch.file_counts.completed == 2
+    return vs.id
+
+
+def e42_and_weather(body: dict) -> dict:
+    """A scripted last reply for the tool-loop tests: cites the passage holding E42 and repeats
+    the function's output (the tool message that is not a passage)."""
+    tools = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    number = next(n for n, _file, _page, text in SOURCE.findall("\n".join(tools)) if "E42" in text)
+    weather = next(t for t in tools if "<source" not in t)
+    return {"content": f"E42 means the anemometer cable is disconnected [{number}]. In Oslo it is {weather}."}

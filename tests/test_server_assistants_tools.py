@@ -6,40 +6,16 @@ a model that never stops calling tools, a model that is down, cancelling a run m
 from __future__ import annotations
 
 import json
-import re
 import threading
 
 import pytest
-from conftest import CORPUS
-from server_helpers import chat_model_server, upload, wait_until
+from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
+from server_helpers import e42_and_weather, wait_until
 
 pytestmark = pytest.mark.timeout(600)
-MODEL = "test-model"
-SOURCE = re.compile(r'<source id="(\d+)" file="([^"]*)"(?: page="(\d+)")?>\n(.*?)\n</source>', re.S)
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city now.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, openai_server):
-    running = chat_model_server(tmp_path_factory.mktemp("serve-assistant-tools") / "home", openai_server.url, MODEL)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return server.client()
-
-
-@pytest.fixture(scope="module")
-def store(client):
-    vs = client.vector_stores.create(name="manuals")
-    ids = upload(client, [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"])
-    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=vs.id, file_ids=ids)
-    assert batch.file_counts.completed == 2
-    return vs.id
 
 
 def _assistant(client, store: str, *functions):
@@ -52,19 +28,11 @@ def _thread(client, question: str):
     return client.beta.threads.create(messages=[{"role": "user", "content": question}])
 
 
-def _final(body: dict) -> dict:
-    """The scripted last reply: cites the passage holding E42 and repeats the function's output."""
-    tools = [m["content"] for m in body["messages"] if m["role"] == "tool"]
-    number = next(n for n, _file, _page, text in SOURCE.findall("\n".join(tools)) if "E42" in text)
-    weather = next(t for t in tools if "<source" not in t)
-    return {"content": f"E42 means the anemometer cable is disconnected [{number}]. In Oslo it is {weather}."}
-
-
 def test_a_user_function_stops_the_run_until_its_output_is_submitted(client, store, llm):
     llm.state.tool_script.extend([
         {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
         {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
-        _final])
+        e42_and_weather])
     assistant = _assistant(client, store, WEATHER)
     thread = _thread(client, "What does E42 mean, and what is the weather in Oslo?")
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
@@ -161,7 +129,7 @@ def test_a_streamed_run_stops_for_a_function_and_streams_on_after_the_output(cli
     llm.state.tool_script.extend([
         {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
         {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
-        _final])
+        e42_and_weather])
     thread = _thread(client, "What does E42 mean, and what is the weather in Oslo?")
     with client.beta.threads.runs.stream(thread_id=thread.id,
                                          assistant_id=_assistant(client, store, WEATHER).id) as stream:

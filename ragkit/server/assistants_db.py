@@ -44,6 +44,8 @@ CREATE INDEX IF NOT EXISTS asst_steps_by_run ON asst_steps(run_id, seq);
 CREATE TABLE IF NOT EXISTS resp_responses(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, previous_id TEXT,
     question TEXT NOT NULL, standalone TEXT, answer TEXT NOT NULL, sources TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resp_tool_state(
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conv_conversations(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conv_items(

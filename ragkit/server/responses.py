@@ -13,6 +13,9 @@ session does (:mod:`ragkit.server.followups`); ``response.ragkit.search_query`` 
 searched. Every response is stored for its key (``store: false`` opts out), and a response with
 ``conversation`` appends its input and output items to the conversation.
 
+``function`` tools hand the model's calls to the client and take their outputs back
+(:mod:`ragkit.server.response_tools`).
+
 ``stream: true`` sends the Responses event stream (``response.created`` ...
 ``response.output_text.delta`` ... ``response.completed``). Deltas are the generator's raw text;
 ``response.output_text.done`` and ``response.completed`` carry the checked text (a citation to a
@@ -30,7 +33,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ragkit.server import filters as openai_filters
 from ragkit.server.answering import Grounded, answer, audit_answer, stream
@@ -40,7 +43,10 @@ from ragkit.server.followups import Memory
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body
-from ragkit.server.retrieval import Found
+from ragkit.server.response_items import annotations, message, search_call, usage_of
+from ragkit.server.response_tools import (
+    FunctionTool, ToolLoopFailed, function_tools, has_tool_items, parse_tool, run_tools, save,
+)
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
@@ -100,72 +106,36 @@ def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:
     return text.strip()
 
 
-def _tools(ctx: ServerContext, body: ResponsesBody) -> list[FileSearchTool]:
+def _tools(ctx: ServerContext, body: ResponsesBody, required: bool = True) -> list[FileSearchTool]:
+    """The ``file_search`` tools (``function`` tools are :mod:`ragkit.server.response_tools`'),
+    or the server's default store; without either, a grounded answer has nothing to search."""
     tools = []
     for i, raw in enumerate(body.tools):
+        if raw.get("type") == "function":
+            continue
         if raw.get("type") != "file_search":
-            raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit answers with "
-                              "file_search over its vector stores.", f"tools[{i}].type")
-        try:
-            tools.append(FileSearchTool.model_validate(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise bad_request(f"Invalid file_search tool: {where}: {first['msg']}", f"tools[{i}].{where}") from None
+            raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit offers file_search "
+                              "over its vector stores and your own function tools.", f"tools[{i}].type")
+        tools.append(parse_tool(FileSearchTool, raw, i))
     if not tools and ctx.config.default_vector_store:
         tools.append(FileSearchTool(type="file_search", vector_store_ids=[ctx.config.default_vector_store]))
-    if not tools:
+    if not tools and required:
         raise bad_request("Add a file_search tool with vector_store_ids: ragkit answers from vector stores.", "tools")
     return tools
-
-
-def usage_of(grounded: Grounded) -> dict[str, Any]:
-    u = grounded.usage
-    return {"input_tokens": u.get("prompt_tokens", 0),
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": u.get("completion_tokens", 0), "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": u.get("total_tokens", 0)}
-
-
-def annotations(grounded: Grounded) -> list[dict[str, Any]]:
-    cited = {c["n"]: c for c in grounded.cited()}
-    out = []
-    for index, n in grounded.markers():
-        c = cited.get(n)
-        if c is None:
-            continue
-        out.append({"type": "file_citation", "file_id": c["file_id"], "filename": c["filename"], "index": index,
-                    "n": n, "page": c["page"], "quote": c["quote"], "quote_start": c["quote_start"],
-                    "quote_end": c["quote_end"], "chunk_id": c["chunk_id"], "vector_store_id": c["vector_store_id"]})
-    return out
-
-
-def search_call(call_id: str, queries: list[str], found: list[Found] | None, status: str,
-                with_results: bool) -> dict[str, Any]:
-    results = None
-    if with_results and found is not None:
-        results = [{"file_id": f.file_id, "filename": f.filename, "score": f.score, "text": f.hit.text,
-                    "attributes": f.result_attributes(), "page": f.hit.page, "chunk_id": f.hit.chunk_id,
-                    "vector_store_id": f.vector_store_id} for f in found]
-    return {"id": call_id, "type": "file_search_call", "status": status, "queries": queries, "results": results}
-
-
-def message(msg_id: str, text: str, notes: list[dict[str, Any]], status: str) -> dict[str, Any]:
-    content = [{"type": "output_text", "text": text, "annotations": notes, "logprobs": []}] if status else []
-    return {"id": msg_id, "type": "message", "role": "assistant", "status": status or "in_progress", "content": content}
 
 
 class Shape:
     """The parts of one response that do not change while it is produced."""
 
-    def __init__(self, body: ResponsesBody, model: str, tools: list[FileSearchTool]) -> None:
+    def __init__(self, body: ResponsesBody, model: str, tools: list[FileSearchTool],
+                 functions: list[FunctionTool] = ()) -> None:
         self.id = "resp_" + secrets.token_hex(16)
         self.call_id = "fs_" + secrets.token_hex(16)
         self.msg_id = "msg_" + secrets.token_hex(16)
         self.created = int(time.time())
         self.body = body
         self.model = model
-        self.tools = [t.model_dump(exclude_none=True) for t in tools]
+        self.tools = [t.model_dump(exclude_none=True) for t in tools] + [f.model_dump() for f in functions]
 
     def response(self, status: str, output: list[dict[str, Any]], grounded: Grounded | None = None,
                  error: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -190,6 +160,9 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     model, generator = resolve_model(ctx, body.model)
+    functions = function_tools(body.tools)
+    if functions or has_tool_items(body.input):
+        return await _with_functions(ctx, principal, body, audit, model, generator, functions)
     question = question_of(body.input)
     memory = await asyncio.to_thread(Memory.open, ctx, principal, body, question)
     tools = _tools(ctx, body)
@@ -219,6 +192,65 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     done = shape.response("completed", output, grounded)
     await asyncio.to_thread(memory.keep, done, grounded)
     return json_response(done)
+
+
+async def _with_functions(ctx: ServerContext, principal: Principal, body: ResponsesBody, audit: dict[str, Any],
+                          model: str, generator: str, functions: list[FunctionTool]) -> Response:
+    """The function-tool loop (:mod:`ragkit.server.response_tools`); streamed, its items are sent
+    as events once the round is over."""
+    if generator != "openai":
+        raise bad_request("Function tools need a chat model: ragkit's offline answerer quotes the documents and "
+                          "cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, and "
+                          "RAGKIT_BASE_URL for a local server), or use file_search alone.", "tools")
+    if body.conversation_id:
+        raise bad_request("With function tools, continue with previous_response_id or send the exchange as "
+                          "input; conversation is not supported there.", "conversation")
+    tools = _tools(ctx, body, required=False)
+    stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
+    k = (tools[0].max_num_results if tools else None) or ctx.settings.top_k
+    shape = Shape(body, model, tools, functions)
+    try:
+        turn = await asyncio.to_thread(run_tools, ctx, principal.id, body, model, stores, k, functions,
+                                       RESULTS in body.include)
+    except ToolLoopFailed as exc:
+        audit["error"] = str(exc)
+        done = shape.response("failed", [], error={"code": "server_error", "message": str(exc)})
+    else:
+        audit.update({"vector_store": [s["id"] for s in stores], "question": turn.question,
+                      "function_calls": [i["name"] for i in turn.output if i["type"] == "function_call"]})
+        if turn.grounded is not None:
+            audit_answer(audit, turn.grounded)
+        done = shape.response("completed", turn.output, turn.grounded)
+        if body.store:
+            await asyncio.to_thread(save, ctx, principal.id, done, turn)
+    if body.stream:
+        return StreamingResponse(_replay(shape, done), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return json_response(done)
+
+
+async def _replay(shape: Shape, done: dict[str, Any]) -> AsyncIterator[str]:
+    """A finished response as the Responses event stream, item by item."""
+    seq = [0]
+    yield _sse(seq, "response.created", response=shape.response("in_progress", []))
+    yield _sse(seq, "response.in_progress", response=shape.response("in_progress", []))
+    for index, item in enumerate(done["output"]):
+        at = {"output_index": index, "item_id": item["id"]}
+        yield _sse(seq, "response.output_item.added", output_index=index, item=item | {"status": "in_progress"})
+        if item["type"] == "function_call":
+            yield _sse(seq, "response.function_call_arguments.delta", delta=item["arguments"], **at)
+            yield _sse(seq, "response.function_call_arguments.done", arguments=item["arguments"], **at)
+        elif item["type"] == "message":
+            part = item["content"][0]
+            ids = at | {"content_index": 0}
+            yield _sse(seq, "response.content_part.added", part=part | {"text": "", "annotations": []}, **ids)
+            yield _sse(seq, "response.output_text.delta", delta=part["text"], logprobs=[], **ids)
+            for i, note in enumerate(part["annotations"]):
+                yield _sse(seq, "response.output_text.annotation.added", annotation_index=i, annotation=note, **ids)
+            yield _sse(seq, "response.output_text.done", text=part["text"], logprobs=[], **ids)
+            yield _sse(seq, "response.content_part.done", part=part, **ids)
+        yield _sse(seq, "response.output_item.done", output_index=index, item=item)
+    yield _sse(seq, f"response.{done['status']}", response=done)
 
 
 def _sse(seq: list[int], kind: str, **data: Any) -> str:

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ragkit.citations import resolve
+from ragkit.errors import RagkitError
 from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
 from ragkit.conversations.tools import REFUSAL_MARK
 from ragkit.server import assistants_db as adb
@@ -44,7 +45,9 @@ from ragkit.server.thread_objects import (
     thread_annotations,
     usage,
 )
-from ragkit.server.tool_calls import FILE_SEARCH_TOOL, TOOLS_SYSTEM, restore_passages, server_call
+from ragkit.server.tool_calls import (
+    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call,
+)
 
 log = logging.getLogger("ragkit.server")
 Emit = Callable[[str, Any], None]
@@ -237,7 +240,7 @@ def tool_messages(ctx: ServerContext, thread_id: str, instructions: str) -> list
 
 def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
                 emit: Emit) -> None:
-    from ragkit.llm import make_client, translate_api_error
+    from ragkit.llm import make_client
 
     client = ctx.registry.upstream(make_client)
     functions = {t["function"]["name"] for t in run["tools"] if t["type"] == "function"}
@@ -254,24 +257,16 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
         if run.get("temperature") is not None:
             request["temperature"] = run["temperature"]
         try:
-            response = client.chat.completions.create(**request)
-        except Exception as exc:  # noqa: BLE001 - SDK errors become the run's last_error
-            translated = translate_api_error(exc, what=f"model {run['model']!r}")
-            if translated is exc:
-                raise
-            raise RunFailed(f"The chat model failed: {translated}") from None
-        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
-            total[name] = total.get(name, 0) + int(getattr(response.usage, name, 0) or 0)
-        reply = response.choices[0].message
+            reply = ask_model(client, request, total)
+        except RagkitError as exc:
+            raise RunFailed(f"The chat model failed: {exc}") from None
         calls = list(reply.tool_calls or [])
         if not calls:
             text = reply.content or ""
             break
         if rounds == MAX_ROUNDS:
             raise RunFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
-        messages.append({"role": "assistant", "content": reply.content or None, "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
-            for c in calls]})
+        messages.append(calls_message(reply))
         searched, waiting = [], []
         for call in calls:
             name, arguments = call.function.name, call.function.arguments or "{}"

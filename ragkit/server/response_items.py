@@ -1,0 +1,46 @@
+"""The output items of ``/v1/responses`` (file search calls, messages with file citations, usage),
+shared by grounded answers (:mod:`ragkit.server.responses`) and the function-tool loop
+(:mod:`ragkit.server.response_tools`), so both give the SDK the same shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragkit.server.answering import Grounded
+from ragkit.server.retrieval import Found
+
+
+def usage_of(grounded: Grounded) -> dict[str, Any]:
+    u = grounded.usage
+    return {"input_tokens": u.get("prompt_tokens", 0),
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": u.get("completion_tokens", 0), "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": u.get("total_tokens", 0)}
+
+
+def annotations(grounded: Grounded) -> list[dict[str, Any]]:
+    cited = {c["n"]: c for c in grounded.cited()}
+    out = []
+    for index, n in grounded.markers():
+        c = cited.get(n)
+        if c is None:
+            continue
+        out.append({"type": "file_citation", "file_id": c["file_id"], "filename": c["filename"], "index": index,
+                    "n": n, "page": c["page"], "quote": c["quote"], "quote_start": c["quote_start"],
+                    "quote_end": c["quote_end"], "chunk_id": c["chunk_id"], "vector_store_id": c["vector_store_id"]})
+    return out
+
+
+def search_call(call_id: str, queries: list[str], found: list[Found] | None, status: str,
+                with_results: bool) -> dict[str, Any]:
+    results = None
+    if with_results and found is not None:
+        results = [{"file_id": f.file_id, "filename": f.filename, "score": f.score, "text": f.hit.text,
+                    "attributes": f.result_attributes(), "page": f.hit.page, "chunk_id": f.hit.chunk_id,
+                    "vector_store_id": f.vector_store_id} for f in found]
+    return {"id": call_id, "type": "file_search_call", "status": status, "queries": queries, "results": results}
+
+
+def message(msg_id: str, text: str, notes: list[dict[str, Any]], status: str) -> dict[str, Any]:
+    content = [{"type": "output_text", "text": text, "annotations": notes, "logprobs": []}] if status else []
+    return {"id": msg_id, "type": "message", "role": "assistant", "status": status or "in_progress", "content": content}

@@ -1,0 +1,248 @@
+"""Function tools on ``/v1/responses``: the function-calling loop of the guides, over the user's
+documents.
+
+With ``function`` tools in ``tools``, the configured chat model gets the conversation, the user's
+functions and, when the request names vector stores, ragkit's own ``file_search``. Its
+``file_search`` calls run here (:mod:`ragkit.server.tool_calls`) and show in the output as
+``file_search_call`` items. A call to one of the user's functions ends the response with
+``function_call`` items (``call_id``, ``name``, ``arguments``); the client runs them and sends
+``function_call_output`` items back, either
+
+* with ``previous_response_id``: the chat so far (and the passages it numbered) is restored from
+  the stored response, so ``input`` holds just the outputs; or
+* statelessly, as the guides do: the whole exchange is sent again as ``input`` (the user message,
+  the ``function_call`` items as returned, then the outputs).
+
+The final answer is a message whose ``[n]`` markers are checked against the passages
+``file_search`` returned and become ``file_citation`` annotations. An unknown tool or invalid
+arguments go back to the model as a tool error; a model still calling tools after
+``MAX_ROUNDS`` rounds fails the request. The offline answerer cannot call functions: without a
+chat model, function tools are a 400 that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from ragkit.citations import resolve
+from ragkit.conversations.session import HISTORY_TURNS
+from ragkit.conversations.tools import REFUSAL_MARK
+from ragkit.server import assistants_db as adb
+from ragkit.server.answering import Grounded
+from ragkit.server.errors import bad_request
+from ragkit.server.followups import response_history, sources_of
+from ragkit.server.params import Body
+from ragkit.server.response_items import annotations, message, search_call
+from ragkit.server.state import ServerContext
+from ragkit.server.tool_calls import (
+    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call,
+)
+
+MAX_ROUNDS = 4
+ROLES = ("user", "system", "developer", "assistant")
+
+
+class FunctionTool(Body):
+    type: Literal["function"]
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+    def for_chat(self) -> dict[str, Any]:
+        function: dict[str, Any] = {"name": self.name, "parameters": self.parameters or {"type": "object"}}
+        if self.description:
+            function["description"] = self.description
+        return {"type": "function", "function": function}
+
+
+def parse_tool(kind: type[Body], raw: dict[str, Any], i: int) -> Any:
+    """``tools[i]`` as ``kind``, or a 400 naming the field that is wrong."""
+    try:
+        return kind.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise bad_request(f"Invalid {raw.get('type')} tool: {where}: {first['msg']}", f"tools[{i}].{where}") from None
+
+
+def function_tools(raw_tools: list[dict[str, Any]]) -> list[FunctionTool]:
+    """The request's ``function`` tools, validated (``file_search`` is not one; others are 400s)."""
+    tools = []
+    for i, raw in enumerate(raw_tools):
+        if raw.get("type") == "file_search":
+            continue
+        if raw.get("type") != "function":
+            raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit offers file_search "
+                              "over its vector stores and your own function tools.", f"tools[{i}].type")
+        tool = parse_tool(FunctionTool, raw, i)
+        if tool.name == FILE_SEARCH_TOOL["function"]["name"]:
+            raise bad_request("A function may not be called file_search: that name is ragkit's own tool.",
+                              f"tools[{i}].name")
+        tools.append(tool)
+    return tools
+
+
+def has_tool_items(items: str | list[dict[str, Any]]) -> bool:
+    return isinstance(items, list) and any(i.get("type") in ("function_call", "function_call_output") for i in items)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(str(p.get("text", "")) for p in content or [] if isinstance(p, dict)).strip()
+
+
+def chat_from_input(items: str | list[dict[str, Any]], known_calls: set[str] = frozenset()) -> list[dict[str, Any]]:
+    """Responses ``input`` as chat messages: messages by role, consecutive ``function_call`` items
+    as one assistant message with ``tool_calls``, each ``function_call_output`` as a ``tool``
+    message. Calls in ``known_calls`` are already in the restored chat and are not repeated."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    chat: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role")
+            if role not in ROLES:
+                raise bad_request(f"Unknown role {role!r}.", f"input[{i}].role")
+            chat.append({"role": "system" if role == "developer" else role, "content": _text(item.get("content"))})
+        elif kind == "function_call":
+            call_id = item.get("call_id")
+            if not call_id or not item.get("name"):
+                raise bad_request("A function_call item needs call_id and name.", f"input[{i}]")
+            if call_id in known_calls:
+                continue
+            call = {"id": call_id, "type": "function",
+                    "function": {"name": item["name"], "arguments": item.get("arguments") or "{}"}}
+            if chat and chat[-1]["role"] == "assistant" and chat[-1].get("tool_calls"):
+                chat[-1]["tool_calls"].append(call)
+            else:
+                chat.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            if not item.get("call_id"):
+                raise bad_request("A function_call_output item needs the call_id it answers.", f"input[{i}].call_id")
+            output = item.get("output")
+            chat.append({"role": "tool", "tool_call_id": item["call_id"],
+                         "content": output if isinstance(output, str) else json.dumps(output)})
+        elif kind in ("file_search_call", "reasoning"):
+            continue  # ragkit's own items, sent back as the guides do: already reflected in the chat
+        else:
+            raise bad_request(f"Input item type {kind!r} is not supported with function tools.", f"input[{i}].type")
+    return chat
+
+
+def _check_calls_answered(chat: list[dict[str, Any]]) -> None:
+    """Every function call the model made must have its output before the model is asked again."""
+    answered = {m["tool_call_id"] for m in chat if m["role"] == "tool"}
+    for m in chat:
+        for call in m.get("tool_calls") or []:
+            if call["id"] not in answered:
+                raise bad_request(f"No function_call_output for call_id {call['id']!r}: send the output of "
+                                  "every function call the previous response made.", "input")
+
+
+class ToolLoopFailed(Exception):
+    """The loop cannot finish; the response is returned ``failed`` with this message."""
+
+
+@dataclass
+class ToolTurn:
+    """One response of the loop: its output items, and the answer when it finished."""
+
+    output: list[dict[str, Any]]
+    grounded: Grounded | None
+    question: str
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any] | None:
+    row = adb.tables(ctx.db).one("SELECT state FROM resp_tool_state WHERE id=? AND owner=?", (response_id, owner))
+    return json.loads(row["state"]) if row else None
+
+
+def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn) -> None:
+    """Keep the response (for retrieve and ``previous_response_id``) and the loop's state."""
+    answer = turn.grounded.text if turn.grounded else ""
+    sources = json.dumps(sources_of(turn.grounded)) if turn.grounded else "[]"
+    with adb.tables(ctx.db).write() as conn:
+        conn.execute("INSERT INTO resp_responses(id, owner, previous_id, question, standalone, answer, sources, body) "
+                     "VALUES(?,?,?,?,?,?,?,?)", (response["id"], owner, response.get("previous_response_id"),
+                                                 turn.question, turn.question, answer, sources, json.dumps(response)))
+        conn.execute("INSERT INTO resp_tool_state(id, owner, state) VALUES(?,?,?)",
+                     (response["id"], owner, json.dumps(turn.state)))
+
+
+def _start(ctx: ServerContext, owner: str, body: Any, k: int, functions: list[FunctionTool]) -> dict[str, Any]:
+    """The loop's state: restored from ``previous_response_id``, or a new chat from the history."""
+    system = TOOLS_SYSTEM + (f"\n\nInstructions:\n{body.instructions}" if body.instructions else "")
+    state = load_state(ctx, owner, body.previous_response_id) if body.previous_response_id else None
+    if state is None:
+        chat: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        if body.previous_response_id:  # an earlier grounded answer: continue from its question and answer
+            for user, assistant in response_history(ctx, owner, body.previous_response_id)[-HISTORY_TURNS:]:
+                chat += [{"role": "user", "content": user.content}, {"role": "assistant", "content": assistant.content}]
+        state = {"messages": chat, "passages": []}
+    known = {c["id"] for m in state["messages"] for c in m.get("tool_calls") or []}
+    state["messages"] += chat_from_input(body.input, known)
+    state.update(k=k, functions=[f.name for f in functions], rounds=0)
+    _check_calls_answered(state["messages"])
+    return state
+
+
+def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
+              functions: list[FunctionTool], with_results: bool) -> ToolTurn:
+    """Drive the model until it answers or calls one of the user's functions."""
+    from ragkit.llm import make_client
+
+    state = _start(ctx, owner, body, k, functions)
+    messages = state["messages"]
+    question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    offered = ([FILE_SEARCH_TOOL] if stores else []) + [f.for_chat() for f in functions]
+    names = {f.name for f in functions}
+    passages, found = restore_passages(state)
+    client = ctx.registry.upstream(make_client)
+    output: list[dict[str, Any]] = []
+    total: dict[str, int] = {}
+    for rounds in range(MAX_ROUNDS + 1):
+        request: dict[str, Any] = {"model": model, "messages": messages, "tools": offered,
+                                   "tool_choice": "none" if rounds == MAX_ROUNDS else "auto"}
+        if body.temperature is not None:
+            request["temperature"] = body.temperature
+        reply = ask_model(client, request, total)  # a model error is an OpenAI-shaped error
+        calls = list(reply.tool_calls or [])
+        if not calls:
+            text = reply.content or ""
+            resolved = resolve(text, passages.hits)
+            refused = REFUSAL_MARK in text.lower()
+            warnings = [f"removed citation(s) to passages no tool returned: {resolved.invalid}"] if resolved.invalid else []
+            grounded = Grounded(question=question, text=resolved.text, refused=refused,
+                                citations=[] if refused else resolved.citations,
+                                found=[found[h.chunk_id] for h in passages.hits], generator="openai-tools",
+                                model=model, usage=total, warnings=warnings)
+            messages.append({"role": "assistant", "content": text})
+            output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), "completed"))
+            return ToolTurn(output, grounded, question, state)
+        if rounds == MAX_ROUNDS:
+            raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
+        messages.append(calls_message(reply))
+        waiting = []
+        for call in calls:
+            name, arguments = call.function.name, call.function.arguments or "{}"
+            if name in names:
+                waiting.append({"type": "function_call", "id": "fc_" + secrets.token_hex(16), "call_id": call.id,
+                                "name": name, "arguments": arguments, "status": "completed"})
+                continue
+            result, hits = server_call(ctx, stores, name, arguments, state, passages, found)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+            if hits is not None:
+                output.append(search_call("fs_" + secrets.token_hex(16), [state["search_query"]], hits,
+                                          "completed", with_results))
+        if waiting:
+            return ToolTurn(output + waiting, None, question, state | {"usage": total})
+    raise AssertionError("unreachable")

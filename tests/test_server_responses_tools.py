@@ -1,0 +1,105 @@
+"""``/v1/responses`` with function tools: the function-calling loop of the guides, with the test
+OpenAI-compatible server (tests/openai_server.py) scripted to play the model. ragkit runs the
+model's ``file_search`` calls itself and hands the user's function calls back to the client,
+which answers them with ``previous_response_id`` or by sending the whole exchange again."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
+from server_helpers import e42_and_weather
+
+pytestmark = pytest.mark.timeout(600)
+WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def _chats(llm) -> list[dict]:
+    """The bodies of the chat completion requests the model got."""
+    return [r["body"] for r in llm.chat_requests()]
+
+
+def test_a_function_call_is_handed_back_and_answered_with_previous_response_id(client, store, llm):
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        e42_and_weather])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    first = client.responses.create(model=MODEL, input="What does E42 mean, and what is the weather in Oslo?",
+                                    tools=tools, include=["file_search_call.results"])
+    assert first.status == "completed" and first.output_text == ""
+    searched, call = first.output
+    assert searched.type == "file_search_call" and searched.queries == ["error code E42"]
+    assert any("E42" in r.text for r in searched.results)
+    assert call.type == "function_call" and call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "Oslo"}
+
+    second = client.responses.create(model=MODEL, previous_response_id=first.id, tools=tools, input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy, 12 C"}])
+    assert second.status == "completed", second.error
+    assert "cloudy, 12 C" in second.output_text and "anemometer" in second.output_text
+    [note] = second.output[-1].content[0].annotations
+    assert note.type == "file_citation" and note.filename in ("ws200-user-manual.pdf", "support-faq.txt")
+    assert second.output_text[note.index:].startswith("[")
+    # the model saw the restored chat: its own tool calls, then the function's output as a tool message
+    last = _chats(llm)[-1]["messages"]
+    assert [m["role"] for m in last][-2:] == ["assistant", "tool"]
+    assert last[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "cloudy, 12 C"}
+    assert client.responses.retrieve(second.id).output_text == second.output_text
+
+
+def test_the_guides_stateless_loop_sends_the_call_back_as_input(client, llm):
+    """As the function-calling guide writes it: append the returned call object and its output
+    to the input list and ask again, without previous_response_id (no stores: functions only)."""
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Bergen"}}]},
+        lambda body: {"content": "It is " + next(m["content"] for m in body["messages"] if m["role"] == "tool")}])
+    input_messages: list = [{"role": "user", "content": "What is the weather in Bergen?"}]
+    response = client.responses.create(model=MODEL, input=input_messages, tools=[WEATHER], store=False)
+    tool_call = response.output[0]
+    assert tool_call.type == "function_call"
+    input_messages.append(tool_call)
+    input_messages.append({"type": "function_call_output", "call_id": tool_call.call_id, "output": "rain, 9 C"})
+    answer = client.responses.create(model=MODEL, input=input_messages, tools=[WEATHER], store=False)
+    assert answer.output_text == "It is rain, 9 C"
+    sent = _chats(llm)[-1]["messages"]
+    assert sent[-2]["tool_calls"][0]["id"] == tool_call.call_id and sent[-1]["role"] == "tool"
+    assert [t["function"]["name"] for t in _chats(llm)[-1]["tools"]] == ["get_weather"]
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(answer.id)  # store=False keeps nothing
+
+
+def test_function_tools_are_refused_clearly_where_they_cannot_work(client, store, llm):
+    with pytest.raises(openai.BadRequestError) as offline:
+        client.responses.create(model="ragkit-extractive", input="Weather in Oslo?", tools=[WEATHER])
+    assert "need a chat model" in offline.value.message and offline.value.body["param"] == "tools"
+    with pytest.raises(openai.BadRequestError) as bad_name:
+        client.responses.create(model=MODEL, input="x", tools=[{**WEATHER, "name": "no spaces allowed"}])
+    assert bad_name.value.body["param"] == "tools[0].name"
+    llm.state.tool_script.append({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    first = client.responses.create(model=MODEL, input="Weather in Oslo?", tools=[WEATHER])
+    with pytest.raises(openai.BadRequestError) as unanswered:  # the call's output is missing
+        client.responses.create(model=MODEL, previous_response_id=first.id, tools=[WEATHER],
+                                input=[{"role": "user", "content": "and tomorrow?"}])
+    assert first.output[0].call_id in unanswered.value.message
+
+
+def test_a_model_that_never_stops_calling_tools_fails_the_response(client, store, llm):
+    llm.state.tool_script.append({"tool_calls": [{"name": "nope", "arguments": {}}], "repeat": True})
+    response = client.responses.create(model=MODEL, input="Loop forever", tools=[WEATHER])
+    assert response.status == "failed" and "kept calling tools" in response.error.message
+    # the unknown tool went back to the model as an error it could have corrected
+    assert "there is no tool 'nope'" in _chats(llm)[-1]["messages"][-1]["content"]
+
+
+def test_a_streamed_response_sends_the_function_call_events(client, llm):
+    llm.state.tool_script.append({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    events = list(client.responses.create(model=MODEL, input="Weather in Oslo?", tools=[WEATHER], stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    done = next(e for e in events if e.type == "response.function_call_arguments.done")
+    assert json.loads(done.arguments) == {"city": "Oslo"}
+    assert events[-1].response.output[0].name == "get_weather"
