@@ -115,12 +115,14 @@ def test_cancelling_a_run_while_the_model_works_drops_its_answer(client, store, 
 
 def test_without_functions_the_model_answers_over_the_stores(client, store, llm):
     thread = _thread(client, "What does error code E42 mean?")
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=_assistant(client, store).id)
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=_assistant(client, store).id,
+                                                   max_completion_tokens=300)
     assert run.status == "completed", run.last_error
     message = client.beta.threads.messages.list(thread_id=thread.id).data[0]
     assert message.model_extra["ragkit"]["generator"] == "openai"
     assert "anemometer" in message.content[0].text.value.lower() and message.content[0].text.annotations
     [request] = llm.chat_requests()
+    assert request["body"]["max_tokens"] == 300  # the run's cap on the answer
     assert "tools" not in request["body"] and request["body"]["messages"][0]["content"].endswith(
         "Answer field technicians.")
 

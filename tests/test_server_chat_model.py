@@ -6,28 +6,9 @@ from __future__ import annotations
 
 import openai
 import pytest
-from conftest import CORPUS
-from server_helpers import chat_model_server, upload
+from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-MODEL = "test-model"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, openai_server):
-    running = chat_model_server(tmp_path_factory.mktemp("serve-llm") / "home", openai_server.url, MODEL)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def store(server):
-    client = server.client()
-    vs = client.vector_stores.create(name="llm")
-    ids = upload(client, [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"])
-    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=vs.id, file_ids=ids)
-    assert batch.file_counts.completed == 2
-    return vs.id
 
 
 def test_models_include_the_configured_chat_model(server):
@@ -83,3 +64,16 @@ def test_an_unreachable_model_falls_back_to_the_extractive_answer(server, store,
     meta = response.model_extra["ragkit"]
     assert meta["generator"] == "extractive" and any("extractive" in w for w in meta["warnings"])
     assert "0.2" in response.output_text
+
+
+def test_a_requests_cap_on_answer_tokens_reaches_the_model(server, store, llm):
+    client = server.client()
+    tools = [{"type": "file_search", "vector_store_ids": [store]}]
+    client.responses.create(model=MODEL, input="What does error code E42 mean?", tools=tools, max_output_tokens=40)
+    assert llm.chat_requests()[-1]["body"]["max_tokens"] == 40
+    # another cap is another answer: not served from the answer cache
+    client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "What does error code E42 mean?"}],
+                                   max_completion_tokens=24, extra_body={"vector_store_ids": [store]})
+    assert llm.chat_requests()[-1]["body"]["max_tokens"] == 24
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model=MODEL, input="x", tools=tools, max_output_tokens=2)

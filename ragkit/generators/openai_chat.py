@@ -8,6 +8,8 @@ cannot be fixed by retrying and becomes one clear :class:`~ragkit.errors.Generat
 
 from __future__ import annotations
 
+import copy
+
 import logging
 from typing import TYPE_CHECKING, Sequence
 
@@ -32,6 +34,13 @@ class OpenAIChatGenerator:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.prompt_version = PROMPT_VERSION
+
+    def limited(self, max_tokens: int) -> "OpenAIChatGenerator":
+        """The same generator with a request's own cap on the answer's tokens (``max_output_tokens``,
+        ``max_completion_tokens``), sharing the client."""
+        other = copy.copy(self)
+        other.max_tokens = max_tokens
+        return other
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "OpenAIChatGenerator":

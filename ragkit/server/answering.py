@@ -83,12 +83,13 @@ def count_tokens(text: str) -> int:
 def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, *, k: int, node: Filter | None,
            model: str, generator: str, instructions: str | None = None, score_threshold: float | None = None,
            on_token: TokenSink | None = None,
-           on_retrieved: Callable[[list[Found]], None] | None = None) -> Grounded:
+           on_retrieved: Callable[[list[Found]], None] | None = None, max_tokens: int | None = None) -> Grounded:
     """Answer ``question`` from the stores; ``on_retrieved`` receives the numbered sources once
-    they are known and ``on_token`` the text as it is generated (streaming)."""
+    they are known and ``on_token`` the text as it is generated (streaming). ``max_tokens`` caps a
+    chat model's answer (the extractive answer is a quote of at most two sentences)."""
     key = (tuple((s["id"], ctx.registry.kb(s).manifest.generation(), s["files_version"]) for s in stores),
            question, k, json.dumps(node.model_dump() if node else None, sort_keys=True), model, generator,
-           instructions or "", score_threshold)
+           instructions or "", score_threshold, max_tokens if generator == "openai" else None)
     cached = ctx.cache.get(key)
     if cached is not None:
         if on_retrieved:
@@ -102,6 +103,8 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
         on_retrieved(retrieved.found)
     kb = ctx.registry.kb(stores[0])
     chosen = ctx.registry.generator(generator, model if generator == "openai" else None)
+    if max_tokens is not None and hasattr(chosen, "limited"):
+        chosen = chosen.limited(max_tokens)
     answered = kb.answer(question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
                          generator=chosen, on_token=on_token, instructions=instructions,
                          check_names=len(stores) == 1)

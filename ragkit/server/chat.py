@@ -49,6 +49,8 @@ class ChatBody(Body):
     vector_store_ids: list[str] | None = None
     filters: dict[str, Any] | None = None
     max_num_results: int | None = Field(None, ge=1, le=50)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
 
 
 def _text(content: Any) -> str:
@@ -99,7 +101,8 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
 
     def run(on_token=None) -> Grounded:
         return answer(ctx, stores, question, k=k, node=node, model=model, generator=generator,
-                      instructions=instructions, on_token=on_token)
+                      instructions=instructions, on_token=on_token,
+                      max_tokens=body.max_completion_tokens or body.max_tokens)
 
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     if body.stream:

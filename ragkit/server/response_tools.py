@@ -214,6 +214,8 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
                                    "tool_choice": "none" if rounds == MAX_ROUNDS else "auto"}
         if body.temperature is not None:
             request["temperature"] = body.temperature
+        if body.max_output_tokens is not None:
+            request["max_tokens"] = body.max_output_tokens
         reply = ask_model(client, request, total)  # a model error is an OpenAI-shaped error
         calls = list(reply.tool_calls or [])
         if not calls:

@@ -71,7 +71,7 @@ class ResponsesBody(Body):
     stream: bool = False
     temperature: float | None = None
     top_p: float | None = None
-    max_output_tokens: int | None = None
+    max_output_tokens: int | None = Field(None, ge=16)
     metadata: dict[str, str] | None = None
     user: str | None = None
     previous_response_id: str | None = None
@@ -175,7 +175,8 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
 
     def run(on_token=None, on_retrieved=None) -> Grounded:
         grounded = answer(ctx, stores, memory.query, k=k, node=node, model=model, generator=generator,
-                          instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved)
+                          instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved,
+                          max_tokens=body.max_output_tokens)
         grounded.warnings.extend(memory.notices)
         return grounded
 

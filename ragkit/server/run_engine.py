@@ -176,7 +176,8 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
 
     grounded = answer(ctx, stores, made.query, k=state["k"], node=None, model=run["model"],
                       generator=state["generator"], instructions=run["instructions"] or None,
-                      on_token=on_token if streaming else None, on_retrieved=on_retrieved)
+                      on_token=on_token if streaming else None, on_retrieved=on_retrieved,
+                      max_tokens=run.get("max_completion_tokens"))
     grounded.warnings.extend(notices)
     _finish(ctx, run["id"], grounded, opened, emit, made.query)
 
@@ -256,6 +257,8 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
             request.update(tools=offered, tool_choice="none" if rounds == MAX_ROUNDS else "auto")
         if run.get("temperature") is not None:
             request["temperature"] = run["temperature"]
+        if run.get("max_completion_tokens") is not None:
+            request["max_tokens"] = run["max_completion_tokens"]
         try:
             reply = ask_model(client, request, total)
         except RagkitError as exc:
