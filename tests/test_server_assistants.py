@@ -79,6 +79,15 @@ def test_the_guide_thread_code_cites_files_and_follows_up(client, assistant):
     assert [m.role for m in everything] == ["user", "assistant", "user", "assistant"]
     assert [r.id for r in client.beta.threads.runs.list(thread_id=thread.id)] == [follow.id, run.id]
 
+    # truncation_strategy: a run that reads only the last message has no earlier turn to carry over
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="How long does it last?")
+    alone = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id,
+        truncation_strategy={"type": "last_messages", "last_messages": 1})
+    assert alone.status == "completed" and alone.truncation_strategy.last_messages == 1
+    searched = client.beta.threads.messages.list(thread_id=thread.id).data[0].model_extra["ragkit"]["search_query"]
+    assert searched == "How long does it last?"
+
 
 def test_quotes_of_a_text_file_are_spans_of_the_file(client, assistant):
     thread = client.beta.threads.create()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ragkit.server.auth import store_for
 from ragkit.server import assistants_db as adb
@@ -63,6 +63,19 @@ class MetadataBody(Body):
     _meta = field_validator("metadata")(check_metadata)
 
 
+class TruncationStrategy(Body):
+    """How much of the thread a run reads: ``auto`` (ragkit's last turns) or the ``last_messages``."""
+
+    type: Literal["auto", "last_messages"] = "auto"
+    last_messages: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _count(self) -> "TruncationStrategy":
+        if self.type == "last_messages" and self.last_messages is None:
+            raise ValueError("last_messages is required when type is 'last_messages'")
+        return self
+
+
 class RunBody(Body):
     assistant_id: str
     model: str | None = None
@@ -75,6 +88,7 @@ class RunBody(Body):
     top_p: float | None = Field(None, ge=0, le=1)
     max_prompt_tokens: int | None = Field(None, ge=256)
     max_completion_tokens: int | None = Field(None, ge=16)
+    truncation_strategy: TruncationStrategy | None = None
     stream: bool = False
 
     _meta = field_validator("metadata")(check_metadata)

@@ -143,20 +143,24 @@ def _text(message: dict[str, Any]) -> str:
     return "\n".join(c["text"]["value"] for c in message.get("content", []) if c.get("type") == "text")
 
 
-def conversation(ctx: ServerContext, thread_id: str) -> tuple[dict[str, Any], Pairs]:
-    """The thread's last user message and the (question, answer) pairs before it, oldest first."""
+def conversation(ctx: ServerContext, thread_id: str, last_messages: int | None = None
+                 ) -> tuple[dict[str, Any], Pairs]:
+    """The thread's last user message and the (question, answer) pairs before it, oldest first;
+    with ``last_messages`` (a run's ``truncation_strategy``), only that many messages are read,
+    the question included."""
     messages = [m for m in adb.thread_messages(ctx.db, thread_id) if m["status"] == "completed"]
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"), None)
     if last is None:
         raise RunFailed("The thread has no user message to answer.")
-    turns = [turn(m["role"], _text(m), m["_standalone"], m["_sources"]) for m in messages[:last]]
+    first = max(0, last + 1 - last_messages) if last_messages else 0
+    turns = [turn(m["role"], _text(m), m["_standalone"], m["_sources"]) for m in messages[first:last]]
     return messages[last], question_answer_pairs(turns)
 
 
 # -- grounded answers -------------------------------------------------------------------------
 def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
               emit: Emit, streaming: bool) -> None:
-    question, history = conversation(ctx, run["thread_id"])
+    question, history = conversation(ctx, run["thread_id"], last_messages(run))
     made, notices = follow_up(ctx, _text(question), history)
     adb.update_message(ctx.db, question, standalone=made.query)
     call_id = adb.new_id("call")
@@ -229,9 +233,15 @@ def _finish(ctx: ServerContext, run_id: str, grounded: Grounded, opened: dict[st
 
 
 # -- the tool loop ------------------------------------------------------------------------------
-def tool_messages(ctx: ServerContext, thread_id: str, instructions: str) -> list[dict[str, Any]]:
+def last_messages(run: dict[str, Any]) -> int | None:
+    strategy = run.get("truncation_strategy") or {}
+    return strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
+
+
+def tool_messages(ctx: ServerContext, thread_id: str, instructions: str, keep: int | None = None
+                  ) -> list[dict[str, Any]]:
     """The chat the model starts from: the system prompt, recent turns and the question."""
-    question, history = conversation(ctx, thread_id)
+    question, history = conversation(ctx, thread_id, keep)
     system = TOOLS_SYSTEM + (f"\n\nInstructions for this assistant:\n{instructions}" if instructions else "")
     chat: list[dict[str, Any]] = [{"role": "system", "content": system}]
     for user, assistant in history[-HISTORY_TURNS:]:

@@ -68,7 +68,7 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
     state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k),
                              "functions": functions}
     if mode == "tools":
-        state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions)
+        state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions, run_engine.last_messages(run))
     return adb.insert_run(ctx.db, run, principal.id, state)
 
 

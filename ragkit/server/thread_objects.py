@@ -78,7 +78,8 @@ def run_object(thread_id: str, assistant: dict[str, Any], model: str, instructio
             "temperature": body.temperature if body.temperature is not None else assistant.get("temperature"),
             "top_p": body.top_p if body.top_p is not None else assistant.get("top_p"),
             "max_prompt_tokens": body.max_prompt_tokens, "max_completion_tokens": body.max_completion_tokens,
-            "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
+            "truncation_strategy": (body.truncation_strategy.model_dump() if body.truncation_strategy
+                                    else {"type": "auto", "last_messages": None}), "response_format": "auto",
             "tool_choice": "auto", "parallel_tool_calls": True}
 
 
