@@ -142,12 +142,16 @@ class Collector(AssistantEventHandler):
         super().__init__()
         self.deltas: list[str] = []
         self.kinds: list[str] = []
+        self.tool_calls: list[str] = []
 
     def on_event(self, event) -> None:
         self.kinds.append(event.event)
 
     def on_text_delta(self, delta, snapshot) -> None:
         self.deltas.append(delta.value)
+
+    def on_tool_call_created(self, tool_call) -> None:
+        self.tool_calls.append(tool_call.type)
 
 
 def test_a_streamed_run_sends_deltas_and_completes(client, assistant):
@@ -160,8 +164,11 @@ def test_a_streamed_run_sends_deltas_and_completes(client, assistant):
     for kind in ("thread.run.in_progress", "thread.run.step.created", "thread.message.created",
                  "thread.message.delta", "thread.message.completed"):
         assert kind in handler.kinds
+    assert handler.tool_calls == ["file_search"]  # from the step delta, as OpenAI streams it
     run = stream.get_final_run()
     assert run.status == "completed"
+    steps = stream.get_final_run_steps()
+    assert steps[0].step_details.tool_calls[0].type == "file_search"  # the snapshot the deltas built
     [final] = stream.get_final_messages()
     assert "".join(handler.deltas) and final.content[0].text.value
     assert "firmware" in final.content[0].text.value.lower() and final.content[0].text.annotations

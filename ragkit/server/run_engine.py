@@ -166,7 +166,7 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
     call_id = adb.new_id("call")
     search_step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls",
                                                           "tool_calls": [file_search_call(call_id, None)]}))
-    emit("thread.run.step.created", search_step)
+    _tool_step_created(search_step, emit)
     opened: dict[str, Any] = {}
 
     def on_retrieved(found: list[Found]) -> None:
@@ -184,6 +184,15 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
                       max_tokens=run.get("max_completion_tokens"))
     grounded.warnings.extend(notices)
     _finish(ctx, run["id"], grounded, opened, emit, made.query)
+
+
+def _tool_step_created(step: dict[str, Any], emit: Emit) -> None:
+    """A tool-calls step as OpenAI streams it: created with no calls, then one delta that adds them,
+    so the SDK's ``on_tool_call_created`` and ``on_tool_call_done`` fire (they follow deltas)."""
+    calls = step["step_details"]["tool_calls"]
+    emit("thread.run.step.created", {**step, "step_details": {"type": "tool_calls", "tool_calls": []}})
+    emit("thread.run.step.delta", {"id": step["id"], "object": "thread.run.step.delta", "delta": {
+        "step_details": {"type": "tool_calls", "tool_calls": [{"index": i, **c} for i, c in enumerate(calls)]}}})
 
 
 def _open_message(ctx: ServerContext, run: dict[str, Any], emit: Emit) -> dict[str, Any]:
@@ -292,7 +301,7 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
                 searched.append(file_search_call(call.id, hits))
         if searched:
             step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls", "tool_calls": searched}))
-            emit("thread.run.step.created", step)
+            _tool_step_created(step, emit)
             _done_step(ctx, step, emit)
         if waiting:
             _require_action(ctx, run, state, rounds + 1, waiting, emit)
@@ -315,7 +324,7 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
 def _require_action(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], rounds: int,
                     waiting: list[dict[str, Any]], emit: Emit) -> None:
     step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls", "tool_calls": waiting}))
-    emit("thread.run.step.created", step)
+    _tool_step_created(step, emit)
     action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
         {"id": c["id"], "type": "function", "function": {"name": c["function"]["name"],
                                                          "arguments": c["function"]["arguments"]}}
