@@ -123,3 +123,7 @@ def test_a_year_the_matching_documents_never_mention_is_refused(kb_factory, tmp_
     answer = kb.ask("What was Acme's revenue in 2021?")
     assert answer.refused, answer.text
     assert any("never mention 2021" in w for w in answer.warnings), answer.warnings
+    # a year in the file name counts: the report is about that year even if no sentence says it
+    (folder / "initech-results-2022.txt").write_text("Initech results.\n\nInitech's revenue was 40 million EUR.\n")
+    kb.ingest([folder])
+    assert not kb.ask("What was Initech's revenue in 2022?").refused

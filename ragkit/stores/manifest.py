@@ -152,14 +152,17 @@ class Manifest:
         return {r[0] for r in rows}
 
     def mentions(self, paths: Sequence[str], text: str) -> bool:
-        """Does any chunk of these documents contain ``text`` (a plain substring)?"""
+        """Do these documents say ``text`` (a plain substring) in a chunk, in a chunk's context
+        (title, section path) or in their file path? "acme-annual-report-2019.md" is about 2019
+        even when no sentence of it says so."""
         paths = list(paths)[:500]
         if not paths:
             return False
         marks = ",".join("?" * len(paths))
         row = self._db.execute(
-            f"SELECT 1 FROM chunks WHERE collection=? AND path IN ({marks}) AND instr(text, ?) > 0 LIMIT 1",
-            (self.collection, *paths, text),
+            f"SELECT 1 FROM chunks WHERE collection=? AND path IN ({marks}) AND (instr(text, ?) > 0 "
+            "OR instr(path, ?) > 0 OR instr(coalesce(json_extract(meta, '$.context'), ''), ?) > 0) LIMIT 1",
+            (self.collection, *paths, text, text, text),
         ).fetchone()
         return row is not None
 
