@@ -219,7 +219,8 @@ def _runs(text: str) -> list[tuple[int, int, str]]:
 def table_spans(text: str) -> list[tuple[int, int, str]]:
     """(first row start, end, header) of every table in ``text`` whose rows a chunk could start
     among without its header: the rows after a ``cell | cell`` table's first line, and the rows of
-    a table of figures under the line just above it."""
+    a table of figures under the line just above it -- with the table's first line too when that
+    is a row of column years (:func:`is_year_row`), so a header of two lines is read whole."""
     spans: list[tuple[int, int, str]] = []
     for start, end, kind in _runs(text):
         if kind == "pipes":
@@ -230,9 +231,25 @@ def table_spans(text: str) -> list[tuple[int, int, str]]:
         while above_end > 0 and text[above_end - 1] == "\n":
             above_end -= 1
         above = text[text.rfind("\n", 0, max(0, above_end)) + 1:max(0, above_end)].strip()
-        if above and len(above) <= 200 and not is_figure_row(above) and "|" not in above:
+        if not above or len(above) > 200 or is_figure_row(above) or "|" in above:
+            above = ""
+        first_end = text.find("\n", start, end)
+        if first_end != -1 and is_year_row(text[start:first_end]):
+            # "2019 2018" heads the columns of a report's table: the header is it and the line above
+            spans.append((first_end + 1, end, f"{above} {text[start:first_end].strip()}".strip()))
+        elif above:
             spans.append((start, end, above))
     return spans
+
+
+_YEAR_CELL = re.compile(r"^[(\[]?(19|20)\d\d[)\]]?$")
+
+
+def is_year_row(line: str) -> bool:
+    """Is ``line`` a row of column years ("2019 2018", "Revenue 2020 2019"): the figures of a
+    report's table begin under it, so it belongs to the header, not to the rows."""
+    figures = [w for w in line.split() if _FIGURE.match(w)]
+    return len(figures) >= 2 and all(_YEAR_CELL.match(w) for w in figures)
 
 
 def header_above(text: str, start: int, spans: Sequence[tuple[int, int, str]] | None = None) -> str | None:

@@ -92,3 +92,18 @@ def test_table_spans_name_each_tables_rows_and_header_once():
         assert header_above(text, start, spans) == header == header_above(text, start)
     assert header_above(text, text.index("A | B"), spans) is None  # the header row itself
     assert header_above(text, text.index("End."), spans) is None
+
+
+def test_a_row_of_years_under_a_title_is_the_tables_header():
+    from ragkit.text import is_year_row, table_spans
+
+    assert is_year_row("2019 2018") and is_year_row("EUR million (2020) (2019)")
+    assert not is_year_row("Revenue 2019 120") and not is_year_row("North 12 14")
+    text = "Income statement (EUR million)\n2019 2018\nRevenue 120 110\nCosts 80 75\nProfit 40 35\nEnd."
+    [(start, end, header)] = table_spans(text)
+    assert text[start:end] == "Revenue 120 110\nCosts 80 75\nProfit 40 35"
+    assert header == "Income statement (EUR million) 2019 2018"
+    assert header_above(text, text.index("Costs")) == header
+    # without a title line, the years alone are the header
+    assert header_above(text[text.index("2019"):], text[text.index("2019"):].index("Profit")) == "2019 2018"
+
