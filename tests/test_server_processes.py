@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import sqlite3
 import time
 
@@ -34,20 +35,28 @@ def _documents(folder, count: int, sentences: int):
     return paths
 
 
+CLAIMED = "SELECT COUNT(*) FROM vs_files WHERE claimed_by IS NOT NULL AND status='in_progress'"
+
+
+def _batch_under_way(server, docs):
+    """Upload ``docs``, attach them as one batch and wait until the server has claimed some:
+    (vector store, file ids, batch, the metadata DB)."""
+    client = server.client()
+    vs = client.vector_stores.create(name="batch")
+    ids = upload(client, docs)
+    batch = client.vector_stores.file_batches.create(vector_store_id=vs.id, file_ids=ids)
+    meta = sqlite3.connect(server.home / "server" / "meta.sqlite")
+    wait_until(lambda: meta.execute(CLAIMED).fetchone()[0] > 0, timeout=60, interval=0.05)
+    return vs, ids, batch, meta
+
+
 def test_kill_9_during_a_batch_resumes_without_duplicates(tmp_path):
     from ragkit import KnowledgeBase
 
     home = tmp_path / "home"
-    docs = _documents(tmp_path / "docs", 10, 60)
     server = Server(home, "--no-auth").start()
     try:
-        client = server.client()
-        vs = client.vector_stores.create(name="crash")
-        ids = upload(client, docs)
-        batch = client.vector_stores.file_batches.create(vector_store_id=vs.id, file_ids=ids)
-        meta = sqlite3.connect(home / "server" / "meta.sqlite")
-        claimed = "SELECT COUNT(*) FROM vs_files WHERE claimed_by IS NOT NULL AND status='in_progress'"
-        wait_until(lambda: meta.execute(claimed).fetchone()[0] > 0, timeout=60, interval=0.05)
+        vs, ids, batch, meta = _batch_under_way(server, _documents(tmp_path / "docs", 10, 60))
         time.sleep(1.5)  # let part of the batch reach the store
     finally:
         server.kill()
@@ -72,6 +81,30 @@ def test_kill_9_during_a_batch_resumes_without_duplicates(tmp_path):
     with KnowledgeBase(home, collection=vs.id) as kb:
         status = kb.status()
     assert status.chunks == status.store_chunks == counted  # no duplicate and no orphan chunk
+
+
+def test_ctrl_c_during_a_batch_exits_cleanly_and_the_restart_finishes_it(tmp_path):
+    """Ctrl-C stops the ingest run at its next step: exit 0, no abort from a thread left inside
+    the embedding model, and the files go back in the queue without counting as an attempt."""
+    home = tmp_path / "home"
+    server = Server(home, "--no-auth").start()
+    vs, ids, batch, meta = _batch_under_way(server, _documents(tmp_path / "docs", 40, 60))
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=120) == 0
+    log = server.log.read_text(errors="replace")
+    assert "terminate called" not in log and "Traceback" not in log, log
+    waiting = meta.execute("SELECT COUNT(*) FROM vs_files WHERE status='in_progress'").fetchone()[0]
+    assert waiting > 0, "the batch finished before the signal: make the documents longer"
+    assert meta.execute(CLAIMED).fetchone()[0] == 0  # released at shutdown, not left for recovery
+    assert meta.execute("SELECT MAX(attempts) FROM vs_files WHERE status='in_progress'").fetchone()[0] == 0
+
+    restarted = Server(home, "--no-auth").start()
+    try:
+        done = restarted.client().vector_stores.file_batches.poll(batch.id, vector_store_id=vs.id,
+                                                                  poll_interval_ms=200)
+        assert done.file_counts.completed == len(ids) and done.file_counts.failed == 0
+    finally:
+        restarted.stop()
 
 
 def test_workers_share_state_through_disk(tmp_path):

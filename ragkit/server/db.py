@@ -320,12 +320,14 @@ class MetaDB:
         return self.all("SELECT vector_store_id, file_id, claimed_by, attempts FROM vs_files "
                         "WHERE status='in_progress' AND claimed_by IS NOT NULL")
 
-    def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None) -> None:
-        """Put a dead worker's claim back in the queue (or fail it after too many attempts)."""
+    def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None, count: bool = True) -> None:
+        """Put a claim back in the queue: a dead worker's (or fail it after too many attempts), or,
+        with ``count=False``, one given up at shutdown, which does not count as an attempt."""
         with self.write() as db:
             if fail is None:
-                db.execute("UPDATE vs_files SET claimed_by=NULL WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
-                           (vs_id, file_id, owner))
+                uncount = "" if count else ", attempts=MAX(attempts - 1, 0)"
+                db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? AND file_id=? "
+                           "AND claimed_by=?", (vs_id, file_id, owner))
             else:
                 db.execute("UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
                            "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",

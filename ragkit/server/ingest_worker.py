@@ -11,6 +11,11 @@ held by processes that no longer exist (``kill -9``, a crashed worker) are put b
 and ingested again; ragkit's ingest is idempotent and crash-safe, so a file half-ingested when
 the process died converges to exactly one copy of its chunks. A file that keeps killing its
 worker is failed after :data:`MAX_ATTEMPTS`.
+
+Shutdown (Ctrl-C, SIGTERM): the run in progress stops at its next step, as ``ragkit ingest``
+does on Ctrl-C (the store stays consistent), its files go back in the queue without counting
+as an attempt, and the thread is joined before the interpreter exits: a thread still inside the
+embedding model at exit aborts the process ("terminate called without an active exception").
 """
 
 from __future__ import annotations
@@ -31,6 +36,38 @@ log = logging.getLogger("ragkit.server")
 MAX_ATTEMPTS = 3
 CLAIM_LIMIT = 1000  # files per ingest run: one BM25 rebuild per run, so not too few
 RECOVER_EVERY = 5.0
+#: seconds shutdown waits for the run in progress to reach its next step (a parse or an
+#: embedding batch; an OCR page can take ~11 s)
+STOP_WAIT = 60.0
+
+
+class Stopped(BaseException):
+    """Raised inside an ingest run when the server shuts down. A BaseException, like Ctrl-C: it is
+    not an error of the files, and nothing on the way may catch it as one."""
+
+
+class StopWhenAsked:
+    """The pipeline's progress hooks, used as checkpoints: each raises :class:`Stopped` once the
+    server is shutting down. The pipeline calls them between its steps, where stopping is safe."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise Stopped
+
+    def start(self, files: int) -> None:
+        self._check()
+
+    def file_done(self, result: Any) -> None:
+        self._check()
+
+    def chunks_planned(self, n: int) -> None:
+        self._check()
+
+    def chunks_embedded(self, n: int) -> None:
+        self._check()
 
 
 def _alive(pid: int) -> bool:
@@ -70,7 +107,7 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._run, name="ragkit-ingest", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = STOP_WAIT) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -138,8 +175,13 @@ class IngestWorker:
         results: dict[str, Any] = {}
         failure: dict[str, str] | None = None
         try:
-            report = kb.ingest(paths)
+            report = kb.ingest(paths, progress=StopWhenAsked(self._stop))
             results = {f.path: f for f in report.files}
+        except Stopped:
+            for row in rows:  # back in the queue; a shutdown is not a failed attempt
+                self.db.release(vs_id, row["file_id"], self.owner, count=False)
+            log.warning("shutting down: %d file(s) of %s go back in the queue", len(rows), vs_id)
+            return
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}
         except Exception:
