@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -148,6 +148,8 @@ def _may_submit(queued: int, queued_bytes: int, task: ParseTask, workers: int) -
 
 #: Yielded by :func:`parse_stream` when the next outcome is not ready yet.
 WAITING = None
+#: Seconds between two :data:`WAITING` while a parse is still running.
+WAIT_TICK = 0.5
 #: The smallest window stored early because the parser fell behind (see ``WAITING``).
 MIN_WINDOW = 64
 
@@ -155,8 +157,10 @@ MIN_WINDOW = 64
 def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome | None]:
     """Yield outcomes in task order; with workers, parsing runs ahead of the consumer (bounded).
 
-    Before blocking on an outcome that is not ready, it yields :data:`WAITING` once, so the
-    consumer can put what it holds to use (the embedder is the bottleneck; it should not idle).
+    While the next outcome is not ready, it yields :data:`WAITING` (at once, then every
+    :data:`WAIT_TICK` seconds), so the consumer can put what it holds to use (the embedder is
+    the bottleneck; it should not idle) and can stop between two ticks rather than after a long
+    parse (an OCR'd scan) has finished.
 
     A worker that dies takes down its pool: the file it was parsing is retried alone, failed if it
     kills that worker too, and the remaining files go to a fresh pool. The batch always completes.
@@ -176,8 +180,9 @@ def parse_stream(tasks: list[ParseTask], workers: int) -> Iterator[ParseOutcome 
                 queue.append((task, pool.submit(parse, task)))
                 queued_bytes += task.size
             task, future = queue[0]
-            if not future.done():
+            while not future.done():
                 yield WAITING
+                wait([future], timeout=WAIT_TICK)
             queue.popleft()
             queued_bytes -= task.size
             try:

@@ -48,7 +48,9 @@ DEFAULT_WINDOW = 512
 
 
 class Progress(Protocol):
-    """What the pipeline reports while it runs (the CLI draws it with Rich)."""
+    """What the pipeline reports while it runs (the CLI draws it with Rich). The calls come
+    between steps (``chunks_planned(0)`` also while a parse is still running), where a hook may
+    raise to stop the run, as Ctrl-C does: the store stays consistent."""
 
     def start(self, files: int) -> None: ...
     def file_done(self, result: FileResult) -> None: ...
@@ -172,6 +174,7 @@ class IngestPipeline:
         window_chunks = 0
         for outcome in outcomes:
             if outcome is WAITING:
+                progress.chunks_planned(0)  # a heartbeat: a progress hook may stop the run here
                 # The parser is behind: embed what is ready rather than leave the model idle.
                 if window_chunks >= MIN_WINDOW:
                     self._store_window(window, report, progress)

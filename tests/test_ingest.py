@@ -322,3 +322,40 @@ def test_status_reports_documents_with_identical_content(kb_factory, corpus_copy
     copy = next(f for f in plain.files if f.source == "manual-copy.pdf")
     assert plain.embedded == plain.chunks_added - copy.chunks  # each distinct text embedded once
     assert report.embedded == report.chunks_added
+
+
+class _StopWhileParsing(BaseException):
+    pass
+
+
+class _StopAtHeartbeat:
+    """A progress that stops the run the first time the pipeline waits for a parse."""
+
+    def __init__(self) -> None:
+        self.beats = 0
+
+    def start(self, files: int) -> None: ...
+    def file_done(self, result) -> None: ...
+    def chunks_embedded(self, n: int) -> None: ...
+
+    def chunks_planned(self, n: int) -> None:
+        if n == 0:
+            self.beats += 1
+            raise _StopWhileParsing
+
+
+def test_a_run_can_be_stopped_while_it_waits_for_a_parse_and_a_rerun_finishes_it(tmp_path, kb_factory):
+    """The pipeline beats while parse workers run, so a server shutting down need not wait for a
+    long parse (an OCR'd scan) to end; stopping there leaves nothing half-stored."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"note-{i:02d}.txt").write_text(f"Note {i}. The pump at station {i} was serviced in spring.\n")
+    kb = kb_factory(parse_workers=1)
+    stopper = _StopAtHeartbeat()
+    with pytest.raises(_StopWhileParsing):
+        kb.ingest([folder], progress=stopper)
+    assert stopper.beats == 1
+    report = kb.ingest([folder])
+    assert report.ok and kb.status().documents == 12
+    assert kb.store.count() == kb.status().chunks  # no orphan or duplicate from the stopped run

@@ -27,6 +27,8 @@ class _RichProgress:
         self.progress.advance(self.files)
 
     def chunks_planned(self, n: int) -> None:
+        if not n:
+            return  # the pipeline's heartbeat while a parse runs
         task = self.progress.tasks[self.chunks]
         self.progress.update(self.chunks, total=(task.total or 0) + n)
 
