@@ -42,6 +42,10 @@ def test_previous_response_id_carries_the_subject_into_the_follow_up(client, too
     assert "battery" in _searched(follow).lower()
     assert "safety-data-sheet.pdf" in _files(follow) and "recharge" in follow.output_text.lower()
     assert client.responses.retrieve(follow.id).output_text == follow.output_text
+    [asked] = client.responses.input_items.list(follow.id).data
+    assert asked.type == "message" and asked.role == "user" and asked.content[0].text == FOLLOW
+    with pytest.raises(openai.BadRequestError, match="background"):
+        client.responses.cancel(follow.id)  # only background responses can be; ragkit has none
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(input=FOLLOW, previous_response_id="resp_nope", tools=tools)
     assert caught.value.param == "previous_response_id" and caught.value.code == "previous_response_not_found"
@@ -99,6 +103,7 @@ def test_another_key_cannot_use_the_first_keys_responses_or_conversations(server
                  lambda: other.conversations.items.list(conversation.id),
                  lambda: other.conversations.delete(conversation.id),
                  lambda: other.responses.retrieve(first.id),
+                 lambda: other.responses.input_items.list(first.id),
                  lambda: other.responses.create(input=FOLLOW, conversation=conversation.id, tools=tools)):
         with pytest.raises(openai.NotFoundError):
             call()

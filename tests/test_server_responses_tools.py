@@ -49,6 +49,8 @@ def test_a_function_call_is_handed_back_and_answered_with_previous_response_id(c
     assert [m["role"] for m in last][-2:] == ["assistant", "tool"]
     assert last[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "cloudy, 12 C"}
     assert client.responses.retrieve(second.id).output_text == second.output_text
+    [given] = client.responses.input_items.list(second.id).data
+    assert given.type == "function_call_output" and given.call_id == call.call_id and given.id
 
 
 def test_the_guides_stateless_loop_sends_the_call_back_as_input(client, llm):

@@ -44,6 +44,9 @@ CREATE INDEX IF NOT EXISTS asst_steps_by_run ON asst_steps(run_id, seq);
 CREATE TABLE IF NOT EXISTS resp_responses(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, previous_id TEXT,
     question TEXT NOT NULL, standalone TEXT, answer TEXT NOT NULL, sources TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resp_input_items(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, response_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS resp_input_items_by_response ON resp_input_items(response_id, seq);
 CREATE TABLE IF NOT EXISTS resp_tool_state(
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conv_conversations(

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from ragkit.server import assistants_db as adb
 from ragkit.server.auth import reader
 from ragkit.server.db import now
-from ragkit.server.errors import not_found
+from ragkit.server.errors import bad_request, not_found
 from ragkit.server.followups import add_items, conversation_for, message_item, stored_response
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body, check_metadata
@@ -132,4 +132,23 @@ def delete_response(response_id: str, ctx: ServerContext = Depends(context),
     stored_response(ctx, principal.id, response_id)
     with adb.tables(ctx.db).write() as conn:
         conn.execute("DELETE FROM resp_responses WHERE id=?", (response_id,))
+        conn.execute("DELETE FROM resp_input_items WHERE response_id=?", (response_id,))
+        conn.execute("DELETE FROM resp_tool_state WHERE id=?", (response_id,))
     return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+@router.get("/v1/responses/{response_id}/input_items")
+def list_input_items(response_id: str, query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
+                     principal: Principal = Depends(reader)) -> dict[str, Any]:
+    """The items the response was asked with: messages and function call outputs, each with an id."""
+    stored_response(ctx, principal.id, response_id)
+    return cursor_page(adb.tables(ctx.db), "resp_input_items", "response_id=?", (response_id,), query,
+                       lambda row: json.loads(row["body"]))
+
+
+@router.post("/v1/responses/{response_id}/cancel")
+def cancel_response(response_id: str, ctx: ServerContext = Depends(context),
+                    principal: Principal = Depends(reader)) -> dict[str, Any]:
+    stored_response(ctx, principal.id, response_id)
+    raise bad_request("Only responses created with background=true can be cancelled; ragkit answers "
+                      "every response before returning it.", "response_id")

@@ -68,12 +68,38 @@ def response_history(ctx: ServerContext, owner: str, previous_id: str) -> Pairs:
 
 
 def remember_response(ctx: ServerContext, owner: str, response: dict[str, Any], question: str,
-                      grounded: Grounded) -> None:
+                      grounded: Grounded | None, raw_input: Any, standalone: str | None = None) -> None:
+    """Keep a response for retrieve, ``previous_response_id`` and its input items list."""
+    answer = grounded.text if grounded else ""
+    sources = json.dumps(sources_of(grounded)) if grounded else "[]"
     with adb.tables(ctx.db).write() as conn:
         conn.execute("INSERT INTO resp_responses(id, owner, previous_id, question, standalone, answer, sources, body) "
                      "VALUES(?,?,?,?,?,?,?,?)",
-                     (response["id"], owner, response.get("previous_response_id"), question, grounded.question,
-                      grounded.text, json.dumps(sources_of(grounded)), json.dumps(response)))
+                     (response["id"], owner, response.get("previous_response_id"), question,
+                      standalone or (grounded.question if grounded else question), answer, sources, json.dumps(response)))
+        conn.executemany("INSERT INTO resp_input_items(id, response_id, body) VALUES(?,?,?)",
+                         [(item["id"], response["id"], json.dumps(item)) for item in input_items(raw_input)])
+
+
+def input_items(raw: Any) -> list[dict[str, Any]]:
+    """A request's ``input`` as the items OpenAI lists for its response, each with an id."""
+    items = [{"role": "user", "content": raw}] if isinstance(raw, str) else list(raw or [])
+    out = []
+    for item in items:
+        if hasattr(item, "model_dump"):  # an SDK object sent back as it was returned
+            item = item.model_dump()
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role", "user")
+            part = "output_text" if role == "assistant" else "input_text"
+            content = item.get("content")
+            parts = [{"type": part, "text": content}] if isinstance(content, str) else [
+                {"type": part, "text": str(p.get("text", ""))} for p in content or [] if isinstance(p, dict)]
+            out.append({"id": item.get("id") or adb.new_id("msg"), "type": "message", "role": role,
+                        "status": "completed", "content": parts})
+        elif kind in ("function_call", "function_call_output"):
+            out.append({"status": "completed", **item, "id": item.get("id") or adb.new_id("fc")})
+    return out
 
 
 def stored_response(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any]:
@@ -177,7 +203,7 @@ class Memory:
     def keep(self, response: dict[str, Any], grounded: Grounded) -> None:
         """Store the answered response (for ``previous_response_id``) and extend the conversation."""
         if self.body.store:
-            remember_response(self.ctx, self.owner, response, self.question, grounded)
+            remember_response(self.ctx, self.owner, response, self.question, grounded, self.body.input)
         if self.body.conversation_id:
             add_items(self.ctx, self.body.conversation_id, self.inputs, standalone=self.query)
             add_items(self.ctx, self.body.conversation_id, response["output"], sources=sources_of(grounded))

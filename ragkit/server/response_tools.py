@@ -35,7 +35,7 @@ from ragkit.conversations.tools import REFUSAL_MARK
 from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded
 from ragkit.server.errors import bad_request
-from ragkit.server.followups import response_history, sources_of
+from ragkit.server.followups import remember_response, response_history
 from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.state import ServerContext
@@ -166,14 +166,11 @@ def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, An
     return json.loads(row["state"]) if row else None
 
 
-def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn) -> None:
-    """Keep the response (for retrieve and ``previous_response_id``) and the loop's state."""
-    answer = turn.grounded.text if turn.grounded else ""
-    sources = json.dumps(sources_of(turn.grounded)) if turn.grounded else "[]"
+def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn, raw_input: Any) -> None:
+    """Keep the response (for retrieve, ``previous_response_id`` and its input items) and the
+    loop's state."""
+    remember_response(ctx, owner, response, turn.question, turn.grounded, raw_input, standalone=turn.question)
     with adb.tables(ctx.db).write() as conn:
-        conn.execute("INSERT INTO resp_responses(id, owner, previous_id, question, standalone, answer, sources, body) "
-                     "VALUES(?,?,?,?,?,?,?,?)", (response["id"], owner, response.get("previous_response_id"),
-                                                 turn.question, turn.question, answer, sources, json.dumps(response)))
         conn.execute("INSERT INTO resp_tool_state(id, owner, state) VALUES(?,?,?)",
                      (response["id"], owner, json.dumps(turn.state)))
 

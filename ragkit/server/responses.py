@@ -223,7 +223,7 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
             audit_answer(audit, turn.grounded)
         done = shape.response("completed", turn.output, turn.grounded)
         if body.store:
-            await asyncio.to_thread(save, ctx, principal.id, done, turn)
+            await asyncio.to_thread(save, ctx, principal.id, done, turn, body.input)
     if body.stream:
         return StreamingResponse(_replay(shape, done), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
