@@ -62,7 +62,7 @@ def store(client):
 
 
 def test_models_list_and_unknown_model(client, store):
-    assert [m.id for m in client.models.list()] == ["ragkit-extractive"]
+    assert [m.id for m in client.models.list()] == ["ragkit-extractive", "ragkit-embedding"]
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.create(model="gpt-nope", input="hi",
                                 tools=[{"type": "file_search", "vector_store_ids": [store["id"]]}])

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_models_include_the_configured_chat_model(server):
-    assert [m.id for m in server.client().models.list()] == ["ragkit-extractive", MODEL]
+    assert [m.id for m in server.client().models.list()] == ["ragkit-extractive", MODEL, "ragkit-embedding"]
     assert server.client().models.retrieve(MODEL).id == MODEL
 
 

@@ -19,6 +19,7 @@ from ragkit.config import load_settings
 from ragkit.server import (
     assistants,
     chat,
+    embeddings,
     errors,
     files,
     meta,
@@ -69,7 +70,8 @@ def create_app(config: ServerConfig) -> FastAPI:
                   openapi_url=None)
     app.state.ctx = ctx
     errors.install(app)
-    for module in (meta, files, vector_stores, vector_store_files, search, responses, chat, assistants, page):
+    for module in (meta, files, vector_stores, vector_store_files, search, responses, chat, embeddings, assistants,
+                   page):
         app.include_router(module.router)
     app.add_middleware(RequestGuard, ctx=ctx)
     return app

@@ -1,7 +1,8 @@
 """``/v1/models`` and ``/health``.
 
 Two kinds of model answer: ``ragkit-extractive`` (offline, quotes the documents) and, when an
-API key or base_url is configured, the configured chat model. A request naming any other model
+API key or base_url is configured, the configured chat model. ``ragkit-embedding`` is the model
+ragkit indexes with, served on ``/v1/embeddings``. A request naming any other model
 is a 404 ``model_not_found``, as OpenAI answers it, rather than a silent substitution.
 """
 
@@ -19,12 +20,14 @@ from ragkit.server.state import ServerContext, context
 
 router = APIRouter(tags=["meta"])
 EXTRACTIVE = "ragkit-extractive"
+#: the embedding model's name on /v1/embeddings (ragkit.server.embeddings)
+EMBEDDING_MODEL = "ragkit-embedding"
 _STARTED = int(time.time())
 
 
 def model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": _STARTED,
-            "owned_by": "ragkit" if name == EXTRACTIVE else "upstream"}
+            "owned_by": "ragkit" if name in (EXTRACTIVE, EMBEDDING_MODEL) else "upstream"}
 
 
 def resolve_model(ctx: ServerContext, requested: str | None) -> tuple[str, str]:
@@ -45,11 +48,14 @@ def health() -> dict[str, str]:
 
 @router.get("/v1/models")
 def list_models(ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
-    return {"object": "list", "data": [model_object(m) for m in ctx.models]}
+    names = [*ctx.models, EMBEDDING_MODEL]
+    return {"object": "list", "data": [model_object(m) for m in names]}
 
 
 @router.get("/v1/models/{model:path}")
 def retrieve_model(model: str, ctx: ServerContext = Depends(context),
                    principal: Principal = Depends(reader)) -> dict[str, Any]:
+    if model == EMBEDDING_MODEL:
+        return model_object(model)
     name, _ = resolve_model(ctx, model)
     return model_object(name)
