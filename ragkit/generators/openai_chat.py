@@ -9,7 +9,6 @@ cannot be fixed by retrying and becomes one clear :class:`~ragkit.errors.Generat
 from __future__ import annotations
 
 import copy
-
 import logging
 from typing import TYPE_CHECKING, Sequence
 

@@ -28,7 +28,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -128,7 +128,7 @@ class Shape:
     """The parts of one response that do not change while it is produced."""
 
     def __init__(self, body: ResponsesBody, model: str, tools: list[FileSearchTool],
-                 functions: list[FunctionTool] = ()) -> None:
+                 functions: Sequence[FunctionTool] = ()) -> None:
         self.id = "resp_" + secrets.token_hex(16)
         self.call_id = "fs_" + secrets.token_hex(16)
         self.msg_id = "msg_" + secrets.token_hex(16)
@@ -200,8 +200,8 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
     """The function-tool loop (:mod:`ragkit.server.response_tools`); streamed, its items are sent
     as events once the round is over."""
     if generator != "openai":
-        raise bad_request("Function tools need a chat model: ragkit's offline answerer quotes the documents and "
-                          "cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, and "
+        raise bad_request("Function tools (and function call outputs) need a chat model: ragkit's offline "
+                          "answerer quotes the documents and cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, and "
                           "RAGKIT_BASE_URL for a local server), or use file_search alone.", "tools")
     if body.conversation_id:
         raise bad_request("With function tools, continue with previous_response_id or send the exchange as "
