@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 from common import ROOT, WORK, write_result
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval_public import HOME, mmlb_answers_gold  # noqa: E402
 from ragkit import KnowledgeBase  # noqa: E402
+from ragkit.api import MATCHING_DEPTH  # noqa: E402
 from ragkit.eval.gold import load_jsonl  # noqa: E402
 from ragkit.generators.extractive import ExtractiveGenerator  # noqa: E402
 
@@ -37,8 +39,11 @@ def main() -> None:
         kb = KnowledgeBase(HOME, collection=f"q-{name}-ctx")
         refused = {t: [] for t in GRID}
         for item in gold.items:
-            result = kb.search(item.question)
-            early = kb._refusal_reason(item.question, result, extractive=True)
+            # as KnowledgeBase.ask does: the top k are quoted from, the top MATCHING_DEPTH are the
+            # documents that match (for the year check)
+            wide = kb.search(item.question, k=max(kb.settings.top_k, MATCHING_DEPTH))
+            result = replace(wide, hits=wide.hits[:kb.settings.top_k])
+            early = kb._refusal_reason(item.question, result, extractive=True, matching=[h.path for h in wide.hits])
             for t in GRID:
                 late = ExtractiveGenerator(min_coverage=t).generate(item.question, result.hits).refused
                 refused[t].append((item.answerable, bool(early) or late))

@@ -113,17 +113,18 @@ def test_named_years_leave_out_decades_formats_and_locators():
 def test_a_year_the_matching_documents_never_mention_is_refused(kb_factory, tmp_path):
     folder = tmp_path / "reports"
     folder.mkdir()
-    (folder / "acme-annual-report.txt").write_text(
-        "Acme annual report 2018.\n\nIn 2018 Acme's revenue was 12 million EUR, up from 10 million EUR.\n")
-    (folder / "globex-news.txt").write_text(
-        "Globex news, spring 2021.\n\nIn 2021 Globex opened a new plant in Lyon with 300 employees.\n")
-    kb = kb_factory("years", top_k=1)
+    for year in range(2006, 2018):  # more matching reports than the check reads (MATCHING_DEPTH)
+        (folder / f"acme-annual-report-{year}.txt").write_text(
+            f"Acme annual report {year}.\n\nIn {year} Acme's revenue was {year - 1990} million EUR.\n")
+    for week in range(15):  # 2021 is common in the collection, but only on menus
+        (folder / f"menu-{week:02d}.txt").write_text(f"Cafeteria menu, week {week} of 2021.\n\nSoup and a salad bar.\n")
+    kb = kb_factory("years")
     kb.ingest([folder])
-    assert not kb.ask("What was Acme's revenue in 2018?").refused
-    answer = kb.ask("What was Acme's revenue in 2021?")
+    assert not kb.ask("What was Acme's revenue in 2012?").refused
+    answer = kb.ask("What was Acme's revenue in 2021?")  # the reports that match never say 2021
     assert answer.refused, answer.text
     assert any("never mention 2021" in w for w in answer.warnings), answer.warnings
-    # a year in the file name counts: the report is about that year even if no sentence says it
+    # a year in the file name counts: the report is about that year even if no sentence says so
     (folder / "initech-results-2022.txt").write_text("Initech results.\n\nInitech's revenue was 40 million EUR.\n")
     kb.ingest([folder])
     assert not kb.ask("What was Initech's revenue in 2022?").refused

@@ -19,9 +19,10 @@ import json
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ragkit.api import MATCHING_DEPTH
 from ragkit.citations import MARKER
 from ragkit.models import Citation, SearchResult
 from ragkit.server.filters import Filter
@@ -97,7 +98,8 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
         if on_token:
             on_token(cached.text)
         return Grounded(**{**cached.__dict__, "cached": True})
-    retrieved = retrieve(ctx, stores, [question], k, node, score_threshold=score_threshold)
+    wide = retrieve(ctx, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold)
+    retrieved = replace(wide, found=wide.found[:k])  # the same top k: the candidate pool does not change
     hits = [f.hit for f in retrieved.found]
     if on_retrieved:
         on_retrieved(retrieved.found)
@@ -107,7 +109,7 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
         chosen = chosen.limited(max_tokens)
     answered = kb.answer(question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
                          generator=chosen, on_token=on_token, instructions=instructions,
-                         check_names=len(stores) == 1)
+                         check_names=len(stores) == 1, matching=[f.hit.path for f in wide.found])
     fallback = any("showing the extractive answer instead" in w for w in answered.warnings)
     usage = dict(answered.usage)
     if not usage:
