@@ -43,17 +43,6 @@ MATCHING_DEPTH = 10
 T = TypeVar("T")
 
 
-def _same_content(files) -> list[list[str]]:
-    """Groups of stored documents with identical bytes. Their chunks are embedded once (the
-    embedding cache is keyed by text) but stored and retrieved once per file, so they crowd
-    results; the user may want to remove one."""
-    by_hash: dict[str, list[str]] = {}
-    for record in files:
-        if record.status == "ok" and record.sha256:
-            by_hash.setdefault(record.sha256, []).append(record.source)
-    return sorted(sorted(group) for group in by_hash.values() if len(group) > 1)
-
-
 class KnowledgeBase:
     """A folder of documents made searchable and answerable.
 
@@ -233,7 +222,7 @@ class KnowledgeBase:
             store=self.store.location,
             home=str(self.home.resolve()),
             last_ingest=float(last) if last else None,
-            duplicates=_same_content(files),
+            duplicates=self.manifest.duplicates(),
         )
 
     def documents(self):

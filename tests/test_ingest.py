@@ -359,3 +359,17 @@ def test_a_run_can_be_stopped_while_it_waits_for_a_parse_and_a_rerun_finishes_it
     report = kb.ingest([folder])
     assert report.ok and kb.status().documents == 12
     assert kb.store.count() == kb.status().chunks  # no orphan or duplicate from the stopped run
+
+
+def test_status_reports_the_same_text_saved_twice_with_different_bytes(kb_factory, tmp_path):
+    """The same note in UTF-8 and in UTF-16 (as another editor saved it): different bytes, the
+    same text, so the same chunks twice in every result."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    text = "Pump maintenance\n\nThe pump at station 4 is serviced every spring; the filter is replaced yearly.\n"
+    (folder / "pump.txt").write_text(text, encoding="utf-8")
+    (folder / "pump-saved-again.txt").write_text(text, encoding="utf-16")
+    (folder / "other.txt").write_text("Fan maintenance\n\nThe fan is cleaned every autumn.\n", encoding="utf-8")
+    kb = kb_factory()
+    assert kb.ingest([folder]).ok
+    assert kb.status().duplicates == [["pump-saved-again.txt", "pump.txt"]]

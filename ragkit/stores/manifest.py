@@ -166,6 +166,50 @@ class Manifest:
         ).fetchone()
         return row is not None
 
+    def duplicates(self) -> list[list[str]]:
+        """Groups of stored documents (by source name) with identical bytes or identical text.
+        Their chunks are embedded once (the embedding cache is keyed by text) but stored and
+        retrieved once per file, so they crowd results; the user may want to remove one."""
+        files = self.files()
+        source = {record.path: record.source for record in files}
+        by_hash: dict[str, list[str]] = {}
+        for record in files:
+            if record.status == "ok" and record.sha256:
+                by_hash.setdefault(record.sha256, []).append(record.path)
+        groups: list[set[str]] = []
+        for group in [*by_hash.values(), *self.same_text()]:
+            if len(group) < 2:
+                continue
+            merged = set(group)
+            for other in [g for g in groups if g & merged]:  # the same bytes are the same text too
+                merged |= other
+                groups.remove(other)
+            groups.append(merged)
+        return sorted(sorted(source.get(path, path) for path in group) for group in groups)
+
+    def same_text(self) -> list[list[str]]:
+        """Groups of documents (paths) whose chunks have the same texts: the same document saved
+        twice (a PDF re-exported, a text in another encoding), whose bytes differ. Compared in two
+        steps so that a large collection stays quick: chunk count and total length first, then,
+        for those that agree, every chunk's text."""
+        rows = self._db.execute("SELECT path, COUNT(*), SUM(LENGTH(text)) FROM chunks WHERE collection=? GROUP BY path",
+                                (self.collection,)).fetchall()
+        by_shape: dict[tuple[int, int], list[str]] = {}
+        for path, count, length in rows:
+            by_shape.setdefault((count, length), []).append(path)
+        groups: list[list[str]] = []
+        for paths in by_shape.values():
+            if len(paths) < 2:
+                continue
+            by_text: dict[str, list[str]] = {}
+            for path in paths:
+                texts = self._db.execute("SELECT text FROM chunks WHERE collection=? AND path=? ORDER BY rowid",
+                                         (self.collection, path))
+                digest = hashlib.sha256("\x00".join(t for (t,) in texts).encode("utf-8", "surrogatepass")).hexdigest()
+                by_text.setdefault(digest, []).append(path)
+            groups += [sorted(group) for group in by_text.values() if len(group) > 1]
+        return sorted(groups)
+
     def live_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
         found: set[str] = set()
