@@ -371,6 +371,21 @@ def test_unsupported_response_features_are_bad_requests(client, store):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="ragkit-extractive", input="x")
     assert caught.value.param == "tools"
+    # structured output would drop the checked citations: refused, never silently ignored
+    schema = {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}}
+    with pytest.raises(openai.BadRequestError, match="structured output") as caught:
+        client.responses.create(model="ragkit-extractive", input="x", tools=[tool], text=schema)
+    assert caught.value.param == "text"
+    assert client.responses.create(model="ragkit-extractive", input="What does E42 mean?", tools=[tool],
+                                   text={"format": {"type": "text"}}).output_text
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="ragkit-extractive", messages=[{"role": "user", "content": "x"}],
+                                       response_format={"type": "json_object"},
+                                       extra_body={"vector_store_ids": [store["id"]]})
+    assert caught.value.param == "response_format"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.beta.assistants.create(model="ragkit-extractive", response_format={"type": "json_object"})
+    assert caught.value.param == "response_format"
 
 
 def test_search_takes_several_queries_and_checks_bounds(client, store):

@@ -18,7 +18,7 @@ from ragkit.server import assistants_db as adb
 from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, check_metadata
+from ragkit.server.params import Body, check_metadata, check_plain_text
 from ragkit.server.state import ServerContext
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -37,6 +37,7 @@ class AssistantBody(Body):
     response_format: Any = None
 
     _meta = field_validator("metadata")(check_metadata)
+    _format = field_validator("response_format")(check_plain_text)
 
 
 class MessageBody(Body):
@@ -89,9 +90,11 @@ class RunBody(Body):
     max_prompt_tokens: int | None = Field(None, ge=256)
     max_completion_tokens: int | None = Field(None, ge=16)
     truncation_strategy: TruncationStrategy | None = None
+    response_format: Any = None
     stream: bool = False
 
     _meta = field_validator("metadata")(check_metadata)
+    _format = field_validator("response_format")(check_plain_text)
 
 
 class ThreadAndRunBody(RunBody):

@@ -31,7 +31,7 @@ from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body
+from ragkit.server.params import Body, check_plain_text
 from ragkit.server.responses import _stream_error
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
@@ -93,6 +93,10 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                               "extra_body={'vector_store_ids': [...]}", "vector_store_ids")
         audit["proxied"] = True
         return await _proxy(ctx, {k: v for k, v in raw.items() if k not in RAGKIT_KEYS} | {"model": model})
+    try:  # a proxied request keeps its response_format: the upstream model answers it
+        check_plain_text(raw.get("response_format"))
+    except ValueError as exc:
+        raise bad_request(f"Invalid value for 'response_format': {exc}.", "response_format") from None
     stores = [store_for(ctx, principal, vs_id, "vector_store_ids") for vs_id in vs_ids]
     question, instructions = question_and_instructions(body.messages)
     node = openai_filters.parse(body.filters)

@@ -54,6 +54,17 @@ class ExpiresAfter(Body):
     days: int = Field(ge=1, le=365)
 
 
+def check_plain_text(value: Any) -> Any:
+    """``response_format`` / ``text.format`` may only ask for text. ragkit answers in text whose
+    ``[n]`` markers are checked citations; structured output would drop them, so asking for it
+    is an error, never silently ignored."""
+    kind = value.get("type") if isinstance(value, dict) else value
+    if kind not in (None, "auto", "text"):
+        raise ValueError(f"structured output ({kind}) is not supported: ragkit answers in text with checked "
+                         "citations; leave it out or use type 'text'")
+    return value
+
+
 def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ragkit.server import filters as openai_filters
 from ragkit.server.answering import Grounded, answer, audit_answer, stream
@@ -42,7 +42,7 @@ from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.followups import Memory
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
-from ragkit.server.params import Body
+from ragkit.server.params import Body, check_plain_text
 from ragkit.server.response_items import annotations, message, search_call, usage_of
 from ragkit.server.response_tools import (
     FunctionTool, ToolLoopFailed, function_tools, has_tool_items, parse_tool, run_tools, save,
@@ -77,6 +77,13 @@ class ResponsesBody(Body):
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
     store: bool = True
+    text: dict[str, Any] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _plain_text(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        check_plain_text((value or {}).get("format"))
+        return value
 
     @property
     def conversation_id(self) -> str | None:
