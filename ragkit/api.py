@@ -365,8 +365,8 @@ class KnowledgeBase:
         Three signals: nothing retrieved is close to the question (the best cosine similarity is
         below ``refusal_threshold``); for the extractive answerer, the question names something
         the collection never mentions (a name or code in no chunk at all: "France", "WS-300"), or
-        a year that none of the documents it retrieved mentions (the 2022 survey when the matching
-        report is the 2018 one). A chat model may know the name by another spelling, or work a
+        a year that none of the documents that match it mention (``matching`` and the hits: the
+        2022 survey when the matching report is the 2018 one). A chat model may know the name by another spelling, or work a
         year out, so it only gets the first."""
         if not result.hits:
             return "nothing in the collection matches the question"

@@ -131,14 +131,14 @@ def name_like_words(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_YEAR = r"(1[89]|20)\d\d"
 
 
 def named_years(text: str) -> list[str]:
     """The years a question names ("the 2019 survey", "in 2022"), not those of an answer format
     or a locator. A question about a year its documents never mention is about something they
     do not cover, even when every other word matches."""
-    return [word for word in name_like_words(text) if _YEAR.match(word)]
+    return [word for word in name_like_words(text) if re.fullmatch(_YEAR, word)]
 
 
 _SMALL = {"of", "the", "and", "for", "in", "on", "to", "a", "an", "&"}
@@ -242,7 +242,7 @@ def table_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-_YEAR_CELL = re.compile(r"^[(\[]?(19|20)\d\d[)\]]?$")
+_YEAR_CELL = re.compile(rf"^[(\[]?{_YEAR}[)\]]?$")
 
 
 def is_year_row(line: str) -> bool:

@@ -29,9 +29,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from ragkit.citations import resolve
 from ragkit.conversations.session import HISTORY_TURNS
-from ragkit.conversations.tools import REFUSAL_MARK
 from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded
 from ragkit.server.errors import bad_request
@@ -40,7 +38,7 @@ from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.state import ServerContext
 from ragkit.server.tool_calls import (
-    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call,
+    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call, tool_answer,
 )
 
 MAX_ROUNDS = 4
@@ -217,13 +215,7 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
         calls = list(reply.tool_calls or [])
         if not calls:
             text = reply.content or ""
-            resolved = resolve(text, passages.hits)
-            refused = REFUSAL_MARK in text.lower()
-            warnings = [f"removed citation(s) to passages no tool returned: {resolved.invalid}"] if resolved.invalid else []
-            grounded = Grounded(question=question, text=resolved.text, refused=refused,
-                                citations=[] if refused else resolved.citations,
-                                found=[found[h.chunk_id] for h in passages.hits], generator="openai-tools",
-                                model=model, usage=total, warnings=warnings)
+            grounded = tool_answer(text, messages, passages, found, model, total)
             messages.append({"role": "assistant", "content": text})
             output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), "completed"))
             return ToolTurn(output, grounded, question, state)

@@ -27,10 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ragkit.citations import resolve
 from ragkit.errors import RagkitError
 from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
-from ragkit.conversations.tools import REFUSAL_MARK
 from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded, answer
 from ragkit.server.followups import Pairs, follow_up, sources_of, turn
@@ -46,7 +44,7 @@ from ragkit.server.thread_objects import (
     usage,
 )
 from ragkit.server.tool_calls import (
-    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call,
+    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call, tool_answer,
 )
 
 log = logging.getLogger("ragkit.server")
@@ -306,15 +304,7 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
         if waiting:
             _require_action(ctx, run, state, rounds + 1, waiting, emit)
             return
-    hits = passages.hits
-    resolved = resolve(text or "", hits)
-    refused = REFUSAL_MARK in (text or "").lower()
-    warnings = [f"removed citation(s) to passages no tool returned: {resolved.invalid}"] if resolved.invalid else []
-    question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-    grounded = Grounded(question=question, text=resolved.text,
-                        refused=refused, citations=[] if refused else resolved.citations,
-                        found=[found[h.chunk_id] for h in hits], generator="openai-tools", model=run["model"],
-                        usage=dict(total), warnings=warnings)
+    grounded = tool_answer(text or "", messages, passages, found, run["model"], total)
     opened = _open_message(ctx, run, emit)
     if grounded.text:
         emit("thread.message.delta", message_delta(opened["message"]["id"], grounded.text))
