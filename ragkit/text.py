@@ -188,10 +188,10 @@ def is_figure_row(line: str) -> bool:
 
 def figure_tables(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of each run of at least :data:`MIN_TABLE_ROWS` consecutive figure rows."""
-    return [(start, end) for start, end, kind in _runs(text) if kind == "figures"]
+    return [(start, end) for start, end, kind in table_runs(text) if kind == "figures"]
 
 
-def _runs(text: str) -> list[tuple[int, int, str]]:
+def table_runs(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of each run of ``cell | cell`` lines ("pipes", two lines or more) and of
     figure rows ("figures", :data:`MIN_TABLE_ROWS` or more), in one pass over the lines."""
     runs: list[tuple[int, int, str]] = []
@@ -222,7 +222,7 @@ def table_spans(text: str) -> list[tuple[int, int, str]]:
     a table of figures under the line just above it -- with the table's first line too when that
     is a row of column years (:func:`is_year_row`), so a header of two lines is read whole."""
     spans: list[tuple[int, int, str]] = []
-    for start, end, kind in _runs(text):
+    for start, end, kind in table_runs(text):
         if kind == "pipes":
             first_end = text.find("\n", start)
             spans.append((first_end + 1, end, text[start:first_end].strip()))

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ingest.loaders.base import LoadedDocument, LoadError, LoadOptions, Section
 from ingest.loaders.furniture import remove_furniture
+from ingest.loaders.pdf_cells import candidate_lines, line_cells, mark_cell_rows
 from ingest.loaders.pdf_tables import separate_tables
 
 #: C0 controls other than tab/newline/CR and PDFium's hyphenation mark (\x02), plus U+FFFD.
@@ -292,13 +293,29 @@ def _pdfium_page_text(pdfium, document, index: int) -> str:
     try:
         textpage = page.get_textpage()
         try:
-            return textpage.get_text_bounded()
+            return mark_cell_rows(textpage.get_text_bounded(), _cell_rows(textpage))
         finally:
             textpage.close()
     except pdfium.PdfiumError:
         return unreadable
     finally:
         page.close()
+
+
+def _cell_rows(textpage) -> list[list[str]]:
+    """The texts of the cells of each line that PDFium's text rectangles show to be a table row
+    (:mod:`ingest.loaders.pdf_cells`)."""
+    rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+    rows = []
+    for band in candidate_lines(rects):
+        lengths = [len("".join(textpage.get_text_bounded(*rects[i]).split())) for i in band]
+        cells = line_cells(band, rects, lengths)
+        if cells is None:
+            continue
+        rows.append([textpage.get_text_bounded(min(rects[i][0] for i in cell), min(rects[i][1] for i in cell),
+                                               max(rects[i][2] for i in cell), max(rects[i][3] for i in cell))
+                     for cell in cells])
+    return rows
 
 
 def _clean(text: str, compounds: frozenset[str] = frozenset()) -> str:
