@@ -26,6 +26,7 @@ from ragkit.server import (
     page,
     responses,
     search,
+    uploads,
     vector_store_files,
     vector_stores,
 )
@@ -70,7 +71,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                   openapi_url=None)
     app.state.ctx = ctx
     errors.install(app)
-    for module in (meta, files, vector_stores, vector_store_files, search, responses, chat, embeddings, assistants,
+    for module in (meta, files, uploads, vector_stores, vector_store_files, search, responses, chat, embeddings, assistants,
                    page):
         app.include_router(module.router)
     app.add_middleware(RequestGuard, ctx=ctx)

@@ -71,6 +71,13 @@ def _store_upload(upload: UploadFile, target: Path, limit: int) -> tuple[int, st
     return size, digest.hexdigest()
 
 
+def new_file_row(file_id: str, name: str, size: int, purpose: str, target: Path, sha256: str,
+                 principal: Principal) -> dict[str, Any]:
+    """The metadata of a file stored at ``target`` (by ``POST /v1/files`` or a completed upload)."""
+    return {"id": file_id, "filename": name, "bytes": size, "purpose": purpose, "created_at": now(),
+            "path": os.path.realpath(target), "sha256": sha256, "created_by": principal.id}
+
+
 @router.post("")
 async def create_file(request: Request, file: UploadFile = File(...), purpose: str = Form(...),
                       ctx: ServerContext = Depends(context), principal: Principal = Depends(writer)) -> dict[str, Any]:
@@ -86,8 +93,7 @@ async def create_file(request: Request, file: UploadFile = File(...), purpose: s
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    row = {"id": file_id, "filename": name, "bytes": size, "purpose": purpose, "created_at": now(),
-           "path": os.path.realpath(target), "sha256": sha, "created_by": principal.id}
+    row = new_file_row(file_id, name, size, purpose, target, sha, principal)
     ctx.db.insert_file(row)
     request.state.audit["file_id"] = file_id
     return file_object(row)

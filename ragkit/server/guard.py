@@ -2,8 +2,9 @@
 
 * Body limits: a declared ``Content-Length`` over the limit is refused before anything is read;
   a body streamed without one is counted as it arrives and cut off at the limit. Uploads
-  (``POST /v1/files``) may be ``max_upload_bytes`` (plus room for the multipart envelope); every
-  other body ``max_json_bytes``. Both answer 413.
+  (``POST /v1/files``) may be ``max_upload_bytes`` (plus room for the multipart envelope), the
+  parts of an Upload (``POST /v1/uploads/{id}/parts``) 64 MB or that if smaller; every other
+  body ``max_json_bytes``. All answer 413.
 * Timeout: a request that has not started its response after ``request_timeout`` seconds is
   answered 504 (a stream that has started is not cut: its client is already reading).
 * Audit: routes add what they know (store, question, hits, answer...) to ``request.state.audit``;
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragkit.server.errors import ApiError, too_large
+from ragkit.server.uploads import PART_LIMIT
 from ragkit.server.state import ServerContext
 
 log = logging.getLogger("ragkit.server")
@@ -36,8 +38,11 @@ class RequestGuard:
 
     def _limit(self, scope: Scope) -> int:
         config = self.ctx.config
-        if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/files":
+        path = scope["path"].rstrip("/")
+        if scope["method"] == "POST" and path == "/v1/files":
             return config.max_upload_bytes + MULTIPART_ROOM
+        if scope["method"] == "POST" and path.startswith("/v1/uploads/") and path.endswith("/parts"):
+            return min(config.max_upload_bytes, PART_LIMIT) + MULTIPART_ROOM
         return config.max_json_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +79,7 @@ class RequestGuard:
 
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            shown = self.ctx.config.max_upload_bytes if limit > self.ctx.config.max_json_bytes else limit
+            shown = limit - MULTIPART_ROOM if limit > self.ctx.config.max_json_bytes else limit
             await _send_error(send_logged, too_large(shown))
             return
 
@@ -86,7 +91,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    shown = self.ctx.config.max_upload_bytes if limit > self.ctx.config.max_json_bytes else limit
+                    shown = limit - MULTIPART_ROOM if limit > self.ctx.config.max_json_bytes else limit
                     raise HTTPException(413, f"Request body too large: the limit is {shown} bytes.")
             return message
 

@@ -1,0 +1,232 @@
+"""``/v1/uploads``: a large file sent in parts, then turned into an ordinary file.
+
+The SDK's ``uploads.upload_file_chunked`` (and any client of OpenAI's Uploads API) creates an
+Upload with the file's name, size and purpose, adds Parts (each up to 64 MB, in any order, even
+concurrently), and completes it with the Parts in order. The completed Upload holds a File that
+is the same as one posted to ``/v1/files``: stored under ``<home>/files/<file_id>/``, with the
+same sanitised name and the same size limit, ready to attach to a vector store. Parts wait under
+``<home>/server/uploads/<upload_id>/``; an Upload expires an hour after it was created, as
+OpenAI's do, and cancelling or completing one removes its parts.
+
+An Upload belongs to the key that created it: another key gets 404, as for every other object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import shutil
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, UploadFile
+from pydantic import Field
+
+from ragkit.server.auth import writer
+from ragkit.server.db import MetaDB, now
+from ragkit.server.errors import bad_request, not_found, too_large
+from ragkit.server.files import PURPOSES, new_file_row, sanitise_filename
+from ragkit.server.keys import Principal
+from ragkit.server.params import Body
+from ragkit.server.state import ServerContext, context
+
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+
+#: OpenAI's limits: a Part is at most 64 MB, an Upload lives an hour
+PART_LIMIT = 64 * 1024 * 1024
+LIFETIME = 3600
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads(
+    id TEXT PRIMARY KEY, filename TEXT NOT NULL, bytes INTEGER NOT NULL, purpose TEXT NOT NULL,
+    mime_type TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+    status TEXT NOT NULL, created_by TEXT, file_id TEXT);
+CREATE TABLE IF NOT EXISTS upload_parts(
+    id TEXT PRIMARY KEY, upload_id TEXT NOT NULL, created_at INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS upload_parts_by_upload ON upload_parts(upload_id);
+"""
+_ready: weakref.WeakSet[MetaDB] = weakref.WeakSet()
+
+
+def _tables(db: MetaDB) -> MetaDB:
+    if db not in _ready:
+        db.db.executescript(SCHEMA)
+        _ready.add(db)
+    return db
+
+
+class ExpiresAfter(Body):
+    anchor: str = "created_at"
+    seconds: int = Field(ge=3600, le=2592000)
+
+
+class UploadBody(Body):
+    bytes: int = Field(ge=0)
+    filename: str = Field(min_length=1)
+    mime_type: str = Field(min_length=1)
+    purpose: str
+    expires_after: ExpiresAfter | None = None
+
+
+class CompleteBody(Body):
+    part_ids: list[str]
+    md5: str | None = None
+
+
+def _object(ctx: ServerContext, row: dict[str, Any]) -> dict[str, Any]:
+    from ragkit.server.shapes import file_object
+
+    file = ctx.db.file(row["file_id"]) if row.get("file_id") else None
+    return {"id": row["id"], "object": "upload", "bytes": row["bytes"], "created_at": row["created_at"],
+            "expires_at": row["expires_at"], "filename": row["filename"], "purpose": row["purpose"],
+            "status": row["status"], "file": file_object(file) if file else None}
+
+
+def _parts_dir(ctx: ServerContext, upload_id: str) -> Path:
+    return ctx.config.home / "server" / "uploads" / upload_id
+
+
+def _owned(ctx: ServerContext, principal: Principal, upload_id: str) -> dict[str, Any]:
+    """The upload, when this key created it (404 otherwise); a pending one past its hour is expired."""
+    row = _tables(ctx.db).one("SELECT * FROM uploads WHERE id=?", (upload_id,))
+    if row is None or row["created_by"] != principal.id:
+        raise not_found("upload", upload_id, "upload_id")
+    if row["status"] == "pending" and row["expires_at"] <= time.time():
+        with ctx.db.write() as conn:
+            conn.execute("UPDATE uploads SET status='expired' WHERE id=?", (upload_id,))
+        shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
+        row = dict(row, status="expired")
+    return row
+
+
+def _pending(row: dict[str, Any]) -> None:
+    if row["status"] != "pending":
+        raise bad_request(f"Upload '{row['id']}' is {row['status']}: parts can be added to, and a pending "
+                          "upload completed or cancelled, only while it is pending.", "upload_id")
+
+
+@router.post("")
+def create_upload(body: UploadBody, ctx: ServerContext = Depends(context),
+                  principal: Principal = Depends(writer)) -> dict[str, Any]:
+    if body.purpose not in PURPOSES:
+        raise bad_request(f"Invalid purpose {body.purpose!r}: use one of {', '.join(PURPOSES)}.", "purpose")
+    if body.bytes > ctx.config.max_upload_bytes:
+        raise too_large(ctx.config.max_upload_bytes)
+    created = now()
+    lifetime = body.expires_after.seconds if body.expires_after else LIFETIME
+    row = {"id": "upload_" + secrets.token_hex(12), "filename": sanitise_filename(body.filename),
+           "bytes": body.bytes, "purpose": body.purpose, "mime_type": body.mime_type, "created_at": created,
+           "expires_at": created + lifetime, "status": "pending", "created_by": principal.id, "file_id": None}
+    with _tables(ctx.db).write() as conn:
+        conn.execute("INSERT INTO uploads VALUES(:id, :filename, :bytes, :purpose, :mime_type, :created_at, "
+                     ":expires_at, :status, :created_by, :file_id)", row)
+    return _object(ctx, row)
+
+
+def _store_part(upload: UploadFile, target: Path) -> int:
+    upload.file.seek(0)
+    size = 0
+    with open(target, "wb") as out:
+        while block := upload.file.read(1 << 20):
+            size += len(block)
+            if size > PART_LIMIT:
+                raise too_large(PART_LIMIT)
+            out.write(block)
+    return size
+
+
+@router.post("/{upload_id}/parts")
+async def add_part(upload_id: str, data: UploadFile = File(...), ctx: ServerContext = Depends(context),
+                   principal: Principal = Depends(writer)) -> dict[str, Any]:
+    row = _owned(ctx, principal, upload_id)
+    _pending(row)
+    part_id = "part_" + secrets.token_hex(12)
+    directory = _parts_dir(ctx, upload_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / part_id
+    try:
+        size = await asyncio.to_thread(_store_part, data, target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    with ctx.db.write() as conn:
+        status = conn.execute("SELECT status FROM uploads WHERE id=?", (upload_id,)).fetchone()["status"]
+        received = conn.execute("SELECT COALESCE(SUM(bytes), 0) AS n FROM upload_parts WHERE upload_id=?",
+                                (upload_id,)).fetchone()["n"]
+        problem = (f"upload '{upload_id}' was {status} while the part arrived" if status != "pending" else
+                   f"the parts would hold {received + size} bytes, more than the {row['bytes']} the upload "
+                   "was created with" if received + size > row["bytes"] else None)
+        if problem is None:
+            conn.execute("INSERT INTO upload_parts VALUES(?,?,?,?)", (part_id, upload_id, now(), size))
+    if problem is not None:
+        target.unlink(missing_ok=True)
+        raise bad_request(problem[0].upper() + problem[1:] + ".", "data")
+    return {"id": part_id, "object": "upload.part", "created_at": now(), "upload_id": upload_id}
+
+
+def _assemble(ctx: ServerContext, row: dict[str, Any], part_ids: list[str], principal: Principal,
+              md5: str | None) -> dict[str, Any]:
+    """Write the parts, in order, into a new file's place; returns the file's row (not yet stored)."""
+    directory = _parts_dir(ctx, row["id"])
+    file_id = "file-" + secrets.token_hex(12)
+    file_dir = ctx.config.files_dir / file_id
+    file_dir.mkdir(parents=True, exist_ok=False)
+    target = file_dir / row["filename"]
+    sha, checksum, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    try:
+        with open(target, "wb") as out:
+            for part_id in part_ids:
+                with open(directory / part_id, "rb") as part:
+                    while block := part.read(1 << 20):
+                        sha.update(block)
+                        checksum.update(block)
+                        size += len(block)
+                        out.write(block)
+        if md5 is not None and md5.lower() != checksum.hexdigest():
+            raise bad_request(f"The parts' MD5 is {checksum.hexdigest()}, not the {md5} given.", "md5")
+    except BaseException:
+        shutil.rmtree(file_dir, ignore_errors=True)
+        raise
+    return new_file_row(file_id, row["filename"], size, row["purpose"], target, sha.hexdigest(), principal)
+
+
+@router.post("/{upload_id}/complete")
+async def complete_upload(upload_id: str, body: CompleteBody, ctx: ServerContext = Depends(context),
+                          principal: Principal = Depends(writer)) -> dict[str, Any]:
+    row = _owned(ctx, principal, upload_id)
+    _pending(row)
+    parts = {p["id"]: p["bytes"] for p in ctx.db.all("SELECT * FROM upload_parts WHERE upload_id=?", (upload_id,))}
+    unknown = [p for p in body.part_ids if p not in parts]
+    if unknown:
+        raise bad_request(f"Part '{unknown[0]}' is not a part of upload '{upload_id}'.", "part_ids")
+    if len(set(body.part_ids)) != len(body.part_ids):
+        raise bad_request("part_ids names a part more than once.", "part_ids")
+    total = sum(parts[p] for p in body.part_ids)
+    if total != row["bytes"]:
+        raise bad_request(f"The parts hold {total} bytes, but the upload was created with bytes={row['bytes']}.",
+                          "part_ids")
+    file_row = await asyncio.to_thread(_assemble, ctx, row, body.part_ids, principal, body.md5)
+    ctx.db.insert_file(file_row)
+    with ctx.db.write() as conn:
+        claimed = conn.execute("UPDATE uploads SET status='completed', file_id=? WHERE id=? AND status='pending'",
+                               (file_row["id"], upload_id)).rowcount
+    if not claimed:  # cancelled, or completed by another request, while the parts were copied
+        ctx.db.delete_file(file_row["id"])
+        shutil.rmtree(Path(file_row["path"]).parent, ignore_errors=True)
+        _pending(_owned(ctx, principal, upload_id))
+    shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
+    return _object(ctx, dict(row, status="completed", file_id=file_row["id"]))
+
+
+@router.post("/{upload_id}/cancel")
+def cancel_upload(upload_id: str, ctx: ServerContext = Depends(context),
+                  principal: Principal = Depends(writer)) -> dict[str, Any]:
+    row = _owned(ctx, principal, upload_id)
+    _pending(row)
+    with ctx.db.write() as conn:
+        conn.execute("UPDATE uploads SET status='cancelled' WHERE id=? AND status='pending'", (upload_id,))
+    shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
+    return _object(ctx, _owned(ctx, principal, upload_id))
