@@ -125,7 +125,7 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
     from types import SimpleNamespace
 
     from starlette.applications import Starlette
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
@@ -140,7 +140,14 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
     async def echo(request):
         return JSONResponse({"n": len(await request.body())})
 
-    app = Starlette(routes=[Route("/slow", slow), Route("/echo", echo, methods=["POST"])])
+    async def stream(request):
+        async def parts():
+            yield b"first "
+            await asyncio.sleep(0.6)  # past the deadline, but the response has started
+            yield b"second"
+        return StreamingResponse(parts())
+
+    app = Starlette(routes=[Route("/slow", slow), Route("/echo", echo, methods=["POST"]), Route("/stream", stream)])
     config = ServerConfig(home=tmp_path, request_timeout=0.3, max_json_bytes=100)
     ctx = SimpleNamespace(config=config, audit=AuditLog(tmp_path / "audit.jsonl"))
     client = TestClient(RequestGuard(app, ctx))
@@ -148,8 +155,11 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
     assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
     assert client.post("/echo", content=b"x" * 50).json() == {"n": 50}
     assert client.post("/echo", content=b"x" * 500).status_code == 413
+    streamed = client.get("/stream")
+    assert streamed.status_code == 200 and streamed.content == b"first second"  # a started stream is not cut
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(r["endpoint"], r["status"]) for r in lines] == [("/slow", 504), ("/echo", 200), ("/echo", 413)]
+    assert [(r["endpoint"], r["status"]) for r in lines] == [("/slow", 504), ("/echo", 200), ("/echo", 413),
+                                                             ("/stream", 200)]
 
 
 def test_logs_follow_sees_lines_as_they_are_written(tmp_path):

@@ -95,27 +95,25 @@ class RequestGuard:
                     raise HTTPException(413, f"Request body too large: the limit is {shown} bytes.")
             return message
 
-        response_started = asyncio.Event()
+        # The deadline holds until the response starts (a started stream is not cut). The app runs
+        # in this task, not in one of its own that would have to be scheduled and waited for.
+        deadline = asyncio.timeout(self.ctx.config.request_timeout)
 
         async def send_watched(message: Message) -> None:
             if message["type"] == "http.response.start":
-                response_started.set()
+                deadline.reschedule(None)
             await send_logged(message)
 
-        task = asyncio.ensure_future(self.app(scope, receive_limited, send_watched))
-        waiter = asyncio.ensure_future(response_started.wait())
-        done, _ = await asyncio.wait({task, waiter}, timeout=self.ctx.config.request_timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if not done:
-            task.cancel()
+        try:
+            async with deadline:
+                await self.app(scope, receive_limited, send_watched)
+        except TimeoutError:
+            if not deadline.expired() or outcome["started"]:
+                raise  # not the deadline's
             audit["error"] = "request timed out"
             await _send_error(send_logged, ApiError(
                 504, f"The request took longer than {self.ctx.config.request_timeout:g} s and was stopped.",
                 type="server_error", code="timeout"))
-            return
-        try:
-            await task
         finally:
             finish()
 
