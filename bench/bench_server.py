@@ -14,13 +14,13 @@ the three QA sets), against the same questions through ``KnowledgeBase.search`` 
 ``KnowledgeBase.ask`` in this process, on the same store. A third side sends the same requests
 with a plain HTTP client (httpx, one keep-alive connection per thread, the JSON body decoded and
 nothing more): the server as any client sees it, without the SDK's own parsing into its models,
-which costs the client about 1.7 ms a search at c=1 and shares the 2 cores with the server at c=8. The two sides alternate in blocks, so
-load from other work on the machine falls on both alike; the difference is what HTTP, JSON,
-auth, the metadata DB and the audit log cost. The server's own time per request comes from its
-audit log, so client-side SDK time can be told apart.
+which costs the client about 1 ms a search at c=1 and shares the 2 cores with the server at c=8.
+The sides take turns in blocks, so load from other work on the machine falls on all alike; the
+difference is what HTTP, JSON, auth, the metadata DB and the audit log cost. The server's own
+time per request comes from its audit log, so client-side time can be told apart.
 
 Bounded: nothing leaves the machine and the request count per level is fixed (``--requests``).
-Ingestion dominates the run (7 minutes for one copy, 15 for three, on a busy 2-core machine);
+Ingestion dominates the run (6 to 15 minutes for three copies, depending on other load);
 ``--reuse`` times the store an earlier run left in the bench directory instead.
 Run with:  .venv/bin/python bench/bench_server.py [--copies 1] [--requests 80] [--levels 1,4,8] [--reuse]
 """
