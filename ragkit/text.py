@@ -63,9 +63,33 @@ def _instruction_stems() -> frozenset[str]:
 
 
 def content_terms(text: str, stopwords: str = "en") -> list[str]:
-    """The query's stemmed words without stopwords and without instruction words."""
+    """The query's stemmed words without stopwords and without instruction words; a fiscal
+    period counts as its year (:func:`period_years`)."""
     stems = _instruction_stems()
-    return [t for t in tokenize([text], stopwords)[0] if t not in stems]
+    return [t for t in tokenize([period_years(text)], stopwords)[0] if t not in stems]
+
+
+#: a fiscal or calendar period with its year ("FY2018", "FY18", "CY2020", "Q3 2019" is two words,
+#: "3Q19", "1H2020", "H2'21"): reports write the year on its own ("fiscal 2018", "2018"), so
+#: questions that say "FY2018" must be matched, checked and scoped by 2018
+#: ("Q400" and "H150" are product codes: after "Q3" or "H1" a year needs an apostrophe or four digits)
+_PERIOD_YEAR = re.compile(r"\b(?:(?:FY|CY|[1-4]Q|[12]H)['’]?(?P<a>(?:19|20)\d\d|\d\d)"
+                          r"|(?:Q[1-4]|H[12])(?:['’](?P<b>\d\d)|(?P<c>(?:19|20)\d\d)))\b", re.IGNORECASE)
+#: a quarter or fiscal year named without a year ("Q3", "FY"): a period, not a name, when the
+#: question gives a year elsewhere ("Q3 of FY2019")
+_BARE_PERIOD = re.compile(r"^(FY|CY|[1-4]Q|Q[1-4])$", re.IGNORECASE)
+
+
+def period_years(text: str) -> str:
+    """``text`` with each fiscal or calendar period written as its year: "FY2018" -> "2018",
+    "3Q19" -> "2019" (two-digit years below 50 are 20xx, the others 19xx)."""
+    def year(match: re.Match[str]) -> str:
+        digits = match.group("a") or match.group("b") or match.group("c")
+        if len(digits) == 4:
+            return digits
+        return ("20" if int(digits) < 50 else "19") + digits
+
+    return _PERIOD_YEAR.sub(year, text)
 
 
 def keyword_query(text: str) -> str:
@@ -116,13 +140,19 @@ def name_like_words(text: str) -> list[str]:
     not stopwords or instruction words ("WS-300" gives "WS" and "300"; "France").
 
     Left out, because documents often write them another way: ordinals and decades ("15th",
-    "80s"). Acronyms stay; :func:`spells_acronym` checks them against the passages."""
-    words = re.findall(r"(?u)\b\w\w+\b", re.sub(r"(\d)['’]s\b", r"\1s", text))  # "the 70's" is a decade
+    "80s"), and quarters of a year the question names ("Q3 2019"). A fiscal period is its year
+    ("FY2018" gives "2018"). Acronyms stay; :func:`spells_acronym` checks them against the
+    passages."""
+    text = period_years(re.sub(r"(\d)['’]s\b", r"\1s", text))  # "the 70's" is a decade; "FY2018" is 2018
+    words = re.findall(r"(?u)\b\w\w+\b", text)
+    dated = any(re.fullmatch(_YEAR, word) for word in words)
     found = []
     for position, word in enumerate(words):
         named = (position > 0 and word[0].isupper()) or any(ch.isdigit() for ch in word)
         if not named or word.lower() in INSTRUCTION_WORDS or _ORDINAL_OR_DECADE.match(word):
             continue
+        if dated and _BARE_PERIOD.match(word):
+            continue  # "Q3" of a year the question names: a period, not a name
         located = word.isdigit() and position > 0 and words[position - 1].lower() in LOCATOR_WORDS
         if _PLACEHOLDER.match(word) or word.lower() in LOCATOR_WORDS or located:
             continue  # "YYYY", "top2", "Figure 7": how to answer, or where to look

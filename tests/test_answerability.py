@@ -110,6 +110,33 @@ def test_named_years_leave_out_decades_formats_and_locators():
     assert named_years("What does page 2019 say, and what changed between 1999 and 2004?") == ["1999", "2004"]
 
 
+def test_a_fiscal_period_is_its_year_and_product_codes_stay_codes():
+    from ragkit.text import content_terms, name_like_words, named_years, period_years
+
+    assert period_years("FY2018 FY18 fy'19 3Q19 1H2020 Q3'21 CY2020") == "2018 2018 2019 2019 2020 2021 2020"
+    assert period_years("the Q400 aircraft, the H150 pump, H2O, Q3 results") == \
+        "the Q400 aircraft, the H150 pump, H2O, Q3 results"
+    question = "What is the FY2018 capital expenditure amount (in USD millions) for 3M?"
+    assert named_years(question) == ["2018"] and "FY2018" not in name_like_words(question)
+    assert "2018" in content_terms(question) and "fy2018" not in content_terms(question)
+    assert name_like_words("What was revenue in Q3 of FY19?") == ["2019"]  # a quarter of a named year
+    assert "Q3" in name_like_words("What is the price of the Audi Q3?")  # no year: a name, checked
+
+
+def test_a_question_about_a_fiscal_year_is_answered_from_the_report_that_says_the_year(kb_factory, tmp_path):
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    for year in (2017, 2018, 2019):
+        (folder / f"acme-10k-{year}.txt").write_text(
+            f"Acme annual report {year}.\n\nCapital expenditures in fiscal {year} were {year - 1900} million USD.\n")
+    kb = kb_factory("fiscal")
+    kb.ingest([folder])
+    answer = kb.ask("What was Acme's FY2018 capital expenditure?")
+    assert not answer.refused, answer.warnings  # "FY2018" is not a name the filings never mention
+    assert "118 million" in answer.text
+    assert kb.ask("What was Acme's FY2022 capital expenditure?").refused  # a year no filing mentions
+
+
 def test_a_year_the_matching_documents_never_mention_is_refused(kb_factory, tmp_path):
     folder = tmp_path / "reports"
     folder.mkdir()

@@ -16,6 +16,11 @@ def test_a_year_and_a_company_name_one_report():
     assert "2019" in scope.because and "Acme" in scope.because
 
 
+def test_a_fiscal_year_names_its_year():
+    assert infer_scope("What was Acme's FY2019 operating cash flow?", LABELS).paths == ("/acme-2019",)
+    assert infer_scope("What was Globex revenue in FY18?", LABELS).paths == ("/globex-2018",)
+
+
 def test_two_names_widen_and_undated_documents_stay_for_a_year_alone():
     assert infer_scope("Compare Acme and Globex revenue in 2018", LABELS).paths == ("/acme-2018", "/globex-2018")
     assert "/charter" in infer_scope("What did the 2019 reports say about risk?", LABELS).paths

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from ragkit.text import INSTRUCTION_WORDS, name_like_words
+from ragkit.text import INSTRUCTION_WORDS, name_like_words, named_years
 
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -61,7 +61,7 @@ def infer_scope(question: str, labels: Mapping[str, str]) -> Scope | None:
     reasons: list[str] = []
     scope = set(every)
 
-    asked_years = set(_YEAR.findall(question))
+    asked_years = set(named_years(question))  # "FY2018" names 2018
     dated = {path: {w for w in ws if _YEAR.fullmatch(w)} for path, ws in words.items()}
     if asked_years and len(set().union(*dated.values())) >= 2:
         matching = {p for p, years in dated.items() if years & asked_years}
