@@ -153,6 +153,8 @@ def name_like_words(text: str) -> list[str]:
             continue
         if dated and _BARE_PERIOD.match(word):
             continue  # "Q3" of a year the question names: a period, not a name
+        if word in _CURRENCY_CODES or defines_acronym(text, word):
+            continue  # "(in USD millions)" is a unit; "return on assets (ROA)" defines its name
         located = word.isdigit() and position > 0 and words[position - 1].lower() in LOCATOR_WORDS
         if _PLACEHOLDER.match(word) or word.lower() in LOCATOR_WORDS or located:
             continue  # "YYYY", "top2", "Figure 7": how to answer, or where to look
@@ -172,6 +174,23 @@ def named_years(text: str) -> list[str]:
 
 
 _SMALL = {"of", "the", "and", "for", "in", "on", "to", "a", "an", "&"}
+#: currency codes: a unit to answer in ("in USD millions"); reports write "$" or "dollars"
+_CURRENCY_CODES = frozenset("""USD EUR GBP JPY CNY RMB CHF CAD AUD NZD HKD SGD INR KRW SEK NOK DKK PLN CZK
+HUF BRL MXN ZAR RUB TRY""".split())
+
+
+def defines_acronym(text: str, acronym: str) -> bool:
+    """Does ``text`` spell ``acronym`` out right before it, in any case ("return on assets (ROA)",
+    "earnings before interest and taxes (EBIT)")? Then the text defines it, and a question that
+    does so is not naming something the documents must contain."""
+    if not (acronym.isupper() and acronym.isalpha() and len(acronym) >= 2):
+        return False
+    for match in re.finditer(rf"\(\s*{acronym}\s*\)", text):
+        before = re.findall(r"[A-Za-z][\w'-]*", text[:match.start()])[-2 * len(acronym):]
+        for words in (before, [w for w in before if w.lower() not in _SMALL]):
+            if "".join(w[0] for w in words[-len(acronym):]).upper() == acronym:
+                return True
+    return False
 
 
 def spells_acronym(acronym: str, texts: Sequence[str]) -> bool:

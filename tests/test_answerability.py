@@ -123,6 +123,17 @@ def test_a_fiscal_period_is_its_year_and_product_codes_stay_codes():
     assert "Q3" in name_like_words("What is the price of the Audi Q3?")  # no year: a name, checked
 
 
+def test_units_and_acronyms_the_question_defines_are_not_names():
+    from ragkit.text import defines_acronym, name_like_words
+
+    assert name_like_words("What is the capex (in USD millions) for 3M?") == ["3M"]
+    question = "What is the FY2017 return on assets (ROA) for Coca Cola? ROA is net income / total assets."
+    assert name_like_words(question) == ["2017", "Coca", "Cola"]
+    assert defines_acronym("earnings before interest and taxes (EBIT)", "EBIT")
+    assert not defines_acronym("What is the ROA of Acme?", "ROA")  # used, not defined: still checked
+    assert name_like_words("What is the ROA of Acme?") == ["ROA", "Acme"]
+
+
 def test_a_question_about_a_fiscal_year_is_answered_from_the_report_that_says_the_year(kb_factory, tmp_path):
     folder = tmp_path / "filings"
     folder.mkdir()
@@ -131,8 +142,8 @@ def test_a_question_about_a_fiscal_year_is_answered_from_the_report_that_says_th
             f"Acme annual report {year}.\n\nCapital expenditures in fiscal {year} were {year - 1900} million USD.\n")
     kb = kb_factory("fiscal")
     kb.ingest([folder])
-    answer = kb.ask("What was Acme's FY2018 capital expenditure?")
-    assert not answer.refused, answer.warnings  # "FY2018" is not a name the filings never mention
+    answer = kb.ask("What was Acme's FY2018 capital expenditure (in USD millions)?")
+    assert not answer.refused, answer.warnings  # neither "FY2018" nor "USD" is a name the filings lack
     assert "118 million" in answer.text
     assert kb.ask("What was Acme's FY2022 capital expenditure?").refused  # a year no filing mentions
 
