@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".ragkit"), description="Knowledge-base directory (Chroma data, manifest, BM25).")
     collection: str = Field("default", description="Collection inside the knowledge base.")
     chroma_url: str | None = Field(None, description="Use a `chroma run` server instead of the local store.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the state database (manifest, threads, server objects); "
+                          "default sqlite:///<home>/ragkit.sqlite. Only SQLite URLs are supported; "
+                          "`state_url` is accepted as another name for it.")
 
     # -- ingestion ---------------------------------------------------------------------
     embedder: Literal["minilm-onnx", "openai"] = "minilm-onnx"
@@ -138,6 +142,17 @@ class Settings(BaseSettings):
                 "starting and ending with a letter or digit"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_url_is_database_url(cls, data: Any) -> Any:
+        # Another name for the same setting; not an alias, because an alias would also be read
+        # from an unprefixed STATE_URL / DATABASE_URL environment variable meant for other programs.
+        if isinstance(data, dict) and "state_url" in data:
+            data = dict(data)
+            state_url = data.pop("state_url")
+            data.setdefault("database_url", state_url)
+        return data
 
     @model_validator(mode="after")
     def _chunking_fits(self) -> "Settings":

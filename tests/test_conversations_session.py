@@ -3,6 +3,8 @@ chat model, follow-ups condensed by the model (and the offline rewrite when it f
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from ragkit.conversations import ChatSession, ThreadStore
@@ -38,7 +40,8 @@ def test_a_follow_up_is_rewritten_answered_and_stored(halvard_kb, store):
     thread = store.get_thread(first.thread_id)
     assert thread.title == "How long is the warranty on the WS-200 sensor array?"
     assert thread.collection == halvard_kb.settings.collection
-    assert not (halvard_kb.home / FILENAME).exists()  # the shared knowledge base stays read-only
+    with sqlite3.connect(halvard_kb.home / FILENAME) as shared:  # the shared knowledge base stays read-only
+        assert shared.execute("SELECT COUNT(*) FROM threads").fetchone()[0] == 0
 
 
 def test_a_resumed_thread_continues_where_it_stopped(halvard_kb, store):

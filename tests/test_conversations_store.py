@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 
@@ -67,6 +68,7 @@ def test_the_file_is_in_wal_mode_and_survives_reopening(store):
 def test_each_os_thread_gets_its_own_connection_and_writes_are_not_lost(store):
     thread = store.create_thread("busy", "default")
     errors: list[BaseException] = []
+    written, finish = threading.Barrier(5), threading.Event()
 
     def write(worker: int) -> None:
         try:
@@ -74,15 +76,21 @@ def test_each_os_thread_gets_its_own_connection_and_writes_are_not_lost(store):
                 store.append_message(thread.id, "user", f"{worker}-{i}")
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+        written.wait(timeout=30)
+        finish.wait(timeout=30)
 
     workers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
     for worker in workers:
         worker.start()
+    written.wait(timeout=30)
+    assert len(store._connections) == 5  # the test's own and one per live worker
+    finish.set()
     for worker in workers:
         worker.join()
     assert not errors
     assert len(store.messages(thread.id)) == 40
-    assert len(store._connections) == 5  # the test's own and one per worker
+    gc.collect()  # sqlite3 connections sit in a reference cycle (their statement cache)
+    assert len(store._connections) == 1  # a thread's connection goes with the thread
 
 
 def test_titles_are_one_line_and_cut_at_a_word():

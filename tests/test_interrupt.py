@@ -34,7 +34,7 @@ def _write_corpus(folder, files: int = FILES) -> None:
 
 
 def _committed_files(home) -> int:
-    db = home / "manifest.sqlite"
+    db = home / "ragkit.sqlite"
     if not db.exists():
         return 0
     try:

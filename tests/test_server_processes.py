@@ -45,7 +45,7 @@ def _batch_under_way(server, docs):
     vs = client.vector_stores.create(name="batch")
     ids = upload(client, docs)
     batch = client.vector_stores.file_batches.create(vector_store_id=vs.id, file_ids=ids)
-    meta = sqlite3.connect(server.home / "server" / "meta.sqlite")
+    meta = sqlite3.connect(server.home / "ragkit.sqlite")
     wait_until(lambda: meta.execute(CLAIMED).fetchone()[0] > 0, timeout=60, interval=0.05)
     return vs, ids, batch, meta
 
@@ -71,7 +71,7 @@ def test_kill_9_during_a_batch_resumes_without_duplicates(tmp_path):
         assert all(f.status == "completed" for f in client.vector_stores.files.list(vector_store_id=vs.id))
         hits = client.vector_stores.search(vector_store_id=vs.id, query="maintenance log calibration",
                                            max_num_results=50).data
-        chunk_ids = [h.attributes["chunk_id"] for h in hits]
+        chunk_ids = [h.chunk_id for h in hits]
         assert len(chunk_ids) == len(set(chunk_ids))
     finally:
         restarted.stop()

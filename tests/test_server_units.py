@@ -101,7 +101,7 @@ def test_cursor_pages_and_keys(tmp_path):
                         "path": "/x", "sha256": None, "created_by": None})
 
     def ids(**kw):
-        rows, more = db.page("files", "1=1", (), **{"limit": 2, "order": "asc", "after": None, "before": None} | kw)
+        rows, more = db.page("api_files", "1=1", (), **{"limit": 2, "order": "asc", "after": None, "before": None} | kw)
         return [r["id"] for r in rows], more
 
     assert ids() == (["f0", "f1"], True)

@@ -1,4 +1,4 @@
-"""Conversation threads on disk: one SQLite file, ``<kb.home>/conversations.sqlite``.
+"""Conversation threads on disk, in the home's state database (``<kb.home>/ragkit.sqlite``).
 
 A thread is a conversation with one collection; its messages are the user's questions and the
 answers, each answer with its citations and the sources it was given (JSON), and each message
@@ -7,7 +7,8 @@ resumed thread rewrite its next follow-up exactly as an uninterrupted one would.
 
 Threads are shared by surfaces (the CLI, a future server) and so by OS threads: like the ingest
 manifest, every OS thread gets its own SQLite connection, and WAL mode lets readers run while one
-writer commits. ``owner`` is the name of the API key that created the thread (None locally).
+writer commits. ``owner`` is the name of the API key that created the thread (None locally). The
+tables are created by the state layer's migrations (:mod:`ragkit.state`).
 """
 
 from __future__ import annotations
@@ -21,24 +22,12 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from ragkit.errors import UsageError
-from ragkit.stores.sqlite import ThreadConnections
+from ragkit.state import FILENAME as _STATE_FILE
+from ragkit.state import StateDB, open_database, open_home
 
-FILENAME = "conversations.sqlite"
+#: the file of a home that holds its threads: the home's state database
+FILENAME = _STATE_FILE
 Role = Literal["user", "assistant"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS threads(
-    id TEXT PRIMARY KEY, title TEXT NOT NULL, collection TEXT NOT NULL, owner TEXT,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS threads_by_collection ON threads(collection, updated_at);
-CREATE TABLE IF NOT EXISTS messages(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    content TEXT NOT NULL, created_at REAL NOT NULL,
-    citations TEXT NOT NULL DEFAULT '[]', sources TEXT NOT NULL DEFAULT '[]', standalone TEXT);
-CREATE INDEX IF NOT EXISTS messages_by_thread ON messages(thread_id, id);
-"""
 
 #: longest title kept, in characters (the first question, cut at a word)
 TITLE_CHARS = 80
@@ -82,16 +71,16 @@ def title_from(text: str, limit: int = TITLE_CHARS) -> str:
 class ThreadStore:
     """Create, list, read and delete threads; append and read their messages."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections = ThreadConnections(self.path, pragmas=("foreign_keys=ON",))
-        self._db.executescript(SCHEMA)
+    def __init__(self, target: StateDB | str | Path) -> None:
+        """``target`` is a state database, or the file of one (a scratch store of its own)."""
+        self.state = target if isinstance(target, StateDB) else open_database(Path(target))
+        self.path = self.state.path
+        self._connections = self.state.connections()
 
     @classmethod
-    def for_home(cls, home: str | Path) -> "ThreadStore":
-        """The store of a knowledge base directory."""
-        return cls(Path(home) / FILENAME)
+    def for_home(cls, home: str | Path, database_url: str | None = None) -> "ThreadStore":
+        """The store of a knowledge base directory (in its state database)."""
+        return cls(open_home(Path(home), database_url))
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -99,6 +88,7 @@ class ThreadStore:
         return self._connections.db
 
     def close(self) -> None:
+        """Close this OS thread's connection; threads still using the store keep theirs."""
         self._connections.close()
 
     def __enter__(self) -> "ThreadStore":

@@ -1,11 +1,11 @@
 """Stored state of the Assistants API (assistants, threads, messages, runs, run steps) and of the
 Responses API's memory (stored responses for ``previous_response_id``, conversations and items).
 
-The tables live in the server's metadata file (``<home>/server/meta.sqlite``) beside the files and
-vector stores, created on first use, so they survive a restart and are shared by ``--workers N``
-processes like everything else a client can see. Each row keeps the API object itself as JSON
-(``body``) plus the few columns that are filtered on (owner, thread, run, role, status): the
-object a client reads back is the object that was stored, field for field.
+The tables live in the home's state database (``<home>/ragkit.sqlite``) beside the files and
+vector stores, created by its migrations (:mod:`ragkit.state`), so they survive a restart and are
+shared by ``--workers N`` processes like everything else a client can see. Each row keeps the
+API object itself as JSON (``body``) plus the few columns that are filtered on (owner, thread,
+run, role, status): the object a client reads back is the object that was stored, field for field.
 
 Every object belongs to the key that created it (``owner``); a lookup by another key finds
 nothing and becomes a 404, so ids of other keys' threads do not leak.
@@ -19,43 +19,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ragkit.server.db import MetaDB, now
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS asst_assistants(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS asst_threads(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS asst_messages(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, thread_id TEXT NOT NULL,
-    run_id TEXT, role TEXT NOT NULL, body TEXT NOT NULL, standalone TEXT, sources TEXT);
-CREATE INDEX IF NOT EXISTS asst_messages_by_thread ON asst_messages(thread_id, seq);
-CREATE TABLE IF NOT EXISTS asst_runs(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, thread_id TEXT NOT NULL,
-    owner TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL, state TEXT, claimed_by TEXT);
-CREATE INDEX IF NOT EXISTS asst_runs_by_thread ON asst_runs(thread_id, seq);
-CREATE TABLE IF NOT EXISTS asst_steps(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS asst_steps_by_run ON asst_steps(run_id, seq);
-CREATE TABLE IF NOT EXISTS resp_responses(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, previous_id TEXT,
-    question TEXT NOT NULL, standalone TEXT, answer TEXT NOT NULL, sources TEXT, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS resp_input_items(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, response_id TEXT NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS resp_input_items_by_response ON resp_input_items(response_id, seq);
-CREATE TABLE IF NOT EXISTS resp_tool_state(
-    id TEXT PRIMARY KEY, owner TEXT NOT NULL, state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS conv_conversations(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS conv_items(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, conversation_id TEXT NOT NULL,
-    body TEXT NOT NULL, standalone TEXT, sources TEXT);
-CREATE INDEX IF NOT EXISTS conv_items_by_conversation ON conv_items(conversation_id, seq);
-"""
 
 ASSISTANTS, THREADS, CONVERSATIONS = "asst_assistants", "asst_threads", "conv_conversations"
 #: statuses in which a run may still change on its own
@@ -63,18 +30,14 @@ ACTIVE = ("queued", "in_progress", "cancelling")
 #: this process, as written into the runs it works on (pid:token; a reused pid has another token)
 WORKER = f"{os.getpid()}:{secrets.token_hex(4)}"
 
-_ready: weakref.WeakSet[MetaDB] = weakref.WeakSet()
-
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
 def tables(db: MetaDB) -> MetaDB:
-    """The metadata DB with the Assistants tables created (once per process)."""
-    if db not in _ready:
-        db.db.executescript(SCHEMA)
-        _ready.add(db)
+    """The metadata DB, whose migrations created the Assistants tables (kept so the call sites read
+    the same whichever tables they use)."""
     return db
 
 

@@ -14,6 +14,8 @@ import socket
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from ragkit.state import open_home
+
 MB = 1024 * 1024
 ENV_PREFIX = "RAGKIT_SERVE_"
 
@@ -50,7 +52,11 @@ class ServerConfig:
 
     @property
     def db_path(self) -> Path:
-        return self.server_dir / "meta.sqlite"
+        """The home's state database file (``<home>/ragkit.sqlite``, or the file ``database_url``
+        names), which holds the server's tables too. Resolving it opens the database -- creates or
+        migrates it and imports a previous layout's files -- because the import needs the home,
+        which a bare path no longer tells."""
+        return open_home(self.home).path
 
     @property
     def files_dir(self) -> Path:

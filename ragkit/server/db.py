@@ -1,10 +1,11 @@
 """The server's metadata: uploaded files, vector stores, their files and batches, API keys.
 
-Everything the OpenAI API exposes that is not a chunk lives in one SQLite file under
-``<home>/server/meta.sqlite``, so it survives a restart and is shared by ``--workers N``
-processes. Each thread gets its own connection (SQLite connections must not cross threads), WAL
-lets readers run beside the one writer, and every write is a short ``BEGIN IMMEDIATE``
-transaction.
+Everything the OpenAI API exposes that is not a chunk lives in the home's state database
+(``<home>/ragkit.sqlite``, :mod:`ragkit.state`, which also creates the tables), so it survives a
+restart and is shared by ``--workers N`` processes. Uploaded files are the table ``api_files``
+(``files`` is the ingest manifest's). Each thread gets its own connection (SQLite connections
+must not cross threads), WAL lets readers run beside the one writer, and every write is a short
+``BEGIN IMMEDIATE`` transaction.
 
 The table ``vs_files`` doubles as the ingestion queue: a row ``in_progress`` with no
 ``claimed_by`` is waiting; a worker claims rows in one transaction, so two worker processes
@@ -21,36 +22,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from ragkit.stores.sqlite import ThreadConnections
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS files(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, filename TEXT NOT NULL,
-    bytes INTEGER NOT NULL, purpose TEXT NOT NULL, created_at INTEGER NOT NULL, path TEXT NOT NULL,
-    sha256 TEXT, created_by TEXT);
-CREATE TABLE IF NOT EXISTS vector_stores(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL DEFAULT '',
-    description TEXT, created_at INTEGER NOT NULL, last_active_at INTEGER, metadata TEXT,
-    expires_after TEXT, chunk_size INTEGER NOT NULL, chunk_overlap INTEGER NOT NULL,
-    created_by TEXT, deleted INTEGER NOT NULL DEFAULT 0, files_version INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS vs_files(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, vector_store_id TEXT NOT NULL, file_id TEXT NOT NULL,
-    created_at INTEGER NOT NULL, status TEXT NOT NULL, last_error TEXT, attributes TEXT,
-    chunks INTEGER NOT NULL DEFAULT 0, claimed_by TEXT, claimed_at REAL,
-    attempts INTEGER NOT NULL DEFAULT 0, UNIQUE(vector_store_id, file_id));
-CREATE INDEX IF NOT EXISTS vs_files_queue ON vs_files(status, claimed_by);
-CREATE INDEX IF NOT EXISTS vs_files_by_store ON vs_files(vector_store_id, status);
-CREATE INDEX IF NOT EXISTS files_by_path ON files(path);
-CREATE TABLE IF NOT EXISTS batches(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vector_store_id TEXT NOT NULL,
-    created_at INTEGER NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS batch_files(
-    batch_id TEXT NOT NULL, file_id TEXT NOT NULL, PRIMARY KEY(batch_id, file_id));
-CREATE TABLE IF NOT EXISTS api_keys(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
-    hash TEXT UNIQUE NOT NULL, prefix TEXT NOT NULL, scope TEXT NOT NULL, vector_stores TEXT,
-    rate_limit INTEGER, created_at INTEGER NOT NULL, revoked_at INTEGER, last_used_at INTEGER);
-"""
+from ragkit.state import StateDB, open_database
 
 Row = dict[str, Any]
 
@@ -73,12 +46,12 @@ def _bump(db: sqlite3.Connection, vs_id: str) -> None:
 
 
 class MetaDB:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._connections = ThreadConnections(path, row_factory=_row)
+    def __init__(self, target: StateDB | Path) -> None:
+        """``target`` is a state database, or the file of one (``ServerConfig.db_path``)."""
+        self.state = target if isinstance(target, StateDB) else open_database(target)
+        self.path = self.state.path
+        self._connections = self.state.connections(row_factory=_row)
         self._touched: dict[str, float] = {}
-        self.db.executescript(SCHEMA)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -135,11 +108,11 @@ class MetaDB:
     # -- files ---------------------------------------------------------------------------
     def insert_file(self, row: Row) -> None:
         with self.write() as db:
-            db.execute("INSERT INTO files(id, filename, bytes, purpose, created_at, path, sha256, created_by) "
+            db.execute("INSERT INTO api_files(id, filename, bytes, purpose, created_at, path, sha256, created_by) "
                        "VALUES(:id, :filename, :bytes, :purpose, :created_at, :path, :sha256, :created_by)", row)
 
     def file(self, file_id: str) -> Row | None:
-        return self.one("SELECT * FROM files WHERE id=?", (file_id,))
+        return self.one("SELECT * FROM api_files WHERE id=?", (file_id,))
 
     def delete_file(self, file_id: str) -> list[str]:
         """Forget a file; returns the vector stores it was attached to (the caller unindexes it)."""
@@ -147,7 +120,7 @@ class MetaDB:
             stores = [r["vector_store_id"] for r in
                       db.execute("SELECT vector_store_id FROM vs_files WHERE file_id=?", (file_id,)).fetchall()]
             db.execute("DELETE FROM vs_files WHERE file_id=?", (file_id,))
-            db.execute("DELETE FROM files WHERE id=?", (file_id,))
+            db.execute("DELETE FROM api_files WHERE id=?", (file_id,))
             for vs_id in stores:
                 _bump(db, vs_id)
         return stores
@@ -193,7 +166,7 @@ class MetaDB:
     def counts(self, vs_id: str, batch_id: str | None = None) -> tuple[dict[str, int], int]:
         """File counts by status and the bytes of completed files (of a store or one batch)."""
         sql = ("SELECT v.status AS status, COUNT(*) AS n, COALESCE(SUM(f.bytes), 0) AS bytes FROM vs_files v "
-               "LEFT JOIN files f ON f.id = v.file_id WHERE v.vector_store_id=?")
+               "LEFT JOIN api_files f ON f.id = v.file_id WHERE v.vector_store_id=?")
         args: list[Any] = [vs_id]
         if batch_id is not None:
             sql += " AND v.file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)"
@@ -241,7 +214,7 @@ class MetaDB:
 
     def vs_files(self, vs_id: str, statuses: Sequence[str] = ("completed",)) -> list[Row]:
         marks = ",".join("?" * len(statuses))
-        return self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM vs_files v JOIN files f ON f.id=v.file_id "
+        return self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM vs_files v JOIN api_files f ON f.id=v.file_id "
                         f"WHERE v.vector_store_id=? AND v.status IN ({marks}) ORDER BY v.seq", (vs_id, *statuses))
 
     def completed_by_path(self, vs_id: str, paths: Sequence[str]) -> dict[str, Row]:
@@ -251,7 +224,7 @@ class MetaDB:
             return {}
         marks = ",".join("?" * len(unique))
         # CROSS JOIN fixes the join order: from the few paths to their rows, never a scan of the store.
-        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM files f CROSS JOIN vs_files v "
+        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM api_files f CROSS JOIN vs_files v "
                         f"ON v.file_id=f.id AND v.vector_store_id=? WHERE f.path IN ({marks}) AND v.status='completed'",
                         (vs_id, *unique))
         return {r["path"]: r for r in rows}
@@ -293,13 +266,13 @@ class MetaDB:
             if first is None:
                 return []
             rows = db.execute(
-                "SELECT v.*, f.path, f.filename FROM vs_files v JOIN files f ON f.id=v.file_id "
+                "SELECT v.*, f.path, f.filename FROM vs_files v JOIN api_files f ON f.id=v.file_id "
                 "WHERE v.vector_store_id=? AND v.status='in_progress' AND v.claimed_by IS NULL ORDER BY v.seq LIMIT ?",
                 (first["vector_store_id"], limit)).fetchall()
             db.executemany("UPDATE vs_files SET claimed_by=?, claimed_at=?, attempts=attempts+1 "
                            "WHERE vector_store_id=? AND file_id=?",
                            [(owner, time.time(), r["vector_store_id"], r["file_id"]) for r in rows])
-            orphans = db.execute("SELECT v.file_id FROM vs_files v LEFT JOIN files f ON f.id=v.file_id "
+            orphans = db.execute("SELECT v.file_id FROM vs_files v LEFT JOIN api_files f ON f.id=v.file_id "
                                  "WHERE v.status='in_progress' AND v.claimed_by IS NULL AND f.id IS NULL").fetchall()
             for orphan in orphans:  # a file deleted while queued
                 db.execute("DELETE FROM vs_files WHERE file_id=?", (orphan["file_id"],))

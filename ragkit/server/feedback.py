@@ -4,8 +4,8 @@ A thumbs up or down is only worth keeping if it can be measured against later: e
 stored with the question, the answer, its cited sources and what the reader said was right
 (a correction, the right source, or "the documents do not answer this"), and
 ``ragkit feedback export`` turns the ratings into the JSONL that ``ragkit eval`` reads. The
-table lives in its own SQLite file beside the server's metadata DB, so the feedback loop never
-touches the schema other parts of the server own.
+``feedback`` table lives in the home's state database (:mod:`ragkit.state`, whose migrations
+create it); only this module reads or writes it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import re
 import secrets
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,27 +25,8 @@ from ragkit.citations import MARKER
 from ragkit.eval.gold import GoldItem, GoldSource
 from ragkit.generators.extractive import PREFIX as EXTRACTIVE_PREFIX
 from ragkit.server.db import now
+from ragkit.state import open_home
 
-FILE_NAME = "feedback.sqlite"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL,
-    key_id TEXT,
-    key_name TEXT,
-    vector_store_id TEXT,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    refused INTEGER NOT NULL,
-    rating TEXT NOT NULL,
-    correction TEXT,
-    source_file TEXT,
-    source_page INTEGER,
-    not_answerable INTEGER NOT NULL DEFAULT 0,
-    citations TEXT NOT NULL
-)
-"""
 _MARKERS = re.compile(r"\s*(?:" + MARKER.pattern + ")")
 
 
@@ -73,24 +53,23 @@ class Rating(BaseModel):
 
 
 class FeedbackStore:
-    """The ``feedback`` table in ``<server dir>/feedback.sqlite``, created on first use."""
+    """The ``feedback`` table of a home's state database.
+
+    ``server_dir`` is the home's server directory (``ServerConfig.server_dir``, ``<home>/server``),
+    which is how the page and the CLI name the server's home."""
 
     def __init__(self, server_dir: Path) -> None:
-        self.path = server_dir / FILE_NAME
-        self._lock = threading.Lock()
-        self._ready = False
+        self.state = open_home(Path(server_dir).parent)
+        self.path = self.state.path
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
+        """A connection for one call, closed after it: ratings are rare, and the page makes a
+        store per request, so a connection kept per thread would only wait to be collected."""
+        conn = self.state.own_connection()
         conn.row_factory = sqlite3.Row
         try:
-            if not self._ready:
-                conn.execute(SCHEMA)
-                self._ready = True
-            with conn:
-                yield conn
+            yield conn
         finally:
             conn.close()
 
@@ -100,13 +79,11 @@ class FeedbackStore:
                "citations": json.dumps([c.model_dump() for c in rating.citations])}
         row["correction"] = (row["correction"] or "").strip() or None
         row["source_file"] = (row["source_file"] or "").strip() or None
-        with self._lock, self._connect() as conn:
+        with self._connect() as conn:
             conn.execute(f"INSERT INTO feedback({', '.join(row)}) VALUES({', '.join(':' + k for k in row)})", row)
         return {"id": row["id"], "object": "feedback", "created_at": row["created_at"], "rating": row["rating"]}
 
     def rows(self, vector_store_id: str | None = None) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
         where, args = ("WHERE vector_store_id=?", (vector_store_id,)) if vector_store_id else ("", ())
         with self._connect() as conn:
             return [dict(r) for r in conn.execute(f"SELECT * FROM feedback {where} ORDER BY seq", args)]

@@ -18,7 +18,6 @@ import hashlib
 import secrets
 import shutil
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import Field
 
 from ragkit.server.auth import writer
-from ragkit.server.db import MetaDB, now
+from ragkit.server.db import now
 from ragkit.server.errors import bad_request, not_found, too_large
 from ragkit.server.files import PURPOSES, new_file_row, sanitise_filename
 from ragkit.server.keys import Principal
@@ -38,24 +37,6 @@ router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 #: OpenAI's limits: a Part is at most 64 MB, an Upload lives an hour
 PART_LIMIT = 64 * 1024 * 1024
 LIFETIME = 3600
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS uploads(
-    id TEXT PRIMARY KEY, filename TEXT NOT NULL, bytes INTEGER NOT NULL, purpose TEXT NOT NULL,
-    mime_type TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-    status TEXT NOT NULL, created_by TEXT, file_id TEXT);
-CREATE TABLE IF NOT EXISTS upload_parts(
-    id TEXT PRIMARY KEY, upload_id TEXT NOT NULL, created_at INTEGER NOT NULL, bytes INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS upload_parts_by_upload ON upload_parts(upload_id);
-"""
-_ready: weakref.WeakSet[MetaDB] = weakref.WeakSet()
-
-
-def _tables(db: MetaDB) -> MetaDB:
-    if db not in _ready:
-        db.db.executescript(SCHEMA)
-        _ready.add(db)
-    return db
 
 
 class ExpiresAfter(Body):
@@ -91,7 +72,7 @@ def _parts_dir(ctx: ServerContext, upload_id: str) -> Path:
 
 def _owned(ctx: ServerContext, principal: Principal, upload_id: str) -> dict[str, Any]:
     """The upload, when this key created it (404 otherwise); a pending one past its hour is expired."""
-    row = _tables(ctx.db).one("SELECT * FROM uploads WHERE id=?", (upload_id,))
+    row = ctx.db.one("SELECT * FROM uploads WHERE id=?", (upload_id,))
     if row is None or row["created_by"] != principal.id:
         raise not_found("upload", upload_id, "upload_id")
     if row["status"] == "pending" and row["expires_at"] <= time.time():
@@ -120,7 +101,7 @@ def create_upload(body: UploadBody, ctx: ServerContext = Depends(context),
     row = {"id": "upload_" + secrets.token_hex(12), "filename": sanitise_filename(body.filename),
            "bytes": body.bytes, "purpose": body.purpose, "mime_type": body.mime_type, "created_at": created,
            "expires_at": created + lifetime, "status": "pending", "created_by": principal.id, "file_id": None}
-    with _tables(ctx.db).write() as conn:
+    with ctx.db.write() as conn:
         conn.execute("INSERT INTO uploads VALUES(:id, :filename, :bytes, :purpose, :mime_type, :created_at, "
                      ":expires_at, :status, :created_by, :file_id)", row)
     return _object(ctx, row)

@@ -1,6 +1,7 @@
 """The ingest manifest: what is stored for each file, and the bookkeeping that makes re-runs exact.
 
-One SQLite file beside the Chroma store holds, per collection:
+The home's state database (:mod:`ragkit.state`, one SQLite file beside the Chroma store) holds,
+per collection:
 
 * ``files``: path, size, mtime, sha256, status, error, warnings -- lets an unchanged file be
   skipped from a ``stat`` alone;
@@ -34,23 +35,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ragkit.models import Chunk
-from ragkit.stores.sqlite import ThreadConnections
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS files(
-    collection TEXT NOT NULL, path TEXT NOT NULL, source TEXT NOT NULL,
-    size INTEGER, mtime_ns INTEGER, sha256 TEXT, status TEXT NOT NULL, error TEXT,
-    warnings TEXT, n_chunks INTEGER DEFAULT 0, ingested_at REAL,
-    PRIMARY KEY (collection, path));
-CREATE TABLE IF NOT EXISTS chunks(
-    collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, text TEXT NOT NULL,
-    meta TEXT NOT NULL, PRIMARY KEY (collection, id));
-CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(collection, path);
-CREATE TABLE IF NOT EXISTS journal(collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
-CREATE TABLE IF NOT EXISTS embed_cache(embedder TEXT NOT NULL, text_sha256 TEXT NOT NULL, vector BLOB NOT NULL,
-    PRIMARY KEY (embedder, text_sha256));
-CREATE TABLE IF NOT EXISTS state(collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (collection, key));
-"""
+from ragkit.state import StateDB, open_database
 
 
 def text_sha256(text: str) -> str:
@@ -93,19 +78,23 @@ class FileRecord:
 
 
 class Manifest:
-    def __init__(self, db_path: Path, collection: str) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db_path = db_path
+    """One collection's manifest, in the home's state database (its tables are created by the
+    state layer's migrations, :mod:`ragkit.state`)."""
+
+    def __init__(self, state: StateDB | Path, collection: str) -> None:
+        """``state`` is a home's state database, or the file of one (a standalone manifest)."""
+        self.state = state if isinstance(state, StateDB) else open_database(state)
+        self.db_path = self.state.path
         self.collection = collection
-        self._connections = ThreadConnections(db_path)
-        self._db.executescript(SCHEMA)
+        self._connections = self.state.connections()
 
     @property
     def _db(self) -> sqlite3.Connection:
-        """This thread's connection (see :mod:`ragkit.stores.sqlite`)."""
+        """This thread's connection (see :mod:`ragkit.state.connections`)."""
         return self._connections.db
 
     def close(self) -> None:
+        """Close this thread's connection; threads still using the manifest keep theirs."""
         self._connections.close()
 
     # -- transactions ------------------------------------------------------------------

@@ -1,0 +1,22 @@
+"""ragkit's state: one database per home, behind one module, with versioned migrations.
+
+The ingest manifest, conversation threads and everything the server stores (files, vector
+stores, keys, Assistants and Responses objects, uploads, feedback) share one database,
+``<home>/ragkit.sqlite`` by default or the SQLAlchemy URL in the ``database_url`` setting
+(``RAGKIT_DATABASE_URL``; SQLite only in this version). Opening it runs the Alembic migrations
+shipped in ``ragkit/state/migrations`` up to the head revision, under an inter-process lock, and
+imports a home written in the previous one-file-per-module layout.
+
+This is part of the foundation: it imports only :mod:`ragkit.config`, :mod:`ragkit.errors` and
+third-party libraries, and the stores above it (:mod:`ragkit.stores.manifest`,
+:mod:`ragkit.conversations.store`, :mod:`ragkit.server.db`, ...) keep their SQL and get their
+per-thread ``sqlite3`` connections from :meth:`StateDB.connections`.
+"""
+
+from ragkit.state.connections import ThreadConnections
+from ragkit.state.database import StateDB, open_database, open_home
+from ragkit.state.migrate import head
+from ragkit.state.urls import FILENAME, checked_url, home_url
+
+__all__ = ["FILENAME", "StateDB", "ThreadConnections", "checked_url", "head", "home_url", "open_database",
+           "open_home"]
