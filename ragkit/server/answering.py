@@ -1,10 +1,10 @@
 """Grounded answers over vector stores: retrieval, refusal, generation, checked citations, cache.
 
 Retrieval runs over one or more stores with OpenAI filters (:mod:`ragkit.server.retrieval`);
-the rest is :meth:`ragkit.KnowledgeBase.answer`, the same decisions ``ask`` makes: refuse without
-generating when the evidence is weak; fall back to the extractive answer with a warning when the
-chat model is unreachable after retries; keep only ``[n]`` markers that name a provided source,
-each with a quote that is a literal span of its chunk.
+the rest is :func:`ragkit.answer.grounded_answer`, the same decisions ``ask`` makes: refuse
+without generating when the evidence is weak; fall back to the extractive answer with a warning
+when the chat model is unreachable after retries; keep only ``[n]`` markers that name a provided
+source, each with a quote that is a literal span of its chunk.
 
 Answers are cached per process. The key holds each store's collection generation (bumped by
 every change to its chunks), the store's ``files_version`` (bumped whenever its files, their
@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ragkit.answer.grounded import fell_back, grounded_answer
 from ragkit.api import MATCHING_DEPTH
 from ragkit.citations import MARKER
 from ragkit.models import Citation, SearchResult
@@ -107,10 +108,9 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
     chosen = ctx.registry.generator(generator, model if generator == "openai" else None)
     if max_tokens is not None and hasattr(chosen, "limited"):
         chosen = chosen.limited(max_tokens)
-    answered = kb.answer(question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
-                         generator=chosen, on_token=on_token, instructions=instructions,
-                         check_names=len(stores) == 1, matching=[f.hit.path for f in wide.found])
-    fallback = any("showing the extractive answer instead" in w for w in answered.warnings)
+    answered = grounded_answer(kb, question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
+                               generator=chosen, on_token=on_token, instructions=instructions,
+                               check_names=len(stores) == 1, matching=[f.hit.path for f in wide.found])
     usage = dict(answered.usage)
     if not usage:
         prompt = count_tokens(question) + sum(count_tokens(h.text) for h in hits)
@@ -119,7 +119,7 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
     result = Grounded(question=question, text=answered.text, refused=answered.refused,
                       citations=answered.citations, found=retrieved.found,
                       generator=answered.generator, model=model, usage=usage, warnings=answered.warnings)
-    if not fallback:
+    if not fell_back(answered):
         ctx.cache.put(key, result)
     return result
 

@@ -2,8 +2,9 @@
 documents.
 
 With ``function`` tools in ``tools``, the configured chat model gets the conversation, the user's
-functions and, when the request names vector stores, ragkit's own ``file_search``. Its
-``file_search`` calls run here (:mod:`ragkit.server.tool_calls`) and show in the output as
+functions and, when the request names vector stores, ragkit's own ``file_search``; the loop is
+:func:`ragkit.answer.run_tool_loop`, and this module maps Responses items onto its chat and its
+result onto output items. ``file_search`` calls run in the loop and show in the output as
 ``file_search_call`` items. A call to one of the user's functions ends the response with
 ``function_call`` items (``call_id``, ``name``, ``arguments``); the client runs them and sends
 ``function_call_output`` items back, either
@@ -29,6 +30,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from ragkit.answer import (
+    FILE_SEARCH, LoopState, last_user_text, opening_messages, run_tool_loop, unanswered_calls,
+)
+from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded
@@ -37,9 +42,7 @@ from ragkit.server.followups import remember_response, response_history
 from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.state import ServerContext
-from ragkit.server.tool_calls import (
-    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call, tool_answer,
-)
+from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
 
 MAX_ROUNDS = 4
 ROLES = ("user", "system", "developer", "assistant")
@@ -51,6 +54,11 @@ class FunctionTool(Body):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    # OpenAI's options for deferred loading, programmatic callers and typed outputs: accepted, not echoed
+    allowed_callers: Any = Field(None, exclude=True)
+    async_: bool | None = Field(None, alias="async", exclude=True)
+    defer_loading: bool | None = Field(None, exclude=True)
+    output_schema: dict[str, Any] | None = Field(None, exclude=True)
 
     def for_chat(self) -> dict[str, Any]:
         function: dict[str, Any] = {"name": self.name, "parameters": self.parameters or {"type": "object"}}
@@ -79,7 +87,7 @@ def function_tools(raw_tools: list[dict[str, Any]]) -> list[FunctionTool]:
             raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit offers file_search "
                               "over its vector stores and your own function tools.", f"tools[{i}].type")
         tool = parse_tool(FunctionTool, raw, i)
-        if tool.name == FILE_SEARCH_TOOL["function"]["name"]:
+        if tool.name == FILE_SEARCH:
             raise bad_request("A function may not be called file_search: that name is ragkit's own tool.",
                               f"tools[{i}].name")
         tools.append(tool)
@@ -137,12 +145,10 @@ def chat_from_input(items: str | list[dict[str, Any]], known_calls: set[str] = f
 
 def _check_calls_answered(chat: list[dict[str, Any]]) -> None:
     """Every function call the model made must have its output before the model is asked again."""
-    answered = {m["tool_call_id"] for m in chat if m["role"] == "tool"}
-    for m in chat:
-        for call in m.get("tool_calls") or []:
-            if call["id"] not in answered:
-                raise bad_request(f"No function_call_output for call_id {call['id']!r}: send the output of "
-                                  "every function call the previous response made.", "input")
+    waiting = unanswered_calls(chat)
+    if waiting:
+        raise bad_request(f"No function_call_output for call_id {waiting[0]!r}: send the output of "
+                          "every function call the previous response made.", "input")
 
 
 class ToolLoopFailed(Exception):
@@ -173,20 +179,17 @@ def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTur
                      (response["id"], owner, json.dumps(turn.state)))
 
 
-def _start(ctx: ServerContext, owner: str, body: Any, k: int, functions: list[FunctionTool]) -> dict[str, Any]:
+def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
     """The loop's state: restored from ``previous_response_id``, or a new chat from the history."""
-    system = TOOLS_SYSTEM + (f"\n\nInstructions:\n{body.instructions}" if body.instructions else "")
-    state = load_state(ctx, owner, body.previous_response_id) if body.previous_response_id else None
-    if state is None:
-        chat: list[dict[str, Any]] = [{"role": "system", "content": system}]
-        if body.previous_response_id:  # an earlier grounded answer: continue from its question and answer
-            for user, assistant in response_history(ctx, owner, body.previous_response_id)[-HISTORY_TURNS:]:
-                chat += [{"role": "user", "content": user.content}, {"role": "assistant", "content": assistant.content}]
-        state = {"messages": chat, "passages": []}
-    known = {c["id"] for m in state["messages"] for c in m.get("tool_calls") or []}
-    state["messages"] += chat_from_input(body.input, known)
-    state.update(k=k, functions=[f.name for f in functions], rounds=0)
-    _check_calls_answered(state["messages"])
+    saved = load_state(ctx, owner, body.previous_response_id) if body.previous_response_id else None
+    if saved is None:  # a new chat, or one after an earlier grounded answer: from its question and answer
+        pairs = response_history(ctx, owner, body.previous_response_id) if body.previous_response_id else []
+        saved = {"messages": opening_messages(tools_system(body.instructions), pairs[-HISTORY_TURNS:])}
+    state = LoopState.from_dict(saved)
+    state.rounds, state.usage = 0, {}  # each response has its own rounds and usage
+    known = {c["id"] for m in state.messages for c in m.get("tool_calls") or []}
+    state.messages += chat_from_input(body.input, known)
+    _check_calls_answered(state.messages)
     return state
 
 
@@ -195,45 +198,19 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     """Drive the model until it answers or calls one of the user's functions."""
     from ragkit.llm import make_client
 
-    state = _start(ctx, owner, body, k, functions)
-    messages = state["messages"]
-    question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-    offered = ([FILE_SEARCH_TOOL] if stores else []) + [f.for_chat() for f in functions]
-    names = {f.name for f in functions}
-    passages, found = restore_passages(state)
-    client = ctx.registry.upstream(make_client)
-    output: list[dict[str, Any]] = []
-    total: dict[str, int] = {}
-    for rounds in range(MAX_ROUNDS + 1):
-        request: dict[str, Any] = {"model": model, "messages": messages, "tools": offered,
-                                   "tool_choice": "none" if rounds == MAX_ROUNDS else "auto"}
-        if body.temperature is not None:
-            request["temperature"] = body.temperature
-        if body.max_output_tokens is not None:
-            request["max_tokens"] = body.max_output_tokens
-        reply = ask_model(client, request, total)  # a model error is an OpenAI-shaped error
-        calls = list(reply.tool_calls or [])
-        if not calls:
-            text = reply.content or ""
-            grounded = tool_answer(text, messages, passages, found, model, total)
-            messages.append({"role": "assistant", "content": text})
-            output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), "completed"))
-            return ToolTurn(output, grounded, question, state)
-        if rounds == MAX_ROUNDS:
-            raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
-        messages.append(calls_message(reply))
-        waiting = []
-        for call in calls:
-            name, arguments = call.function.name, call.function.arguments or "{}"
-            if name in names:
-                waiting.append({"type": "function_call", "id": "fc_" + secrets.token_hex(16), "call_id": call.id,
-                                "name": name, "arguments": arguments, "status": "completed"})
-                continue
-            result, hits = server_call(ctx, stores, name, arguments, state, passages, found)
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-            if hits is not None:
-                output.append(search_call("fs_" + secrets.token_hex(16), [state["search_query"]], hits,
-                                          "completed", with_results))
-        if waiting:
-            return ToolTurn(output + waiting, None, question, state | {"usage": total})
-    raise AssertionError("unreachable")
+    state = _start(ctx, owner, body)
+    question = last_user_text(state.messages)
+    tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions])
+    result = run_tool_loop(ctx.registry.upstream(make_client), state, tools, model=model, max_rounds=MAX_ROUNDS,
+                           tool_choice=chat_tool_choice(getattr(body, "tool_choice", None)),
+                           temperature=body.temperature, max_tokens=body.max_output_tokens)
+    if result.status == "max_rounds":
+        raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
+    output = [search_call("fs_" + secrets.token_hex(16), [call.details["query"]], found, "completed", with_results)
+              for call in result.calls if (found := searched(call)) is not None]
+    output += [{"type": "function_call", "id": "fc_" + secrets.token_hex(16), "call_id": c.id, "name": c.name,
+                "arguments": c.arguments, "status": "completed"} for c in result.pending]
+    grounded = grounded_of(result, model, result.usage) if result.status == "answered" else None
+    if grounded is not None:
+        output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), "completed"))
+    return ToolTurn(output, grounded, question, state.to_dict())

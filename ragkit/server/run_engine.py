@@ -8,9 +8,10 @@ A run answers the thread's last user message. Two ways, chosen when the run is c
   assistant's vector stores exactly as ``/v1/responses`` answers
   (:func:`ragkit.server.answering.answer`: refusal, extractive or model answer, checked citations);
 * **tools** (user ``function`` tools and a chat model): the model sees the conversation and may
-  call ``file_search`` (run here, its passages numbered for the whole run) and the user's
-  functions. A call to a user function stops the run at ``requires_action``; the conversation
-  so far is saved with the run, so ``submit_tool_outputs`` resumes it, in any worker process. A
+  call ``file_search`` (run by :func:`ragkit.answer.run_tool_loop`, its passages numbered for the
+  whole run) and the user's functions. A call to a user function stops the run at
+  ``requires_action``; the loop's state is saved with the run, so ``submit_tool_outputs``
+  resumes it, in any worker process. A
   call to an unknown tool or with invalid arguments goes back to the model as a tool error (the
   run recovers); a model that keeps calling tools after ``MAX_ROUNDS`` fails the run.
 
@@ -27,8 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ragkit.errors import RagkitError
+from ragkit.answer import LoopState, ToolCall, opening_messages, run_tool_loop
+from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
+from ragkit.errors import RagkitError
 from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded, answer
 from ragkit.server.followups import Pairs, follow_up, sources_of, turn
@@ -43,9 +46,7 @@ from ragkit.server.thread_objects import (
     thread_annotations,
     usage,
 )
-from ragkit.server.tool_calls import (
-    FILE_SEARCH_TOOL, TOOLS_SYSTEM, ask_model, calls_message, restore_passages, server_call, tool_answer,
-)
+from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
 
 log = logging.getLogger("ragkit.server")
 Emit = Callable[[str, Any], None]
@@ -249,69 +250,49 @@ def tool_messages(ctx: ServerContext, thread_id: str, instructions: str, keep: i
                   ) -> list[dict[str, Any]]:
     """The chat the model starts from: the system prompt, recent turns and the question."""
     question, history = conversation(ctx, thread_id, keep)
-    system = TOOLS_SYSTEM + (f"\n\nInstructions for this assistant:\n{instructions}" if instructions else "")
-    chat: list[dict[str, Any]] = [{"role": "system", "content": system}]
-    for user, assistant in history[-HISTORY_TURNS:]:
-        chat += [{"role": "user", "content": user.content}, {"role": "assistant", "content": assistant.content}]
-    return chat + [{"role": "user", "content": _text(question)}]
+    system = tools_system(instructions, "Instructions for this assistant")
+    return opening_messages(system, history[-HISTORY_TURNS:]) + [{"role": "user", "content": _text(question)}]
 
 
 def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
                 emit: Emit) -> None:
+    """The run's turn of the tool loop; it stops at the answer, a user function, or a cancel."""
     from ragkit.llm import make_client
 
-    client = ctx.registry.upstream(make_client)
-    functions = {t["function"]["name"] for t in run["tools"] if t["type"] == "function"}
-    offered = ([FILE_SEARCH_TOOL] if stores else []) + [t for t in run["tools"] if t["type"] == "function"]
-    passages, found = restore_passages(state)
-    messages, total = state["messages"], state.setdefault("usage", {})
-    text = None
-    for rounds in range(state.get("rounds", 0), MAX_ROUNDS + 1):
-        if _cancelled(ctx, run["id"], emit):
-            return
-        request: dict[str, Any] = {"model": run["model"], "messages": messages}
-        if offered:
-            request.update(tools=offered, tool_choice="none" if rounds == MAX_ROUNDS else "auto")
-        if run.get("temperature") is not None:
-            request["temperature"] = run["temperature"]
-        if run.get("max_completion_tokens") is not None:
-            request["max_tokens"] = run["max_completion_tokens"]
-        try:
-            reply = ask_model(client, request, total)
-        except RagkitError as exc:
-            raise RunFailed(f"The chat model failed: {exc}") from None
-        calls = list(reply.tool_calls or [])
-        if not calls:
-            text = reply.content or ""
-            break
-        if rounds == MAX_ROUNDS:
-            raise RunFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
-        messages.append(calls_message(reply))
-        searched, waiting = [], []
-        for call in calls:
-            name, arguments = call.function.name, call.function.arguments or "{}"
-            if name in functions:
-                waiting.append(function_call(call.id, name, arguments))
-                continue
-            result, hits = server_call(ctx, stores, name, arguments, state, passages, found)
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-            if hits is not None:
-                searched.append(file_search_call(call.id, hits))
-        if searched:
-            step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls", "tool_calls": searched}))
+    functions = [t["function"] for t in run["tools"] if t["type"] == "function"]
+    loop = LoopState.from_dict(state)
+
+    def on_round(calls: list[ToolCall]) -> None:
+        searches = [(call, found) for call in calls if (found := searched(call)) is not None]
+        if searches:
+            state["search_query"] = searches[-1][0].details["query"]
+            step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls", "tool_calls": [
+                file_search_call(call.id, found) for call, found in searches]}))
             _tool_step_created(step, emit)
             _done_step(ctx, step, emit)
-        if waiting:
-            _require_action(ctx, run, state, rounds + 1, waiting, emit)
-            return
-    grounded = tool_answer(text or "", messages, passages, found, run["model"], total)
-    opened = _open_message(ctx, run, emit)
-    if grounded.text:
-        emit("thread.message.delta", message_delta(opened["message"]["id"], grounded.text))
-    _finish(ctx, run["id"], grounded, opened, emit, state.get("search_query", ""))
+
+    try:
+        result = run_tool_loop(ctx.registry.upstream(make_client), loop,
+                               offered_tools(ctx, stores, state["k"], functions), model=run["model"],
+                               max_rounds=MAX_ROUNDS, tool_choice=chat_tool_choice(run.get("tool_choice")),
+                               temperature=run.get("temperature"), max_tokens=run.get("max_completion_tokens"),
+                               should_stop=lambda: _cancelled(ctx, run["id"], emit), on_round=on_round)
+    except RagkitError as exc:
+        raise RunFailed(f"The chat model failed: {exc}") from None
+    state.update(loop.to_dict())
+    if result.status == "max_rounds":
+        raise RunFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
+    if result.status == "pending":
+        _require_action(ctx, run, state, [function_call(c.id, c.name, c.arguments) for c in result.pending], emit)
+    elif result.status == "answered":
+        grounded = grounded_of(result, run["model"], loop.usage)
+        opened = _open_message(ctx, run, emit)
+        if grounded.text:
+            emit("thread.message.delta", message_delta(opened["message"]["id"], grounded.text))
+        _finish(ctx, run["id"], grounded, opened, emit, state.get("search_query", ""))
 
 
-def _require_action(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], rounds: int,
+def _require_action(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any],
                     waiting: list[dict[str, Any]], emit: Emit) -> None:
     step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls", "tool_calls": waiting}))
     _tool_step_created(step, emit)
@@ -321,7 +302,7 @@ def _require_action(ctx: ServerContext, run: dict[str, Any], state: dict[str, An
         for c in waiting]}}
 
     def pause(stored: dict[str, Any], saved: dict[str, Any]) -> bool:
-        saved.update(state, rounds=rounds, pending={"step_id": step["id"], "calls": [c["id"] for c in waiting]})
+        saved.update(state, pending={"step_id": step["id"], "calls": [c["id"] for c in waiting]})
         if stored["status"] == "cancelling":
             adb.set_status(stored, "cancelled")
         else:

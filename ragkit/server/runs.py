@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from ragkit.answer import LoopState, add_tool_outputs
 from ragkit.server import assistants_db as adb
 from ragkit.server import run_engine
 from ragkit.server.answering import stream
@@ -65,8 +66,7 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
     run = run_object(thread["id"], assistant, model, instructions, tools, body)
     k = next((t["file_search"].get("max_num_results") for t in searches if t["file_search"].get("max_num_results")),
              None) or ctx.settings.top_k
-    state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k),
-                             "functions": functions}
+    state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k)}
     if mode == "tools":
         state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions, run_engine.last_messages(run))
     return adb.insert_run(ctx.db, run, principal.id, state)
@@ -198,8 +198,9 @@ def submit_tool_outputs(thread_id: str, run_id: str, body: ToolOutputsBody, resp
     def resume(stored: dict[str, Any], saved: dict[str, Any]) -> bool:
         if stored["status"] != "requires_action":
             return False
-        for call_id in pending["calls"]:
-            saved["messages"].append({"role": "tool", "tool_call_id": call_id, "content": outputs[call_id]})
+        loop = LoopState.from_dict(saved)
+        add_tool_outputs(loop, outputs)
+        saved.update(loop.to_dict())
         saved.pop("pending", None)
         adb.set_status(stored, "queued", required_action=None)
         return True
