@@ -85,7 +85,8 @@ def test_search_with_attribute_and_page_filters(client, store):
                                        max_num_results=3)
     first = page.data[0]
     assert first.filename == "ws200-user-manual.pdf" and "E42" in first.content[0].text
-    assert first.attributes["page"] == 4 and first.attributes["dept"] == "engineering"
+    assert first.attributes == {"dept": "engineering", "year": 2024, "public": True}  # as set, nothing added
+    assert first.page == 4 and first.chunk_id and first.vector_store_id == store["id"]  # ragkit's extras
     assert len(page.data) <= 3 and all(0 <= r.score <= 1 for r in page.data)
 
     only_support = client.vector_stores.search(
@@ -97,7 +98,7 @@ def test_search_with_attribute_and_page_filters(client, store):
                                            {"type": "in", "key": "page", "value": [2, 3]}]}
     pages = client.vector_stores.search(vector_store_id=store["id"], query="sensor", filters=compound,
                                         max_num_results=10)
-    assert pages.data and {(r.filename, int(r.attributes["page"])) for r in pages.data} <= {
+    assert pages.data and {(r.filename, r.page) for r in pages.data} <= {
         ("ws200-user-manual.pdf", 2), ("ws200-user-manual.pdf", 3)}
 
     either = {"type": "or", "filters": [{"type": "eq", "key": "filename", "value": "cloud-api-guide.md"},

@@ -35,6 +35,7 @@ class AssistantBody(Body):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     response_format: Any = None
+    reasoning_effort: str | None = None  # for OpenAI's reasoning models; accepted, not used
 
     _meta = field_validator("metadata")(check_metadata)
     _format = field_validator("response_format")(check_plain_text)
@@ -92,6 +93,10 @@ class RunBody(Body):
     truncation_strategy: TruncationStrategy | None = None
     response_format: Any = None
     stream: bool = False
+    # accepted as OpenAI accepts them; a run answers the same with or without them
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: str | None = None
+    tool_choice: str | dict[str, Any] | None = None
 
     _meta = field_validator("metadata")(check_metadata)
     _format = field_validator("response_format")(check_plain_text)
@@ -99,6 +104,23 @@ class RunBody(Body):
 
 class ThreadAndRunBody(RunBody):
     thread: ThreadBody | None = None
+    tool_resources: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _resources_for_thread(self) -> "ThreadAndRunBody":
+        """``tool_resources`` beside ``thread`` are the new thread's: its vector stores are added
+        to those the thread names, so the run searches them."""
+        if not self.tool_resources:
+            return self
+        thread = self.thread or ThreadBody()
+        own = thread.tool_resources or {}
+        merged = self.tool_resources | own
+        searches = [r.get("file_search") for r in (own, self.tool_resources)]
+        if all(isinstance(s, dict) and isinstance(s.get("vector_store_ids"), list) for s in searches):
+            ids = searches[0]["vector_store_ids"] + searches[1]["vector_store_ids"]
+            merged["file_search"] = searches[0] | {"vector_store_ids": ids}  # checked, deduplicated later
+        self.thread = thread.model_copy(update={"tool_resources": merged})
+        return self
 
 
 class ToolOutput(Body):

@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from starlette.concurrency import iterate_in_threadpool
 
 from ragkit.server import filters as openai_filters
@@ -31,7 +31,7 @@ from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, check_plain_text
+from ragkit.server.params import Body, check_plain_text, refuse_unknown
 from ragkit.server.responses import _stream_error
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
@@ -51,6 +51,40 @@ class ChatBody(Body):
     max_num_results: int | None = Field(None, ge=1, le=50)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
+    # The rest of OpenAI's parameters: passed on unchanged when proxied; over vector stores they
+    # do not change the grounded answer (response_format is checked by the route).
+    audio: Any = None
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    function_call: Any = None
+    functions: list[dict[str, Any]] | None = None
+    logit_bias: dict[str, Any] | None = None
+    logprobs: bool | None = None
+    metadata: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+    moderation: Any = None
+    parallel_tool_calls: bool | None = None
+    prediction: Any = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    prompt_cache_key: str | None = None
+    prompt_cache_options: Any = None
+    prompt_cache_retention: str | None = None
+    reasoning_effort: str | None = None
+    response_format: Any = None
+    safety_identifier: str | None = None
+    seed: int | None = None
+    service_tier: str | None = None
+    stop: str | list[str] | None = None
+    store: bool | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    tool_choice: str | dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    top_p: float | None = Field(None, ge=0, le=1)
+    user: str | None = None
+    verbosity: str | None = None
+    web_search_options: dict[str, Any] | None = None
+
+    _unknown = model_validator(mode="wrap")(refuse_unknown)
 
 
 def _text(content: Any) -> str:

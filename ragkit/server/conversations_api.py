@@ -32,6 +32,7 @@ PREFIX = "/v1/conversations"
 class ConversationBody(Body):
     items: list[Any] | None = Field(None, max_length=20)
     metadata: dict[str, Any] | None = None
+    safety_identifier: str | None = None  # OpenAI's abuse monitoring; accepted, not used
 
     _meta = field_validator("metadata")(check_metadata)
 

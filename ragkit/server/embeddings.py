@@ -36,6 +36,7 @@ class EmbeddingsBody(Body):
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
+    user: str | None = None
 
 
 def texts_of(raw: Any) -> list[str]:

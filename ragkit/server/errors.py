@@ -3,14 +3,16 @@
 Every failure a client sees is ``{"error": {"message", "type", "param", "code"}}`` with a status
 the SDK maps onto its exceptions (400 BadRequestError, 401 AuthenticationError, 403
 PermissionDeniedError, 404 NotFoundError, 409 ConflictError, 413, 422, 429 RateLimitError).
-Expected problems are raised as :class:`ApiError`; ragkit's own :class:`~ragkit.errors.RagkitError`
-keeps its one-line message; anything else is logged with its traceback on the server and the
-client only learns that it was an internal error.
+A body field the endpoint does not define is OpenAI's ``Unrecognized request argument supplied:
+NAME`` (``code: unknown_parameter``). Expected problems are raised as :class:`ApiError`;
+ragkit's own :class:`~ragkit.errors.RagkitError` keeps its one-line message; anything else is
+logged with its traceback on the server and the client only learns that it was an internal error.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -78,15 +80,35 @@ def from_ragkit(exc: RagkitError) -> ApiError:
     return ApiError(400, str(exc))
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    errors = exc.errors()
+def unknown_argument(name: str) -> ApiError:
+    """OpenAI's answer to a body field it does not know: a typo (``max_num_result``) fails loudly
+    instead of silently running with the default."""
+    return ApiError(400, f"Unrecognized request argument supplied: {name}", param=name, code="unknown_parameter")
+
+
+def param_path(loc: Sequence[Any]) -> str:
+    """A pydantic error location as a parameter path: ``ranking_options.foo``, ``messages[0].role``."""
+    path = ""
+    for part in loc:
+        if part in ("body", "query", "path") and not path:
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
+    """The 400 for a body that failed validation: an unknown field first (as OpenAI checks names
+    before values), else the first invalid value."""
+    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
+    if unknown is not None:
+        return unknown_argument(param_path(unknown.get("loc", ())))
     if not errors:
-        return "Invalid request.", None
+        return ApiError(400, "Invalid request.", code="invalid_value")
     first = errors[0]
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     param = ".".join(loc) or None
     where = f" for '{param}'" if param else ""
-    return f"Invalid value{where}: {first.get('msg', 'invalid')}.", param
+    return ApiError(400, f"Invalid value{where}: {first.get('msg', 'invalid')}.", param=param, code="invalid_value")
 
 
 def install(app: FastAPI) -> None:
@@ -104,8 +126,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        message, param = _validation_message(exc)
-        return ApiError(400, message, param=param, code="invalid_value").response()
+        return from_validation(exc.errors()).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -34,6 +34,13 @@ class CountBody(Body):
     tools: list[dict[str, Any]] | None = None
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
+    # settings of the response itself: they change no count of the input
+    parallel_tool_calls: bool | None = None
+    personality: str | None = None
+    reasoning: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    truncation: str | None = None
 
 
 def _item_text(item: dict[str, Any]) -> str:

@@ -8,17 +8,35 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator,
+)
 
-from ragkit.server.errors import ApiError
+from ragkit.server.errors import ApiError, from_validation
 
 Attributes = dict[str, str | bool | int | float]
 
 
 class Body(BaseModel):
-    """Unknown fields are ignored: newer SDKs send parameters ragkit has no use for."""
+    """A request body (or a part of one) as OpenAI defines it: an unknown field is a 400
+    ("Unrecognized request argument supplied: NAME", see :func:`ragkit.server.errors.from_validation`),
+    so a misspelt parameter never silently falls back to its default. Every field the SDK sends
+    for the endpoint is declared, including those ragkit accepts without acting on them."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
+
+
+def refuse_unknown(cls: type[Body], data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Wrap validator for a body a route validates itself (``model_validate``), where FastAPI's
+    handler of validation errors does not run: an unknown field becomes OpenAI's 400 at once,
+    any other error stays a ``ValidationError`` for the route's own message. Only for top-level
+    bodies: inside another model the path of the field would be lost."""
+    try:
+        return handler(data)
+    except ValidationError as exc:
+        if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+            raise from_validation(exc.errors()) from None
+        raise
 
 
 class StaticChunking(Body):

@@ -78,11 +78,41 @@ class ResponsesBody(Body):
     conversation: str | dict[str, Any] | None = None
     store: bool = True
     text: dict[str, Any] | None = None
+    # The rest of OpenAI's parameters: accepted, and without effect on a grounded answer
+    # (sampling, caching, routing, moderation and reasoning settings of OpenAI's own models).
+    background: bool | None = None
+    background_options: dict[str, Any] | None = None
+    context_management: Any = None
+    access_programs: Any = None
+    image: Any = None
+    max_tool_calls: int | None = Field(None, ge=1)
+    moderation: Any = None
+    parallel_tool_calls: bool | None = None
+    prompt: dict[str, Any] | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_options: Any = None
+    prompt_cache_retention: str | None = None
+    reasoning: dict[str, Any] | None = None
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    stream_options: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    truncation: Literal["auto", "disabled"] | None = None
 
     @field_validator("text")
     @classmethod
     def _plain_text(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         check_plain_text((value or {}).get("format"))
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _no_stored_prompt(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stored prompt lives in OpenAI's dashboard: ignoring it would answer without the
+        instructions it holds, so it is refused."""
+        if value is not None:
+            raise ValueError("stored prompts are not supported: send the instructions and input themselves")
         return value
 
     @property
