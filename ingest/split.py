@@ -12,24 +12,19 @@ its section in order, which is exact because the splitter returns substrings of 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import lru_cache
 
 from ingest.context import chunk_context, document_title, readable_name
 from ingest.loaders.base import LoadedDocument
+from ragkit.ingest_options import SplitConfig
 from ragkit.models import Chunk
 from ragkit.text import header_above, table_spans
 from ragkit.tiktoken_offline import ensure_tiktoken_offline, get_encoding
 
+#: ``SplitConfig`` is defined in ragkit's foundation (surfaces build it); re-exported here
+__all__ = ["ENCODING", "SplitConfig", "chunk_id", "split_document"]
+
 ENCODING = "cl100k_base"
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    chunk_size: int = 200
-    chunk_overlap: int = 40
-    #: give each chunk its context line (document name, title, section): see ingest/context.py
-    context: bool = True
 
 
 @lru_cache(maxsize=8)

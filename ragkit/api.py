@@ -1,7 +1,8 @@
 """The Python API: ``KnowledgeBase`` is everything the CLI can do, without the CLI.
 
 A knowledge base is a directory (default ``./.ragkit``) holding the Chroma data (``chroma/``),
-the manifest (``manifest.sqlite``) and one BM25 index per collection (``bm25/<name>/``).
+the state database with the manifest (``ragkit.sqlite``, :mod:`ragkit.state`) and one BM25 index
+per collection (``bm25/<name>/``).
 
 It is a surface: with the CLI (and the server) it is the only part of ``ragkit`` that starts
 stage one (``ingest``). One instance may be shared by many threads: components are built once
@@ -30,6 +31,7 @@ from ragkit.models import (
 )
 from ragkit.rerankers import Reranker, make_reranker
 from ragkit.query.retrieve import Retriever
+from ragkit.state import open_home
 from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
 from ragkit.text import named_years
 
@@ -109,7 +111,8 @@ class KnowledgeBase:
 
     @property
     def manifest(self) -> Manifest:
-        return self._component("manifest", lambda: Manifest(self.home / "manifest.sqlite", self.settings.collection))
+        return self._component("manifest", lambda: Manifest(
+            open_home(self.home, self.settings.database_url), self.settings.collection))
 
     @property
     def reranker(self) -> Reranker:
@@ -141,9 +144,8 @@ class KnowledgeBase:
 
     # -- stage one ------------------------------------------------------------------------
     def _pipeline(self):
-        from ingest.loaders import LoadOptions
-        from ingest.pipeline import IngestPipeline, Stores
-        from ingest.split import SplitConfig
+        from ingest.pipeline import IngestPipeline, Stores  # stage one's entry point
+        from ragkit.ingest_options import LoadOptions, SplitConfig
 
         s = self.settings
         if s.chunk_size and wordpieces_for(s.chunk_size) > self.embedder.max_tokens:
@@ -303,41 +305,11 @@ class KnowledgeBase:
         ``check_names=False`` when the hits come from beyond this collection; ``matching`` are the
         paths of the documents that match the question beyond the hits quoted from (the top
         :data:`MATCHING_DEPTH` chunks), for the year check."""
-        started = time.perf_counter() if started is None else started
-        timings = dict(timings or {})
-        hits = result.hits
-        warnings_: list[str] = [result.scope] if result.scope else []
-        chosen = generator if generator is not None and not isinstance(generator, str) else self.generator(generator)
-        reason = self._refusal_reason(question, result, extractive=chosen.name == "extractive" and check_names,
-                                      matching=matching)
-        if reason:
-            warnings_.append(f"refused: {reason}")
-            generation = Generation(text=REFUSAL_TEXT, generator=chosen.name, refused=True)
-            if on_token:
-                on_token(REFUSAL_TEXT)
-        else:
-            t = time.perf_counter()
-            try:
-                generation = chosen.generate(question, hits, on_token=on_token, instructions=instructions)
-            except TransientModelError as exc:
-                warnings_.append(f"{exc}; showing the extractive answer instead")
-                generation = self.generator("extractive").generate(question, hits, on_token=on_token)
-            timings["generate"] = time.perf_counter() - t
-        resolved = resolve(generation.text, hits)
-        if resolved.invalid:
-            warnings_.append("removed citation(s) to source(s) that were not provided: "
-                             + ", ".join(f"[{n}]" for n in resolved.invalid))
-        timings["total"] = time.perf_counter() - started
-        refused = generation.refused
-        if not refused and not resolved.citations:
-            warnings_.append(f"the {generation.generator} answer cites no source: check it against the sources")
-        return Answer(
-            question=question, text=resolved.text, citations=[] if refused else resolved.citations,
-            sources=hits, refused=refused, generator=generation.generator, model=generation.model,
-            usage=generation.usage, timings=timings, warnings=warnings_ + generation.warnings,
-            invalid_citations=resolved.invalid, best_similarity=result.best_similarity,
-            preamble=generation.preamble,
-        )
+        from ragkit.answer.grounded import grounded_answer
+
+        return grounded_answer(self, question, result, generator=generator, on_token=on_token, timings=timings,
+                               started=started, instructions=instructions, check_names=check_names,
+                               matching=matching)
 
     def ask_many(self, questions: Sequence[str], *, concurrency: int | None = None,
                  **options: Any) -> list[Answer | RagkitError]:
@@ -360,28 +332,11 @@ class KnowledgeBase:
 
     def _refusal_reason(self, question: str, result: SearchResult, *, extractive: bool,
                         matching: Sequence[str] = ()) -> str | None:
-        """Why the documents cannot answer, decided before any generation; None to go on.
+        """Why the documents cannot answer, decided before any generation; None to go on
+        (:func:`ragkit.answer.grounded.refusal_reason`)."""
+        from ragkit.answer.grounded import refusal_reason
 
-        Three signals: nothing retrieved is close to the question (the best cosine similarity is
-        below ``refusal_threshold``); for the extractive answerer, the question names something
-        the collection never mentions (a name or code in no chunk at all: "France", "WS-300"), or
-        a year that none of the documents that match it mention (``matching`` and the hits: the
-        2022 survey when the matching report is the 2018 one). A chat model may know the name by another spelling, or work a
-        year out, so it only gets the first."""
-        if not result.hits:
-            return "nothing in the collection matches the question"
-        best = result.best_similarity
-        if best is not None and best < self.settings.refusal_threshold:
-            return f"the closest passage is too far from the question (similarity {best:.2f})"
-        if extractive and self.settings.refuse_unknown_terms:
-            unknown = self.lexical_index().unknown_names(question, [h.text for h in result.hits])
-            if unknown:
-                return "the documents never mention " + ", ".join(repr(w) for w in unknown)
-            paths = list(dict.fromkeys([*matching, *(hit.path for hit in result.hits)]))
-            absent = [year for year in named_years(question) if not self.manifest.mentions(paths, year)]
-            if absent:
-                return "the documents that match never mention " + ", ".join(absent)
-        return None
+        return refusal_reason(self, question, result, extractive=extractive, matching=matching)
 
     def close(self) -> None:
         manifest = self._components.get("manifest")

@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ragkit.ingest_options import LoadOptions
+
+#: ``LoadOptions`` is defined in ragkit's foundation (surfaces build it); re-exported here
+__all__ = [
+    "LoadError", "LoadOptions", "LoadedDocument", "Loader", "Section", "sections_with_headings",
+]
+
 
 @dataclass(frozen=True)
 class Section:
@@ -46,23 +53,6 @@ class LoadError(Exception):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    pdf_password: str | None = None
-    #: recognise text on PDF pages that have no text layer (offline OCR)
-    ocr: bool = True
-    #: at most this many pages of one file are OCRed ...
-    ocr_max_pages: int = 50
-    #: ... and OCR of one file stops after this many seconds (the rest is reported)
-    ocr_seconds: float = 600.0
-    #: keep lines repeated on most pages (running headers, footers, page numbers)
-    keep_furniture: bool = False
-    #: DOCX: add reviewers' comments as a "Comments" section after the body
-    docx_comments: bool = True
-    #: DOCX: add header and footer text as a "Headers and footers" section (they repeat per page)
-    docx_headers_footers: bool = False
 
 
 class Loader(Protocol):

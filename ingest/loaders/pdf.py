@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from ingest.loaders.base import LoadedDocument, LoadError, LoadOptions, Section
 from ingest.loaders.furniture import remove_furniture
 from ingest.loaders.pdf_cells import candidate_lines, line_cells, mark_cell_rows
 from ingest.loaders.pdf_tables import separate_tables
+from ragkit.pdfium import PDFIUM_LOCK as _PDFIUM_LOCK
 
 #: C0 controls other than tab/newline/CR and PDFium's hyphenation mark (\x02), plus U+FFFD.
 _LEAKED_GLYPHS = re.compile("[\x00\x01\x03-\x08\x0b\x0c\x0e-\x1f\ufffd]")
@@ -45,9 +45,6 @@ _JOINED = re.compile("(\\w*)[\x02\ufffe](\\w*)")
 _COMPOUND = re.compile(r"\b(\w+-\w+)\b")
 #: Above this share of leaked glyph codes a page's PDFium text is not trusted.
 _LEAK_TOLERANCE = 0.01
-#: PDFium is not thread-safe; parse workers are processes, but an application may call the
-#: loader from several threads.
-_PDFIUM_LOCK = threading.Lock()
 
 
 def load_pdf(path: Path, options: LoadOptions) -> LoadedDocument:

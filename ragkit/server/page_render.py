@@ -20,9 +20,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# PDFium is not thread-safe; the ingest loaders take this lock around every PDFium call, and
-# the server may be ingesting in another thread while a page is rendered.
-from ingest.loaders.pdf import _PDFIUM_LOCK
+# PDFium is not thread-safe; the ingest loaders take this same lock around every PDFium call,
+# and the server may be ingesting in another thread while a page is rendered.
+from ragkit.pdfium import PDFIUM_LOCK as _PDFIUM_LOCK
 
 RENDER_SCALE = 1.5  # 108 dpi: the page's text stays readable at a typical panel width
 _render_lock = threading.Lock()

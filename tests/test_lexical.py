@@ -1,0 +1,179 @@
+"""The BM25 index (ragkit/stores/lexical.py): built from manifest rows, saved, reloaded, rebuilt.
+
+Real bm25s and a real manifest in a temp dir. The index is derived state, so what matters is
+that it ranks the right chunk, that a saved index is trusted only for the generation it was
+built from, and that readers keep a usable index while a writer holds the ingest lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragkit.models import Chunk
+from ragkit.stores.lexical import LexicalIndex, build_index, current_index
+from ragkit.stores.lock import file_lock
+from ragkit.stores.manifest import FileCommit, Manifest
+
+ROWS = [
+    ("a1", "The hotel cap in Paris is 160 euros per night.",
+     {"source": "travel.md", "path": "/d/travel.md", "file_type": "md", "page": None,
+      "context": "Travel policy > Hotels"}),
+    ("a2", "Daily allowance covers meals and local transport.",
+     {"source": "travel.md", "path": "/d/travel.md", "file_type": "md", "page": None,
+      "context": "Travel policy > Allowances"}),
+    ("b1", "The WS-300 pump ships with the UN3091 battery pack.",
+     {"source": "manual.pdf", "path": "/d/manual.pdf", "file_type": "pdf", "page": 4, "context": ""}),
+    ("b2", "The British Standards Institution certified the pump.",
+     {"source": "manual.pdf", "path": "/d/manual.pdf", "file_type": "pdf", "page": 5, "context": ""}),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> LexicalIndex:
+    return LexicalIndex.build(ROWS, generation=7)
+
+
+def test_build_keeps_each_chunks_filter_fields(index):
+    assert len(index) == 4 and index.generation == 7
+    assert index.ids == ["a1", "a2", "b1", "b2"]
+    assert index.sources.tolist() == ["travel.md", "travel.md", "manual.pdf", "manual.pdf"]
+    assert index.file_types.tolist() == ["md", "md", "pdf", "pdf"]
+    assert index.pages.tolist() == [-1, -1, 4, 5]
+    assert index.position("b1") == 2 and index.position("zz") is None
+
+
+def test_the_chunk_with_the_query_words_scores_highest(index):
+    scores = index.scores("What is the hotel cap in Paris?")
+    assert scores.shape == (4,)
+    assert index.ids[int(np.argmax(scores))] == "a1"
+    assert scores[index.position("b1")] == 0
+
+
+def test_the_context_line_is_searchable(index):
+    """'Allowances' is only in a2's context line, which BM25 indexes with the text."""
+    scores = index.scores("allowances")
+    assert index.ids[int(np.argmax(scores))] == "a2" and scores.max() > 0
+
+
+def test_queries_with_no_content_words_score_nothing(index):
+    assert not index.scores("what is the").any()
+    assert not index.scores("").any()
+
+
+def test_document_scores_are_shared_by_a_documents_chunks(index):
+    scores = index.document_scores("Paris pump")
+    assert scores[0] == scores[1] and scores[2] == scores[3]
+    # "allowance" is only in the travel document, so the travel chunks score above the manual's
+    only_travel = index.document_scores("allowance")
+    assert only_travel[0] > 0 and only_travel[2] == 0
+
+
+def test_unknown_names_are_names_no_chunk_contains(index):
+    assert index.unknown_names("Does the Zanzibar office pay the hotel cap?") == ["Zanzibar"]
+    assert index.unknown_names("What is the hotel cap in Paris?") == []
+
+
+def test_unknown_names_accept_prefixes_misspellings_and_spelled_acronyms(index):
+    assert index.unknown_names("Which pack is UN rated?") == []  # "UN" starts "UN3091"
+    assert index.unknown_names("Who certified it, the Brittish institution?") == []  # one edit
+    assert index.unknown_names("Did BSI certify the pump?") == ["BSI"]
+    passages = ["The British Standards Institution certified the pump."]
+    assert index.unknown_names("Did BSI certify the pump?", passages) == []
+
+
+def test_an_empty_index_answers_without_errors():
+    empty = LexicalIndex.build([], generation=0)
+    assert len(empty) == 0
+    assert empty.scores("anything").shape == (0,)
+    assert empty.document_scores("anything").shape == (0,)
+    assert empty.unknown_names("Does Zanzibar appear?") == []
+
+
+def test_save_and_load_round_trip(tmp_path, index):
+    directory = tmp_path / "bm25" / "docs"
+    index.save(directory)
+
+    assert LexicalIndex.saved_generation(directory) == 7
+    loaded = LexicalIndex.load(directory)
+    assert loaded is not None
+    assert loaded.ids == index.ids and loaded.generation == 7
+    assert loaded.pages.tolist() == index.pages.tolist()
+    np.testing.assert_allclose(loaded.scores("hotel Paris"), index.scores("hotel Paris"))
+    np.testing.assert_allclose(loaded.document_scores("pump"), index.document_scores("pump"))
+    assert loaded.unknown_names("Does the Zanzibar office pay?") == ["Zanzibar"]
+
+
+def test_saving_again_replaces_the_old_index_whole(tmp_path, index):
+    directory = tmp_path / "bm25"
+    index.save(directory)
+    LexicalIndex.build(ROWS[:1], generation=8).save(directory)
+
+    loaded = LexicalIndex.load(directory)
+    assert loaded.ids == ["a1"] and loaded.generation == 8
+    assert [p.name for p in tmp_path.iterdir()] == ["bm25"]  # no temp or old directories left
+
+
+def test_a_missing_or_foreign_directory_is_not_an_index(tmp_path):
+    assert LexicalIndex.load(tmp_path / "nothing") is None
+    assert LexicalIndex.saved_generation(tmp_path / "nothing") is None
+    (tmp_path / "generation").write_text("not a number")
+    assert LexicalIndex.saved_generation(tmp_path) is None
+
+
+# -- against a real manifest --------------------------------------------------------------------
+def _store(manifest: Manifest, path: str, texts: list[str]) -> None:
+    source = Path(path).name
+    chunks = [Chunk(id=f"{source}-{i}", text=t, source=source, path=path, file_sha256="s", page=None,
+                    section="", start=0, end=len(t), index=i, n_tokens=len(t.split()))
+              for i, t in enumerate(texts)]
+    manifest.commit_files([FileCommit(path, source, 1, 1, "s-" + "".join(texts), chunks)])
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    opened = Manifest(tmp_path / "manifest.sqlite", "docs")
+    yield opened
+    opened.close()
+
+
+def test_build_index_reads_the_manifests_live_chunks(tmp_path, manifest):
+    _store(manifest, "/d/a.txt", ["comets have tails", "quasars are bright"])
+    built = build_index(manifest, tmp_path / "bm25")
+
+    assert built.generation == manifest.generation() == 1
+    assert set(built.ids) == {"a.txt-0", "a.txt-1"}
+    assert LexicalIndex.saved_generation(tmp_path / "bm25") == 1
+
+
+def test_current_index_reuses_reloads_or_rebuilds_by_generation(tmp_path, manifest):
+    directory = tmp_path / "bm25"
+    _store(manifest, "/d/a.txt", ["comets have tails"])
+    first = current_index(manifest, directory)
+    assert current_index(manifest, directory, first) is first  # current: kept as is
+
+    from_disk = current_index(manifest, directory, None)  # another process: loads the saved one
+    assert from_disk is not first and from_disk.ids == first.ids
+
+    _store(manifest, "/d/b.txt", ["nebulae glow"])  # the generation moves
+    rebuilt = current_index(manifest, directory, first)
+    assert rebuilt.generation == manifest.generation() == 2
+    assert rebuilt.ids[int(np.argmax(rebuilt.scores("nebulae")))] == "b.txt-0"
+    assert LexicalIndex.saved_generation(directory) == 2
+
+
+def test_readers_keep_their_index_while_an_ingest_holds_the_lock(tmp_path, manifest):
+    directory, writer_lock = tmp_path / "bm25", tmp_path / "ingest.lock"
+    _store(manifest, "/d/a.txt", ["comets have tails"])
+    loaded = current_index(manifest, directory)
+    _store(manifest, "/d/b.txt", ["nebulae glow"])
+
+    with file_lock(writer_lock):
+        assert current_index(manifest, directory, loaded, writer_lock) is loaded
+        saved = current_index(manifest, directory, None, writer_lock)
+        assert saved.generation == 1  # the saved index, not a rebuild per window
+
+    after = current_index(manifest, directory, loaded, writer_lock)
+    assert after.generation == 2 and len(after) == 2
