@@ -108,13 +108,13 @@ def list_files(purpose: str | None = None, limit: int = Query(10000, ge=1, le=10
     if purpose:
         where, args = "purpose=?", [purpose]
     if principal.vector_stores is not None:
-        visible = [r["id"] for r in ctx.db.all("SELECT * FROM files") if can_see_file(ctx, principal, r)]
+        visible = [r["id"] for r in ctx.db.all("SELECT * FROM api_files") if can_see_file(ctx, principal, r)]
         marks = ",".join("?" * len(visible)) or "NULL"
         where += f" AND id IN ({marks})"
         args += visible
     # OpenAI lists up to 10,000 files per page here (other lists stop at 100).
     query = ListQuery.model_construct(limit=limit, order=order, after=after, before=before)
-    return cursor_page(ctx.db, "files", where, tuple(args), query, file_object)
+    return cursor_page(ctx.db, "api_files", where, tuple(args), query, file_object)
 
 
 @router.get("/{file_id}")
@@ -130,11 +130,7 @@ async def delete_file(file_id: str, ctx: ServerContext = Depends(context),
 
     def remove() -> None:
         for vs_id in ctx.db.delete_file(file_id):
-            store = ctx.db.store(vs_id)
-            if store is not None:
-                kb = ctx.registry.kb(store)
-                if kb.manifest.file(row["path"]) is not None:
-                    kb.remove([row["path"]])
+            ctx.worker.detached(vs_id)  # its chunks go next, by the stores' one writer
         shutil.rmtree(Path(row["path"]).parent, ignore_errors=True)
 
     await asyncio.to_thread(remove)

@@ -12,6 +12,14 @@ and ingested again; ragkit's ingest is idempotent and crash-safe, so a file half
 the process died converges to exactly one copy of its chunks. A file that keeps killing its
 worker is failed after :data:`MAX_ATTEMPTS`.
 
+One writer per process: everything that changes a store's index happens in this thread. A
+request that deletes a store or detaches a file only changes the metadata (the store or file
+vanishes from every listing and search at once) and tells the worker, which cancels an ingest
+of that store at its next step, then drops the store's collection (:meth:`StoreRegistry.purge`,
+after searches still reading it end) or removes the detached files' chunks. Both are worked out
+from the metadata, not from a message, so a restart finishes what a crash left undone: stores
+marked deleted are purged, and chunks of files no longer attached are removed.
+
 Shutdown (Ctrl-C, SIGTERM): the run in progress stops at its next step, as ``ragkit ingest``
 does on Ctrl-C (the store stays consistent), its files go back in the queue without counting
 as an attempt, and the thread is joined before the interpreter exits: a thread still inside the
@@ -25,17 +33,20 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ragkit.errors import RagkitError
 from ragkit.server.db import MetaDB
-from ragkit.server.stores import StoreRegistry
+from ragkit.server.stores import StoreGone, StoreRegistry
 
 log = logging.getLogger("ragkit.server")
 
 MAX_ATTEMPTS = 3
 CLAIM_LIMIT = 1000  # files per ingest run: one BM25 rebuild per run, so not too few
 RECOVER_EVERY = 5.0
+#: seconds between checks, during an ingest run, that its store still exists
+CANCEL_POLL = 0.5
 #: seconds shutdown waits for the run in progress to reach its next step (a parse or an
 #: embedding batch; an OCR page can take ~11 s)
 STOP_WAIT = 60.0
@@ -46,16 +57,25 @@ class Stopped(BaseException):
     not an error of the files, and nothing on the way may catch it as one."""
 
 
-class StopWhenAsked:
-    """The pipeline's progress hooks, used as checkpoints: each raises :class:`Stopped` once the
-    server is shutting down. The pipeline calls them between its steps, where stopping is safe."""
+class Cancelled(BaseException):
+    """Raised inside an ingest run whose vector store was deleted meanwhile."""
 
-    def __init__(self, stop: threading.Event) -> None:
+
+class Checkpoints:
+    """The pipeline's progress hooks, used as checkpoints: each raises :class:`Stopped` once the
+    server is shutting down, or :class:`Cancelled` once the store being ingested is deleted (by
+    this process, or -- checked at most every :data:`CANCEL_POLL` seconds -- by another one).
+    The pipeline calls them between its steps, where stopping is safe."""
+
+    def __init__(self, stop: threading.Event, cancelled: Callable[[], bool]) -> None:
         self._stop = stop
+        self._cancelled = cancelled
 
     def _check(self) -> None:
         if self._stop.is_set():
             raise Stopped
+        if self._cancelled():
+            raise Cancelled
 
     def start(self, files: int) -> None:
         self._check()
@@ -101,9 +121,14 @@ class IngestWorker:
         self._thread: threading.Thread | None = None
         self._last_recover = 0.0
         self._on_change = on_change
+        self._lock = threading.Lock()
+        self._cancelled: set[str] = set()  # stores deleted by this process, not yet purged
+        self._dirty: set[str] = set()  # stores whose detached files' chunks may remain
 
     def start(self) -> None:
         self.recover()
+        with self._lock:  # chunks left behind by a crash are found and removed once
+            self._dirty.update(row["id"] for row in self.db.all("SELECT id FROM vector_stores WHERE deleted=0"))
         self._thread = threading.Thread(target=self._run, name="ragkit-ingest", daemon=True)
         self._thread.start()
 
@@ -114,6 +139,18 @@ class IngestWorker:
             self._thread.join(timeout)
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, vs_id: str) -> None:
+        """The store was deleted: stop ingesting into it and purge it."""
+        with self._lock:
+            self._cancelled.add(vs_id)
+        self._wake.set()
+
+    def detached(self, vs_id: str) -> None:
+        """Files left the store: remove their chunks (the metadata already hides them)."""
+        with self._lock:
+            self._dirty.add(vs_id)
         self._wake.set()
 
     # -- recovery ------------------------------------------------------------------------
@@ -129,16 +166,26 @@ class IngestWorker:
             pid = int(pid_text) if pid_text.isdigit() else -1
             if pid != my_pid and pid > 0 and _alive(pid):
                 continue  # another live worker process is on it
-            fail = None
-            if claim["attempts"] >= MAX_ATTEMPTS:
-                fail = {"code": "server_error",
-                        "message": f"ingestion was interrupted {claim['attempts']} times; giving up on this file"}
-            self.db.release(claim["vector_store_id"], claim["file_id"], owner, fail=fail)
+            self._release(claim, owner)
             released += 1
         if released:
             log.warning("resumed %d file(s) whose ingestion was interrupted", released)
         self._last_recover = time.monotonic()
         return released
+
+    def _release(self, claim: dict[str, Any], owner: str) -> None:
+        fail = None
+        if claim["attempts"] >= MAX_ATTEMPTS:
+            fail = {"code": "server_error",
+                    "message": f"ingestion was interrupted {claim['attempts']} times; giving up on this file"}
+        self.db.release(claim["vector_store_id"], claim["file_id"], owner, fail=fail)
+
+    def _release_mine(self) -> None:
+        """After an unexpected error: this worker's claims go back in the queue (counted as an
+        attempt), so no file waits ``in_progress`` for a claim nobody will finish."""
+        for claim in self.db.claims():
+            if claim["claimed_by"] == self.owner:
+                self._release(claim, self.owner)
 
     # -- the loop ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -146,6 +193,8 @@ class IngestWorker:
             try:
                 if time.monotonic() - self._last_recover > RECOVER_EVERY:
                     self.recover()
+                self.purge_deleted()
+                self.remove_detached()
                 rows = self.db.claim(self.owner, CLAIM_LIMIT)
                 if not rows:
                     self._wake.wait(RECOVER_EVERY / 2)
@@ -154,7 +203,49 @@ class IngestWorker:
                 self.process(rows)
             except Exception:
                 log.exception("ingestion loop error")
+                try:
+                    self._release_mine()
+                except Exception:  # noqa: BLE001 - the database itself failing: try again later
+                    log.exception("releasing this worker's files")
                 time.sleep(1.0)
+
+    def purge_deleted(self) -> None:
+        """Drop the collections of deleted stores (deleted by any process, before or after a
+        restart), then forget the stores' rows."""
+        for store in self.db.all("SELECT * FROM vector_stores WHERE deleted=1"):
+            self.registry.purge(store)
+            with self.db.write() as db:
+                db.execute("DELETE FROM vector_stores WHERE id=? AND deleted=1", (store["id"],))
+            with self._lock:
+                self._cancelled.discard(store["id"])
+                self._dirty.discard(store["id"])
+
+    def remove_detached(self) -> None:
+        """Remove the chunks of files no longer attached to their store (detached or deleted)."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        for vs_id in dirty:
+            store = self.db.store(vs_id)
+            if store is None:
+                continue
+            attached = {row["path"] for row in
+                        self.db.vs_files(vs_id, ("in_progress", "completed", "failed", "cancelled"))}
+            with self.registry.lease(store) as kb:
+                stale = [record.path for record in kb.manifest.files() if record.path not in attached]
+                if stale:
+                    kb.remove(stale)
+
+    def _is_cancelled(self, vs_id: str) -> Callable[[], bool]:
+        last_check = [time.monotonic()]
+
+        def cancelled() -> bool:
+            if vs_id in self._cancelled:
+                return True
+            if time.monotonic() - last_check[0] < CANCEL_POLL:
+                return False
+            last_check[0] = time.monotonic()
+            return self.db.store(vs_id) is None
+        return cancelled
 
     def process(self, rows: list[dict[str, Any]]) -> None:
         vs_id = rows[0]["vector_store_id"]
@@ -163,7 +254,6 @@ class IngestWorker:
             for row in rows:
                 self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
             return
-        kb = self.registry.kb(store)
         missing = [row for row in rows if not os.path.isfile(row["path"])]
         for row in missing:  # the upload's bytes are gone (deleted meanwhile): nothing to read
             self.db.finish(vs_id, row["file_id"], self.owner, "failed",
@@ -175,31 +265,32 @@ class IngestWorker:
         results: dict[str, Any] = {}
         failure: dict[str, str] | None = None
         try:
-            report = kb.ingest(paths, progress=StopWhenAsked(self._stop))
+            with self.registry.lease(store) as kb:
+                report = kb.ingest(paths, progress=Checkpoints(self._stop, self._is_cancelled(vs_id)))
             results = {f.path: f for f in report.files}
         except Stopped:
             for row in rows:  # back in the queue; a shutdown is not a failed attempt
                 self.db.release(vs_id, row["file_id"], self.owner, count=False)
             log.warning("shutting down: %d file(s) of %s go back in the queue", len(rows), vs_id)
             return
+        except (Cancelled, StoreGone):
+            for row in rows:  # the store is gone: its rows went with it; the purge drops the rest
+                self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
+            return
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}
         except Exception:
             log.exception("ingesting %d file(s) into %s", len(paths), vs_id)
             failure = {"code": "server_error", "message": "internal error while ingesting the file"}
+        detached = False
         for row in rows:
             if failure is not None:
                 status, error, chunks = "failed", failure, 0
             else:
                 status, error, chunks = outcome(results.get(os.path.realpath(row["path"])) or results.get(row["path"]))
             if not self.db.finish(vs_id, row["file_id"], self.owner, status, error, chunks):
-                self._forget(kb, row["path"])  # detached while being ingested: undo it
+                detached = True  # detached while being ingested: its chunks are removed next
+        if detached:
+            self.detached(vs_id)
         if self._on_change is not None:
             self._on_change(vs_id)
-
-    @staticmethod
-    def _forget(kb: Any, path: str) -> None:
-        try:
-            kb.remove([path])
-        except RagkitError:
-            pass

@@ -16,7 +16,9 @@ from typing import Any
 
 from ragkit.models import Filters, SearchHit
 from ragkit.server.filters import Filter, Plan
+from ragkit.server.errors import not_found
 from ragkit.server.state import ServerContext
+from ragkit.server.stores import StoreGone
 
 #: candidates fetched per query when hits must be filtered after retrieval
 POST_FILTER_POOL = 200
@@ -37,11 +39,9 @@ class Found:
         return max(0.0, min(1.0, float(self.hit.score)))
 
     def result_attributes(self) -> dict[str, Any]:
-        """The file's attributes plus where the chunk sits (page, chunk id)."""
-        extra: dict[str, Any] = {"chunk_id": self.hit.chunk_id}
-        if self.hit.page is not None:
-            extra["page"] = self.hit.page
-        return dict(self.attributes) | extra
+        """The file's attributes exactly as they were set on the vector store file, as OpenAI
+        returns them; where the chunk sits (page, chunk id) goes in the result's own fields."""
+        return dict(self.attributes)
 
 
 @dataclass
@@ -85,7 +85,11 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
         fetch = max(k, POST_FILTER_POOL) if plan.post_filter else k
         filters = Filters(paths=plan.paths, page_min=plan.page_min, page_max=plan.page_max)
         for query in queries:
-            result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
+            try:
+                with ctx.registry.lease(store) as kb:  # not dropped while it is being read
+                    result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
+            except StoreGone:
+                raise not_found("vector store", store["id"], "vector_store_id") from None
             for step, seconds in result.timings.items():
                 timings[step] = timings.get(step, 0.0) + seconds
             if result.best_similarity is not None:
@@ -108,7 +112,8 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
 
 
 def search_result(item: Found) -> dict[str, Any]:
-    """One entry of a vector store search page (OpenAI's shape plus page/chunk/store extras)."""
+    """One entry of a vector store search page: OpenAI's shape (``attributes`` untouched) plus
+    ragkit's ``page``, ``chunk_id`` and ``vector_store_id`` beside them, which the SDK keeps as extras."""
     return {"file_id": item.file_id, "filename": item.filename, "score": item.score,
             "attributes": item.result_attributes(), "content": [{"type": "text", "text": item.hit.text}],
             "page": item.hit.page, "chunk_id": item.hit.chunk_id, "vector_store_id": item.vector_store_id}

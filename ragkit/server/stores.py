@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ragkit.api import KnowledgeBase
@@ -21,17 +23,34 @@ from ragkit.errors import RagkitError
 from ragkit.generators import Generator, make_generator
 
 log = logging.getLogger("ragkit.server")
+#: seconds a store deletion waits for searches still reading the store
+PURGE_WAIT = 30.0
 
 # A chunk size above the embedder's window is the client's choice (OpenAI's default is 800
 # tokens); the store records it and BM25 still reads whole chunks, so no warning per ingest.
 warnings.filterwarnings("ignore", category=ChunkTruncationWarning)
 
 
+class StoreGone(RagkitError):
+    """The vector store is being deleted: its knowledge base no longer takes new users."""
+
+
 class StoreRegistry:
+    """The knowledge bases of the process's vector stores, and who is using each one.
+
+    A knowledge base is shared by every request thread and the ingest worker, so it is never
+    closed under them: a user holds a :meth:`lease` while it works on the store, and deleting the
+    store (:meth:`purge`, run by the ingest worker, the one writer) first stops new leases, then
+    waits for the running ones to end, and only then drops the collection. Closing handles that
+    another thread still used is what crashed the server when a store was deleted mid-ingest."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._users = threading.Condition(self._lock)
         self._kbs: dict[str, KnowledgeBase] = {}
+        self._leases: dict[str, int] = {}
+        self._closing: set[str] = set()
         self._generators: dict[tuple[str, str], Generator] = {}
         self._embedder: Any = None
         self._upstream: Any = None
@@ -47,7 +66,8 @@ class StoreRegistry:
         return self._embedder
 
     def kb(self, store: dict[str, Any]) -> KnowledgeBase:
-        """The knowledge base of a vector store row (chunking as the store was created with)."""
+        """The knowledge base of a vector store row (chunking as the store was created with).
+        For reads that tolerate a store vanishing; work on the store's index takes a :meth:`lease`."""
         vs_id = store["id"]
         found = self._kbs.get(vs_id)
         if found is not None:
@@ -62,23 +82,49 @@ class StoreRegistry:
                 found = self._kbs[vs_id] = KnowledgeBase(settings=settings, embedder=embedder)
         return found
 
+    @contextmanager
+    def lease(self, store: dict[str, Any]) -> Iterator[KnowledgeBase]:
+        """Use a store's knowledge base; it is not dropped until every lease has ended.
+        Raises :class:`StoreGone` once the store's deletion has begun."""
+        vs_id = store["id"]
+        with self._users:
+            if vs_id in self._closing:
+                raise StoreGone(f"vector store {vs_id} is being deleted")
+            self._leases[vs_id] = self._leases.get(vs_id, 0) + 1
+        try:
+            yield self.kb(store)
+        finally:
+            with self._users:
+                self._leases[vs_id] -= 1
+                if not self._leases[vs_id]:
+                    del self._leases[vs_id]
+                    self._users.notify_all()
+
     def forget(self, vs_id: str) -> None:
         """Reopen a store's knowledge base on next use (its chunking changed while it was empty)."""
         with self._lock:  # not closed: another thread may still be using it
             self._kbs.pop(vs_id, None)
 
-    def drop(self, store: dict[str, Any], paths: list[str]) -> None:
-        """Delete a store's collection: vectors, manifest rows and BM25 index."""
-        kb = self.kb(store)
+    def purge(self, store: dict[str, Any], wait: float = PURGE_WAIT) -> None:
+        """Delete a store's collection (vectors, manifest rows, BM25 index) once nobody uses it.
+        Safe to repeat: a collection already gone is not an error."""
+        vs_id = store["id"]
+        deadline = time.monotonic() + wait
+        with self._users:
+            self._closing.add(vs_id)
+            while self._leases.get(vs_id) and time.monotonic() < deadline:
+                self._users.wait(deadline - time.monotonic())
+            if self._leases.get(vs_id):
+                log.warning("deleting %s while %d request(s) still read it", vs_id, self._leases[vs_id])
         try:
-            kb.drop()
+            self.kb(store).drop()
         except RagkitError as exc:
-            log.warning("dropping %s: %s", store["id"], exc)
+            log.warning("dropping %s: %s", vs_id, exc)
         except Exception as exc:  # noqa: BLE001 - an empty collection left behind is harmless
-            log.warning("could not delete Chroma collection %s: %s", store["id"], exc)
-        with self._lock:
-            self._kbs.pop(store["id"], None)
-        kb.close()
+            log.warning("could not delete Chroma collection %s: %s", vs_id, exc)
+        with self._users:
+            self._kbs.pop(vs_id, None)
+            self._closing.discard(vs_id)
 
     def generator(self, name: str, model: str | None) -> Generator:
         """``extractive`` or the configured chat model (``openai``), reused across requests."""

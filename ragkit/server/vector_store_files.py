@@ -116,17 +116,12 @@ def update_file(vector_store_id: str, file_id: str, body: UpdateStoreFile, ctx: 
 @router.delete("/files/{file_id}")
 async def detach_file(vector_store_id: str, file_id: str, ctx: ServerContext = Depends(context),
                       principal: Principal = Depends(writer)) -> dict[str, Any]:
-    store = store_for(ctx, principal, vector_store_id)
+    store_for(ctx, principal, vector_store_id)
     _vs_file_or_404(ctx, vector_store_id, file_id)
-    found = ctx.db.file(file_id)
-
-    def detach() -> None:
-        ctx.db.detach(vector_store_id, file_id)
-        kb = ctx.registry.kb(store)
-        if found is not None and kb.manifest.file(found["path"]) is not None:
-            kb.remove([found["path"]])
-
-    await asyncio.to_thread(detach)
+    # Gone from listings and search at once; the ingest worker (the store's one writer) removes
+    # its chunks, after an ingest of the file still running ends.
+    await asyncio.to_thread(ctx.db.detach, vector_store_id, file_id)
+    ctx.worker.detached(vector_store_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 

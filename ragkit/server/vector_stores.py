@@ -92,12 +92,9 @@ def update_store(vector_store_id: str, body: UpdateStore, request: Request, ctx:
 async def delete_store(vector_store_id: str, request: Request, ctx: ServerContext = Depends(context),
                        principal: Principal = Depends(writer)) -> dict[str, Any]:
     request.state.audit["vector_store"] = vector_store_id
-    store = store_for(ctx, principal, vector_store_id)
-
-    def drop() -> None:
-        rows = ctx.db.delete_store(vector_store_id)
-        paths = [f["path"] for f in (ctx.db.file(r["file_id"]) for r in rows) if f is not None]
-        ctx.registry.drop(store, paths)
-
-    await asyncio.to_thread(drop)
+    store_for(ctx, principal, vector_store_id)
+    # Gone for every client at once; an ingest into it stops at its next step and the ingest
+    # worker drops the collection once no search reads it (after a crash, at the next start).
+    await asyncio.to_thread(ctx.db.delete_store, vector_store_id)
+    ctx.worker.cancel(vector_store_id)
     return {"id": vector_store_id, "object": "vector_store.deleted", "deleted": True}

@@ -7,6 +7,7 @@ opening it with another embedder is an error rather than a silent mix of vector 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -25,7 +26,33 @@ class VectorHit:
     similarity: float  # cosine similarity, 1 - Chroma's cosine distance
 
 
+#: one Chroma client per location for the whole process (see :func:`_client`)
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def _client(chroma_dir: Path, chroma_url: str | None):
+    """The process's one client for this location, created once under a lock and never closed.
+
+    Chroma shares one native "system" per persist directory between its clients, registered in a
+    class-level dict without a lock: two threads creating a ``PersistentClient`` for the same path
+    at once can start two systems over the same files, and a creation that fails releases (stops)
+    the shared system under every other client in the process -- later calls then fail with
+    "'RustBindingsAPI' object has no attribute 'bindings'" or crash the process in native code.
+    A server opens one knowledge base per vector store, from many threads, so clients are made
+    here, once per location, and kept for the life of the process."""
+    key = chroma_url or str(chroma_dir.resolve())
+    found = _CLIENTS.get(key)
+    if found is not None:
+        return found
+    with _CLIENTS_LOCK:
+        found = _CLIENTS.get(key)
+        if found is None:
+            found = _CLIENTS[key] = _new_client(chroma_dir, chroma_url)
+        return found
+
+
+def _new_client(chroma_dir: Path, chroma_url: str | None):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
