@@ -96,12 +96,14 @@ def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model
                   tool_choice: str | dict[str, Any] = "auto", temperature: float | None = None,
                   max_tokens: int | None = None, max_calls_per_round: int | None = None,
                   should_stop: Callable[[], bool] | None = None,
-                  on_round: Callable[[list[ToolCall]], None] | None = None) -> LoopResult:
+                  on_round: Callable[[list[ToolCall]], None] | None = None,
+                  parallel_tool_calls: bool | None = None) -> LoopResult:
     """Ask the model (an ``openai.OpenAI`` client) until it answers, calls a caller function, or
     runs out of rounds. ``state`` is updated in place. ``tool_choice`` holds until the turn's
     first tool call (as "required" means "before answering"), then it is "auto".
     ``max_calls_per_round`` caps the calls run here per round (the rest get an error);
-    ``should_stop`` is asked before every model call; ``on_round`` gets each round's calls run here."""
+    ``should_stop`` is asked before every model call; ``on_round`` gets each round's calls run here;
+    ``parallel_tool_calls`` (when given) is passed to the model with the tools."""
     by_name = {tool.name: tool for tool in tools}
     offered = [tool.chat_definition() for tool in tools]
     usage: dict[str, int] = {}
@@ -114,6 +116,8 @@ def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model
         if offered:
             choice = "none" if final else (tool_choice if state.rounds == 0 else "auto")
             request.update(tools=offered, tool_choice=choice)
+            if parallel_tool_calls is not None:
+                request["parallel_tool_calls"] = parallel_tool_calls
         if temperature is not None:
             request["temperature"] = temperature
         if max_tokens is not None:
@@ -206,6 +210,15 @@ def _answered(state: LoopState, text: str, calls: list[ToolCall], usage: dict[st
     return LoopResult("answered", state, calls, usage=usage, text=resolved.text, raw_text=text,
                       citations=[] if refused else resolved.citations, invalid_citations=resolved.invalid,
                       refused=refused)
+
+
+def replay_call(state: LoopState, tools: Sequence[Tool], call_id: str, name: str, arguments: str) -> ToolCall:
+    """Run again a call that ran here in an earlier request (a stateless caller sends back only
+    its own calls), so its passages get the numbers they had; its tool message is appended."""
+    by_name = {tool.name: tool for tool in tools}
+    done = _record(call_id, name, arguments, _run(by_name.get(name), name, arguments, by_name), state.passages)
+    state.messages.append({"role": "tool", "tool_call_id": call_id, "content": done.result})
+    return done
 
 
 def unanswered_calls(messages: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -1,14 +1,22 @@
 """``POST /v1/chat/completions``: grounded answers for clients that only speak chat completions.
 
 With vector stores (``extra_body={"vector_store_ids": [...]}``, optionally ``filters`` and
-``max_num_results``; or the server's ``--default-vector-store``) the last user message is the
-question, system/developer messages are the operator's instructions, and the answer cites its
-sources as ``[n]`` in the text plus a structured ``citations`` list on the message (file id,
-name, page, exact quote). ``stream: true`` streams the text; ``stream_options.include_usage``
-adds the usage chunk before ``[DONE]``.
+``max_num_results``; or the server's ``--default-vector-store``) the request is a conversation:
+the last user message is the question, made standalone from the earlier user/assistant messages
+by the condenser threads and Responses use (the chat model when one is configured, else the
+offline rewrite; ``ragkit.search_query`` shows what was searched); system/developer messages are
+the operator's instructions. The answer cites its sources as ``[n]`` in the text plus a
+structured ``citations`` list on the message (file id, name, page, exact quote). ``stream:
+true`` streams the text; ``stream_options.include_usage`` adds the usage chunk before ``[DONE]``.
+
+With a chat model, the caller's function tools (every ``tool_choice``, ``parallel_tool_calls``),
+tool results and content parts that are not text (``image_url``, ``input_audio``, ``file``) go
+through the tool loop beside ``file_search`` (:mod:`ragkit.server.chat_tools`); without one they
+are a 400 that says a chat model is needed.
 
 Without a store the request is proxied to the configured upstream model unchanged, streamed or
-not (400 when no upstream model is configured).
+not (400 when no upstream model is configured). Endpoints ragkit does not serve answer in
+OpenAI's error shape (:mod:`ragkit.server.unserved`).
 """
 
 from __future__ import annotations
@@ -25,18 +33,24 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, ValidationError, model_validator
 from starlette.concurrency import iterate_in_threadpool
 
+from ragkit.answer import FILE_SEARCH
+from ragkit.conversations.messages import MediaPart, content_text, conversation_turns, media_parts
+from ragkit.conversations.session import HISTORY_TURNS, phrase_similarity, standalone_question
 from ragkit.server import filters as openai_filters
-from ragkit.server.answering import Grounded, answer, audit_answer, stream
+from ragkit.server import unserved
+from ragkit.server.answering import Grounded, answer, audit_answer
 from ragkit.server.auth import reader, store_for
+from ragkit.server.chat_stream import Chunks, grounded_chunks, meta_of, tool_chunks, usage_of
+from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body, check_plain_text, refuse_unknown
-from ragkit.server.responses import _stream_error
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
 router = APIRouter(tags=["chat"])
+router.include_router(unserved.router)
 RAGKIT_KEYS = ("vector_store_ids", "filters", "max_num_results")
 
 
@@ -87,20 +101,40 @@ class ChatBody(Body):
     _unknown = model_validator(mode="wrap")(refuse_unknown)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
+def _parse(raw: Any) -> ChatBody:
+    if not isinstance(raw, dict):
+        raise bad_request("The body must be a JSON object.")
+    try:
+        return ChatBody.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise bad_request(f"Invalid value for '{param}': {first['msg']}.", param) from None
 
 
-def question_and_instructions(messages: list[dict[str, Any]]) -> tuple[str, str | None]:
-    users = [m for m in messages if m.get("role") == "user"]
-    if not users or not _text(users[-1].get("content")).strip():
-        raise bad_request("messages must include a user message with text", "messages")
-    system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
-    return _text(users[-1]["content"]).strip(), system.strip() or None
+def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: list[MediaPart]) -> None:
+    """Functions and media parts are the chat model's to read: offline they are a 400 that says so."""
+    if functions or any(m.get("role") == "tool" or m.get("tool_calls") for m in body.messages):
+        raise bad_request(f"Function tools (and tool messages) need a chat model: {EXTRACTIVE} quotes the "
+                          "documents and cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, "
+                          "and RAGKIT_BASE_URL for a local server), or leave tools out.", "tools")
+    if media:
+        part = media[0]
+        raise bad_request(f"{part.where} is an {part.kind!r} part: reading it needs a vision-capable chat model "
+                          f"(start ragkit serve with one: RAGKIT_MODEL, RAGKIT_BASE_URL); {EXTRACTIVE} reads "
+                          "text only. Send the question as text parts.", part.where)
+
+
+def _standalone(ctx: ServerContext, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The last question made standalone from the earlier turns of the request, as a thread's
+    follow-up is (the chat model when configured, else the offline rewrite)."""
+    from ragkit.llm import make_client
+
+    question, pairs = conversation_turns(messages)
+    made, notices = standalone_question(question, pairs[-HISTORY_TURNS:], ctx.settings,
+                                        lambda: ctx.registry.upstream(make_client),
+                                        lambda: phrase_similarity(lambda: ctx.registry.embedder))
+    return made.query, notices
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -110,14 +144,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         raw = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise bad_request("The body is not valid JSON.") from None
-    if not isinstance(raw, dict):
-        raise bad_request("The body must be a JSON object.")
-    try:
-        body = ChatBody.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise bad_request(f"Invalid value for '{param}': {first['msg']}.", param) from None
+    body = _parse(raw)
     audit = request.state.audit
     model, generator = resolve_model(ctx, body.model)
     vs_ids = body.vector_store_ids or ([ctx.config.default_vector_store] if ctx.config.default_vector_store else [])
@@ -131,72 +158,73 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         check_plain_text(raw.get("response_format"))
     except ValueError as exc:
         raise bad_request(f"Invalid value for 'response_format': {exc}.", "response_format") from None
+    functions = caller_functions(body.tools, body.functions)
+    media = media_parts(body.messages)
+    if generator != "openai":
+        _needs_chat_model(body, functions, media)
     stores = [store_for(ctx, principal, vs_id, "vector_store_ids") for vs_id in vs_ids]
-    question, instructions = question_and_instructions(body.messages)
+    choice = tool_choice_for(body.tool_choice, body.function_call, [FILE_SEARCH, *(f["name"] for f in functions)])
+    last = body.messages[-1].get("role")
+    if last not in ("user", "tool") or (last == "user" and not media
+                                        and not content_text(body.messages[-1].get("content")).strip()):
+        raise bad_request("messages must end with a user message with text (or the tool messages that "
+                          "answer the assistant's tool calls)", "messages")
     node = openai_filters.parse(body.filters)
-    audit.update({"vector_store": vs_ids, "question": question})
     k = body.max_num_results or ctx.settings.top_k
+    instructions = "\n".join(content_text(m.get("content")) for m in body.messages
+                             if m.get("role") in ("system", "developer")).strip() or None
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    completion_id = "chatcmpl-" + secrets.token_hex(12)
+    chunks = Chunks(completion_id, model, bool((body.stream_options or {}).get("include_usage")))
+    tool_turn = (functions and choice != "none") or last != "user" or media
+    # the question searched: made standalone from the earlier turns (none when a tool result goes on)
+    query, notices = await asyncio.to_thread(_standalone, ctx, body.messages) if last == "user" else ("", [])
+    audit.update({"vector_store": vs_ids, "question": query or content_text(body.messages[-1].get("content"))})
+    if tool_turn:
+        def run_tools() -> ToolTurn:
+            return run_chat_tools(ctx, body.messages, model=model, stores=stores, k=k, functions=functions,
+                                  tool_choice=choice, instructions=instructions,
+                                  query=query if not functions or choice == "none" else None,
+                                  temperature=body.temperature, max_tokens=max_tokens,
+                                  parallel_tool_calls=body.parallel_tool_calls)
+
+        if body.stream:
+            return _streaming(tool_chunks(chunks, run_tools, audit, notices))
+        turn = await asyncio.to_thread(run_tools)
+        message = turn.message()
+        if turn.grounded is not None:
+            audit_answer(audit, turn.grounded)
+        else:
+            audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]
+        extra = {"ragkit": meta_of(turn.grounded, notices)} if turn.grounded is not None else {}
+        return _completion(completion_id, model, message, turn.finish_reason, turn.result.usage, extra)
 
     def run(on_token=None) -> Grounded:
-        return answer(ctx, stores, question, k=k, node=node, model=model, generator=generator,
-                      instructions=instructions, on_token=on_token,
-                      max_tokens=body.max_completion_tokens or body.max_tokens)
+        grounded = answer(ctx, stores, query, k=k, node=node, model=model, generator=generator,
+                          instructions=instructions, on_token=on_token, max_tokens=max_tokens)
+        return grounded
 
-    completion_id = "chatcmpl-" + secrets.token_hex(12)
     if body.stream:
-        usage = bool((body.stream_options or {}).get("include_usage"))
-        return StreamingResponse(_chunks(completion_id, model, usage, run, audit), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _streaming(grounded_chunks(chunks, run, audit, notices))
     grounded = await asyncio.to_thread(run)
     audit_answer(audit, grounded)
     message = {"role": "assistant", "content": grounded.text, "refusal": None, "annotations": [],
                "citations": grounded.cited()}
+    return _completion(completion_id, model, message, "stop", grounded.usage,
+                       {"ragkit": meta_of(grounded, notices)})
+
+
+def _streaming(events: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _completion(completion_id: str, model: str, message: dict[str, Any], finish: str, usage: dict[str, int],
+                extra: dict[str, Any]) -> Response:
     return json_response({
         "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
-        "usage": _usage(grounded), "system_fingerprint": None, "service_tier": None, "ragkit": _meta(grounded)})
-
-
-def _usage(grounded: Grounded) -> dict[str, int]:
-    u = grounded.usage
-    return {"prompt_tokens": u.get("prompt_tokens", 0), "completion_tokens": u.get("completion_tokens", 0),
-            "total_tokens": u.get("total_tokens", 0)}
-
-
-def _meta(grounded: Grounded) -> dict[str, Any]:
-    return {"refused": grounded.refused, "generator": grounded.generator, "warnings": grounded.warnings,
-            "cached": grounded.cached}
-
-
-async def _chunks(completion_id: str, model: str, include_usage: bool, run, audit: dict[str, Any]) -> AsyncIterator[str]:
-    created = int(time.time())
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": None,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
-        if include_usage:
-            data.setdefault("usage", None)
-        return f"data: {json.dumps(data)}\n\n"
-
-    yield chunk({"role": "assistant", "content": ""})
-    try:
-        async for kind, payload in stream(lambda emit: run(lambda t: emit("token", t))):
-            if kind == "token" and payload:
-                yield chunk({"content": payload})
-            elif kind == "done":
-                grounded: Grounded = payload
-                audit_answer(audit, grounded)
-                yield chunk({"citations": grounded.cited()}, "stop", ragkit=_meta(grounded) | {"text": grounded.text})
-                if include_usage:
-                    data = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                            "model": model, "system_fingerprint": None, "choices": [], "usage": _usage(grounded)}
-                    yield f"data: {json.dumps(data)}\n\n"
-    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
-        error = _stream_error(exc)
-        audit["error"] = error["message"]
-        yield f"data: {json.dumps({'error': {'message': error['message'], 'type': 'server_error', 'param': None, 'code': error['code']}})}\n\n"
-    yield "data: [DONE]\n\n"
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": usage_of(usage), "system_fingerprint": None, "service_tier": None, **extra})
 
 
 async def _proxy(ctx: ServerContext, payload: dict[str, Any]) -> Response:

@@ -12,7 +12,11 @@ What the OpenAI API has no words for lives under ``/page``:
 * ``GET /page/render``: a PDF page as a PNG (cached under the home, see :mod:`page_render`);
 * ``POST /page/feedback``: a thumbs up or down (see :mod:`ragkit.server.feedback`);
 * ``POST /page/standalone``: a follow-up rewritten as a question that can be searched alone
-  (the offline rewriter of ``ragkit chat``), so a conversation on the page keeps its subject.
+  (the chat model's condenser when one is configured, else the offline rewriter of ``ragkit
+  chat``), so a conversation on the page keeps its subject.
+
+The page asks the configured chat model when the server has one (``/v1/models`` lists it), the
+extractive answerer otherwise, and shows under each answer which of them wrote it.
 
 Every page response carries a strict Content-Security-Policy: scripts only from this origin, no
 inline script, no framing; the page writes document text with ``textContent`` only, so a
@@ -143,9 +147,30 @@ class Followup(BaseModel):
 
 
 @router.post("/page/standalone")
-def standalone(body: Followup, principal: Principal = Depends(reader)) -> dict[str, Any]:
-    """The follow-up as a standalone question, from the previous turn's question and passages."""
+def standalone(body: Followup, ctx: ServerContext = Depends(context),
+               principal: Principal = Depends(reader)) -> dict[str, Any]:
+    """The follow-up as a standalone question, from the previous turn's question and passages:
+    condensed by the chat model when the server has one (as threads and Responses do), else
+    rewritten offline."""
     from ragkit.conversations.rewrite import Context, rewrite
 
-    done = rewrite(body.question, Context(body.previous, tuple(p[:20_000] for p in body.passages)))
-    return {"object": "page.standalone", "query": done.query, "method": done.method, "changed": done.changed}
+    passages = tuple(p[:20_000] for p in body.passages)
+    notices: list[str] = []
+    if ctx.settings.uses_chat_model:
+        done, notices = _condensed(ctx, body.question, body.previous, passages)
+    else:
+        done = rewrite(body.question, Context(body.previous, passages))
+    return {"object": "page.standalone", "query": done.query, "method": done.method, "changed": done.changed,
+            "notices": notices}
+
+
+def _condensed(ctx: ServerContext, question: str, previous: str, passages: tuple[str, ...]) -> tuple[Any, list[str]]:
+    from ragkit.conversations.session import phrase_similarity, standalone_question
+    from ragkit.conversations.store import Message
+    from ragkit.llm import make_client
+
+    asked = Message(id=0, thread_id="", role="user", content=previous, created_at=0.0)
+    answered = Message(id=0, thread_id="", role="assistant", content=passages[0] if passages else "",
+                       created_at=0.0, sources=[{"text": p} for p in passages[1:]])
+    return standalone_question(question, [(asked, answered)], ctx.settings, lambda: ctx.registry.upstream(make_client),
+                               lambda: phrase_similarity(lambda: ctx.registry.embedder))

@@ -5,7 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const KEY = "ragkit.key";
 const THREADS = "ragkit.threads";
-const state = { key: null, stores: [], threads: [], thread: null };
+const EXTRACTIVE = "ragkit-extractive";
+const state = { key: null, stores: [], threads: [], thread: null, model: EXTRACTIVE };
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -60,6 +61,7 @@ async function signIn(key) {
     return;
   }
   sessionStorage.setItem(KEY, key);
+  await chooseModel();
   $("key").value = "";
   $("signin").hidden = true;
   $("signed-in").hidden = false;
@@ -68,6 +70,20 @@ async function signIn(key) {
   fillStores();
   loadThreads();
   setStatus(state.stores.length ? "Signed in." : "Signed in. Create a collection to start.");
+}
+
+// The configured chat model answers when the server has one (the models ragkit does not own);
+// otherwise the extractive answerer, which quotes the documents.
+async function chooseModel() {
+  try {
+    const models = (await api("/v1/models")).data;
+    const chat = models.find((m) => m.owned_by === "upstream");
+    state.model = chat ? chat.id : EXTRACTIVE;
+  } catch (_) {
+    state.model = EXTRACTIVE;
+  }
+  $("answerer").textContent = state.model === EXTRACTIVE
+    ? "Answers quote the documents (" + EXTRACTIVE + ")" : "Answers by the chat model " + state.model;
 }
 
 function signOut() {
@@ -173,7 +189,7 @@ async function ask(event) {
     showSearched(turn, view);
     const response = await api("/v1/responses", {
       method: "POST", raw: true,
-      json: { model: "ragkit-extractive", stream: true, include: ["file_search_call.results"], input: turn.query,
+      json: { model: state.model, stream: true, include: ["file_search_call.results"], input: turn.query,
               tools: [{ type: "file_search", vector_store_ids: [storeId] }] },
     });
     await readEvents(response, (event) => onEvent(event, turn, view));
@@ -233,6 +249,9 @@ function onEvent(event, turn, view) {
     turn.text = message ? message.content[0].text : "";
     turn.refused = Boolean(meta.refused);
     turn.citations = meta.citations || [];
+    turn.model = event.response.model;
+    turn.generator = meta.generator || "";
+    turn.warnings = meta.warnings || [];
     renderFinal(turn, view);
     view.root.dataset.state = "done";
   } else if (event.type === "error" || event.type === "response.failed") {
@@ -281,6 +300,21 @@ function renderFinal(turn, view) {
     }
   }
   view.sources.replaceChildren(...items);
+  showAnswerer(turn, view);
+}
+
+// Which answerer wrote the answer: the chat model, or the extractive answerer (also when the
+// chat model was unreachable and the answer fell back to quoting, which the warning says).
+function showAnswerer(turn, view) {
+  const note = view.root.querySelector(".answered-by");
+  if (!turn.generator) return;
+  const extractive = turn.generator === "extractive";
+  note.dataset.generator = turn.generator;
+  note.textContent = extractive
+    ? "Answered by " + EXTRACTIVE + " (quotes from the documents)"
+    : "Answered by the chat model " + turn.model;
+  if (extractive && turn.model !== EXTRACTIVE && turn.warnings.length) note.textContent += ": " + turn.warnings[0];
+  note.hidden = false;
 }
 
 // -- conversations ----------------------------------------------------------------------------

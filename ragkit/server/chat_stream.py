@@ -1,0 +1,113 @@
+"""Chat completions as the chunk stream OpenAI sends (``stream: true``).
+
+Two sources: a grounded answer, whose text is streamed as it is generated and whose last chunk
+carries the checked ``citations``; and a turn of the tool loop (:mod:`ragkit.server.chat_tools`),
+sent once the turn is over -- its answer as content, or its calls to the caller's functions as
+``tool_calls`` deltas the way OpenAI streams them (the first delta of a call has its ``index``,
+``id``, ``type`` and name, the next ones the arguments), then ``finish_reason: tool_calls``.
+``stream_options.include_usage`` adds the usage chunk before ``[DONE]``; an error after the
+stream has started is sent in-band, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ragkit.server.answering import Grounded, audit_answer, stream
+from ragkit.server.chat_tools import ToolTurn
+from ragkit.server.responses import _stream_error
+
+
+def usage_of(usage: dict[str, int]) -> dict[str, int]:
+    return {"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0)}
+
+
+def meta_of(grounded: Grounded, notices: list[str] | None = None) -> dict[str, Any]:
+    """ragkit's facts about an answer, beside OpenAI's fields."""
+    return {"refused": grounded.refused, "generator": grounded.generator,
+            "warnings": [*grounded.warnings, *(notices or [])], "cached": grounded.cached,
+            "search_query": grounded.question}
+
+
+class Chunks:
+    """The chunks of one completion: their fixed fields, written once."""
+
+    def __init__(self, completion_id: str, model: str, include_usage: bool) -> None:
+        self.id, self.model, self.include_usage = completion_id, model, include_usage
+        self.created = int(time.time())
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        data = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "system_fingerprint": None,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        if self.include_usage:
+            data.setdefault("usage", None)
+        return f"data: {json.dumps(data)}\n\n"
+
+    def usage(self, usage: dict[str, int]) -> str:
+        data = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "system_fingerprint": None, "choices": [], "usage": usage_of(usage)}
+        return f"data: {json.dumps(data)}\n\n"
+
+
+def _error(exc: Exception, audit: dict[str, Any]) -> str:
+    error = _stream_error(exc)
+    audit["error"] = error["message"]
+    body = {"error": {"message": error["message"], "type": "server_error", "param": None, "code": error["code"]}}
+    return f"data: {json.dumps(body)}\n\n"
+
+
+async def grounded_chunks(chunks: Chunks, run: Callable[..., Grounded], audit: dict[str, Any],
+                          notices: list[str]) -> AsyncIterator[str]:
+    """A grounded answer, its text streamed as it is generated."""
+    yield chunks.chunk({"role": "assistant", "content": ""})
+    try:
+        async for kind, payload in stream(lambda emit: run(lambda t: emit("token", t))):
+            if kind == "token" and payload:
+                yield chunks.chunk({"content": payload})
+            elif kind == "done":
+                grounded: Grounded = payload
+                audit_answer(audit, grounded)
+                yield chunks.chunk({"citations": grounded.cited()}, "stop",
+                                   ragkit=meta_of(grounded, notices) | {"text": grounded.text})
+                if chunks.include_usage:
+                    yield chunks.usage(grounded.usage)
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
+        yield _error(exc, audit)
+    yield "data: [DONE]\n\n"
+
+
+async def tool_chunks(chunks: Chunks, run: Callable[[], ToolTurn], audit: dict[str, Any],
+                      notices: list[str]) -> AsyncIterator[str]:
+    """A turn of the tool loop, sent when it is over."""
+    yield chunks.chunk({"role": "assistant", "content": None})
+    try:
+        async for kind, payload in stream(lambda emit: run()):
+            if kind != "done":
+                continue
+            turn: ToolTurn = payload
+            message = turn.message()
+            if turn.grounded is not None:
+                audit_answer(audit, turn.grounded)
+                if turn.grounded.text:
+                    yield chunks.chunk({"content": turn.grounded.text})
+                yield chunks.chunk({"citations": message["citations"]}, "stop",
+                                   ragkit=meta_of(turn.grounded, notices) | {"text": turn.grounded.text})
+            else:
+                audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]
+                for index, call in enumerate(message["tool_calls"]):
+                    yield chunks.chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                                        "function": {"name": call["function"]["name"],
+                                                                     "arguments": ""}}]})
+                    yield chunks.chunk({"tool_calls": [{"index": index,
+                                                        "function": {"arguments": call["function"]["arguments"]}}]})
+                yield chunks.chunk({}, "tool_calls", ragkit=message["ragkit"])
+            if chunks.include_usage:
+                yield chunks.usage(turn.result.usage)
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
+        yield _error(exc, audit)
+    yield "data: [DONE]\n\n"

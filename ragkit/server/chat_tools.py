@@ -1,0 +1,196 @@
+"""Chat completions over vector stores with the caller's function tools, or with images and files.
+
+The chat is driven by :func:`ragkit.answer.run_tool_loop`: the model gets the conversation as the
+client sent it (content parts unchanged, so an ``image_url`` or ``file`` part reaches it as
+given), the caller's functions and ragkit's ``file_search`` over the request's stores.
+``file_search`` calls run here; a call to one of the caller's functions ends the request with
+``tool_calls`` and ``finish_reason: tool_calls``, as OpenAI's does.
+
+The server keeps nothing between requests: the client sends the assistant message with its
+``tool_calls`` and one ``role: "tool"`` message per call, and the loop's state is rebuilt from the
+messages. The searches the model ran before it called a function are not the caller's to answer,
+so they are not in ``tool_calls``; they travel on the returned message as
+``ragkit.searches`` (the SDK sends a returned message back with it) and are run again when the
+message comes back, so the passages keep their numbers and the answer's ``[n]`` stay checked.
+
+When the caller's functions may not be called (none given, or ``tool_choice: "none"``) the
+question, made standalone from the earlier turns, is searched first with the text parts, so the
+answer is grounded even if the model would not search.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+from ragkit.answer import FILE_SEARCH, LoopResult, LoopState, Tool, run_tool_loop, unanswered_calls
+from ragkit.answer.file_search import tools_system
+from ragkit.answer.loop import replay_call
+from ragkit.conversations.messages import content_text
+from ragkit.server.answering import Grounded
+from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.state import ServerContext
+from ragkit.server.tool_calls import grounded_of, offered_tools
+
+MAX_ROUNDS = 4
+CHOICES = ("auto", "none", "required")
+
+
+def caller_functions(tools: Sequence[Mapping[str, Any]] | None,
+                     functions: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The caller's function definitions (``tools`` entries, or the older ``functions``)."""
+    found: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools or []):
+        if tool.get("type") != "function" or not isinstance(tool.get("function"), dict):
+            raise bad_request(f"Tool type {tool.get('type')!r} is not supported over vector stores: give "
+                              "function tools ({'type': 'function', 'function': {...}}).", f"tools[{i}]")
+        found.append(dict(tool["function"]))
+    found += [dict(f) for f in functions or []]
+    for i, function in enumerate(found):
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise bad_request("A function tool needs a name.", f"tools[{i}].function.name")
+        if name == FILE_SEARCH:
+            raise bad_request("A function may not be called file_search: that name is ragkit's own tool.",
+                              f"tools[{i}].function.name")
+    return found
+
+
+def tool_choice_for(choice: Any, legacy: Any, names: Sequence[str]) -> str | dict[str, Any]:
+    """The request's ``tool_choice`` (or the older ``function_call``) as the model is sent it;
+    a named function must be one of ``names``."""
+    if choice is None and legacy is not None:
+        choice = legacy if isinstance(legacy, str) else {"type": "function", "function": dict(legacy)}
+    if choice is None:
+        return "auto"
+    if isinstance(choice, str):
+        if choice not in CHOICES:
+            raise bad_request(f"Invalid value for 'tool_choice': {choice!r} (use auto, none, required or "
+                              "{'type': 'function', 'function': {'name': ...}}).", "tool_choice")
+        return choice
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        if name not in names:
+            raise bad_request(f"tool_choice names the function {name!r}, which is not in tools "
+                              f"({', '.join(names) or 'none'}).", "tool_choice.function.name")
+        return {"type": "function", "function": {"name": name}}
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        return choice  # the model applies it to the tools it is offered
+    raise bad_request("Invalid value for 'tool_choice'.", "tool_choice")
+
+
+@dataclass
+class ToolTurn:
+    """What one request of the loop gave: the loop's result, the answer when it finished, and
+    the searches run here (sent back with the message so a stateless client can resume)."""
+
+    result: LoopResult
+    grounded: Grounded | None
+    searches: list[dict[str, str]]
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message of the completion."""
+        if self.grounded is not None:
+            return {"role": "assistant", "content": self.grounded.text, "refusal": None, "annotations": [],
+                    "citations": self.grounded.cited()}
+        calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                 for c in self.result.pending]
+        return {"role": "assistant", "content": None, "refusal": None, "annotations": [], "tool_calls": calls,
+                "ragkit": {"searches": self.searches}}
+
+    @property
+    def finish_reason(self) -> str:
+        return "stop" if self.grounded is not None else "tool_calls"
+
+
+def _tool_message(message: Mapping[str, Any], i: int) -> dict[str, Any]:
+    call_id = message.get("tool_call_id")
+    if not call_id:
+        raise bad_request("A tool message needs the tool_call_id it answers.", f"messages[{i}].tool_call_id")
+    content = message.get("content")
+    return {"role": "tool", "tool_call_id": call_id,
+            "content": content if isinstance(content, str) else content_text(content)}
+
+
+def _assistant_calls(message: Mapping[str, Any], i: int) -> list[dict[str, Any]]:
+    calls = []
+    for j, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {}
+        if not call.get("id") or not function.get("name"):
+            raise bad_request("A tool call needs an id and a function name.", f"messages[{i}].tool_calls[{j}]")
+        calls.append({"id": call["id"], "type": "function",
+                      "function": {"name": function["name"], "arguments": function.get("arguments") or "{}"}})
+    return calls
+
+
+def rebuild(messages: Sequence[Mapping[str, Any]], instructions: str | None, tools: Sequence[Tool]) -> LoopState:
+    """The loop's state from the request's messages: the system prompt, then every message as
+    sent (user content unchanged), with the searches an assistant message carries run again."""
+    state = LoopState([{"role": "system", "content": tools_system(instructions)}])
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role in ("system", "developer"):
+            continue
+        if role == "user":
+            state.messages.append({"role": "user", "content": message.get("content")})
+        elif role == "assistant":
+            searches = [s for s in ((message.get("ragkit") or {}).get("searches") or []) if isinstance(s, dict)]
+            calls = [{"id": s["id"], "type": "function", "function": {"name": FILE_SEARCH, "arguments": s["arguments"]}}
+                     for s in searches] + _assistant_calls(message, i)
+            text = content_text(message.get("content")) or None
+            state.messages.append({"role": "assistant", "content": text, **({"tool_calls": calls} if calls else {})})
+            for search in searches:
+                replay_call(state, tools, search["id"], FILE_SEARCH, search["arguments"])
+        elif role == "tool":
+            state.messages.append(_tool_message(message, i))
+        else:
+            raise bad_request(f"Unknown role {role!r} (use system, developer, user, assistant or tool).",
+                              f"messages[{i}].role")
+    waiting = unanswered_calls(state.messages)
+    if waiting:
+        raise bad_request(f"No tool message for tool_call_id {waiting[0]!r}: answer every tool call of the "
+                          "assistant message with a role 'tool' message.", "messages")
+    return state
+
+
+def _search_first(state: LoopState, tools: Sequence[Tool], query: str) -> None:
+    """Search ``query`` before the model is asked, as if it had called file_search itself."""
+    call_id = "call_" + secrets.token_hex(12)
+    arguments = json.dumps({"query": query})
+    state.messages.append({"role": "assistant", "content": None, "tool_calls": [
+        {"id": call_id, "type": "function", "function": {"name": FILE_SEARCH, "arguments": arguments}}]})
+    replay_call(state, tools, call_id, FILE_SEARCH, arguments)
+
+
+def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *, model: str,
+                   stores: list[dict[str, Any]], k: int, functions: list[dict[str, Any]],
+                   tool_choice: str | dict[str, Any], instructions: str | None, query: str | None,
+                   temperature: float | None = None, max_tokens: int | None = None,
+                   parallel_tool_calls: bool | None = None) -> ToolTurn:
+    """One request of the loop. ``query`` (the standalone question) is searched first when given."""
+    from ragkit.llm import make_client
+
+    tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions)
+    state = rebuild(messages, instructions, tools)
+    state.rounds = 0
+    if query and stores:
+        _search_first(state, tools, query)
+    result = run_tool_loop(ctx.registry.upstream(make_client), state, tools, model=model, max_rounds=MAX_ROUNDS,
+                           tool_choice="auto" if tool_choice == "none" and stores else tool_choice,
+                           temperature=temperature, max_tokens=max_tokens,
+                           parallel_tool_calls=parallel_tool_calls if functions else None)
+    if result.status == "max_rounds":
+        raise ApiError(500, f"The model kept calling tools after {MAX_ROUNDS} rounds.", type="server_error",
+                       code="tool_loop_exhausted")
+    searches = [{"id": c.id, "arguments": c.arguments} for c in result.calls if c.name == FILE_SEARCH]
+    grounded = None
+    if result.status == "answered":
+        grounded = grounded_of(result, model, result.usage)
+        grounded = replace(grounded, question=query or content_text(_last_user(messages)))
+    return ToolTurn(result, grounded, searches)
+
+
+def _last_user(messages: Sequence[Mapping[str, Any]]) -> Any:
+    return next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")

@@ -1,0 +1,35 @@
+"""OpenAI endpoints ragkit does not serve: fine-tuning, audio and images.
+
+A client pointed at ragkit with ``base_url`` may call any of OpenAI's endpoints. For these the
+answer is OpenAI's error shape with a message that says ragkit does not serve them and what it
+does serve, instead of a bare "unknown URL": the SDK raises ``NotFoundError`` with that message.
+A request with any method under these paths gets it, before its body is read or checked.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ragkit.server.errors import ApiError
+
+router = APIRouter(include_in_schema=False)
+
+#: path prefix -> what the family is called in the message
+FAMILIES = {"fine_tuning": "fine-tuning", "audio": "audio (speech, transcriptions, translations)",
+            "images": "image generation and editing"}
+SERVED = ("ragkit serves answers from documents: /v1/chat/completions and /v1/responses over vector stores, "
+          "Assistants, files, vector stores, search and embeddings")
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _refuse(family: str):
+    async def refuse(request: Request, rest: str = "") -> None:
+        raise ApiError(404, f"ragkit does not serve {FAMILIES[family]} ({request.method} {request.url.path}): "
+                            f"{SERVED}.", code="unsupported_endpoint")
+
+    return refuse
+
+
+for _prefix in FAMILIES:
+    router.add_api_route(f"/v1/{_prefix}", _refuse(_prefix), methods=METHODS)
+    router.add_api_route(f"/v1/{_prefix}/{{rest:path}}", _refuse(_prefix), methods=METHODS)
