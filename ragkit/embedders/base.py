@@ -35,3 +35,10 @@ class Embedder(Protocol):
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def embed_queries(embedder: Embedder, queries: Sequence[str]) -> np.ndarray:
+    """Embed search queries. Asymmetric models (bge) expose ``embed_query``, which adds the
+    instruction they were trained with; symmetric ones embed queries like passages."""
+    embed_query = getattr(embedder, "embed_query", None)
+    return embed_query(queries) if callable(embed_query) else embedder.embed(queries)

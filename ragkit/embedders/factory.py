@@ -16,6 +16,10 @@ def make_embedder(settings: "Settings") -> Embedder:
         from ragkit.embedders.minilm_onnx import MiniLMOnnxEmbedder
 
         return MiniLMOnnxEmbedder(batch_size=settings.embed_batch_size)
+    if settings.embedder == "bge-onnx":
+        from ragkit.embedders.bge_onnx import BgeOnnxEmbedder
+
+        return BgeOnnxEmbedder()  # one text per run: see the module on batching and int8
     if settings.embedder == "openai":
         from ragkit.embedders.openai import OpenAIEmbedder
 

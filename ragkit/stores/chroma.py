@@ -87,9 +87,12 @@ class ChromaStore:
         )
         built_by = (self._collection.metadata or {}).get(EMBEDDER_KEY)
         if built_by != embedder_id:
+            setting = str(built_by).split(":", 1)[0]  # an embedder id starts with its setting value
             raise EmbedderMismatchError(
                 f"collection {collection!r} was built with embedder {built_by!r}, but {embedder_id!r} is "
-                "configured; use the same embedder, or ingest into another collection (--collection)"
+                f"configured; vectors of two embedders cannot be mixed. Either keep the old embedder "
+                f"(RAGKIT_EMBEDDER={setting}, or embedder = \"{setting}\" in ragkit.toml), or re-ingest "
+                f"with the new one into another collection: ragkit ingest PATH... --collection NEW_NAME"
             )
         self.embedder_id = embedder_id
         self._max_batch = int(self._client.get_max_batch_size())
