@@ -236,6 +236,10 @@ class SearchRequest:
 
 @dataclass
 class SearchHit:
+    """One retrieved chunk. ``score`` is the calibrated chance of relevance in [0, 1]
+    (:mod:`ragkit.query.calibration`), comparable across queries and stores; ``rank_score`` is
+    the fusion's score that ordered the hits, meaningful only within one query."""
+
     rank: int
     chunk_id: str
     text: str
@@ -249,6 +253,10 @@ class SearchHit:
     dense_score: float | None = None
     bm25_score: float | None = None
     title: str = ""
+    #: the fused (or reranked) score the ranking used; None when built outside retrieval
+    rank_score: float | None = None
+    #: share of the query's content terms found in the chunk: the calibration's lexical signal
+    term_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

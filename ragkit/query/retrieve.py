@@ -6,7 +6,9 @@
 3. fuse (:mod:`ragkit.query.fusion`): convex combination of min-max normalised scores, or RRF;
 4. rerank (:mod:`ragkit.query.rerank`): an optional second-stage scorer over the fused top;
 5. diversify (MMR, optional) and cut to ``k``;
-6. look up text and metadata in the manifest (a chunk deleted meanwhile is dropped, never cited).
+6. look up text and metadata in the manifest (a chunk deleted meanwhile is dropped, never cited);
+7. score each hit for display (:mod:`ragkit.query.calibration`): a chance of relevance from its raw
+   cosine and term coverage, comparable across queries; the fused score stays as ``rank_score``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ragkit.embedders.base import embed_queries
 from ragkit.models import Filters, SearchHit, SearchRequest, SearchResult
-from ragkit.query import fusion
+from ragkit.query import calibration, fusion
 from ragkit.query.filters import chroma_where, lexical_mask
 from ragkit.query.scope import infer_scope
 from ragkit.models import contextual_text
@@ -105,7 +108,7 @@ class Retriever:
         ranked = ranked[: request.k]
 
         t = time.perf_counter()
-        hits = self._hits(ranked, scores, found)
+        hits = self._hits(request.query, ranked, scores, found)
         timings["lookup"] = time.perf_counter() - t
         best = max(found.dense.values()) if found.dense else None
         return SearchResult(query=request.query, mode=request.mode, hits=hits, best_similarity=best, timings=timings)
@@ -113,7 +116,7 @@ class Retriever:
     # -- steps ---------------------------------------------------------------------------
     def _dense(self, request: SearchRequest, index: LexicalIndex, found: _Candidates, timings: dict) -> None:
         t = time.perf_counter()
-        found.query_vector = self.embedder.embed([request.query])[0]
+        found.query_vector = embed_queries(self.embedder, [request.query])[0]
         timings["embed_query"] = time.perf_counter() - t
         t = time.perf_counter()
         for hit in self.store.query(found.query_vector, request.pool, chroma_where(request.filters, index)):
@@ -190,18 +193,24 @@ class Retriever:
         pool = [i for i in pool if i in vectors]
         return fusion.mmr(pool, scores, lambda a, b: float(vectors[a] @ vectors[b]), request.k, request.mmr_lambda)
 
-    def _hits(self, ranked: list[str], scores: dict[str, float], found: _Candidates) -> list[SearchHit]:
+    def _hits(self, query: str, ranked: list[str], scores: dict[str, float], found: _Candidates) -> list[SearchHit]:
+        """Hits in ranked order, each scored by :func:`calibration.calibrated_score` (made
+        non-increasing along the ranking) with the fused score kept as ``rank_score``."""
         records = self.chunk_lookup(ranked)
+        live = [i for i in ranked if i in records]  # deleted between index and lookup: never cite a ghost
+        coverage = calibration.term_coverage(
+            calibration.query_terms(query),
+            [contextual_text(records[i][0], records[i][1].get("context", "")) for i in live])
+        calibrated = calibration.along_ranking(
+            calibration.calibrated_score(found.dense.get(i), c) for i, c in zip(live, coverage))
         hits: list[SearchHit] = []
-        for chunk_id in ranked:
-            if chunk_id not in records:
-                continue  # deleted between index and lookup; never cite a ghost
+        for chunk_id, covered, score in zip(live, coverage, calibrated):
             text, meta = records[chunk_id]
             hits.append(SearchHit(
                 rank=len(hits) + 1, chunk_id=chunk_id, text=text, source=meta.get("source", ""),
                 path=meta.get("path", ""), page=meta.get("page"), section=meta.get("section", ""),
-                start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=float(scores[chunk_id]),
+                start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=score,
                 dense_score=found.dense.get(chunk_id), bm25_score=found.bm25.get(chunk_id),
-                title=meta.get("title", ""),
+                title=meta.get("title", ""), rank_score=float(scores[chunk_id]), term_coverage=covered,
             ))
         return hits

@@ -36,6 +36,8 @@ class Found:
 
     @property
     def score(self) -> float:
+        """The hit's calibrated chance of relevance (ragkit.query.calibration): the same scale for
+        every query and store, so ``score_threshold`` filters by relevance, not by rank."""
         return max(0.0, min(1.0, float(self.hit.score)))
 
     def result_attributes(self) -> dict[str, Any]:
@@ -102,7 +104,9 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
                 key = (store["id"], hit.chunk_id)
                 if key not in found or found[key].hit.score < hit.score:
                     found[key] = Found(hit, store["id"], row["file_id"], row["filename"], _attributes(row))
-    ranked = sorted(found.values(), key=lambda f: (-f.hit.score, -(f.hit.dense_score or 0.0), f.hit.chunk_id))
+    # calibrated scores are comparable across stores and queries (and non-increasing within one
+    # result), so sorting by them merges without reordering any one store's ranking
+    ranked = sorted(found.values(), key=lambda f: (-f.score, f.hit.rank, f.hit.chunk_id))
     if score_threshold is not None:
         ranked = [f for f in ranked if f.score >= score_threshold]
     ranked = ranked[:k]
