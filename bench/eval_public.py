@@ -7,6 +7,7 @@ retrieval, all 250 answerable plus the 76 unanswerable for answers and refusal).
 bench/results/eval.json and prints the README tables.
 
 Run with:  .venv/bin/python bench/eval_public.py [--sets halvard,hotpotqa,...]   (about an hour on 2 cores)
+``--sets followups`` adds the follow-up row (HotpotQA follow-ups, offline rewrite; bench/eval_followups.py).
 """
 
 from __future__ import annotations
@@ -129,6 +130,11 @@ def main() -> None:
         run_nfcorpus(results)
     if "mmlb" in selected:
         run_mmlb(results)
+    if "followups" in selected:  # not in the default sets: bench/eval_followups.py reports it in full
+        from eval_followups import offline_figures
+
+        results["followups"] = offline_figures()
+        print("follow-ups (offline, hit@5 over standalone)", json.dumps(results["followups"]["all"]), flush=True)
     path = write_result("eval" if len(selected) == 5 else "eval-" + "-".join(selected), results)
     print(table(results))
     print(f"wrote {path}")

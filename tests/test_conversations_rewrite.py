@@ -60,14 +60,14 @@ def test_a_fragment_swaps_the_matching_phrase(previous, followup, expected):
 
 
 def test_the_similarity_decides_which_phrase_a_fragment_replaces():
-    previous = "What is the temperature accuracy of the WS-200?"
-    assert _rewrite(previous, "and humidity?") == "What is the temperature accuracy of the humidity?"  # words alone
+    previous = "How do I clean the rain gauge of the WS-200?"
+    assert _rewrite(previous, "and the anemometer?") == "How do I clean the rain gauge of the anemometer?"  # words alone
 
-    def measures_alike(phrase, candidates):  # what an embedding model knows: humidity is like temperature
-        return [0.6 if "temperature" in c else 0.1 for c in candidates]
+    def parts_alike(phrase, candidates):  # what an embedding model knows: an anemometer is like a rain gauge
+        return [0.6 if "gauge" in c else 0.1 for c in candidates]
 
-    made = rewrite("and humidity?", Context(previous), similarity=measures_alike)
-    assert made.query == "What is the humidity of the WS-200?" and made.method == "swap"
+    made = rewrite("and the anemometer?", Context(previous), similarity=parts_alike)
+    assert made.query == "How do I clean the anemometer of the WS-200?" and made.method == "swap"
 
 
 @pytest.mark.parametrize("previous, followup, expected", [
@@ -163,3 +163,65 @@ def test_subject_prefers_names_then_what_was_asked_for():
 def test_lexical_similarity_is_word_overlap():
     scores = lexical_similarity("the rain gauge", ["RG-1 rain gauge", "solar panel"])
     assert scores[0] > 0 and scores[1] == 0
+
+
+# -- ellipsis: the previous question's frame, with the part the follow-up supplies -----------------
+@pytest.mark.parametrize("previous, followup, expected", [
+    ("How long is the warranty on the WS-200 sensor array?", "Does the WS-100 do that too?",
+     "How long is the warranty on the WS-100?"),
+    ("What is the hotel cap per night in Sweden?", "is that also true for Japan?",
+     "What is the hotel cap per night in Japan?"),
+    ("What does error code E42 mean on the console?", "and does E17 as well?", "What does error code E17 mean on the console?"),
+    ("Who founded Halvard Instruments?", "does the same go for Halvard Care?", "Who founded Halvard Care?"),
+])
+def test_an_elided_verb_phrase_keeps_the_previous_frame(previous, followup, expected):
+    made = rewrite(followup, Context(previous))
+    assert made.query == expected and made.method == "ellipsis"
+
+
+@pytest.mark.parametrize("previous, followup, expected", [
+    ("What is the WS-200's range?", "And the battery life?", "What is the WS-200's battery life?"),
+    ("What is the range of the WS-200?", "and the battery life?", "What is the battery life of the WS-200?"),
+    ("How long is the warranty on the WS-200 sensor array?", "and the price?",
+     "How long is the price on the WS-200 sensor array?"),
+    ("What is the temperature accuracy of the WS-200?", "and humidity?", "What is the humidity of the WS-200?"),
+])
+def test_a_property_fragment_keeps_the_previous_subject(previous, followup, expected):
+    assert _rewrite(previous, followup) == expected
+
+
+@pytest.mark.parametrize("previous, followup, expected", [
+    ("Is the WS-200 lighter than the WS-100?", "and the other model?", "Is the WS-100 lighter than the WS-200?"),
+    ("Is the WS-200 lighter than the WS-100?", "what does the other model cost?", "what does the WS-100 cost?"),
+    ("Are Christopher Nolan and Sathish Kalathil both film directors?", "where was the other one born?",
+     "where was Sathish Kalathil born?"),
+    ("Should I pick Halvard Care or Halvard Basic?", "And the other one?", "Should I pick Halvard Basic or Halvard Care?"),
+])
+def test_the_other_of_two_names(previous, followup, expected):
+    made = rewrite(followup, Context(previous))
+    assert made.query == expected and made.method == "other-one"
+
+
+@pytest.mark.parametrize("previous, followup, expected", [
+    ("Who won the league in 2018?", "what about 2019?", "Who won the league in 2019?"),
+    ("Who won the league in 2018?", "And in 2019?", "Who won the league in 2019?"),
+    ("How much revenue did Halvard report in 2021?", "and for the year 2022?", "How much revenue did Halvard report in 2022?"),
+    # several years: the one after the same preposition, else the first
+    ("From 1945 to 1949, who coached the team?", "and to 1952?", "From 1945 to 1952, who coached the team?"),
+    ("From 1945 to 1949, who coached the team?", "what about 1950?", "From 1950 to 1949, who coached the team?"),
+])
+def test_a_time_shift_replaces_the_year(previous, followup, expected):
+    made = rewrite(followup, Context(previous))
+    assert made.query == expected and made.method == "time-shift"
+
+
+@pytest.mark.parametrize("followup", [
+    "Does the WS-100 measure rainfall?",  # a verb of its own: not an elided verb phrase
+    "Who won the league in 2019?",  # a year inside a full question is not a time shift
+    "Is the other warranty transferable to Halvard Care?",  # names its own subject
+    "Rhiwallon ap Cynfyn was a Welsh King; which earl did he overthrow?",  # "he" is the question's own
+    "Scott Buchholz, an Australian politician, was chief of staff to which senator who has served since 2016?",
+])
+def test_full_questions_with_their_own_subject_are_left_alone(followup):
+    made = rewrite(followup, Context("Is the WS-200 lighter than the WS-100 in 2018?"))
+    assert made.query == followup and not made.changed

@@ -12,7 +12,10 @@ from the previous turn alone (its standalone query and the passages its answer c
 * "the other one" swaps the previous subject's code for a sibling code of the same shape found in
   the previous answer's passages (E42 -> E17, WS-200 -> WS-100);
 * "and when is the follow-up meeting?" (a continuation without a subject of its own) gets the
-  previous subject appended.
+  previous subject appended;
+* time shifts ("what about 2019?"), an elided verb phrase ("does the WS-100 do that too?"), a
+  property of the same subject ("and the battery life?") and "the other one" of two names are
+  recognised by :mod:`ragkit.conversations.ellipsis`.
 
 Anything else is left as written: a follow-up that names its own subject is already standalone.
 Similarity between phrases is a parameter: lexical overlap by default, an embedding model's
@@ -25,6 +28,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ragkit.conversations.ellipsis import (
+    attribute_swap, bound_in_question, elided_verb_phrase, name_swap, other_of_two, time_shift,
+)
 from ragkit.conversations.phrases import (
     AUXILIARIES, DETERMINERS, PREPOSITIONS, QUESTION_WORDS, REFERRING, Phrase, Token, classify, code_shape, focus_of,
     is_code, is_plural, letter_prefix, noun_phrases, render, subject_of, tokens,
@@ -82,9 +88,18 @@ def rewrite(followup: str, context: Context | None, similarity: Similarity | Non
     about = _ABOUT.match(body)
     if about:
         body = body[about.end():].strip() or body
+    shifted = time_shift(body, previous)
+    if shifted is not None:
+        return Rewrite(shifted, "time-shift")
     other = _other_one(body, previous, context.passages)
     if other is not None:
         return other
+    paired = other_of_two(body, previous)
+    if paired is not None:
+        return Rewrite(paired, "other-one")
+    elided = elided_verb_phrase(body)
+    if elided is not None:  # "does the WS-100 do that too?" asks "the WS-100?"
+        return Rewrite(_fragment(elided, tokens(elided), previous, similarity).query, "ellipsis")
     words = tokens(body)
     kinds = classify(words)
     if words and words[0].lower in _CLAUSE:
@@ -151,6 +166,9 @@ def _has_own_clause(words: list[Token], kinds: list[str]) -> bool:
 def _fragment(body: str, words: list[Token], previous: str, similarity: Similarity) -> Rewrite:
     if _asks_anew(words):
         return Rewrite(replace_question_word(body, previous), "question-word")
+    renamed = name_swap(body, previous, similarity)
+    if renamed is not None:  # "and Grace Krilanovich?": one name for another
+        return Rewrite(renamed, "swap")
     new = noun_phrases(body)
     if not new:
         return Rewrite(previous, "repeat")  # "and that one?" with nothing to swap: ask again
@@ -158,6 +176,9 @@ def _fragment(body: str, words: list[Token], previous: str, similarity: Similari
     if len(new) > 1 or not targets:
         return Rewrite(_with_lead(replace_pronouns(body, previous), previous), "clause")
     phrase = new[0]
+    attribute = attribute_swap(phrase, previous)
+    if attribute is not None:  # "and the battery life?": same subject, another property
+        return Rewrite(attribute, "swap")
     subject = subject_of(previous)
     found = focus_of(previous)
     focus_start = found[0].start if found else None
@@ -257,6 +278,8 @@ def replace_pronouns(question: str, previous: str) -> str:
     words = tokens(question)
     kinds = classify(words)
     for i, word in enumerate(words):
+        if bound_in_question(question, words, i):
+            continue  # "X, a Welsh king, ... he was": the pronoun is the question's own
         edit = _pointer_edit(question, words, kinds, i, previous)
         if edit is not None:
             start, end, replacement = edit
