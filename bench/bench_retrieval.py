@@ -36,6 +36,7 @@ def questions(n: int) -> list[str]:
 
 
 def build(size: int, home, words, p, seed: int = 0):
+    from ragkit.stores.lexical import sync_index
     from ragkit.stores.manifest import FileCommit
     from ingest.split import chunk_id
     from ragkit import KnowledgeBase
@@ -43,7 +44,7 @@ def build(size: int, home, words, p, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     kb = KnowledgeBase(home)
-    pipeline = kb._pipeline()
+    kb._pipeline()  # checks the build settings, as an ingest would
     per_file, batch = 10, 5000
     started = time.perf_counter()
     for begin in range(0, size, batch):
@@ -61,7 +62,7 @@ def build(size: int, home, words, p, seed: int = 0):
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         kb.store.upsert([c.id for c in chunks], vectors, [c.text for c in chunks], [c.metadata() for c in chunks])
         kb.manifest.commit_files(commits)
-    pipeline.rebuild_lexical()
+    sync_index(kb.manifest, kb.bm25_dir, None, kb.settings.lexical_backend)
     build_s = time.perf_counter() - started
     return kb, build_s
 

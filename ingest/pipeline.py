@@ -11,7 +11,8 @@ Order of work for one run:
    length-sorted batches; store new chunks, then switch the manifest over, then delete the
    file's stale chunks (see :mod:`ragkit.stores.manifest` for why this order survives a kill).
 6. ``--prune``: forget files under the given roots that no longer exist.
-7. Rebuild the BM25 index if anything changed.
+7. Bring the BM25 index up to date: re-index the files this run changed (or, after a run that
+   was killed, every file whose manifest row differs from what the index recorded).
 
 Files and in-memory records (:meth:`IngestPipeline.run_records`) go through the same window
 loop (:meth:`IngestPipeline._consume`). One run at a time per collection, across processes
@@ -37,7 +38,7 @@ from ingest.split import SplitConfig, split_document
 from ragkit.embedders.base import Embedder
 from ragkit.models import Chunk, FileResult, IngestReport, Record
 from ragkit.stores.chroma import ChromaStore
-from ragkit.stores.lexical import LexicalIndex, build_index
+from ragkit.stores.lexical import DEFAULT_BACKEND, Backend, saved_generation, sync_index
 from ragkit.stores.lock import file_lock
 from ragkit.stores.manifest import FileCommit, Manifest, text_sha256
 
@@ -73,6 +74,7 @@ class Stores:
     manifest: Manifest
     bm25_dir: Path
     lock_path: Path
+    lexical_backend: Backend = DEFAULT_BACKEND
 
 
 class IngestPipeline:
@@ -91,6 +93,11 @@ class IngestPipeline:
         self.manifest = stores.manifest
         self.bm25_dir = stores.bm25_dir
         self.lock_path = stores.lock_path
+        self.lexical_backend = stores.lexical_backend
+        #: paths whose chunks this run changed, and whether the saved BM25 index matched the
+        #: manifest when the run started (then those paths are all it must re-index)
+        self._changed_paths: set[str] = set()
+        self._index_was_current = False
         self.embedder = embedder
         self.split = split
         self.options = options
@@ -116,6 +123,7 @@ class IngestPipeline:
             report = IngestReport(collection=self.manifest.collection)
             truncated_before = self.embedder.truncated
             self.repair()
+            self._start_index_changes()
             yield report, progress or _NoProgress()
             self._finish(report, started)
             report.truncated_chunks = self.embedder.truncated - truncated_before
@@ -157,11 +165,12 @@ class IngestPipeline:
         return report
 
     def remove_paths(self, paths: Sequence[str]) -> list[tuple[str, int]]:
-        """Forget these manifest paths and their chunks; rebuild BM25. Returns (path, chunks removed)."""
+        """Forget these manifest paths and their chunks; update BM25. Returns (path, chunks removed)."""
         with file_lock(self.lock_path):
             self.repair()
+            self._start_index_changes()
             removed = [(path, self._remove_file(path)) for path in paths]
-            build_index(self.manifest, self.bm25_dir)
+            self._update_index()
             return removed
 
     # -- the one window loop -------------------------------------------------------------
@@ -224,14 +233,24 @@ class IngestPipeline:
         progress.file_done(result)
 
     def _finish(self, report: IngestReport, started: float) -> None:
-        """Rebuild BM25 unless the saved index matches the manifest, stamp the run, record its duration.
-
-        Comparing with the saved index's own generation (not just this run's changes) also repairs
-        an index left stale by a run that was killed after storing chunks."""
-        if LexicalIndex.saved_generation(self.bm25_dir) != self.manifest.generation():
-            build_index(self.manifest, self.bm25_dir)
+        """Update BM25 unless the saved index matches the manifest, stamp the run, record its duration."""
+        self._update_index()
         self.manifest.set_state("last_ingest", str(time.time()))
         report.seconds = time.perf_counter() - started
+
+    def _start_index_changes(self) -> None:
+        self._changed_paths = set()
+        self._index_was_current = (saved_generation(self.bm25_dir, self.lexical_backend)
+                                   == self.manifest.generation())
+
+    def _update_index(self) -> None:
+        """Re-index the files this run changed, when the index matched the manifest as the run
+        began; otherwise (a run killed earlier, a first run) compare every file. Comparing with
+        the saved index's own generation is what repairs an index a killed run left stale."""
+        if saved_generation(self.bm25_dir, self.lexical_backend) == self.manifest.generation():
+            return
+        changed = self._changed_paths if self._index_was_current else None
+        sync_index(self.manifest, self.bm25_dir, changed, self.lexical_backend)
 
     def _classify(self, item: InputFile, tasks: list[ParseTask]) -> FileResult | None:
         path = str(item.path)
@@ -258,6 +277,7 @@ class IngestPipeline:
         vectors, embedded_ids = self._vectors_for(fresh, report, progress)
         had_chunks = {o.task.path for o in window if self.manifest.file(o.task.path) is not None
                       and self.manifest.chunk_ids(o.task.path)}
+        self._changed_paths.update(o.task.path for o in window)
         if fresh:
             self.manifest.journal_add(c.id for c in fresh)
             self.store.upsert([c.id for c in fresh], np.stack([vectors[c.id] for c in fresh]),
@@ -327,6 +347,7 @@ class IngestPipeline:
             self._record(report, progress, FileResult(record.path, record.source, "removed", "file no longer exists"))
 
     def _remove_file(self, path: str) -> int:
+        self._changed_paths.add(path)
         ids = self.manifest.forget_file(path)
         if ids:
             self.store.delete(sorted(ids))

@@ -139,7 +139,8 @@ class KnowledgeBase:
         if loaded is not None and loaded.generation == self.manifest.generation():
             return loaded
         with self._lock:
-            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self._ingest_lock)
+            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self._ingest_lock,
+                                          self.settings.lexical_backend)
             return self._lexical
 
     # -- stage one ------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class KnowledgeBase:
         self._check_build_settings()
         password = s.pdf_password.get_secret_value() if s.pdf_password else None
         return IngestPipeline(
-            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock),
+            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock, s.lexical_backend),
             embedder=self.embedder,
             split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
             options=LoadOptions(pdf_password=password, ocr=s.ocr, ocr_max_pages=s.ocr_max_pages,

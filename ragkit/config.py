@@ -60,7 +60,9 @@ class Settings(BaseSettings):
                           "`state_url` is accepted as another name for it.")
 
     # -- ingestion ---------------------------------------------------------------------
-    embedder: Literal["minilm-onnx", "openai"] = "minilm-onnx"
+    embedder: Literal["minilm-onnx", "bge-onnx", "openai"] = Field(
+        "minilm-onnx", description="bge-onnx (bge-small-en-v1.5, needs the 'bge' extra) is more accurate and slower; "
+                                   "bench/bench_embedders.py.")
     embedding_model: str = Field("text-embedding-3-small", description="Model name for the openai embedder.")
     chunk_size: int = Field(200, ge=16, description="Chunk size in cl100k tokens.")
     chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks in cl100k tokens.")
@@ -80,14 +82,18 @@ class Settings(BaseSettings):
 
     # -- retrieval ---------------------------------------------------------------------
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    lexical_backend: Literal["tantivy", "bm25s"] = Field(
+        "tantivy", description="BM25 index: tantivy (updated file by file) or bm25s (rebuilt whole on every change).")
     fusion: Literal["adaptive", "convex", "rrf"] = "convex"
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense side in convex fusion.")
     rrf_k: int = Field(60, ge=1)
     infer_scope: bool = Field(False, description="Search only the documents a question names by year or name, when it names some.")
     doc_weight: float = Field(0.0, ge=0.0, le=1.0, description="Weight of whole-document BM25 evidence in hybrid scores.")
     top_k: int = Field(5, ge=1, le=100)
-    reranker: Literal["none", "proximity", "sentences", "http"] = Field(
-        "none", description="Second-stage scorer over the fused candidates.")
+    reranker: Literal["none", "proximity", "sentences", "http", "cross-encoder"] = Field(
+        "none", description="Second-stage scorer over the fused candidates (cross-encoder: offline, needs the 'bge' extra).")
+    rerank_depth: int = Field(10, ge=1, le=200, description="Fused candidates the cross-encoder scores: 20 was within "
+                              "0.002 nDCG@10 of 10 on NFCorpus dev at twice the cost (docs/benchmarks-embedders.md).")
     rerank_url: str | None = Field(None, description="The /rerank endpoint for reranker=http.")
     rerank_model: str | None = Field(None, description="Model name sent to the /rerank endpoint.")
     mmr: bool = False
@@ -105,6 +111,10 @@ class Settings(BaseSettings):
                     "(0.35: the largest value keeping false refusals at or under 10% on the sample corpus, "
                     "HotpotQA and XQuAD; bench/calibrate_refusal.py).",
     )
+    refusal_evidence: Literal["cross-encoder", "off"] = Field(
+        "off", description="cross-encoder: refuse when the offline cross-encoder and the retrieval signals say the "
+                           "passages do not answer (ragkit/answer/evidence.py; needs the 'bge' extra, else the rules "
+                           "above apply); docs/evaluation-refusal.md.")
 
     # -- generation --------------------------------------------------------------------
     generator: Literal["auto", "extractive", "openai"] = Field(

@@ -1,8 +1,9 @@
-"""The BM25 index (ragkit/stores/lexical.py): built from manifest rows, saved, reloaded, rebuilt.
+"""The BM25 index (ragkit/stores/lexical/): built from manifest rows, saved, reopened, brought up to date.
 
-Real bm25s and a real manifest in a temp dir. The index is derived state, so what matters is
-that it ranks the right chunk, that a saved index is trusted only for the generation it was
-built from, and that readers keep a usable index while a writer holds the ingest lock.
+Real tantivy (and bm25s, its comparison peer) and a real manifest in a temp dir. The index is
+derived state, so what matters is that it ranks the right chunk, that a saved index is trusted
+only for the generation it matches, and that readers keep a usable index while a writer holds
+the ingest lock. Incremental updates and crash recovery: tests/test_lexical_incremental.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from ragkit.models import Chunk
-from ragkit.stores.lexical import LexicalIndex, build_index, current_index
+from ragkit.stores.lexical import BACKENDS, Bm25sIndex, LexicalIndex, build_index, current_index, load_index
 from ragkit.stores.lock import file_lock
 from ragkit.stores.manifest import FileCommit, Manifest
 
@@ -31,9 +32,10 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def index() -> LexicalIndex:
-    return LexicalIndex.build(ROWS, generation=7)
+@pytest.fixture(scope="module", params=BACKENDS)
+def index(request) -> LexicalIndex:
+    """Every behaviour below holds for both backends."""
+    return (LexicalIndex if request.param == "tantivy" else Bm25sIndex).build(ROWS, generation=7)
 
 
 def test_build_keeps_each_chunks_filter_fields(index):
@@ -84,43 +86,26 @@ def test_unknown_names_accept_prefixes_misspellings_and_spelled_acronyms(index):
     assert index.unknown_names("Did BSI certify the pump?", passages) == []
 
 
-def test_an_empty_index_answers_without_errors():
-    empty = LexicalIndex.build([], generation=0)
+@pytest.mark.parametrize("kind", [LexicalIndex, Bm25sIndex])
+def test_an_empty_index_answers_without_errors(kind):
+    empty = kind.build([], generation=0)
     assert len(empty) == 0
     assert empty.scores("anything").shape == (0,)
     assert empty.document_scores("anything").shape == (0,)
-    assert empty.unknown_names("Does Zanzibar appear?") == []
+    assert empty.unknown_names("Does Zanzibar appear?") == [] and empty.search("anything", 5) == []
 
 
-def test_save_and_load_round_trip(tmp_path, index):
-    directory = tmp_path / "bm25" / "docs"
-    index.save(directory)
-
-    assert LexicalIndex.saved_generation(directory) == 7
-    loaded = LexicalIndex.load(directory)
-    assert loaded is not None
-    assert loaded.ids == index.ids and loaded.generation == 7
-    assert loaded.pages.tolist() == index.pages.tolist()
-    np.testing.assert_allclose(loaded.scores("hotel Paris"), index.scores("hotel Paris"))
-    np.testing.assert_allclose(loaded.document_scores("pump"), index.document_scores("pump"))
-    assert loaded.unknown_names("Does the Zanzibar office pay?") == ["Zanzibar"]
+def test_search_returns_the_raw_bm25_scores_best_first(index):
+    found = index.search("hotel cap Paris pump", 3)
+    assert found[0][0] == "a1" and {chunk for chunk, _ in found} == {"a1", "b1", "b2"}  # a2 has no term
+    scores = index.scores("hotel cap Paris pump")
+    assert [score for _, score in found] == pytest.approx([float(scores[index.position(c)]) for c, _ in found])
+    assert all(a >= b for (_, a), (_, b) in zip(found, found[1:]))
 
 
-def test_saving_again_replaces_the_old_index_whole(tmp_path, index):
-    directory = tmp_path / "bm25"
-    index.save(directory)
-    LexicalIndex.build(ROWS[:1], generation=8).save(directory)
-
-    loaded = LexicalIndex.load(directory)
-    assert loaded.ids == ["a1"] and loaded.generation == 8
-    assert [p.name for p in tmp_path.iterdir()] == ["bm25"]  # no temp or old directories left
-
-
-def test_a_missing_or_foreign_directory_is_not_an_index(tmp_path):
-    assert LexicalIndex.load(tmp_path / "nothing") is None
-    assert LexicalIndex.saved_generation(tmp_path / "nothing") is None
-    (tmp_path / "generation").write_text("not a number")
-    assert LexicalIndex.saved_generation(tmp_path) is None
+def test_filters_see_each_chunks_fields_by_position(index):
+    for i, (chunk_id, _, meta) in enumerate(ROWS):
+        assert index.position(chunk_id) == i and index.paths[i] == meta["path"]
 
 
 # -- against a real manifest --------------------------------------------------------------------
@@ -148,6 +133,21 @@ def test_build_index_reads_the_manifests_live_chunks(tmp_path, manifest):
     assert LexicalIndex.saved_generation(tmp_path / "bm25") == 1
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_saved_index_reopens_with_the_same_scores(tmp_path, manifest, backend):
+    _store(manifest, "/d/a.txt", ["comets have tails", "quasars are bright"])
+    _store(manifest, "/d/b.txt", ["comets and quasars", "nebulae glow faintly"])
+    built = build_index(manifest, tmp_path / "bm25", backend)
+    loaded = load_index(tmp_path / "bm25", backend)
+
+    assert loaded is not None and loaded is not built and loaded.generation == built.generation == 2
+    assert list(loaded.ids) == list(built.ids)
+    np.testing.assert_allclose(loaded.scores("comets quasars"), built.scores("comets quasars"))
+    np.testing.assert_allclose(loaded.document_scores("nebulae"), built.document_scores("nebulae"))
+    assert loaded.unknown_names("Do Comets reach Zanzibar?") == ["Zanzibar"]
+    assert load_index(tmp_path / "bm25", backend, generation=1) is None  # not the one asked for
+
+
 def test_current_index_reuses_reloads_or_rebuilds_by_generation(tmp_path, manifest):
     directory = tmp_path / "bm25"
     _store(manifest, "/d/a.txt", ["comets have tails"])
@@ -159,6 +159,7 @@ def test_current_index_reuses_reloads_or_rebuilds_by_generation(tmp_path, manife
 
     _store(manifest, "/d/b.txt", ["nebulae glow"])  # the generation moves
     rebuilt = current_index(manifest, directory, first)
+    assert rebuilt is not first and len(first) == 1  # a snapshot never changes under its reader
     assert rebuilt.generation == manifest.generation() == 2
     assert rebuilt.ids[int(np.argmax(rebuilt.scores("nebulae")))] == "b.txt-0"
     assert LexicalIndex.saved_generation(directory) == 2

@@ -1,0 +1,259 @@
+"""Lexical-index scale: ingest throughput, one-file updates, hybrid query latency, memory, disk.
+
+The collection is synthetic but made of real text: every chunk is 3 to 8 sentences drawn (seeded)
+from the shared sets (HotpotQA and MuSiQue paragraphs, NFCorpus abstracts), so BM25 sees
+natural term statistics and a long vocabulary tail. One record is one chunk (a 1-chunk document,
+as in the one-TXT upload of issue #21). Vectors are random unit vectors (seeded, cached as .npy
+under the bench directory) loaded into the embedding cache before the run: the pipeline then
+stores, commits and indexes exactly as a real ingest does, without embedding time. Queries are
+real HotpotQA and NFCorpus questions embedded by the real model (part of the measured latency).
+
+Each (size, backend) runs in its own process, so peak RSS is that run's. Measured per run:
+first ingest (records/s, of which the BM25 index), adding / replacing / removing one TXT file
+(its own embedding excluded), hybrid query p50/p95 with and without a filter, the first query
+after an update (the reader's refresh), peak RSS and disk use.
+Run with:  make bench-scale   or   .venv/bin/python bench/bench_scale.py [--sizes 10000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import ROOT, SHARED, WORK, fresh_dir, machine, percentiles, write_result
+
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentences() -> list[str]:
+    """Real sentences of the shared sets, in a fixed order."""
+    found: list[str] = []
+    qa = SHARED / "qa"
+    for name in ("hotpotqa-100", "musique-100"):
+        data = json.loads((qa / name / "corpus.json").read_text())
+        for value in (data.values() if isinstance(data, dict) else data):
+            text = " ".join(value) if isinstance(value, list) else value.get("text", "") if isinstance(value, dict) else str(value)
+            found += [s for s in SENTENCE.split(text) if len(s) > 30]
+    for line in (SHARED / "beir" / "nfcorpus" / "corpus.jsonl").read_text().splitlines():
+        found += [s for s in SENTENCE.split(json.loads(line).get("text", "")) if len(s) > 30]
+    return found
+
+
+def records(size: int, pool: list[str], seed: int = 0):
+    from ragkit.models import Record
+
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(3, 9, size=size)
+    picks = rng.integers(0, len(pool), size=int(counts.sum()))
+    out, at = [], 0
+    for i, n in enumerate(counts):
+        out.append(Record(f"s{i:07d}", " ".join(pool[j] for j in picks[at:at + n]), f"Synthetic note {i}"))
+        at += n
+    return out
+
+
+def queries() -> list[str]:
+    hotpot = [json.loads(line)["question"] for line in (SHARED / "qa" / "hotpotqa-100" / "questions.jsonl").read_text().splitlines()]
+    nf = [json.loads(line)["text"] for line in (SHARED / "beir" / "nfcorpus" / "queries.jsonl").read_text().splitlines()]
+    return hotpot[:50] + nf[:50]
+
+
+def cached_vectors(n: int, dim: int) -> np.ndarray:
+    path = WORK / f"scale-vectors-{n}-{dim}.npy"
+    if path.exists():
+        return np.load(path, mmap_mode="r")
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def disk(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def one_run(size: int, backend: str) -> dict:
+    from ragkit import KnowledgeBase
+    from ragkit.models import Filters, SearchRequest
+    from ragkit.stores.lexical import sync_index
+    from ragkit.stores.manifest import text_sha256
+
+    home = fresh_dir(WORK / f"scale-{backend}-{size}")
+    kb = KnowledgeBase(home / "kb", lexical_backend=backend)
+    pipeline = kb._pipeline()
+    pipeline.lexical_backend = backend
+    items = records(size, sentences())
+    chunks = [c for outcome in pipeline._record_outcomes(items) for c in outcome.chunks]
+    vectors = cached_vectors(len(chunks), kb.embedder.dimension)
+    kb.manifest.cache_vectors(kb.embedder.id, ((text_sha256(c.embed_text), vectors[i]) for i, c in enumerate(chunks)))
+    result: dict = {"size": size, "backend": backend, "chunks": len(chunks)}
+
+    started = time.perf_counter()
+    report = pipeline.run_records(items)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    kb.lexical_index()
+    result["first_ingest"] = {"seconds": round(seconds, 2), "chunks_per_s": round(len(chunks) / seconds, 1),
+                              "embedded": report.embedded, "first_query_index_open_s": round(time.perf_counter() - started, 3)}
+    started = time.perf_counter()
+    sync_index(kb.manifest, home / "bm25-rebuilt", None, backend)  # the BM25 share of the first ingest
+    result["first_ingest"]["bm25_build_s"] = round(time.perf_counter() - started, 2)
+
+    lexical_seconds: list[float] = []
+    update_index = pipeline._update_index
+
+    def timed_update() -> None:  # the BM25 share of each one-file operation
+        started = time.perf_counter()
+        update_index()
+        lexical_seconds.append(time.perf_counter() - started)
+
+    pipeline._update_index = timed_update
+    folder = home / "uploads"
+    folder.mkdir()
+    upload = folder / "upload.txt"
+    pool = sentences()
+    operations = {}
+    for name, text in (("add", " ".join(pool[:4])), ("replace", " ".join(pool[4:8])), ("remove", None)):
+        if text is not None:
+            upload.write_text(text)
+            started = time.perf_counter()
+            done = pipeline.run([upload])
+            total = time.perf_counter() - started
+            embed = done.embed_seconds
+        else:
+            started = time.perf_counter()
+            pipeline.remove_paths([str(upload.resolve())])
+            total, embed = time.perf_counter() - started, 0.0
+        started = time.perf_counter()
+        kb.lexical_index()
+        operations[name] = {"seconds_without_embedding": round(total - embed, 3), "embedding_s": round(embed, 3),
+                            "bm25_s": round(lexical_seconds[-1], 3) if lexical_seconds else None,
+                            "reader_refresh_s": round(time.perf_counter() - started, 3)}
+    result["one_file"] = operations
+
+    asked = queries()
+    scoped = Filters(paths=tuple(f"record:s{i:07d}" for i in range(0, size, 10)))
+    for label, filters in (("hybrid", Filters()), ("hybrid_filtered", scoped)):
+        times = []
+        for q in asked:
+            started = time.perf_counter()
+            kb.search(SearchRequest(query=q, k=10, mode="hybrid", filters=filters))
+            times.append((time.perf_counter() - started) * 1000)
+        result[label + "_ms"] = {k: round(v, 1) for k, v in percentiles(times[5:]).items() if k in ("p50", "p95")}
+    result["load_average"] = round(os.getloadavg()[0], 1)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["disk_mb"] = {"bm25": round(disk(kb.bm25_dir) / 1e6, 1), "chroma": round(disk(kb.home / "chroma") / 1e6, 1),
+                         "state_db": round(sum(p.stat().st_size for p in kb.home.glob("ragkit.sqlite*")) / 1e6, 1)}
+    kb.close()
+    return result
+
+
+def markdown(runs: list[dict]) -> str:
+    head = ("| chunks | backend | first ingest (chunks/s) | add 1 file (s) | replace 1 file (s) | remove 1 file (s) "
+            "| of which BM25 (add/replace/remove, s) | BM25 build (s) | reader refresh (s) | hybrid p50/p95 (ms) | filtered p50/p95 (ms) | peak RSS (MB) | BM25 disk (MB) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for r in runs:
+        if "error" in r:
+            rows.append(f"| {r['size']:,} records | {r['backend']} | {r['error']} |||||||||||")
+            continue
+        o = r["one_file"]
+        rows.append(f"| {r['chunks']:,} | {r['backend']} | {r['first_ingest']['chunks_per_s']:,.0f} "
+                    f"| {o['add']['seconds_without_embedding']} | {o['replace']['seconds_without_embedding']} "
+                    f"| {o['remove']['seconds_without_embedding']} "
+                    f"| {' / '.join(str(o[k].get('bm25_s', '-')) for k in ('add', 'replace', 'remove'))} "
+                    f"| {r['first_ingest']['bm25_build_s']} "
+                    f"| {o['add']['reader_refresh_s']} "
+                    f"| {r['hybrid_ms']['p50']} / {r['hybrid_ms']['p95']} "
+                    f"| {r['hybrid_filtered_ms']['p50']} / {r['hybrid_filtered_ms']['p95']} "
+                    f"| {r['peak_rss_mb']:,.0f} | {r['disk_mb']['bm25']} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def quality() -> str:
+    """The BM25-only quality table of bench/bench_lexical_quality.py, when it has run."""
+    path = ROOT / "bench" / "results" / "lexical-quality.json"
+    if not path.exists():
+        return ""
+    data = json.loads(path.read_text())
+    rows = "".join(f"| {name} | {b['dev']['ndcg@10']} | {b['test']['ndcg@10']} | {b['index_seconds']} |\n"
+                   for name, b in data["backends"].items())
+    return ("\n## BM25-only quality, NFCorpus (bench/bench_lexical_quality.py)\n\nThe same "
+            f"{data['chunks']:,} chunks in both backends, retrieved with `mode=bm25`.\n\n"
+            "| backend | nDCG@10 dev | nDCG@10 test | full index build (s) |\n|---|---|---|---|\n" + rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--backends", default="tantivy,bm25s")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per run")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--report", action="store_true", help="only rewrite the markdown from scale.json")
+    args = parser.parse_args()
+    if args.report:
+        from common import RESULTS
+
+        write_markdown(json.loads((RESULTS / "scale.json").read_text())["runs"])
+        return
+    if args.one:
+        size, backend = args.one.split(":")
+        print(json.dumps(one_run(int(size), backend)))
+        return
+    runs = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        for backend in args.backends.split(","):
+            try:
+                done = subprocess.run([sys.executable, __file__, "--one", f"{size}:{backend}"], capture_output=True,
+                                      text=True, timeout=args.timeout, cwd=Path(__file__).parent)
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0
+                            else {"size": size, "backend": backend, "error": done.stderr.strip().splitlines()[-1][:200]})
+            except subprocess.TimeoutExpired:
+                runs.append({"size": size, "backend": backend, "error": f"did not finish in {args.timeout:.0f} s"})
+            print(json.dumps(runs[-1]), flush=True)
+            write_result("scale", {"runs": runs})  # after every run: a long run that is stopped keeps the rest
+            write_markdown(runs)
+
+
+def write_markdown(runs: list[dict]) -> None:
+    memory = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), None) if Path("/proc/meminfo").exists() else None
+    (ROOT / "docs" / "benchmarks-scale.md").write_text(
+        "# Lexical index at scale\n\nWritten by `make bench-scale` (bench/bench_scale.py); the method is in its "
+        f"docstring. Machine: {machine()['cpus']} cores, {memory} GB RAM, {machine()['platform']}.\n\n"
+        "Sizes are records (one synthetic note each; long ones split, hence more chunks than records). "
+        "One-file costs exclude the file's own embedding; \"BM25 build\" is the lexical index built from "
+        "scratch over the finished collection (the share of the first ingest that was rebuilt on every "
+        "upload before the tantivy backend); \"reader refresh\" is the first query's wait for the new "
+        "snapshot after an update. The runs go one after another on the same machine; when other jobs "
+        "share it (the load average is in bench/results/scale.json from now on), compare rows with each other "
+        "rather than with absolute numbers elsewhere.\n\n" + markdown(runs) + untried(runs) + quality())
+
+
+def untried(runs: list[dict]) -> str:
+    """What a million chunks would need, from the largest finished run, when it was not run."""
+    done = [r for r in runs if "error" not in r]
+    if not done or max(r["chunks"] for r in done) >= 1_000_000:
+        return ""
+    largest = max(done, key=lambda r: (r["chunks"], r["backend"] == "tantivy"))
+    hours = 1_000_000 / largest["first_ingest"]["chunks_per_s"] / 3600
+    return (f"\n1M chunks were not run: at the largest run's first-ingest rate ({largest['chunks']:,} chunks, "
+            f"{largest['first_ingest']['chunks_per_s']:,.0f} chunks/s, mostly the vector store and the manifest) "
+            f"the first ingest alone would take about {hours:.1f} h on this machine, and the vector store "
+            "about ten times the disk and memory of the largest run. Run it with "
+            "`bench/bench_scale.py --sizes 1000000 --backends tantivy --timeout 20000`.\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""BM25 over the same chunks as the vector store, behind one reader interface, two backends.
+
+Local Chroma has no lexical search, so ragkit keeps its own index: English Snowball stemming
+(PyStemmer) and stopwords, which measurably help BM25 on English text. The index is derived
+state, kept in step with the manifest's generation (:mod:`ragkit.stores.manifest`):
+
+* ``tantivy`` (default, :mod:`.tantivy_index`, :mod:`.tantivy_sync`): segments on disk, updated
+  file by file, so an ingest costs what it changes;
+* ``bm25s`` (:mod:`.bm25s_index`): rebuilt whole on every change; the comparison peer.
+
+Readers see :class:`~ragkit.stores.lexical.base.LexicalReader` snapshots; every writer holds the
+directory's lock (``<dir>.lock``). The bm25s peer lives in ``<dir>/bm25s``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection, Literal
+
+from ragkit.stores.lexical import bm25s_index, tantivy_index, tantivy_sync
+from ragkit.stores.lexical.base import LexicalReader
+from ragkit.stores.lexical.bm25s_index import Bm25sIndex
+from ragkit.stores.lexical.tantivy_index import TantivyIndex
+from ragkit.stores.lock import file_lock, is_locked
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.stores.manifest import Manifest
+
+Backend = Literal["tantivy", "bm25s"]
+BACKENDS: tuple[Backend, ...] = ("tantivy", "bm25s")
+DEFAULT_BACKEND: Backend = "tantivy"
+#: the default backend's snapshot class (what ``ragkit.stores`` has always exported by this name)
+LexicalIndex = TantivyIndex
+
+
+def _bm25s_dir(directory: Path) -> Path:
+    return directory / "bm25s"
+
+
+def saved_generation(directory: Path, backend: Backend = DEFAULT_BACKEND) -> int | None:
+    """The manifest generation the saved index matches, without opening it."""
+    if backend == "bm25s":
+        return Bm25sIndex.saved_generation(_bm25s_dir(directory))
+    return TantivyIndex.saved_generation(directory)
+
+
+def sync_index(manifest: "Manifest", directory: Path, changed: Collection[str] | None = None,
+               backend: Backend = DEFAULT_BACKEND) -> LexicalReader:
+    """Bring the saved index to the manifest's generation; return a snapshot of it.
+
+    ``changed``: the paths written since the saved index last matched the manifest, if known
+    (tantivy then re-indexes only those; bm25s always rebuilds)."""
+    if backend == "bm25s":
+        with file_lock(tantivy_index.lock_path(directory)):
+            index = Bm25sIndex.build(manifest.iter_chunks(), manifest.generation())
+            index.save(_bm25s_dir(directory))
+            return index
+    return tantivy_sync.sync(manifest, directory, changed)
+
+
+def build_index(manifest: "Manifest", directory: Path, backend: Backend = DEFAULT_BACKEND) -> LexicalReader:
+    """The index for the manifest's live chunks, saved: everything compared, nothing assumed."""
+    return sync_index(manifest, directory, None, backend)
+
+
+def load_index(directory: Path, backend: Backend = DEFAULT_BACKEND, generation: int | None = None) -> LexicalReader | None:
+    """The saved index (of ``generation``, when given), or None; never builds."""
+    try:
+        if backend == "bm25s":
+            index = Bm25sIndex.load(_bm25s_dir(directory))
+            return index if index is not None and generation in (None, index.generation) else None
+        return tantivy_index.open_saved(directory, generation)
+    except (OSError, ValueError):
+        return None  # swapped out under us by another writer
+
+
+def current_index(manifest: "Manifest", directory: Path, loaded: LexicalReader | None = None,
+                  writer_lock: Path | None = None, backend: Backend = DEFAULT_BACKEND) -> LexicalReader:
+    """The index for the manifest's current generation: ``loaded`` if it is current, else the
+    saved one if that is current, else a synced one. Several processes may share a knowledge base
+    (``ragkit serve --workers``), so "current" is always checked against the manifest itself.
+
+    While an ingest holds ``writer_lock`` the generation moves with every stored window and the
+    ingest updates the index when it finishes, so readers keep the index they have (or the saved
+    one) instead of updating after every window: for those minutes BM25 lags the vectors, and
+    chunks deleted meanwhile are dropped at lookup, never cited."""
+    generation = manifest.generation()
+    if loaded is not None and loaded.generation == generation:
+        return loaded
+    if writer_lock is not None and is_locked(writer_lock):
+        if loaded is not None:
+            return loaded
+        saved = load_index(directory, backend)
+        if saved is not None:
+            return saved
+    if saved_generation(directory, backend) == generation:
+        index = load_index(directory, backend, generation)
+        if index is not None:
+            return index
+    return sync_index(manifest, directory, None, backend)
+
+
+__all__ = [
+    "BACKENDS", "Backend", "Bm25sIndex", "DEFAULT_BACKEND", "LexicalIndex", "LexicalReader", "TantivyIndex",
+    "bm25s_index", "build_index", "current_index", "load_index", "saved_generation", "sync_index",
+]

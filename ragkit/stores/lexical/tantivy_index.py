@@ -1,0 +1,341 @@
+"""The tantivy backend's reader: one searcher snapshot per manifest generation.
+
+Two tantivy indexes live in the collection's BM25 directory: ``chunks`` (one document per chunk)
+and ``documents`` (one per file, all its chunks' words), kept apart so that each has its own BM25
+statistics (document count, average length), as the chunk and document rankers always had.
+Both are written by :mod:`ragkit.stores.lexical.tantivy_sync`; the ``generation`` file beside
+them names the manifest generation they match and is written only after both commits.
+
+Text is tokenized by ragkit (:func:`ragkit.text.tokenize`: stopwords, Snowball stems) and indexed
+as space-separated stems under tantivy's whitespace tokenizer, so BM25 statistics count the same
+terms the bm25s index counted. Scores are tantivy's BM25 (k1=1.2, b=0.75), raw and unnormalised.
+
+A snapshot numbers its live chunks ``0..len-1`` in (segment, doc) order; scores and the filter
+fields are arrays over those positions. Only positions and fast fields are read when a snapshot
+opens; stored ids, and the per-file fields filters need, are read when first asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import tantivy
+
+from ragkit.stores.lexical.base import Vocabulary, chunk_fields, indexed_text
+from ragkit.stores.lock import file_lock
+from ragkit.text import content_terms, tokenize
+
+GENERATION_FILE = "tantivy-generation"
+CHUNKS, DOCUMENTS = "chunks", "documents"
+#: first search size; a query matching more chunks is searched again with room for all of them
+_FIRST_LIMIT = 1024
+
+
+def chunk_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("path", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
+    builder.add_integer_field("doc_key", fast=True)
+    builder.add_integer_field("page", fast=True)
+    return builder.build()
+
+
+def document_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
+    builder.add_integer_field("doc_key", stored=True, fast=True)
+    builder.add_text_field("source", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("file_type", stored=True, tokenizer_name="raw", index_option="basic")
+    #: what the file's manifest row said when it was indexed; a different one means re-index it
+    builder.add_text_field("stamp", stored=True, tokenizer_name="raw", index_option="basic")
+    return builder.build()
+
+
+def doc_key(path: str) -> int:
+    """A file's number in both indexes (chunks carry it as a fast field): 64 bits of its path's hash."""
+    return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "big", signed=True)
+
+
+Rows = Sequence[tuple[str, str, dict]]
+
+
+def tokenized(files: Iterable[tuple[str, Rows]], batch: int = 4096) -> Iterator[tuple[str, Rows, list[list[str]]]]:
+    """Each file's rows with their chunks' tokens, tokenized a few thousand chunks per call
+    (one call per file would spend more time in the tokenizer's setup than in tokenizing)."""
+    pending: list[tuple[str, Rows]] = []
+    size = 0
+    for path, rows in files:
+        pending.append((path, rows))
+        size += len(rows)
+        if size >= batch:
+            yield from _tokenize(pending)
+            pending, size = [], 0
+    yield from _tokenize(pending)
+
+
+def _tokenize(pending: list[tuple[str, Rows]]) -> Iterator[tuple[str, Rows, list[list[str]]]]:
+    if not pending:
+        return
+    tokens = tokenize([indexed_text(text, meta) for _, rows in pending for _, text, meta in rows])
+    at = 0
+    for path, rows in pending:
+        yield path, rows, tokens[at:at + len(rows)]
+        at += len(rows)
+
+
+def chunk_documents(path: str, stamp: str, rows: Rows, token_lists: list[list[str]]) -> Iterator[tuple[str, tantivy.Document]]:
+    """The tantivy documents of one file: ("chunks", one per chunk) then ("documents", one)."""
+    key = doc_key(path)
+    source, file_type = "", ""
+    for (chunk_id, _, meta), tokens in zip(rows, token_lists):
+        source, _, file_type, page = chunk_fields(meta)
+        yield CHUNKS, tantivy.Document(id=chunk_id, path=path, body=" ".join(tokens), doc_key=key, page=page)
+    words = " ".join(token for tokens in token_lists for token in tokens)
+    yield DOCUMENTS, tantivy.Document(path=path, body=words, doc_key=key, source=source, file_type=file_type,
+                                      stamp=stamp)
+
+
+def _address_key(address: tantivy.DocAddress) -> int:
+    return (address.segment_ord << 32) | address.doc
+
+
+def _all(searcher: tantivy.Searcher) -> list[tantivy.DocAddress]:
+    if not searcher.num_docs:
+        return []
+    hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
+    return [address for _, address in hits]
+
+
+class _StoredIds(Sequence[str]):
+    """Chunk ids by position, read from the stored field when asked: a query needs a few dozen,
+    a consistency check needs all of them (then they are read once and kept)."""
+
+    def __init__(self, searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> None:
+        self._searcher = searcher
+        self._addresses = addresses
+        self._all: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._addresses)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice) or self._all is not None:
+            return self._every()[i]
+        return self._searcher.doc(self._addresses[i]).get_first("id")
+
+    def _every(self) -> list[str]:
+        if self._all is None:
+            self._all = [self._searcher.doc(a).get_first("id") for a in self._addresses]
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+
+class TantivyIndex:
+    """One immutable snapshot of a collection's tantivy indexes (see the module docstring)."""
+
+    def __init__(self, chunks: tantivy.Index, documents: tantivy.Index, generation: int) -> None:
+        chunks.reload()
+        documents.reload()
+        self.generation = generation
+        self._schema = chunks.schema
+        self._document_schema = documents.schema
+        self._searcher = chunks.searcher()
+        self._documents = documents.searcher()
+        addresses = _all(self._searcher)
+        keys = np.fromiter((_address_key(a) for a in addresses), dtype=np.int64, count=len(addresses))
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._addresses = [addresses[i] for i in order]
+        self.ids = _StoredIds(self._searcher, self._addresses)
+        self._vocabulary: Vocabulary | None = None
+
+    def __len__(self) -> int:
+        return len(self._addresses)
+
+    # -- in memory, from rows (tests and evaluations) ----------------------------------------
+    @classmethod
+    def build(cls, rows: Iterable[tuple[str, str, dict]], generation: int) -> "TantivyIndex":
+        """An index held in memory, built from (id, text, metadata) rows grouped by path."""
+        chunks, documents = tantivy.Index(chunk_schema()), tantivy.Index(document_schema())
+        by_path: dict[str, list[tuple[str, str, dict]]] = {}
+        for row in rows:
+            by_path.setdefault(row[2].get("path", ""), []).append(row)
+        writers = {CHUNKS: chunks.writer(50_000_000, 1), DOCUMENTS: documents.writer(50_000_000, 1)}
+        for path, group, tokens in tokenized(by_path.items()):
+            for kind, document in chunk_documents(path, "", group, tokens):
+                writers[kind].add_document(document)
+        for writer in writers.values():
+            writer.commit()
+            writer.wait_merging_threads()
+        return cls(chunks, documents, generation)
+
+    # -- per-chunk fields ---------------------------------------------------------------------
+    @cached_property
+    def pages(self) -> np.ndarray:
+        return self._fast("page")
+
+    @cached_property
+    def _doc_keys(self) -> np.ndarray:
+        return self._fast("doc_key")
+
+    def _fast(self, field: str) -> np.ndarray:
+        if not self._addresses:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._searcher.fast_field_values(field, self._addresses), dtype=np.int64)
+
+    @cached_property
+    def _files(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(sorted doc keys of the files, each chunk's file row, per-file fields by name); a chunk
+        whose file is missing points at a last empty row."""
+        stored = [self._documents.doc(a) for a in _all(self._documents)]
+        keys = np.asarray([d.get_first("doc_key") for d in stored], dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        rows = np.searchsorted(keys, self._doc_keys) if keys.size else np.zeros(len(self), dtype=np.int64)
+        found = np.zeros(len(rows), dtype=bool)
+        inside = rows < keys.size
+        found[inside] = keys[rows[inside]] == self._doc_keys[inside]
+        rows = np.where(found, rows, keys.size)
+        fields = {name: np.asarray([stored[i].get_first(name) or "" for i in order] + [""], dtype=object)
+                  for name in ("path", "source", "file_type")}
+        return keys, rows, fields
+
+    @property
+    def doc_of(self) -> np.ndarray:
+        return self._files[1]
+
+    @cached_property
+    def sources(self) -> np.ndarray:
+        return self._files[2]["source"][self.doc_of]
+
+    @cached_property
+    def paths(self) -> np.ndarray:
+        return self._files[2]["path"][self.doc_of]
+
+    @cached_property
+    def file_types(self) -> np.ndarray:
+        return self._files[2]["file_type"][self.doc_of]
+
+    # -- querying -----------------------------------------------------------------------------
+    def _query(self, schema: tantivy.Schema, query: str) -> tantivy.Query | None:
+        tokens = content_terms(query) if len(self) else []
+        if not tokens:
+            return None
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(schema, "body", t))
+                                            for t in tokens])
+
+    @staticmethod
+    def _every_match(searcher: tantivy.Searcher, query: tantivy.Query) -> list[tuple[float, tantivy.DocAddress]]:
+        found = searcher.search(query, limit=min(searcher.num_docs, _FIRST_LIMIT), count=True)
+        if found.count > len(found.hits):
+            found = searcher.search(query, limit=found.count, count=False)
+        return found.hits
+
+    def scores(self, query: str) -> np.ndarray:
+        """Raw BM25 score of every chunk for the query's content words (0 where none occurs)."""
+        scores = np.zeros(len(self), dtype=np.float32)
+        parsed = self._query(self._schema, query)
+        if parsed is None:
+            return scores
+        hits = self._every_match(self._searcher, parsed)
+        if hits:
+            keys = np.fromiter((_address_key(a) for _, a in hits), dtype=np.int64, count=len(hits))
+            scores[np.searchsorted(self._keys, keys)] = [score for score, _ in hits]
+        return scores
+
+    def document_scores(self, query: str) -> np.ndarray:
+        """Raw BM25 score of each chunk's whole document (the same value for all its chunks)."""
+        parsed = self._query(self._document_schema, query)
+        if parsed is None:
+            return np.zeros(len(self), dtype=np.float32)
+        keys, rows, _ = self._files
+        by_file = np.zeros(keys.size + 1, dtype=np.float32)
+        hits = self._every_match(self._documents, parsed)
+        if hits:
+            hit_keys = np.asarray(self._documents.fast_field_values("doc_key", [a for _, a in hits]), dtype=np.int64)
+            by_file[np.searchsorted(keys, hit_keys)] = [score for score, _ in hits]
+        return by_file[rows]
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The ``k`` best chunks by raw BM25 score, best first."""
+        parsed = self._query(self._schema, query)
+        if parsed is None or k <= 0:
+            return []
+        hits = self._searcher.search(parsed, limit=k, count=False).hits
+        return [(self._searcher.doc(a).get_first("id"), float(score)) for score, a in hits if score > 0]
+
+    def position(self, chunk_id: str) -> int | None:
+        hits = self._searcher.search(tantivy.Query.term_query(self._schema, "id", chunk_id), limit=1, count=False).hits
+        if not hits:
+            return None
+        key = _address_key(hits[0][1])
+        i = int(np.searchsorted(self._keys, key))
+        return i if i < len(self._keys) and self._keys[i] == key else None
+
+    def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]:
+        if not len(self):
+            return []
+        if self._vocabulary is None:
+            # counted over live chunks only, so a removed file's words are not "known" until a merge
+            terms = self._searcher.terms_with_prefix("body", "", filter_query=tantivy.Query.all_query())
+            self._vocabulary = Vocabulary(term for term, count in terms if count > 0)
+        return self._vocabulary.unknown_names(text, passages)
+
+    # -- on disk ------------------------------------------------------------------------------
+    @staticmethod
+    def saved_generation(directory: Path) -> int | None:
+        """The manifest generation the saved index matches, without opening it."""
+        try:
+            return int((directory / GENERATION_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+
+    @classmethod
+    def load(cls, directory: Path) -> "TantivyIndex | None":
+        """The saved index, or None when there is none."""
+        return open_saved(directory)
+
+
+def lock_path(directory: Path) -> Path:
+    return directory.with_name(directory.name + ".lock")
+
+
+def indexes(directory: Path, create: bool) -> tuple[tantivy.Index, tantivy.Index] | None:
+    opened = []
+    for name, schema in ((CHUNKS, chunk_schema()), (DOCUMENTS, document_schema())):
+        path = directory / name
+        if not (path / "meta.json").exists():
+            if not create:
+                return None
+            path.mkdir(parents=True, exist_ok=True)
+        opened.append(tantivy.Index(schema, path=str(path), reuse=True))
+    return opened[0], opened[1]
+
+
+def open_saved(directory: Path, generation: int | None = None) -> TantivyIndex | None:
+    """A snapshot of the saved index (of ``generation``, when given), or None."""
+    with file_lock(lock_path(directory)):
+        return open_snapshot(directory, generation)
+
+
+def open_snapshot(directory: Path, generation: int | None = None) -> TantivyIndex | None:
+    saved = TantivyIndex.saved_generation(directory)
+    if saved is None or (generation is not None and saved != generation):
+        return None
+    try:
+        found = indexes(directory, create=False)
+    except (OSError, ValueError):
+        return None
+    return TantivyIndex(*found, saved) if found else None

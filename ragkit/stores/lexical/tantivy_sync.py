@@ -1,0 +1,126 @@
+"""The tantivy backend's writer: bring the index to the manifest's generation by files changed.
+
+The manifest is the source of truth; the index is derived from it and follows it file by file:
+each file's chunks are deleted by path and added again, in new small segments that tantivy merges
+in the background (a log merge policy: the work per update stays near the size of the change).
+
+Crash safety rests on three facts. A tantivy commit is atomic (a new ``meta.json`` replaces the
+old one). The ``documents`` index stores, per file, the stamp of the manifest row it was indexed
+from (sha256, chunk count, ingest time), and is committed after the ``chunks`` index. The
+generation file is replaced only after both commits. So an index whose generation file differs
+from the manifest is repaired by comparing stamps, file by file (:func:`sync`, ``changed=None``);
+a run that knows which files it changed since a matching generation passes them and skips the
+comparison. Writers and snapshot openers hold the directory's lock, so a reader never opens one
+index before and the other after a writer's commits.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection, Iterator
+
+import tantivy
+
+from ragkit.stores.lexical.tantivy_index import (CHUNKS, DOCUMENTS, GENERATION_FILE, TantivyIndex, chunk_documents,
+                                                 indexes, lock_path, open_snapshot, tokenized)
+from ragkit.stores.lock import file_lock
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.stores.manifest import FileRecord, Manifest
+
+#: the writer's memory budget (tantivy flushes a segment when it is full)
+WRITER_HEAP = 128_000_000
+#: above this many files to (re)index, read the manifest's chunks in one pass instead of per file
+BULK_FILES = 200
+
+Rows = list[tuple[str, str, dict]]
+
+
+def stamp(record: "FileRecord | None") -> str | None:
+    """What identifies a file's chunks in the manifest; None when it has none to index."""
+    if record is None or not record.n_chunks:
+        return None
+    return f"{record.sha256}|{record.n_chunks}|{record.ingested_at!r}"
+
+
+def sync(manifest: "Manifest", directory: Path, changed: Collection[str] | None = None) -> TantivyIndex:
+    """Bring the saved index to the manifest's generation and return a snapshot of it.
+
+    ``changed``: the paths written since the saved index last matched the manifest, when the
+    caller knows them (an ingest run); otherwise every file's stamp is compared."""
+    with file_lock(lock_path(directory)):
+        generation = manifest.generation()  # read before the rows: a later change shows as stale
+        saved = TantivyIndex.saved_generation(directory)
+        if saved != generation:
+            chunks, documents = indexes(directory, create=True)
+            if changed is None or saved is None:
+                plan = _differences(manifest, documents)
+            else:
+                plan = {path: stamp(manifest.file(path)) for path in changed}
+            if plan:
+                _write(manifest, chunks, documents, plan)
+            _write_generation(directory, generation)
+        snapshot = open_snapshot(directory, generation)
+        assert snapshot is not None
+        return snapshot
+
+
+def _differences(manifest: "Manifest", documents: tantivy.Index) -> dict[str, str | None]:
+    """Files whose stamp differs between the manifest and the index: path -> new stamp (None: drop)."""
+    wanted = {record.path: stamp(record) for record in manifest.files()}
+    wanted = {path: value for path, value in wanted.items() if value is not None}
+    documents.reload()
+    searcher = documents.searcher()
+    have: dict[str, str] = {}
+    if searcher.num_docs:
+        for _, address in searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits:
+            stored = searcher.doc(address)
+            have[stored.get_first("path")] = stored.get_first("stamp")
+    plan: dict[str, str | None] = {path: value for path, value in wanted.items() if have.get(path) != value}
+    plan.update({path: None for path in have if path not in wanted})
+    return plan
+
+
+def _write(manifest: "Manifest", chunks: tantivy.Index, documents: tantivy.Index,
+           plan: dict[str, str | None]) -> None:
+    writers = {CHUNKS: chunks.writer(WRITER_HEAP, 1), DOCUMENTS: documents.writer(WRITER_HEAP // 4, 1)}
+    for path in plan:
+        for writer in writers.values():
+            writer.delete_documents_by_term("path", path)
+    for path, rows, tokens in tokenized(_rows_of(manifest, [path for path, value in plan.items() if value is not None])):
+        for kind, document in chunk_documents(path, plan[path] or "", rows, tokens):
+            writers[kind].add_document(document)
+    for kind in (CHUNKS, DOCUMENTS):  # chunks first: a file's stamp is committed after its chunks
+        writers[kind].commit()
+    for writer in writers.values():
+        writer.wait_merging_threads()
+
+
+def _rows_of(manifest: "Manifest", paths: list[str]) -> Iterator[tuple[str, Rows]]:
+    """Each path's live chunks, in chunk order: per file when few files changed, else in one pass."""
+    if len(paths) > BULK_FILES:
+        wanted = set(paths)
+        grouped: dict[str, Rows] = {}
+        for row in manifest.iter_chunks():
+            path = row[2].get("path", "")
+            if path in wanted:
+                grouped.setdefault(path, []).append(row)
+        yield from grouped.items()
+        return
+    for path in paths:
+        found = manifest.chunks_by_id(sorted(manifest.chunk_ids(path)))
+        rows = sorted(((chunk_id, text, meta) for chunk_id, (text, meta) in found.items()),
+                      key=lambda row: (row[2].get("chunk_index", 0), row[0]))
+        if rows:
+            yield path, rows
+
+
+def _write_generation(directory: Path, generation: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"{GENERATION_FILE}.tmp-{os.getpid()}"
+    with open(tmp, "w") as handle:
+        handle.write(str(generation))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, directory / GENERATION_FILE)
