@@ -12,12 +12,18 @@ DEMO_HOME := .ragkit-demo
 .PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium
 
 help:
-	@echo "make demo   - ingest corpora/ offline and answer a question with citations"
-	@echo "make test   - run the test suite (creates .venv on first use)"
-	@echo "make eval   - evaluate the offline default on corpora/ gold questions"
-	@echo "make eval-public - evaluate on HotpotQA-100 and XQuAD-en from ../shared (every mode, sweeps)"
-	@echo "make bench  - benchmarks (ingest, retrieval, LangChain comparison); not part of test"
-	@echo "make bench-quick - the same on HotpotQA only, one round, 10k chunks (a few minutes)"
+	@echo "make help        - this list"
+	@echo "make install     - create .venv and install ragkit with its dev tools (every target does it first)"
+	@echo "make demo        - ingest corpora/halvard offline and answer a question with citations"
+	@echo "make test        - the whole test suite, browser and local-model tests included"
+	@echo "make test-fast   - the test suite without the tests marked slow"
+	@echo "make eval        - score the offline default on the sample corpus's gold questions"
+	@echo "make eval-public - score every mode on the sample corpus, HotpotQA-100, XQuAD-en, NFCorpus, MMLongBench"
+	@echo "make bench       - benchmarks: ingest, retrieval, server, LangChain comparison (about 30 min)"
+	@echo "make bench-quick - the benchmarks on HotpotQA only, one round (a few minutes)"
+	@echo "make bench-scale - the incremental lexical index at 137k chunks (docs/benchmarks-scale.md)"
+	@echo "make chromium    - install Debian's chromium for the web page's browser tests, when missing"
+	@echo "make clean       - remove .venv, the demo knowledge base and eval runs"
 
 # Installs are quiet: their output goes to $(INSTALL_LOG) and is shown only when a step fails.
 INSTALL_LOG := $(VENV)/install.log

@@ -102,24 +102,29 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
+        """The embedding model of this collection, loaded on first use and shared by every thread."""
         return self._component("embedder", lambda: make_embedder(self.settings))
 
     @property
     def store(self) -> ChromaStore:
+        """The collection's vectors in Chroma (local ``<home>/chroma`` or the ``chroma_url`` server)."""
         return self._component("store", lambda: ChromaStore(
             self.home / "chroma", self.settings.collection, self.embedder.id, self.settings.chroma_url))
 
     @property
     def manifest(self) -> Manifest:
+        """The collection's rows in the state database: files, chunks, the ingest journal, the cache."""
         return self._component("manifest", lambda: Manifest(
             open_home(self.home, self.settings.database_url), self.settings.collection))
 
     @property
     def reranker(self) -> Reranker:
+        """The second-stage scorer the ``reranker`` setting names (a no-op for ``none``)."""
         return self._component("reranker", lambda: make_reranker(self.settings, self.embedder))
 
     @property
     def bm25_dir(self) -> Path:
+        """Where the collection's lexical (BM25) index lives: ``<home>/bm25/<collection>``."""
         return self.home / "bm25" / self.settings.collection
 
     @property
@@ -128,6 +133,7 @@ class KnowledgeBase:
 
     @property
     def retriever(self) -> Retriever:
+        """The retrieval chain (dense, BM25, fusion, reranking) over this collection's stores."""
         return self._component("retriever", lambda: Retriever(
             store=self.store, lexical=self.lexical_index, embedder=self.embedder,
             chunk_lookup=self.manifest.chunks_by_id, reranker=self.reranker,
@@ -213,6 +219,8 @@ class KnowledgeBase:
         return digest.hexdigest()[:16]
 
     def status(self) -> Status:
+        """What the collection holds: documents (ok and failed), chunks in the manifest and in the
+        store, the embedder, where it lives, the last ingest and documents stored twice."""
         files = self.manifest.files()
         last = self.manifest.get_state("last_ingest")
         return Status(
@@ -229,6 +237,7 @@ class KnowledgeBase:
         )
 
     def documents(self):
+        """Every file the manifest knows, with its path, status, hash and chunk count."""
         return self.manifest.files()
 
     def drop(self) -> None:
@@ -340,6 +349,8 @@ class KnowledgeBase:
         return refusal_reason(self, question, result, extractive=extractive, matching=matching)
 
     def close(self) -> None:
+        """Close the state database connection of the calling thread (a view leaves it open).
+        ``with KnowledgeBase(...) as kb:`` calls it on exit."""
         manifest = self._components.get("manifest")
         if manifest is not None and not self._borrowed:
             manifest.close()

@@ -43,8 +43,8 @@ app.add_typer(feedback_app, name="feedback")
 console = Console()
 err = Console(stderr=True)
 
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Knowledge-base directory [default: .ragkit]", show_default=False)]
-CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection name [default: default]", show_default=False)]
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Knowledge-base directory (default: .ragkit).", show_default=False)]
+CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection name (default: default).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON report.")]
 
 

@@ -1,7 +1,7 @@
 """``ragkit chat``: a conversation in the terminal, with follow-ups, citations and saved threads.
 
 Each question is rewritten into a standalone query when it is a follow-up (shown as "searched:"),
-answered with citations listed under the answer, and stored in ``<home>/conversations.sqlite``,
+answered with citations listed under the answer, and stored in ``<home>/ragkit.sqlite``,
 so ``--thread ID`` (or ``--thread last``) continues a conversation in a later run. Commands:
 ``/sources``, ``/open N``, ``/new``, ``/threads``, ``/help``, ``/quit``.
 """
@@ -186,10 +186,10 @@ def chat(
     collection: CollectionOpt = None,
     agent: Annotated[bool, typer.Option("--agent", help="Let the chat model search and read the documents itself (tool calls).")] = False,
     max_tool_rounds: Annotated[int, typer.Option("--max-tool-rounds", min=1, max=10, help="Tool-call rounds per answer in --agent mode.")] = 4,
-    generator: Annotated[Optional[str], typer.Option("--generator", help="extractive or openai [default: auto]", show_default=False)] = None,
+    generator: Annotated[Optional[str], typer.Option("--generator", help="Who answers: extractive or openai (default: the chat model when a key or base URL is set).", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Chat model name.", show_default=False)] = None,
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL.", show_default=False)] = None,
-    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream tokens [default: on a terminal]", show_default=False)] = None,
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream the answer as it is written (default: on a terminal).", show_default=False)] = None,
 ) -> None:
     """Talk with your documents: follow-up questions understood, every answer cited, threads kept."""
     from ragkit.conversations import ChatSession, ThreadStore

@@ -45,13 +45,13 @@ def ingest(
     exclude: Annotated[list[str], typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = [],
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")] = False,
     pdf_password: Annotated[Optional[str], typer.Option("--pdf-password", help="Password for encrypted PDFs.")] = None,
-    ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages with offline OCR [default: on]", show_default=False)] = None,
+    ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages with offline OCR (default: on).", show_default=False)] = None,
     keep_furniture: Annotated[Optional[bool], typer.Option("--keep-furniture", help="Keep running headers, footers and page numbers of PDFs.", show_default=False)] = None,
-    chunk_size: Annotated[Optional[int], typer.Option(help="Chunk size in tokens.", show_default=False)] = None,
-    chunk_overlap: Annotated[Optional[int], typer.Option(help="Chunk overlap in tokens.", show_default=False)] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(help="Chunk size in cl100k tokens (default: 200).", show_default=False)] = None,
+    chunk_overlap: Annotated[Optional[int], typer.Option(help="Chunk overlap in cl100k tokens (default: 40).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest files and folders (PDF, DOCX, TXT, MD, HTML). Re-runs only redo what changed."""
+    """Ingest files and folders (PDF, DOCX, PPTX, XLSX, CSV, TXT, Markdown, HTML); a re-run redoes only what changed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     try:

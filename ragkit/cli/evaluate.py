@@ -77,7 +77,7 @@ def eval_run(
     collection: CollectionOpt = None,
     ks: Annotated[str, typer.Option("--k", help="Cut-offs for hit@k / recall@k.")] = "1,3,5,10",
     mode: ModeOpt = None,
-    generator: Annotated[Optional[str], typer.Option("--generator", help="extractive or openai [default: auto]", show_default=False)] = None,
+    generator: Annotated[Optional[str], typer.Option("--generator", help="Who answers: extractive or openai (default: the chat model when a key or base URL is set).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the run to this folder (e.g. runs/NAME).", show_default=False)] = None,
     ingest_dir: Annotated[Optional[Path], typer.Option("--ingest", help="Ingest this folder first (incremental).", show_default=False)] = None,
     answers: Annotated[bool, typer.Option("--answers/--retrieval-only", help="Also generate and score answers.")] = True,
@@ -117,7 +117,7 @@ def eval_beir(
     split: Annotated[str, typer.Option(help="qrels split")] = "test",
     ks: Annotated[str, typer.Option("--k", help="Cut-offs for hit@k / recall@k.")] = "1,3,5,10",
     mode: ModeOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the run to this folder (e.g. runs/NAME).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest a BEIR corpus into its own collection (one chunk per document when it fits) and score retrieval."""

@@ -15,9 +15,9 @@ from ragkit.errors import RagkitError
 
 
 # -- search / ask -------------------------------------------------------------------------------
-KOpt = Annotated[Optional[int], typer.Option("--k", "-k", help="Chunks to retrieve [default: top_k setting]", show_default=False)]
-ModeOpt = Annotated[Optional[str], typer.Option("--mode", help="hybrid, dense or bm25", show_default=False)]
-FilterOpt = Annotated[list[str], typer.Option("--filter", "-f", help="source=GLOB, type=pdf, page=2-5 (repeatable)")]
+KOpt = Annotated[Optional[int], typer.Option("--k", "-k", help="Chunks to retrieve (default: the top_k setting).", show_default=False)]
+ModeOpt = Annotated[Optional[str], typer.Option("--mode", help="Retrieval mode: hybrid, dense or bm25 (default: hybrid).", show_default=False)]
+FilterOpt = Annotated[list[str], typer.Option("--filter", "-f", help="Restrict retrieval: source=GLOB, type=pdf, page=2-5 (repeatable).")]
 
 
 def _check_mode(mode: str | None) -> None:
@@ -70,12 +70,12 @@ def ask(
     k: KOpt = None,
     mode: ModeOpt = None,
     filters: FilterOpt = [],
-    generator: Annotated[Optional[str], typer.Option("--generator", help="extractive or openai [default: auto]", show_default=False)] = None,
+    generator: Annotated[Optional[str], typer.Option("--generator", help="Who answers: extractive or openai (default: the chat model when a key or base URL is set).", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Chat model name.", show_default=False)] = None,
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL.", show_default=False)] = None,
-    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream tokens [default: on a terminal]", show_default=False)] = None,
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream the answer as it is written (default: on a terminal).", show_default=False)] = None,
     batch: Annotated[Optional[Path], typer.Option("--batch", help="Answer every question of a JSONL file ({id, question}) or text file (one per line); JSON lines out, in order.", show_default=False)] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Questions answered at once with --batch [default: concurrency setting]", show_default=False)] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Questions answered at once with --batch (default: the concurrency setting).", show_default=False)] = None,
     agent: Annotated[bool, typer.Option("--agent", help="Let a chat model search the documents itself with tools (falls back to a normal answer).")] = False,
     as_json: JsonOpt = False,
 ) -> None:

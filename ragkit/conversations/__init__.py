@@ -1,6 +1,6 @@
 """Conversations: threads on disk, follow-ups made standalone, retrieval as tools.
 
-* :mod:`.store`: threads and messages in ``<kb.home>/conversations.sqlite``;
+* :mod:`.store`: threads and messages in the home's state database (``<kb.home>/ragkit.sqlite``);
 * :mod:`.rewrite` (with :mod:`.phrases`): offline, deterministic follow-up rewriting;
 * :mod:`.condense`: the same with the chat model (prompt ``condense_v1``);
 * :mod:`.session`: :class:`ChatSession`, which ties them to a knowledge base;

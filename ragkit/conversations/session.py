@@ -55,7 +55,7 @@ def embedding_similarity(embedder: Any) -> Similarity:
 class ChatSession:
     """Questions and answers in one thread of one collection.
 
-    ``store`` defaults to ``<kb.home>/conversations.sqlite``; pass another one for a read-only
+    ``store`` defaults to the threads in ``<kb.home>/ragkit.sqlite``; pass another one for a read-only
     knowledge base or for tests. ``agent=True`` lets a chat model search the documents itself
     (:func:`ragkit.conversations.tools.run_agent`). ``owner`` is recorded on threads it creates.
     """
