@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import replace
 
-from common import ROOT, WORK, write_result
+from common import RESULTS, ROOT, WORK, write_result
 
 sys.path.insert(0, str(ROOT))
 
@@ -56,7 +56,10 @@ def main() -> None:
                 "refusal_accuracy": round(sum(unanswerable) / max(1, len(unanswerable)), 3)}
         print(name, json.dumps(results[name]), flush=True)
         kb.close()
-    print(f"wrote {write_result('refusal', {'min_coverage_grid': results})}")
+    # keep the evidence calibration (bench/calibrate_refusal_evidence.py) that shares the file
+    earlier = json.loads((RESULTS / "refusal.json").read_text()) if (RESULTS / "refusal.json").exists() else {}
+    kept = {"evidence": earlier["evidence"]} if "evidence" in earlier else {}
+    print(f"wrote {write_result('refusal', {'min_coverage_grid': results, **kept})}")
 
 
 if __name__ == "__main__":

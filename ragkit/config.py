@@ -112,9 +112,9 @@ class Settings(BaseSettings):
                     "HotpotQA and XQuAD; bench/calibrate_refusal.py).",
     )
     refusal_evidence: Literal["cross-encoder", "off"] = Field(
-        "off", description="cross-encoder: refuse when the offline cross-encoder and the retrieval signals say the "
-                           "passages do not answer (ragkit/answer/evidence.py; needs the 'bge' extra, else the rules "
-                           "above apply); docs/evaluation-refusal.md.")
+        "off", description="cross-encoder: refuse when the offline cross-encoder and the question coverage say the "
+                           "passages do not answer (needs the 'bge' extra, else the rules above apply). Off: better on "
+                           "HotpotQA/XQuAD, not on MMLongBench; docs/evaluation-refusal.md.")
 
     # -- generation --------------------------------------------------------------------
     generator: Literal["auto", "extractive", "openai"] = Field(

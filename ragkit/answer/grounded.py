@@ -2,9 +2,10 @@
 
 One decision for every surface (``KnowledgeBase.ask``/``answer``, the CLI, the server's
 Responses, chat completions and Assistants runs): refuse without generating when the evidence
-is weak (:func:`refusal_reason`); otherwise generate, falling back to the extractive answer with
-a warning when the chat model is unreachable after retries; keep only ``[n]`` markers that name
-a provided source, each with a quote that is a literal span of its chunk.
+is weak (:func:`refusal_reason`; with ``refusal_evidence`` on, a cross-encoder weighs the
+evidence: :mod:`ragkit.answer.evidence`); otherwise generate, falling back to the extractive
+answer with a warning when the chat model is unreachable after retries; keep only ``[n]``
+markers that name a provided source, each with a quote that is a literal span of its chunk.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol, Sequence
 
+from ragkit.answer.evidence import JUDGE, answer_probability, evidence_refuses
 from ragkit.citations import resolve
 from ragkit.errors import TransientModelError
 from ragkit.generators import Generator, TokenCallback
+from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.models import Answer, Generation, SearchResult
 from ragkit.text import named_years
 
@@ -54,6 +57,9 @@ def grounded_answer(kb: Collection, question: str, result: SearchResult, *,
     chosen = generator if generator is not None and not isinstance(generator, str) else kb.generator(generator)
     reason = refusal_reason(kb, question, result, extractive=chosen.name == "extractive" and check_names,
                             matching=matching)
+    if chosen.name == "extractive" and evidence_in_use(kb):
+        # the evidence model has weighed the coverage already; the asked-for kind check stays
+        chosen = ExtractiveGenerator(min_coverage=0.0)
     if reason:
         warnings.append(f"refused: {reason}")
         generation = Generation(text=REFUSAL_TEXT, generator=chosen.name, refused=True)
@@ -98,11 +104,23 @@ def refusal_reason(kb: Collection, question: str, result: SearchResult, *, extra
     the collection never mentions (a name or code in no chunk at all: "France", "WS-300"), or
     a year that none of the documents that match it mention (``matching`` and the hits: the
     2022 survey when the matching report is the 2018 one). A chat model may know the name by
-    another spelling, or work a year out, so it only gets the first."""
+    another spelling, or work a year out, so it only gets the first.
+
+    With ``refusal_evidence = "cross-encoder"`` (and its package installed) the first signal and
+    the extractive answerer's coverage rule give way to :mod:`ragkit.answer.evidence`: a
+    cross-encoder's best logit over the top hits and the question coverage, weighed
+    together. The names, years and asked-for-kind checks stay: each names a concrete absence."""
     if not result.hits:
         return "nothing in the collection matches the question"
     best = result.best_similarity
-    if best is not None and best < kb.settings.refusal_threshold:
+    logit = JUDGE.best_logit(question, result.hits) if kb.settings.refusal_evidence == "cross-encoder" else None
+    if logit is not None:
+        coverage = ExtractiveGenerator().select(question, result.hits)[1]
+        if evidence_refuses(logit, coverage):
+            chance = answer_probability(logit, coverage)
+            return (f"the passages do not answer the question (cross-encoder {logit:.1f}, "
+                    f"chance of an answer {chance:.2f})")
+    elif best is not None and best < kb.settings.refusal_threshold:
         return f"the closest passage is too far from the question (similarity {best:.2f})"
     if extractive and kb.settings.refuse_unknown_terms:
         unknown = kb.lexical_index().unknown_names(question, [h.text for h in result.hits])
@@ -113,3 +131,9 @@ def refusal_reason(kb: Collection, question: str, result: SearchResult, *, extra
         if absent:
             return "the documents that match never mention " + ", ".join(absent)
     return None
+
+
+def evidence_in_use(kb: Collection) -> bool:
+    """The evidence model decides refusal: it is configured and its cross-encoder is installed
+    (otherwise one warning is logged and the lexical rules apply)."""
+    return kb.settings.refusal_evidence == "cross-encoder" and JUDGE.available()
