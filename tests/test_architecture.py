@@ -19,6 +19,7 @@ offenders) and on a small made-up graph that breaks it (the rule must name the o
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,3 +230,37 @@ def test_each_rule_names_a_breaking_edge():
 
     assert import_cycles({"a.x": {"a.y"}, "a.y": {"a.x"}})
     assert not import_cycles({"a": {"a.x"}, "a.x": {"a"}})  # a child importing its package
+
+
+# -- SQL lives in the state layer ----------------------------------------------------------------
+SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET)\b", re.DOTALL)
+
+
+def sql_strings(source: str) -> list[str]:
+    """String literals (f-string parts included) of ``source`` that read as SQL statements."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if SQL.search(text):
+            found.append(text)
+    return found
+
+
+def test_the_server_runs_no_sql_of_its_own():
+    """Every statement the server runs is a repository's in ragkit/state: one place to read the
+    schema's users, and one place to change when the database does."""
+    offenders = {name: strings for name, path in _modules().items() if _under(name, SERVER)
+                 if (strings := sql_strings(path.read_text(encoding="utf-8")))}
+    assert not offenders, offenders
+
+
+def test_the_sql_scan_sees_statements():
+    assert sql_strings('db.execute("SELECT id FROM t WHERE x=?")')
+    assert sql_strings('db.execute(f"UPDATE {table} SET body=? WHERE id=?")')
+    assert sql_strings('q = ("INSERT INTO t(a) "\n     "VALUES(?)")')
+    assert not sql_strings('"""Select the files from a store; update the cache."""')

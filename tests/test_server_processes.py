@@ -13,6 +13,10 @@ import pytest
 from conftest import CORPUS
 from server_helpers import Server, upload, wait_until
 
+from ragkit.state import open_home
+from ragkit.state.audit import read
+from ragkit.state.server import ServerState
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 WORDS = ("station sensor wind rain gauge console battery panel mast bracket signal radio firmware update "
@@ -135,7 +139,7 @@ def test_workers_share_state_through_disk(tmp_path):
         assert chat.choices[0].message.content
     finally:
         server.stop()
-    records = [json.loads(line) for line in (home / "server" / "audit.jsonl").read_text().splitlines()]
+    records = list(read(ServerState(open_home(home))))
     asked = [r for r in records if r["endpoint"] == "/v1/chat/completions"][-1]
     assert "[EMAIL]" in asked["question"] and "jane.doe" not in json.dumps(records)
     assert len({r["endpoint"] for r in records}) >= 4

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ragkit.server import filters
-from ragkit.server.audit import redact
+from ragkit.state.redaction import redact
 from ragkit.server.errors import ApiError
 
 
@@ -91,31 +91,15 @@ def test_sanitise_filename(given, stored):
     assert sanitise_filename(given) == stored
 
 
-def test_cursor_pages_and_keys(tmp_path):
-    from ragkit.server.db import MetaDB, NotFound
+def test_keys_are_stored_hashed_and_revoked(tmp_path):
     from ragkit.server.keys import create_key, principal_for, revoke_key
+    from ragkit.state.keys import key_rows
+    from ragkit.state.server import ServerState
 
-    db = MetaDB(tmp_path / "meta.sqlite")
-    for i in range(5):
-        db.insert_file({"id": f"f{i}", "filename": "x", "bytes": 1, "purpose": "assistants", "created_at": i,
-                        "path": "/x", "sha256": None, "created_by": None})
-
-    def ids(**kw):
-        rows, more = db.page("api_files", "1=1", (), **{"limit": 2, "order": "asc", "after": None, "before": None} | kw)
-        return [r["id"] for r in rows], more
-
-    assert ids() == (["f0", "f1"], True)
-    assert ids(after="f3") == (["f4"], False)
-    assert ids(order="desc") == (["f4", "f3"], True)
-    assert ids(order="desc", after="f3") == (["f2", "f1"], True)
-    assert ids(before="f3") == (["f1", "f2"], True)
-    assert ids(order="desc", before="f1") == (["f3", "f2"], True)
-    with pytest.raises(NotFound):
-        ids(after="nope")
-
+    db = ServerState(tmp_path / "meta.sqlite")
     created = create_key(db, "ci", "write", ["vs_a"])
     assert principal_for(db, created["key"]).vector_stores == frozenset({"vs_a"})
-    assert created["key"] not in json.dumps(db.all("SELECT * FROM api_keys"))
+    assert created["key"] not in json.dumps(key_rows(db, include_revoked=True))
     revoke_key(db, "ci")
     assert principal_for(db, created["key"]) is None
 
@@ -129,9 +113,10 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from ragkit.server.audit import AuditLog
     from ragkit.server.config import ServerConfig
     from ragkit.server.guard import RequestGuard
+    from ragkit.state.audit import AuditLog, read
+    from ragkit.state.server import ServerState
 
     async def slow(request):
         await asyncio.sleep(5)
@@ -149,7 +134,8 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
 
     app = Starlette(routes=[Route("/slow", slow), Route("/echo", echo, methods=["POST"]), Route("/stream", stream)])
     config = ServerConfig(home=tmp_path, request_timeout=0.3, max_json_bytes=100)
-    ctx = SimpleNamespace(config=config, audit=AuditLog(tmp_path / "audit.jsonl"))
+    db = ServerState(tmp_path / "state.sqlite")
+    ctx = SimpleNamespace(config=config, audit=AuditLog(db))
     client = TestClient(RequestGuard(app, ctx))
     response = client.get("/slow")
     assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
@@ -157,33 +143,9 @@ def test_guard_times_out_slow_requests_and_limits_bodies(tmp_path):
     assert client.post("/echo", content=b"x" * 500).status_code == 413
     streamed = client.get("/stream")
     assert streamed.status_code == 200 and streamed.content == b"first second"  # a started stream is not cut
-    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    lines = list(read(db))
     assert [(r["endpoint"], r["status"]) for r in lines] == [("/slow", 504), ("/echo", 200), ("/echo", 413),
                                                              ("/stream", 200)]
-
-
-def test_logs_follow_sees_lines_as_they_are_written(tmp_path):
-    import threading
-    import time
-
-    from ragkit.server.audit import AuditLog, read
-
-    log = AuditLog(tmp_path / "audit.jsonl")
-    log.write({"key": "a", "endpoint": "/v1/models", "status": 200})
-
-    def later():
-        time.sleep(0.3)
-        log.write({"key": "b", "endpoint": "/v1/responses", "status": 200})
-        log.write({"key": "a", "endpoint": "/v1/responses", "status": 400})
-
-    threading.Thread(target=later, daemon=True).start()
-    seen = []
-    for record in read(tmp_path / "audit.jsonl", key="a", follow=True, poll=0.05):
-        seen.append((record["endpoint"], record["status"]))
-        if len(seen) == 2:
-            break
-    assert seen == [("/v1/models", 200), ("/v1/responses", 400)]
-    assert [r["key"] for r in read(tmp_path / "audit.jsonl", endpoint="responses")] == ["b", "a"]
 
 
 def test_no_auth_is_refused_off_loopback(tmp_path):

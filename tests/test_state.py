@@ -26,19 +26,20 @@ from legacy_layout import make_legacy_home
 from ragkit.conversations.store import ThreadStore
 from ragkit.errors import ConfigError
 from ragkit.models import Chunk
-from ragkit.server.db import MetaDB
 from ragkit.server.feedback import FeedbackStore
 from ragkit.state import FILENAME, head, open_database, open_home
+from ragkit.state import keys
 from ragkit.state.migrate import migration_lock
+from ragkit.state.server import ServerState
 from ragkit.stores.manifest import FileCommit, Manifest
 
 TABLES = {"files", "chunks", "journal", "embed_cache", "state", "threads", "messages", "api_files",
           "vector_stores", "vs_files", "batches", "batch_files", "api_keys", "asst_assistants", "asst_threads",
           "asst_messages", "asst_runs", "asst_steps", "resp_responses", "resp_input_items", "resp_tool_state",
-          "conv_conversations", "conv_items", "uploads", "upload_parts", "feedback", "alembic_version"}
+          "conv_conversations", "conv_items", "uploads", "upload_parts", "feedback", "audit", "alembic_version"}
 INDEXES = {"chunks_by_path", "threads_by_collection", "messages_by_thread", "api_files_by_path", "vs_files_queue",
            "vs_files_by_store", "asst_messages_by_thread", "asst_runs_by_thread", "asst_steps_by_run",
-           "resp_input_items_by_response", "conv_items_by_conversation", "upload_parts_by_upload"}
+           "resp_input_items_by_response", "conv_items_by_conversation", "upload_parts_by_upload", "audit_by_key"}
 OPEN_SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -73,7 +74,7 @@ def _commit(path: str, text: str) -> FileCommit:
 def test_a_fresh_home_gets_every_table_at_the_head_revision(tmp_path):
     state = open_home(tmp_path / "home")
     assert state.path == tmp_path / "home" / FILENAME
-    assert state.revision() == head() == "0001"
+    assert state.revision() == head() == "0002"
     assert _names(state.path, "table") == TABLES
     assert _names(state.path, "index") == INDEXES
     with sqlite3.connect(state.path) as raw:
@@ -152,10 +153,10 @@ def test_a_home_in_the_previous_layout_is_imported_once_and_its_files_retired(tm
     threads = ThreadStore.for_home(home)
     assert [m.content for m in threads.messages("t1")] == ["how long?"]
     assert threads.get_thread("t1").messages == 1
-    meta = MetaDB(state)
+    meta = ServerState(state)
     assert meta.file("file-1")["created_by"] is None  # the older file had no such column
     assert [r["file_id"] for r in meta.vs_files("vs_1")] == ["file-1"]
-    assert meta.one("SELECT name FROM api_keys WHERE id='key_1'")["name"] == "ci"
+    assert keys.active_key(meta, "key_1")["name"] == "ci"
     assert [r["id"] for r in FeedbackStore(home / "server").rows()] == ["fb_1"]
     # AUTOINCREMENT goes on after the imported rows
     meta.insert_file({"id": "file-2", "filename": "b", "bytes": 1, "purpose": "assistants", "created_at": 6,

@@ -31,14 +31,14 @@ from ragkit.server import (
     vector_store_files,
     vector_stores,
 )
-from ragkit.server.audit import AuditLog
 from ragkit.server.config import ServerConfig
-from ragkit.server.db import MetaDB
 from ragkit.server.guard import RequestGuard
 from ragkit.server.ingest_worker import IngestWorker
 from ragkit.server.ratelimit import RateLimiter
 from ragkit.server.state import AnswerCache, ServerContext
 from ragkit.server.stores import StoreRegistry
+from ragkit.state.audit import AuditLog
+from ragkit.state.server import ServerState
 
 log = logging.getLogger("ragkit.server")
 
@@ -48,11 +48,11 @@ def build_context(config: ServerConfig) -> ServerContext:
     if config.chroma_url:
         overrides["chroma_url"] = config.chroma_url  # type: ignore[assignment]
     settings = load_settings(**overrides)
-    db = MetaDB(config.db_path)
+    db = ServerState(config.db_path)
     registry = StoreRegistry(settings)
     worker = IngestWorker(db, registry)
     return ServerContext(config=config, settings=settings, db=db, registry=registry,
-                         audit=AuditLog(config.audit_path, redact_pii=config.redact_pii),
+                         audit=AuditLog(db, redact_pii=config.redact_pii, legacy_file=config.audit_path),
                          cache=AnswerCache(config.answer_cache), limiter=RateLimiter(), worker=worker)
 
 

@@ -14,12 +14,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ragkit.server.auth import store_for
-from ragkit.server import assistants_db as adb
 from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body, check_metadata, check_plain_text
 from ragkit.server.state import ServerContext
+from ragkit.state import assistants as adb
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -12,15 +12,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from ragkit.server import assistants_db as adb
 from ragkit.server import conversations_api, runs, threads
 from ragkit.server.assistant_params import AssistantBody, assistant_for, check_resources, check_tools
 from ragkit.server.auth import reader
-from ragkit.server.db import now
 from ragkit.server.errors import bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
+from ragkit.state import assistants as adb
+from ragkit.state.tables import now
 
 router = APIRouter()
 assistants = APIRouter(prefix="/v1/assistants", tags=["assistants"])
@@ -55,7 +55,7 @@ def create_assistant(body: AssistantBody, ctx: ServerContext = Depends(context),
 @assistants.get("")
 def list_assistants(query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
                     principal: Principal = Depends(reader)) -> dict[str, Any]:
-    return cursor_page(adb.tables(ctx.db), TABLE, "owner=?", (principal.id,), query, adb.body_of)
+    return cursor_page(lambda: adb.owned_page(ctx.db, TABLE, principal.id, query), query, adb.body_of)
 
 
 @assistants.get("/{assistant_id}")

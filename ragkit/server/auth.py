@@ -95,6 +95,5 @@ def file_for(ctx: ServerContext, principal: Principal, file_id: str, param: str 
 def can_see_file(ctx: ServerContext, principal: Principal, row: dict[str, Any]) -> bool:
     if principal.vector_stores is None or row.get("created_by") == principal.id:
         return True
-    stores = ctx.db.all("SELECT s.id, s.created_by FROM vs_files v JOIN vector_stores s ON s.id=v.vector_store_id "
-                        "WHERE v.file_id=? AND s.deleted=0", (row["id"],))
+    stores = ctx.db.stores_holding(row["id"])
     return any(principal.can_use_store(s) for s in stores)

@@ -16,7 +16,7 @@ import typer
 
 from ragkit.errors import RagkitError, UsageError
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Knowledge-base directory [default: .ragkit]",
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Knowledge-base directory (default: .ragkit).",
                                                   show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -34,9 +34,9 @@ def _fail(exc: RagkitError) -> typer.Exit:
 
 def _db(home: Path | None):
     from ragkit.server.config import ServerConfig
-    from ragkit.server.db import MetaDB
+    from ragkit.state.server import ServerState
 
-    return MetaDB(ServerConfig(home=_home(home)).db_path)
+    return ServerState(ServerConfig(home=_home(home)).db_path)
 
 
 def _free_port() -> int:
@@ -80,13 +80,13 @@ def register(app: typer.Typer) -> None:
         no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without a key (loopback only).")] = False,
         max_upload_mb: Annotated[int, typer.Option(help="Largest upload in MB.", min=1)] = 64,
         rate_limit: Annotated[int, typer.Option(help="Requests per minute per key (0: unlimited).", min=0)] = 600,
-        request_timeout: Annotated[float, typer.Option(help="Seconds before a request is answered 504.")] = 120.0,
+        request_timeout: Annotated[float, typer.Option(help="Seconds a request may take before its answer starts; then 504.")] = 120.0,
         redact_pii: Annotated[bool, typer.Option("--redact-pii", help="Mask personal data in the audit log.")] = False,
         default_vector_store: Annotated[str | None, typer.Option(help="Store for chat completions that name none.", show_default=False)] = None,
         answer_cache: Annotated[int, typer.Option(help="Answers cached per worker (0: off).", min=0)] = 256,
-        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+        log_level: Annotated[str, typer.Option(help="Log level of the web server (uvicorn).")] = "info",
     ) -> None:
-        """Serve the OpenAI API (files, vector stores, search, Responses, chat) over your documents."""
+        """Serve the OpenAI API (files, vector stores, search, Responses, Assistants, chat) and a web page over your documents."""
         import uvicorn
 
         from ragkit.server.config import ServerConfig, is_loopback
@@ -202,12 +202,14 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Show the server's audit log (one line per request)."""
-        from ragkit.server.audit import read
         from ragkit.server.config import ServerConfig
+        from ragkit.state.audit import import_jsonl, read
 
-        path = ServerConfig(home=_home(home)).audit_path
+        config = ServerConfig(home=_home(home))
+        db = _db(home)
+        import_jsonl(db, config.audit_path)  # a log the previous layout kept in a file
         try:
-            for record in read(path, key=key, endpoint=endpoint, follow=follow):
+            for record in read(db, key=key, endpoint=endpoint, follow=follow):
                 if as_json:
                     print(json.dumps(record, ensure_ascii=False), flush=True)
                     continue

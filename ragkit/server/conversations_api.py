@@ -15,15 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field, field_validator
 
-from ragkit.server import assistants_db as adb
 from ragkit.server.auth import reader
-from ragkit.server.db import now
 from ragkit.server.errors import bad_request, not_found
 from ragkit.server.followups import add_items, conversation_for, message_item, stored_response
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body, check_metadata
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
+from ragkit.state import assistants as adb
+from ragkit.state import responses as stored
+from ragkit.state.tables import now
 
 router = APIRouter(tags=["conversations"])
 PREFIX = "/v1/conversations"
@@ -92,16 +93,14 @@ def create_items(conversation_id: str, body: ItemsBody, ctx: ServerContext = Dep
 def list_items(conversation_id: str, query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
                principal: Principal = Depends(reader)) -> dict[str, Any]:
     conversation_for(ctx, principal.id, conversation_id)
-    return cursor_page(adb.tables(ctx.db), "conv_items", "conversation_id=?", (conversation_id,), query,
-                       adb.body_of)
+    return cursor_page(lambda: stored.items_page(ctx.db, conversation_id, query), query, adb.body_of)
 
 
 def _item(ctx: ServerContext, conversation_id: str, item_id: str) -> dict[str, Any]:
-    row = adb.tables(ctx.db).one("SELECT body FROM conv_items WHERE id=? AND conversation_id=?",
-                                 (item_id, conversation_id))
-    if row is None:
+    found = stored.item(ctx.db, conversation_id, item_id)
+    if found is None:
         raise not_found("conversation item", item_id)
-    return json.loads(row["body"])
+    return found
 
 
 @router.get(PREFIX + "/{conversation_id}/items/{item_id}")
@@ -116,8 +115,7 @@ def delete_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends
                 principal: Principal = Depends(reader)) -> dict[str, Any]:
     conversation = conversation_for(ctx, principal.id, conversation_id)
     _item(ctx, conversation_id, item_id)
-    with adb.tables(ctx.db).write() as conn:
-        conn.execute("DELETE FROM conv_items WHERE id=? AND conversation_id=?", (item_id, conversation_id))
+    stored.delete_item(ctx.db, conversation_id, item_id)
     return conversation
 
 
@@ -131,10 +129,7 @@ def retrieve_response(response_id: str, ctx: ServerContext = Depends(context),
 def delete_response(response_id: str, ctx: ServerContext = Depends(context),
                     principal: Principal = Depends(reader)) -> dict[str, Any]:
     stored_response(ctx, principal.id, response_id)
-    with adb.tables(ctx.db).write() as conn:
-        conn.execute("DELETE FROM resp_responses WHERE id=?", (response_id,))
-        conn.execute("DELETE FROM resp_input_items WHERE response_id=?", (response_id,))
-        conn.execute("DELETE FROM resp_tool_state WHERE id=?", (response_id,))
+    stored.delete_response(ctx.db, response_id)
     return {"id": response_id, "object": "response.deleted", "deleted": True}
 
 
@@ -143,7 +138,7 @@ def list_input_items(response_id: str, query: Annotated[ListQuery, Query()], ctx
                      principal: Principal = Depends(reader)) -> dict[str, Any]:
     """The items the response was asked with: messages and function call outputs, each with an id."""
     stored_response(ctx, principal.id, response_id)
-    return cursor_page(adb.tables(ctx.db), "resp_input_items", "response_id=?", (response_id,), query,
+    return cursor_page(lambda: stored.input_items_page(ctx.db, response_id, query), query,
                        lambda row: json.loads(row["body"]))
 
 

@@ -5,7 +5,7 @@ stored with the question, the answer, its cited sources and what the reader said
 (a correction, the right source, or "the documents do not answer this"), and
 ``ragkit feedback export`` turns the ratings into the JSONL that ``ragkit eval`` reads. The
 ``feedback`` table lives in the home's state database (:mod:`ragkit.state`, whose migrations
-create it); only this module reads or writes it.
+create it); :mod:`ragkit.state.feedback` holds its SQL.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +21,9 @@ from pydantic import BaseModel, Field
 from ragkit.citations import MARKER
 from ragkit.eval.gold import GoldItem, GoldSource
 from ragkit.generators.extractive import PREFIX as EXTRACTIVE_PREFIX
-from ragkit.server.db import now
 from ragkit.state import open_home
+from ragkit.state.feedback import FeedbackTable
+from ragkit.state.tables import now
 
 _MARKERS = re.compile(r"\s*(?:" + MARKER.pattern + ")")
 
@@ -61,17 +59,7 @@ class FeedbackStore:
     def __init__(self, server_dir: Path) -> None:
         self.state = open_home(Path(server_dir).parent)
         self.path = self.state.path
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one call, closed after it: ratings are rare, and the page makes a
-        store per request, so a connection kept per thread would only wait to be collected."""
-        conn = self.state.own_connection()
-        conn.row_factory = sqlite3.Row
-        try:
-            yield conn
-        finally:
-            conn.close()
+        self.table = FeedbackTable(self.state)
 
     def add(self, rating: Rating, key_id: str | None, key_name: str | None) -> dict[str, Any]:
         row = {"id": "fb_" + secrets.token_hex(12), "created_at": now(), "key_id": key_id, "key_name": key_name,
@@ -79,14 +67,11 @@ class FeedbackStore:
                "citations": json.dumps([c.model_dump() for c in rating.citations])}
         row["correction"] = (row["correction"] or "").strip() or None
         row["source_file"] = (row["source_file"] or "").strip() or None
-        with self._connect() as conn:
-            conn.execute(f"INSERT INTO feedback({', '.join(row)}) VALUES({', '.join(':' + k for k in row)})", row)
+        self.table.insert(row)
         return {"id": row["id"], "object": "feedback", "created_at": row["created_at"], "rating": row["rating"]}
 
     def rows(self, vector_store_id: str | None = None) -> list[dict[str, Any]]:
-        where, args = ("WHERE vector_store_id=?", (vector_store_id,)) if vector_store_id else ("", ())
-        with self._connect() as conn:
-            return [dict(r) for r in conn.execute(f"SELECT * FROM feedback {where} ORDER BY seq", args)]
+        return self.table.rows(vector_store_id)
 
 
 def plain_answer(text: str) -> str:

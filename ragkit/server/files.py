@@ -22,11 +22,11 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from ragkit.server.auth import can_see_file, file_for, reader, writer
-from ragkit.server.db import now
 from ragkit.server.errors import ApiError, bad_request, too_large
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page, file_object
 from ragkit.server.state import ServerContext, context
+from ragkit.state.tables import now
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
@@ -104,17 +104,12 @@ def list_files(purpose: str | None = None, limit: int = Query(10000, ge=1, le=10
                order: str = Query("desc", pattern="^(asc|desc)$"), after: str | None = None,
                before: str | None = None, ctx: ServerContext = Depends(context),
                principal: Principal = Depends(reader)) -> dict[str, Any]:
-    where, args = "1=1", []
-    if purpose:
-        where, args = "purpose=?", [purpose]
+    visible = None
     if principal.vector_stores is not None:
-        visible = [r["id"] for r in ctx.db.all("SELECT * FROM api_files") if can_see_file(ctx, principal, r)]
-        marks = ",".join("?" * len(visible)) or "NULL"
-        where += f" AND id IN ({marks})"
-        args += visible
+        visible = [r["id"] for r in ctx.db.all_files() if can_see_file(ctx, principal, r)]
     # OpenAI lists up to 10,000 files per page here (other lists stop at 100).
     query = ListQuery.model_construct(limit=limit, order=order, after=after, before=before)
-    return cursor_page(ctx.db, "api_files", where, tuple(args), query, file_object)
+    return cursor_page(lambda: ctx.db.files_page(query, purpose=purpose, visible=visible), query, file_object)
 
 
 @router.get("/{file_id}")

@@ -22,11 +22,12 @@ from ragkit.conversations.session import (
     HISTORY_TURNS, phrase_similarity, question_answer_pairs, standalone_question,
 )
 from ragkit.conversations.store import Message
-from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded
 from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.server.keys import Principal
 from ragkit.server.state import ServerContext
+from ragkit.state import assistants as adb
+from ragkit.state import responses as stored
 
 Pairs = list[tuple[Message, Message]]
 USER_ROLES = ("user", "system", "developer")
@@ -55,7 +56,7 @@ def response_history(ctx: ServerContext, owner: str, previous_id: str) -> Pairs:
     pairs: Pairs = []
     current: str | None = previous_id
     while current and len(pairs) < HISTORY_TURNS:
-        row = adb.tables(ctx.db).one("SELECT * FROM resp_responses WHERE id=? AND owner=?", (current, owner))
+        row = stored.response_row(ctx.db, current, owner)
         if row is None:
             if current == previous_id:  # OpenAI's answer: a 400 naming the parameter
                 raise ApiError(400, f"Previous response with id '{previous_id}' not found.",
@@ -71,14 +72,9 @@ def remember_response(ctx: ServerContext, owner: str, response: dict[str, Any], 
                       grounded: Grounded | None, raw_input: Any, standalone: str | None = None) -> None:
     """Keep a response for retrieve, ``previous_response_id`` and its input items list."""
     answer = grounded.text if grounded else ""
-    sources = json.dumps(sources_of(grounded)) if grounded else "[]"
-    with adb.tables(ctx.db).write() as conn:
-        conn.execute("INSERT INTO resp_responses(id, owner, previous_id, question, standalone, answer, sources, body) "
-                     "VALUES(?,?,?,?,?,?,?,?)",
-                     (response["id"], owner, response.get("previous_response_id"), question,
-                      standalone or (grounded.question if grounded else question), answer, sources, json.dumps(response)))
-        conn.executemany("INSERT INTO resp_input_items(id, response_id, body) VALUES(?,?,?)",
-                         [(item["id"], response["id"], json.dumps(item)) for item in input_items(raw_input)])
+    stored.insert_response(ctx.db, response, owner=owner, question=question,
+                           standalone=standalone or (grounded.question if grounded else question), answer=answer,
+                           sources=sources_of(grounded) if grounded else [], input_items=input_items(raw_input))
 
 
 def input_items(raw: Any) -> list[dict[str, Any]]:
@@ -103,8 +99,7 @@ def input_items(raw: Any) -> list[dict[str, Any]]:
 
 
 def stored_response(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any]:
-    found = adb.body_of(adb.tables(ctx.db).one("SELECT body FROM resp_responses WHERE id=? AND owner=?",
-                                               (response_id, owner)))
+    found = stored.response(ctx.db, response_id, owner)
     if found is None:
         raise not_found("response", response_id)
     return found
@@ -148,19 +143,12 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
 def add_items(ctx: ServerContext, conversation_id: str, items: list[dict[str, Any]],
               standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Append items; the last user item gets the query searched, the last assistant item the sources."""
-    with adb.tables(ctx.db).write() as conn:
-        for item in items:
-            question = standalone if item.get("role") == "user" else None
-            found = sources if item.get("role") == "assistant" else None
-            conn.execute("INSERT INTO conv_items(id, conversation_id, body, standalone, sources) VALUES(?,?,?,?,?)",
-                         (item["id"], conversation_id, json.dumps(item), question,
-                          json.dumps(found) if found is not None else None))
+    stored.add_items(ctx.db, conversation_id, items, standalone=standalone, sources=sources)
     return items
 
 
 def conversation_history(ctx: ServerContext, conversation_id: str) -> Pairs:
-    rows = adb.tables(ctx.db).all("SELECT body, standalone, sources FROM conv_items WHERE conversation_id=? "
-                                  "ORDER BY seq", (conversation_id,))
+    rows = stored.items(ctx.db, conversation_id)
     turns = []
     for row in rows:
         item = json.loads(row["body"])

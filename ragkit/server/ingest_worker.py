@@ -37,8 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ragkit.errors import RagkitError
-from ragkit.server.db import MetaDB
 from ragkit.server.stores import StoreGone, StoreRegistry
+from ragkit.state.server import ServerState
 
 log = logging.getLogger("ragkit.server")
 
@@ -112,7 +112,7 @@ def outcome(result: Any | None) -> tuple[str, dict[str, str] | None, int]:
 
 
 class IngestWorker:
-    def __init__(self, db: MetaDB, registry: StoreRegistry, on_change=None) -> None:
+    def __init__(self, db: ServerState, registry: StoreRegistry, on_change=None) -> None:
         self.db = db
         self.registry = registry
         self.owner = f"{os.getpid()}:{secrets.token_hex(6)}"
@@ -128,7 +128,7 @@ class IngestWorker:
     def start(self) -> None:
         self.recover()
         with self._lock:  # chunks left behind by a crash are found and removed once
-            self._dirty.update(row["id"] for row in self.db.all("SELECT id FROM vector_stores WHERE deleted=0"))
+            self._dirty.update(self.db.live_store_ids())
         self._thread = threading.Thread(target=self._run, name="ragkit-ingest", daemon=True)
         self._thread.start()
 
@@ -212,10 +212,9 @@ class IngestWorker:
     def purge_deleted(self) -> None:
         """Drop the collections of deleted stores (deleted by any process, before or after a
         restart), then forget the stores' rows."""
-        for store in self.db.all("SELECT * FROM vector_stores WHERE deleted=1"):
+        for store in self.db.deleted_stores():
             self.registry.purge(store)
-            with self.db.write() as db:
-                db.execute("DELETE FROM vector_stores WHERE id=? AND deleted=1", (store["id"],))
+            self.db.forget_store(store["id"])
             with self._lock:
                 self._cancelled.discard(store["id"])
                 self._dirty.discard(store["id"])

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragkit.errors import UsageError
-from ragkit.server.db import MetaDB, now
+from ragkit.state import keys as stored
+from ragkit.state.tables import Tables, now
 
 SCOPES = ("read", "write", "admin")
 KEY_PREFIX = "rk-"
@@ -47,7 +48,7 @@ class Principal:
 ANONYMOUS = Principal(id="anonymous", name="anonymous", scope="admin", vector_stores=None)
 
 
-def create_key(db: MetaDB, name: str, scope: str = "read", vector_stores: Sequence[str] = (),
+def create_key(db: Tables, name: str, scope: str = "read", vector_stores: Sequence[str] = (),
                rate_limit: int | None = None) -> dict[str, Any]:
     """Make a key; the returned dict is the only place the plain key ever appears."""
     name = name.strip()
@@ -57,15 +58,13 @@ def create_key(db: MetaDB, name: str, scope: str = "read", vector_stores: Sequen
         raise UsageError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     if rate_limit is not None and rate_limit < 0:
         raise UsageError("--rate-limit must be 0 (unlimited) or a positive number of requests per minute")
-    if db.one("SELECT 1 AS x FROM api_keys WHERE name=? AND revoked_at IS NULL", (name,)):
+    if stored.name_taken(db, name):
         raise UsageError(f"an active key named {name!r} exists already: revoke it first or pick another name")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = {"id": "key_" + secrets.token_hex(12), "name": name, "hash": hash_key(key), "prefix": key[:10],
            "scope": scope, "vector_stores": json.dumps(sorted(set(vector_stores))) if vector_stores else None,
            "rate_limit": rate_limit, "created_at": now()}
-    with db.write() as conn:
-        conn.execute("INSERT INTO api_keys(id, name, hash, prefix, scope, vector_stores, rate_limit, created_at) "
-                     "VALUES(:id, :name, :hash, :prefix, :scope, :vector_stores, :rate_limit, :created_at)", row)
+    stored.insert_key(db, row)
     return describe(row) | {"key": key}
 
 
@@ -77,24 +76,21 @@ def describe(row: dict[str, Any]) -> dict[str, Any]:
             "revoked_at": row.get("revoked_at"), "last_used_at": row.get("last_used_at")}
 
 
-def list_keys(db: MetaDB, include_revoked: bool = False) -> list[dict[str, Any]]:
-    sql = "SELECT * FROM api_keys" + ("" if include_revoked else " WHERE revoked_at IS NULL") + " ORDER BY seq"
-    return [describe(r) for r in db.all(sql)]
+def list_keys(db: Tables, include_revoked: bool = False) -> list[dict[str, Any]]:
+    return [describe(r) for r in stored.key_rows(db, include_revoked)]
 
 
-def revoke_key(db: MetaDB, name_or_id: str) -> dict[str, Any]:
-    row = db.one("SELECT * FROM api_keys WHERE (name=? OR id=? OR prefix=?) AND revoked_at IS NULL",
-                 (name_or_id, name_or_id, name_or_id))
+def revoke_key(db: Tables, name_or_id: str) -> dict[str, Any]:
+    row = stored.active_key(db, name_or_id)
     if row is None:
         raise UsageError(f"no active key named {name_or_id!r}")
-    with db.write() as conn:
-        conn.execute("UPDATE api_keys SET revoked_at=? WHERE id=?", (now(), row["id"]))
+    stored.revoke(db, row["id"])
     return describe(row | {"revoked_at": now()})
 
 
-def principal_for(db: MetaDB, key: str) -> Principal | None:
+def principal_for(db: Tables, key: str) -> Principal | None:
     """The active key matching ``key``, or None (unknown or revoked)."""
-    row = db.one("SELECT * FROM api_keys WHERE hash=? AND revoked_at IS NULL", (hash_key(key),))
+    row = stored.key_by_hash(db, hash_key(key))
     if row is None:
         return None
     stores = frozenset(json.loads(row["vector_stores"])) if row["vector_stores"] else None
@@ -102,6 +98,5 @@ def principal_for(db: MetaDB, key: str) -> Principal | None:
                      rate_limit=row["rate_limit"])
 
 
-def mark_used(db: MetaDB, key_id: str) -> None:
-    with db.write() as conn:
-        conn.execute("UPDATE api_keys SET last_used_at=? WHERE id=?", (now(), key_id))
+def mark_used(db: Tables, key_id: str) -> None:
+    stored.mark_used(db, key_id)

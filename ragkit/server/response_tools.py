@@ -35,7 +35,6 @@ from ragkit.answer import (
 )
 from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS
-from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded
 from ragkit.server.errors import bad_request
 from ragkit.server.followups import remember_response, response_history
@@ -43,6 +42,7 @@ from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.state import ServerContext
 from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
+from ragkit.state import responses as stored
 
 MAX_ROUNDS = 4
 ROLES = ("user", "system", "developer", "assistant")
@@ -166,17 +166,14 @@ class ToolTurn:
 
 
 def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any] | None:
-    row = adb.tables(ctx.db).one("SELECT state FROM resp_tool_state WHERE id=? AND owner=?", (response_id, owner))
-    return json.loads(row["state"]) if row else None
+    return stored.tool_state(ctx.db, response_id, owner)
 
 
 def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn, raw_input: Any) -> None:
     """Keep the response (for retrieve, ``previous_response_id`` and its input items) and the
     loop's state."""
     remember_response(ctx, owner, response, turn.question, turn.grounded, raw_input, standalone=turn.question)
-    with adb.tables(ctx.db).write() as conn:
-        conn.execute("INSERT INTO resp_tool_state(id, owner, state) VALUES(?,?,?)",
-                     (response["id"], owner, json.dumps(turn.state)))
+    stored.save_tool_state(ctx.db, response["id"], owner, turn.state)
 
 
 def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:

@@ -179,9 +179,9 @@ class Shape:
         b = self.body
         out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
                "incomplete_details": None, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
-               "model": self.model, "output": output, "parallel_tool_calls": True,
+               "model": self.model, "output": output, "parallel_tool_calls": b.parallel_tool_calls is not False,
                "previous_response_id": b.previous_response_id, "reasoning": None, "store": b.store, "temperature": b.temperature, "text": {"format": {"type": "text"}},
-               "tool_choice": "auto", "tools": self.tools, "top_p": b.top_p, "truncation": "disabled",
+               "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p, "truncation": "disabled",
                "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
                "background": False, "completed_at": int(time.time()) if status == "completed" else None,
                "conversation": {"id": b.conversation_id} if b.conversation_id else None}

@@ -32,7 +32,6 @@ from ragkit.answer import LoopState, ToolCall, opening_messages, run_tool_loop
 from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
 from ragkit.errors import RagkitError
-from ragkit.server import assistants_db as adb
 from ragkit.server.answering import Grounded, answer
 from ragkit.server.followups import Pairs, follow_up, sources_of, turn
 from ragkit.server.retrieval import Found
@@ -47,6 +46,7 @@ from ragkit.server.thread_objects import (
     usage,
 )
 from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
+from ragkit.state import assistants as adb
 
 log = logging.getLogger("ragkit.server")
 Emit = Callable[[str, Any], None]

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ragkit.answer import LoopState, add_tool_outputs
-from ragkit.server import assistants_db as adb
 from ragkit.server import run_engine
 from ragkit.server.answering import stream
 from ragkit.server.assistant_params import (
@@ -34,6 +33,7 @@ from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.thread_objects import function_call, render_step, run_object
 from ragkit.server.threads import add_messages, create_thread
+from ragkit.state import assistants as adb
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"])
 
@@ -120,7 +120,7 @@ def create_run(thread_id: str, body: RunBody, response: Response, ctx: ServerCon
 def list_runs(thread_id: str, query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
               principal: Principal = Depends(reader)) -> dict[str, Any]:
     thread_for(ctx, principal, thread_id)
-    return cursor_page(adb.tables(ctx.db), "asst_runs", "thread_id=?", (thread_id,), query, adb.body_of)
+    return cursor_page(lambda: adb.runs_page(ctx.db, thread_id, query), query, adb.body_of)
 
 
 def _run(ctx: ServerContext, principal: Principal, thread_id: str, run_id: str) -> tuple[dict[str, Any], dict]:
@@ -223,7 +223,7 @@ def list_steps(thread_id: str, run_id: str, request: Request, query: Annotated[L
                ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
     _run(ctx, principal, thread_id, run_id)
     include = request.query_params.getlist("include") + request.query_params.getlist("include[]")
-    return cursor_page(adb.tables(ctx.db), "asst_steps", "run_id=?", (run_id,), query,
+    return cursor_page(lambda: adb.steps_page(ctx.db, run_id, query), query,
                        lambda row: render_step(json.loads(row["body"]), include))
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import Response
 from pydantic import BaseModel, Field
 
-from ragkit.server.db import MetaDB, NotFound
 from ragkit.server.errors import bad_request
+from ragkit.state.library import Library
+from ragkit.state.tables import NotFound, Page
 
 DAY = 86400
 
@@ -42,11 +44,11 @@ class ListQuery(BaseModel):
     before: str | None = None
 
 
-def cursor_page(db: MetaDB, table: str, where: str, args: tuple, query: ListQuery, render,
-                id_column: str = "id") -> dict[str, Any]:
+def cursor_page(fetch: Callable[[], Page], query: ListQuery, render: Callable[[Any], dict[str, Any]]
+                ) -> dict[str, Any]:
+    """A list object from one page a repository ``fetch``es for ``query`` (an unknown cursor is a 400)."""
     try:
-        rows, has_more = db.page(table, where, args, limit=query.limit, order=query.order,
-                                 after=query.after, before=query.before, id_column=id_column)
+        rows, has_more = fetch()
     except NotFound as exc:
         param = "after" if query.after == exc.args[0] else "before"
         raise bad_request(f"No object with id '{exc.args[0]}' in this list (cursor '{param}').", param) from None
@@ -74,7 +76,7 @@ def chunking(store: dict[str, Any]) -> dict[str, Any]:
                                          "chunk_overlap_tokens": store["chunk_overlap"]}}
 
 
-def vector_store(db: MetaDB, store: dict[str, Any]) -> dict[str, Any]:
+def vector_store(db: Library, store: dict[str, Any]) -> dict[str, Any]:
     counts, usage = db.counts(store["id"])
     policy, expires_at = _expiry(store)
     if expires_at is not None and expires_at < time.time():
@@ -98,7 +100,7 @@ def vs_file(row: dict[str, Any], store: dict[str, Any], size: int | None) -> dic
             "chunking_strategy": chunking(store)}
 
 
-def batch(db: MetaDB, row: dict[str, Any]) -> dict[str, Any]:
+def batch(db: Library, row: dict[str, Any]) -> dict[str, Any]:
     counts, _ = db.counts(row["vector_store_id"], row["id"])
     if counts["in_progress"]:
         status = "in_progress"

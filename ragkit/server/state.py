@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from ragkit.config import Settings
-from ragkit.server.audit import AuditLog
 from ragkit.server.config import ServerConfig
-from ragkit.server.db import MetaDB
 from ragkit.server.ratelimit import RateLimiter
 from ragkit.server.stores import StoreRegistry
+from ragkit.state.audit import AuditLog
+from ragkit.state.server import ServerState
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.server.ingest_worker import IngestWorker
@@ -62,7 +62,7 @@ class AnswerCache:
 class ServerContext:
     config: ServerConfig
     settings: Settings
-    db: MetaDB
+    db: ServerState
     registry: StoreRegistry
     audit: AuditLog
     cache: AnswerCache

@@ -13,11 +13,11 @@ from typing import Any
 
 from ragkit.citations import MARKER
 from ragkit.server.answering import Grounded
-from ragkit.server.assistants_db import new_id
-from ragkit.server.db import now
 from ragkit.server.errors import bad_request
 from ragkit.server.responses import annotations
 from ragkit.server.retrieval import Found
+from ragkit.state.assistants import new_id
+from ragkit.state.tables import now
 
 #: the ``include`` value that adds the passages' text to file_search results in run steps
 RESULT_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
@@ -80,7 +80,8 @@ def run_object(thread_id: str, assistant: dict[str, Any], model: str, instructio
             "max_prompt_tokens": body.max_prompt_tokens, "max_completion_tokens": body.max_completion_tokens,
             "truncation_strategy": (body.truncation_strategy.model_dump() if body.truncation_strategy
                                     else {"type": "auto", "last_messages": None}), "response_format": "auto",
-            "tool_choice": "auto", "parallel_tool_calls": True}
+            "tool_choice": body.tool_choice or "auto",
+            "parallel_tool_calls": body.parallel_tool_calls if body.parallel_tool_calls is not None else True}
 
 
 def usage(grounded_usage: dict[str, int]) -> dict[str, int]:

@@ -13,18 +13,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from ragkit.server import assistants_db as adb
 from ragkit.server.assistant_params import (
     MessageBody, MetadataBody, ThreadBody, check_resources, store_ids, thread_for,
 )
 from ragkit.server.auth import file_for, reader
-from ragkit.server.db import now
 from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.thread_objects import content_text, message_object
 from ragkit.server.vector_stores import new_store_id
+from ragkit.state import assistants as adb
+from ragkit.state.tables import now
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
@@ -128,10 +128,7 @@ def create_message(thread_id: str, body: MessageBody, ctx: ServerContext = Depen
 def list_messages(thread_id: str, query: Annotated[ListQuery, Query()], run_id: str | None = None,
                   ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
     thread_for(ctx, principal, thread_id)
-    where, args = "thread_id=?", [thread_id]
-    if run_id:
-        where, args = where + " AND run_id=?", args + [run_id]
-    return cursor_page(adb.tables(ctx.db), "asst_messages", where, tuple(args), query, adb.body_of)
+    return cursor_page(lambda: adb.messages_page(ctx.db, thread_id, query, run_id), query, adb.body_of)
 
 
 def _message(ctx: ServerContext, principal: Principal, thread_id: str, message_id: str) -> dict[str, Any]:

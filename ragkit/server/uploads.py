@@ -25,12 +25,13 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import Field
 
 from ragkit.server.auth import writer
-from ragkit.server.db import now
 from ragkit.server.errors import bad_request, not_found, too_large
 from ragkit.server.files import PURPOSES, new_file_row, sanitise_filename
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
 from ragkit.server.state import ServerContext, context
+from ragkit.state import uploads as stored
+from ragkit.state.tables import now
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
@@ -72,12 +73,11 @@ def _parts_dir(ctx: ServerContext, upload_id: str) -> Path:
 
 def _owned(ctx: ServerContext, principal: Principal, upload_id: str) -> dict[str, Any]:
     """The upload, when this key created it (404 otherwise); a pending one past its hour is expired."""
-    row = ctx.db.one("SELECT * FROM uploads WHERE id=?", (upload_id,))
+    row = stored.upload(ctx.db, upload_id)
     if row is None or row["created_by"] != principal.id:
         raise not_found("upload", upload_id, "upload_id")
     if row["status"] == "pending" and row["expires_at"] <= time.time():
-        with ctx.db.write() as conn:
-            conn.execute("UPDATE uploads SET status='expired' WHERE id=?", (upload_id,))
+        stored.expire(ctx.db, upload_id)
         shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
         row = dict(row, status="expired")
     return row
@@ -101,9 +101,7 @@ def create_upload(body: UploadBody, ctx: ServerContext = Depends(context),
     row = {"id": "upload_" + secrets.token_hex(12), "filename": sanitise_filename(body.filename),
            "bytes": body.bytes, "purpose": body.purpose, "mime_type": body.mime_type, "created_at": created,
            "expires_at": created + lifetime, "status": "pending", "created_by": principal.id, "file_id": None}
-    with ctx.db.write() as conn:
-        conn.execute("INSERT INTO uploads VALUES(:id, :filename, :bytes, :purpose, :mime_type, :created_at, "
-                     ":expires_at, :status, :created_by, :file_id)", row)
+    stored.insert_upload(ctx.db, row)
     return _object(ctx, row)
 
 
@@ -133,16 +131,11 @@ async def add_part(upload_id: str, data: UploadFile = File(...), ctx: ServerCont
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    with ctx.db.write() as conn:
-        status = conn.execute("SELECT status FROM uploads WHERE id=?", (upload_id,)).fetchone()["status"]
-        received = conn.execute("SELECT COALESCE(SUM(bytes), 0) AS n FROM upload_parts WHERE upload_id=?",
-                                (upload_id,)).fetchone()["n"]
-        problem = (f"upload '{upload_id}' was {status} while the part arrived" if status != "pending" else
-                   f"the parts would hold {received + size} bytes, more than the {row['bytes']} the upload "
-                   "was created with" if received + size > row["bytes"] else None)
-        if problem is None:
-            conn.execute("INSERT INTO upload_parts VALUES(?,?,?,?)", (part_id, upload_id, now(), size))
-    if problem is not None:
+    outcome = stored.add_part(ctx.db, upload_id, part_id, size, row["bytes"])
+    if not outcome.added:
+        problem = (f"upload '{upload_id}' was {outcome.status} while the part arrived" if outcome.status != "pending"
+                   else f"the parts would hold {outcome.received + size} bytes, more than the {row['bytes']} "
+                   "the upload was created with")
         target.unlink(missing_ok=True)
         raise bad_request(problem[0].upper() + problem[1:] + ".", "data")
     return {"id": part_id, "object": "upload.part", "created_at": now(), "upload_id": upload_id}
@@ -179,7 +172,7 @@ async def complete_upload(upload_id: str, body: CompleteBody, ctx: ServerContext
                           principal: Principal = Depends(writer)) -> dict[str, Any]:
     row = _owned(ctx, principal, upload_id)
     _pending(row)
-    parts = {p["id"]: p["bytes"] for p in ctx.db.all("SELECT * FROM upload_parts WHERE upload_id=?", (upload_id,))}
+    parts = stored.part_sizes(ctx.db, upload_id)
     unknown = [p for p in body.part_ids if p not in parts]
     if unknown:
         raise bad_request(f"Part '{unknown[0]}' is not a part of upload '{upload_id}'.", "part_ids")
@@ -191,10 +184,7 @@ async def complete_upload(upload_id: str, body: CompleteBody, ctx: ServerContext
                           "part_ids")
     file_row = await asyncio.to_thread(_assemble, ctx, row, body.part_ids, principal, body.md5)
     ctx.db.insert_file(file_row)
-    with ctx.db.write() as conn:
-        claimed = conn.execute("UPDATE uploads SET status='completed', file_id=? WHERE id=? AND status='pending'",
-                               (file_row["id"], upload_id)).rowcount
-    if not claimed:  # cancelled, or completed by another request, while the parts were copied
+    if not stored.complete(ctx.db, upload_id, file_row["id"]):  # cancelled, or completed by another request, while the parts were copied
         ctx.db.delete_file(file_row["id"])
         shutil.rmtree(Path(file_row["path"]).parent, ignore_errors=True)
         _pending(_owned(ctx, principal, upload_id))
@@ -207,7 +197,6 @@ def cancel_upload(upload_id: str, ctx: ServerContext = Depends(context),
                   principal: Principal = Depends(writer)) -> dict[str, Any]:
     row = _owned(ctx, principal, upload_id)
     _pending(row)
-    with ctx.db.write() as conn:
-        conn.execute("UPDATE uploads SET status='cancelled' WHERE id=? AND status='pending'", (upload_id,))
+    stored.cancel(ctx.db, upload_id)
     shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
     return _object(ctx, _owned(ctx, principal, upload_id))

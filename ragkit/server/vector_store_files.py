@@ -81,11 +81,8 @@ def attach_file(vector_store_id: str, body: CreateStoreFile, request: Request, r
 def list_files(vector_store_id: str, query: Annotated[FileListQuery, Query()],
                ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
     store = store_for(ctx, principal, vector_store_id)
-    where, args = "vector_store_id=?", [vector_store_id]
-    if query.filter:
-        where += " AND status=?"
-        args.append(query.filter)
-    return cursor_page(ctx.db, "vs_files", where, tuple(args), query, _render(ctx, store), id_column="file_id")
+    return cursor_page(lambda: ctx.db.store_files_page(vector_store_id, query, status=query.filter), query,
+                       _render(ctx, store))
 
 
 def _vs_file_or_404(ctx: ServerContext, vector_store_id: str, file_id: str) -> dict[str, Any]:
@@ -195,9 +192,5 @@ def list_batch_files(vector_store_id: str, batch_id: str, query: Annotated[FileL
                      ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
     store = store_for(ctx, principal, vector_store_id)
     _batch_or_404(ctx, vector_store_id, batch_id)
-    where = "vector_store_id=? AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)"
-    args: list[Any] = [vector_store_id, batch_id]
-    if query.filter:
-        where += " AND status=?"
-        args.append(query.filter)
-    return cursor_page(ctx.db, "vs_files", where, tuple(args), query, _render(ctx, store), id_column="file_id")
+    return cursor_page(lambda: ctx.db.store_files_page(vector_store_id, query, status=query.filter,
+                                                       batch_id=batch_id), query, _render(ctx, store))

@@ -17,11 +17,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from ragkit.server.auth import file_for, reader, store_for, writer
-from ragkit.server.db import now
 from ragkit.server.keys import Principal
 from ragkit.server.params import CreateStore, UpdateStore
 from ragkit.server.shapes import ListQuery, cursor_page, vector_store
 from ragkit.server.state import ServerContext, context
+from ragkit.state.tables import now
 
 router = APIRouter(prefix="/v1/vector_stores", tags=["vector_stores"])
 
@@ -55,12 +55,10 @@ def create_store(body: CreateStore, request: Request, ctx: ServerContext = Depen
 @router.get("")
 def list_stores(query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
                 principal: Principal = Depends(reader)) -> dict[str, Any]:
-    where, args = "deleted=0", []
-    if principal.vector_stores is not None:
-        allowed = sorted(principal.vector_stores)
-        where += f" AND (created_by=? OR id IN ({','.join('?' * len(allowed)) or 'NULL'}))"
-        args = [principal.id, *allowed]
-    return cursor_page(ctx.db, "vector_stores", where, tuple(args), query, lambda r: vector_store(ctx.db, r))
+    limited = principal.vector_stores is not None
+    return cursor_page(lambda: ctx.db.stores_page(query, creator=principal.id if limited else None,
+                                                  allowed=sorted(principal.vector_stores or ())),
+                       query, lambda r: vector_store(ctx.db, r))
 
 
 @router.get("/{vector_store_id}")

@@ -9,8 +9,12 @@ imports a home written in the previous one-file-per-module layout.
 
 This is part of the foundation: it imports only :mod:`ragkit.config`, :mod:`ragkit.errors` and
 third-party libraries, and the stores above it (:mod:`ragkit.stores.manifest`,
-:mod:`ragkit.conversations.store`, :mod:`ragkit.server.db`, ...) keep their SQL and get their
-per-thread ``sqlite3`` connections from :meth:`StateDB.connections`.
+:mod:`ragkit.conversations.store`, ...) keep their SQL and get their per-thread ``sqlite3``
+connections from :meth:`StateDB.connections`. Every statement the server runs lives in the
+repositories here: :mod:`~ragkit.state.library` and :mod:`~ragkit.state.queue` (joined as
+:class:`~ragkit.state.server.ServerState`), :mod:`~ragkit.state.assistants`,
+:mod:`~ragkit.state.responses`, :mod:`~ragkit.state.keys`, :mod:`~ragkit.state.uploads`,
+:mod:`~ragkit.state.feedback` and :mod:`~ragkit.state.audit`.
 """
 
 from ragkit.state.connections import ThreadConnections

@@ -1,109 +1,40 @@
-"""The server's metadata: uploaded files, vector stores, their files and batches, API keys.
+"""The library the server keeps: uploaded files, vector stores, the files attached to them and
+the batches that attached them.
 
-Everything the OpenAI API exposes that is not a chunk lives in the home's state database
-(``<home>/ragkit.sqlite``, :mod:`ragkit.state`, which also creates the tables), so it survives a
-restart and is shared by ``--workers N`` processes. Uploaded files are the table ``api_files``
-(``files`` is the ingest manifest's). Each thread gets its own connection (SQLite connections
-must not cross threads), WAL lets readers run beside the one writer, and every write is a short
-``BEGIN IMMEDIATE`` transaction.
-
-The table ``vs_files`` doubles as the ingestion queue: a row ``in_progress`` with no
-``claimed_by`` is waiting; a worker claims rows in one transaction, so two worker processes
-never ingest the same file, and a claim whose process died is found and released on the next
-start (see :mod:`ragkit.server.ingest_worker`).
+Everything the OpenAI API exposes that is not a chunk lives here, in the home's state database, so
+it survives a restart and is shared by ``--workers N`` processes. Uploaded files are the table
+``api_files`` (``files`` is the ingest manifest's). A vector store is never deleted at once: it is
+marked ``deleted`` (gone for every client) and the ingest worker purges it
+(:mod:`ragkit.state.queue`). ``files_version`` counts changes to a store's files and their
+attributes, so answers cached for the store can tell they are stale.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ragkit.state import StateDB, open_database
+from ragkit.state.database import StateDB
+from ragkit.state.tables import Cursor, Page, Row, Tables, now
 
-Row = dict[str, Any]
-
-
-class NotFound(LookupError):
-    """A cursor (``after``/``before``) names no object of the listed kind."""
+#: a vector store file's states; ``in_progress`` rows double as the ingest queue
+FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
 
-def now() -> int:
-    return int(time.time())
-
-
-def _row(cursor: sqlite3.Cursor, values: tuple) -> Row:
-    return {d[0]: v for d, v in zip(cursor.description, values)}
-
-
-def _bump(db: sqlite3.Connection, vs_id: str) -> None:
+def bump(db: Any, vs_id: str) -> None:
     """A store's files or their attributes changed: answers cached for it are stale."""
     db.execute("UPDATE vector_stores SET files_version = files_version + 1 WHERE id=?", (vs_id,))
 
 
-class MetaDB:
+class Library(Tables):
+    """Files, vector stores, their files and batches."""
+
     def __init__(self, target: StateDB | Path) -> None:
-        """``target`` is a state database, or the file of one (``ServerConfig.db_path``)."""
-        self.state = target if isinstance(target, StateDB) else open_database(target)
-        self.path = self.state.path
-        self._connections = self.state.connections(row_factory=_row)
+        super().__init__(target)
         self._touched: dict[str, float] = {}
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        return self._connections.db
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction (taken immediately, so writers queue instead of deadlocking)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
-        return self.db.execute(sql, args).fetchone()
-
-    def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return self.db.execute(sql, args).fetchall()
-
-    # -- cursor pages --------------------------------------------------------------------
-    def page(self, table: str, where: str, args: Sequence[Any], *, limit: int, order: str,
-             after: str | None, before: str | None, id_column: str = "id") -> tuple[list[Row], bool]:
-        """One cursor page ordered by insertion (``seq``): the OpenAI list contract.
-
-        ``after``/``before`` are ids of objects in the same listing; items strictly after (or
-        before) them in the requested order are returned, ``limit`` at most, and ``has_more``
-        says whether more lie beyond in the direction of travel."""
-        descending = order == "desc"
-        clauses, params = [where], list(args)
-        for cursor, later in ((after, True), (before, False)):
-            if cursor is None:
-                continue
-            found = self.one(f"SELECT seq FROM {table} WHERE {where} AND {id_column}=?", (*args, cursor))
-            if found is None:
-                raise NotFound(cursor)
-            clauses.append("seq > ?" if later != descending else "seq < ?")
-            params.append(found["seq"])
-        # Walking backwards from ``before``: fetch nearest first, then restore the order.
-        backwards = before is not None and after is None
-        ascending = descending == backwards
-        rows = self.all(f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} "
-                        f"ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?", (*params, limit + 1))
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        if backwards:
-            rows.reverse()
-        return rows, has_more
 
     # -- files ---------------------------------------------------------------------------
     def insert_file(self, row: Row) -> None:
@@ -122,7 +53,7 @@ class MetaDB:
             db.execute("DELETE FROM vs_files WHERE file_id=?", (file_id,))
             db.execute("DELETE FROM api_files WHERE id=?", (file_id,))
             for vs_id in stores:
-                _bump(db, vs_id)
+                bump(db, vs_id)
         return stores
 
     # -- vector stores -------------------------------------------------------------------
@@ -207,7 +138,7 @@ class MetaDB:
                                    (encoded, vs_id, file_id))
                 if batch_id is not None:
                     db.execute("INSERT OR IGNORE INTO batch_files(batch_id, file_id) VALUES(?,?)", (batch_id, file_id))
-            _bump(db, vs_id)
+            bump(db, vs_id)
 
     def vs_file(self, vs_id: str, file_id: str) -> Row | None:
         return self.one("SELECT * FROM vs_files WHERE vector_store_id=? AND file_id=?", (vs_id, file_id))
@@ -237,12 +168,12 @@ class MetaDB:
         with self.write() as db:
             db.execute("UPDATE vs_files SET attributes=? WHERE vector_store_id=? AND file_id=?",
                        (json.dumps(attributes) if attributes is not None else None, vs_id, file_id))
-            _bump(db, vs_id)
+            bump(db, vs_id)
 
     def detach(self, vs_id: str, file_id: str) -> None:
         with self.write() as db:
             db.execute("DELETE FROM vs_files WHERE vector_store_id=? AND file_id=?", (vs_id, file_id))
-            _bump(db, vs_id)
+            bump(db, vs_id)
 
     # -- batches -------------------------------------------------------------------------
     def batch(self, vs_id: str, batch_id: str) -> Row | None:
@@ -255,57 +186,46 @@ class MetaDB:
             db.execute("UPDATE vs_files SET status='cancelled' WHERE vector_store_id=? AND status='in_progress' "
                        "AND claimed_by IS NULL AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)",
                        (vs_id, batch_id))
-            _bump(db, vs_id)
+            bump(db, vs_id)
 
-    # -- the ingestion queue -------------------------------------------------------------
-    def claim(self, owner: str, limit: int) -> list[Row]:
-        """Take up to ``limit`` waiting files of one store (the one waiting longest)."""
-        with self.write() as db:
-            first = db.execute("SELECT vector_store_id FROM vs_files WHERE status='in_progress' AND claimed_by IS NULL "
-                               "ORDER BY seq LIMIT 1").fetchone()
-            if first is None:
-                return []
-            rows = db.execute(
-                "SELECT v.*, f.path, f.filename FROM vs_files v JOIN api_files f ON f.id=v.file_id "
-                "WHERE v.vector_store_id=? AND v.status='in_progress' AND v.claimed_by IS NULL ORDER BY v.seq LIMIT ?",
-                (first["vector_store_id"], limit)).fetchall()
-            db.executemany("UPDATE vs_files SET claimed_by=?, claimed_at=?, attempts=attempts+1 "
-                           "WHERE vector_store_id=? AND file_id=?",
-                           [(owner, time.time(), r["vector_store_id"], r["file_id"]) for r in rows])
-            orphans = db.execute("SELECT v.file_id FROM vs_files v LEFT JOIN api_files f ON f.id=v.file_id "
-                                 "WHERE v.status='in_progress' AND v.claimed_by IS NULL AND f.id IS NULL").fetchall()
-            for orphan in orphans:  # a file deleted while queued
-                db.execute("DELETE FROM vs_files WHERE file_id=?", (orphan["file_id"],))
-        return rows
+    # -- cursor pages ----------------------------------------------------------------------
+    def files_page(self, cursor: Cursor, *, purpose: str | None = None,
+                   visible: Sequence[str] | None = None) -> Page:
+        """Uploaded files, of one ``purpose`` if given, among ``visible`` ids if given."""
+        where, args = "1=1", []
+        if purpose:
+            where, args = "purpose=?", [purpose]
+        if visible is not None:
+            where += f" AND id IN ({','.join('?' * len(visible)) or 'NULL'})"
+            args += list(visible)
+        return self.page("api_files", where, args, cursor)
 
-    def finish(self, vs_id: str, file_id: str, owner: str, status: str, last_error: dict | None,
-               chunks: int) -> bool:
-        """Record an ingest outcome; False when the row was detached meanwhile (undo the ingest)."""
-        with self.write() as db:
-            cursor = db.execute(
-                "UPDATE vs_files SET status=?, last_error=?, chunks=?, claimed_by=NULL "
-                "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
-                (status, json.dumps(last_error) if last_error else None, chunks, vs_id, file_id, owner))
-            _bump(db, vs_id)
-            return cursor.rowcount > 0
+    def all_files(self) -> list[Row]:
+        return self.all("SELECT * FROM api_files")
 
-    def claims(self) -> list[Row]:
-        return self.all("SELECT vector_store_id, file_id, claimed_by, attempts FROM vs_files "
-                        "WHERE status='in_progress' AND claimed_by IS NOT NULL")
+    def stores_page(self, cursor: Cursor, *, creator: str | None = None,
+                    allowed: Sequence[str] | None = None) -> Page:
+        """Live vector stores; with ``creator``, only those it created or whose ids are ``allowed``."""
+        where, args = "deleted=0", []
+        if creator is not None:
+            ids = sorted(allowed or ())
+            where += f" AND (created_by=? OR id IN ({','.join('?' * len(ids)) or 'NULL'}))"
+            args = [creator, *ids]
+        return self.page("vector_stores", where, args, cursor)
 
-    def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None, count: bool = True) -> None:
-        """Put a claim back in the queue: a dead worker's (or fail it after too many attempts), or,
-        with ``count=False``, one given up at shutdown, which does not count as an attempt."""
-        with self.write() as db:
-            if fail is None:
-                uncount = "" if count else ", attempts=MAX(attempts - 1, 0)"
-                db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? AND file_id=? "
-                           "AND claimed_by=?", (vs_id, file_id, owner))
-            else:
-                db.execute("UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
-                           "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
-                           (json.dumps(fail), vs_id, file_id, owner))
-                _bump(db, vs_id)
+    def store_files_page(self, vs_id: str, cursor: Cursor, *, status: str | None = None,
+                         batch_id: str | None = None) -> Page:
+        """A store's files (of one batch, in one status, if given), keyed by ``file_id``."""
+        where, args = "vector_store_id=?", [vs_id]
+        if batch_id is not None:
+            where += " AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)"
+            args.append(batch_id)
+        if status:
+            where += " AND status=?"
+            args.append(status)
+        return self.page("vs_files", where, args, cursor, id_column="file_id")
 
-    def waiting(self) -> bool:
-        return self.one("SELECT 1 AS x FROM vs_files WHERE status='in_progress' AND claimed_by IS NULL LIMIT 1") is not None
+    def stores_holding(self, file_id: str) -> list[Row]:
+        """The live stores a file is attached to (id and creator: who may see the file)."""
+        return self.all("SELECT s.id, s.created_by FROM vs_files v JOIN vector_stores s ON s.id=v.vector_store_id "
+                        "WHERE v.file_id=? AND s.deleted=0", (file_id,))

@@ -1,0 +1,87 @@
+"""The ingest queue: the rows of ``vs_files`` still ``in_progress``, and the stores to purge.
+
+A row ``in_progress`` with no ``claimed_by`` is waiting; a worker claims rows of one store in one
+transaction, so two worker processes never ingest the same file, and a claim whose process died is
+found (:meth:`IngestQueue.claims`) and put back (:meth:`IngestQueue.release`) on the next start.
+Finishing a claim names its owner: a row detached or re-claimed meanwhile is not overwritten, and
+the caller learns it must undo the ingest. A deleted store stays as a row marked ``deleted`` until
+the worker has dropped its collection, then is forgotten (:meth:`IngestQueue.forget_store`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ragkit.state.library import bump
+from ragkit.state.tables import Row, Tables
+
+
+class IngestQueue(Tables):
+    """Claims, outcomes and purges of the server's one ingest writer per store."""
+
+    # -- the ingestion queue -------------------------------------------------------------
+    def claim(self, owner: str, limit: int) -> list[Row]:
+        """Take up to ``limit`` waiting files of one store (the one waiting longest)."""
+        with self.write() as db:
+            first = db.execute("SELECT vector_store_id FROM vs_files WHERE status='in_progress' AND claimed_by IS NULL "
+                               "ORDER BY seq LIMIT 1").fetchone()
+            if first is None:
+                return []
+            rows = db.execute(
+                "SELECT v.*, f.path, f.filename FROM vs_files v JOIN api_files f ON f.id=v.file_id "
+                "WHERE v.vector_store_id=? AND v.status='in_progress' AND v.claimed_by IS NULL ORDER BY v.seq LIMIT ?",
+                (first["vector_store_id"], limit)).fetchall()
+            db.executemany("UPDATE vs_files SET claimed_by=?, claimed_at=?, attempts=attempts+1 "
+                           "WHERE vector_store_id=? AND file_id=?",
+                           [(owner, time.time(), r["vector_store_id"], r["file_id"]) for r in rows])
+            orphans = db.execute("SELECT v.file_id FROM vs_files v LEFT JOIN api_files f ON f.id=v.file_id "
+                                 "WHERE v.status='in_progress' AND v.claimed_by IS NULL AND f.id IS NULL").fetchall()
+            for orphan in orphans:  # a file deleted while queued
+                db.execute("DELETE FROM vs_files WHERE file_id=?", (orphan["file_id"],))
+        return rows
+
+    def finish(self, vs_id: str, file_id: str, owner: str, status: str, last_error: dict | None,
+               chunks: int) -> bool:
+        """Record an ingest outcome; False when the row was detached meanwhile (undo the ingest)."""
+        with self.write() as db:
+            cursor = db.execute(
+                "UPDATE vs_files SET status=?, last_error=?, chunks=?, claimed_by=NULL "
+                "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
+                (status, json.dumps(last_error) if last_error else None, chunks, vs_id, file_id, owner))
+            bump(db, vs_id)
+            return cursor.rowcount > 0
+
+    def claims(self) -> list[Row]:
+        return self.all("SELECT vector_store_id, file_id, claimed_by, attempts FROM vs_files "
+                        "WHERE status='in_progress' AND claimed_by IS NOT NULL")
+
+    def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None, count: bool = True) -> None:
+        """Put a claim back in the queue: a dead worker's (or fail it after too many attempts), or,
+        with ``count=False``, one given up at shutdown, which does not count as an attempt."""
+        with self.write() as db:
+            if fail is None:
+                uncount = "" if count else ", attempts=MAX(attempts - 1, 0)"
+                db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? AND file_id=? "
+                           "AND claimed_by=?", (vs_id, file_id, owner))
+            else:
+                db.execute("UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
+                           "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
+                           (json.dumps(fail), vs_id, file_id, owner))
+                bump(db, vs_id)
+
+    def waiting(self) -> bool:
+        return self.one("SELECT 1 AS x FROM vs_files WHERE status='in_progress' AND claimed_by IS NULL LIMIT 1") is not None
+
+    def live_store_ids(self) -> list[str]:
+        """Every vector store not deleted (whose collections the worker keeps in step)."""
+        return [r["id"] for r in self.all("SELECT id FROM vector_stores WHERE deleted=0")]
+
+    def deleted_stores(self) -> list[Row]:
+        """Stores deleted by a client whose collections have not been purged yet."""
+        return self.all("SELECT * FROM vector_stores WHERE deleted=1")
+
+    def forget_store(self, vs_id: str) -> None:
+        """A deleted store's collection is purged: drop its row for good."""
+        with self.write() as db:
+            db.execute("DELETE FROM vector_stores WHERE id=? AND deleted=1", (vs_id,))
