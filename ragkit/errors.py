@@ -46,3 +46,24 @@ class TransientModelError(RagkitError):
 
 class GoldSetError(RagkitError):
     """A gold question file is empty or malformed."""
+
+
+class InvalidParameter(RagkitError):
+    """A request's parameter has a value that cannot be used (a malformed filter, an unknown
+    previous response). ``param`` names it, so a surface can point the caller at the field."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class NotFound(RagkitError):
+    """An object (a vector store, a conversation, a response) does not exist or is not the
+    caller's to see. ``kind`` and ``object_id`` say which; ``param`` names the field that held it."""
+
+    def __init__(self, kind: str, object_id: str, param: str | None = None) -> None:
+        super().__init__(f"No {kind} found with id '{object_id}'.")
+        self.kind = kind
+        self.object_id = object_id
+        self.param = param

@@ -6,6 +6,11 @@
 * Inside ``ragkit``, only the surfaces (the Python API, the CLI, the server) import ``ingest``,
   and only its entry point ``ingest.pipeline``: what both sides need lives in the foundation.
 * The server reaches stage one only through :mod:`ragkit.api`, never by importing ``ingest``.
+* The server is thin: it parses requests, calls the library of vector stores
+  (:mod:`ragkit.library`) and the answer engine, and maps their results to OpenAI's shapes. It
+  imports only those and the public, surface-facing modules (SERVER_MAY_IMPORT), never the query
+  side, stores, embedders, generators or rerankers directly; and the library and the answer
+  engine never import the server, the CLI or a web framework.
 * The foundation imports only the foundation: never stage one, the query side, answering,
   generators, conversations or a surface. A new module the foundation needs joins FOUNDATION
   (and with it this rule), deliberately.
@@ -26,6 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("ragkit", "ingest")
 SURFACES = ("ragkit.api", "ragkit.cli", "ragkit.server")
 SERVER = ("ragkit.server",)
+#: the core a surface calls: it knows nothing of HTTP
+CORE_ENGINES = ("ragkit.library", "ragkit.answer")
+WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn")
+#: what the server may import besides itself (and ``ragkit`` for its version)
+SERVER_MAY_IMPORT = ("ragkit.server", "ragkit.library", "ragkit.answer", "ragkit.api", "ragkit.models",
+                     "ragkit.errors", "ragkit.config", "ragkit.state", "ragkit.citations", "ragkit.text",
+                     "ragkit.llm", "ragkit.conversations", "ragkit.feedback", "ragkit.pages")
 #: the one module of stage one a surface may import
 STAGE_ONE_ENTRY = "ingest.pipeline"
 #: what stage one may use of ragkit, and what everything else builds on
@@ -35,6 +47,7 @@ FOUNDATION = ("ragkit.config", "ragkit.errors", "ragkit.models", "ragkit.stores"
 #: layers above the foundation, named so the guard below notices if one is renamed away
 ABOVE_FOUNDATION = ("ingest", "ragkit.query", "ragkit.rerankers", "ragkit.answerability",
                     "ragkit.citations", "ragkit.generators", "ragkit.conversations", "ragkit.eval",
+                    "ragkit.library", "ragkit.answer", "ragkit.feedback", "ragkit.pages",
                     "ragkit.api", "ragkit.cli", "ragkit.server")
 MAX_LINES = 420
 DYNAMIC_IMPORTS = ("import_module", "__import__")
@@ -64,6 +77,11 @@ def _dynamic_target(node: ast.Call) -> str | None:
 
 def _imports(path: Path, name: str) -> set[str]:
     """Every ragkit/ingest module this file imports, at any level (lazy imports count too)."""
+    return {t for t in _all_imports(path, name) if t.split(".")[0] in PACKAGES}
+
+
+def _all_imports(path: Path, name: str) -> set[str]:
+    """Every module this file imports, third-party ones included, at any level."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: set[str] = set()
@@ -79,7 +97,7 @@ def _imports(path: Path, name: str) -> set[str]:
             targets.update(f"{base}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Call) and (target := _dynamic_target(node)):
             targets.add(target)
-    return {t for t in targets if t.split(".")[0] in PACKAGES}
+    return targets
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:
@@ -115,6 +133,23 @@ def stage_one_imported_past_its_entry(graph: Graph) -> list[str]:
 def server_importing_stage_one(graph: Graph) -> list[str]:
     return [f"{name} imports {target}" for name, target in _edges(graph, SERVER)
             if _under(target, ("ingest",))]
+
+
+def core_reaching_a_surface(graph: Graph) -> list[str]:
+    return [f"{name} imports {target}" for name, target in _edges(graph, CORE_ENGINES)
+            if _under(target, ("ragkit.server", "ragkit.cli"))]
+
+
+def server_past_the_public_api(graph: Graph) -> list[str]:
+    """Server modules importing a module outside SERVER_MAY_IMPORT (an allow-list)."""
+    return [f"{name} imports {target}" for name, target in _edges(graph, SERVER)
+            if target != "ragkit" and not _under(target, SERVER_MAY_IMPORT)]
+
+
+def web_frameworks_in_core(imports: Graph) -> list[str]:
+    """``imports``: every module each module imports, third-party included."""
+    return [f"{name} imports {target}" for name, target in _edges(imports, CORE_ENGINES)
+            if _under(target, WEB_FRAMEWORKS)]
 
 
 def foundation_reaching_up(graph: Graph) -> list[str]:
@@ -163,6 +198,22 @@ def test_the_server_reaches_stage_one_only_through_the_api():
     assert not offenders, offenders
 
 
+def test_the_library_and_answer_engine_know_no_surface():
+    offenders = core_reaching_a_surface(_graph())
+    assert not offenders, offenders
+
+
+def test_the_library_and_answer_engine_import_no_web_framework():
+    imports = {name: _all_imports(path, name) for name, path in _modules().items()}
+    offenders = web_frameworks_in_core(imports)
+    assert not offenders, offenders
+
+
+def test_the_server_goes_through_the_library_and_the_public_api():
+    offenders = server_past_the_public_api(_graph())
+    assert not offenders, offenders
+
+
 def test_the_foundation_imports_nothing_above_it():
     offenders = foundation_reaching_up(_graph())
     assert not offenders, offenders
@@ -187,9 +238,10 @@ def test_the_rules_see_real_imports():
     assert "ingest.pipeline" in graph["ragkit.api"]  # a lazy import inside a method
     assert "ragkit.query.fusion" in graph["ragkit.query.retrieve"]
     assert "ragkit.pdfium" in graph["ingest.loaders.pdf"]
-    assert "ragkit.pdfium" in graph["ragkit.server.page_render"]
+    assert "ragkit.pdfium" in graph["ragkit.pages"]
     assert "ragkit.ingest_options" in graph["ingest.split"]
-    assert "ragkit.api" in graph["ragkit.server.stores"]  # how the server reaches stage one
+    assert "ragkit.api" in graph["ragkit.library.registry"]  # how the server reaches stage one
+    assert "ragkit.library.retrieval" in graph["ragkit.server.search"]
     assert "ragkit.models" in graph["ragkit.stores.manifest"]
 
 
@@ -222,6 +274,20 @@ def test_each_rule_names_a_breaking_edge():
     assert server_importing_stage_one({"ragkit.server.files": {"ingest.pipeline"}}) == [
         "ragkit.server.files imports ingest.pipeline"]
     assert not server_importing_stage_one({"ragkit.server.files": {"ragkit.api"}})
+
+    assert core_reaching_a_surface({"ragkit.library.retrieval": {"ragkit.server.errors"}}) == [
+        "ragkit.library.retrieval imports ragkit.server.errors"]
+    assert not core_reaching_a_surface({"ragkit.library.registry": {"ragkit.api"}})
+
+    assert server_past_the_public_api({"ragkit.server.chat": {"ragkit.query.retrieve"}}) == [
+        "ragkit.server.chat imports ragkit.query.retrieve"]
+    assert server_past_the_public_api({"ragkit.server.meta": {"ragkit.generators"}}) == [
+        "ragkit.server.meta imports ragkit.generators"]
+    assert not server_past_the_public_api({"ragkit.server.app": {"ragkit", "ragkit.library"}})
+
+    assert web_frameworks_in_core({"ragkit.library.engine": {"fastapi.responses", "json"}}) == [
+        "ragkit.library.engine imports fastapi.responses"]
+    assert not web_frameworks_in_core({"ragkit.server.app": {"fastapi"}})
 
     for upper in ABOVE_FOUNDATION:
         assert foundation_reaching_up({"ragkit.models": {f"{upper}.x"}}) == [

@@ -16,7 +16,7 @@ from server_helpers import ragkit
 from ragkit.eval.gold import load_jsonl
 from ragkit.generators.extractive import PREFIX
 from ragkit.server.config import ServerConfig
-from ragkit.server.feedback import FeedbackStore, Rating, export, plain_answer
+from ragkit.feedback import FeedbackStore, Rating, export, plain_answer
 
 ANSWER = f"{PREFIX} The WS-200 sensor array has a 3 years warranty [1]. It covers defects [1, 2]."
 CITED = [{"filename": "warranty-and-returns.docx", "page": None}, {"filename": "ws200-user-manual.pdf", "page": 2}]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from server_helpers import Server, create_key
-from test_page_render import WRAPPED, letters, make_pdf, text_inside
+from test_pages import WRAPPED, letters, make_pdf, text_inside
 
-from ragkit.server.feedback import FeedbackStore
+from ragkit.feedback import FeedbackStore
 from ragkit.server.config import ServerConfig
 
 pytestmark = pytest.mark.timeout(600)

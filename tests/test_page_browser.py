@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from server_helpers import create_key, ragkit
 from test_page import make_docx, start_server
-from test_page_render import letters, make_pdf, text_inside
+from test_pages import letters, make_pdf, text_inside
 
 pytestmark = pytest.mark.timeout(900)
 

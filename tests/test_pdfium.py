@@ -10,7 +10,7 @@ from pathlib import Path
 from factories import make_pdf
 from ingest.loaders import LoadOptions, load_file
 from ragkit.pdfium import PDFIUM_LOCK
-from ragkit.server.page_render import rendered_page
+from ragkit.pages import rendered_page
 
 WAIT = 0.5  # seconds a blocked call is given to (wrongly) finish while the lock is held
 

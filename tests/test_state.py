@@ -26,7 +26,7 @@ from legacy_layout import make_legacy_home
 from ragkit.conversations.store import ThreadStore
 from ragkit.errors import ConfigError
 from ragkit.models import Chunk
-from ragkit.server.feedback import FeedbackStore
+from ragkit.feedback import FeedbackStore
 from ragkit.state import FILENAME, head, open_database, open_home
 from ragkit.state import keys
 from ragkit.state.migrate import migration_lock

@@ -4,7 +4,7 @@ Expected failures (:class:`ragkit.errors.RagkitError`) print one line on stderr 
 their code (1, or 2 for usage/config errors); they never print a stack trace.
 
 The commands live in one module per area (documents, query, evaluate); the server adds its own
-(``ragkit serve``, ``keys``, ``logs``) through :func:`ragkit.server.commands.register`.
+(``ragkit serve``, ``keys``, ``logs``) through :func:`ragkit.cli.serve.register`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = ["app", "main"]
 
 
 def _register_plugins() -> None:
-    from ragkit.server.commands import register
+    from ragkit.cli.serve import register
 
     register(app)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from ragkit.errors import RagkitError
-from ragkit.server.commands import HomeOpt, _fail, _home
+from ragkit.cli.serve import HomeOpt, _fail, _home
 
 feedback_app = typer.Typer(no_args_is_help=True, add_completion=False,
                            help="Ratings given on the web page, exported as gold questions.")
@@ -33,8 +33,8 @@ def export(
     source, or answerable false when the documents do not answer it."""
     from ragkit.eval.gold import write_jsonl
     from ragkit.server.config import ServerConfig
-    from ragkit.server.feedback import FeedbackStore
-    from ragkit.server.feedback import export as gold_items
+    from ragkit.feedback import FeedbackStore
+    from ragkit.feedback import export as gold_items
 
     try:
         store = FeedbackStore(ServerConfig(home=_home(home)).server_dir)

@@ -1,7 +1,7 @@
 """The FastAPI application: one per worker process, assembled from one router per resource.
 
-:func:`create_app` builds the process's :class:`~ragkit.server.state.ServerContext` (metadata
-DB, knowledge-base registry, audit log, caches, ingest worker) and mounts the routers.
+:func:`create_app` builds the process's :class:`~ragkit.server.state.ServerContext` (the
+:class:`~ragkit.library.Library` of vector stores, audit log, rate limiter) and mounts the routers.
 :func:`create_app_from_env` is what uvicorn imports in each worker when ``--workers N`` is
 used: the server settings arrive as ``RAGKIT_SERVE_*`` environment variables.
 """
@@ -33,10 +33,9 @@ from ragkit.server import (
 )
 from ragkit.server.config import ServerConfig
 from ragkit.server.guard import RequestGuard
-from ragkit.server.ingest_worker import IngestWorker
+from ragkit.library import Library
 from ragkit.server.ratelimit import RateLimiter
-from ragkit.server.state import AnswerCache, ServerContext
-from ragkit.server.stores import StoreRegistry
+from ragkit.server.state import ServerContext
 from ragkit.state.audit import AuditLog
 from ragkit.state.server import ServerState
 
@@ -48,12 +47,9 @@ def build_context(config: ServerConfig) -> ServerContext:
     if config.chroma_url:
         overrides["chroma_url"] = config.chroma_url  # type: ignore[assignment]
     settings = load_settings(**overrides)
-    db = ServerState(config.db_path)
-    registry = StoreRegistry(settings)
-    worker = IngestWorker(db, registry)
-    return ServerContext(config=config, settings=settings, db=db, registry=registry,
-                         audit=AuditLog(db, redact_pii=config.redact_pii, legacy_file=config.audit_path),
-                         cache=AnswerCache(config.answer_cache), limiter=RateLimiter(), worker=worker)
+    library = Library(settings, ServerState(config.db_path), answer_cache=config.answer_cache)
+    return ServerContext(config=config, library=library, limiter=RateLimiter(),
+                         audit=AuditLog(library.state, redact_pii=config.redact_pii, legacy_file=config.audit_path))
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -62,10 +58,9 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _ = ctx.registry.embedder  # load the model before the first request, not during it
-        ctx.worker.start()
+        ctx.library.start()  # loads the model before the first request, not during it
         yield
-        ctx.worker.stop()
+        ctx.library.stop()
         ctx.audit.close()
 
     app = FastAPI(title="ragkit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

@@ -35,10 +35,10 @@ from starlette.concurrency import iterate_in_threadpool
 
 from ragkit.answer import FILE_SEARCH
 from ragkit.conversations.messages import MediaPart, content_text, conversation_turns, media_parts
-from ragkit.conversations.session import HISTORY_TURNS, phrase_similarity, standalone_question
-from ragkit.server import filters as openai_filters
+from ragkit.conversations.session import HISTORY_TURNS
+from ragkit.library import filters as openai_filters
 from ragkit.server import unserved
-from ragkit.server.answering import Grounded, answer, audit_answer
+from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.server.auth import reader, store_for
 from ragkit.server.chat_stream import Chunks, grounded_chunks, meta_of, tool_chunks, usage_of
 from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
@@ -128,12 +128,9 @@ def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: li
 def _standalone(ctx: ServerContext, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """The last question made standalone from the earlier turns of the request, as a thread's
     follow-up is (the chat model when configured, else the offline rewrite)."""
-    from ragkit.llm import make_client
 
     question, pairs = conversation_turns(messages)
-    made, notices = standalone_question(question, pairs[-HISTORY_TURNS:], ctx.settings,
-                                        lambda: ctx.registry.upstream(make_client),
-                                        lambda: phrase_similarity(lambda: ctx.registry.embedder))
+    made, notices = ctx.library.follow_up(question, pairs[-HISTORY_TURNS:])
     return made.query, notices
 
 
@@ -200,7 +197,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         return _completion(completion_id, model, message, turn.finish_reason, turn.result.usage, extra)
 
     def run(on_token=None) -> Grounded:
-        grounded = answer(ctx, stores, query, k=k, node=node, model=model, generator=generator,
+        grounded = answer(ctx.library, stores, query, k=k, node=node, model=model, generator=generator,
                           instructions=instructions, on_token=on_token, max_tokens=max_tokens)
         return grounded
 
@@ -231,12 +228,10 @@ async def _proxy(ctx: ServerContext, payload: dict[str, Any]) -> Response:
     """Forward a chat completion to the upstream model as it is, and its answer back as it is."""
     import openai
 
-    from ragkit.llm import make_client
-
     if ctx.chat_model is None:
         raise bad_request("No vector store named and no upstream chat model configured (set OPENAI_API_KEY or "
                           "base_url), so there is nothing to answer with.", "vector_store_ids")
-    client = ctx.registry.upstream(make_client)
+    client = ctx.library.upstream()
     rest = {k: v for k, v in payload.items() if k not in ("model", "messages")}
     try:
         if payload.get("stream"):

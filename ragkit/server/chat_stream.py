@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ragkit.server.answering import Grounded, audit_answer, stream
+from ragkit.library.answering import Grounded, audit_answer, stream
 from ragkit.server.chat_tools import ToolTurn
 from ragkit.server.responses import _stream_error
 

@@ -29,7 +29,7 @@ from ragkit.answer import FILE_SEARCH, LoopResult, LoopState, Tool, run_tool_loo
 from ragkit.answer.file_search import tools_system
 from ragkit.answer.loop import replay_call
 from ragkit.conversations.messages import content_text
-from ragkit.server.answering import Grounded
+from ragkit.library.answering import Grounded
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.state import ServerContext
 from ragkit.server.tool_calls import grounded_of, offered_tools
@@ -170,14 +170,12 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                    temperature: float | None = None, max_tokens: int | None = None,
                    parallel_tool_calls: bool | None = None) -> ToolTurn:
     """One request of the loop. ``query`` (the standalone question) is searched first when given."""
-    from ragkit.llm import make_client
-
     tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions)
     state = rebuild(messages, instructions, tools)
     state.rounds = 0
     if query and stores:
         _search_first(state, tools, query)
-    result = run_tool_loop(ctx.registry.upstream(make_client), state, tools, model=model, max_rounds=MAX_ROUNDS,
+    result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice="auto" if tool_choice == "none" and stores else tool_choice,
                            temperature=temperature, max_tokens=max_tokens,
                            parallel_tool_calls=parallel_tool_calls if functions else None)

@@ -4,7 +4,7 @@ and the stored responses (``GET``/``DELETE /v1/responses/{id}``).
 A conversation belongs to the key that created it. Its items are messages: those a client adds
 and those ``/v1/responses`` adds when called with ``conversation=`` (the input, the
 ``file_search_call`` and the answer). The answers' passages and the queries searched are kept
-with the items, so the next follow-up is rewritten from them (:mod:`ragkit.server.followups`).
+with the items, so the next follow-up is rewritten from them (:mod:`ragkit.library.history`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request, not_found
-from ragkit.server.followups import add_items, conversation_for, message_item, stored_response
+from ragkit.library.history import add_items, conversation_for, message_item, stored_response
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body, check_metadata
 from ragkit.server.shapes import ListQuery, cursor_page
@@ -54,20 +54,20 @@ def create_conversation(body: ConversationBody | None = None, ctx: ServerContext
     conversation = {"id": adb.new_id("conv"), "object": "conversation", "created_at": now(),
                     "metadata": body.metadata or {}}
     adb.insert(ctx.db, adb.CONVERSATIONS, conversation, principal.id)
-    add_items(ctx, conversation["id"], items)
+    add_items(ctx.library, conversation["id"], items)
     return conversation
 
 
 @router.get(PREFIX + "/{conversation_id}")
 def retrieve_conversation(conversation_id: str, ctx: ServerContext = Depends(context),
                           principal: Principal = Depends(reader)) -> dict[str, Any]:
-    return conversation_for(ctx, principal.id, conversation_id)
+    return conversation_for(ctx.library, principal.id, conversation_id)
 
 
 @router.post(PREFIX + "/{conversation_id}")
 def update_conversation(conversation_id: str, body: ConversationBody, ctx: ServerContext = Depends(context),
                         principal: Principal = Depends(reader)) -> dict[str, Any]:
-    conversation = conversation_for(ctx, principal.id, conversation_id)
+    conversation = conversation_for(ctx.library, principal.id, conversation_id)
     conversation["metadata"] = body.metadata or {}
     return adb.replace(ctx.db, adb.CONVERSATIONS, conversation)
 
@@ -75,7 +75,7 @@ def update_conversation(conversation_id: str, body: ConversationBody, ctx: Serve
 @router.delete(PREFIX + "/{conversation_id}")
 def delete_conversation(conversation_id: str, ctx: ServerContext = Depends(context),
                         principal: Principal = Depends(reader)) -> dict[str, Any]:
-    conversation_for(ctx, principal.id, conversation_id)
+    conversation_for(ctx.library, principal.id, conversation_id)
     adb.delete(ctx.db, adb.CONVERSATIONS, conversation_id)
     return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
@@ -83,8 +83,8 @@ def delete_conversation(conversation_id: str, ctx: ServerContext = Depends(conte
 @router.post(PREFIX + "/{conversation_id}/items")
 def create_items(conversation_id: str, body: ItemsBody, ctx: ServerContext = Depends(context),
                  principal: Principal = Depends(reader)) -> dict[str, Any]:
-    conversation_for(ctx, principal.id, conversation_id)
-    items = add_items(ctx, conversation_id, _items(body.items))
+    conversation_for(ctx.library, principal.id, conversation_id)
+    items = add_items(ctx.library, conversation_id, _items(body.items))
     return {"object": "list", "data": items, "first_id": items[0]["id"], "last_id": items[-1]["id"],
             "has_more": False}
 
@@ -92,7 +92,7 @@ def create_items(conversation_id: str, body: ItemsBody, ctx: ServerContext = Dep
 @router.get(PREFIX + "/{conversation_id}/items")
 def list_items(conversation_id: str, query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
                principal: Principal = Depends(reader)) -> dict[str, Any]:
-    conversation_for(ctx, principal.id, conversation_id)
+    conversation_for(ctx.library, principal.id, conversation_id)
     return cursor_page(lambda: stored.items_page(ctx.db, conversation_id, query), query, adb.body_of)
 
 
@@ -106,14 +106,14 @@ def _item(ctx: ServerContext, conversation_id: str, item_id: str) -> dict[str, A
 @router.get(PREFIX + "/{conversation_id}/items/{item_id}")
 def retrieve_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends(context),
                   principal: Principal = Depends(reader)) -> dict[str, Any]:
-    conversation_for(ctx, principal.id, conversation_id)
+    conversation_for(ctx.library, principal.id, conversation_id)
     return _item(ctx, conversation_id, item_id)
 
 
 @router.delete(PREFIX + "/{conversation_id}/items/{item_id}")
 def delete_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends(context),
                 principal: Principal = Depends(reader)) -> dict[str, Any]:
-    conversation = conversation_for(ctx, principal.id, conversation_id)
+    conversation = conversation_for(ctx.library, principal.id, conversation_id)
     _item(ctx, conversation_id, item_id)
     stored.delete_item(ctx.db, conversation_id, item_id)
     return conversation
@@ -122,13 +122,13 @@ def delete_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends
 @router.get("/v1/responses/{response_id}")
 def retrieve_response(response_id: str, ctx: ServerContext = Depends(context),
                       principal: Principal = Depends(reader)) -> dict[str, Any]:
-    return stored_response(ctx, principal.id, response_id)
+    return stored_response(ctx.library, principal.id, response_id)
 
 
 @router.delete("/v1/responses/{response_id}")
 def delete_response(response_id: str, ctx: ServerContext = Depends(context),
                     principal: Principal = Depends(reader)) -> dict[str, Any]:
-    stored_response(ctx, principal.id, response_id)
+    stored_response(ctx.library, principal.id, response_id)
     stored.delete_response(ctx.db, response_id)
     return {"id": response_id, "object": "response.deleted", "deleted": True}
 
@@ -137,7 +137,7 @@ def delete_response(response_id: str, ctx: ServerContext = Depends(context),
 def list_input_items(response_id: str, query: Annotated[ListQuery, Query()], ctx: ServerContext = Depends(context),
                      principal: Principal = Depends(reader)) -> dict[str, Any]:
     """The items the response was asked with: messages and function call outputs, each with an id."""
-    stored_response(ctx, principal.id, response_id)
+    stored_response(ctx.library, principal.id, response_id)
     return cursor_page(lambda: stored.input_items_page(ctx.db, response_id, query), query,
                        lambda row: json.loads(row["body"]))
 
@@ -145,6 +145,6 @@ def list_input_items(response_id: str, query: Annotated[ListQuery, Query()], ctx
 @router.post("/v1/responses/{response_id}/cancel")
 def cancel_response(response_id: str, ctx: ServerContext = Depends(context),
                     principal: Principal = Depends(reader)) -> dict[str, Any]:
-    stored_response(ctx, principal.id, response_id)
+    stored_response(ctx.library, principal.id, response_id)
     raise bad_request("Only responses created with background=true can be cancelled; ragkit answers "
                       "every response before returning it.", "response_id")

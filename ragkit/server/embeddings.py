@@ -64,7 +64,7 @@ def create_embeddings(body: EmbeddingsBody, ctx: ServerContext = Depends(context
         raise ApiError(404, f"The model '{body.model}' does not exist. The embedding model is '{EMBEDDING_MODEL}'.",
                        param="model", code="model_not_found")
     texts = texts_of(body.input)
-    embedder = ctx.registry.embedder
+    embedder = ctx.library.embedder
     if body.dimensions is not None and body.dimensions != embedder.dimension:
         raise bad_request(f"dimensions must be {embedder.dimension} (the model's own) or left out.", "dimensions")
     vectors = embedder.embed(texts)

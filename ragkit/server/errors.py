@@ -20,7 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragkit.errors import ConfigError, GeneratorError, RagkitError, TransientModelError, UsageError
+from ragkit.errors import (
+    ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError,
+)
 
 log = logging.getLogger("ragkit.server")
 
@@ -69,6 +71,10 @@ def too_large(limit: int) -> ApiError:
 
 def from_ragkit(exc: RagkitError) -> ApiError:
     """ragkit's expected failures keep their message; the status says whose fault it was."""
+    if isinstance(exc, InvalidParameter):
+        return ApiError(400, str(exc), param=exc.param, code=exc.code)
+    if isinstance(exc, NotFound):
+        return not_found(exc.kind, exc.object_id, exc.param)
     if isinstance(exc, UsageError):
         return ApiError(400, str(exc))
     if isinstance(exc, GeneratorError):

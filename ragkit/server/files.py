@@ -125,7 +125,7 @@ async def delete_file(file_id: str, ctx: ServerContext = Depends(context),
 
     def remove() -> None:
         for vs_id in ctx.db.delete_file(file_id):
-            ctx.worker.detached(vs_id)  # its chunks go next, by the stores' one writer
+            ctx.library.detached(vs_id)  # its chunks go next, by the stores' one writer
         shutil.rmtree(Path(row["path"]).parent, ignore_errors=True)
 
     await asyncio.to_thread(remove)

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from ragkit.server.answering import count_tokens
+from ragkit.library.answering import count_tokens
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request
 from ragkit.server.keys import Principal

@@ -9,8 +9,8 @@ What the OpenAI API has no words for lives under ``/page``:
 
 * ``GET /page/citation``: the cited chunk with the quote's offsets and, for a PDF, the page's
   picture address and the quote's rectangles on it;
-* ``GET /page/render``: a PDF page as a PNG (cached under the home, see :mod:`page_render`);
-* ``POST /page/feedback``: a thumbs up or down (see :mod:`ragkit.server.feedback`);
+* ``GET /page/render``: a PDF page as a PNG (cached under the home, see :mod:`ragkit.pages`);
+* ``POST /page/feedback``: a thumbs up or down (see :mod:`ragkit.feedback`);
 * ``POST /page/standalone``: a follow-up rewritten as a question that can be searched alone
   (the chat model's condenser when one is configured, else the offline rewriter of ``ragkit
   chat``), so a conversation on the page keeps its subject.
@@ -36,9 +36,9 @@ from pydantic import BaseModel, Field
 
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request, not_found
-from ragkit.server.feedback import FeedbackStore, Rating
+from ragkit.feedback import FeedbackStore, Rating
 from ragkit.server.keys import Principal
-from ragkit.server.page_render import PageError, find_quote, rendered_page
+from ragkit.pages import PageError, find_quote, rendered_page
 from ragkit.server.state import ServerContext, context
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +74,7 @@ def _document(ctx: ServerContext, principal: Principal, vector_store_id: str, fi
     row = ctx.db.file(file_id)
     if row is None or ctx.db.vs_file(vector_store_id, file_id) is None:
         raise not_found("file", file_id, "file_id")
-    return ctx.registry.kb(store), row
+    return ctx.library.kb(store), row
 
 
 def _is_pdf(row: dict[str, Any]) -> bool:
@@ -165,12 +165,9 @@ def standalone(body: Followup, ctx: ServerContext = Depends(context),
 
 
 def _condensed(ctx: ServerContext, question: str, previous: str, passages: tuple[str, ...]) -> tuple[Any, list[str]]:
-    from ragkit.conversations.session import phrase_similarity, standalone_question
     from ragkit.conversations.store import Message
-    from ragkit.llm import make_client
 
     asked = Message(id=0, thread_id="", role="user", content=previous, created_at=0.0)
     answered = Message(id=0, thread_id="", role="assistant", content=passages[0] if passages else "",
                        created_at=0.0, sources=[{"text": p} for p in passages[1:]])
-    return standalone_question(question, [(asked, answered)], ctx.settings, lambda: ctx.registry.upstream(make_client),
-                               lambda: phrase_similarity(lambda: ctx.registry.embedder))
+    return ctx.library.follow_up(question, [(asked, answered)])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragkit.server.answering import Grounded
-from ragkit.server.retrieval import Found
+from ragkit.library.answering import Grounded
+from ragkit.library.retrieval import Found
 
 
 def usage_of(grounded: Grounded) -> dict[str, Any]:

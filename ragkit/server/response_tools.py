@@ -35,9 +35,9 @@ from ragkit.answer import (
 )
 from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS
-from ragkit.server.answering import Grounded
+from ragkit.library.answering import Grounded
 from ragkit.server.errors import bad_request
-from ragkit.server.followups import remember_response, response_history
+from ragkit.library.history import remember_response, response_history
 from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.state import ServerContext
@@ -158,7 +158,6 @@ class ToolLoopFailed(Exception):
 @dataclass
 class ToolTurn:
     """One response of the loop: its output items, and the answer when it finished."""
-
     output: list[dict[str, Any]]
     grounded: Grounded | None
     question: str
@@ -172,7 +171,7 @@ def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, An
 def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn, raw_input: Any) -> None:
     """Keep the response (for retrieve, ``previous_response_id`` and its input items) and the
     loop's state."""
-    remember_response(ctx, owner, response, turn.question, turn.grounded, raw_input, standalone=turn.question)
+    remember_response(ctx.library, owner, response, turn.question, turn.grounded, raw_input, standalone=turn.question)
     stored.save_tool_state(ctx.db, response["id"], owner, turn.state)
 
 
@@ -180,7 +179,7 @@ def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
     """The loop's state: restored from ``previous_response_id``, or a new chat from the history."""
     saved = load_state(ctx, owner, body.previous_response_id) if body.previous_response_id else None
     if saved is None:  # a new chat, or one after an earlier grounded answer: from its question and answer
-        pairs = response_history(ctx, owner, body.previous_response_id) if body.previous_response_id else []
+        pairs = response_history(ctx.library, owner, body.previous_response_id) if body.previous_response_id else []
         saved = {"messages": opening_messages(tools_system(body.instructions), pairs[-HISTORY_TURNS:])}
     state = LoopState.from_dict(saved)
     state.rounds, state.usage = 0, {}  # each response has its own rounds and usage
@@ -193,12 +192,10 @@ def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
 def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
               functions: list[FunctionTool], with_results: bool) -> ToolTurn:
     """Drive the model until it answers or calls one of the user's functions."""
-    from ragkit.llm import make_client
-
     state = _start(ctx, owner, body)
     question = last_user_text(state.messages)
     tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions])
-    result = run_tool_loop(ctx.registry.upstream(make_client), state, tools, model=model, max_rounds=MAX_ROUNDS,
+    result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice=chat_tool_choice(getattr(body, "tool_choice", None)),
                            temperature=body.temperature, max_tokens=body.max_output_tokens)
     if result.status == "max_rounds":

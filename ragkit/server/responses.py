@@ -9,7 +9,7 @@ reader can check the claim; ``response.ragkit`` says whether the answer was a re
 
 Follow-ups: with ``previous_response_id`` (the chain of stored responses) or ``conversation`` (its
 message items) the question is rewritten into a standalone query from that history, as a chat
-session does (:mod:`ragkit.server.followups`); ``response.ragkit.search_query`` shows what was
+session does (:mod:`ragkit.library.history`); ``response.ragkit.search_query`` shows what was
 searched. Every response is stored for its key (``store: false`` opts out), and a response with
 ``conversation`` appends its input and output items to the conversation.
 
@@ -35,11 +35,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field, field_validator
 
-from ragkit.server import filters as openai_filters
-from ragkit.server.answering import Grounded, answer, audit_answer, stream
+from ragkit.library import filters as openai_filters
+from ragkit.library.answering import Grounded, answer, audit_answer, stream
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request
-from ragkit.server.followups import Memory
+from ragkit.library.history import Memory
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body, check_plain_text
@@ -201,7 +201,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     if functions or has_tool_items(body.input):
         return await _with_functions(ctx, principal, body, audit, model, generator, functions)
     question = question_of(body.input)
-    memory = await asyncio.to_thread(Memory.open, ctx, principal, body, question)
+    memory = await asyncio.to_thread(Memory.open, ctx.library, principal.id, body, question)
     tools = _tools(ctx, body)
     stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
     node = openai_filters.parse(tools[0].filters, "tools.filters") if len(tools) == 1 else None
@@ -211,7 +211,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     with_results = RESULTS in body.include
 
     def run(on_token=None, on_retrieved=None) -> Grounded:
-        grounded = answer(ctx, stores, memory.query, k=k, node=node, model=model, generator=generator,
+        grounded = answer(ctx.library, stores, memory.query, k=k, node=node, model=model, generator=generator,
                           instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved,
                           max_tokens=body.max_output_tokens)
         grounded.warnings.extend(memory.notices)

@@ -6,7 +6,7 @@ A run answers the thread's last user message. Two ways, chosen when the run is c
   thread's history (:func:`ragkit.conversations.session.standalone_question`: the chat model
   condenses it, or the offline rewrite carries the last turn's subject), then answered over the
   assistant's vector stores exactly as ``/v1/responses`` answers
-  (:func:`ragkit.server.answering.answer`: refusal, extractive or model answer, checked citations);
+  (:func:`ragkit.library.answering.answer`: refusal, extractive or model answer, checked citations);
 * **tools** (user ``function`` tools and a chat model): the model sees the conversation and may
   call ``file_search`` (run by :func:`ragkit.answer.run_tool_loop`, its passages numbered for the
   whole run) and the user's functions. A call to a user function stops the run at
@@ -32,9 +32,9 @@ from ragkit.answer import LoopState, ToolCall, opening_messages, run_tool_loop
 from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
 from ragkit.errors import RagkitError
-from ragkit.server.answering import Grounded, answer
-from ragkit.server.followups import Pairs, follow_up, sources_of, turn
-from ragkit.server.retrieval import Found
+from ragkit.library.answering import Grounded, answer
+from ragkit.library.history import Pairs, sources_of, turn
+from ragkit.library.retrieval import Found
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
     file_search_call,
@@ -160,7 +160,7 @@ def conversation(ctx: ServerContext, thread_id: str, last_messages: int | None =
 def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
               emit: Emit, streaming: bool) -> None:
     question, history = conversation(ctx, run["thread_id"], last_messages(run))
-    made, notices = follow_up(ctx, _text(question), history)
+    made, notices = ctx.library.follow_up(_text(question), history)
     adb.update_message(ctx.db, question, standalone=made.query)
     call_id = adb.new_id("call")
     search_step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls",
@@ -177,7 +177,7 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
         if text:
             emit("thread.message.delta", message_delta(opened["message"]["id"], text))
 
-    grounded = answer(ctx, stores, made.query, k=state["k"], node=None, model=run["model"],
+    grounded = answer(ctx.library, stores, made.query, k=state["k"], node=None, model=run["model"],
                       generator=state["generator"], instructions=run["instructions"] or None,
                       on_token=on_token if streaming else None, on_retrieved=on_retrieved,
                       max_tokens=run.get("max_completion_tokens"))
@@ -257,8 +257,6 @@ def tool_messages(ctx: ServerContext, thread_id: str, instructions: str, keep: i
 def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
                 emit: Emit) -> None:
     """The run's turn of the tool loop; it stops at the answer, a user function, or a cancel."""
-    from ragkit.llm import make_client
-
     functions = [t["function"] for t in run["tools"] if t["type"] == "function"]
     loop = LoopState.from_dict(state)
 
@@ -272,7 +270,7 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
             _done_step(ctx, step, emit)
 
     try:
-        result = run_tool_loop(ctx.registry.upstream(make_client), loop,
+        result = run_tool_loop(ctx.library.upstream(), loop,
                                offered_tools(ctx, stores, state["k"], functions), model=run["model"],
                                max_rounds=MAX_ROUNDS, tool_choice=chat_tool_choice(run.get("tool_choice")),
                                temperature=run.get("temperature"), max_tokens=run.get("max_completion_tokens"),

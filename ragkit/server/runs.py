@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from ragkit.answer import LoopState, add_tool_outputs
 from ragkit.server import run_engine
-from ragkit.server.answering import stream
+from ragkit.library.answering import stream
 from ragkit.server.assistant_params import (
     MetadataBody, RunBody, ThreadAndRunBody, ThreadBody, ToolOutputsBody, assistant_for, check_tools, run_model,
     store_ids, thread_for,

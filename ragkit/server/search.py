@@ -1,7 +1,7 @@
 """``POST /v1/vector_stores/{id}/search``: ragkit's hybrid retrieval behind OpenAI's search API.
 
 ``query`` may be a list (each is searched, results merged); ``filters`` are OpenAI attribute
-filters (:mod:`ragkit.server.filters`); ``ranking_options.score_threshold`` drops weak results
+filters (:mod:`ragkit.library.filters`); ``ranking_options.score_threshold`` drops weak results
 and ``ranking_options.hybrid_search`` weights become the dense/BM25 fusion weight.
 ``rewrite_query`` searches each query as its keywords (stopwords and instruction words such as
 "please give" dropped: :func:`ragkit.text.keyword_query`); ``search_query`` shows what was searched.
@@ -17,12 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
-from ragkit.server import filters as openai_filters
+from ragkit.library import filters as openai_filters
+from ragkit.library.retrieval import Found, audit_hits, audit_timings, retrieve
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
-from ragkit.server.retrieval import audit_hits, audit_timings, retrieve, search_result
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.text import keyword_query
@@ -80,10 +80,18 @@ def search(vector_store_id: str, body: SearchBody, request: Request, ctx: Server
     audit["question"] = " | ".join(queries)
     node = openai_filters.parse(body.filters)
     options = body.ranking_options
-    retrieved = retrieve(ctx, [store], queries, body.max_num_results, node,
+    retrieved = retrieve(ctx.library, [store], queries, body.max_num_results, node,
                          score_threshold=options.score_threshold if options else None, alpha=fusion_alpha(options))
     ctx.db.touch_store(vector_store_id)
     audit["retrieved"] = audit_hits(retrieved.found)
     audit["retrieval_ms"] = audit_timings(retrieved.timings)
     return json_response({"object": "vector_store.search_results.page", "search_query": queries,
                           "data": [search_result(f) for f in retrieved.found], "has_more": False, "next_page": None})
+
+
+def search_result(item: Found) -> dict[str, Any]:
+    """One entry of a vector store search page: OpenAI's shape (``attributes`` untouched) plus
+    ragkit's ``page``, ``chunk_id`` and ``vector_store_id`` beside them, which the SDK keeps as extras."""
+    return {"file_id": item.file_id, "filename": item.filename, "score": item.score,
+            "attributes": item.result_attributes(), "content": [{"type": "text", "text": item.hit.text}],
+            "page": item.hit.page, "chunk_id": item.hit.chunk_id, "vector_store_id": item.vector_store_id}

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from ragkit.citations import MARKER
-from ragkit.server.answering import Grounded
+from ragkit.library.answering import Grounded
 from ragkit.server.errors import bad_request
 from ragkit.server.responses import annotations
-from ragkit.server.retrieval import Found
+from ragkit.library.retrieval import Found
 from ragkit.state.assistants import new_id
 from ragkit.state.tables import now
 

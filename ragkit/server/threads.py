@@ -70,7 +70,7 @@ def _attach(ctx: ServerContext, principal: Principal, thread_id: str, file_ids: 
         thread["tool_resources"] = {"file_search": {"vector_store_ids": store_ids(thread["tool_resources"]) + [own]}}
         adb.replace(ctx.db, adb.THREADS, thread)
     ctx.db.attach(own, list(dict.fromkeys(file_ids)), {})
-    ctx.worker.wake()
+    ctx.library.wake()
 
 
 def create_thread(ctx: ServerContext, principal: Principal, body: ThreadBody, param: str = "") -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from ragkit.answer import FILE_SEARCH, LoopResult, Tool, ToolCall, file_search_tool, last_user_text
 from ragkit.models import SearchHit
-from ragkit.server.answering import Grounded
-from ragkit.server.retrieval import Found, retrieve
+from ragkit.library.answering import Grounded
+from ragkit.library.retrieval import Found, retrieve
 from ragkit.server.state import ServerContext
 
 
@@ -24,7 +24,7 @@ def offered_tools(ctx: ServerContext, stores: list[dict[str, Any]], k: int,
     (chat-completions definitions: ``name``, ``parameters``, ``description``)."""
 
     def search(query: str) -> tuple[list[SearchHit], list[dict[str, Any]]]:
-        found = retrieve(ctx, stores, [query], k).found
+        found = retrieve(ctx.library, stores, [query], k).found
         return [f.hit for f in found], [{"vector_store_id": f.vector_store_id, "file_id": f.file_id,
                                          "filename": f.filename, "attributes": f.attributes} for f in found]
 

@@ -45,7 +45,7 @@ def _chunking(ctx: ServerContext, store: dict[str, Any], strategy: ChunkingStrat
     if counts["total"]:
         raise conflict_chunking(store, wanted)
     ctx.db.update_store(store["id"], chunk_size=wanted[0], chunk_overlap=wanted[1])
-    ctx.registry.forget(store["id"])
+    ctx.library.forget(store["id"])
     return ctx.db.store(store["id"]) or store
 
 
@@ -70,7 +70,7 @@ def attach_file(vector_store_id: str, body: CreateStoreFile, request: Request, r
     file_for(ctx, principal, body.file_id, "file_id")
     store = _chunking(ctx, store, body.chunking_strategy)
     ctx.db.attach(vector_store_id, [body.file_id], {body.file_id: body.attributes})
-    ctx.worker.wake()
+    ctx.library.wake()
     row = ctx.db.vs_file(vector_store_id, body.file_id)
     assert row is not None
     _poll_hint(response, ctx, row["status"] == "in_progress")
@@ -118,7 +118,7 @@ async def detach_file(vector_store_id: str, file_id: str, ctx: ServerContext = D
     # Gone from listings and search at once; the ingest worker (the store's one writer) removes
     # its chunks, after an ingest of the file still running ends.
     await asyncio.to_thread(ctx.db.detach, vector_store_id, file_id)
-    ctx.worker.detached(vector_store_id)
+    ctx.library.detached(vector_store_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 
@@ -131,7 +131,7 @@ def file_content(vector_store_id: str, file_id: str, ctx: ServerContext = Depend
     found = ctx.db.file(file_id)
     data: list[dict[str, Any]] = []
     if found is not None:
-        manifest = ctx.registry.kb(store).manifest
+        manifest = ctx.library.kb(store).manifest
         chunks = manifest.chunks_by_id(sorted(manifest.chunk_ids(found["path"])))
         ordered = sorted(chunks.items(), key=lambda item: item[1][1].get("chunk_index", 0))
         data = [{"type": "text", "text": text, "page": meta.get("page"), "chunk_id": chunk_id}
@@ -156,7 +156,7 @@ def create_batch(vector_store_id: str, body: CreateBatch, request: Request, resp
     batch_id = "vsfb_" + secrets.token_hex(12)
     ids = list(dict.fromkeys(file_id for file_id, _, _ in entries))
     ctx.db.attach(vector_store_id, ids, {file_id: attrs for file_id, attrs, _ in entries}, batch_id=batch_id)
-    ctx.worker.wake()
+    ctx.library.wake()
     shown = batch(ctx.db, ctx.db.batch(vector_store_id, batch_id) or {})
     _poll_hint(response, ctx, shown["status"] == "in_progress")
     return shown

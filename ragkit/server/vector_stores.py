@@ -47,7 +47,7 @@ def create_store(body: CreateStore, request: Request, ctx: ServerContext = Depen
     ctx.db.insert_store(row)
     if body.file_ids:
         ctx.db.attach(row["id"], list(dict.fromkeys(body.file_ids)), {})
-        ctx.worker.wake()
+        ctx.library.wake()
     request.state.audit["vector_store"] = row["id"]
     return vector_store(ctx.db, ctx.db.store(row["id"]) or row)
 
@@ -94,5 +94,5 @@ async def delete_store(vector_store_id: str, request: Request, ctx: ServerContex
     # Gone for every client at once; an ingest into it stops at its next step and the ingest
     # worker drops the collection once no search reads it (after a crash, at the next start).
     await asyncio.to_thread(ctx.db.delete_store, vector_store_id)
-    ctx.worker.cancel(vector_store_id)
+    ctx.library.cancel(vector_store_id)
     return {"id": vector_store_id, "object": "vector_store.deleted", "deleted": True}

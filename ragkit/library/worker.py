@@ -1,4 +1,4 @@
-"""Background ingestion: a thread per server process that works the queue in ``vs_files``.
+"""Background ingestion: a thread per process that works the queue in ``vs_files``.
 
 Clients attach files and poll; this thread claims waiting files (all of one store at a time, so a
 batch becomes one ``kb.ingest`` run with one BM25 rebuild), ingests them and records each file
@@ -37,10 +37,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ragkit.errors import RagkitError
-from ragkit.server.stores import StoreGone, StoreRegistry
+from ragkit.library.registry import StoreGone, StoreRegistry
 from ragkit.state.server import ServerState
 
-log = logging.getLogger("ragkit.server")
+log = logging.getLogger("ragkit.library")
 
 MAX_ATTEMPTS = 3
 CLAIM_LIMIT = 1000  # files per ingest run: one BM25 rebuild per run, so not too few

@@ -1,9 +1,10 @@
-"""Follow-up questions on the server: the history a question continues, and its standalone form.
+"""Follow-up questions: the history a question continues, and its standalone form.
 
 Three surfaces continue a conversation: a thread's runs, ``/v1/responses`` with
 ``previous_response_id`` (the chain of earlier responses) and ``/v1/responses`` with
 ``conversation`` (the conversation's message items). Each turns its history into (question,
-answer) pairs and asks :func:`follow_up` for the query to search, which is what
+answer) pairs and asks :meth:`Library.follow_up <ragkit.library.engine.Library.follow_up>` for
+the query to search, which is what
 :class:`~ragkit.conversations.ChatSession` does locally: the chat model condenses the follow-up
 when one is configured, else the offline rewrite carries the last turn's subject into it.
 
@@ -15,19 +16,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ragkit.conversations.rewrite import Rewrite
-from ragkit.conversations.session import (
-    HISTORY_TURNS, phrase_similarity, question_answer_pairs, standalone_question,
-)
+from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
 from ragkit.conversations.store import Message
-from ragkit.server.answering import Grounded
-from ragkit.server.errors import ApiError, bad_request, not_found
-from ragkit.server.keys import Principal
-from ragkit.server.state import ServerContext
+from ragkit.errors import InvalidParameter, NotFound
+from ragkit.library.answering import Grounded
 from ragkit.state import assistants as adb
 from ragkit.state import responses as stored
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.library.engine import Library
 
 Pairs = list[tuple[Message, Message]]
 USER_ROLES = ("user", "system", "developer")
@@ -38,29 +37,21 @@ def turn(role: str, text: str, standalone: str | None = None, sources: list[dict
                    sources=sources or [], standalone=standalone)
 
 
-def follow_up(ctx: ServerContext, question: str, history: Pairs) -> tuple[Rewrite, list[str]]:
-    """The query to search for ``question`` after ``history`` (unchanged when there is none)."""
-    from ragkit.llm import make_client
-
-    return standalone_question(question, history, ctx.settings, lambda: ctx.registry.upstream(make_client),
-                               lambda: phrase_similarity(lambda: ctx.registry.embedder))
-
-
 def sources_of(grounded: Grounded) -> list[dict[str, Any]]:
     return [{"text": f.hit.text} for f in grounded.found]
 
 
 # -- previous_response_id -------------------------------------------------------------------------
-def response_history(ctx: ServerContext, owner: str, previous_id: str) -> Pairs:
+def response_history(library: Library, owner: str, previous_id: str) -> Pairs:
     """The chain of stored responses ending at ``previous_id``, oldest first (another key's is not found)."""
     pairs: Pairs = []
     current: str | None = previous_id
     while current and len(pairs) < HISTORY_TURNS:
-        row = stored.response_row(ctx.db, current, owner)
+        row = stored.response_row(library.state, current, owner)
         if row is None:
             if current == previous_id:  # OpenAI's answer: a 400 naming the parameter
-                raise ApiError(400, f"Previous response with id '{previous_id}' not found.",
-                               param="previous_response_id", code="previous_response_not_found")
+                raise InvalidParameter(f"Previous response with id '{previous_id}' not found.",
+                                       param="previous_response_id", code="previous_response_not_found")
             break
         pairs.insert(0, (turn("user", row["question"], row["standalone"]),
                          turn("assistant", row["answer"], sources=json.loads(row["sources"] or "[]"))))
@@ -68,11 +59,11 @@ def response_history(ctx: ServerContext, owner: str, previous_id: str) -> Pairs:
     return pairs
 
 
-def remember_response(ctx: ServerContext, owner: str, response: dict[str, Any], question: str,
+def remember_response(library: Library, owner: str, response: dict[str, Any], question: str,
                       grounded: Grounded | None, raw_input: Any, standalone: str | None = None) -> None:
     """Keep a response for retrieve, ``previous_response_id`` and its input items list."""
     answer = grounded.text if grounded else ""
-    stored.insert_response(ctx.db, response, owner=owner, question=question,
+    stored.insert_response(library.state, response, owner=owner, question=question,
                            standalone=standalone or (grounded.question if grounded else question), answer=answer,
                            sources=sources_of(grounded) if grounded else [], input_items=input_items(raw_input))
 
@@ -98,19 +89,19 @@ def input_items(raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def stored_response(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any]:
-    found = stored.response(ctx.db, response_id, owner)
+def stored_response(library: Library, owner: str, response_id: str) -> dict[str, Any]:
+    found = stored.response(library.state, response_id, owner)
     if found is None:
-        raise not_found("response", response_id)
+        raise NotFound("response", response_id)
     return found
 
 
 # -- conversations --------------------------------------------------------------------------------
-def conversation_for(ctx: ServerContext, owner: str, conversation_id: str, param: str | None = None
+def conversation_for(library: Library, owner: str, conversation_id: str, param: str | None = None
                      ) -> dict[str, Any]:
-    found = adb.owned(ctx.db, adb.CONVERSATIONS, conversation_id, owner)
+    found = adb.owned(library.state, adb.CONVERSATIONS, conversation_id, owner)
     if found is None:
-        raise not_found("conversation", conversation_id, param)
+        raise NotFound("conversation", conversation_id, param)
     return found
 
 
@@ -122,11 +113,11 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     """An input message (``{"role", "content"}``, content a string or parts) as a stored item."""
     if not isinstance(raw, dict) or raw.get("type", "message") != "message" or "role" not in raw:
         kind = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
-        raise bad_request(f"Item type {kind!r} is not supported: conversations hold messages "
-                          "({'role', 'content'}) and the items of ragkit's responses.", param)
+        raise InvalidParameter(f"Item type {kind!r} is not supported: conversations hold messages "
+                               "({'role', 'content'}) and the items of ragkit's responses.", param)
     role = raw["role"]
     if role not in (*USER_ROLES, "assistant"):
-        raise bad_request(f"Unknown role {role!r}.", f"{param}.role")
+        raise InvalidParameter(f"Unknown role {role!r}.", f"{param}.role")
     kind = "output_text" if role == "assistant" else "input_text"
     content = raw.get("content")
     parts = [{"type": kind, "text": content}] if isinstance(content, str) else [
@@ -136,19 +127,19 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     item = {"id": adb.new_id("msg"), "type": "message", "role": role, "status": "completed",
             "content": parts}
     if not item_text(item):
-        raise bad_request("A message item needs text content.", f"{param}.content")
+        raise InvalidParameter("A message item needs text content.", f"{param}.content")
     return item
 
 
-def add_items(ctx: ServerContext, conversation_id: str, items: list[dict[str, Any]],
+def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]],
               standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Append items; the last user item gets the query searched, the last assistant item the sources."""
-    stored.add_items(ctx.db, conversation_id, items, standalone=standalone, sources=sources)
+    stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources)
     return items
 
 
-def conversation_history(ctx: ServerContext, conversation_id: str) -> Pairs:
-    rows = stored.items(ctx.db, conversation_id)
+def conversation_history(library: Library, conversation_id: str) -> Pairs:
+    rows = stored.items(library.state, conversation_id)
     turns = []
     for row in rows:
         item = json.loads(row["body"])
@@ -162,7 +153,7 @@ def conversation_history(ctx: ServerContext, conversation_id: str) -> Pairs:
 class Memory:
     """What one ``/v1/responses`` request continues, the query it searches, and where it is kept."""
 
-    ctx: ServerContext
+    library: Library
     owner: str
     body: Any
     question: str
@@ -171,28 +162,28 @@ class Memory:
     notices: list[str] = field(default_factory=list)
 
     @classmethod
-    def open(cls, ctx: ServerContext, principal: Principal, body: Any, question: str) -> Memory:
+    def open(cls, library: Library, owner: str, body: Any, question: str) -> Memory:
         conversation = body.conversation_id
         if body.previous_response_id and conversation:
-            raise bad_request("Give previous_response_id or conversation, not both.", "conversation")
+            raise InvalidParameter("Give previous_response_id or conversation, not both.", "conversation")
         history: Pairs = []
         inputs: list[dict[str, Any]] = []
         if body.previous_response_id:
-            history = response_history(ctx, principal.id, body.previous_response_id)
+            history = response_history(library, owner, body.previous_response_id)
         elif conversation:
-            conversation_for(ctx, principal.id, conversation, "conversation")
-            history = conversation_history(ctx, conversation)
+            conversation_for(library, owner, conversation, "conversation")
+            history = conversation_history(library, conversation)
             raw = body.input if isinstance(body.input, list) else [{"role": "user", "content": body.input}]
             inputs = [message_item(item, f"input[{i}]") for i, item in enumerate(raw)
                       if isinstance(item, dict) and item.get("type", "message") == "message"]
-        made, notices = follow_up(ctx, question, history)
-        return cls(ctx, principal.id, body, question, made.query, inputs, notices)
+        made, notices = library.follow_up(question, history)
+        return cls(library, owner, body, question, made.query, inputs, notices)
 
     def keep(self, response: dict[str, Any], grounded: Grounded) -> None:
         """Store the answered response (for ``previous_response_id``) and extend the conversation."""
         if self.body.store:
-            remember_response(self.ctx, self.owner, response, self.question, grounded, self.body.input)
+            remember_response(self.library, self.owner, response, self.question, grounded, self.body.input)
         if self.body.conversation_id:
-            add_items(self.ctx, self.body.conversation_id, self.inputs, standalone=self.query)
-            add_items(self.ctx, self.body.conversation_id, response["output"], sources=sources_of(grounded))
+            add_items(self.library, self.body.conversation_id, self.inputs, standalone=self.query)
+            add_items(self.library, self.body.conversation_id, response["output"], sources=sources_of(grounded))
 

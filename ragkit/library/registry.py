@@ -1,7 +1,7 @@
 """One :class:`~ragkit.KnowledgeBase` per vector store, opened once per process and shared.
 
 A vector store is a ragkit collection named by its id (``vs_<hex>`` is a valid collection name)
-in the server's home. All of them share one loaded embedding model: loading it per store would
+in the home. All of them share one loaded embedding model: loading it per store would
 cost memory and seconds for nothing, and the ONNX session is safe to call from many threads.
 Generators are cached per (name, model) for the same reason: a chat client keeps its connection
 pool between requests.
@@ -22,7 +22,7 @@ from ragkit.config import ChunkTruncationWarning, Settings
 from ragkit.errors import RagkitError
 from ragkit.generators import Generator, make_generator
 
-log = logging.getLogger("ragkit.server")
+log = logging.getLogger("ragkit.library")
 #: seconds a store deletion waits for searches still reading the store
 PURGE_WAIT = 30.0
 

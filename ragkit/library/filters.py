@@ -26,7 +26,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ragkit.server.errors import bad_request
+from ragkit.errors import InvalidParameter
 
 Scalar = Union[str, float, bool]
 CHUNK_KEYS = {"page"}
@@ -50,18 +50,18 @@ Filter = Union[Comparison, Compound]
 
 
 def parse(raw: Any, param: str = "filters") -> Filter | None:
-    """Validate a filter; anything malformed is a 400 naming the parameter."""
+    """Validate a filter; anything malformed is an :class:`InvalidParameter` naming ``param``."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise bad_request("filters must be an object: a comparison or an and/or compound filter", param)
+        raise InvalidParameter("filters must be an object: a comparison or an and/or compound filter", param)
     try:
         parsed: Filter = Compound.model_validate(raw) if raw.get("type") in ("and", "or") \
             else Comparison.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise bad_request(f"Invalid filter{(' at ' + where) if where else ''}: {first['msg']}", param) from None
+        raise InvalidParameter(f"Invalid filter{(' at ' + where) if where else ''}: {first['msg']}", param) from None
     _check(parsed, param)
     return parsed
 
@@ -73,14 +73,14 @@ def _check(node: Filter, param: str) -> None:
         return
     listed = isinstance(node.value, list)
     if node.type in ("in", "nin") and not listed:
-        raise bad_request(f"filter on {node.key!r}: '{node.type}' needs a list value", param)
+        raise InvalidParameter(f"filter on {node.key!r}: '{node.type}' needs a list value", param)
     if node.type not in ("in", "nin") and listed:
-        raise bad_request(f"filter on {node.key!r}: '{node.type}' needs a single value, not a list", param)
+        raise InvalidParameter(f"filter on {node.key!r}: '{node.type}' needs a single value, not a list", param)
     if node.type in ("gt", "gte", "lt", "lte") and isinstance(node.value, bool):
-        raise bad_request(f"filter on {node.key!r}: '{node.type}' compares numbers or strings, not booleans", param)
+        raise InvalidParameter(f"filter on {node.key!r}: '{node.type}' compares numbers or strings, not booleans", param)
     if node.key in CHUNK_KEYS and node.type in ("gt", "gte", "lt", "lte", "eq", "ne") \
             and not isinstance(node.value, (int, float)):
-        raise bad_request(f"filter on 'page' needs a number, not {node.value!r}", param)
+        raise InvalidParameter(f"filter on 'page' needs a number, not {node.value!r}", param)
 
 
 def _same_kind(a: Any, b: Any) -> bool:

@@ -14,11 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from typing import TYPE_CHECKING
+
+from ragkit.errors import NotFound
+from ragkit.library.filters import Filter, Plan
+from ragkit.library.registry import StoreGone
 from ragkit.models import Filters, SearchHit
-from ragkit.server.filters import Filter, Plan
-from ragkit.server.errors import not_found
-from ragkit.server.state import ServerContext
-from ragkit.server.stores import StoreGone
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.library.engine import Library
 
 #: candidates fetched per query when hits must be filtered after retrieval
 POST_FILTER_POOL = 200
@@ -61,7 +65,7 @@ def _attributes(row: dict[str, Any]) -> dict[str, Any]:
     return json.loads(row["attributes"]) if row.get("attributes") else {}
 
 
-def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequence[str], k: int,
+def retrieve(library: Library, stores: Sequence[dict[str, Any]], queries: Sequence[str], k: int,
              node: Filter | None = None, *, score_threshold: float | None = None,
              alpha: float | None = None) -> Retrieved:
     found: dict[tuple[str, str], Found] = {}
@@ -69,16 +73,16 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
     generations: list[tuple[str, int]] = []
     timings: dict[str, float] = {}
     for store in stores:
-        kb = ctx.registry.kb(store)
+        kb = library.registry.kb(store)
         generations.append((store["id"], kb.manifest.generation()))
         if node is None:
             # No filter: name only the files of the hits (a store may hold thousands of files).
-            if not ctx.db.has_completed(store["id"]):
+            if not library.state.has_completed(store["id"]):
                 continue
             plan = Plan.build(None, [])
-            rows_for = lambda paths, vs_id=store["id"]: ctx.db.completed_by_path(vs_id, paths)  # noqa: E731
+            rows_for = lambda paths, vs_id=store["id"]: library.state.completed_by_path(vs_id, paths)  # noqa: E731
         else:
-            files = ctx.db.vs_files(store["id"], ("completed",))
+            files = library.state.vs_files(store["id"], ("completed",))
             plan = Plan.build(node, files)
             if not files or plan.empty:
                 continue
@@ -88,10 +92,10 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
         filters = Filters(paths=plan.paths, page_min=plan.page_min, page_max=plan.page_max)
         for query in queries:
             try:
-                with ctx.registry.lease(store) as kb:  # not dropped while it is being read
+                with library.registry.lease(store) as kb:  # not dropped while it is being read
                     result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
             except StoreGone:
-                raise not_found("vector store", store["id"], "vector_store_id") from None
+                raise NotFound("vector store", store["id"], "vector_store_id") from None
             for step, seconds in result.timings.items():
                 timings[step] = timings.get(step, 0.0) + seconds
             if result.best_similarity is not None:
@@ -113,14 +117,6 @@ def retrieve(ctx: ServerContext, stores: Sequence[dict[str, Any]], queries: Sequ
     for rank, item in enumerate(ranked, start=1):
         item.hit.rank = rank
     return Retrieved(ranked, best, tuple(generations), timings)
-
-
-def search_result(item: Found) -> dict[str, Any]:
-    """One entry of a vector store search page: OpenAI's shape (``attributes`` untouched) plus
-    ragkit's ``page``, ``chunk_id`` and ``vector_store_id`` beside them, which the SDK keeps as extras."""
-    return {"file_id": item.file_id, "filename": item.filename, "score": item.score,
-            "attributes": item.result_attributes(), "content": [{"type": "text", "text": item.hit.text}],
-            "page": item.hit.page, "chunk_id": item.hit.chunk_id, "vector_store_id": item.vector_store_id}
 
 
 def audit_timings(timings: dict[str, float]) -> dict[str, float]:

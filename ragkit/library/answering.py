@@ -1,6 +1,6 @@
 """Grounded answers over vector stores: retrieval, refusal, generation, checked citations, cache.
 
-Retrieval runs over one or more stores with OpenAI filters (:mod:`ragkit.server.retrieval`);
+Retrieval runs over one or more stores with OpenAI filters (:mod:`ragkit.library.retrieval`);
 the rest is :func:`ragkit.answer.grounded_answer`, the same decisions ``ask`` makes: refuse
 without generating when the evidence is weak; fall back to the extractive answer with a warning
 when the chat model is unreachable after retries; keep only ``[n]`` markers that name a provided
@@ -20,15 +20,17 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragkit.answer.grounded import fell_back, grounded_answer
 from ragkit.api import MATCHING_DEPTH
 from ragkit.citations import MARKER
 from ragkit.models import Citation, SearchResult
-from ragkit.server.filters import Filter
-from ragkit.server.retrieval import Found, retrieve
-from ragkit.server.state import ServerContext
+from ragkit.library.filters import Filter
+from ragkit.library.retrieval import Found, audit_hits, retrieve
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.library.engine import Library
 
 TokenSink = Callable[[str], None]
 
@@ -82,30 +84,30 @@ def count_tokens(text: str) -> int:
     return len(_encoding.encode(text, disallowed_special=()))
 
 
-def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, *, k: int, node: Filter | None,
+def answer(library: Library, stores: Sequence[dict[str, Any]], question: str, *, k: int, node: Filter | None,
            model: str, generator: str, instructions: str | None = None, score_threshold: float | None = None,
            on_token: TokenSink | None = None,
            on_retrieved: Callable[[list[Found]], None] | None = None, max_tokens: int | None = None) -> Grounded:
     """Answer ``question`` from the stores; ``on_retrieved`` receives the numbered sources once
     they are known and ``on_token`` the text as it is generated (streaming). ``max_tokens`` caps a
     chat model's answer (the extractive answer is a quote of at most two sentences)."""
-    key = (tuple((s["id"], ctx.registry.kb(s).manifest.generation(), s["files_version"]) for s in stores),
+    key = (tuple((s["id"], library.kb(s).manifest.generation(), s["files_version"]) for s in stores),
            question, k, json.dumps(node.model_dump() if node else None, sort_keys=True), model, generator,
            instructions or "", score_threshold, max_tokens if generator == "openai" else None)
-    cached = ctx.cache.get(key)
+    cached = library.cache.get(key)
     if cached is not None:
         if on_retrieved:
             on_retrieved(cached.found)
         if on_token:
             on_token(cached.text)
         return Grounded(**{**cached.__dict__, "cached": True})
-    wide = retrieve(ctx, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold)
+    wide = retrieve(library, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold)
     retrieved = replace(wide, found=wide.found[:k])  # the same top k: the candidate pool does not change
     hits = [f.hit for f in retrieved.found]
     if on_retrieved:
         on_retrieved(retrieved.found)
-    kb = ctx.registry.kb(stores[0])
-    chosen = ctx.registry.generator(generator, model if generator == "openai" else None)
+    kb = library.kb(stores[0])
+    chosen = library.generator(generator, model if generator == "openai" else None)
     if max_tokens is not None and hasattr(chosen, "limited"):
         chosen = chosen.limited(max_tokens)
     answered = grounded_answer(kb, question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
@@ -120,7 +122,7 @@ def answer(ctx: ServerContext, stores: Sequence[dict[str, Any]], question: str, 
                       citations=answered.citations, found=retrieved.found,
                       generator=answered.generator, model=model, usage=usage, warnings=answered.warnings)
     if not fell_back(answered):
-        ctx.cache.put(key, result)
+        library.cache.put(key, result)
     return result
 
 
@@ -159,8 +161,6 @@ async def stream(run: Callable[[Emit], Grounded]) -> AsyncIterator[tuple[str, An
 
 
 def audit_answer(audit: dict[str, Any], grounded: Grounded) -> None:
-    from ragkit.server.retrieval import audit_hits
-
     audit.update({"question": grounded.question, "retrieved": audit_hits(grounded.found), "answer": grounded.text,
                   "citations": [{k: c[k] for k in ("n", "file_id", "page", "chunk_id", "quote")}
                                 for c in grounded.cited()],

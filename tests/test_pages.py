@@ -12,7 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from ragkit.server.page_render import RENDER_SCALE, PageError, find_quote, rendered_page
+from ragkit.pages import RENDER_SCALE, PageError, find_quote, rendered_page
 
 WRAPPED = ("The coolant filter of the Aurora pump is replaced every 180 days, and the old filter is "
            "returned to the depot in the sealed grey container.")
