@@ -1,0 +1,85 @@
+"""The library of vector stores without HTTP: a real Library over a home ingests attached files
+with its one writer, retrieves with OpenAI filters, answers from the store, and reports a missing
+previous response as an error naming the parameter."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ragkit.config import load_settings
+from ragkit.errors import InvalidParameter, NotFound
+from ragkit.library import AnswerCache, Library, filters
+from ragkit.library.answering import answer
+from ragkit.library.history import conversation_for, response_history
+from ragkit.library.retrieval import retrieve
+from ragkit.state.server import ServerState
+
+
+def test_the_answer_cache_keeps_the_most_recent_entries():
+    cache = AnswerCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # now the most recent
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
+    off = AnswerCache(0)
+    off.put("a", 1)
+    assert off.get("a") is None
+
+
+@pytest.fixture
+def library(tmp_path):
+    home = tmp_path / "home"
+    lib = Library(load_settings(home=home), ServerState(tmp_path / "state.sqlite"), answer_cache=8)
+    lib.start()
+    yield lib
+    lib.stop()
+
+
+def _store_with_files(library: Library, tmp_path) -> dict:
+    state = library.state
+    texts = {"file-a": ("policy.txt", "Remote work is allowed two days a week with a manager's approval."),
+             "file-b": ("canteen.md", "The canteen serves lunch from noon until two in the afternoon.")}
+    for file_id, (name, text) in texts.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        state.insert_file({"id": file_id, "filename": name, "bytes": len(text), "purpose": "assistants",
+                           "created_at": 0, "path": str(path), "sha256": None, "created_by": None})
+    state.insert_store({"id": "vs_test", "name": "t", "description": None, "created_at": 0, "last_active_at": 0,
+                        "metadata": None, "expires_after": None, "chunk_size": 200, "chunk_overlap": 50,
+                        "created_by": None})
+    state.attach("vs_test", list(texts), {"file-a": {"dept": "hr"}, "file-b": {"dept": "facilities"}})
+    library.wake()
+    deadline = time.monotonic() + 60
+    while state.vs_files("vs_test", ("in_progress",)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(state.vs_files("vs_test", ("completed",))) == 2
+    return state.store("vs_test")
+
+
+def test_a_library_ingests_retrieves_with_filters_and_answers(library, tmp_path):
+    store = _store_with_files(library, tmp_path)
+
+    found = retrieve(library, [store], ["when is lunch served"], 5).found
+    assert found[0].file_id == "file-b" and found[0].attributes == {"dept": "facilities"}
+
+    only_hr = filters.parse({"type": "eq", "key": "dept", "value": "hr"})
+    assert {f.file_id for f in retrieve(library, [store], ["when is lunch served"], 5, only_hr).found} == {"file-a"}
+
+    first = answer(library, [store], "How many days of remote work are allowed?", k=3, node=None,
+                   model="ragkit-extractive", generator="extractive")
+    assert not first.refused and first.found and first.cited()[0]["file_id"] == "file-a"
+    again = answer(library, [store], "How many days of remote work are allowed?", k=3, node=None,
+                   model="ragkit-extractive", generator="extractive")
+    assert again.cached and again.text == first.text
+
+
+def test_missing_history_is_a_core_error_naming_the_parameter(library):
+    with pytest.raises(InvalidParameter) as caught:
+        response_history(library, "owner", "resp_missing")
+    assert (caught.value.param, caught.value.code) == ("previous_response_id", "previous_response_not_found")
+    with pytest.raises(NotFound) as missing:
+        conversation_for(library, "owner", "conv_missing", "conversation")
+    assert missing.value.param == "conversation" and "conv_missing" in str(missing.value)
