@@ -30,7 +30,7 @@ def _alive_and_clean(server: Server) -> None:
         assert sign not in log, log[-3000:]
 
 
-def _big_note(tmp_path: Path, name: str, megabytes: float = 1.5) -> Path:
+def _big_note(tmp_path: Path, name: str, megabytes: float = 0.6) -> Path:
     path = big_text(tmp_path / name, megabytes)
     with path.open("a") as handle:
         handle.write(f"\nThe archive word is {WORD}.\n")
@@ -119,9 +119,11 @@ def test_a_store_deleted_just_before_a_kill_is_purged_at_restart(tmp_path):
         [small] = upload(client, [_big_note(tmp_path, "note.txt", 0.1)])
         client.vector_stores.files.create_and_poll(vector_store_id=vs.id, file_id=small, poll_interval_ms=100)
         busy = client.vector_stores.create(name="busy")
-        [large] = upload(client, [_big_note(tmp_path, "big.txt", 3.0)])
+        [large] = upload(client, [_big_note(tmp_path, "big.txt", 1.0)])
         client.vector_stores.files.create(vector_store_id=busy.id, file_id=large)
-        time.sleep(1.0)
+        wait_until(lambda: client.vector_stores.files.retrieve(file_id=large, vector_store_id=busy.id).status
+                   == "in_progress", timeout=30)
+        time.sleep(0.5)
         assert client.vector_stores.delete(vs.id).deleted
     finally:
         first.kill()
@@ -130,8 +132,7 @@ def test_a_store_deleted_just_before_a_kill_is_purged_at_restart(tmp_path):
         client = second.client()
         with pytest.raises(openai.NotFoundError):
             client.vector_stores.retrieve(vs.id)
-        done = client.vector_stores.files.poll(file_id=large, vector_store_id=busy.id, poll_interval_ms=200)
-        assert done.status == "completed"
+        wait_until(lambda: not (home / "bm25" / vs.id).exists(), timeout=120)  # purged first thing
         _alive_and_clean(second)
     finally:
         second.stop()

@@ -39,6 +39,17 @@ def test_finishing_names_the_owner_and_a_detached_row_is_reported(db):
     assert db.vs_file("vs_1", "a")["status"] == "failed" and db.vs_file("vs_1", "a")["claimed_by"] is None
 
 
+def test_a_claim_is_held_until_every_file_of_the_run_leaves(db):
+    db.claim("w1", 10)
+    assert db.still_claimed("vs_1", "w1") and not db.still_claimed("vs_1", "w2")
+    db.detach("vs_1", "a")
+    assert db.still_claimed("vs_1", "w1")  # b is still wanted: the run goes on
+    db.delete_file("b")
+    assert not db.still_claimed("vs_1", "w1")  # nobody waits for the run any more: it is cancelled
+    db.attach("vs_1", ["a"], {})
+    assert not db.still_claimed("vs_1", "w1")  # attached again: a new row, waiting for a new claim
+
+
 def test_a_dead_workers_claims_go_back_or_fail_after_too_many_attempts(db):
     db.claim("dead", 10)
     db.release("vs_1", "a", "dead")

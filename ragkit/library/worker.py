@@ -58,7 +58,8 @@ class Stopped(BaseException):
 
 
 class Cancelled(BaseException):
-    """Raised inside an ingest run whose vector store was deleted meanwhile."""
+    """Raised inside an ingest run whose vector store was deleted, or all of whose files were
+    detached or deleted, meanwhile: nobody is waiting for its outcome."""
 
 
 class Checkpoints:
@@ -243,7 +244,7 @@ class IngestWorker:
             if time.monotonic() - last_check[0] < CANCEL_POLL:
                 return False
             last_check[0] = time.monotonic()
-            return self.db.store(vs_id) is None
+            return self.db.store(vs_id) is None or not self.db.still_claimed(vs_id, self.owner)
         return cancelled
 
     def process(self, rows: list[dict[str, Any]]) -> None:
@@ -273,8 +274,11 @@ class IngestWorker:
             log.warning("shutting down: %d file(s) of %s go back in the queue", len(rows), vs_id)
             return
         except (Cancelled, StoreGone):
-            for row in rows:  # the store is gone: its rows went with it; the purge drops the rest
+            # The store is gone (the purge drops the rest), or every file of the run was detached:
+            # rows still claimed are cancelled, and what the run stored is removed.
+            for row in rows:
                 self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
+            self.detached(vs_id)
             return
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}

@@ -70,6 +70,12 @@ class IngestQueue(Tables):
                            (json.dumps(fail), vs_id, file_id, owner))
                 bump(db, vs_id)
 
+    def still_claimed(self, vs_id: str, owner: str) -> bool:
+        """Does ``owner`` still hold a claim in the store? False once every file of its run was
+        detached or deleted (the run is then cancelled: nobody wants its outcome)."""
+        return self.one("SELECT 1 AS x FROM vs_files WHERE vector_store_id=? AND claimed_by=? LIMIT 1",
+                        (vs_id, owner)) is not None
+
     def waiting(self) -> bool:
         return self.one("SELECT 1 AS x FROM vs_files WHERE status='in_progress' AND claimed_by IS NULL LIMIT 1") is not None
 
