@@ -19,7 +19,7 @@ help:
 	@echo "make test        - the whole test suite, browser and local-model tests included"
 	@echo "make test-fast   - the test suite without the tests marked slow"
 	@echo "make eval        - score the offline default on the sample corpus's gold questions"
-	@echo "make eval-public - score every mode on the sample corpus, HotpotQA-100, XQuAD-en, NFCorpus, MMLongBench"
+	@echo "make eval-public - score every mode on the sample corpus, HotpotQA-100, XQuAD-en, NFCorpus, MMLongBench, and follow-ups (offline and through chat completions)"
 	@echo "make bench       - benchmarks: ingest, retrieval, server, LangChain comparison (about 30 min)"
 	@echo "make bench-quick - the benchmarks on HotpotQA only, one round (a few minutes)"
 	@echo "make bench-scale - the incremental lexical index at 137k chunks (docs/benchmarks-scale.md)"

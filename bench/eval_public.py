@@ -7,7 +7,10 @@ retrieval, all 250 answerable plus the 76 unanswerable for answers and refusal).
 bench/results/eval.json and prints the README tables.
 
 Run with:  .venv/bin/python bench/eval_public.py [--sets halvard,hotpotqa,...]   (about an hour on 2 cores)
-``--sets followups`` adds the follow-up row (HotpotQA follow-ups, offline rewrite; bench/eval_followups.py).
+The follow-up rows (``followups``, in the default sets): HotpotQA follow-ups, hit@5 of the
+follow-up as made standalone over hit@5 of the question written out, for the offline rewrite and
+for multi-turn chat completions against a real ``ragkit serve`` (bench/eval_followups.py reports
+them per kind); skipped with a note when the follow-up set cannot be found or built.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ragkit.eval.runner import evaluate  # noqa: E402
 from ragkit.models import Record  # noqa: E402
 
 QA = SHARED / "qa"
+DEFAULT_SETS = "halvard,hotpotqa,xquad,nfcorpus,mmlb,followups"
 HOME = WORK / "quality-kb"
 FUSIONS = [("convex a=0.3", {"fusion": "convex", "alpha": 0.3}), ("convex a=0.5", {"fusion": "convex", "alpha": 0.5}),
            ("convex a=0.7", {"fusion": "convex", "alpha": 0.7}), ("adaptive a=0.5", {"fusion": "adaptive", "alpha": 0.5}),
@@ -119,9 +123,9 @@ def run_mmlb(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sets", default="halvard,hotpotqa,xquad,nfcorpus,mmlb")
+    parser.add_argument("--sets", default=DEFAULT_SETS)
     selected = parser.parse_args().sets.split(",")
-    results: dict = {"modes": {}, "fusion": {}, "top_k": {}}
+    results: dict = {"modes": {}, "fusion": {}, "top_k": {}, "notes": []}
     qa = qa_sets()
     for name in ("halvard", "hotpotqa", "xquad"):
         if name in selected:
@@ -130,14 +134,59 @@ def main() -> None:
         run_nfcorpus(results)
     if "mmlb" in selected:
         run_mmlb(results)
-    if "followups" in selected:  # not in the default sets: bench/eval_followups.py reports it in full
-        from eval_followups import offline_figures
-
-        results["followups"] = offline_figures()
-        print("follow-ups (offline, hit@5 over standalone)", json.dumps(results["followups"]["all"]), flush=True)
-    path = write_result("eval" if len(selected) == 5 else "eval-" + "-".join(selected), results)
+    if "followups" in selected:
+        results["followups"] = run_followups(results["notes"])
+    path = write_result("eval" if selected == DEFAULT_SETS.split(",") else "eval-" + "-".join(selected), results)
     print(table(results))
     print(f"wrote {path}")
+
+
+def followups_missing() -> str | None:
+    """Why the follow-up rows cannot run (no built set and no HotpotQA-100 to build it from), or None."""
+    from followups_build import HOTPOTQA, OUT
+
+    if (OUT / "test.jsonl").exists() and (OUT / "docs").is_dir():
+        return None
+    if not (HOTPOTQA / "corpus.json").exists():
+        return f"follow-up rows skipped: no follow-up set in {OUT} and no HotpotQA-100 at {HOTPOTQA} to build it"
+    return None
+
+
+def run_followups(notes: list[str]) -> dict:
+    """The follow-up rows: the offline rewrite, then multi-turn chat completions through a real
+    server and the stock SDK (each only when its inputs are there; a failure becomes a note)."""
+    missing = followups_missing()
+    if missing:
+        notes.append(missing)
+        print(missing, flush=True)
+        return {}
+    from eval_followups import chat_completions_column, load, offline_figures
+
+    rows: dict = {"offline": offline_figures()}
+    print("follow-ups (offline, hit@5 over standalone)", json.dumps(rows["offline"]["all"]), flush=True)
+    try:
+        rows["chat_completions"] = chat_completions_column(load("test"))[0]
+        print("follow-ups (chat completions)", json.dumps(rows["chat_completions"]["all"]), flush=True)
+    except Exception as exc:  # noqa: BLE001 - a server that will not start is reported, the rest still is
+        notes.append(f"chat completions follow-up row skipped: {type(exc).__name__}: {exc}")
+    return rows
+
+
+FOLLOWUP_SURFACES = {"offline": "offline rewrite (KnowledgeBase sessions)",
+                     "chat_completions": "multi-turn chat completions (ragkit serve + openai SDK)"}
+
+
+def followup_table(results: dict) -> list[str]:
+    """One row per surface: follow-up hit@5 / standalone hit@5 (ratio), over all conversations."""
+    rows = results.get("followups") or {}
+    lines = ["", "| follow-ups (HotpotQA, test) | n | follow-up hit@5 | standalone hit@5 | ratio |",
+             "|---|---|---|---|---|"]
+    for surface, label in FOLLOWUP_SURFACES.items():
+        r = (rows.get(surface) or {}).get("all")
+        if r:
+            lines.append(f"| {label} | {r['n']} | {_cell(r['followup_hit@5'])} | {_cell(r['standalone_hit@5'])} | "
+                         f"{_cell(r['ratio'])} |")
+    return lines + [f"note: {n}" for n in results.get("notes", [])]
 
 
 def _cell(value) -> str:
@@ -159,7 +208,7 @@ def table(results: dict) -> str:
     lines += ["", "| corpus | top_k=3 contains / F1 | top_k=5 | top_k=8 |", "|---|---|---|---|"]
     for name, sweep in results["top_k"].items():
         lines.append(f"| {name} | " + " | ".join(f"{v['contains']:.3f} / {v['f1']:.3f}" for v in sweep.values()) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + followup_table(results))
 
 
 if __name__ == "__main__":

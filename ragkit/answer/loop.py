@@ -247,5 +247,9 @@ def opening_messages(system: str, pairs: Sequence[tuple[Any, Any]]) -> list[dict
 
 
 def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The text of the last user message: the question a turn answers."""
-    return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+    """The text of the last user message: the question a turn answers (the text parts of a
+    message that also carries images or files)."""
+    content = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("text")).strip()
+    return str(content or "")

@@ -30,6 +30,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Pairs = list[tuple[Message, Message]]
 USER_ROLES = ("user", "system", "developer")
+#: the Responses input parts that are not text: kept in the items as sent, for the chat model
+MEDIA_PARTS = ("input_image", "input_file")
+
+
+def item_parts(content: Any, kind: str) -> list[dict[str, Any]]:
+    """A message's content as stored parts: text as ``kind`` parts, images and files of a user's
+    message as they were sent (so a conversation's items list them as OpenAI's do)."""
+    if isinstance(content, str):
+        return [{"type": kind, "text": content}]
+    keep_media = kind == "input_text"
+    return [dict(p) if keep_media and p.get("type") in MEDIA_PARTS else {"type": kind, "text": str(p.get("text", ""))}
+            for p in content or [] if isinstance(p, dict)]
 
 
 def turn(role: str, text: str, standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> Message:
@@ -79,9 +91,7 @@ def input_items(raw: Any) -> list[dict[str, Any]]:
         if kind == "message":
             role = item.get("role", "user")
             part = "output_text" if role == "assistant" else "input_text"
-            content = item.get("content")
-            parts = [{"type": part, "text": content}] if isinstance(content, str) else [
-                {"type": part, "text": str(p.get("text", ""))} for p in content or [] if isinstance(p, dict)]
+            parts = item_parts(item.get("content"), part)
             out.append({"id": item.get("id") or adb.new_id("msg"), "type": "message", "role": role,
                         "status": "completed", "content": parts})
         elif kind in ("function_call", "function_call_output"):
@@ -106,7 +116,9 @@ def conversation_for(library: Library, owner: str, conversation_id: str, param: 
 
 
 def item_text(item: dict[str, Any]) -> str:
-    return " ".join(str(p.get("text", "")) for p in item.get("content", []) if isinstance(p, dict)).strip()
+    """The text of an item's text parts (an image or a file part has none)."""
+    return " ".join(str(p.get("text", "")) for p in item.get("content", [])
+                    if isinstance(p, dict) and p.get("type") not in MEDIA_PARTS).strip()
 
 
 def message_item(raw: Any, param: str) -> dict[str, Any]:
@@ -119,14 +131,12 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     if role not in (*USER_ROLES, "assistant"):
         raise InvalidParameter(f"Unknown role {role!r}.", f"{param}.role")
     kind = "output_text" if role == "assistant" else "input_text"
-    content = raw.get("content")
-    parts = [{"type": kind, "text": content}] if isinstance(content, str) else [
-        {"type": kind, "text": str(p.get("text", ""))} for p in content or [] if isinstance(p, dict)]
+    parts = item_parts(raw.get("content"), kind)
     if kind == "output_text":
         parts = [p | {"annotations": [], "logprobs": []} for p in parts]
     item = {"id": adb.new_id("msg"), "type": "message", "role": role, "status": "completed",
             "content": parts}
-    if not item_text(item):
+    if not item_text(item) and not any(p["type"] in MEDIA_PARTS for p in parts):
         raise InvalidParameter("A message item needs text content.", f"{param}.content")
     return item
 

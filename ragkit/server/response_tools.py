@@ -34,12 +34,14 @@ from ragkit.answer import (
     FILE_SEARCH, LoopState, last_user_text, opening_messages, run_tool_loop, unanswered_calls,
 )
 from ragkit.answer.file_search import tools_system
+from ragkit.conversations.messages import TEXT_PARTS
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
 from ragkit.server.errors import bad_request
 from ragkit.library.history import remember_response, response_history
 from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
+from ragkit.server.response_media import chat_part
 from ragkit.server.state import ServerContext
 from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
 from ragkit.state import responses as stored
@@ -104,6 +106,13 @@ def _text(content: Any) -> str:
     return " ".join(str(p.get("text", "")) for p in content or [] if isinstance(p, dict)).strip()
 
 
+def _content(content: Any, i: int) -> Any:
+    """Text as text; a message with image or file parts keeps them, in chat completions' shape."""
+    if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") not in TEXT_PARTS for p in content):
+        return [chat_part(p, f"input[{i}].content[{j}]") for j, p in enumerate(content)]
+    return _text(content)
+
+
 def chat_from_input(items: str | list[dict[str, Any]], known_calls: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Responses ``input`` as chat messages: messages by role, consecutive ``function_call`` items
     as one assistant message with ``tool_calls``, each ``function_call_output`` as a ``tool``
@@ -117,7 +126,7 @@ def chat_from_input(items: str | list[dict[str, Any]], known_calls: set[str] = f
             role = item.get("role")
             if role not in ROLES:
                 raise bad_request(f"Unknown role {role!r}.", f"input[{i}].role")
-            chat.append({"role": "system" if role == "developer" else role, "content": _text(item.get("content"))})
+            chat.append({"role": "system" if role == "developer" else role, "content": _content(item.get("content"), i)})
         elif kind == "function_call":
             call_id = item.get("call_id")
             if not call_id or not item.get("name"):

@@ -44,6 +44,7 @@ from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body, check_plain_text
 from ragkit.server.response_items import annotations, message, search_call, usage_of
+from ragkit.server.response_media import answer_with_media, input_media, refuse_offline
 from ragkit.server.response_tools import (
     FunctionTool, ToolLoopFailed, function_tools, has_tool_items, parse_tool, run_tools, save,
 )
@@ -197,6 +198,9 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     model, generator = resolve_model(ctx, body.model)
+    media = input_media(body.input)
+    if media and generator != "openai":
+        refuse_offline(media)
     functions = function_tools(body.tools)
     if functions or has_tool_items(body.input):
         return await _with_functions(ctx, principal, body, audit, model, generator, functions)
@@ -209,6 +213,8 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     audit.update({"vector_store": [s["id"] for s in stores], "question": question})
     shape = Shape(body, model, tools)
     with_results = RESULTS in body.include
+    if media:
+        return await _with_media(ctx, principal.id, body, shape, memory, stores, k, audit)
 
     def run(on_token=None, on_retrieved=None) -> Grounded:
         grounded = answer(ctx.library, stores, memory.query, k=k, node=node, model=model, generator=generator,
@@ -229,6 +235,27 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
               message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
     done = shape.response("completed", output, grounded)
     await asyncio.to_thread(memory.keep, done, grounded)
+    return json_response(done)
+
+
+async def _with_media(ctx: ServerContext, owner: str, body: ResponsesBody, shape: Shape, memory: Memory,
+                      stores: list[dict[str, Any]], k: int, audit: dict[str, Any]) -> Response:
+    """Images and files in ``input``: the chat model reads them (:mod:`ragkit.server.response_media`)."""
+    grounded = await asyncio.to_thread(answer_with_media, ctx, owner, body, model=shape.model,
+                                       query=memory.query, stores=stores, k=k)
+    if grounded is None:
+        done = shape.response("failed", [], error={"code": "server_error",
+                                                   "message": "The chat model ended without an answer."})
+    else:
+        grounded.warnings.extend(memory.notices)
+        audit_answer(audit, grounded)
+        output = [search_call(shape.call_id, [memory.query], grounded.found, "completed", RESULTS in body.include),
+                  message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
+        done = shape.response("completed", output, grounded)
+        await asyncio.to_thread(memory.keep, done, grounded)
+    if body.stream:
+        return StreamingResponse(_replay(shape, done), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     return json_response(done)
 
 
