@@ -17,8 +17,8 @@ from ragkit.errors import RagkitError
 class _RichProgress:
     def __init__(self, progress) -> None:
         self.progress = progress
-        self.files = progress.add_task("files", total=None)
-        self.chunks = progress.add_task("chunks", total=0)
+        self.files = progress.add_task("files", total=None, rate="")
+        self.chunks = progress.add_task("chunks", total=0, rate="")
 
     def start(self, files: int) -> None:
         self.progress.update(self.files, total=files)
@@ -34,6 +34,13 @@ class _RichProgress:
 
     def chunks_embedded(self, n: int) -> None:
         self.progress.advance(self.chunks, n)
+        self._rate(self.chunks, "chunks")
+
+    def _rate(self, task_id, unit: str) -> None:
+        """Embedding throughput beside the chunks bar (rich's estimate over the last updates);
+        files finish in bursts (a batch is committed at once), so theirs would mislead."""
+        speed = self.progress.tasks[task_id].speed
+        self.progress.update(task_id, rate=f"{speed:,.1f} {unit}/s" if speed else "")
 
 
 @app.command()
@@ -60,7 +67,8 @@ def ingest(
         show_bar = console.is_terminal and not as_json
         if show_bar:
             columns = [TextColumn("{task.description:>6}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
+                       TimeRemainingColumn()]
             with Progress(*columns, console=console, transient=True) as bar:
                 report = kb.ingest(paths, include=include, exclude=exclude, prune=prune, progress=_RichProgress(bar))
         else:
