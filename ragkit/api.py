@@ -128,6 +128,11 @@ class KnowledgeBase:
         return self.home / "bm25" / self.settings.collection
 
     @property
+    def ingest_lock_path(self) -> Path:
+        """The collection's write lock (a file lock every process writing the collection takes)."""
+        return self._ingest_lock
+
+    @property
     def _ingest_lock(self) -> Path:
         return self.home / f"ingest-{self.settings.collection}.lock"
 

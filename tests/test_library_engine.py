@@ -83,3 +83,20 @@ def test_missing_history_is_a_core_error_naming_the_parameter(library):
     with pytest.raises(NotFound) as missing:
         conversation_for(library, "owner", "conv_missing", "conversation")
     assert missing.value.param == "conversation" and "conv_missing" in str(missing.value)
+
+
+def test_a_purged_store_is_never_reopened(tmp_path):
+    from ragkit.config import load_settings
+    from ragkit.errors import NotFound
+    from ragkit.library.registry import StoreGone, StoreRegistry
+
+    registry = StoreRegistry(load_settings(home=tmp_path / "home"))
+    store = {"id": "vs_gone", "chunk_size": 200, "chunk_overlap": 40}
+    registry.kb(store)
+    registry.purge(store)
+    with pytest.raises(StoreGone) as gone:  # a late reader cannot recreate the collection
+        registry.kb(store)
+    assert isinstance(gone.value, NotFound) and gone.value.param == "vector_store_id"
+    with pytest.raises(StoreGone):
+        with registry.lease(store):
+            pass

@@ -80,3 +80,9 @@ def test_deleted_stores_wait_to_be_purged_then_are_forgotten(db):
     db.forget_store("vs_2")  # a live store is never forgotten
     db.forget_store("vs_1")
     assert db.deleted_stores() == [] and db.live_store_ids() == ["vs_2"]
+
+
+def test_a_deleted_store_is_purged_only_after_its_grace_period(db):
+    db.delete_store("vs_1")
+    assert db.deleted_stores(grace=60) == []  # other processes may still be reading it
+    assert [s["id"] for s in db.deleted_stores(grace=0)] == ["vs_1"]

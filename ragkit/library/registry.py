@@ -19,7 +19,7 @@ from typing import Any
 
 from ragkit.api import KnowledgeBase
 from ragkit.config import ChunkTruncationWarning, Settings
-from ragkit.errors import RagkitError
+from ragkit.errors import NotFound, RagkitError
 from ragkit.generators import Generator, make_generator
 
 log = logging.getLogger("ragkit.library")
@@ -31,8 +31,11 @@ PURGE_WAIT = 30.0
 warnings.filterwarnings("ignore", category=ChunkTruncationWarning)
 
 
-class StoreGone(RagkitError):
+class StoreGone(NotFound):
     """The vector store is being deleted: its knowledge base no longer takes new users."""
+
+    def __init__(self, vs_id: str) -> None:
+        super().__init__("vector store", vs_id, "vector_store_id")
 
 
 class StoreRegistry:
@@ -51,6 +54,7 @@ class StoreRegistry:
         self._kbs: dict[str, KnowledgeBase] = {}
         self._leases: dict[str, int] = {}
         self._closing: set[str] = set()
+        self._purged: set[str] = set()  # ids are never reused: a purged store stays gone
         self._generators: dict[tuple[str, str], Generator] = {}
         self._embedder: Any = None
         self._upstream: Any = None
@@ -72,15 +76,20 @@ class StoreRegistry:
         found = self._kbs.get(vs_id)
         if found is not None:
             return found
+        if vs_id in self._closing or vs_id in self._purged:
+            raise StoreGone(vs_id)  # never reopen (and so recreate) a store being dropped
         embedder = self.embedder
         with self._lock:
             found = self._kbs.get(vs_id)
             if found is None:
-                settings = self.settings.model_copy(update={
-                    "collection": vs_id, "chunk_size": int(store["chunk_size"]),
-                    "chunk_overlap": int(store["chunk_overlap"])})
-                found = self._kbs[vs_id] = KnowledgeBase(settings=settings, embedder=embedder)
+                found = self._kbs[vs_id] = self._open(store, embedder)
         return found
+
+    def _open(self, store: dict[str, Any], embedder: Any) -> KnowledgeBase:
+        settings = self.settings.model_copy(update={
+            "collection": store["id"], "chunk_size": int(store["chunk_size"]),
+            "chunk_overlap": int(store["chunk_overlap"])})
+        return KnowledgeBase(settings=settings, embedder=embedder)
 
     @contextmanager
     def lease(self, store: dict[str, Any]) -> Iterator[KnowledgeBase]:
@@ -89,7 +98,7 @@ class StoreRegistry:
         vs_id = store["id"]
         with self._users:
             if vs_id in self._closing:
-                raise StoreGone(f"vector store {vs_id} is being deleted")
+                raise StoreGone(vs_id)
             self._leases[vs_id] = self._leases.get(vs_id, 0) + 1
         try:
             yield self.kb(store)
@@ -116,8 +125,8 @@ class StoreRegistry:
                 self._users.wait(deadline - time.monotonic())
             if self._leases.get(vs_id):
                 log.warning("deleting %s while %d request(s) still read it", vs_id, self._leases[vs_id])
-        try:
-            self.kb(store).drop()
+        try:  # the cached knowledge base, or one opened just to drop the collection (never cached)
+            (self._kbs.get(vs_id) or self._open(store, self.embedder)).drop()
         except RagkitError as exc:
             log.warning("dropping %s: %s", vs_id, exc)
         except Exception as exc:  # noqa: BLE001 - an empty collection left behind is harmless
@@ -125,6 +134,7 @@ class StoreRegistry:
         with self._users:
             self._kbs.pop(vs_id, None)
             self._closing.discard(vs_id)
+            self._purged.add(vs_id)
 
     def generator(self, name: str, model: str | None) -> Generator:
         """``extractive`` or the configured chat model (``openai``), reused across requests."""

@@ -96,6 +96,10 @@ def retrieve(library: Library, stores: Sequence[dict[str, Any]], queries: Sequen
                     result = kb.search(query, k=fetch, filters=filters, alpha=alpha)
             except StoreGone:
                 raise NotFound("vector store", store["id"], "vector_store_id") from None
+            except Exception:
+                if library.state.store(store["id"]) is None:  # dropped by another worker process meanwhile
+                    raise NotFound("vector store", store["id"], "vector_store_id") from None
+                raise
             for step, seconds in result.timings.items():
                 timings[step] = timings.get(step, 0.0) + seconds
             if result.best_similarity is not None:

@@ -39,6 +39,7 @@ from typing import Any
 from ragkit.errors import RagkitError
 from ragkit.library.registry import StoreGone, StoreRegistry
 from ragkit.state.server import ServerState
+from ragkit.stores.lock import file_lock
 
 log = logging.getLogger("ragkit.library")
 
@@ -47,6 +48,9 @@ CLAIM_LIMIT = 1000  # files per ingest run: one BM25 rebuild per run, so not too
 RECOVER_EVERY = 5.0
 #: seconds between checks, during an ingest run, that its store still exists
 CANCEL_POLL = 0.5
+#: seconds a deleted store waits before its collection is dropped, so that searches and ingests of
+#: it in other worker processes (which poll every CANCEL_POLL) end first
+PURGE_GRACE = 3.0
 #: seconds shutdown waits for the run in progress to reach its next step (a parse or an
 #: embedding batch; an OCR page can take ~11 s)
 STOP_WAIT = 60.0
@@ -213,7 +217,7 @@ class IngestWorker:
     def purge_deleted(self) -> None:
         """Drop the collections of deleted stores (deleted by any process, before or after a
         restart), then forget the stores' rows."""
-        for store in self.db.deleted_stores():
+        for store in self.db.deleted_stores(grace=PURGE_GRACE):
             self.registry.purge(store)
             self.db.forget_store(store["id"])
             with self._lock:
@@ -221,19 +225,28 @@ class IngestWorker:
                 self._dirty.discard(store["id"])
 
     def remove_detached(self) -> None:
-        """Remove the chunks of files no longer attached to their store (detached or deleted)."""
+        """Remove the chunks of files no longer attached to their store (detached or deleted).
+        What is attached is read under the store's ingest lock, so a file attached again and
+        ingested by another worker process meanwhile is never removed after the fact."""
         with self._lock:
             dirty, self._dirty = self._dirty, set()
-        for vs_id in dirty:
-            store = self.db.store(vs_id)
-            if store is None:
-                continue
-            attached = {row["path"] for row in
-                        self.db.vs_files(vs_id, ("in_progress", "completed", "failed", "cancelled"))}
-            with self.registry.lease(store) as kb:
-                stale = [record.path for record in kb.manifest.files() if record.path not in attached]
-                if stale:
-                    kb.remove(stale)
+        pending = list(dirty)
+        try:
+            while pending:
+                vs_id = pending[0]
+                store = self.db.store(vs_id)
+                if store is not None:
+                    with self.registry.lease(store) as kb, file_lock(kb.ingest_lock_path):
+                        attached = {row["path"] for row in
+                                    self.db.vs_files(vs_id, ("in_progress", "completed", "failed", "cancelled"))}
+                        stale = [record.path for record in kb.manifest.files() if record.path not in attached]
+                        if stale:
+                            kb.remove(stale)
+                pending.pop(0)
+        except BaseException:
+            with self._lock:  # what was not done yet is tried again on the next pass
+                self._dirty.update(pending)
+            raise
 
     def _is_cancelled(self, vs_id: str) -> Callable[[], bool]:
         last_check = [time.monotonic()]
@@ -278,7 +291,10 @@ class IngestWorker:
             # rows still claimed are cancelled, and what the run stored is removed.
             for row in rows:
                 self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
-            self.detached(vs_id)
+            if self.db.store(vs_id) is None:
+                self.registry.purge(store)  # what this run wrote after another process purged
+            else:
+                self.detached(vs_id)
             return
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}

@@ -78,7 +78,8 @@ class Library(Tables):
         """Mark a store deleted and detach its files; returns the detached rows."""
         with self.write() as db:
             rows = db.execute("SELECT * FROM vs_files WHERE vector_store_id=?", (vs_id,)).fetchall()
-            db.execute("UPDATE vector_stores SET deleted=1 WHERE id=?", (vs_id,))
+            # last_active_at of a deleted store is when it was deleted (the purge's grace period)
+            db.execute("UPDATE vector_stores SET deleted=1, last_active_at=? WHERE id=?", (now(), vs_id))
             db.execute("DELETE FROM vs_files WHERE vector_store_id=?", (vs_id,))
             db.execute("DELETE FROM batch_files WHERE batch_id IN (SELECT id FROM batches WHERE vector_store_id=?)",
                        (vs_id,))

@@ -83,9 +83,11 @@ class IngestQueue(Tables):
         """Every vector store not deleted (whose collections the worker keeps in step)."""
         return [r["id"] for r in self.all("SELECT id FROM vector_stores WHERE deleted=0")]
 
-    def deleted_stores(self) -> list[Row]:
-        """Stores deleted by a client whose collections have not been purged yet."""
-        return self.all("SELECT * FROM vector_stores WHERE deleted=1")
+    def deleted_stores(self, grace: float = 0.0) -> list[Row]:
+        """Stores deleted by a client at least ``grace`` seconds ago whose collections have not
+        been purged yet (the grace lets other processes' searches and ingests of the store end)."""
+        return self.all("SELECT * FROM vector_stores WHERE deleted=1 AND COALESCE(last_active_at, 0) <= ?",
+                        (time.time() - grace,))
 
     def forget_store(self, vs_id: str) -> None:
         """A deleted store's collection is purged: drop its row for good."""
