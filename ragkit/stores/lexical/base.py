@@ -9,6 +9,7 @@ Backends differ in how they store and update the index, not in what a reader see
 from __future__ import annotations
 
 import bisect
+from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
@@ -42,6 +43,15 @@ class LexicalReader(Protocol):
     def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]: ...
 
     def position(self, chunk_id: str) -> int | None: ...
+
+
+def read_generation(path: Path) -> int | None:
+    """The manifest generation an index on disk was written for (its generation file), or None
+    when there is no readable one: read without opening the index."""
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def chunk_fields(meta: dict) -> tuple[str, str, str, int]:

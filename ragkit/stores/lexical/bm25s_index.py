@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ragkit.stores.lexical.base import Vocabulary, chunk_fields, indexed_text, top_k
+from ragkit.stores.lexical.base import Vocabulary, chunk_fields, indexed_text, read_generation, top_k
 from ragkit.text import content_terms, tokenize
 
 META_FILE = "ragkit_meta.json"
@@ -103,10 +103,7 @@ class Bm25sIndex:
     @staticmethod
     def saved_generation(directory: Path) -> int | None:
         """The manifest generation the saved index was built from, without loading it."""
-        try:
-            return int((directory / GENERATION_FILE).read_text())
-        except (OSError, ValueError):
-            return None
+        return read_generation(directory / GENERATION_FILE)
 
     @classmethod
     def load(cls, directory: Path) -> "Bm25sIndex | None":

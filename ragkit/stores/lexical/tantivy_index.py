@@ -25,7 +25,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tantivy
 
-from ragkit.stores.lexical.base import Vocabulary, chunk_fields, indexed_text
+from ragkit.stores.lexical.base import Vocabulary, chunk_fields, indexed_text, read_generation
 from ragkit.stores.lock import file_lock
 from ragkit.text import content_terms, tokenize
 
@@ -297,10 +297,7 @@ class TantivyIndex:
     @staticmethod
     def saved_generation(directory: Path) -> int | None:
         """The manifest generation the saved index matches, without opening it."""
-        try:
-            return int((directory / GENERATION_FILE).read_text())
-        except (OSError, ValueError):
-            return None
+        return read_generation(directory / GENERATION_FILE)
 
     @classmethod
     def load(cls, directory: Path) -> "TantivyIndex | None":
