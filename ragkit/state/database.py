@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,21 @@ class StateDB:
                 legacy.import_files(self.raw_connection, self.path, legacy_home)
 
 
+def _pragma(connection: sqlite3.Connection, pragma: str) -> None:
+    """Set a pragma, waiting out another process's lock. Switching a fresh file to WAL needs an
+    exclusive lock for which SQLite does not call the busy handler: two processes opening a new
+    home at once saw "database is locked" here, so the switch is retried for the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute(f"PRAGMA {pragma}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _engine(url: URL) -> Engine:
     engine = create_engine(url, poolclass=NullPool, connect_args={
         "timeout": BUSY_TIMEOUT_S, "isolation_level": None, "check_same_thread": False,
@@ -91,7 +107,7 @@ def _engine(url: URL) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         for pragma in PRAGMAS:
-            dbapi_connection.execute(f"PRAGMA {pragma}")
+            _pragma(dbapi_connection, pragma)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
