@@ -10,7 +10,7 @@ BGE_STAMP := $(VENV)/.installed-bge
 EXAMPLES_STAMP := $(VENV)/.installed-examples
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium
+.PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium postgresql
 
 help:
 	@echo "make help        - this list"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-quick - the benchmarks on HotpotQA only, one round (a few minutes)"
 	@echo "make bench-scale - the incremental lexical index at 137k chunks (docs/benchmarks-scale.md)"
 	@echo "make chromium    - install Debian's chromium for the web page's browser tests, when missing"
+	@echo "make postgresql  - install Debian's postgresql for the shared-database tests, when missing (the tests start their own server)"
 	@echo "make clean       - remove .venv, the demo knowledge base and eval runs"
 
 # Installs are quiet: their output goes to $(INSTALL_LOG) and is shown only when a step fails.
@@ -63,16 +64,23 @@ $(EXAMPLES_STAMP): $(STAMP) examples/llamaindex-requirements.txt
 	@$(QUIET_PIP) --no-deps -r examples/llamaindex-requirements.txt >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
 	@touch $(EXAMPLES_STAMP)
 
+# the state-database and shared-deployment tests start their own PostgreSQL server from Debian's
+# binaries (tests/postgres_server.py); the system cluster is never used
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; } || \
+	  { echo "make test needs Debian's postgresql package for the shared-database tests: apt-get install postgresql" >&2; exit 1; }
+
 # the browser tests of the web page drive Debian's headless Chromium (never a downloaded one)
 chromium:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } || \
 	  { echo "make test needs Debian's chromium package for the web page's browser tests: apt-get install chromium" >&2; exit 1; }
 
-test: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium
+test: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
 	$(PY) -m pytest
 
-test-fast: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium
+test-fast: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
 	$(PY) -m pytest -m "not slow"
 
 eval: $(STAMP)

@@ -103,3 +103,23 @@ def shared_dir(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared dataset not available: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session (tests/postgres_server.py), on 127.0.0.1."""
+    import tempfile
+
+    from postgres_server import PostgresServer
+
+    root = Path(tempfile.mkdtemp(prefix="ragkit-pg-"))
+    server = PostgresServer(root / "pg").start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.database()
