@@ -199,6 +199,12 @@ class KnowledgeBase:
         return self._pipeline().run([Path(p) for p in paths], include=include, exclude=exclude, prune=prune,
                                     progress=progress)
 
+    def ingest_named(self, files: Sequence[tuple[str, str | Path]], *, progress=None) -> IngestReport:
+        """Ingest local files under names of the caller's choosing: each ``(key, file)`` is read
+        from ``file`` and known to the manifest, the chunks and the report as ``key`` (the server
+        keys a vector store's files by file id, the same on every replica)."""
+        return self._pipeline().run_named([(key, Path(file)) for key, file in files], progress=progress)
+
     def ingest_records(self, records: Sequence[Record], *, progress=None) -> IngestReport:
         """Ingest in-memory documents (:class:`ragkit.models.Record`: id, text, title), e.g. a BEIR corpus."""
         return self._pipeline().run_records(records, progress=progress)
@@ -207,8 +213,10 @@ class KnowledgeBase:
         """Forget documents (a file, or every document under a folder). Returns (path, chunks removed)."""
         records = self.manifest.files()
         targets: list[str] = []
+        known = {r.path for r in records}
         for given in paths:
-            target = str(Path(given).resolve())
+            # a name given to ingest_named is matched as it is; a file or folder by where it is
+            target = str(given) if str(given) in known else str(Path(given).resolve())
             matched = [r.path for r in records if r.path == target or r.path.startswith(target.rstrip("/") + "/")]
             if not matched:
                 raise UsageError(f"not in collection {self.settings.collection!r}: {given}")
