@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_scale import queries, sentences
-from common import SHARED, WORK, fresh_dir, machine, peak_rss_mb, percentiles, write_result
+from bench_scale import documents, queries, sentences
+from common import WORK, fresh_dir, machine, peak_rss_mb, percentiles, write_result
 
 EF_SEARCH = (10, 25, 50, 100, 200)
 POOL = 50
@@ -54,18 +54,7 @@ def sentence_vectors() -> np.ndarray:
 
 def document_sizes() -> np.ndarray:
     """How many pool sentences each source document contributed, in ``sentences()`` order."""
-    from bench_scale import SENTENCE
-
-    sizes: list[int] = []
-    qa = SHARED / "qa"
-    for name in ("hotpotqa-100", "musique-100"):
-        data = json.loads((qa / name / "corpus.json").read_text())
-        for value in (data.values() if isinstance(data, dict) else data):
-            text = " ".join(value) if isinstance(value, list) else value.get("text", "") if isinstance(value, dict) else str(value)
-            sizes.append(sum(len(s) > 30 for s in SENTENCE.split(text)))
-    for line in (SHARED / "beir" / "nfcorpus" / "corpus.jsonl").read_text().splitlines():
-        sizes.append(sum(len(s) > 30 for s in SENTENCE.split(json.loads(line).get("text", ""))))
-    return np.asarray(sizes)
+    return np.asarray([len(document) for document in documents()])
 
 
 def chunk_vectors(size: int, seed: int = 0) -> np.ndarray:

@@ -33,18 +33,23 @@ from common import ROOT, SHARED, WORK, fresh_dir, machine, peak_rss_mb, percenti
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def sentences() -> list[str]:
-    """Real sentences of the shared sets, in a fixed order."""
-    found: list[str] = []
+def documents() -> list[list[str]]:
+    """Real sentences of the shared sets, per source document, in a fixed order."""
+    found: list[list[str]] = []
     qa = SHARED / "qa"
     for name in ("hotpotqa-100", "musique-100"):
         data = json.loads((qa / name / "corpus.json").read_text())
         for value in (data.values() if isinstance(data, dict) else data):
             text = " ".join(value) if isinstance(value, list) else value.get("text", "") if isinstance(value, dict) else str(value)
-            found += [s for s in SENTENCE.split(text) if len(s) > 30]
+            found.append([s for s in SENTENCE.split(text) if len(s) > 30])
     for line in (SHARED / "beir" / "nfcorpus" / "corpus.jsonl").read_text().splitlines():
-        found += [s for s in SENTENCE.split(json.loads(line).get("text", "")) if len(s) > 30]
+        found.append([s for s in SENTENCE.split(json.loads(line).get("text", "")) if len(s) > 30])
     return found
+
+
+def sentences() -> list[str]:
+    """Real sentences of the shared sets, in a fixed order."""
+    return [sentence for document in documents() for sentence in document]
 
 
 def records(size: int, pool: list[str], seed: int = 0):
