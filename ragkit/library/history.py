@@ -2,11 +2,14 @@
 
 Three surfaces continue a conversation: a thread's runs, ``/v1/responses`` with
 ``previous_response_id`` (the chain of earlier responses) and ``/v1/responses`` with
-``conversation`` (the conversation's message items). Each turns its history into (question,
-answer) pairs and asks :meth:`Library.follow_up <ragkit.library.engine.Library.follow_up>` for
-the query to search, which is what
-:class:`~ragkit.conversations.ChatSession` does locally: the chat model condenses the follow-up
-when one is configured, else the offline rewrite carries the last turn's subject into it.
+``conversation`` (the conversation's message items). Threads and conversations are one model
+(:mod:`ragkit.state.conversations`), so their history is read by one function,
+:func:`~ragkit.conversations.session.history_pairs`, the one a local
+:class:`~ragkit.conversations.ChatSession` reads its thread with; a response chain is turned into
+the same (question, answer) pairs. Each then asks
+:meth:`Library.follow_up <ragkit.library.engine.Library.follow_up>` for the query to search: the
+chat model condenses the follow-up when one is configured, else the offline rewrite carries the
+last turn's subject into it.
 
 Every answer is stored with the query it searched and the passages it came from, so the next
 follow-up is rewritten from exactly what was found.
@@ -18,12 +21,14 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
+from ragkit.conversations.session import HISTORY_TURNS, history_pairs
 from ragkit.conversations.store import Message
 from ragkit.errors import InvalidParameter, NotFound
 from ragkit.library.answering import Grounded
 from ragkit.state import assistants as adb
+from ragkit.state import conversations
 from ragkit.state import responses as stored
+from ragkit.state.conversation_model import Item
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.library.engine import Library
@@ -141,22 +146,29 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     return item
 
 
-def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]],
-              standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Append items; the last user item gets the query searched, the last assistant item the sources."""
-    stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources)
+def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]], standalone: str | None = None,
+              sources: list[dict[str, Any]] | None = None, response_id: str | None = None) -> list[dict[str, Any]]:
+    """Append items; user items get the query searched, assistant items the sources."""
+    stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources,
+                     response_id=response_id)
     return items
 
 
 def conversation_history(library: Library, conversation_id: str) -> Pairs:
-    rows = stored.items(library.state, conversation_id)
-    turns = []
-    for row in rows:
-        item = json.loads(row["body"])
-        if item.get("type") == "message" and item.get("role") in ("user", "assistant"):
-            turns.append(turn(item["role"], item_text(item), row["standalone"],
-                              json.loads(row["sources"]) if row["sources"] else []))
-    return question_answer_pairs(turns)[-HISTORY_TURNS:]
+    """The (question, answer) pairs of a thread or a conversation, oldest first."""
+    return history_pairs(conversations.items(library.state, conversation_id))
+
+
+def thread_turns(library: Library, thread_id: str, last_messages: int | None = None) -> tuple[Item | None, Pairs]:
+    """A thread's last user message (None: there is none) and the pairs before it, oldest first;
+    with ``last_messages`` (a run's ``truncation_strategy``) only that many messages are read,
+    the question included."""
+    done = [i for i in conversations.items(library.state, thread_id) if i.is_turn]
+    last = next((n for n in range(len(done) - 1, -1, -1) if done[n].role == "user"), None)
+    if last is None:
+        return None, []
+    first = max(0, last + 1 - last_messages) if last_messages else 0
+    return done[last], history_pairs(done[first:last])
 
 
 @dataclass
@@ -194,6 +206,8 @@ class Memory:
         if self.body.store:
             remember_response(self.library, self.owner, response, self.question, grounded, self.body.input)
         if self.body.conversation_id:
-            add_items(self.library, self.body.conversation_id, self.inputs, standalone=self.query)
-            add_items(self.library, self.body.conversation_id, response["output"], sources=sources_of(grounded))
+            add_items(self.library, self.body.conversation_id, self.inputs, standalone=self.query,
+                      response_id=response["id"])
+            add_items(self.library, self.body.conversation_id, response["output"], sources=sources_of(grounded),
+                      response_id=response["id"])
 
