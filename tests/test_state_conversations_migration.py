@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 
 from ragkit.conversations.store import ThreadStore
@@ -42,16 +43,19 @@ ANSWER = {"id": "msg_c2", "type": "message", "role": "assistant", "status": "com
               {"type": "file_citation", "index": 12, **CITED}]}]}
 OLD_TABLES = ("threads", "messages", "asst_threads", "asst_messages", "conv_conversations", "conv_items")
 JSON_COLUMNS = ("body", "citations", "sources")
+ASST_MESSAGE = ("INSERT INTO asst_messages(seq, id, thread_id, run_id, role, body, standalone, sources) "
+                "VALUES(?,?,?,?,?,?,?,?)")
 
 
-def _migrate(state: StateDB, target: str, down: bool = False) -> None:
-    with state.engine.begin() as connection:
+def _migrate(state: StateDB | sa.Engine, target: str, down: bool = False) -> None:
+    engine = state.engine if isinstance(state, StateDB) else state
+    with engine.begin() as connection:
         (command.downgrade if down else command.upgrade)(alembic_config(connection), target)
 
 
-def _fill(path: Path) -> None:
+def _old_rows() -> list[tuple[str, tuple]]:
     """Rows in every conversation table of revision 0002, as the previous code wrote them."""
-    rows = [
+    return [
         ("INSERT INTO threads VALUES(?,?,?,?,?,?)", ("t2", "later", "docs", "ci", 5.0, 6.0)),
         ("INSERT INTO threads VALUES(?,?,?,?,?,?)", ("t1", "warranty", "docs", None, 1.0, 2.0)),
         ("INSERT INTO messages(id, thread_id, role, content, created_at, citations, sources, standalone) "
@@ -62,11 +66,11 @@ def _fill(path: Path) -> None:
                                      "how long is the warranty?")),
         ("INSERT INTO messages(id, thread_id, role, content, created_at) VALUES(?,?,?,?,?)",
          (9, "t2", "user", "and later?", 5.5)),
-        ("INSERT INTO asst_threads(seq, id, owner, body) VALUES(?,?,?,?)", (4, "thread_1", "key_1", json.dumps(THREAD))),
-        ("INSERT INTO asst_messages(seq, id, thread_id, run_id, role, body, standalone, sources) VALUES(?,?,?,?,?,?,?,?)",
-         (2, "msg_a1", "thread_1", None, "user", json.dumps(ASKED), "how long is the warranty?", None)),
-        ("INSERT INTO asst_messages(seq, id, thread_id, run_id, role, body, standalone, sources) VALUES(?,?,?,?,?,?,?,?)",
-         (5, "msg_a2", "thread_1", "run_1", "assistant", json.dumps(ANSWERED), None, json.dumps([{"text": "3 y"}]))),
+        ("INSERT INTO asst_threads(seq, id, owner, body) VALUES(?,?,?,?)",
+         (4, "thread_1", "key_1", json.dumps(THREAD))),
+        (ASST_MESSAGE, (2, "msg_a1", "thread_1", None, "user", json.dumps(ASKED), "how long is the warranty?", None)),
+        (ASST_MESSAGE, (5, "msg_a2", "thread_1", "run_1", "assistant", json.dumps(ANSWERED), None,
+                        json.dumps([{"text": "3 y"}]))),
         ("INSERT INTO conv_conversations(seq, id, owner, body) VALUES(?,?,?,?)",
          (1, "conv_1", "key_1", json.dumps(CONVERSATION))),
         ("INSERT INTO conv_items(seq, id, conversation_id, body, standalone, sources) VALUES(?,?,?,?,?,?)",
@@ -76,8 +80,11 @@ def _fill(path: Path) -> None:
         ("INSERT INTO conv_items(seq, id, conversation_id, body, standalone, sources) VALUES(?,?,?,?,?,?)",
          (3, "msg_c2", "conv_1", json.dumps(ANSWER), None, json.dumps([{"text": "3 years"}]))),
     ]
+
+
+def _fill(path: Path) -> None:
     with sqlite3.connect(path) as db:
-        for sql, args in rows:
+        for sql, args in _old_rows():
             db.execute(sql, args)
 
 
@@ -177,3 +184,35 @@ def test_an_item_whose_conversation_is_gone_is_left_out(tmp_path, caplog):
     _migrate(state, "0003")
     assert conversations.item(ServerState(state), "msg_x") is None
     assert any("belongs to no conversation 'conv_gone'" in r.getMessage() for r in caplog.records)
+
+
+def test_the_revision_runs_on_postgresql_both_ways(request):
+    """The same rows through 0003 and back on a real PostgreSQL server, when the suite has one
+    (the ``postgres_url`` fixture): the copy and the sequences past the copied keys."""
+    try:
+        url = request.getfixturevalue("postgres_url")
+    except pytest.FixtureLookupError:
+        pytest.skip("this checkout's tests have no PostgreSQL server")
+    engine = sa.create_engine(url)
+    try:
+        _migrate(engine, "0002")
+        with engine.begin() as db:
+            for sql, args in _old_rows():
+                db.exec_driver_sql(sql.replace("?", "%s"), args)
+        _migrate(engine, "0003")
+        with engine.begin() as db:
+            kinds = db.exec_driver_sql("SELECT c.kind, COUNT(*) FROM conversation_items i JOIN conversations c "
+                                       "ON c.id = i.conversation_id GROUP BY c.kind ORDER BY c.kind").fetchall()
+            assert [tuple(k) for k in kinds] == [("assistants_thread", 2), ("chat", 3), ("responses_conversation", 3)]
+            assert db.exec_driver_sql("SELECT seq FROM conversation_items WHERE id=%s",
+                                      ("msg_000000000000000000000007",)).scalar() == 7  # a chat message's id
+            added = db.exec_driver_sql("INSERT INTO conversation_items(id, conversation_id, kind, role, created_at) "
+                                       "VALUES('m_new', 't1', 'message', 'user', 9) RETURNING seq").scalar()
+            assert added > db.exec_driver_sql("SELECT MAX(seq) FROM conversation_items WHERE id <> 'm_new'").scalar()
+        _migrate(engine, "0002", down=True)
+        with engine.begin() as db:
+            counts = [db.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar() for t in OLD_TABLES]
+            assert counts == [2, 4, 1, 2, 1, 3]  # the item added at 0003 too
+            db.exec_driver_sql("INSERT INTO conv_items(id, conversation_id, body) VALUES('x', 'conv_1', '{}')")
+    finally:
+        engine.dispose()

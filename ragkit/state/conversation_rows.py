@@ -3,7 +3,8 @@ the rows of the tables they replaced (revision 0003) as records.
 
 Kept apart from the repository (:mod:`ragkit.state.conversations`) because revision 0003 and the
 import of an older home (:mod:`ragkit.state.legacy`) write the same rows without a repository:
-the three of them agree on one mapping by sharing it.
+the three of them agree on one mapping by sharing it. Revision 0003 keeps only the columns its
+tables have, so a column added here by a later revision does not break it.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def conversation_of(row: Row) -> Conversation:
 
 
 def item_of(row: Row) -> Item:
-    tool = ToolCall(row["call_id"] or "", row["tool_name"], row["arguments"], row["output"]) \
-        if row["kind"] != "message" else None
+    tool = None
+    if row["kind"] != "message":
+        tool = ToolCall(row["call_id"] or "", row["tool_name"], row["arguments"], row["output"])
     return Item(conversation_id=row["conversation_id"], id=row["id"], kind=row["kind"], role=row["role"],
                 content=row["content"], status=row["status"], tool=tool, citations=_loads(row["citations"], []),
                 sources=_loads(row["sources"], []), standalone=row["standalone"], run_id=row["run_id"],

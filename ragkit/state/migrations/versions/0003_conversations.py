@@ -88,6 +88,12 @@ def _highest(table: sa.Table, column: str) -> int:
     return op.get_bind().execute(sa.select(sa.func.max(table.c[column]))).scalar() or 0
 
 
+def _fit(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """The row as this revision's table holds it: the shared mappers may one day know columns a
+    later revision adds."""
+    return {k: v for k, v in row.items() if k in table.c}
+
+
 def _restart_sequence(table: str, column: str = "seq") -> None:
     """PostgreSQL's serial sequence of ``table`` after rows inserted with explicit keys."""
     if op.get_bind().dialect.name == "postgresql":
@@ -108,7 +114,7 @@ def _copy_conversations(target: sa.Table) -> dict[str, Conversation]:
                 assert isinstance(made, Conversation)
                 copied[made.id] = made
                 seq = base + (n * BATCH + i + 1 if name == "threads" else row["seq"])
-                rows.append({"seq": seq, **conversation_row(made)})
+                rows.append(_fit(target, {"seq": seq, **conversation_row(made)}))
             bind.execute(target.insert(), rows)
         base = _highest(target, "seq")
     _restart_sequence("conversations")
@@ -127,7 +133,7 @@ def _copy_items(target: sa.Table, conversations: dict[str, Conversation]) -> Non
                 if owner is None:
                     log.warning("%s row %s belongs to no conversation %r: not copied", name, row[order], row[parent])
                     continue
-                rows.append({"seq": base + row[order], **item_row(fold_row(name, row, owner.created_at))})
+                rows.append(_fit(target, {"seq": base + row[order], **item_row(fold_row(name, row, owner.created_at))}))
             if rows:
                 bind.execute(target.insert(), rows)
         base = max(base, _highest(target, "seq"))
