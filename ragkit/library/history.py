@@ -171,6 +171,36 @@ def thread_turns(library: Library, thread_id: str, last_messages: int | None = N
     return done[last], history_pairs(done[first:last])
 
 
+def continued(library: Library, owner: str, body: Any) -> tuple[str | None, Pairs]:
+    """What a ``/v1/responses`` request continues: the response it follows -- its
+    ``previous_response_id``, or the response that wrote its conversation's last item, whose
+    function-calling loop a ``function_call_output`` resumes -- and the (question, answer) pairs
+    before it."""
+    if body.previous_response_id and body.conversation_id:
+        raise InvalidParameter("Give previous_response_id or conversation, not both.", "conversation")
+    if body.previous_response_id:
+        return body.previous_response_id, response_history(library, owner, body.previous_response_id)
+    if body.conversation_id:
+        conversation_for(library, owner, body.conversation_id, "conversation")
+        items = conversations.items(library.state, body.conversation_id)
+        return (items[-1].response_id if items else None), history_pairs(items)
+    return None, []
+
+
+def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], question: str,
+                   grounded: Grounded | None) -> None:
+    """A function-tool response's input and output items (the user's message, its function calls
+    and their outputs, the answer) go to its conversation, if it has one; an item sent back as it
+    was returned is already there and is not added again."""
+    if not body.conversation_id:
+        return
+    known = {i.id for i in conversations.items(library.state, body.conversation_id)}
+    add_items(library, body.conversation_id, [i for i in input_items(body.input) if i["id"] not in known],
+              standalone=question, response_id=response["id"])
+    add_items(library, body.conversation_id, response["output"], sources=sources_of(grounded) if grounded else None,
+              response_id=response["id"])
+
+
 @dataclass
 class Memory:
     """What one ``/v1/responses`` request continues, the query it searches, and where it is kept."""
@@ -185,16 +215,9 @@ class Memory:
 
     @classmethod
     def open(cls, library: Library, owner: str, body: Any, question: str) -> Memory:
-        conversation = body.conversation_id
-        if body.previous_response_id and conversation:
-            raise InvalidParameter("Give previous_response_id or conversation, not both.", "conversation")
-        history: Pairs = []
+        _, history = continued(library, owner, body)
         inputs: list[dict[str, Any]] = []
-        if body.previous_response_id:
-            history = response_history(library, owner, body.previous_response_id)
-        elif conversation:
-            conversation_for(library, owner, conversation, "conversation")
-            history = conversation_history(library, conversation)
+        if body.conversation_id:
             raw = body.input if isinstance(body.input, list) else [{"role": "user", "content": body.input}]
             inputs = [message_item(item, f"input[{i}]") for i, item in enumerate(raw)
                       if isinstance(item, dict) and item.get("type", "message") == "message"]
