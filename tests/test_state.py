@@ -33,13 +33,13 @@ from ragkit.state.migrate import migration_lock
 from ragkit.state.server import ServerState
 from ragkit.stores.manifest import FileCommit, Manifest
 
-TABLES = {"files", "chunks", "journal", "embed_cache", "state", "threads", "messages", "api_files",
-          "vector_stores", "vs_files", "batches", "batch_files", "api_keys", "asst_assistants", "asst_threads",
-          "asst_messages", "asst_runs", "asst_steps", "resp_responses", "resp_input_items", "resp_tool_state",
-          "conv_conversations", "conv_items", "uploads", "upload_parts", "feedback", "audit", "alembic_version"}
-INDEXES = {"chunks_by_path", "threads_by_collection", "messages_by_thread", "api_files_by_path", "vs_files_queue",
-           "vs_files_by_store", "asst_messages_by_thread", "asst_runs_by_thread", "asst_steps_by_run",
-           "resp_input_items_by_response", "conv_items_by_conversation", "upload_parts_by_upload", "audit_by_key"}
+TABLES = {"files", "chunks", "journal", "embed_cache", "state", "conversations", "conversation_items", "api_files",
+          "vector_stores", "vs_files", "batches", "batch_files", "api_keys", "asst_assistants", "asst_runs",
+          "asst_steps", "resp_responses", "resp_input_items", "resp_tool_state", "uploads", "upload_parts",
+          "feedback", "audit", "alembic_version"}
+INDEXES = {"chunks_by_path", "conversations_by_kind", "conversation_items_by_conversation", "api_files_by_path",
+           "vs_files_queue", "vs_files_by_store", "asst_runs_by_thread", "asst_steps_by_run",
+           "resp_input_items_by_response", "upload_parts_by_upload", "audit_by_key"}
 OPEN_SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -74,7 +74,7 @@ def _commit(path: str, text: str) -> FileCommit:
 def test_a_fresh_home_gets_every_table_at_the_head_revision(tmp_path):
     state = open_home(tmp_path / "home")
     assert state.path == tmp_path / "home" / FILENAME
-    assert state.revision() == head() == "0002"
+    assert state.revision() == head() == "0003"
     assert _names(state.path, "table") == TABLES
     assert _names(state.path, "index") == INDEXES
     with sqlite3.connect(state.path) as raw:
@@ -132,7 +132,8 @@ def test_two_processes_opening_a_home_at_once_migrate_and_import_it_once(tmp_pat
     if layout == "legacy":
         logs = "".join(err for _, err in outputs)
         assert logs.count("imported ") == 1, logs  # one process imported, the other found it done
-        assert (_count(database, "chunks"), _count(database, "messages"), _count(database, "api_files")) == (1, 1, 1)
+        assert (_count(database, "chunks"), _count(database, "conversation_items"),
+                _count(database, "api_files")) == (1, 1, 1)
 
 
 def test_a_home_in_the_previous_layout_is_imported_once_and_its_files_retired(tmp_path, caplog):
@@ -304,6 +305,8 @@ def test_ingest_chat_and_serve_keep_one_database_in_the_home(tmp_path):
     journal = {FILENAME + "-wal", FILENAME + "-shm"}  # the database's own, while a connection was open
     assert _sqlite_files(home) - journal == {FILENAME}
     database = home / FILENAME
-    for table in ("files", "chunks", "threads", "messages", "api_files", "vector_stores", "vs_files", "api_keys",
-                  "asst_threads", "resp_responses", "feedback"):
+    for table in ("files", "chunks", "conversations", "conversation_items", "api_files", "vector_stores", "vs_files",
+                  "api_keys", "resp_responses", "feedback"):
         assert _count(database, table) > 0, table
+    with sqlite3.connect(database) as raw:  # the chat's thread and the API's thread, in one model
+        assert {k for k, in raw.execute("SELECT kind FROM conversations")} == {"chat", "assistants_thread"}

@@ -64,7 +64,7 @@ def test_deleting_a_thread_deletes_its_messages_runs_and_steps(db):
     adb.save_step(db, {"id": "step_1", "run_id": "run_1", "status": "in_progress"})
     adb.save_step(db, {"id": "step_1", "run_id": "run_1", "status": "completed"})  # an update, not a copy
     assert [s["status"] for s in adb.run_steps(db, "run_1")] == ["completed"]
-    assert [(m["_standalone"], m["_sources"]) for m in adb.thread_messages(db, "thread_1")] == [
+    assert [(m.standalone, m.sources) for m in adb.thread_messages(db, "thread_1")] == [
         ("q", []), (None, [{"text": "t"}])]
     cursor = SimpleNamespace(limit=10, order="asc", after=None, before=None)
     assert [r["id"] for r in adb.messages_page(db, "thread_1", cursor, run_id="run_1")[0]] == ["msg_2"]

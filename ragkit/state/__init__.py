@@ -8,13 +8,16 @@ shipped in ``ragkit/state/migrations`` up to the head revision, under an inter-p
 imports a home written in the previous one-file-per-module layout.
 
 This is part of the foundation: it imports only :mod:`ragkit.config`, :mod:`ragkit.errors` and
-third-party libraries, and the stores above it (:mod:`ragkit.stores.manifest`,
-:mod:`ragkit.conversations.store`, ...) keep their SQL and get their per-thread ``sqlite3``
-connections from :meth:`StateDB.connections`. Every statement the server runs lives in the
-repositories here: :mod:`~ragkit.state.library` and :mod:`~ragkit.state.queue` (joined as
-:class:`~ragkit.state.server.ServerState`), :mod:`~ragkit.state.assistants`,
-:mod:`~ragkit.state.responses`, :mod:`~ragkit.state.keys`, :mod:`~ragkit.state.uploads`,
-:mod:`~ragkit.state.feedback` and :mod:`~ragkit.state.audit`.
+third-party libraries, and the stores above it (:mod:`ragkit.stores.manifest`, ...) keep their SQL
+and get their per-thread ``sqlite3`` connections from :meth:`StateDB.connections`. Every statement
+the server runs lives in the repositories here: :mod:`~ragkit.state.library` and
+:mod:`~ragkit.state.queue` (joined as :class:`~ragkit.state.server.ServerState`),
+:mod:`~ragkit.state.assistants`, :mod:`~ragkit.state.responses`, :mod:`~ragkit.state.keys`,
+:mod:`~ragkit.state.uploads`, :mod:`~ragkit.state.feedback` and :mod:`~ragkit.state.audit`.
+
+Conversations are one model (:mod:`~ragkit.state.conversation_model`) with one repository
+(:mod:`~ragkit.state.conversations`): chat threads (:mod:`ragkit.conversations.store`), Assistants
+threads and Responses conversations are views of it.
 """
 
 from ragkit.state.connections import ThreadConnections
