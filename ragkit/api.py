@@ -2,7 +2,8 @@
 
 A knowledge base is a directory (default ``./.ragkit``) holding the Chroma data (``chroma/``),
 the state database with the manifest (``ragkit.sqlite``, :mod:`ragkit.state`) and one BM25 index
-per collection (``bm25/<name>/``).
+per collection (``bm25/<name>/``, or rows in a shared PostgreSQL database with
+``lexical_backend = "postgres"``).
 
 It is a surface: with the CLI (and the server) it is the only part of ``ragkit`` that starts
 stage one (``ingest``). One instance may be shared by many threads: components are built once

@@ -193,7 +193,10 @@ class Settings(BaseSettings):
     @property
     def lexical_database_url(self) -> str | None:
         """Where the postgres lexical backend keeps the index: lexical_url, else database_url when
-        that is a PostgreSQL URL (one shared database for everything but the vectors)."""
+        that is a PostgreSQL URL (one shared database for everything but the vectors); None for
+        the backends kept in a directory."""
+        if self.lexical_backend != "postgres":
+            return None
         if self.lexical_url is not None:
             return self.lexical_url
         return self.database_url if _is_postgres_url(self.database_url) else None

@@ -29,6 +29,7 @@ from test_lexical import (ROWS, test_build_keeps_each_chunks_filter_fields,  # n
                           test_the_context_line_is_searchable, test_unknown_names_are_names_no_chunk_contains,
                           test_unknown_names_accept_prefixes_misspellings_and_spelled_acronyms)
 
+from ragkit.errors import ConfigError
 from ragkit.stores.lexical import (PostgresTarget, TantivyIndex, current_index, drop_index, load_index,
                                    saved_generation, sync_index)
 from ragkit.stores.lexical.postgres_sync import build
@@ -186,6 +187,16 @@ def test_dropping_the_index_forgets_the_collection(target, manifest):
     assert len(load_index(UNUSED, PostgresTarget(target.url, "kept"))) == 6
 
 
+def test_an_unreachable_database_is_a_config_error_naming_lexical_url(manifest):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once it is closed
+    with pytest.raises(ConfigError, match="lexical_url: cannot use the PostgreSQL database .*Connection refused"):
+        sync_index(manifest, UNUSED, None, PostgresTarget(f"postgresql://ragkit@127.0.0.1:{port}/ragkit", "docs"))
+
+
 # -- snapshots --------------------------------------------------------------------------------------
 def test_a_reader_keeps_its_snapshot_while_a_writer_commits(target, manifest):
     reader = sync_index(manifest, UNUSED, None, target)  # nothing read yet: positions load later
@@ -200,6 +211,25 @@ def test_a_reader_keeps_its_snapshot_while_a_writer_commits(target, manifest):
     assert {query: reader.search(query, 10) for query in QUERIES} == expected
     assert reader.unknown_names("Do Pulsars spin?") == ["Pulsars"] and newer.unknown_names("Do Pulsars spin?") == []
     assert not newer.scores("comets").any()
+
+
+def test_threads_share_one_reader_while_a_writer_commits(target, manifest):
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = sync_index(manifest, UNUSED, None, target)
+    expected = {query: (reader.search(query, 10), reader.scores(query).tolist()) for query in QUERIES}
+
+    def ask(n: int) -> bool:
+        query = QUERIES[n % len(QUERIES)]
+        return (reader.search(query, 10), reader.scores(query).tolist()) == expected[query]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = pool.map(ask, range(200))
+        for n in range(5):  # meanwhile, in this thread
+            _store(manifest, f"/d/extra-{n}.txt", [f"Comets and stars, note {n}."])
+            sync_index(manifest, UNUSED, None, target)
+        assert all(answers)
+    assert len(load_index(UNUSED, target)) == 11
 
 
 def _end_anchors(url: str) -> int:

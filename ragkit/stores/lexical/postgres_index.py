@@ -19,9 +19,13 @@ term counting as often as it is repeated. ``search`` ranks in SQL and reads noth
 
 Dense per-position arrays (``scores``, ``ids`` and the filter fields) need the collection's
 chunk list: it is read once per reader, when first asked for, in (chunk key) order. At 1M chunks
-that is one pass over ``lexical_chunks`` and ``lexical_files`` (about 2 s) and about 250 MB per
-reader (chunk ids as strings, the id-to-position map, four int64/object arrays); a reader of the
-current generation is shared by every thread of a process, so one replica holds one.
+(10,000 files) that is one pass over ``lexical_chunks`` and ``lexical_files``: 4.2 s and 309 MB
+more resident memory on 2 busy cores (bench/bench_lexical_postgres.py; chunk ids as strings, the
+id-to-position map, int64 and object arrays). It is paid once per generation and process: every
+thread shares the current reader. ``search`` needs none of it.
+
+Queries read only the postings index (an index-only scan) once the table's visibility map is set,
+which autovacuum does after a bulk load; until then each posting also costs a heap fetch.
 """
 
 from __future__ import annotations
@@ -52,8 +56,8 @@ SELECT t.chunk, sum(w.weight * t.tf / (t.tf + {_NORM.format(length="t.tokens")})
 FROM w JOIN lexical_terms t ON t.collection_id = %(c)s AND t.term = w.term
 GROUP BY t.chunk"""
 TOP_CHUNKS = f"""
-SELECT c.chunk_id, s.score FROM ({CHUNK_SCORES}) s JOIN lexical_chunks c ON c.id = s.chunk
-ORDER BY s.score DESC, s.chunk LIMIT %(k)s"""
+SELECT c.chunk_id, s.score FROM ({CHUNK_SCORES} ORDER BY score DESC, t.chunk LIMIT %(k)s) s
+JOIN lexical_chunks c ON c.id = s.chunk ORDER BY s.score DESC, s.chunk"""
 FILE_SCORES = _WEIGHTS.format(count="files") + f""",
 hits AS (SELECT t.file_id, t.term, sum(t.tf) AS tf
          FROM w JOIN lexical_terms t ON t.collection_id = %(c)s AND t.term = w.term GROUP BY t.file_id, t.term)

@@ -24,13 +24,14 @@ later schema change can drop and rebuild them from the manifest rather than migr
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 
 from sqlalchemy import (BigInteger, Column, Engine, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint,
                         Sequence, Table, Text, UniqueConstraint, create_engine, text)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from ragkit.errors import ConfigError
@@ -54,7 +55,7 @@ collections = Table(
 )
 files = Table(
     "lexical_files", metadata,
-    Column("id", BigInteger, file_ids, primary_key=True),
+    Column("id", BigInteger, file_ids, server_default=file_ids.next_value(), primary_key=True),
     Column("collection_id", Integer, ForeignKey("lexical_collections.id", ondelete="CASCADE"), nullable=False),
     Column("path", Text, nullable=False),
     Column("source", Text, nullable=False),
@@ -65,7 +66,7 @@ files = Table(
 )
 chunks = Table(
     "lexical_chunks", metadata,
-    Column("id", BigInteger, chunk_ids, primary_key=True),
+    Column("id", BigInteger, chunk_ids, server_default=chunk_ids.next_value(), primary_key=True),
     Column("collection_id", Integer, nullable=False),
     Column("file_id", BigInteger, nullable=False),
     Column("chunk_id", Text, nullable=False),
@@ -133,22 +134,44 @@ _engines_lock = threading.Lock()
 
 def engines(url: str) -> tuple[Engine, Engine]:
     """(pool, anchors) for ``url``, made once per process with the tables in place: the pool
-    serves queries and writes; an anchor is one connection holding a reader's snapshot open, so
-    anchors get connections of their own rather than starving the pool."""
+    serves queries and writes (a query takes milliseconds, so a few connections serve many
+    threads, and replicas times workers stay within the server's ``max_connections``); an anchor
+    is one connection holding a reader's snapshot open, so anchors get connections of their own
+    rather than starving the pool."""
     with _engines_lock:
         found = _engines.get(url)
         if found is None:
             target = driver_url(url)
-            pool = create_engine(target, pool_size=8, max_overflow=16, pool_pre_ping=True)
-            _create_tables(pool)
+            try:
+                pool = create_engine(target, pool_size=4, max_overflow=8, pool_pre_ping=True)
+            except ImportError:
+                raise ConfigError("lexical_backend = 'postgres' needs psycopg: pip install 'ragkit[postgres]'") from None
+            _create_tables(pool, target.render_as_string(hide_password=True))
             found = _engines[url] = (pool, create_engine(target, poolclass=NullPool))
         return found
 
 
-def _create_tables(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_KEY})
-        metadata.create_all(conn, checkfirst=True)
+def _create_tables(engine: Engine, shown: str) -> None:
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_KEY})
+            metadata.create_all(conn, checkfirst=True)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(f"lexical_url: cannot use the PostgreSQL database {shown!r} ({reason}); "
+                          "check that the server runs and the URL, user and database are right") from None
+
+
+def _forget_in_child() -> None:
+    """A forked process must not share its parent's connections: it opens its own."""
+    for found in _engines.values():
+        for engine in found:
+            engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def dispose(url: str) -> None:
