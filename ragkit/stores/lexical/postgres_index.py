@@ -1,17 +1,20 @@
 """The postgres backend's reader: one snapshot of a collection's postings, scored by PostgreSQL.
 
-A reader is one PostgreSQL snapshot. When it opens, one connection (its *anchor*) begins a
-REPEATABLE READ transaction, exports its snapshot (``pg_export_snapshot``) and reads the
-generation and statistics; every query then runs on a pooled connection that imports that
-snapshot (``SET TRANSACTION SNAPSHOT``), so many threads query one reader at once and all of them
-see the index exactly as it was when the reader opened, whatever writers commit meanwhile.
+A reader answers for the generation it opened at, whatever writers commit meanwhile. Writers
+change the postings, the statistics and the generation in one transaction, so a generation's
+content never changes: while the index is still at the reader's generation, a query is one
+autocommit statement that checks the generation and reads the postings in the same snapshot (one
+round trip). For the index having moved on, the reader keeps its own snapshot: when it opens, one
+connection (its *anchor*) begins a REPEATABLE READ transaction, exports its snapshot
+(``pg_export_snapshot``) and reads the generation and statistics; a query that finds the
+generation moved runs again in a transaction importing that snapshot (``SET TRANSACTION
+SNAPSHOT``), on a pooled connection, so many threads query one reader at once.
 
 An open anchor keeps PostgreSQL from vacuuming rows deleted after it, so it is bounded: its
 session ends after ``ANCHOR_SECONDS`` idle in its transaction (or when the reader is closed or
-collected). The index's content is a function of its generation (writers change postings and the
-generation in one transaction), so a reader whose anchor ended re-anchors on the current state
-when the generation is still its own; only a reader kept that long *after* a writer moved the
-index answers from the newer state, over its own positions (new chunks left out).
+collected). A reader queried after that *and* after a writer moved the index answers from the
+newer postings over its own positions (chunks added since are left out); KnowledgeBase swaps its
+reader as soon as the manifest's generation moves, so only a reader held aside lives that long.
 
 BM25 is tantivy's: idf = ln(1 + (N - n + 0.5) / (n + 0.5)), k1 = 1.2, b = 0.75, with exact
 lengths (tantivy rounds long ones to one byte), summed in SQL over the query's terms, a repeated
@@ -56,8 +59,8 @@ SELECT t.chunk, sum(w.weight * t.tf / (t.tf + {_NORM.format(length="t.tokens")})
 FROM w JOIN lexical_terms t ON t.collection_id = %(c)s AND t.term = w.term
 GROUP BY t.chunk"""
 TOP_CHUNKS = f"""
-SELECT c.chunk_id, s.score FROM ({CHUNK_SCORES} ORDER BY score DESC, t.chunk LIMIT %(k)s) s
-JOIN lexical_chunks c ON c.id = s.chunk ORDER BY s.score DESC, s.chunk"""
+SELECT c.chunk_id, s.score, s.chunk FROM ({CHUNK_SCORES} ORDER BY score DESC, t.chunk LIMIT %(k)s) s
+JOIN lexical_chunks c ON c.id = s.chunk"""
 FILE_SCORES = _WEIGHTS.format(count="files") + f""",
 hits AS (SELECT t.file_id, t.term, sum(t.tf) AS tf
          FROM w JOIN lexical_terms t ON t.collection_id = %(c)s AND t.term = w.term GROUP BY t.file_id, t.term)
@@ -82,7 +85,7 @@ class _Anchor:
     """One connection holding a REPEATABLE READ transaction whose snapshot queries import."""
 
     def __init__(self, target: PostgresTarget) -> None:
-        self._connection = engines(target.url)[1].raw_connection()
+        self._connection = engines(target.url).anchors.raw_connection()
         try:
             cursor = self._connection.cursor()
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -140,33 +143,25 @@ class PostgresIndex:
         self._finalizer()
 
     # -- reading in the snapshot --------------------------------------------------------
-    def _read(self, sql: str, params: Any = None) -> list[tuple]:
-        """Rows of ``sql`` as the snapshot sees them (see the module docstring for a lost anchor)."""
-        anchor = self._anchor
-        if anchor is None:
-            return _read_in(self.target, None, sql, params) or []
-        rows = _read_in(self.target, anchor.snapshot, sql, params)
-        if rows is not None:
+    def _read(self, sql: str, params: dict[str, Any], columns: int) -> list[tuple]:
+        """Rows of ``sql`` (``columns`` wide, first never NULL) as this reader's snapshot sees them."""
+        rows = _query(self.target, _guarded(sql, columns), {**params, "c": self._state.id, "g": self.generation})
+        if not rows or rows[-1][0] is not None:
             return rows
-        self._reanchor(anchor)
-        return self._read(sql, params)
-
-    def _reanchor(self, lost: _Anchor) -> None:
-        """Anchor again on the current state if the index is still at this reader's state."""
-        with self._anchor_lock:
-            if self._anchor is not lost:
-                return  # another thread did
-            self._finalizer()
-            fresh = _Anchor(self.target)
-            if fresh.state == self._state:
-                self._anchor, self._finalizer = fresh, weakref.finalize(self, _Anchor.close, fresh)
-            else:
-                fresh.close()
-                self._anchor = None
+        anchor = self._anchor  # the index moved on since this reader opened
+        if anchor is not None:
+            found = _query(self.target, sql, {**params, "c": self._state.id}, anchor.snapshot)
+            if found is not None:
+                return found
+            with self._anchor_lock:  # its session ended (ANCHOR_SECONDS): the newer postings it is
+                if self._anchor is anchor:
+                    self._finalizer()
+                    self._anchor = None
+        return _query(self.target, sql, {**params, "c": self._state.id}) or []
 
     def _params(self, terms: list[str], count: int, length: float, **more: Any) -> dict[str, Any]:
-        return {"terms": terms, "c": self._state.id, "n": float(count), "k1": K1, "b": B, "k1p1": 1.0 + K1,
-                "avg": max(length, 1e-9), **more}
+        return {"terms": terms, "n": float(count), "k1": K1, "b": B, "k1p1": 1.0 + K1, "avg": max(length, 1e-9),
+                **more}
 
     def _chunk_params(self, terms: list[str], **more: Any) -> dict[str, Any]:
         return self._params(terms, self._state.chunks, self._state.tokens / max(self._state.chunks, 1), **more)
@@ -177,18 +172,19 @@ class PostgresIndex:
             with self._load_lock:
                 if self._layout is None:
                     rows = self._read("SELECT id, chunk_id, file_id, page FROM lexical_chunks "
-                                      "WHERE collection_id = %s ORDER BY id", (self._state.id,))
+                                      "WHERE collection_id = %(c)s", {}, 4)
                     keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                    files = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-                    pages = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))
-                    self._layout = (keys, [r[1] for r in rows], files, pages)
+                    order = np.argsort(keys, kind="stable")  # positions in key order: the order of writing
+                    files = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))[order]
+                    pages = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))[order]
+                    self._layout = (keys[order], [rows[i][1] for i in order.tolist()], files, pages)
         return self._layout
 
     def _file_fields(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(sorted file keys, per-file fields by name with a last empty row for a missing file)."""
         if self._files is None:
-            rows = self._read("SELECT id, path, source, file_type FROM lexical_files "
-                              "WHERE collection_id = %s ORDER BY id", (self._state.id,))
+            rows = sorted(self._read("SELECT id, path, source, file_type FROM lexical_files "
+                                     "WHERE collection_id = %(c)s", {}, 4))
             keys = np.asarray([r[0] for r in rows], dtype=np.int64)
             fields = {name: np.asarray([r[i] for r in rows] + [""], dtype=object)
                       for i, name in enumerate(("path", "source", "file_type"), start=1)}
@@ -235,7 +231,7 @@ class PostgresIndex:
         terms = self._terms(query)
         if terms:
             keys = self._loaded()[0]
-            hits = self._read(CHUNK_SCORES, self._chunk_params(terms))
+            hits = self._read(CHUNK_SCORES, self._chunk_params(terms), 2)
             _scatter(scores, keys, hits, np.arange(len(keys)))
         return scores
 
@@ -247,7 +243,7 @@ class PostgresIndex:
         keys, _ = self._file_fields()
         by_file = np.zeros(keys.size + 1, dtype=np.float32)
         state = self._state
-        hits = self._read(FILE_SCORES, self._params(terms, state.files, state.tokens / max(state.files, 1)))
+        hits = self._read(FILE_SCORES, self._params(terms, state.files, state.tokens / max(state.files, 1)), 2)
         _scatter(by_file, keys, hits, np.arange(keys.size))
         return by_file[self._file_rows()]
 
@@ -256,14 +252,14 @@ class PostgresIndex:
         terms = self._terms(query)
         if not terms or k <= 0:
             return []
-        return [(chunk_id, float(np.float32(score)))
-                for chunk_id, score in self._read(TOP_CHUNKS, self._chunk_params(terms, k=k)) if score > 0]
+        best = sorted(self._read(TOP_CHUNKS, self._chunk_params(terms, k=k), 3), key=lambda row: (-row[1], row[2]))
+        return [(chunk_id, float(np.float32(score))) for chunk_id, score, _ in best if score > 0]
 
     def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]:
         if not len(self):
             return []
         if self._vocabulary is None:
-            rows = self._read("SELECT term FROM lexical_vocabulary WHERE collection_id = %s", (self._state.id,))
+            rows = self._read("SELECT term FROM lexical_vocabulary WHERE collection_id = %(c)s", {}, 1)
             self._vocabulary = Vocabulary(term for (term,) in rows)
         return self._vocabulary.unknown_names(text, passages)
 
@@ -289,25 +285,51 @@ def _scatter(out: np.ndarray, keys: np.ndarray, hits: list[tuple], positions: np
     out[positions[rows[inside]]] = values[inside]
 
 
-def _read_in(target: PostgresTarget, snapshot: str | None, sql: str, params: Any) -> list[tuple] | None:
-    """Rows of ``sql`` in a REPEATABLE READ transaction importing ``snapshot`` (None: a fresh
-    one); None when the snapshot is gone (its anchor's session ended)."""
+def _guarded(sql: str, columns: int) -> str:
+    """``sql`` run only while the collection is at generation ``%(g)s``; else one row of NULLs."""
+    nulls = ", ".join(["NULL"] * columns)
+    return (f"WITH guard AS MATERIALIZED (SELECT 1 FROM lexical_collections WHERE id = %(c)s AND generation = %(g)s) "
+            f"SELECT * FROM ({sql}) r WHERE EXISTS (SELECT 1 FROM guard) "
+            f"UNION ALL SELECT {nulls} WHERE NOT EXISTS (SELECT 1 FROM guard)")
+
+
+def _query(target: PostgresTarget, sql: str, params: dict[str, Any], snapshot: str | None = None) -> list[tuple] | None:
+    """Rows of ``sql``: one autocommit statement, or in a REPEATABLE READ transaction importing
+    ``snapshot`` (None when that snapshot is gone). A connection the server dropped (a restart) is
+    replaced, and the query run once more."""
     import psycopg
 
-    connection = engines(target.url)[0].raw_connection()
+    engine = engines(target.url).reads
+    for attempt in (1, 2):
+        connection = engine.raw_connection()
+        try:
+            return _run(connection.driver_connection, sql, params, snapshot)
+        except psycopg.OperationalError:
+            connection.invalidate()
+            if attempt == 2:
+                raise
+            engine.dispose()  # its other connections went with the same server
+        finally:
+            connection.close()
+    return None  # not reached
+
+
+def _run(db, sql: str, params: dict[str, Any], snapshot: str | None) -> list[tuple] | None:
+    import psycopg
+
+    cursor = db.cursor()
+    if snapshot is None:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"unexpected snapshot id {snapshot!r}")
+    cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     try:
-        connection.rollback()  # a pool's liveness check may have begun a transaction
-        cursor = connection.cursor()
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        if snapshot is not None:
-            if not _SNAPSHOT_ID.match(snapshot):
-                raise ValueError(f"unexpected snapshot id {snapshot!r}")
-            try:
-                cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            except psycopg.errors.InvalidParameterValue:
-                return None
+        try:
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        except psycopg.errors.InvalidParameterValue:
+            return None
         cursor.execute(sql, params)
         return cursor.fetchall()
     finally:
-        connection.rollback()
-        connection.close()
+        cursor.execute("ROLLBACK")

@@ -128,26 +128,42 @@ def _key(name: str) -> int:
 
 
 _SCHEMA_KEY = _key("ragkit-lexical-schema")
-_engines: dict[str, tuple[Engine, Engine]] = {}
+_engines: dict[str, "Engines"] = {}
 _engines_lock = threading.Lock()
 
 
-def engines(url: str) -> tuple[Engine, Engine]:
-    """(pool, anchors) for ``url``, made once per process with the tables in place: the pool
-    serves queries and writes (a query takes milliseconds, so a few connections serve many
-    threads, and replicas times workers stay within the server's ``max_connections``); an anchor
-    is one connection holding a reader's snapshot open, so anchors get connections of their own
-    rather than starving the pool."""
+@dataclass(frozen=True)
+class Engines:
+    """This process's connections to one database. ``writes``: transactions of the writers.
+    ``reads``: autocommit connections, so that a query is one round trip (a statement is its own
+    snapshot); a query takes milliseconds, so a few connections serve many threads, and replicas
+    times workers stay within the server's ``max_connections``. ``anchors``: one connection per
+    open reader, holding its snapshot (:mod:`ragkit.stores.lexical.postgres_index`), made and
+    closed with the reader rather than borrowed from a pool."""
+
+    writes: Engine
+    reads: Engine
+    anchors: Engine
+
+    def dispose(self) -> None:
+        for engine in (self.writes, self.reads, self.anchors):
+            engine.dispose()
+
+
+def engines(url: str) -> Engines:
+    """The engines for ``url``, made once per process, with the tables in place."""
     with _engines_lock:
         found = _engines.get(url)
         if found is None:
             target = driver_url(url)
             try:
-                pool = create_engine(target, pool_size=4, max_overflow=8, pool_pre_ping=True)
+                writes = create_engine(target, pool_size=2, max_overflow=4, pool_pre_ping=True)
             except ImportError:
                 raise ConfigError("lexical_backend = 'postgres' needs psycopg: pip install 'ragkit[postgres]'") from None
-            _create_tables(pool, target.render_as_string(hide_password=True))
-            found = _engines[url] = (pool, create_engine(target, poolclass=NullPool))
+            _create_tables(writes, target.render_as_string(hide_password=True))
+            found = _engines[url] = Engines(
+                writes, create_engine(target, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT"),
+                create_engine(target, poolclass=NullPool))
         return found
 
 
@@ -166,7 +182,7 @@ def _create_tables(engine: Engine, shown: str) -> None:
 def _forget_in_child() -> None:
     """A forked process must not share its parent's connections: it opens its own."""
     for found in _engines.values():
-        for engine in found:
+        for engine in (found.writes, found.reads, found.anchors):
             engine.dispose(close=False)
     _engines.clear()
 
@@ -179,5 +195,4 @@ def dispose(url: str) -> None:
     with _engines_lock:
         found = _engines.pop(url, None)
     if found is not None:
-        for engine in found:
-            engine.dispose()
+        found.dispose()

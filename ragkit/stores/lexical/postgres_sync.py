@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def saved_generation(target: PostgresTarget) -> int | None:
     """The manifest generation the collection's index matches (None: never synced)."""
-    with engines(target.url)[0].connect() as conn:
+    with engines(target.url).reads.connect() as conn:
         row = conn.exec_driver_sql("SELECT generation FROM lexical_collections WHERE name = %s",
                                    (target.collection,)).fetchone()
     return None if row is None else row[0]
@@ -89,7 +89,7 @@ class _Writer:
         self.vocabulary: dict[str, list[int]] = {}
 
     def __enter__(self) -> "_Writer":
-        self._conn = engines(self.target.url)[0].connect()
+        self._conn = engines(self.target.url).writes.connect()
         self._tx = self._conn.begin()
         self._db = self._conn.connection.driver_connection
         self.execute("SELECT pg_advisory_xact_lock(%s)", (self.target.lock_key(),))
