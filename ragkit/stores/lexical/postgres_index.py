@@ -22,9 +22,9 @@ term counting as often as it is repeated. ``search`` ranks in SQL and reads noth
 
 Dense per-position arrays (``scores``, ``ids`` and the filter fields) need the collection's
 chunk list: it is read once per reader, when first asked for, in (chunk key) order. At 1M chunks
-(10,000 files) that is one pass over ``lexical_chunks`` and ``lexical_files``: 4.2 s and 309 MB
-more resident memory on 2 busy cores (bench/bench_lexical_postgres.py; chunk ids as strings, the
-id-to-position map, int64 and object arrays). It is paid once per generation and process: every
+(10,000 files) that is one pass over ``lexical_chunks`` and ``lexical_files``: 3.4 to 7.4 s on 2
+busy cores and about 310 MB more resident memory (bench/bench_lexical_postgres.py; chunk ids as
+strings, the id-to-position map, int64 and object arrays). It is paid once per generation and process: every
 thread shares the current reader. ``search`` needs none of it.
 
 Queries read only the postings index (an index-only scan) once the table's visibility map is set,
