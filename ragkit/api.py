@@ -2,7 +2,8 @@
 
 A knowledge base is a directory (default ``./.ragkit``) holding the Chroma data (``chroma/``),
 the state database with the manifest (``ragkit.sqlite``, :mod:`ragkit.state`) and one BM25 index
-per collection (``bm25/<name>/``).
+per collection (``bm25/<name>/``, or rows in a shared PostgreSQL database with
+``lexical_backend = "postgres"``).
 
 It is a surface: with the CLI (and the server) it is the only part of ``ragkit`` that starts
 stage one (``ingest``). One instance may be shared by many threads: components are built once
@@ -33,6 +34,7 @@ from ragkit.rerankers import Reranker, make_reranker
 from ragkit.query.retrieve import Retriever
 from ragkit.state import open_home
 from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
+from ragkit.stores.lexical import Backend, backend_for, drop_index
 from ragkit.text import named_years
 
 __all__ = ["Answer", "KnowledgeBase", "REFUSAL_TEXT", "Status"]
@@ -128,6 +130,13 @@ class KnowledgeBase:
         return self.home / "bm25" / self.settings.collection
 
     @property
+    def lexical_backend(self) -> Backend:
+        """The collection's lexical index backend: a directory backend's name, or its place in the
+        PostgreSQL database of ``lexical_url`` (``lexical_backend = "postgres"``)."""
+        s = self.settings
+        return backend_for(s.lexical_backend, s.lexical_database_url, s.collection)
+
+    @property
     def ingest_lock_path(self) -> Path:
         """The collection's write lock (a file lock every process writing the collection takes)."""
         return self._ingest_lock
@@ -151,7 +160,7 @@ class KnowledgeBase:
             return loaded
         with self._lock:
             self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self._ingest_lock,
-                                          self.settings.lexical_backend)
+                                          self.lexical_backend)
             return self._lexical
 
     # -- stage one ------------------------------------------------------------------------
@@ -168,7 +177,7 @@ class KnowledgeBase:
         self._check_build_settings()
         password = s.pdf_password.get_secret_value() if s.pdf_password else None
         return IngestPipeline(
-            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock, s.lexical_backend),
+            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock, self.lexical_backend),
             embedder=self.embedder,
             split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
             options=LoadOptions(pdf_password=password, ocr=s.ocr, ocr_max_pages=s.ocr_max_pages,
@@ -255,14 +264,12 @@ class KnowledgeBase:
 
     def drop(self) -> None:
         """Delete the whole collection: its vectors, its manifest rows and its BM25 index."""
-        import shutil
-
         from ragkit.stores.lock import file_lock
 
         with file_lock(self._ingest_lock):
             self.store.drop()
             self.manifest.drop_collection()
-            shutil.rmtree(self.bm25_dir, ignore_errors=True)
+            drop_index(self.bm25_dir, self.lexical_backend)
             self._lexical = None
             for name in ("store", "retriever"):
                 self._components.pop(name, None)
