@@ -14,7 +14,6 @@ front with the setting's name, rather than failing on the first query.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -81,9 +80,11 @@ def _postgres(url: URL) -> URL:
     if not url.database:
         raise ConfigError(f"{SETTING}: {shown!r} names no database; add it after the host "
                           "(postgresql+psycopg://user:password@host:5432/ragkit)")
-    if importlib.util.find_spec("psycopg") is None:
+    try:
+        import psycopg  # noqa: F401 - only whether it is there
+    except ImportError:
         raise ConfigError(f"{SETTING}: {shown!r} needs the PostgreSQL driver psycopg, which is not installed: "
-                          "pip install 'ragkit[postgres]'")
+                          "pip install 'ragkit[postgres]'") from None
     return url
 
 
