@@ -27,7 +27,7 @@ from ragkit.conversations.store import ThreadStore
 from ragkit.errors import ConfigError
 from ragkit.models import Chunk
 from ragkit.feedback import FeedbackStore
-from ragkit.state import FILENAME, head, open_database, open_home
+from ragkit.state import FILENAME, head, open_home
 from ragkit.state import keys
 from ragkit.state.migrate import migration_lock
 from ragkit.state.server import ServerState
@@ -208,14 +208,6 @@ def test_the_configured_url_is_used_and_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGKIT_DATABASE_URL", "mysql://localhost/ragkit")
     with pytest.raises(ConfigError, match="is not supported"):
         open_home(tmp_path / "home")
-
-
-def test_a_database_from_a_newer_ragkit_is_refused(tmp_path):
-    state = open_database(tmp_path / "state.sqlite")
-    with sqlite3.connect(state.path) as raw:
-        raw.execute("UPDATE alembic_version SET version_num='9999'")
-    with pytest.raises(ConfigError, match="newer version"):
-        open_database(tmp_path / "state.sqlite")
 
 
 def _sqlite_files(home: Path) -> set[str]:

@@ -38,6 +38,7 @@ connections to code not moved onto this API yet; they exist on SQLite only.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -69,6 +70,9 @@ class StateDB:
         self.name = self.backend.name
         self.engine = self.backend.engine()
         self._local = threading.local()
+        # A forked child must not use its parent's connections (a socket, or a SQLite file handle
+        # with its locks): it forgets the pool, without closing the parent's, and opens its own.
+        os.register_at_fork(after_in_child=lambda: self.engine.dispose(close=False))
 
     def __repr__(self) -> str:
         return f"StateDB({self.name!r})"
@@ -132,7 +136,8 @@ class StateDB:
         pooled.detach()
         return connection
 
-    def connections(self, *, row_factory: RowFactory | None = None, what: str = "this store") -> ThreadConnections:
+    def connections(self, *, row_factory: RowFactory | None = None,
+                    what: str = "the chat thread store") -> ThreadConnections:
         """Per-thread ``sqlite3`` connections for one store, with that store's row factory."""
         self._sqlite_only(what)
         return ThreadConnections(self, row_factory=row_factory)

@@ -25,7 +25,6 @@ advisory-lock space, so another database on the same server is never held up.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,11 +52,8 @@ class PostgresBackend:
         self.name = url.render_as_string(hide_password=True)
 
     def engine(self) -> Engine:
-        engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=15, pool_timeout=60,
-                               connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "ragkit"})
-        # A forked child must not use its parent's sockets: it opens its own connections.
-        os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-        return engine
+        return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=15, pool_timeout=60,
+                             connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "ragkit"})
 
     def begin_read(self, connection: Connection) -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT")
