@@ -7,9 +7,9 @@ per collection (``bm25/<name>/``, or rows in a shared PostgreSQL database with
 
 It is a surface: with the CLI (and the server) it is the only part of ``ragkit`` that starts
 stage one (``ingest``). One instance may be shared by many threads: components are built once
-under a lock, the manifest gives each thread its own SQLite connection, and the BM25 index is
-swapped by generation, so searches running while another thread ingests see either the old or
-the new collection, never half of one.
+under a lock, the manifest takes a pooled connection per call (never one shared by two threads),
+and the BM25 index is swapped by generation, so searches running while another thread ingests
+see either the old or the new collection, never half of one.
 """
 
 from __future__ import annotations

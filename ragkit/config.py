@@ -55,9 +55,11 @@ class Settings(BaseSettings):
     collection: str = Field("default", description="Collection inside the knowledge base.")
     chroma_url: str | None = Field(None, description="Use a `chroma run` server instead of the local store.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the state database (manifest, threads, server objects); "
-                          "default sqlite:///<home>/ragkit.sqlite. Only SQLite URLs are supported; "
-                          "`state_url` is accepted as another name for it.")
+        None, description="SQLAlchemy URL of the state database (manifest, threads, server objects): "
+                          "sqlite:///path/to/file.sqlite, or postgresql+psycopg://user:password@host:5432/db "
+                          "(`postgresql://` means the same; needs the 'postgres' extra) for one database shared "
+                          "by several processes and hosts. Default sqlite:///<home>/ragkit.sqlite; `state_url` "
+                          "is accepted as another name for it.")
 
     # -- ingestion ---------------------------------------------------------------------
     embedder: Literal["minilm-onnx", "bge-onnx", "openai"] = Field(

@@ -1,4 +1,4 @@
-"""The Assistants repository: ownership, run status changes in one transaction, orphaned runs,
+"""The Assistants repository (on SQLite and PostgreSQL): ownership, run status changes in one transaction, orphaned runs,
 cascading deletes and message pages."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from state_backends import state, state_url  # noqa: F401 - fixtures
 
 from ragkit.state import assistants as adb
 from ragkit.state import responses
@@ -14,8 +15,8 @@ from ragkit.state.server import ServerState
 
 
 @pytest.fixture
-def db(tmp_path) -> ServerState:
-    return ServerState(tmp_path / "state.sqlite")
+def db(state) -> ServerState:
+    return ServerState(state)
 
 
 def _run(db: ServerState, run_id: str = "run_1", thread_id: str = "thread_1") -> dict:
