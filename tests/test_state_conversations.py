@@ -20,9 +20,12 @@ CITATION = {"n": 1, "file_id": "file-1", "filename": "faq.txt", "page": 3, "quot
             "quote_start": 0, "quote_end": 11, "chunk_id": "c1", "vector_store_id": "vs_1"}
 
 
+from state_backends import state, state_url  # noqa: F401,E402 - fixtures: every test on SQLite and PostgreSQL
+
+
 @pytest.fixture
-def db(tmp_path) -> ServerState:
-    return ServerState(tmp_path / "state.sqlite")
+def db(state) -> ServerState:
+    return ServerState(state)
 
 
 def _conversation(db, conversation_id: str, kind: str = "responses_conversation", owner: str | None = "k1",
@@ -178,3 +181,18 @@ def test_one_history_function_reads_every_surfaces_conversations(db, tmp_path):
         [(question, answer)] = history_pairs(items)
         assert (question.content, question.standalone) == ("How long?", "how long is the warranty?")
         assert (answer.content, answer.sources) == ("Three years.", [{"text": "3 y"}])
+
+
+def test_chat_threads_are_a_view_on_each_backend(state):
+    store = ThreadStore(state)
+    thread = store.create_thread("How long is the warranty?", "default", owner="team-key")
+    store.append_message(thread.id, "user", "How long is the warranty?")
+    store.append_message(thread.id, "assistant", "Three years [1].", citations=[CITATION],
+                         sources=[{"chunk_id": "c1"}], standalone="warranty length")
+    said = store.messages(thread.id)
+    assert [(m.role, m.content) for m in said] == [("user", "How long is the warranty?"),
+                                                   ("assistant", "Three years [1].")]
+    assert said[1].citations == [CITATION] and said[1].standalone == "warranty length"
+    assert [t.id for t in store.list_threads("default")] == [thread.id]
+    store.delete_thread(thread.id)
+    assert store.list_threads("default") == []

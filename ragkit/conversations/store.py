@@ -97,8 +97,8 @@ class ThreadStore(Tables):
         return cls(open_home(Path(home), database_url))
 
     def close(self) -> None:
-        """Close this OS thread's connection; threads still using the store keep theirs."""
-        self._connections.close()
+        """Nothing to release: every call borrows a session from the database's pool and returns
+        it (kept so callers can close a store as they close other resources)."""
 
     def __enter__(self) -> "ThreadStore":
         return self
