@@ -40,12 +40,14 @@ from ragkit.models import Chunk, FileResult, IngestReport, Record
 from ragkit.stores.chroma import ChromaStore
 from ragkit.stores.lexical import DEFAULT_BACKEND, Backend, saved_generation, sync_index
 from ragkit.stores.lock import file_lock
-from ragkit.stores.manifest import FileCommit, Manifest, text_sha256
+from ragkit.stores.manifest import FileCommit, FileRecord, Manifest, text_sha256
 
 #: chunks gathered from parsed files before one embedding pass and one store commit. Larger windows
 #: sort more texts by length (less padding: the model's compute is the real cost) at the price of
 #: coarser commits; memory stays bounded either way.
 DEFAULT_WINDOW = 512
+#: records whose manifest entries are fetched in one query before they are split
+RECORD_LOOKUP = 500
 
 
 class Progress(Protocol):
@@ -232,7 +234,10 @@ class IngestPipeline:
             self._store_window(window, report, progress)
 
     def _record_outcomes(self, records: list[Record]) -> Iterator[ParseOutcome]:
-        for record in records:
+        known: dict[str, FileRecord] = {}
+        for at, record in enumerate(records):
+            if at % RECORD_LOOKUP == 0:  # what the manifest knows, a block of records at a time
+                known = self.manifest.files_at([f"record:{r.id}" for r in records[at:at + RECORD_LOOKUP]])
             path = f"record:{record.id}"
             # With context lines the title reaches every chunk through its context; without
             # them it is kept at the head of the text, so at least the first chunk has it.
@@ -240,7 +245,7 @@ class IngestPipeline:
             text = f"{record.title}\n\n{record.text}" if titled else record.text
             sha = text_sha256(f"{record.title}\n\n{record.text}")
             task = ParseTask(path, record.id, sha, len(text), 0, self.split, self.options)
-            previous = self.manifest.file(path)
+            previous = known.get(path)
             if previous is not None and previous.status == "ok" and previous.sha256 == sha:
                 yield ParseOutcome(task, unchanged=True)
                 continue
@@ -296,8 +301,7 @@ class IngestPipeline:
         fresh = [c for c in all_chunks if c.id not in live]
         progress.chunks_embedded(len(all_chunks) - len(fresh))
         vectors, embedded_ids = self._vectors_for(fresh, report, progress)
-        had_chunks = {o.task.path for o in window if self.manifest.file(o.task.path) is not None
-                      and self.manifest.chunk_ids(o.task.path)}
+        had_chunks = self.manifest.paths_with_chunks([o.task.path for o in window])
         self._changed_paths.update(o.task.path for o in window)
         if fresh:
             self.manifest.journal_add(c.id for c in fresh)

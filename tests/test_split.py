@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import CORPUS
 from factories import make_docx, make_pdf
 from ingest.loaders import load_file
 from ingest.split import SplitConfig, split_document
@@ -89,3 +90,21 @@ def test_a_table_cut_across_chunks_repeats_its_header_in_the_later_chunks_contex
     first = next(c for c in chunks if "Daily allowance |" in c.text)
     assert "Hotel cap" not in first.context  # the header is in its own text already
     assert not any("Hotel cap" in c.context for c in chunks if "Claims are due" in c.text and "|" not in c.text)
+
+
+def test_remembered_token_counts_give_exactly_langchains_tiktoken_chunks():
+    """The splitter measures with a remembered cl100k count; its chunks must equal those of
+    langchain's own ``from_tiktoken_encoder`` splitter on the same text."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from ingest.split import _splitter
+
+    reference = RecursiveCharacterTextSplitter.from_tiktoken_encoder(encoding_name="cl100k_base",
+                                                                     chunk_size=60, chunk_overlap=12)
+    words = "anemometer calibration brass cup tower wind reading the of and a quarterly".split()
+    texts = [" ".join(words[(i * 7 + j) % len(words)] for j in range(n)) for i, n in enumerate((5, 80, 200, 450))]
+    texts.append("Line one.\n\nLine two is longer " * 30 + "\nlast line")
+    for path in sorted((CORPUS).glob("*.md")):
+        texts.append(path.read_text(errors="replace"))
+    for text in texts:
+        assert _splitter(60, 12).split_text(text) == reference.split_text(text)

@@ -107,6 +107,30 @@ class Manifest:
         row = self._one(f"SELECT {_FILE_COLUMNS} FROM files WHERE collection=? AND path=?", path)
         return _record(row) if row else None
 
+    def files_at(self, paths: Sequence[str]) -> dict[str, FileRecord]:
+        """The records of those of ``paths`` the manifest knows, in a few queries: an ingest of
+        many small documents asked one path at a time, a round trip per document."""
+        found: dict[str, FileRecord] = {}
+        paths = list(dict.fromkeys(paths))
+        for start in range(0, len(paths), BATCH):
+            part = paths[start:start + BATCH]
+            marks = ",".join("?" * len(part))
+            for row in self._all(f"SELECT {_FILE_COLUMNS} FROM files WHERE collection=? AND path IN ({marks})", *part):
+                record = _record(row)
+                found[record.path] = record
+        return found
+
+    def paths_with_chunks(self, paths: Sequence[str]) -> set[str]:
+        """Those of ``paths`` that have chunks stored (batched like :meth:`files_at`)."""
+        found: set[str] = set()
+        paths = list(dict.fromkeys(paths))
+        for start in range(0, len(paths), BATCH):
+            part = paths[start:start + BATCH]
+            marks = ",".join("?" * len(part))
+            found.update(r["path"] for r in self._all(
+                f"SELECT DISTINCT path FROM chunks WHERE collection=? AND path IN ({marks})", *part))
+        return found
+
     def files(self) -> list[FileRecord]:
         return [_record(r) for r in self._all(f"SELECT {_FILE_COLUMNS} FROM files WHERE collection=? ORDER BY path")]
 
