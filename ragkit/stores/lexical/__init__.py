@@ -4,8 +4,9 @@ Local Chroma has no lexical search, so ragkit keeps its own index: English Snowb
 (PyStemmer) and stopwords, which measurably help BM25 on English text. The index is derived
 state, kept in step with the manifest's generation (:mod:`ragkit.stores.manifest`):
 
-* ``tantivy`` (default, :mod:`.tantivy_index`, :mod:`.tantivy_sync`): segments on disk, updated
-  file by file, so an ingest costs what it changes;
+* ``tantivy`` (default, :mod:`.tantivy_index`, :mod:`.tantivy_sync`, :mod:`.tantivy_layout`):
+  segments on disk, updated file by file, so an ingest costs what it changes, and queried with
+  the filter pushed down, so a query costs what it finds;
 * ``bm25s`` (:mod:`.bm25s_index`): rebuilt whole on every change; the comparison peer.
 
 Readers see :class:`~ragkit.stores.lexical.base.LexicalReader` snapshots; every writer holds the
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Literal
 
 from ragkit.stores.lexical import bm25s_index, tantivy_index, tantivy_sync
-from ragkit.stores.lexical.base import LexicalReader
+from ragkit.stores.lexical.base import ChunkFilter, LexicalReader
 from ragkit.stores.lexical.bm25s_index import Bm25sIndex
 from ragkit.stores.lexical.tantivy_index import TantivyIndex
+from ragkit.stores.lexical.tantivy_layout import lock_path
 from ragkit.stores.lock import file_lock, is_locked
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +53,7 @@ def sync_index(manifest: "Manifest", directory: Path, changed: Collection[str] |
     ``changed``: the paths written since the saved index last matched the manifest, if known
     (tantivy then re-indexes only those; bm25s always rebuilds)."""
     if backend == "bm25s":
-        with file_lock(tantivy_index.lock_path(directory)):
+        with file_lock(lock_path(directory)):
             index = Bm25sIndex.build(manifest.iter_chunks(), manifest.generation())
             index.save(_bm25s_dir(directory))
             return index
@@ -101,6 +103,6 @@ def current_index(manifest: "Manifest", directory: Path, loaded: LexicalReader |
 
 
 __all__ = [
-    "BACKENDS", "Backend", "Bm25sIndex", "DEFAULT_BACKEND", "LexicalIndex", "LexicalReader", "TantivyIndex",
+    "BACKENDS", "Backend", "Bm25sIndex", "ChunkFilter", "DEFAULT_BACKEND", "LexicalIndex", "LexicalReader", "TantivyIndex",
     "bm25s_index", "build_index", "current_index", "load_index", "saved_generation", "sync_index",
 ]

@@ -16,14 +16,14 @@ index before and the other after a writer's commits.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Iterator
 
 import tantivy
 
-from ragkit.stores.lexical.tantivy_index import (CHUNKS, DOCUMENTS, GENERATION_FILE, TantivyIndex, chunk_documents,
-                                                 indexes, lock_path, open_snapshot, tokenized)
+from ragkit.stores.lexical.tantivy_index import TantivyIndex, open_snapshot
+from ragkit.stores.lexical.tantivy_layout import (CHUNKS, DOCUMENTS, GENERATION_FILE, chunk_documents, indexes,
+                                                  lock_path, tokenized, write_number)
 from ragkit.stores.lock import file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,10 +117,4 @@ def _rows_of(manifest: "Manifest", paths: list[str]) -> Iterator[tuple[str, Rows
 
 
 def _write_generation(directory: Path, generation: int) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f"{GENERATION_FILE}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        handle.write(str(generation))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, directory / GENERATION_FILE)
+    write_number(directory / GENERATION_FILE, generation)
