@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -29,23 +28,28 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, SHARED, WORK, fresh_dir, machine, percentiles, write_result
+from common import ROOT, SHARED, WORK, fresh_dir, machine, peak_rss_mb, percentiles, write_result
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def sentences() -> list[str]:
-    """Real sentences of the shared sets, in a fixed order."""
-    found: list[str] = []
+def documents() -> list[list[str]]:
+    """Real sentences of the shared sets, per source document, in a fixed order."""
+    found: list[list[str]] = []
     qa = SHARED / "qa"
     for name in ("hotpotqa-100", "musique-100"):
         data = json.loads((qa / name / "corpus.json").read_text())
         for value in (data.values() if isinstance(data, dict) else data):
             text = " ".join(value) if isinstance(value, list) else value.get("text", "") if isinstance(value, dict) else str(value)
-            found += [s for s in SENTENCE.split(text) if len(s) > 30]
+            found.append([s for s in SENTENCE.split(text) if len(s) > 30])
     for line in (SHARED / "beir" / "nfcorpus" / "corpus.jsonl").read_text().splitlines():
-        found += [s for s in SENTENCE.split(json.loads(line).get("text", "")) if len(s) > 30]
+        found.append([s for s in SENTENCE.split(json.loads(line).get("text", "")) if len(s) > 30])
     return found
+
+
+def sentences() -> list[str]:
+    """Real sentences of the shared sets, in a fixed order."""
+    return [sentence for document in documents() for sentence in document]
 
 
 def records(size: int, pool: list[str], seed: int = 0):
@@ -68,14 +72,12 @@ def queries() -> list[str]:
 
 
 def cached_vectors(n: int, dim: int) -> np.ndarray:
-    path = WORK / f"scale-vectors-{n}-{dim}.npy"
-    if path.exists():
-        return np.load(path, mmap_mode="r")
-    rng = np.random.default_rng(1)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
+    """Realistic vectors without embedding every chunk: bench_hnsw's windows of real sentences'
+    embeddings (HNSW on random unit vectors is slower and less accurate than in use)."""
+    from bench_hnsw import chunk_vectors
+
+    vectors = chunk_vectors(n)
+    assert vectors.shape[1] == dim, f"cached vectors have {vectors.shape[1]} dimensions, the embedder {dim}"
     return vectors
 
 
@@ -83,13 +85,12 @@ def disk(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-def one_run(size: int, backend: str) -> dict:
+def first_ingest(home: Path, size: int, backend: str):
+    """Ingest ``size`` records into a fresh knowledge base (vectors preloaded), timed."""
     from ragkit import KnowledgeBase
-    from ragkit.models import Filters, SearchRequest
     from ragkit.stores.lexical import sync_index
     from ragkit.stores.manifest import text_sha256
 
-    home = fresh_dir(WORK / f"scale-{backend}-{size}")
     kb = KnowledgeBase(home / "kb", lexical_backend=backend)
     pipeline = kb._pipeline()
     pipeline.lexical_backend = backend
@@ -98,17 +99,60 @@ def one_run(size: int, backend: str) -> dict:
     vectors = cached_vectors(len(chunks), kb.embedder.dimension)
     kb.manifest.cache_vectors(kb.embedder.id, ((text_sha256(c.embed_text), vectors[i]) for i, c in enumerate(chunks)))
     result: dict = {"size": size, "backend": backend, "chunks": len(chunks)}
-
+    del chunks, vectors
     started = time.perf_counter()
     report = pipeline.run_records(items)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
     kb.lexical_index()
-    result["first_ingest"] = {"seconds": round(seconds, 2), "chunks_per_s": round(len(chunks) / seconds, 1),
-                              "embedded": report.embedded, "first_query_index_open_s": round(time.perf_counter() - started, 3)}
+    result["first_ingest"] = {"seconds": round(seconds, 2), "chunks_per_s": round(result["chunks"] / seconds, 1),
+                              "embedded": report.embedded, "first_query_index_open_s": round(time.perf_counter() - started, 3),
+                              "peak_rss_mb": peak_rss_mb()}
     started = time.perf_counter()
     sync_index(kb.manifest, home / "bm25-rebuilt", None, backend)  # the BM25 share of the first ingest
     result["first_ingest"]["bm25_build_s"] = round(time.perf_counter() - started, 2)
+    fresh_dir(home / "bm25-rebuilt")
+    return result, kb, pipeline
+
+
+def query_run(size: int, backend: str) -> dict:
+    """Hybrid query latency and the peak RSS of a process that only opens the collection and
+    searches it (a server's query side), with and without a filter."""
+    from ragkit import KnowledgeBase
+    from ragkit.models import Filters, SearchRequest
+
+    kb = KnowledgeBase(WORK / f"scale-{backend}-{size}" / "kb", lexical_backend=backend)
+    asked = queries()
+    scoped = Filters(paths=tuple(f"record:s{i:07d}" for i in range(0, size, 10)))
+    result: dict = {}
+    for label, filters in (("hybrid", Filters()), ("hybrid_filtered", scoped)):
+        times = []
+        for q in asked:
+            started = time.perf_counter()
+            kb.search(SearchRequest(query=q, k=10, mode="hybrid", filters=filters))
+            times.append((time.perf_counter() - started) * 1000)
+        result[label + "_ms"] = {k: round(v, 1) for k, v in percentiles(times[5:]).items() if k in ("p50", "p95")}
+    result["query_peak_rss_mb"] = peak_rss_mb()
+    kb.close()
+    return result
+
+
+def one_run(size: int, backend: str, reuse: bool = False) -> dict:
+    """One size: the first ingest (or an earlier run's, with ``reuse``), one file added, replaced
+    and removed, then the query side in a process of its own."""
+    from ragkit import KnowledgeBase
+
+    home = WORK / f"scale-{backend}-{size}"
+    built = home / "first-ingest.json"
+    if reuse and built.exists():  # the collection of an earlier run, after its one-file round trip
+        kb = KnowledgeBase(home / "kb", lexical_backend=backend)
+        pipeline = kb._pipeline()
+        pipeline.lexical_backend = backend
+        result = json.loads(built.read_text())
+        result["first_ingest"]["reused"] = True
+    else:
+        result, kb, pipeline = first_ingest(fresh_dir(home), size, backend)
+        built.write_text(json.dumps(result))
 
     lexical_seconds: list[float] = []
     update_index = pipeline._update_index
@@ -120,7 +164,7 @@ def one_run(size: int, backend: str) -> dict:
 
     pipeline._update_index = timed_update
     folder = home / "uploads"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     upload = folder / "upload.txt"
     pool = sentences()
     operations = {}
@@ -141,32 +185,27 @@ def one_run(size: int, backend: str) -> dict:
                             "bm25_s": round(lexical_seconds[-1], 3) if lexical_seconds else None,
                             "reader_refresh_s": round(time.perf_counter() - started, 3)}
     result["one_file"] = operations
-
-    asked = queries()
-    scoped = Filters(paths=tuple(f"record:s{i:07d}" for i in range(0, size, 10)))
-    for label, filters in (("hybrid", Filters()), ("hybrid_filtered", scoped)):
-        times = []
-        for q in asked:
-            started = time.perf_counter()
-            kb.search(SearchRequest(query=q, k=10, mode="hybrid", filters=filters))
-            times.append((time.perf_counter() - started) * 1000)
-        result[label + "_ms"] = {k: round(v, 1) for k, v in percentiles(times[5:]).items() if k in ("p50", "p95")}
-    result["load_average"] = round(os.getloadavg()[0], 1)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["disk_mb"] = {"bm25": round(disk(kb.bm25_dir) / 1e6, 1), "chroma": round(disk(kb.home / "chroma") / 1e6, 1),
                          "state_db": round(sum(p.stat().st_size for p in kb.home.glob("ragkit.sqlite*")) / 1e6, 1)}
     kb.close()
+    done = subprocess.run([sys.executable, __file__, "--query", f"{size}:{backend}"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1])
+    result.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    result["load_average"] = round(os.getloadavg()[0], 1)
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
 def markdown(runs: list[dict]) -> str:
     head = ("| chunks | backend | first ingest (chunks/s) | add 1 file (s) | replace 1 file (s) | remove 1 file (s) "
-            "| of which BM25 (add/replace/remove, s) | BM25 build (s) | reader refresh (s) | hybrid p50/p95 (ms) | filtered p50/p95 (ms) | peak RSS (MB) | BM25 disk (MB) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "| of which BM25 (add/replace/remove, s) | BM25 build (s) | reader refresh (s) | hybrid p50/p95 (ms) | filtered p50/p95 (ms) | query process RSS (MB) | ingest peak RSS (MB) | disk: BM25 / Chroma / state DB (MB) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     for r in runs:
         if "error" in r:
-            rows.append(f"| {r['size']:,} records | {r['backend']} | {r['error']} |||||||||||")
+            rows.append(f"| {r['size']:,} records | {r['backend']} | {r['error']} ||||||||||||")
             continue
         o = r["one_file"]
         rows.append(f"| {r['chunks']:,} | {r['backend']} | {r['first_ingest']['chunks_per_s']:,.0f} "
@@ -177,7 +216,8 @@ def markdown(runs: list[dict]) -> str:
                     f"| {o['add']['reader_refresh_s']} "
                     f"| {r['hybrid_ms']['p50']} / {r['hybrid_ms']['p95']} "
                     f"| {r['hybrid_filtered_ms']['p50']} / {r['hybrid_filtered_ms']['p95']} "
-                    f"| {r['peak_rss_mb']:,.0f} | {r['disk_mb']['bm25']} |")
+                    f"| {r.get('query_peak_rss_mb', '-')} | {r['first_ingest'].get('peak_rss_mb', r['peak_rss_mb'])} "
+                    f"| {r['disk_mb']['bm25']} / {r['disk_mb']['chroma']} / {r['disk_mb']['state_db']} |")
     return head + "\n".join(rows) + "\n"
 
 
@@ -200,6 +240,9 @@ def main() -> None:
     parser.add_argument("--backends", default="tantivy,bm25s")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per run")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--query", help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", action="store_true", help="keep a size's collection from an earlier run "
+                        "(its first-ingest figures too) and measure the rest again")
     parser.add_argument("--report", action="store_true", help="only rewrite the markdown from scale.json")
     args = parser.parse_args()
     if args.report:
@@ -209,13 +252,18 @@ def main() -> None:
         return
     if args.one:
         size, backend = args.one.split(":")
-        print(json.dumps(one_run(int(size), backend)))
+        print(json.dumps(one_run(int(size), backend, args.reuse)))
+        return
+    if args.query:
+        size, backend = args.query.split(":")
+        print(json.dumps(query_run(int(size), backend)))
         return
     runs = []
     for size in (int(s) for s in args.sizes.split(",")):
         for backend in args.backends.split(","):
             try:
-                done = subprocess.run([sys.executable, __file__, "--one", f"{size}:{backend}"], capture_output=True,
+                command = [sys.executable, __file__, "--one", f"{size}:{backend}"] + (["--reuse"] if args.reuse else [])
+                done = subprocess.run(command, capture_output=True,
                                       text=True, timeout=args.timeout, cwd=Path(__file__).parent)
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0
                             else {"size": size, "backend": backend, "error": done.stderr.strip().splitlines()[-1][:200]})

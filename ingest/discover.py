@@ -15,8 +15,16 @@ from ragkit.models import FileResult, source_matches
 
 @dataclass(frozen=True)
 class InputFile:
-    path: Path  # absolute
+    path: Path  # absolute: the file that is read
     source: str  # relative to the root it was found under
+    #: the manifest's name for the file when it is not ``path``: a vector store file's
+    #: home-independent key (``files/<file_id>/<name>``), so replicas with different local
+    #: directories agree on which chunks belong to which file
+    key: str | None = None
+
+    @property
+    def manifest_path(self) -> str:
+        return self.key or str(self.path)
 
 
 def discover(

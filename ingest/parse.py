@@ -36,6 +36,12 @@ class ParseTask:
     split: SplitConfig
     options: LoadOptions
     known_sha256: str | None = None
+    #: the local file to read when ``path`` is a logical name rather than a file (InputFile.key)
+    read_from: str | None = None
+
+    @property
+    def local_file(self) -> Path:
+        return Path(self.read_from or self.path)
 
 
 @dataclass
@@ -54,13 +60,13 @@ def parse(task: ParseTask) -> ParseOutcome:
     """Hash, load and split one file. Never raises for a bad file: the error is in the outcome."""
     if not task.sha256:
         try:
-            task = replace(task, sha256=file_sha256(Path(task.path)))
+            task = replace(task, sha256=file_sha256(task.local_file))
         except OSError as exc:
             return ParseOutcome(task, error=f"cannot read file: {exc.strerror}")
         if task.sha256 == task.known_sha256:
             return ParseOutcome(task, unchanged=True)
     try:
-        document = load_file(Path(task.path), task.options)
+        document = load_file(task.local_file, task.options)
         chunks = split_document(document, source=task.source, path=task.path, file_sha256=task.sha256,
                                 config=task.split)
     except LoadError as exc:

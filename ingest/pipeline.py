@@ -31,7 +31,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from ingest.discover import InputFile, discover
-from ingest.loaders import LoadOptions
+from ingest.loaders import LoadOptions, is_supported
 from ingest.loaders.base import LoadedDocument, Section
 from ingest.parse import MIN_WINDOW, WAITING, ParseOutcome, ParseTask, parse_stream
 from ingest.split import SplitConfig, split_document
@@ -152,6 +152,27 @@ class IngestPipeline:
                 self._prune(paths, {str(i.path) for i in inputs}, report, progress)
         return report
 
+    def run_named(self, files: Sequence[tuple[str, Path]], *, progress: Progress | None = None) -> IngestReport:
+        """Ingest local files under names of the caller's choosing: each (key, file) is read from
+        ``file`` and kept in the manifest, the chunks' metadata and the report as ``key``.
+
+        The server's vector store files are keyed ``files/<file_id>/<filename>``, not by where
+        one replica keeps the bytes, so every replica sharing the stores agrees on the keys."""
+        with self._batch(progress) as (report, progress):
+            progress.start(len(files))
+            tasks: list[ParseTask] = []
+            for key, file in files:
+                local = Path(file).resolve()
+                if not is_supported(local):
+                    self._record(report, progress, FileResult(key, local.name, "skipped",
+                                                              f"unsupported file type {local.suffix or '(none)'!r}"))
+                    continue
+                result = self._classify(InputFile(local, local.name, key), tasks)
+                if result is not None:
+                    self._record(report, progress, result)
+            self._consume(parse_stream(tasks, self.parse_workers), report, progress)
+        return report
+
     def run_records(self, records: Iterable[Record], *, progress: Progress | None = None) -> IngestReport:
         """Ingest in-memory records (e.g. a BEIR corpus) with the same incremental guarantees as files.
 
@@ -253,7 +274,7 @@ class IngestPipeline:
         sync_index(self.manifest, self.bm25_dir, changed, self.lexical_backend)
 
     def _classify(self, item: InputFile, tasks: list[ParseTask]) -> FileResult | None:
-        path = str(item.path)
+        path = item.manifest_path
         try:
             stat = item.path.stat()
         except OSError as exc:
@@ -263,7 +284,7 @@ class IngestPipeline:
         if known and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
             return FileResult(path, item.source, "unchanged", chunks=record.n_chunks)
         tasks.append(ParseTask(path, item.source, "", stat.st_size, stat.st_mtime_ns, self.split, self.options,
-                               known_sha256=known))
+                               known_sha256=known, read_from=str(item.path) if item.key else None))
         return None
 
     # -- storing -------------------------------------------------------------------------

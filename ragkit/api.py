@@ -2,13 +2,14 @@
 
 A knowledge base is a directory (default ``./.ragkit``) holding the Chroma data (``chroma/``),
 the state database with the manifest (``ragkit.sqlite``, :mod:`ragkit.state`) and one BM25 index
-per collection (``bm25/<name>/``).
+per collection (``bm25/<name>/``, or rows in a shared PostgreSQL database with
+``lexical_backend = "postgres"``).
 
 It is a surface: with the CLI (and the server) it is the only part of ``ragkit`` that starts
 stage one (``ingest``). One instance may be shared by many threads: components are built once
-under a lock, the manifest gives each thread its own SQLite connection, and the BM25 index is
-swapped by generation, so searches running while another thread ingests see either the old or
-the new collection, never half of one.
+under a lock, the manifest takes a pooled connection per call (never one shared by two threads),
+and the BM25 index is swapped by generation, so searches running while another thread ingests
+see either the old or the new collection, never half of one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ragkit.rerankers import Reranker, make_reranker
 from ragkit.query.retrieve import Retriever
 from ragkit.state import open_home
 from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
+from ragkit.stores.lexical import Backend, backend_for, drop_index
 from ragkit.text import named_years
 
 __all__ = ["Answer", "KnowledgeBase", "REFUSAL_TEXT", "Status"]
@@ -128,6 +130,13 @@ class KnowledgeBase:
         return self.home / "bm25" / self.settings.collection
 
     @property
+    def lexical_backend(self) -> Backend:
+        """The collection's lexical index backend: a directory backend's name, or its place in the
+        PostgreSQL database of ``lexical_url`` (``lexical_backend = "postgres"``)."""
+        s = self.settings
+        return backend_for(s.lexical_backend, s.lexical_database_url, s.collection)
+
+    @property
     def ingest_lock_path(self) -> Path:
         """The collection's write lock (a file lock every process writing the collection takes)."""
         return self._ingest_lock
@@ -151,7 +160,7 @@ class KnowledgeBase:
             return loaded
         with self._lock:
             self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self._ingest_lock,
-                                          self.settings.lexical_backend)
+                                          self.lexical_backend)
             return self._lexical
 
     # -- stage one ------------------------------------------------------------------------
@@ -168,7 +177,7 @@ class KnowledgeBase:
         self._check_build_settings()
         password = s.pdf_password.get_secret_value() if s.pdf_password else None
         return IngestPipeline(
-            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock, s.lexical_backend),
+            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock, self.lexical_backend),
             embedder=self.embedder,
             split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
             options=LoadOptions(pdf_password=password, ocr=s.ocr, ocr_max_pages=s.ocr_max_pages,
@@ -199,6 +208,12 @@ class KnowledgeBase:
         return self._pipeline().run([Path(p) for p in paths], include=include, exclude=exclude, prune=prune,
                                     progress=progress)
 
+    def ingest_named(self, files: Sequence[tuple[str, str | Path]], *, progress=None) -> IngestReport:
+        """Ingest local files under names of the caller's choosing: each ``(key, file)`` is read
+        from ``file`` and known to the manifest, the chunks and the report as ``key`` (the server
+        keys a vector store's files by file id, the same on every replica)."""
+        return self._pipeline().run_named([(key, Path(file)) for key, file in files], progress=progress)
+
     def ingest_records(self, records: Sequence[Record], *, progress=None) -> IngestReport:
         """Ingest in-memory documents (:class:`ragkit.models.Record`: id, text, title), e.g. a BEIR corpus."""
         return self._pipeline().run_records(records, progress=progress)
@@ -207,8 +222,10 @@ class KnowledgeBase:
         """Forget documents (a file, or every document under a folder). Returns (path, chunks removed)."""
         records = self.manifest.files()
         targets: list[str] = []
+        known = {r.path for r in records}
         for given in paths:
-            target = str(Path(given).resolve())
+            # a name given to ingest_named is matched as it is; a file or folder by where it is
+            target = str(given) if str(given) in known else str(Path(given).resolve())
             matched = [r.path for r in records if r.path == target or r.path.startswith(target.rstrip("/") + "/")]
             if not matched:
                 raise UsageError(f"not in collection {self.settings.collection!r}: {given}")
@@ -247,14 +264,12 @@ class KnowledgeBase:
 
     def drop(self) -> None:
         """Delete the whole collection: its vectors, its manifest rows and its BM25 index."""
-        import shutil
-
         from ragkit.stores.lock import file_lock
 
         with file_lock(self._ingest_lock):
             self.store.drop()
             self.manifest.drop_collection()
-            shutil.rmtree(self.bm25_dir, ignore_errors=True)
+            drop_index(self.bm25_dir, self.lexical_backend)
             self._lexical = None
             for name in ("store", "retriever"):
                 self._components.pop(name, None)

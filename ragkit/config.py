@@ -55,9 +55,11 @@ class Settings(BaseSettings):
     collection: str = Field("default", description="Collection inside the knowledge base.")
     chroma_url: str | None = Field(None, description="Use a `chroma run` server instead of the local store.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the state database (manifest, threads, server objects); "
-                          "default sqlite:///<home>/ragkit.sqlite. Only SQLite URLs are supported; "
-                          "`state_url` is accepted as another name for it.")
+        None, description="SQLAlchemy URL of the state database (manifest, threads, server objects): "
+                          "sqlite:///path/to/file.sqlite, or postgresql+psycopg://user:password@host:5432/db "
+                          "(`postgresql://` means the same; needs the 'postgres' extra) for one database shared "
+                          "by several processes and hosts. Default sqlite:///<home>/ragkit.sqlite; `state_url` "
+                          "is accepted as another name for it.")
 
     # -- ingestion ---------------------------------------------------------------------
     embedder: Literal["minilm-onnx", "bge-onnx", "openai"] = Field(
@@ -82,8 +84,12 @@ class Settings(BaseSettings):
 
     # -- retrieval ---------------------------------------------------------------------
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    lexical_backend: Literal["tantivy", "bm25s"] = Field(
-        "tantivy", description="BM25 index: tantivy (updated file by file) or bm25s (rebuilt whole on every change).")
+    lexical_backend: Literal["tantivy", "bm25s", "postgres"] = Field(
+        "tantivy", description="BM25 index: tantivy (updated file by file) or bm25s (rebuilt whole on every change), "
+                               "in <home>/bm25; postgres: in the database of lexical_url, shared by every replica.")
+    lexical_url: str | None = Field(
+        None, description="PostgreSQL URL (postgresql+psycopg://user@host/dbname) of the BM25 index for "
+                          "lexical_backend=postgres; default: database_url when that is a PostgreSQL URL.")
     fusion: Literal["adaptive", "convex", "rrf"] = "convex"
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense side in convex fusion.")
     rrf_k: int = Field(60, ge=1)
@@ -172,7 +178,31 @@ class Settings(BaseSettings):
             raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
         return self
 
+    @model_validator(mode="after")
+    def _lexical_url_fits(self) -> "Settings":
+        if self.lexical_url is not None and not _is_postgres_url(self.lexical_url):
+            raise ValueError(f"lexical_url must be a PostgreSQL URL such as postgresql+psycopg://user@host/dbname, "
+                             f"not {_shown(self.lexical_url)!r}")
+        if self.lexical_url is not None and self.lexical_backend != "postgres":
+            raise ValueError(f"lexical_url is set but lexical_backend is {self.lexical_backend!r}: set "
+                             "lexical_backend = 'postgres' to keep the BM25 index there, or unset lexical_url")
+        if self.lexical_backend == "postgres" and self.lexical_database_url is None:
+            raise ValueError("lexical_backend = 'postgres' needs a PostgreSQL database: set lexical_url "
+                             "(RAGKIT_LEXICAL_URL), or database_url, to postgresql+psycopg://user@host/dbname")
+        return self
+
     # -- derived -----------------------------------------------------------------------
+    @property
+    def lexical_database_url(self) -> str | None:
+        """Where the postgres lexical backend keeps the index: lexical_url, else database_url when
+        that is a PostgreSQL URL (one shared database for everything but the vectors); None for
+        the backends kept in a directory."""
+        if self.lexical_backend != "postgres":
+            return None
+        if self.lexical_url is not None:
+            return self.lexical_url
+        return self.database_url if _is_postgres_url(self.database_url) else None
+
     @property
     def uses_chat_model(self) -> bool:
         if self.generator == "auto":
@@ -190,6 +220,21 @@ class Settings(BaseSettings):
                 value = str(value)
             shown[name] = value
         return shown
+
+
+def _is_postgres_url(url: str | None) -> bool:
+    return bool(url) and url.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -114,3 +114,22 @@ def test_overlap_must_be_smaller_than_the_chunk():
 def test_wordpieces_estimate_grows_with_the_chunk():
     assert wordpieces_for(200) == 240
     assert wordpieces_for(0) == 0
+
+
+def test_the_postgres_lexical_backend_takes_its_url_from_lexical_url_or_a_postgres_database_url():
+    url = "postgresql+psycopg://ragkit@db.internal/ragkit"
+    assert load_settings(lexical_backend="postgres", lexical_url=url).lexical_database_url == url
+    assert load_settings(lexical_backend="postgres", database_url=url).lexical_database_url == url
+    assert load_settings(database_url=url).lexical_database_url is None  # tantivy: no database needed
+
+
+@pytest.mark.parametrize("overrides, says", [
+    ({"lexical_backend": "postgres"}, "set lexical_url"),
+    ({"lexical_backend": "postgres", "database_url": "sqlite:///state.sqlite"}, "set lexical_url"),
+    ({"lexical_backend": "postgres", "lexical_url": "mysql://db/ragkit"}, "must be a PostgreSQL URL"),
+    ({"lexical_url": "postgresql://db/ragkit"}, "set lexical_backend = 'postgres'"),
+])
+def test_a_postgres_lexical_backend_without_a_postgres_url_is_refused(overrides, says):
+    with pytest.raises(ConfigError, match="lexical_url") as raised:
+        load_settings(**overrides)
+    assert says in str(raised.value)

@@ -41,7 +41,7 @@ def test_a_follow_up_is_rewritten_answered_and_stored(halvard_kb, store):
     assert thread.title == "How long is the warranty on the WS-200 sensor array?"
     assert thread.collection == halvard_kb.settings.collection
     with sqlite3.connect(halvard_kb.home / FILENAME) as shared:  # the shared knowledge base stays read-only
-        assert shared.execute("SELECT COUNT(*) FROM threads").fetchone()[0] == 0
+        assert shared.execute("SELECT COUNT(*) FROM conversations").fetchone()[0] == 0
 
 
 def test_a_resumed_thread_continues_where_it_stopped(halvard_kb, store):

@@ -18,7 +18,7 @@ DOCS = ROOT / "docs"
 #: the pages of the user guide; other pages under docs/ (benchmark and evaluation reports) have owners of their own
 GUIDE_PAGES = ["README.md", "CHANGELOG.md", "docs/serving.md", "docs/python-api.md", "docs/configuration.md",
                "docs/evaluation.md", "docs/benchmarks.md", "docs/architecture.md", "docs/operations.md",
-               "docs/ingestion.md", "docs/answering.md", "docs/web-page.md"]
+               "docs/ingestion.md", "docs/answering.md", "docs/web-page.md", "docs/deployment.md"]
 
 
 def _script(name: str) -> ModuleType:

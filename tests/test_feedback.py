@@ -1,4 +1,4 @@
-"""Ratings from the web page and their export as gold questions (real SQLite, real CLI).
+"""Ratings from the web page and their export as gold questions (real SQLite and PostgreSQL, real CLI).
 
 The export must be exactly what ``ragkit eval`` reads: each file written here is loaded back with
 the evaluator's own loader, and the CLI run's output is run by ``ragkit eval``.
@@ -12,6 +12,7 @@ import shutil
 import pytest
 from conftest import CORPUS
 from server_helpers import ragkit
+from state_backends import home_on_each_backend, state_url  # noqa: F401 - fixtures
 
 from ragkit.eval.gold import load_jsonl
 from ragkit.generators.extractive import PREFIX
@@ -29,8 +30,8 @@ def rate(store: FeedbackStore, question: str, rating: str, **extra) -> None:
 
 
 @pytest.fixture
-def store(tmp_path) -> FeedbackStore:
-    return FeedbackStore(ServerConfig(home=tmp_path / "home").server_dir)
+def store(home_on_each_backend) -> FeedbackStore:
+    return FeedbackStore(ServerConfig(home=home_on_each_backend).server_dir)
 
 
 def test_the_answer_without_markers_or_preface_is_the_gold_answer():

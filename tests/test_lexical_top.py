@@ -5,7 +5,8 @@ fields (``lexical_mask``) and took the best ``pool``; the dense-only candidates 
 from the same array. Now the index returns the best ``k`` under the filter (``top``) and the
 scores of just the candidates (``scores_for``). On the sample corpus plus a few hundred NFCorpus
 abstracts, with and without each kind of filter, both give the same ranked chunks and scores
-(equal scores by position in both) and the same hybrid results end to end.
+(equal scores by position in both) and the same hybrid results end to end; the postgres
+backend's SQL gives what its own dense view gives.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,6 +118,30 @@ def test_scores_for_gives_the_chosen_chunks_the_dense_scores(kb, filters, name):
 def test_source_values_are_the_distinct_sources(kb):
     index = kb.lexical_index()
     assert list(index.source_values()) == sorted(set(index.sources.tolist()))
+
+
+@pytest.fixture(scope="module")
+def postgres_index(kb, postgres_server):
+    from ragkit.stores.lexical import PostgresTarget, sync_index
+
+    return sync_index(kb.manifest, Path("/nonexistent-bm25"), None, PostgresTarget(postgres_server.database(), "top"))
+
+
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_postgres_ranks_in_sql_as_its_dense_scores_do(kb, filters, postgres_index, name):
+    """The postgres backend's filter and candidate scoring in SQL, against its own dense view."""
+    index = postgres_index
+    assert len(index) == len(kb.lexical_index())
+    mask = lexical_mask(filters[name], index)
+    where = chunk_filter(filters[name], index)
+    for query, k in itertools.product(QUERIES, (5, 40)):
+        old = top_from_scores(index.ids, index.scores(query), k, mask)
+        _assert_same_ranking(index.top(query, k, where), old, _dense(index, query, mask))
+        chosen = [chunk_id for chunk_id, _ in index.top(query, 30)] + list(index.ids)[::9] + ["no-such-chunk"]
+        expected = scores_from_dense(index.position, index.scores(query), chosen, mask)
+        found = index.scores_for(query, chosen, where)
+        assert found.keys() == expected.keys()
+        assert list(found.values()) == pytest.approx([expected[i] for i in found], rel=1e-6)
 
 
 class _DensePath:

@@ -1,4 +1,4 @@
-"""The ingest manifest (ragkit/stores/manifest.py) on a real SQLite file in a temp dir.
+"""The ingest manifest (ragkit/stores/manifest.py) on a real SQLite file and a real PostgreSQL database.
 
 What it promises: a commit makes a file's chunks exactly its live chunks in one transaction;
 every id that may exist in the vector store without being live is journalled, so a run killed
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from state_backends import state, state_url  # noqa: F401 - fixtures
 
 from ragkit.models import Chunk
 from ragkit.stores.manifest import FileCommit, Manifest, file_sha256, text_sha256
@@ -34,8 +35,8 @@ def _commit(path: str, texts: list[str], *, sha: str | None = None, warnings: tu
 
 
 @pytest.fixture
-def manifest(tmp_path):
-    opened = Manifest(tmp_path / "kb" / "manifest.sqlite", "docs")
+def manifest(state):
+    opened = Manifest(state, "docs")
     yield opened
     opened.close()
 
@@ -82,10 +83,10 @@ def test_replaced_chunks_are_returned_and_journalled_until_deleted(manifest):
     assert manifest.pending() == (set(), set())
 
 
-def test_ids_journalled_before_a_crash_are_dead_on_the_next_open(tmp_path):
+def test_ids_journalled_before_a_crash_are_dead_on_the_next_open(state_url):
     """The write protocol: journal new ids, write the store, commit. A run killed between the
     store write and the commit leaves ids the next run must delete; committed ones stay live."""
-    db = tmp_path / "manifest.sqlite"
+    db = state_url
     first = Manifest(db, "docs")
     committed = _commit("/d/a.txt", ["committed text"])
     first.journal_add(c.id for c in committed.chunks)
@@ -160,14 +161,16 @@ def test_touch_updates_the_stat_only(manifest):
 
 
 def test_chunks_by_id_returns_text_and_metadata_and_skips_unknown_ids(manifest):
-    texts = [f"chunk number {i}" for i in range(1203)]  # more than one 500-id batch
-    manifest.commit_files([_commit("/d/big.txt", texts)])
+    texts = [f"chunk number {i}" for i in range(1203)]  # more than one 500-id batch, one 1000-chunk page
+    commit = _commit("/d/big.txt", texts)
+    manifest.commit_files([commit])
     ids = [chunk_id for chunk_id, _, _ in manifest.iter_chunks()]
+    assert ids == sorted(c.id for c in commit.chunks)  # every chunk once, in id order
 
     found = manifest.chunks_by_id([*ids, "no-such-id"])
 
     assert set(found) == set(ids)
-    text, meta = found[ids[7]]
+    text, meta = found[commit.chunks[7].id]
     assert text == "chunk number 7"
     assert (meta["source"], meta["path"], meta["chunk_index"], meta["file_type"]) == ("big.txt", "/d/big.txt", 7, "txt")
     assert manifest.chunks_by_id([]) == {}
@@ -195,8 +198,8 @@ def test_same_text_needs_every_chunk_equal(manifest):
     assert manifest.duplicates() == []
 
 
-def test_state_keys_round_trip_per_collection_and_survive_reopening(tmp_path):
-    db = tmp_path / "manifest.sqlite"
+def test_state_keys_round_trip_per_collection_and_survive_reopening(state_url):
+    db = state_url
     docs, other = Manifest(db, "docs"), Manifest(db, "other")
     assert docs.get_state("chunk_context") is None
     docs.set_state("chunk_context", "1")
@@ -215,8 +218,8 @@ def test_state_keys_round_trip_per_collection_and_survive_reopening(tmp_path):
     other.close()
 
 
-def test_dropping_a_collection_leaves_the_others(tmp_path):
-    db = tmp_path / "manifest.sqlite"
+def test_dropping_a_collection_leaves_the_others(state_url):
+    db = state_url
     docs, other = Manifest(db, "docs"), Manifest(db, "other")
     docs.commit_files([_commit("/d/a.txt", ["alpha"])])
     other.commit_files([_commit("/d/a.txt", ["alpha"])])

@@ -4,11 +4,19 @@ subprocess with two keys, the stock SDK."""
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 from conftest import CORPUS
 from assistant_helpers import client, server  # noqa: F401 - the module's fixtures
 from server_helpers import upload
+
+from ragkit.conversations.session import history_pairs
+from ragkit.state import assistants as adb
+from ragkit.state import open_home
+from ragkit.state import responses as stored
+from ragkit.state.server import ServerState
 
 pytestmark = pytest.mark.timeout(600)
 FIRST = "What battery does the sensor array use?"
@@ -114,3 +122,39 @@ def test_another_key_cannot_use_the_first_keys_responses_or_conversations(server
         client.responses.create(input=FOLLOW, conversation=conversation.id, previous_response_id=first.id,
                                 tools=tools)
     assert caught.value.param == "conversation"
+
+
+def test_threads_and_conversations_keep_tool_calls_and_citations_in_one_model(server, client, tools):
+    """What a client reads back and what ragkit keeps are one record: a conversation's
+    file_search_call is a tool call item (its queries and results), its answer an item with the
+    citations its annotations show; an Assistants thread's answer likewise; and both are read into
+    a follow-up's history by the same function."""
+    conversation = client.conversations.create()
+    answered = client.responses.create(input=FIRST, conversation=conversation.id, tools=tools,
+                                       include=["file_search_call.results"])
+    _, search, message = client.conversations.items.list(conversation.id, order="asc").data
+    notes = message.content[0].annotations
+    assert search.type == "file_search_call" and search.results and notes
+
+    db = ServerState(open_home(server.home))
+    asked, call, said = stored.items(db, conversation.id)
+    assert {i.response_id for i in (asked, call, said)} == {answered.id}
+    assert asked.standalone == _searched(answered) and said.sources
+    assert (call.kind, call.tool.name, call.tool.call_id) == ("file_search_call", "file_search", search.id)
+    assert json.loads(call.tool.arguments) == search.queries
+    assert [r["file_id"] for r in json.loads(call.tool.output)] == [r.file_id for r in search.results]
+    assert [(c["file_id"], c["quote"]) for c in said.citations] == [(a.file_id, a.model_extra["quote"]) for a in notes]
+
+    assistant = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "file_search"}], tool_resources={
+        "file_search": {"vector_store_ids": tools[0]["vector_store_ids"]}})
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": FIRST}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    reply = client.beta.threads.messages.list(thread_id=thread.id).data[0].content[0].text
+    question, answer = adb.thread_messages(db, thread.id)
+    assert (answer.run_id, answer.content) == (run.id, reply.value) and question.standalone == FIRST
+    assert [c["quote"] for c in answer.citations] == [a.file_citation.quote for a in reply.annotations]
+
+    for items in (stored.items(db, conversation.id), adb.thread_messages(db, thread.id)):
+        [(user, assistant_turn)] = history_pairs(items)
+        assert user.content == FIRST and assistant_turn.sources

@@ -12,6 +12,10 @@ import pytest
 from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
 from server_helpers import e42_and_weather
 
+from ragkit.state import open_home
+from ragkit.state import responses as stored
+from ragkit.state.server import ServerState
+
 pytestmark = pytest.mark.timeout(600)
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
@@ -51,6 +55,42 @@ def test_a_function_call_is_handed_back_and_answered_with_previous_response_id(c
     assert client.responses.retrieve(second.id).output_text == second.output_text
     [given] = client.responses.input_items.list(second.id).data
     assert given.type == "function_call_output" and given.call_id == call.call_id and given.id
+
+
+def test_a_conversation_keeps_the_function_calls_and_resumes_the_loop(server, client, store, llm):
+    """With ``conversation`` the loop goes on from the response that wrote its last item (its
+    passages numbered as before), and the conversation holds every item: the question, the
+    search, the function call, its output and the cited answer, each kept with its tool call or
+    citations."""
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        e42_and_weather])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    conversation = client.conversations.create()
+    first = client.responses.create(model=MODEL, input="What does E42 mean, and what is the weather in Oslo?",
+                                    tools=tools, conversation=conversation.id)
+    call = first.output[-1]
+    assert call.type == "function_call" and first.conversation.id == conversation.id
+    answer = client.responses.create(model=MODEL, conversation=conversation.id, tools=tools, input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy, 12 C"}])
+    assert answer.status == "completed", answer.error
+    assert "cloudy, 12 C" in answer.output_text and "anemometer" in answer.output_text
+    sent = _chats(llm)[-1]["messages"]  # the restored chat: the call once, then its output
+    assert [c["id"] for m in sent for c in m.get("tool_calls") or []].count(call.call_id) == 1
+    assert sent[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "cloudy, 12 C"}
+
+    listed = list(client.conversations.items.list(conversation.id, order="asc"))
+    assert [i.type for i in listed] == ["message", "file_search_call", "function_call", "function_call_output",
+                                        "message"]
+    asked, searched, called, output, said = stored.items(ServerState(open_home(server.home)), conversation.id)
+    assert [i.response_id for i in (asked, searched, called, output, said)] == [first.id] * 3 + [answer.id] * 2
+    assert (called.tool.name, called.tool.call_id, json.loads(called.tool.arguments)) == (
+        "get_weather", call.call_id, {"city": "Oslo"})
+    assert (output.tool.call_id, output.tool.output) == (call.call_id, "cloudy, 12 C")
+    assert json.loads(searched.tool.arguments) == ["error code E42"]
+    [note] = listed[-1].content[0].annotations
+    assert [c["file_id"] for c in said.citations] == [note.file_id] and said.content == answer.output_text
 
 
 def test_the_guides_stateless_loop_sends_the_call_back_as_input(client, llm):

@@ -2,9 +2,9 @@
 
 What it promises: a fresh home gets every table at the head revision; opening it again only
 checks the revision; two processes opening a fresh home at once both end up with one migrated
-database; a home in the previous four-file layout is imported once and its files retired; a
-URL it cannot serve is refused naming the setting; and closing a store in one thread never
-closes the connection another thread is using.
+database; a home in the previous four-file layout is imported once and its files retired; and a
+URL it cannot serve is refused naming the setting. The same promises on PostgreSQL, and the
+session API on both backends, are tests/test_state_postgres.py and tests/test_state_database.py.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ from ragkit.conversations.store import ThreadStore
 from ragkit.errors import ConfigError
 from ragkit.models import Chunk
 from ragkit.feedback import FeedbackStore
-from ragkit.state import FILENAME, head, open_database, open_home
+from ragkit.state import FILENAME, head, open_home
 from ragkit.state import keys
 from ragkit.state.migrate import migration_lock
 from ragkit.state.server import ServerState
 from ragkit.stores.manifest import FileCommit, Manifest
 
-TABLES = {"files", "chunks", "journal", "embed_cache", "state", "threads", "messages", "api_files",
-          "vector_stores", "vs_files", "batches", "batch_files", "api_keys", "asst_assistants", "asst_threads",
-          "asst_messages", "asst_runs", "asst_steps", "resp_responses", "resp_input_items", "resp_tool_state",
-          "conv_conversations", "conv_items", "uploads", "upload_parts", "feedback", "audit", "alembic_version"}
-INDEXES = {"chunks_by_path", "threads_by_collection", "messages_by_thread", "api_files_by_path", "vs_files_queue",
-           "vs_files_by_store", "asst_messages_by_thread", "asst_runs_by_thread", "asst_steps_by_run",
-           "resp_input_items_by_response", "conv_items_by_conversation", "upload_parts_by_upload", "audit_by_key"}
+TABLES = {"files", "chunks", "journal", "embed_cache", "state", "conversations", "conversation_items", "api_files",
+          "vector_stores", "vs_files", "batches", "batch_files", "api_keys", "asst_assistants", "asst_runs",
+          "asst_steps", "resp_responses", "resp_input_items", "resp_tool_state", "uploads", "upload_parts",
+          "feedback", "audit", "alembic_version"}
+INDEXES = {"chunks_by_path", "conversations_by_kind", "conversation_items_by_conversation", "api_files_by_path",
+           "vs_files_queue", "vs_files_by_store", "asst_runs_by_thread", "asst_steps_by_run",
+           "resp_input_items_by_response", "upload_parts_by_upload", "audit_by_key"}
 OPEN_SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -74,15 +74,15 @@ def _commit(path: str, text: str) -> FileCommit:
 def test_a_fresh_home_gets_every_table_at_the_head_revision(tmp_path):
     state = open_home(tmp_path / "home")
     assert state.path == tmp_path / "home" / FILENAME
-    assert state.revision() == head() == "0002"
+    assert state.revision() == head() == "0003"
     assert _names(state.path, "table") == TABLES
     assert _names(state.path, "index") == INDEXES
     with sqlite3.connect(state.path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    connection = state.connections().db
-    assert connection.isolation_level is None
-    assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 60_000
+    with state.read() as db:  # every pooled connection is set up the same way
+        assert db.connection.connection.driver_connection.isolation_level is None
+        assert db.scalar("PRAGMA foreign_keys") == 1 and db.scalar("PRAGMA busy_timeout") == 60_000
+    assert state.connections().db.execute("PRAGMA busy_timeout").fetchone()[0] == 60_000  # bare sqlite3 too
 
 
 def test_reopening_a_current_database_only_checks_its_revision(tmp_path):
@@ -132,7 +132,8 @@ def test_two_processes_opening_a_home_at_once_migrate_and_import_it_once(tmp_pat
     if layout == "legacy":
         logs = "".join(err for _, err in outputs)
         assert logs.count("imported ") == 1, logs  # one process imported, the other found it done
-        assert (_count(database, "chunks"), _count(database, "messages"), _count(database, "api_files")) == (1, 1, 1)
+        assert (_count(database, "chunks"), _count(database, "conversation_items"),
+                _count(database, "api_files")) == (1, 1, 1)
 
 
 def test_a_home_in_the_previous_layout_is_imported_once_and_its_files_retired(tmp_path, caplog):
@@ -183,15 +184,16 @@ def test_a_legacy_file_is_not_imported_over_rows_already_there(tmp_path, caplog)
     assert [m.content for m in ThreadStore.for_home(home).messages("t1")] == ["how long?"]
 
 
-@pytest.mark.parametrize("url", ["postgresql://ragkit:secret@db.example/ragkit", "mysql+pymysql://u@h/db",
-                                 "sqlite+aiosqlite:///x.sqlite", "not a url"])
-def test_a_url_other_than_sqlite_is_refused_naming_the_setting(tmp_path, url):
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql+pymysql://u:secret@h/db", "is not supported"), ("sqlite+aiosqlite:///x.sqlite", "is not supported"),
+    ("postgresql+psycopg2://ragkit:secret@db.example/ragkit", "through psycopg 3"),
+    ("postgresql+psycopg://ragkit:secret@db.example", "names no database"), ("not a url", "is not a database URL")])
+def test_a_url_ragkit_cannot_serve_is_refused_naming_the_setting(tmp_path, url, says):
     with pytest.raises(ConfigError) as caught:
         open_home(tmp_path / "home", url)
     message = str(caught.value)
     assert "database_url" in message and "RAGKIT_DATABASE_URL" in message and "secret" not in message
-    if url != "not a url":
-        assert "only SQLite URLs" in message and "supported by this version" in message
+    assert says in message
     assert not (tmp_path / "home").exists()
 
 
@@ -204,54 +206,9 @@ def test_the_configured_url_is_used_and_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGKIT_DATABASE_URL", "sqlite://")
     with pytest.raises(ConfigError, match="names no database file"):
         open_home(tmp_path / "home")
-    monkeypatch.setenv("RAGKIT_DATABASE_URL", "postgresql://localhost/ragkit")
-    with pytest.raises(ConfigError, match="only SQLite URLs"):
+    monkeypatch.setenv("RAGKIT_DATABASE_URL", "mysql://localhost/ragkit")
+    with pytest.raises(ConfigError, match="is not supported"):
         open_home(tmp_path / "home")
-
-
-def test_a_database_from_a_newer_ragkit_is_refused(tmp_path):
-    state = open_database(tmp_path / "state.sqlite")
-    with sqlite3.connect(state.path) as raw:
-        raw.execute("UPDATE alembic_version SET version_num='9999'")
-    with pytest.raises(ConfigError, match="newer version"):
-        open_database(tmp_path / "state.sqlite")
-
-
-def test_closing_in_one_thread_leaves_another_threads_connection_usable(tmp_path):
-    """A vector store deleted (its manifest closed) while an ingest thread is mid-transaction and
-    mid-read: the ingest finishes on its own connection."""
-    manifest = Manifest(open_home(tmp_path / "home"), "docs")
-    manifest.commit_files([_commit(f"/d/{i}.txt", f"text {i}") for i in range(3)])
-    reading, closed = threading.Event(), threading.Event()
-    outcome: list[object] = []
-
-    def ingest() -> None:
-        try:
-            rows = manifest.iter_chunks()
-            first = next(rows)  # a cursor open on this thread's connection
-            db = manifest._db
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT INTO journal(collection, id) VALUES('docs', 'pending')")
-            reading.set()
-            assert closed.wait(10)
-            db.execute("COMMIT")
-            outcome.append([first[0], *(chunk_id for chunk_id, _, _ in rows)])
-            manifest.commit_files([_commit("/d/late.txt", "late")])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            outcome.append(exc)
-
-    worker = threading.Thread(target=ingest)
-    worker.start()
-    assert reading.wait(10)
-    assert len(manifest._connections) == 2  # this thread's (it committed above) and the worker's
-    manifest.close()  # closes this thread's own connection only
-    assert len(manifest._connections) == 1
-    closed.set()
-    worker.join(30)
-    assert len(outcome) == 1 and isinstance(outcome[0], list), outcome
-    assert len(outcome[0]) == 3
-    assert manifest.count_chunks() == 4  # this thread reopens on next use
-    assert manifest.pending()[1] == {"pending"}
 
 
 def _sqlite_files(home: Path) -> set[str]:
@@ -304,6 +261,8 @@ def test_ingest_chat_and_serve_keep_one_database_in_the_home(tmp_path):
     journal = {FILENAME + "-wal", FILENAME + "-shm"}  # the database's own, while a connection was open
     assert _sqlite_files(home) - journal == {FILENAME}
     database = home / FILENAME
-    for table in ("files", "chunks", "threads", "messages", "api_files", "vector_stores", "vs_files", "api_keys",
-                  "asst_threads", "resp_responses", "feedback"):
+    for table in ("files", "chunks", "conversations", "conversation_items", "api_files", "vector_stores", "vs_files",
+                  "api_keys", "resp_responses", "feedback"):
         assert _count(database, table) > 0, table
+    with sqlite3.connect(database) as raw:  # the chat's thread and the API's thread, in one model
+        assert {k for k, in raw.execute("SELECT kind FROM conversations")} == {"chat", "assistants_thread"}

@@ -1,4 +1,4 @@
-"""The Assistants repository: ownership, run status changes in one transaction, orphaned runs,
+"""The Assistants repository (on SQLite and PostgreSQL): ownership, run status changes in one transaction, orphaned runs,
 cascading deletes and message pages."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from state_backends import state, state_url  # noqa: F401 - fixtures
 
 from ragkit.state import assistants as adb
 from ragkit.state import responses
@@ -14,8 +15,8 @@ from ragkit.state.server import ServerState
 
 
 @pytest.fixture
-def db(tmp_path) -> ServerState:
-    return ServerState(tmp_path / "state.sqlite")
+def db(state) -> ServerState:
+    return ServerState(state)
 
 
 def _run(db: ServerState, run_id: str = "run_1", thread_id: str = "thread_1") -> dict:
@@ -64,7 +65,7 @@ def test_deleting_a_thread_deletes_its_messages_runs_and_steps(db):
     adb.save_step(db, {"id": "step_1", "run_id": "run_1", "status": "in_progress"})
     adb.save_step(db, {"id": "step_1", "run_id": "run_1", "status": "completed"})  # an update, not a copy
     assert [s["status"] for s in adb.run_steps(db, "run_1")] == ["completed"]
-    assert [(m["_standalone"], m["_sources"]) for m in adb.thread_messages(db, "thread_1")] == [
+    assert [(m.standalone, m.sources) for m in adb.thread_messages(db, "thread_1")] == [
         ("q", []), (None, [{"text": "t"}])]
     cursor = SimpleNamespace(limit=10, order="asc", after=None, before=None)
     assert [r["id"] for r in adb.messages_page(db, "thread_1", cursor, run_id="run_1")[0]] == ["msg_2"]

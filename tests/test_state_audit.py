@@ -1,4 +1,4 @@
-"""The audit table: redacted records, filtered and followed reads, and the one-time import of the
+"""The audit table (on SQLite and PostgreSQL): redacted records, filtered and followed reads, and the one-time import of the
 previous layout's ``audit.jsonl``."""
 
 from __future__ import annotations
@@ -8,14 +8,15 @@ import threading
 import time
 
 import pytest
+from state_backends import state, state_url  # noqa: F401 - fixtures
 
 from ragkit.state.audit import AuditLog, import_jsonl, read
 from ragkit.state.server import ServerState
 
 
 @pytest.fixture
-def db(tmp_path) -> ServerState:
-    return ServerState(tmp_path / "state.sqlite")
+def db(state) -> ServerState:
+    return ServerState(state)
 
 
 def test_with_redaction_personal_data_never_reaches_the_table(db):

@@ -1,10 +1,12 @@
-"""The library repository: cursor pages (the OpenAI list contract), file filters, store visibility."""
+"""The library repository: cursor pages (the OpenAI list contract), file filters, store visibility,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+from state_backends import state, state_url  # noqa: F401 - fixtures
 
 from ragkit.state.server import ServerState
 from ragkit.state.tables import NotFound
@@ -26,8 +28,8 @@ def _store(db: ServerState, vs_id: str, created_by: str | None = None) -> None:
 
 
 @pytest.fixture
-def db(tmp_path) -> ServerState:
-    return ServerState(tmp_path / "state.sqlite")
+def db(state) -> ServerState:
+    return ServerState(state)
 
 
 def test_cursor_pages_walk_both_ways_in_both_orders(db):

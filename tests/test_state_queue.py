@@ -1,24 +1,25 @@
-"""The ingest queue: claims of one store at a time, outcomes that name their owner, claims given
+"""The ingest queue (on SQLite and PostgreSQL): claims of one store at a time, outcomes that name their owner, claims given
 back (a dead worker's, or at shutdown without counting), and deleted stores until purged."""
 
 from __future__ import annotations
 
 import pytest
+from state_backends import state, state_url  # noqa: F401 - fixtures
+from test_state_library import _file, _store
 
 from ragkit.state.server import ServerState
-from test_state_library import _file, _store
 
 
 @pytest.fixture
-def db(tmp_path) -> ServerState:
-    state = ServerState(tmp_path / "state.sqlite")
-    _store(state, "vs_1")
-    _store(state, "vs_2")
+def db(state) -> ServerState:
+    tables = ServerState(state)
+    _store(tables, "vs_1")
+    _store(tables, "vs_2")
     for file_id in ("a", "b", "c"):
-        _file(state, file_id)
-    state.attach("vs_1", ["a", "b"], {})
-    state.attach("vs_2", ["c"], {})
-    return state
+        _file(tables, file_id)
+    tables.attach("vs_1", ["a", "b"], {})
+    tables.attach("vs_2", ["c"], {})
+    return tables
 
 
 def test_a_claim_takes_the_oldest_stores_waiting_files_only(db):

@@ -41,7 +41,7 @@ def export(
         items, skipped = gold_items(store, vector_store)
         if not items:
             where = f" for vector store {vector_store}" if vector_store else ""
-            raise RagkitError(f"no rated questions to export{where} in {store.path} "
+            raise RagkitError(f"no rated questions to export{where} in {store.state.name} "
                              f"({skipped} thumbs down without a correction or source)")
         write_jsonl(items, out)
     except RagkitError as exc:

@@ -36,7 +36,7 @@ def _db(home: Path | None):
     from ragkit.server.config import ServerConfig
     from ragkit.state.server import ServerState
 
-    return ServerState(ServerConfig(home=_home(home)).db_path)
+    return ServerState(ServerConfig(home=_home(home)).state)
 
 
 def _free_port() -> int:

@@ -22,6 +22,7 @@ from ragkit.conversations.rewrite import Context, Rewrite, Similarity, lexical_s
 from ragkit.conversations.store import Message, Thread, ThreadStore
 from ragkit.errors import UsageError
 from ragkit.models import Answer
+from ragkit.state.conversation_model import Item
 
 log = logging.getLogger("ragkit.conversations")
 
@@ -148,7 +149,7 @@ class ChatSession:
         """(question, answer) pairs of the thread, oldest first."""
         if self.thread is None:
             return []
-        return question_answer_pairs(self.store.messages(self.thread.id, limit=2 * HISTORY_TURNS + 2))
+        return history_pairs(self.store.items(self.thread.id, limit=2 * HISTORY_TURNS + 2))
 
     def _phrase_similarity(self) -> Similarity:
         if self._similarity is None:
@@ -195,6 +196,14 @@ def question_answer_pairs(messages: Sequence[Message]) -> list[tuple[Message, Me
             pairs.append((pending, message))
             pending = None
     return pairs
+
+
+def history_pairs(items: Sequence[Item], turns: int = HISTORY_TURNS) -> list[tuple[Message, Message]]:
+    """The (question, answer) pairs a follow-up continues, from any conversation's items, oldest
+    first: chat threads, Assistants threads and Responses conversations alike. Only finished user
+    and assistant messages are turns (a tool call and its output are how an answer was made, an
+    answer still being written is not one yet); the last ``turns`` pairs are kept."""
+    return question_answer_pairs([Message.of(item) for item in items if item.is_turn])[-turns:]
 
 
 def phrase_similarity(embedder: Callable[[], Any]) -> Similarity:

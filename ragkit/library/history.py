@@ -2,11 +2,14 @@
 
 Three surfaces continue a conversation: a thread's runs, ``/v1/responses`` with
 ``previous_response_id`` (the chain of earlier responses) and ``/v1/responses`` with
-``conversation`` (the conversation's message items). Each turns its history into (question,
-answer) pairs and asks :meth:`Library.follow_up <ragkit.library.engine.Library.follow_up>` for
-the query to search, which is what
-:class:`~ragkit.conversations.ChatSession` does locally: the chat model condenses the follow-up
-when one is configured, else the offline rewrite carries the last turn's subject into it.
+``conversation`` (the conversation's message items). Threads and conversations are one model
+(:mod:`ragkit.state.conversations`), so their history is read by one function,
+:func:`~ragkit.conversations.session.history_pairs`, the one a local
+:class:`~ragkit.conversations.ChatSession` reads its thread with; a response chain is turned into
+the same (question, answer) pairs. Each then asks
+:meth:`Library.follow_up <ragkit.library.engine.Library.follow_up>` for the query to search: the
+chat model condenses the follow-up when one is configured, else the offline rewrite carries the
+last turn's subject into it.
 
 Every answer is stored with the query it searched and the passages it came from, so the next
 follow-up is rewritten from exactly what was found.
@@ -18,12 +21,14 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
+from ragkit.conversations.session import HISTORY_TURNS, history_pairs
 from ragkit.conversations.store import Message
 from ragkit.errors import InvalidParameter, NotFound
 from ragkit.library.answering import Grounded
 from ragkit.state import assistants as adb
+from ragkit.state import conversations
 from ragkit.state import responses as stored
+from ragkit.state.conversation_model import Item
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.library.engine import Library
@@ -141,22 +146,59 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     return item
 
 
-def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]],
-              standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Append items; the last user item gets the query searched, the last assistant item the sources."""
-    stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources)
+def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]], standalone: str | None = None,
+              sources: list[dict[str, Any]] | None = None, response_id: str | None = None) -> list[dict[str, Any]]:
+    """Append items; user items get the query searched, assistant items the sources."""
+    stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources,
+                     response_id=response_id)
     return items
 
 
 def conversation_history(library: Library, conversation_id: str) -> Pairs:
-    rows = stored.items(library.state, conversation_id)
-    turns = []
-    for row in rows:
-        item = json.loads(row["body"])
-        if item.get("type") == "message" and item.get("role") in ("user", "assistant"):
-            turns.append(turn(item["role"], item_text(item), row["standalone"],
-                              json.loads(row["sources"]) if row["sources"] else []))
-    return question_answer_pairs(turns)[-HISTORY_TURNS:]
+    """The (question, answer) pairs of a thread or a conversation, oldest first."""
+    return history_pairs(conversations.items(library.state, conversation_id))
+
+
+def thread_turns(library: Library, thread_id: str, last_messages: int | None = None) -> tuple[Item | None, Pairs]:
+    """A thread's last user message (None: there is none) and the pairs before it, oldest first;
+    with ``last_messages`` (a run's ``truncation_strategy``) only that many messages are read,
+    the question included."""
+    done = [i for i in conversations.items(library.state, thread_id) if i.is_turn]
+    last = next((n for n in range(len(done) - 1, -1, -1) if done[n].role == "user"), None)
+    if last is None:
+        return None, []
+    first = max(0, last + 1 - last_messages) if last_messages else 0
+    return done[last], history_pairs(done[first:last])
+
+
+def continued(library: Library, owner: str, body: Any) -> tuple[str | None, Pairs]:
+    """What a ``/v1/responses`` request continues: the response it follows -- its
+    ``previous_response_id``, or the response that wrote its conversation's last item, whose
+    function-calling loop a ``function_call_output`` resumes -- and the (question, answer) pairs
+    before it."""
+    if body.previous_response_id and body.conversation_id:
+        raise InvalidParameter("Give previous_response_id or conversation, not both.", "conversation")
+    if body.previous_response_id:
+        return body.previous_response_id, response_history(library, owner, body.previous_response_id)
+    if body.conversation_id:
+        conversation_for(library, owner, body.conversation_id, "conversation")
+        items = conversations.items(library.state, body.conversation_id)
+        return (items[-1].response_id if items else None), history_pairs(items)
+    return None, []
+
+
+def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], question: str,
+                   grounded: Grounded | None) -> None:
+    """A function-tool response's input and output items (the user's message, its function calls
+    and their outputs, the answer) go to its conversation, if it has one; an item sent back as it
+    was returned is already there and is not added again."""
+    if not body.conversation_id:
+        return
+    known = {i.id for i in conversations.items(library.state, body.conversation_id)}
+    add_items(library, body.conversation_id, [i for i in input_items(body.input) if i["id"] not in known],
+              standalone=question, response_id=response["id"])
+    add_items(library, body.conversation_id, response["output"], sources=sources_of(grounded) if grounded else None,
+              response_id=response["id"])
 
 
 @dataclass
@@ -173,16 +215,9 @@ class Memory:
 
     @classmethod
     def open(cls, library: Library, owner: str, body: Any, question: str) -> Memory:
-        conversation = body.conversation_id
-        if body.previous_response_id and conversation:
-            raise InvalidParameter("Give previous_response_id or conversation, not both.", "conversation")
-        history: Pairs = []
+        _, history = continued(library, owner, body)
         inputs: list[dict[str, Any]] = []
-        if body.previous_response_id:
-            history = response_history(library, owner, body.previous_response_id)
-        elif conversation:
-            conversation_for(library, owner, conversation, "conversation")
-            history = conversation_history(library, conversation)
+        if body.conversation_id:
             raw = body.input if isinstance(body.input, list) else [{"role": "user", "content": body.input}]
             inputs = [message_item(item, f"input[{i}]") for i, item in enumerate(raw)
                       if isinstance(item, dict) and item.get("type", "message") == "message"]
@@ -194,6 +229,8 @@ class Memory:
         if self.body.store:
             remember_response(self.library, self.owner, response, self.question, grounded, self.body.input)
         if self.body.conversation_id:
-            add_items(self.library, self.body.conversation_id, self.inputs, standalone=self.query)
-            add_items(self.library, self.body.conversation_id, response["output"], sources=sources_of(grounded))
+            add_items(self.library, self.body.conversation_id, self.inputs, standalone=self.query,
+                      response_id=response["id"])
+            add_items(self.library, self.body.conversation_id, response["output"], sources=sources_of(grounded),
+                      response_id=response["id"])
 

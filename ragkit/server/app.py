@@ -47,7 +47,7 @@ def build_context(config: ServerConfig) -> ServerContext:
     if config.chroma_url:
         overrides["chroma_url"] = config.chroma_url  # type: ignore[assignment]
     settings = load_settings(**overrides)
-    library = Library(settings, ServerState(config.db_path), answer_cache=config.answer_cache)
+    library = Library(settings, ServerState(config.state), answer_cache=config.answer_cache)
     return ServerContext(config=config, library=library, limiter=RateLimiter(),
                          audit=AuditLog(library.state, redact_pii=config.redact_pii, legacy_file=config.audit_path))
 

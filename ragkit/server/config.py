@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from ragkit.state import open_home
+from ragkit.state import StateDB, open_home
 
 MB = 1024 * 1024
 ENV_PREFIX = "RAGKIT_SERVE_"
@@ -51,12 +51,16 @@ class ServerConfig:
         return self.home / "server"
 
     @property
-    def db_path(self) -> Path:
-        """The home's state database file (``<home>/ragkit.sqlite``, or the file ``database_url``
-        names), which holds the server's tables too. Resolving it opens the database -- creates or
-        migrates it and imports a previous layout's files -- because the import needs the home,
-        which a bare path no longer tells."""
-        return open_home(self.home).path
+    def state(self) -> StateDB:
+        """The home's state database (``<home>/ragkit.sqlite``, or the SQLite file or PostgreSQL
+        database ``database_url`` names), which holds the server's tables too. Resolving it opens
+        the database -- creates or migrates it and imports a previous layout's files."""
+        return open_home(self.home)
+
+    @property
+    def db_path(self) -> Path | None:
+        """The state database's file (None: it is a PostgreSQL database)."""
+        return self.state.path
 
     @property
     def files_dir(self) -> Path:

@@ -9,8 +9,9 @@ result onto output items. ``file_search`` calls run in the loop and show in the 
 ``function_call`` items (``call_id``, ``name``, ``arguments``); the client runs them and sends
 ``function_call_output`` items back, either
 
-* with ``previous_response_id``: the chat so far (and the passages it numbered) is restored from
-  the stored response, so ``input`` holds just the outputs; or
+* with ``previous_response_id`` or ``conversation`` (whose items then hold the calls and outputs
+  too): the chat so far (and the passages it numbered) is restored from the stored response, so
+  ``input`` holds just the outputs; or
 * statelessly, as the guides do: the whole exchange is sent again as ``input`` (the user message,
   the ``function_call`` items as returned, then the outputs).
 
@@ -38,7 +39,7 @@ from ragkit.conversations.messages import TEXT_PARTS
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
 from ragkit.server.errors import bad_request
-from ragkit.library.history import remember_response, response_history
+from ragkit.library.history import continued, keep_tool_turn, remember_response
 from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.response_media import chat_part
@@ -177,18 +178,21 @@ def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, An
     return stored.tool_state(ctx.db, response_id, owner)
 
 
-def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn, raw_input: Any) -> None:
+def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn, body: Any) -> None:
     """Keep the response (for retrieve, ``previous_response_id`` and its input items) and the
-    loop's state."""
-    remember_response(ctx.library, owner, response, turn.question, turn.grounded, raw_input, standalone=turn.question)
-    stored.save_tool_state(ctx.db, response["id"], owner, turn.state)
+    loop's state, unless ``store`` is false, and extend its conversation."""
+    if body.store:
+        remember_response(ctx.library, owner, response, turn.question, turn.grounded, body.input,
+                          standalone=turn.question)
+        stored.save_tool_state(ctx.db, response["id"], owner, turn.state)
+    keep_tool_turn(ctx.library, body, response, turn.question, turn.grounded)
 
 
 def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
-    """The loop's state: restored from ``previous_response_id``, or a new chat from the history."""
-    saved = load_state(ctx, owner, body.previous_response_id) if body.previous_response_id else None
-    if saved is None:  # a new chat, or one after an earlier grounded answer: from its question and answer
-        pairs = response_history(ctx.library, owner, body.previous_response_id) if body.previous_response_id else []
+    """The loop's state: restored from the response it continues, or a new chat from the history."""
+    previous, pairs = continued(ctx.library, owner, body)
+    saved = load_state(ctx, owner, previous) if previous else None
+    if saved is None:  # a new chat, or one after an earlier grounded answer: from its questions and answers
         saved = {"messages": opening_messages(tools_system(body.instructions), pairs[-HISTORY_TURNS:])}
     state = LoopState.from_dict(saved)
     state.rounds, state.usage = 0, {}  # each response has its own rounds and usage

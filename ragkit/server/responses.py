@@ -267,9 +267,6 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
         raise bad_request("Function tools (and function call outputs) need a chat model: ragkit's offline "
                           "answerer quotes the documents and cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, and "
                           "RAGKIT_BASE_URL for a local server), or use file_search alone.", "tools")
-    if body.conversation_id:
-        raise bad_request("With function tools, continue with previous_response_id or send the exchange as "
-                          "input; conversation is not supported there.", "conversation")
     tools = _tools(ctx, body, required=False)
     stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
     k = (tools[0].max_num_results if tools else None) or ctx.settings.top_k
@@ -286,8 +283,7 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
         if turn.grounded is not None:
             audit_answer(audit, turn.grounded)
         done = shape.response("completed", turn.output, turn.grounded)
-        if body.store:
-            await asyncio.to_thread(save, ctx, principal.id, done, turn, body.input)
+        await asyncio.to_thread(save, ctx, principal.id, done, turn, body)
     if body.stream:
         return StreamingResponse(_replay(shape, done), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

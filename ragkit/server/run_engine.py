@@ -30,10 +30,10 @@ from typing import Any
 
 from ragkit.answer import LoopState, ToolCall, opening_messages, run_tool_loop
 from ragkit.answer.file_search import tools_system
-from ragkit.conversations.session import HISTORY_TURNS, question_answer_pairs
+from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.errors import RagkitError
 from ragkit.library.answering import Grounded, answer
-from ragkit.library.history import Pairs, sources_of, turn
+from ragkit.library.history import Pairs, sources_of, thread_turns
 from ragkit.library.retrieval import Found
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
@@ -47,6 +47,7 @@ from ragkit.server.thread_objects import (
 )
 from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
 from ragkit.state import assistants as adb
+from ragkit.state.conversation_model import Item
 
 log = logging.getLogger("ragkit.server")
 Emit = Callable[[str, Any], None]
@@ -138,30 +139,21 @@ def _wait_for_files(ctx: ServerContext, run_id: str, stores: list[dict[str, Any]
 
 
 # -- the thread's history ---------------------------------------------------------------------
-def _text(message: dict[str, Any]) -> str:
-    return "\n".join(c["text"]["value"] for c in message.get("content", []) if c.get("type") == "text")
-
-
-def conversation(ctx: ServerContext, thread_id: str, last_messages: int | None = None
-                 ) -> tuple[dict[str, Any], Pairs]:
-    """The thread's last user message and the (question, answer) pairs before it, oldest first;
-    with ``last_messages`` (a run's ``truncation_strategy``), only that many messages are read,
-    the question included."""
-    messages = [m for m in adb.thread_messages(ctx.db, thread_id) if m["status"] == "completed"]
-    last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"), None)
-    if last is None:
+def conversation(ctx: ServerContext, thread_id: str, last_messages: int | None = None) -> tuple[Item, Pairs]:
+    """The thread's last user message and the (question, answer) pairs before it
+    (:func:`ragkit.library.history.thread_turns`)."""
+    question, pairs = thread_turns(ctx.library, thread_id, last_messages)
+    if question is None:
         raise RunFailed("The thread has no user message to answer.")
-    first = max(0, last + 1 - last_messages) if last_messages else 0
-    turns = [turn(m["role"], _text(m), m["_standalone"], m["_sources"]) for m in messages[first:last]]
-    return messages[last], question_answer_pairs(turns)
+    return question, pairs
 
 
 # -- grounded answers -------------------------------------------------------------------------
 def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
               emit: Emit, streaming: bool) -> None:
     question, history = conversation(ctx, run["thread_id"], last_messages(run))
-    made, notices = ctx.library.follow_up(_text(question), history)
-    adb.update_message(ctx.db, question, standalone=made.query)
+    made, notices = ctx.library.follow_up(question.content, history)
+    adb.update_message(ctx.db, question.body or {}, standalone=made.query)
     call_id = adb.new_id("call")
     search_step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls",
                                                           "tool_calls": [file_search_call(call_id, None)]}))
@@ -251,7 +243,7 @@ def tool_messages(ctx: ServerContext, thread_id: str, instructions: str, keep: i
     """The chat the model starts from: the system prompt, recent turns and the question."""
     question, history = conversation(ctx, thread_id, keep)
     system = tools_system(instructions, "Instructions for this assistant")
-    return opening_messages(system, history[-HISTORY_TURNS:]) + [{"role": "user", "content": _text(question)}]
+    return opening_messages(system, history[-HISTORY_TURNS:]) + [{"role": "user", "content": question.content}]
 
 
 def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],

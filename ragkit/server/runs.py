@@ -58,7 +58,7 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
         raise bad_request(f"Thread {thread['id']} already has an active run {active}.", "thread_id")
     if body.additional_messages:
         add_messages(ctx, principal, thread["id"], body.additional_messages, "additional_messages")
-    if not any(m["role"] == "user" for m in adb.thread_messages(ctx.db, thread["id"])):
+    if not any(m.role == "user" for m in adb.thread_messages(ctx.db, thread["id"])):
         raise bad_request("The thread has no user message to answer: add one first.", "thread_id")
     instructions = body.instructions if body.instructions is not None else (assistant.get("instructions") or "")
     if body.additional_instructions:

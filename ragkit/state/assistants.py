@@ -1,12 +1,18 @@
 """Stored state of the Assistants API: assistants, threads, messages, runs and run steps (and the
-conversations of the Conversations API, which are stored the same way; their items and the stored
-responses are :mod:`ragkit.state.responses`).
+conversations of the Conversations API, whose objects are stored the same way; their items and the
+stored responses are :mod:`ragkit.state.responses`).
 
 The tables live in the home's state database (``<home>/ragkit.sqlite``) beside the files and
 vector stores, created by its migrations (:mod:`ragkit.state`), so they survive a restart and are
 shared by ``--workers N`` processes like everything else a client can see. Each row keeps the
 API object itself as JSON (``body``) plus the few columns that are filtered on (owner, thread,
 run, role, status): the object a client reads back is the object that was stored, field for field.
+
+Threads and their messages are a view of the conversation model
+(:mod:`ragkit.state.conversations`): a thread is a conversation of kind ``assistants_thread``
+(``THREADS``), a message one of its items, so a run's follow-up is read from the same records as a
+chat thread's. A Responses conversation (``CONVERSATIONS``) is one of kind
+``responses_conversation``. Assistants, runs and run steps keep tables of their own.
 
 Every object belongs to the key that created it (``owner``); a lookup by another key finds
 nothing and becomes a 404, so ids of other keys' threads do not leak.
@@ -23,9 +29,13 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from ragkit.state import conversations
+from ragkit.state.conversation_model import Item, api_conversation, thread_message_item
 from ragkit.state.tables import Cursor, Page, Tables, now
 
-ASSISTANTS, THREADS, CONVERSATIONS = "asst_assistants", "asst_threads", "conv_conversations"
+#: where each kind of object is kept: assistants in a table, threads and conversations in the model
+ASSISTANTS, THREADS, CONVERSATIONS = "asst_assistants", "assistants_thread", "responses_conversation"
+_MODEL_KINDS = (THREADS, CONVERSATIONS)
 #: statuses in which a run may still change on its own
 ACTIVE = ("queued", "in_progress", "cancelling")
 #: this process, as written into the runs it works on (pid:token; a reused pid has another token)
@@ -40,8 +50,11 @@ def body_of(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return json.loads(row["body"]) if row is not None else None
 
 
-# -- assistants and threads ------------------------------------------------------------------
+# -- assistants, threads and conversations --------------------------------------------------------
 def insert(db: Tables, table: str, obj: dict[str, Any], owner: str) -> dict[str, Any]:
+    if table in _MODEL_KINDS:
+        conversations.create(db, api_conversation(table, obj, owner))  # type: ignore[arg-type]
+        return obj
     with db.write() as conn:
         conn.execute(f"INSERT INTO {table}(id, owner, body) VALUES(?,?,?)", (obj["id"], owner, json.dumps(obj)))
     return obj
@@ -49,68 +62,66 @@ def insert(db: Tables, table: str, obj: dict[str, Any], owner: str) -> dict[str,
 
 def owned(db: Tables, table: str, object_id: str, owner: str) -> dict[str, Any] | None:
     """The object when it exists and belongs to ``owner``."""
+    if table in _MODEL_KINDS:
+        found = conversations.get(db, object_id, table, owner=owner)  # type: ignore[arg-type]
+        return found.body if found is not None else None
     return body_of(db.one(f"SELECT body FROM {table} WHERE id=? AND owner=?", (object_id, owner)))
 
 
 def replace(db: Tables, table: str, obj: dict[str, Any]) -> dict[str, Any]:
+    if table in _MODEL_KINDS:
+        return conversations.save_body(db, table, obj)  # type: ignore[arg-type]
     with db.write() as conn:
         conn.execute(f"UPDATE {table} SET body=? WHERE id=?", (json.dumps(obj), obj["id"]))
     return obj
 
 
+def _runs_of(thread_id: str) -> Callable[[Any], None]:
+    def delete_runs(conn: Any) -> None:
+        runs = [r["id"] for r in conn.execute("SELECT id FROM asst_runs WHERE thread_id=?", (thread_id,))]
+        conn.executemany("DELETE FROM asst_steps WHERE run_id=?", [(r,) for r in runs])
+        conn.execute("DELETE FROM asst_runs WHERE thread_id=?", (thread_id,))
+    return delete_runs
+
+
 def delete(db: Tables, table: str, object_id: str) -> None:
+    """Delete an object; a thread goes with its messages, runs and steps, a conversation with its items."""
+    if table in _MODEL_KINDS:
+        conversations.delete(db, object_id, table,  # type: ignore[arg-type]
+                             also=_runs_of(object_id) if table == THREADS else None)
+        return
     with db.write() as conn:
         conn.execute(f"DELETE FROM {table} WHERE id=?", (object_id,))
-        if table == "asst_threads":
-            runs = [r["id"] for r in conn.execute("SELECT id FROM asst_runs WHERE thread_id=?", (object_id,))]
-            conn.executemany("DELETE FROM asst_steps WHERE run_id=?", [(r,) for r in runs])
-            conn.execute("DELETE FROM asst_runs WHERE thread_id=?", (object_id,))
-            conn.execute("DELETE FROM asst_messages WHERE thread_id=?", (object_id,))
-        if table == CONVERSATIONS:
-            conn.execute("DELETE FROM conv_items WHERE conversation_id=?", (object_id,))
 
 
-# -- messages --------------------------------------------------------------------------------
+# -- messages: items of the thread's conversation ---------------------------------------------------
 def add_message(db: Tables, message: dict[str, Any], *, standalone: str | None = None,
                 sources: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    with db.write() as conn:
-        conn.execute("INSERT INTO asst_messages(id, thread_id, run_id, role, body, standalone, sources) "
-                     "VALUES(?,?,?,?,?,?,?)", (message["id"], message["thread_id"], message.get("run_id"),
-                                               message["role"], json.dumps(message), standalone,
-                                               json.dumps(sources) if sources is not None else None))
+    conversations.append(db, [thread_message_item(message, standalone=standalone, sources=sources)], THREADS)
     return message
 
 
 def message(db: Tables, thread_id: str, message_id: str) -> dict[str, Any] | None:
-    return body_of(db.one("SELECT body FROM asst_messages WHERE id=? AND thread_id=?",
-                                  (message_id, thread_id)))
+    found = conversations.item(db, message_id, thread_id)
+    return found.body if found is not None else None
 
 
 def update_message(db: Tables, obj: dict[str, Any], *, standalone: str | None = None,
                    sources: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    with db.write() as conn:
-        conn.execute("UPDATE asst_messages SET body=?, standalone=COALESCE(?, standalone), "
-                     "sources=COALESCE(?, sources) WHERE id=?",
-                     (json.dumps(obj), standalone, json.dumps(sources) if sources is not None else None, obj["id"]))
+    """Store a changed message; its standalone query and sources are kept unless given."""
+    columns = conversations.BODY_COLUMNS + (("standalone",) if standalone is not None else ()) + \
+        (("sources",) if sources is not None else ())
+    conversations.update_item(db, thread_message_item(obj, standalone=standalone, sources=sources), columns)
     return obj
 
 
 def remove_message(db: Tables, message_id: str) -> None:
-    with db.write() as conn:
-        conn.execute("DELETE FROM asst_messages WHERE id=?", (message_id,))
+    conversations.delete_item(db, message_id)
 
 
-def thread_messages(db: Tables, thread_id: str) -> list[dict[str, Any]]:
+def thread_messages(db: Tables, thread_id: str) -> list[Item]:
     """Every message of a thread, oldest first, with its standalone query and sources."""
-    rows = db.all("SELECT body, standalone, sources FROM asst_messages WHERE thread_id=? ORDER BY seq",
-                          (thread_id,))
-    out = []
-    for row in rows:
-        obj = json.loads(row["body"])
-        obj["_standalone"] = row["standalone"]
-        obj["_sources"] = json.loads(row["sources"]) if row["sources"] else []
-        out.append(obj)
-    return out
+    return conversations.items(db, thread_id)
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -203,10 +214,7 @@ def owned_page(db: Tables, table: str, owner: str, cursor: Cursor) -> Page:
 
 def messages_page(db: Tables, thread_id: str, cursor: Cursor, run_id: str | None = None) -> Page:
     """A thread's messages (those a run wrote, if ``run_id``)."""
-    where, args = "thread_id=?", [thread_id]
-    if run_id:
-        where, args = where + " AND run_id=?", args + [run_id]
-    return db.page("asst_messages", where, args, cursor)
+    return conversations.items_page(db, thread_id, cursor, run_id)
 
 
 def runs_page(db: Tables, thread_id: str, cursor: Cursor) -> Page:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ragkit.state.legacy import SUFFIX
 from ragkit.state.redaction import scrub
@@ -78,7 +79,7 @@ class AuditLog:
         try:
             with self.tables.write() as conn:
                 conn.execute(_INSERT, _values(record))
-        except sqlite3.Error:
+        except SQLAlchemyError:
             log.exception("could not write the audit log")
 
     def close(self) -> None:
@@ -94,7 +95,7 @@ def read(tables: Tables, *, key: str | None = None, endpoint: str | None = None,
         clauses.append("key = ?")
         args.append(key)
     if endpoint is not None:
-        clauses.append("instr(COALESCE(endpoint, ''), ?) > 0")
+        clauses.append(tables.state.dialect.contains("COALESCE(endpoint, '')"))
         args.append(endpoint)
     sql = f"SELECT seq, record FROM audit WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT 500"
     last = 0

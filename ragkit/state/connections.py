@@ -1,4 +1,8 @@
-"""One DBAPI connection per thread to the state database, for code written against ``sqlite3``.
+"""One DBAPI connection per thread to a SQLite state database, for code written against ``sqlite3``.
+
+Repositories use :meth:`ragkit.state.StateDB.read` / :meth:`~ragkit.state.StateDB.write`, which
+work on SQLite and PostgreSQL alike; this module serves stores not moved onto them yet
+(:meth:`ragkit.state.StateDB.connections`, SQLite only).
 
 A ``sqlite3.Connection`` must not be used by two threads at once, and the stores are shared by a
 server's request threads, its ingest worker and the CLI's thread pools, so each thread gets its

@@ -1,119 +1,177 @@
-"""The state database of a home: one SQLAlchemy engine per database file, migrated on open.
+"""The state database of a home: one engine per database, migrated on open, on SQLite or PostgreSQL.
 
-Everything ragkit keeps besides vectors and the BM25 index -- the ingest manifest, conversation
-threads, the server's files, vector stores, keys, Assistants/Responses objects, uploads and
-feedback -- lives in one database, ``<home>/ragkit.sqlite`` unless ``database_url`` names
-another (:mod:`ragkit.state.urls`). One file means one schema history (:mod:`ragkit.state.migrate`),
-one backup, and no table that two modules create in two files with two meanings.
+Everything ragkit keeps besides vectors and the lexical index -- the ingest manifest, conversation
+threads, the server's files, vector stores, keys, Assistants/Responses objects, uploads, feedback
+and the audit log -- lives in one database: ``<home>/ragkit.sqlite`` unless ``database_url`` names
+another file or a PostgreSQL database (:mod:`ragkit.state.urls`). One database means one schema
+history (:mod:`ragkit.state.migrate`), one backup, and no table that two modules create in two
+places with two meanings. The backend (:mod:`ragkit.state.backends`) is chosen by the URL.
 
-The engine hands out plain ``sqlite3`` connections with the semantics the stores were written
-for: autocommit (``isolation_level=None``, the stores issue ``BEGIN IMMEDIATE`` themselves), WAL
-so readers run beside the one writer, ``synchronous=NORMAL``, foreign keys on (deleting a
-conversation thread cascades to its messages) and a 60 s busy timeout so writers from several
-processes queue instead of failing. It uses ``NullPool``: each thread keeps its own connection
-for as long as it needs it (:mod:`ragkit.state.connections`, which detaches it from the engine),
-so a pool would only hand a connection configured for one store (its row factory) to another.
+**How a repository talks to it** (the whole API)::
 
-SQLAlchemy-level transactions (the migrations) begin with ``BEGIN IMMEDIATE`` explicitly,
-because the driver's own transaction handling is switched off by ``isolation_level=None``.
+    state = open_home(home)                    # or open_database(file_or_url)
+    with state.read() as db:                   # a pooled connection, autocommit reads
+        row = db.one("SELECT * FROM api_files WHERE id=?", (file_id,))        # dict or None
+        rows = db.all("SELECT id FROM chunks WHERE collection=:c", {"c": name})  # list of dicts
+    with state.write() as db:                  # one write transaction, committed at the end
+        db.execute("UPDATE uploads SET status='cancelled' WHERE id=?", (upload_id,)).rowcount
+        db.executemany("DELETE FROM journal WHERE collection=? AND id=?", pairs)
+        new_id = db.scalar("INSERT INTO t(a) VALUES(?) RETURNING id", (a,))
+
+* SQL is the subset SQLite and PostgreSQL share: ``?`` (bound from a sequence) or ``:name``
+  (from a mapping) parameters, ``INSERT ... ON CONFLICT ... DO NOTHING / DO UPDATE`` instead of
+  ``INSERT OR IGNORE / REPLACE``, ``RETURNING`` instead of ``lastrowid``, no ``PRAGMA``, no
+  ``rowid``, no ``BEGIN``/``COMMIT`` of one's own. What differs (substring tests, JSON fields) is
+  asked of ``db.dialect`` (:mod:`ragkit.state.dialect`). Rows are dicts by column name
+  (:mod:`ragkit.state.session`), fetched whole: page through big tables by key.
+* ``write()`` gives SQLite's ``BEGIN IMMEDIATE`` semantics on both backends: one writer at a time
+  per database, from the transaction's first statement to its commit, so a read-then-write inside
+  it cannot interleave with another process's (on PostgreSQL by an advisory lock:
+  :mod:`ragkit.state.backends.postgres` says why). An exception rolls it back. Keep it short.
+* Inside ``write()``, ``read()`` and ``write()`` on the same thread join that transaction (they see
+  its uncommitted rows); otherwise every ``read()`` and ``write()`` checks a connection out of the
+  engine's pool and returns it at the end, so threads never share one.
+
+:meth:`StateDB.connections` and :meth:`StateDB.own_connection` hand out bare ``sqlite3``
+connections to code not moved onto this API yet; they exist on SQLite only.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
+from ragkit.errors import ConfigError
 from ragkit.state import legacy, migrate
-from ragkit.state.connections import RowFactory, StateConnection, ThreadConnections
-from ragkit.state.urls import checked_url, database_path, file_url, home_url
-
-BUSY_TIMEOUT_S = 60
-PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+from ragkit.state.backends import backend_for
+from ragkit.state.connections import RowFactory, ThreadConnections
+from ragkit.state.session import Params, Row, Session
+from ragkit.state.urls import FILENAME, SETTING, checked_url, file_url, home_url
 
 
 class StateDB:
-    """One state database: its URL, file, engine, and per-thread connections for the stores."""
+    """One state database: its URL, backend, engine, and the sessions the repositories use."""
 
     def __init__(self, url: URL) -> None:
         self.url = url
-        self.path = database_path(url)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = _engine(url)
+        self.backend = backend_for(url)
+        self.dialect = self.backend.dialect
+        #: the database file (SQLite), or None (a PostgreSQL database)
+        self.path: Path | None = self.backend.path
+        #: where the database is, for messages (a file, or the URL without its password)
+        self.name = self.backend.name
+        self.engine = self.backend.engine()
+        self._local = threading.local()
+        # A forked child must not use its parent's connections (a socket, or a SQLite file handle
+        # with its locks): it forgets the pool, without closing the parent's, and opens its own.
+        os.register_at_fork(after_in_child=lambda: self.engine.dispose(close=False))
 
     def __repr__(self) -> str:
-        return f"StateDB({str(self.path)!r})"
+        return f"StateDB({self.name!r})"
+
+    # -- sessions ------------------------------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A connection for reads, each statement on its own (or this thread's write transaction)."""
+        joined = getattr(self._local, "session", None)
+        if joined is not None:
+            yield joined
+            return
+        with self.engine.connect() as connection:
+            self.backend.begin_read(connection)
+            yield Session(connection, self.dialect, writing=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction holding the database's write lock; committed when the block ends,
+        rolled back if it raises. Nested in another on the same thread, it joins that one."""
+        joined = getattr(self._local, "session", None)
+        if joined is not None:
+            yield joined
+            return
+        with self.engine.connect() as connection, connection.begin():
+            self.backend.begin_write(connection)
+            session = self._local.session = Session(connection, self.dialect, writing=True)
+            try:
+                yield session
+            finally:
+                self._local.session = None
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        with self.read() as db:
+            return db.one(sql, params)
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        with self.read() as db:
+            return db.all(sql, params)
+
+    def dispose(self) -> None:
+        """Close the pool's idle connections (the database stays usable: new ones are opened)."""
+        self.engine.dispose()
+
+    # -- bare sqlite3 connections, for code not moved onto sessions yet ------------------------
+    def _sqlite_only(self, what: str) -> None:
+        if self.path is None:
+            raise ConfigError(f"{SETTING}: {what} keeps its tables in SQLite only in this version of ragkit, "
+                              f"and {self.name} is a PostgreSQL database; use sqlite:///path/to/{FILENAME}")
 
     def raw_connection(self) -> Any:
-        """A new pooled DBAPI connection (``.driver_connection`` is the ``sqlite3`` one); close it
-        to release it. The stores use :meth:`connections` instead."""
+        """A new pooled DBAPI connection (``.driver_connection`` is the ``sqlite3`` one); SQLite only."""
+        self._sqlite_only("this store")
         return self.engine.raw_connection()
 
     def own_connection(self) -> sqlite3.Connection:
         """A new ``sqlite3`` connection set up by the engine and detached from it: it is the
-        caller's, closed by the caller or when it is no longer referenced."""
-        pooled = self.engine.raw_connection()
+        caller's, closed by the caller or when it is no longer referenced. SQLite only."""
+        pooled = self.raw_connection()
         connection = pooled.driver_connection
         pooled.detach()
         return connection
 
-    def connections(self, *, row_factory: RowFactory | None = None) -> ThreadConnections:
-        """Per-thread connections for one store, with that store's row factory."""
+    def connections(self, *, row_factory: RowFactory | None = None,
+                    what: str = "the chat thread store") -> ThreadConnections:
+        """Per-thread ``sqlite3`` connections for one store, with that store's row factory."""
+        self._sqlite_only(what)
         return ThreadConnections(self, row_factory=row_factory)
 
+    # -- schema --------------------------------------------------------------------------------
     def revision(self) -> str | None:
         """The schema revision the database is at (None: not created yet)."""
-        return migrate.current_revision(self.raw_connection)
+        with self.read() as db:
+            return migrate.current_revision(db.connection)
 
     def ensure_current(self, legacy_home: Path | None = None) -> None:
         """Bring the schema to the head revision and, for a home, import the previous layout's
         files. An up-to-date database with nothing to import costs one query (no lock)."""
         pending = legacy.pending_files(legacy_home) if legacy_home is not None else []
-        if not pending and migrate.current_revision(self.raw_connection) == migrate.head():
+        if pending and self.path is None:
+            raise ConfigError(f"{SETTING}: {legacy_home} holds state in the layout of an earlier ragkit "
+                              f"({', '.join(pending)}), which is imported into SQLite only: open the home once "
+                              f"without database_url (it becomes {FILENAME} there) before using {self.name}")
+        if not pending and self._reachable_revision() == migrate.head():
             return
-        with migrate.migration_lock(self.path):
+        with self.backend.migration_lock(self.engine):
             with self.engine.begin() as connection:
-                migrate.upgrade(connection, self.path)
-            if legacy_home is not None:
+                migrate.upgrade(connection, self.name)
+            if legacy_home is not None and self.path is not None:
                 legacy.import_files(self.raw_connection, self.path, legacy_home)
 
-
-def _pragma(connection: sqlite3.Connection, pragma: str) -> None:
-    """Set a pragma, waiting out another process's lock. Switching a fresh file to WAL needs an
-    exclusive lock for which SQLite does not call the busy handler: two processes opening a new
-    home at once saw "database is locked" here, so the switch is retried for the busy timeout."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
+    def _reachable_revision(self) -> str | None:
         try:
-            connection.execute(f"PRAGMA {pragma}")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            return self.revision()
+        except OperationalError as exc:
+            if self.path is not None:
                 raise
-            time.sleep(0.05)
-
-
-def _engine(url: URL) -> Engine:
-    engine = create_engine(url, poolclass=NullPool, connect_args={
-        "timeout": BUSY_TIMEOUT_S, "isolation_level": None, "check_same_thread": False,
-        "factory": StateConnection})
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        for pragma in PRAGMAS:
-            _pragma(dbapi_connection, pragma)
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise ConfigError(f"{SETTING}: cannot connect to {self.name}: {reason}") from None
 
 
 _databases: dict[str, StateDB] = {}
@@ -121,8 +179,8 @@ _guard = threading.Lock()
 
 
 def _database(url: URL) -> StateDB:
-    """The process's one :class:`StateDB` for ``url`` (engines are cheap but not free)."""
-    key = str(database_path(url))
+    """The process's one :class:`StateDB` for ``url`` (engines and their pools are shared)."""
+    key = url.render_as_string(hide_password=False)
     with _guard:
         found = _databases.get(key)
         if found is None:
@@ -150,3 +208,4 @@ def open_database(target: Path | str | URL) -> StateDB:
     state = _database(url)
     state.ensure_current()
     return state
+

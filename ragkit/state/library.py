@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.state.database import StateDB
+from ragkit.state.session import Session
 from ragkit.state.tables import Cursor, Page, Row, Tables, now
 
 #: a vector store file's states; ``in_progress`` rows double as the ingest queue
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
 
-def bump(db: Any, vs_id: str) -> None:
+def bump(db: Session, vs_id: str) -> None:
     """A store's files or their attributes changed: answers cached for it are stale."""
     db.execute("UPDATE vector_stores SET files_version = files_version + 1 WHERE id=?", (vs_id,))
 
@@ -32,7 +33,7 @@ def bump(db: Any, vs_id: str) -> None:
 class Library(Tables):
     """Files, vector stores, their files and batches."""
 
-    def __init__(self, target: StateDB | Path) -> None:
+    def __init__(self, target: StateDB | Path | str) -> None:
         super().__init__(target)
         self._touched: dict[str, float] = {}
 
@@ -138,7 +139,8 @@ class Library(Tables):
                         db.execute("UPDATE vs_files SET attributes=? WHERE vector_store_id=? AND file_id=?",
                                    (encoded, vs_id, file_id))
                 if batch_id is not None:
-                    db.execute("INSERT OR IGNORE INTO batch_files(batch_id, file_id) VALUES(?,?)", (batch_id, file_id))
+                    db.execute("INSERT INTO batch_files(batch_id, file_id) VALUES(?,?) ON CONFLICT DO NOTHING",
+                               (batch_id, file_id))
             bump(db, vs_id)
 
     def vs_file(self, vs_id: str, file_id: str) -> Row | None:
@@ -155,8 +157,9 @@ class Library(Tables):
         if not unique:
             return {}
         marks = ",".join("?" * len(unique))
-        # CROSS JOIN fixes the join order: from the few paths to their rows, never a scan of the store.
-        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM api_files f CROSS JOIN vs_files v "
+        # SQLite's CROSS JOIN fixes the join order: from the few paths to their rows, never a scan of the store.
+        join = self.state.dialect.ordered_join
+        rows = self.all(f"SELECT v.*, f.filename, f.path, f.bytes FROM api_files f {join} vs_files v "
                         f"ON v.file_id=f.id AND v.vector_store_id=? WHERE f.path IN ({marks}) AND v.status='completed'",
                         (vs_id, *unique))
         return {r["path"]: r for r in rows}

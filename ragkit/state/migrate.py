@@ -5,32 +5,35 @@ configuration is built here in code, so an installed ragkit migrates a user's da
 an ``alembic.ini`` in their working directory. Opening a database that is already at the head
 revision costs one ``SELECT`` on ``alembic_version``; only otherwise is the migration lock taken.
 
-The lock is an ``flock`` on a file beside the database: two processes opening a fresh home at
-once (``ragkit serve --workers 2``, or ``ragkit ingest`` beside a running server) would otherwise
-both see "no schema" and both run revision 0001. The kernel releases it if a process dies; a
-thread lock is taken first so threads of one process queue the same way.
+Migrating takes a lock: two processes opening a fresh database at once (``ragkit serve --workers
+2``, or ``ragkit ingest`` beside a running server) would otherwise both see "no schema" and both
+run revision 0001. For a SQLite file it is an ``flock`` on a file beside the database
+(:func:`migration_lock`; the kernel releases it if a process dies, and a thread lock is taken
+first so threads of one process queue the same way); on PostgreSQL a session-level advisory lock
+(:mod:`ragkit.state.backends.postgres`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ragkit.errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _thread_lock = threading.Lock()
+_VERSION = text("SELECT version_num FROM alembic_version")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -59,25 +62,24 @@ def known(revision: str) -> bool:
     return _scripts().get_revision(revision) is not None if revision else False
 
 
-def current_revision(connect: Callable[[], Any]) -> str | None:
-    """The revision recorded in the database (None when it has no schema yet)."""
-    pooled = connect()
+def current_revision(connection: Connection) -> str | None:
+    """The revision recorded in the database (None when it has no schema yet). One query when
+    there is one; ``connection`` reads in autocommit, so a failed query spoils no transaction."""
     try:
-        row = pooled.driver_connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.OperationalError:
+        return connection.execute(_VERSION).scalar()
+    except (OperationalError, ProgrammingError):
+        if inspect(connection).has_table("alembic_version"):
+            raise
         return None
-    finally:
-        pooled.close()
-    return row[0] if row else None
 
 
-def upgrade(connection: Connection, path: Path) -> None:
-    """Run every revision after the database's current one, in ``connection``'s transaction."""
-    recorded = connection.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone()
-    current = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if recorded else None
+def upgrade(connection: Connection, where: str) -> None:
+    """Run every revision after the database's current one, in ``connection``'s transaction
+    (``where`` names the database in messages)."""
+    recorded = inspect(connection).has_table("alembic_version")
+    current = connection.execute(_VERSION).scalar() if recorded else None
     if current is not None and not _is_known(current):
-        raise ConfigError(f"{path} is at schema revision {current!r}, which this ragkit does not know: "
+        raise ConfigError(f"{where} is at schema revision {current!r}, which this ragkit does not know: "
                           "it was written by a newer version; upgrade ragkit to use it")
     if current != head():
         command.upgrade(alembic_config(connection), "head")

@@ -61,7 +61,7 @@ class IngestQueue(Tables):
         with ``count=False``, one given up at shutdown, which does not count as an attempt."""
         with self.write() as db:
             if fail is None:
-                uncount = "" if count else ", attempts=MAX(attempts - 1, 0)"
+                uncount = "" if count else ", attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
                 db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? AND file_id=? "
                            "AND claimed_by=?", (vs_id, file_id, owner))
             else:

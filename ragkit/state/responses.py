@@ -3,8 +3,10 @@ their input items, the tool loop's state between function-calling turns, and con
 
 A response row keeps the question, the query that was searched (``standalone``), the answer and
 its sources beside the API object (``body``), so a follow-up can rebuild the history without
-re-parsing output items. Conversation items keep the same two columns for the same reason. Every
-lookup names the owning key: another key's response is simply not found.
+re-parsing output items. A conversation's items are items of the conversation model
+(:mod:`ragkit.state.conversations`), which keeps the same two fields for the same reason, and
+the citations and tool calls of each. Every lookup names the owning key: another key's response
+is simply not found.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ragkit.state import conversations
+from ragkit.state.conversation_model import Item, response_item
 from ragkit.state.tables import Cursor, Page, Row, Tables
+
+#: the kind of conversation the Conversations API keeps
+CONVERSATION = "responses_conversation"
 
 
 # -- responses -------------------------------------------------------------------------------
@@ -65,34 +72,31 @@ def save_tool_state(db: Tables, response_id: str, owner: str, state: dict[str, A
                      (response_id, owner, json.dumps(state)))
 
 
-# -- conversation items ----------------------------------------------------------------------
+# -- conversation items: a view of the conversation model ------------------------------------------
 def add_items(db: Tables, conversation_id: str, items: Sequence[dict[str, Any]], *,
-              standalone: str | None = None, sources: list[dict[str, Any]] | None = None) -> None:
-    """Append items; user items get the query searched, assistant items the sources."""
-    with db.write() as conn:
-        for item in items:
-            question = standalone if item.get("role") == "user" else None
-            found = sources if item.get("role") == "assistant" else None
-            conn.execute("INSERT INTO conv_items(id, conversation_id, body, standalone, sources) VALUES(?,?,?,?,?)",
-                         (item["id"], conversation_id, json.dumps(item), question,
-                          json.dumps(found) if found is not None else None))
+              standalone: str | None = None, sources: list[dict[str, Any]] | None = None,
+              response_id: str | None = None) -> None:
+    """Append items; user items get the query searched, assistant items the sources, and every
+    item the response that added it (if any)."""
+    conversations.append(db, [
+        response_item(conversation_id, item, standalone=standalone if item.get("role") == "user" else None,
+                      sources=sources if item.get("role") == "assistant" else None, response_id=response_id)
+        for item in items], CONVERSATION)
 
 
-def items(db: Tables, conversation_id: str) -> list[Row]:
-    """Every item of a conversation, oldest first: ``body``, ``standalone`` and ``sources`` columns."""
-    return db.all("SELECT body, standalone, sources FROM conv_items WHERE conversation_id=? ORDER BY seq",
-                  (conversation_id,))
+def items(db: Tables, conversation_id: str) -> list[Item]:
+    """Every item of a conversation, oldest first."""
+    return conversations.items(db, conversation_id)
 
 
 def item(db: Tables, conversation_id: str, item_id: str) -> dict[str, Any] | None:
-    row = db.one("SELECT body FROM conv_items WHERE id=? AND conversation_id=?", (item_id, conversation_id))
-    return json.loads(row["body"]) if row is not None else None
+    found = conversations.item(db, item_id, conversation_id)
+    return found.body if found is not None else None
 
 
 def delete_item(db: Tables, conversation_id: str, item_id: str) -> None:
-    with db.write() as conn:
-        conn.execute("DELETE FROM conv_items WHERE id=? AND conversation_id=?", (item_id, conversation_id))
+    conversations.delete_item(db, item_id, conversation_id)
 
 
 def items_page(db: Tables, conversation_id: str, cursor: Cursor) -> Page:
-    return db.page("conv_items", "conversation_id=?", (conversation_id,), cursor)
+    return conversations.items_page(db, conversation_id, cursor)

@@ -1,16 +1,15 @@
-"""The base of every repository over the state database: per-thread connections, short write
-transactions and the OpenAI list contract (cursor pages).
+"""The base of every repository over the state database: reads, short write transactions and the
+OpenAI list contract (cursor pages).
 
-SQLite connections must not cross threads, so each thread gets its own
-(:meth:`ragkit.state.StateDB.connections`), returning rows as dicts. Every write is one short
-``BEGIN IMMEDIATE`` transaction: the write lock is taken when the transaction starts, so two
-writers queue on the busy timeout instead of deadlocking when both upgrade a read lock. WAL lets
-readers run beside the one writer.
+A repository is a :class:`Tables` (or takes one): ``one``/``all`` read with a connection from the
+pool, ``write()`` is one short transaction holding the database's write lock
+(:meth:`ragkit.state.StateDB.write`: ``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
+PostgreSQL), so a read-then-write inside it never interleaves with another writer's. Rows are
+dicts by column name. WAL (SQLite) and MVCC (PostgreSQL) let readers run beside the one writer.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ragkit.state.database import StateDB, open_database
+from ragkit.state.session import Row, Session
 
-Row = dict[str, Any]
+__all__ = ["Cursor", "NotFound", "Page", "Row", "Tables", "now"]
 
 
 class NotFound(LookupError):
@@ -43,41 +43,25 @@ def now() -> int:
     return int(time.time())
 
 
-def _row(cursor: sqlite3.Cursor, values: tuple) -> Row:
-    return {d[0]: v for d, v in zip(cursor.description, values)}
-
-
 class Tables:
-    """Connections and transactions of one state database; the repositories build on it."""
+    """Reads and write transactions of one state database; the repositories build on it."""
 
-    def __init__(self, target: StateDB | Path) -> None:
-        """``target`` is a state database, or the file of one (``ServerConfig.db_path``)."""
+    def __init__(self, target: StateDB | Path | str) -> None:
+        """``target`` is a state database, or the file or URL of one."""
         self.state = target if isinstance(target, StateDB) else open_database(target)
         self.path = self.state.path
-        self._connections = self.state.connections(row_factory=_row)
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        return self._connections.db
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction (taken immediately, so writers queue instead of deadlocking)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+    def write(self) -> Iterator[Session]:
+        """One short write transaction (writers take turns; see the module docstring)."""
+        with self.state.write() as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
-        return self.db.execute(sql, args).fetchone()
+        return self.state.one(sql, args)
 
     def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return self.db.execute(sql, args).fetchall()
+        return self.state.all(sql, args)
 
     def page(self, table: str, where: str, args: Sequence[Any], cursor: Cursor, *,
              id_column: str = "id") -> Page:

@@ -1,7 +1,7 @@
 """The ingest manifest: what is stored for each file, and the bookkeeping that makes re-runs exact.
 
-The home's state database (:mod:`ragkit.state`, one SQLite file beside the Chroma store) holds,
-per collection:
+The home's state database (:mod:`ragkit.state`: a SQLite file beside the Chroma store, or the
+PostgreSQL database ``database_url`` names) holds, per collection:
 
 * ``files``: path, size, mtime, sha256, status, error, warnings -- lets an unchanged file be
   skipped from a ``stat`` alone;
@@ -17,25 +17,31 @@ per collection:
 * ``state``: a generation counter bumped on every change (the BM25 index records the generation
   it was built from) and the last ingest time.
 
-It is shared by both stages (ingest writes it; retrieval, status and eval read it) and by
-threads: each thread gets its own SQLite connection (a connection must not be shared across
-threads), and WAL mode lets readers run while one writer commits.
+It is shared by both stages (ingest writes it; retrieval, status and eval read it), by threads and
+by processes: every read and write checks a connection out of the state database's pool, and
+every change is one write transaction (:meth:`ragkit.state.StateDB.write`), on SQLite or
+PostgreSQL alike. Readers run while one writer commits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ragkit.models import Chunk
 from ragkit.state import StateDB, open_database
+from ragkit.state.session import Row, Session
+
+#: ids per ``IN (...)`` list, and chunks per page of :meth:`Manifest.iter_chunks`
+BATCH = 500
+PAGE = 1000
+_FILE_COLUMNS = "path, source, size, mtime_ns, sha256, status, error, warnings, n_chunks, ingested_at"
 
 
 def text_sha256(text: str) -> str:
@@ -81,54 +87,39 @@ class Manifest:
     """One collection's manifest, in the home's state database (its tables are created by the
     state layer's migrations, :mod:`ragkit.state`)."""
 
-    def __init__(self, state: StateDB | Path, collection: str) -> None:
-        """``state`` is a home's state database, or the file of one (a standalone manifest)."""
+    def __init__(self, state: StateDB | Path | str, collection: str) -> None:
+        """``state`` is a home's state database, or the file or URL of one (a standalone manifest)."""
         self.state = state if isinstance(state, StateDB) else open_database(state)
         self.db_path = self.state.path
         self.collection = collection
-        self._connections = self.state.connections()
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        """This thread's connection (see :mod:`ragkit.state.connections`)."""
-        return self._connections.db
 
     def close(self) -> None:
-        """Close this thread's connection; threads still using the manifest keep theirs."""
-        self._connections.close()
+        """Nothing to release: each call returns its connection to the state database's pool."""
 
-    # -- transactions ------------------------------------------------------------------
-    def _tx(self):
-        return _Transaction(self._db)
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        return self.state.one(sql, (self.collection, *args))
+
+    def _all(self, sql: str, *args: Any) -> list[Row]:
+        return self.state.all(sql, (self.collection, *args))
 
     # -- files -------------------------------------------------------------------------
     def file(self, path: str) -> FileRecord | None:
-        row = self._db.execute(
-            "SELECT path, source, size, mtime_ns, sha256, status, error, warnings, n_chunks, ingested_at "
-            "FROM files WHERE collection=? AND path=?",
-            (self.collection, path),
-        ).fetchone()
+        row = self._one(f"SELECT {_FILE_COLUMNS} FROM files WHERE collection=? AND path=?", path)
         return _record(row) if row else None
 
     def files(self) -> list[FileRecord]:
-        rows = self._db.execute(
-            "SELECT path, source, size, mtime_ns, sha256, status, error, warnings, n_chunks, ingested_at "
-            "FROM files WHERE collection=? ORDER BY path",
-            (self.collection,),
-        ).fetchall()
-        return [_record(r) for r in rows]
+        return [_record(r) for r in self._all(f"SELECT {_FILE_COLUMNS} FROM files WHERE collection=? ORDER BY path")]
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         """Content unchanged (same sha256) but stat changed: remember the new stat."""
-        self._db.execute(
-            "UPDATE files SET size=?, mtime_ns=? WHERE collection=? AND path=?",
-            (size, mtime_ns, self.collection, path),
-        )
+        with self.state.write() as db:
+            db.execute("UPDATE files SET size=?, mtime_ns=? WHERE collection=? AND path=?",
+                       (size, mtime_ns, self.collection, path))
 
     def record_failure(self, path: str, source: str, error: str) -> None:
         """Mark a file failed. Chunks already stored for it stay (nothing stored is lost)."""
-        with self._tx():
-            self._db.execute(
+        with self.state.write() as db:
+            db.execute(
                 "INSERT INTO files(collection, path, source, status, error, n_chunks, ingested_at) "
                 "VALUES(?,?,?,?,?,0,?) ON CONFLICT(collection, path) DO UPDATE SET "
                 "status='failed', error=excluded.error, size=NULL, mtime_ns=NULL, ingested_at=excluded.ingested_at",
@@ -137,22 +128,21 @@ class Manifest:
 
     # -- chunks ------------------------------------------------------------------------
     def chunk_ids(self, path: str) -> set[str]:
-        rows = self._db.execute("SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))
-        return {r[0] for r in rows}
+        return {r["id"] for r in self._all("SELECT id FROM chunks WHERE collection=? AND path=?", path)}
 
     def mentions(self, paths: Sequence[str], text: str) -> bool:
         """Do these documents say ``text`` (a plain substring) in a chunk, in a chunk's context
         (title, section path) or in their file path? "acme-annual-report-2019.md" is about 2019
         even when no sentence of it says so."""
-        paths = list(paths)[:500]
+        paths = list(paths)[:BATCH]
         if not paths:
             return False
         marks = ",".join("?" * len(paths))
-        row = self._db.execute(
-            f"SELECT 1 FROM chunks WHERE collection=? AND path IN ({marks}) AND (instr(text, ?) > 0 "
-            "OR instr(path, ?) > 0 OR instr(coalesce(json_extract(meta, '$.context'), ''), ?) > 0) LIMIT 1",
-            (self.collection, *paths, text, text, text),
-        ).fetchone()
+        sql = self.state.dialect
+        context = f"COALESCE({sql.json_text('meta', 'context')}, '')"
+        row = self._one(
+            f"SELECT 1 AS x FROM chunks WHERE collection=? AND path IN ({marks}) AND ({sql.contains('text')} "
+            f"OR {sql.contains('path')} OR {sql.contains(context)}) LIMIT 1", *paths, text, text, text)
         return row is not None
 
     def duplicates(self) -> list[list[str]]:
@@ -180,21 +170,22 @@ class Manifest:
         """Groups of documents (paths) whose chunks have the same texts: the same document saved
         twice (a PDF re-exported, a text in another encoding), whose bytes differ. Compared in two
         steps so that a large collection stays quick: chunk count and total length first, then,
-        for those that agree, every chunk's text."""
-        rows = self._db.execute("SELECT path, COUNT(*), SUM(LENGTH(text)) FROM chunks WHERE collection=? GROUP BY path",
-                                (self.collection,)).fetchall()
+        for those that agree, every chunk's text (as a sorted list: chunk ids differ per path,
+        so no order the two backends share ties a file's chunks to its reading order)."""
+        rows = self._all("SELECT path, COUNT(*) AS n, SUM(LENGTH(text)) AS length FROM chunks "
+                         "WHERE collection=? GROUP BY path")
         by_shape: dict[tuple[int, int], list[str]] = {}
-        for path, count, length in rows:
-            by_shape.setdefault((count, length), []).append(path)
+        for row in rows:
+            by_shape.setdefault((row["n"], row["length"]), []).append(row["path"])
         groups: list[list[str]] = []
         for paths in by_shape.values():
             if len(paths) < 2:
                 continue
             by_text: dict[str, list[str]] = {}
             for path in paths:
-                texts = self._db.execute("SELECT text FROM chunks WHERE collection=? AND path=? ORDER BY rowid",
-                                         (self.collection, path))
-                digest = hashlib.sha256("\x00".join(t for (t,) in texts).encode("utf-8", "surrogatepass")).hexdigest()
+                texts = sorted(r["text"] for r in self._all("SELECT text FROM chunks WHERE collection=? AND path=?",
+                                                             path))
+                digest = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
                 by_text.setdefault(digest, []).append(path)
             groups += [sorted(group) for group in by_text.values() if len(group) > 1]
         return sorted(groups)
@@ -202,61 +193,61 @@ class Manifest:
     def live_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
         found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
+        for start in range(0, len(ids), BATCH):
+            part = ids[start : start + BATCH]
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(
-                f"SELECT id FROM chunks WHERE collection=? AND id IN ({marks})", (self.collection, *part)
-            )
-            found.update(r[0] for r in rows)
+            found.update(r["id"] for r in self._all(f"SELECT id FROM chunks WHERE collection=? AND id IN ({marks})",
+                                                    *part))
         return found
 
     def iter_chunks(self) -> Iterator[tuple[str, str, dict]]:
-        """(id, text, metadata) of every live chunk, in a stable order."""
-        rows = self._db.execute("SELECT id, text, meta FROM chunks WHERE collection=? ORDER BY rowid", (self.collection,))
-        for chunk_id, text, meta in rows:
-            yield chunk_id, text, json.loads(meta)
+        """(id, text, metadata) of every live chunk, ordered by id, read a page at a time (no
+        connection is held between pages, however slowly the caller consumes them)."""
+        after: str | None = None
+        while True:
+            later = "" if after is None else " AND id > ?"
+            rows = self._all(f"SELECT id, text, meta FROM chunks WHERE collection=?{later} ORDER BY id LIMIT ?",
+                             *(() if after is None else (after,)), PAGE)
+            for row in rows:
+                yield row["id"], row["text"], json.loads(row["meta"])
+            if len(rows) < PAGE:
+                return
+            after = rows[-1]["id"]
 
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
         found: dict[str, tuple[str, dict]] = {}
-        for start in range(0, len(ids), 500):
-            part = list(ids[start : start + 500])
+        for start in range(0, len(ids), BATCH):
+            part = list(ids[start : start + BATCH])
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(
-                f"SELECT id, text, meta FROM chunks WHERE collection=? AND id IN ({marks})", (self.collection, *part)
-            )
-            for chunk_id, text, meta in rows:
-                found[chunk_id] = (text, json.loads(meta))
+            for row in self._all(f"SELECT id, text, meta FROM chunks WHERE collection=? AND id IN ({marks})", *part):
+                found[row["id"]] = (row["text"], json.loads(row["meta"]))
         return found
 
     def document_labels(self) -> dict[str, str]:
         """Each document's label: the head of its chunks' context line (readable name and title),
         or its source name when chunks carry no context."""
-        rows = self._db.execute("SELECT path, MIN(meta) FROM chunks WHERE collection=? GROUP BY path",
-                                (self.collection,))
         labels = {}
-        for path, meta in rows:
-            data = json.loads(meta)
-            labels[path] = (data.get("context") or "").split("\n")[0].split(" > ")[0] or data.get("source", "")
+        for row in self._all("SELECT path, MIN(meta) AS meta FROM chunks WHERE collection=? GROUP BY path"):
+            data = json.loads(row["meta"])
+            labels[row["path"]] = (data.get("context") or "").split("\n")[0].split(" > ")[0] or data.get("source", "")
         return labels
 
     def count_chunks(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM chunks WHERE collection=?", (self.collection,)).fetchone()[0]
+        row = self._one("SELECT COUNT(*) AS n FROM chunks WHERE collection=?")
+        return int(row["n"]) if row else 0
 
     # -- the write protocol ------------------------------------------------------------
     def journal_add(self, ids: Iterable[str]) -> None:
-        with self._tx():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in ids)
-            )
+        with self.state.write() as db:
+            _journal(db, self.collection, ids)
 
     def journal_remove(self, ids: Iterable[str]) -> None:
-        with self._tx():
-            self._db.executemany("DELETE FROM journal WHERE collection=? AND id=?", ((self.collection, i) for i in ids))
+        with self.state.write() as db:
+            db.executemany("DELETE FROM journal WHERE collection=? AND id=?", ((self.collection, i) for i in ids))
 
     def pending(self) -> tuple[set[str], set[str]]:
         """Journalled ids split into (live, dead). Dead ones must be deleted from the store."""
-        ids = {r[0] for r in self._db.execute("SELECT id FROM journal WHERE collection=?", (self.collection,))}
+        ids = {r["id"] for r in self._all("SELECT id FROM journal WHERE collection=?")}
         live = self.live_ids(ids)
         return live, ids - live
 
@@ -267,117 +258,106 @@ class Manifest:
         they are journalled here and must be deleted from the store by the caller.
         """
         stale_all: set[str] = set()
-        with self._tx():
+        with self.state.write() as db:
             changed = False
             for f in files:
                 new_ids = {c.id for c in f.chunks}
-                old_ids = {r[0] for r in self._db.execute(
-                    "SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, f.path))}
+                old_ids = {r["id"] for r in db.all("SELECT id FROM chunks WHERE collection=? AND path=?",
+                                                   (self.collection, f.path))}
                 stale = old_ids - new_ids
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in stale)
-                )
-                self._db.executemany("DELETE FROM chunks WHERE collection=? AND id=?",
-                                     ((self.collection, i) for i in stale))
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO chunks(collection, id, path, text, meta) VALUES(?,?,?,?,?)",
+                _journal(db, self.collection, stale)
+                db.executemany("DELETE FROM chunks WHERE collection=? AND id=?", ((self.collection, i) for i in stale))
+                db.executemany(
+                    "INSERT INTO chunks(collection, id, path, text, meta) VALUES(?,?,?,?,?) ON CONFLICT(collection, id) "
+                    "DO UPDATE SET path=excluded.path, text=excluded.text, meta=excluded.meta",
                     ((self.collection, c.id, f.path, c.text, json.dumps(c.metadata()))
                      for c in f.chunks if c.id not in old_ids),
                 )
-                self._db.executemany("DELETE FROM journal WHERE collection=? AND id=?",
-                                     ((self.collection, i) for i in new_ids))
-                self._db.execute(
-                    "INSERT OR REPLACE INTO files(collection, path, source, size, mtime_ns, sha256, status, error, "
-                    "warnings, n_chunks, ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                db.executemany("DELETE FROM journal WHERE collection=? AND id=?", ((self.collection, i) for i in new_ids))
+                db.execute(
+                    "INSERT INTO files(collection, path, source, size, mtime_ns, sha256, status, error, warnings, "
+                    "n_chunks, ingested_at) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(collection, path) DO UPDATE SET "
+                    "source=excluded.source, size=excluded.size, mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, "
+                    "status=excluded.status, error=excluded.error, warnings=excluded.warnings, "
+                    "n_chunks=excluded.n_chunks, ingested_at=excluded.ingested_at",
                     (self.collection, f.path, f.source, f.size, f.mtime_ns, f.sha256, "ok", None,
                      json.dumps(list(f.warnings)), len(f.chunks), time.time()),
                 )
                 changed = changed or bool(stale or new_ids - old_ids)
                 stale_all |= stale
             if changed:
-                self._bump_generation()
+                _bump_generation(db, self.collection)
         return stale_all
 
     def forget_file(self, path: str) -> set[str]:
         """Remove a file and its chunks from the manifest; returns the (journalled) ids to delete."""
-        with self._tx():
-            ids = {r[0] for r in self._db.execute(
-                "SELECT id FROM chunks WHERE collection=? AND path=?", (self.collection, path))}
-            self._db.executemany(
-                "INSERT OR IGNORE INTO journal(collection, id) VALUES(?, ?)", ((self.collection, i) for i in ids)
-            )
-            self._db.execute("DELETE FROM chunks WHERE collection=? AND path=?", (self.collection, path))
-            self._db.execute("DELETE FROM files WHERE collection=? AND path=?", (self.collection, path))
+        with self.state.write() as db:
+            ids = {r["id"] for r in db.all("SELECT id FROM chunks WHERE collection=? AND path=?",
+                                           (self.collection, path))}
+            _journal(db, self.collection, ids)
+            db.execute("DELETE FROM chunks WHERE collection=? AND path=?", (self.collection, path))
+            db.execute("DELETE FROM files WHERE collection=? AND path=?", (self.collection, path))
             if ids:
-                self._bump_generation()
+                _bump_generation(db, self.collection)
         return ids
 
     def drop_collection(self) -> None:
         """Forget everything this collection holds (files, chunks, journal, state)."""
-        with self._tx():
+        with self.state.write() as db:
             for table in ("files", "chunks", "journal", "state"):
-                self._db.execute(f"DELETE FROM {table} WHERE collection=?", (self.collection,))
+                db.execute(f"DELETE FROM {table} WHERE collection=?", (self.collection,))
 
     # -- state -------------------------------------------------------------------------
-    def _bump_generation(self) -> None:
-        self._db.execute(
-            "INSERT INTO state(collection, key, value) VALUES(?, 'generation', '1') "
-            "ON CONFLICT(collection, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-            (self.collection,),
-        )
-
     def generation(self) -> int:
-        row = self._db.execute(
-            "SELECT value FROM state WHERE collection=? AND key='generation'", (self.collection,)
-        ).fetchone()
-        return int(row[0]) if row else 0
+        row = self._one("SELECT value FROM state WHERE collection=? AND key='generation'")
+        return int(row["value"]) if row else 0
 
     def set_state(self, key: str, value: str) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO state(collection, key, value) VALUES(?,?,?)", (self.collection, key, value)
-        )
+        with self.state.write() as db:
+            db.execute("INSERT INTO state(collection, key, value) VALUES(?,?,?) "
+                       "ON CONFLICT(collection, key) DO UPDATE SET value=excluded.value", (self.collection, key, value))
 
     def get_state(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM state WHERE collection=? AND key=?", (self.collection, key)).fetchone()
-        return row[0] if row else None
+        row = self._one("SELECT value FROM state WHERE collection=? AND key=?", key)
+        return row["value"] if row else None
 
     # -- embedding cache ---------------------------------------------------------------
     def cached_vectors(self, embedder_id: str, shas: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(shas))
-        for start in range(0, len(unique), 500):
-            part = unique[start : start + 500]
+        for start in range(0, len(unique), BATCH):
+            part = unique[start : start + BATCH]
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(
+            rows = self.state.all(
                 f"SELECT text_sha256, vector FROM embed_cache WHERE embedder=? AND text_sha256 IN ({marks})",
-                (embedder_id, *part),
-            )
-            for sha, blob in rows:
-                found[sha] = np.frombuffer(blob, dtype=np.float32)
+                (embedder_id, *part))
+            for row in rows:
+                found[row["text_sha256"]] = np.frombuffer(row["vector"], dtype=np.float32)
         return found
 
     def cache_vectors(self, embedder_id: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        with self._tx():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO embed_cache(embedder, text_sha256, vector) VALUES(?,?,?)",
+        with self.state.write() as db:
+            db.executemany(
+                "INSERT INTO embed_cache(embedder, text_sha256, vector) VALUES(?,?,?) "
+                "ON CONFLICT(embedder, text_sha256) DO UPDATE SET vector=excluded.vector",
                 ((embedder_id, sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items),
             )
 
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
+def _journal(db: Session, collection: str, ids: Iterable[str]) -> None:
+    """Journal ids (inside the caller's write transaction); ids already journalled stay once."""
+    db.executemany("INSERT INTO journal(collection, id) VALUES(?, ?) ON CONFLICT DO NOTHING",
+                   ((collection, i) for i in ids))
 
 
-def _record(row) -> FileRecord:
-    path, source, size, mtime_ns, sha, status, error, warnings, n_chunks, ingested_at = row
-    return FileRecord(path, source, size, mtime_ns, sha, status, error, json.loads(warnings or "[]"),
-                      n_chunks or 0, ingested_at)
+def _bump_generation(db: Session, collection: str) -> None:
+    db.execute(
+        "INSERT INTO state(collection, key, value) VALUES(?, 'generation', '1') ON CONFLICT(collection, key) "
+        "DO UPDATE SET value = CAST(CAST(state.value AS INTEGER) + 1 AS TEXT)",
+        (collection,),
+    )
+
+
+def _record(row: Row) -> FileRecord:
+    return FileRecord(row["path"], row["source"], row["size"], row["mtime_ns"], row["sha256"], row["status"],
+                      row["error"], json.loads(row["warnings"] or "[]"), row["n_chunks"] or 0, row["ingested_at"])

@@ -22,14 +22,22 @@ a reader sees.
 from __future__ import annotations
 
 import bisect
-from pathlib import Path
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
 from ragkit.models import contextual_text
 from ragkit.text import fold, name_like_words, spells_acronym, tokenize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ragkit.stores.manifest import FileRecord, Manifest
+
+#: (chunk id, text, metadata) rows of one file
+Rows = Sequence[tuple[str, str, dict]]
+#: above this many files to (re)index, read the manifest's chunks in one pass instead of per file
+BULK_FILES = 200
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,56 @@ def chunk_fields(meta: dict) -> tuple[str, str, str, int]:
 def indexed_text(text: str, meta: dict) -> str:
     """What BM25 indexes for a chunk: its text with its context line (title, section path)."""
     return contextual_text(text, meta.get("context", ""))
+
+
+def stamp(record: "FileRecord | None") -> str | None:
+    """What identifies a file's chunks in the manifest; None when it has none to index."""
+    if record is None or not record.n_chunks:
+        return None
+    return f"{record.sha256}|{record.n_chunks}|{record.ingested_at!r}"
+
+
+def rows_of(manifest: "Manifest", paths: list[str]) -> Iterator[tuple[str, Rows]]:
+    """Each path's live chunks, in chunk order: per file when few files changed, else in one pass."""
+    if len(paths) > BULK_FILES:
+        wanted = set(paths)
+        grouped: dict[str, list[tuple[str, str, dict]]] = {}
+        for row in manifest.iter_chunks():
+            path = row[2].get("path", "")
+            if path in wanted:
+                grouped.setdefault(path, []).append(row)
+        yield from grouped.items()
+        return
+    for path in paths:
+        found = manifest.chunks_by_id(sorted(manifest.chunk_ids(path)))
+        rows = sorted(((chunk_id, text, meta) for chunk_id, (text, meta) in found.items()),
+                      key=lambda row: (row[2].get("chunk_index", 0), row[0]))
+        if rows:
+            yield path, rows
+
+
+def tokenized(files: Iterable[tuple[str, Rows]], batch: int = 4096) -> Iterator[tuple[str, Rows, list[list[str]]]]:
+    """Each file's rows with their chunks' tokens, tokenized a few thousand chunks per call
+    (one call per file would spend more time in the tokenizer's setup than in tokenizing)."""
+    pending: list[tuple[str, Rows]] = []
+    size = 0
+    for path, rows in files:
+        pending.append((path, rows))
+        size += len(rows)
+        if size >= batch:
+            yield from _tokenize(pending)
+            pending, size = [], 0
+    yield from _tokenize(pending)
+
+
+def _tokenize(pending: list[tuple[str, Rows]]) -> Iterator[tuple[str, Rows, list[list[str]]]]:
+    if not pending:
+        return
+    tokens = tokenize([indexed_text(text, meta) for _, rows in pending for _, text, meta in rows])
+    at = 0
+    for path, rows in pending:
+        yield path, rows, tokens[at:at + len(rows)]
+        at += len(rows)
 
 
 def top_k(ids: Sequence[str], scores: np.ndarray, k: int) -> list[tuple[str, float]]:

@@ -20,9 +20,9 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tantivy
 
-from ragkit.stores.lexical.base import ChunkFilter, Vocabulary, read_generation
+from ragkit.stores.lexical.base import ChunkFilter, Vocabulary, read_generation, tokenized
 from ragkit.stores.lexical.tantivy_layout import (CHUNKS, DOCUMENTS, GENERATION_FILE, chunk_documents, chunk_schema,
-                                                  document_schema, indexes, lock_path, schema_current, tokenized)
+                                                  document_schema, indexes, lock_path, schema_current)
 from ragkit.stores.lock import file_lock
 from ragkit.text import content_terms
 

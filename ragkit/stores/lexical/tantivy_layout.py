@@ -19,12 +19,11 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator
 
 import tantivy
 
-from ragkit.stores.lexical.base import chunk_fields, indexed_text, read_generation
-from ragkit.text import tokenize
+from ragkit.stores.lexical.base import Rows, chunk_fields, read_generation
 
 CHUNKS, DOCUMENTS = "chunks", "documents"
 GENERATION_FILE = "tantivy-generation"
@@ -61,33 +60,6 @@ def doc_key(path: str) -> int:
     """A file's number in both indexes (chunks carry it as a fast field): 64 bits of its path's hash."""
     return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
                           "big", signed=True)
-
-
-Rows = Sequence[tuple[str, str, dict]]
-
-
-def tokenized(files: Iterable[tuple[str, Rows]], batch: int = 4096) -> Iterator[tuple[str, Rows, list[list[str]]]]:
-    """Each file's rows with their chunks' tokens, tokenized a few thousand chunks per call
-    (one call per file would spend more time in the tokenizer's setup than in tokenizing)."""
-    pending: list[tuple[str, Rows]] = []
-    size = 0
-    for path, rows in files:
-        pending.append((path, rows))
-        size += len(rows)
-        if size >= batch:
-            yield from _tokenize(pending)
-            pending, size = [], 0
-    yield from _tokenize(pending)
-
-
-def _tokenize(pending: list[tuple[str, Rows]]) -> Iterator[tuple[str, Rows, list[list[str]]]]:
-    if not pending:
-        return
-    tokens = tokenize([indexed_text(text, meta) for _, rows in pending for _, text, meta in rows])
-    at = 0
-    for path, rows in pending:
-        yield path, rows, tokens[at:at + len(rows)]
-        at += len(rows)
 
 
 def chunk_documents(path: str, stamp: str, rows: Rows, token_lists: list[list[str]]) -> Iterator[tuple[str, tantivy.Document]]:

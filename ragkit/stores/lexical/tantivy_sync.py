@@ -17,31 +17,21 @@ index before and the other after a writer's commits.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Iterator
+from typing import TYPE_CHECKING, Collection
 
 import tantivy
 
+from ragkit.stores.lexical.base import rows_of, stamp, tokenized
 from ragkit.stores.lexical.tantivy_index import TantivyIndex, open_snapshot
 from ragkit.stores.lexical.tantivy_layout import (CHUNKS, DOCUMENTS, GENERATION_FILE, chunk_documents, indexes,
-                                                  lock_path, tokenized, write_number)
+                                                  lock_path, write_number)
 from ragkit.stores.lock import file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ragkit.stores.manifest import FileRecord, Manifest
+    from ragkit.stores.manifest import Manifest
 
 #: the writer's memory budget (tantivy flushes a segment when it is full)
 WRITER_HEAP = 128_000_000
-#: above this many files to (re)index, read the manifest's chunks in one pass instead of per file
-BULK_FILES = 200
-
-Rows = list[tuple[str, str, dict]]
-
-
-def stamp(record: "FileRecord | None") -> str | None:
-    """What identifies a file's chunks in the manifest; None when it has none to index."""
-    if record is None or not record.n_chunks:
-        return None
-    return f"{record.sha256}|{record.n_chunks}|{record.ingested_at!r}"
 
 
 def sync(manifest: "Manifest", directory: Path, changed: Collection[str] | None = None) -> TantivyIndex:
@@ -88,32 +78,13 @@ def _write(manifest: "Manifest", chunks: tantivy.Index, documents: tantivy.Index
     for path in plan:
         for writer in writers.values():
             writer.delete_documents_by_term("path", path)
-    for path, rows, tokens in tokenized(_rows_of(manifest, [path for path, value in plan.items() if value is not None])):
+    for path, rows, tokens in tokenized(rows_of(manifest, [path for path, value in plan.items() if value is not None])):
         for kind, document in chunk_documents(path, plan[path] or "", rows, tokens):
             writers[kind].add_document(document)
     for kind in (CHUNKS, DOCUMENTS):  # chunks first: a file's stamp is committed after its chunks
         writers[kind].commit()
     for writer in writers.values():
         writer.wait_merging_threads()
-
-
-def _rows_of(manifest: "Manifest", paths: list[str]) -> Iterator[tuple[str, Rows]]:
-    """Each path's live chunks, in chunk order: per file when few files changed, else in one pass."""
-    if len(paths) > BULK_FILES:
-        wanted = set(paths)
-        grouped: dict[str, Rows] = {}
-        for row in manifest.iter_chunks():
-            path = row[2].get("path", "")
-            if path in wanted:
-                grouped.setdefault(path, []).append(row)
-        yield from grouped.items()
-        return
-    for path in paths:
-        found = manifest.chunks_by_id(sorted(manifest.chunk_ids(path)))
-        rows = sorted(((chunk_id, text, meta) for chunk_id, (text, meta) in found.items()),
-                      key=lambda row: (row[2].get("chunk_index", 0), row[0]))
-        if rows:
-            yield path, rows
 
 
 def _write_generation(directory: Path, generation: int) -> None:

@@ -12,6 +12,8 @@ Create Date: 2026-05-09
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,15 +22,27 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-TEXT, INT, REAL = sa.Text, sa.Integer, sa.REAL
+TEXT = sa.Text
+Kind = Callable[[], sa.types.TypeEngine]
 
 
-def _col(name: str, kind: type, nullable: bool = True, default: str | None = None) -> sa.Column:
+def INT() -> sa.types.TypeEngine:  # noqa: N802 - a column type, named like the others
+    """INTEGER; on PostgreSQL BIGINT (and BIGSERIAL keys): ``mtime_ns`` and byte counts outgrow 32 bits,
+    which SQLite's INTEGER never does."""
+    return sa.Integer().with_variant(sa.BigInteger(), "postgresql")
+
+
+def REAL() -> sa.types.TypeEngine:  # noqa: N802
+    """REAL; on PostgreSQL DOUBLE PRECISION: its REAL has 24 bits, too few for a Unix time in seconds."""
+    return sa.REAL().with_variant(sa.Double(), "postgresql")
+
+
+def _col(name: str, kind: Kind, nullable: bool = True, default: str | None = None) -> sa.Column:
     return sa.Column(name, kind(), nullable=nullable,
                      server_default=sa.text(default) if default is not None else None)
 
 
-def _req(name: str, kind: type = TEXT, default: str | None = None) -> sa.Column:
+def _req(name: str, kind: Kind = TEXT, default: str | None = None) -> sa.Column:
     return _col(name, kind, nullable=False, default=default)
 
 

@@ -24,10 +24,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("audit", sa.Column("seq", sa.Integer(), primary_key=True),
+    # PostgreSQL gets 64-bit keys and double-precision latencies (see revision 0001); SQLite's DDL is unchanged.
+    op.create_table("audit", sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"),
+                                       primary_key=True),
                     sa.Column("time", sa.Text(), nullable=False), sa.Column("key", sa.Text()),
                     sa.Column("method", sa.Text()), sa.Column("endpoint", sa.Text()),
-                    sa.Column("status", sa.Integer()), sa.Column("latency_ms", sa.REAL()),
+                    sa.Column("status", sa.Integer()), sa.Column("latency_ms", sa.REAL().with_variant(sa.Double(), "postgresql")),
                     sa.Column("record", sa.Text(), nullable=False), sqlite_autoincrement=True)
     op.create_index("audit_by_key", "audit", ["key", "seq"])
 
