@@ -206,3 +206,17 @@ def test_readers_keep_their_index_while_an_ingest_holds_the_lock(tmp_path, manif
 
     after = current_index(manifest, directory, loaded, writer_lock)
     assert after.generation == 2 and len(after) == 2
+
+
+@pytest.mark.parametrize("where", [
+    ChunkFilter(), ChunkFilter(sources=frozenset({"travel.md"})), ChunkFilter(paths=frozenset({"/d/manual.pdf"})),
+    ChunkFilter(file_types=frozenset({"pdf", "md"})), ChunkFilter(page_min=5), ChunkFilter(page_max=4),
+    ChunkFilter(page_min=-1), ChunkFilter(page_min=4, page_max=4, file_types=frozenset({"pdf"})),
+])
+def test_a_filter_allows_one_chunk_as_its_mask_does(where):
+    from ragkit.stores.lexical.base import chunk_fields
+
+    fields = [chunk_fields(meta) for _, _, meta in ROWS]
+    columns = [np.asarray(column, dtype=object) for column in zip(*fields)]
+    mask = where.mask(*columns[:3], np.asarray(columns[3], dtype=np.int64))
+    assert [where.allows(*row) for row in fields] == mask.tolist()

@@ -66,6 +66,15 @@ class ChunkFilter:
             mask &= (pages <= self.page_max) & (pages >= 0)
         return mask
 
+    def allows(self, source: str, path: str, file_type: str, page: int) -> bool:
+        """Does one chunk with these fields pass (page -1: none)? The mask, for a few chunks."""
+        if any(allowed is not None and value not in allowed
+               for allowed, value in ((self.sources, source), (self.paths, path), (self.file_types, file_type))):
+            return False
+        if self.page_min is not None and page < self.page_min:
+            return False
+        return self.page_max is None or 0 <= page <= self.page_max
+
     @property
     def page_range(self) -> tuple[int, int | None] | None:
         """(lowest, highest or None) page allowed, or None when pages are not restricted."""

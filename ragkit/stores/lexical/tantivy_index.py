@@ -13,6 +13,7 @@ is built when first asked for, by document-level evidence, tests and consistency
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -28,6 +29,8 @@ from ragkit.text import content_terms
 
 #: first search size; a query matching more chunks is searched again with room for all of them
 _FIRST_LIMIT = 1024
+#: compiled filters kept per snapshot
+_KEPT_FILTERS = 8
 
 
 def _address_key(address: tantivy.DocAddress) -> int:
@@ -39,6 +42,13 @@ def _all(searcher: tantivy.Searcher) -> list[tantivy.DocAddress]:
         return []
     hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
     return [address for _, address in hits]
+
+
+def _filter_fields(stored: tantivy.Document) -> tuple[str, str, str, int]:
+    """A chunk's (source, path, file type, page or -1) from its stored fields."""
+    page = stored.get_first("page")
+    return (stored.get_first("source") or "", stored.get_first("path") or "", stored.get_first("file_type") or "",
+            -1 if page is None else int(page))
 
 
 def _with(query: tantivy.Query, clauses: list[tantivy.Query]) -> tantivy.Query:
@@ -92,6 +102,8 @@ class TantivyIndex:
         self._documents = documents.searcher()
         self._vocabulary: Vocabulary | None = None
         self._sources: list[str] | None = None
+        self._compiled: dict[ChunkFilter, list[tantivy.Query] | None] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._searcher.num_docs
@@ -238,18 +250,19 @@ class TantivyIndex:
         return [(self._searcher.doc(a).get_first("id"), float(score)) for score, a in hits if score > 0]
 
     def scores_for(self, query: str, chunk_ids: Sequence[str], where: ChunkFilter | None = None) -> dict[str, float]:
-        """BM25 of just these chunks: the query restricted to their ids (and ``where``)."""
+        """BM25 of just these chunks: the query restricted to their ids; ``where`` is checked on
+        the hits' stored fields (a filter clause would cost what the filter covers, not the hits)."""
         wanted = list(dict.fromkeys(chunk_ids))
         parsed = self._query(self._schema, query)
-        clauses = self._clauses(where)
-        if parsed is None or clauses is None or not wanted:
+        if parsed is None or not wanted:
             return {}
-        clauses.append(tantivy.Query.term_set_query(self._schema, "id", wanted))
-        hits = self._searcher.search(_with(parsed, clauses), limit=len(wanted), count=False).hits
+        ids = tantivy.Query.term_set_query(self._schema, "id", wanted)
+        hits = self._searcher.search(_with(parsed, [ids]), limit=len(wanted), count=False).hits
         found: dict[str, float] = {}
         for score, address in hits:
-            if score > 0:
-                found.setdefault(self._searcher.doc(address).get_first("id"), float(score))
+            stored = self._searcher.doc(address)
+            if score > 0 and (where is None or where.allows(*_filter_fields(stored))):
+                found.setdefault(stored.get_first("id"), float(score))
         return found
 
     def source_values(self) -> Sequence[str]:
@@ -261,9 +274,22 @@ class TantivyIndex:
         return self._sources
 
     def _clauses(self, where: ChunkFilter | None) -> list[tantivy.Query] | None:
-        """The filter as queries every result must match; None when nothing can match."""
+        """The filter as queries every result must match; None when nothing can match. The last
+        few are kept: a scope's thousands of paths are the same query after query."""
         if where is None:
             return []
+        with self._lock:
+            known = where in self._compiled
+            clauses = self._compiled.get(where)
+        if not known:
+            clauses = self._compile(where)
+            with self._lock:
+                if len(self._compiled) >= _KEPT_FILTERS:
+                    del self._compiled[next(iter(self._compiled))]
+                self._compiled[where] = clauses
+        return None if clauses is None else list(clauses)
+
+    def _compile(self, where: ChunkFilter) -> list[tantivy.Query] | None:
         clauses = []
         for name, allowed in (("source", where.sources), ("path", where.paths), ("file_type", where.file_types)):
             if allowed is None:

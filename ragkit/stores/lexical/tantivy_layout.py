@@ -27,7 +27,7 @@ from ragkit.stores.lexical.base import Rows, chunk_fields, read_generation
 
 CHUNKS, DOCUMENTS = "chunks", "documents"
 GENERATION_FILE = "tantivy-generation"
-#: the fields' version; written beside the generation file (2: chunks carry source and file type)
+#: the fields' version; written beside the generation file (2: chunks carry and store their filter fields)
 SCHEMA_VERSION = 2
 SCHEMA_FILE = "tantivy-schema"
 
@@ -35,12 +35,13 @@ SCHEMA_FILE = "tantivy-schema"
 def chunk_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("path", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("source", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("file_type", tokenizer_name="raw", index_option="basic")
+    #: the filter fields: indexed, for filters inside a search; stored, to check a few hits
+    builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("source", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("file_type", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
     builder.add_integer_field("doc_key", fast=True)
-    builder.add_integer_field("page", fast=True)
+    builder.add_integer_field("page", stored=True, fast=True)
     return builder.build()
 
 
