@@ -15,6 +15,7 @@ import pytest
 
 from ragkit.models import Chunk
 from ragkit.stores.lexical import BACKENDS, Bm25sIndex, LexicalIndex, build_index, current_index, load_index
+from ragkit.stores.lexical.base import ChunkFilter
 from ragkit.stores.lock import file_lock
 from ragkit.stores.manifest import FileCommit, Manifest
 
@@ -93,6 +94,8 @@ def test_an_empty_index_answers_without_errors(kind):
     assert empty.scores("anything").shape == (0,)
     assert empty.document_scores("anything").shape == (0,)
     assert empty.unknown_names("Does Zanzibar appear?") == [] and empty.search("anything", 5) == []
+    assert empty.top("anything", 5, ChunkFilter(page_min=1)) == [] and empty.scores_for("anything", ["a"]) == {}
+    assert list(empty.source_values()) == []
 
 
 def test_search_returns_the_raw_bm25_scores_best_first(index):
@@ -101,6 +104,31 @@ def test_search_returns_the_raw_bm25_scores_best_first(index):
     scores = index.scores("hotel cap Paris pump")
     assert [score for _, score in found] == pytest.approx([float(scores[index.position(c)]) for c, _ in found])
     assert all(a >= b for (_, a), (_, b) in zip(found, found[1:]))
+
+
+def test_top_returns_the_best_chunks_the_filter_allows(index):
+    query = "hotel cap Paris pump"
+    assert index.top(query, 3) == index.search(query, 3)
+    assert {c for c, _ in index.top(query, 3, ChunkFilter(sources=frozenset({"manual.pdf"})))} == {"b1", "b2"}
+    assert [c for c, _ in index.top(query, 3, ChunkFilter(file_types=frozenset({"md"})))] == ["a1"]
+    assert [c for c, _ in index.top(query, 3, ChunkFilter(paths=frozenset({"/d/manual.pdf"}), page_min=5))] == ["b2"]
+    assert [c for c, _ in index.top(query, 3, ChunkFilter(page_max=4))] == ["b1"]  # no page: not "up to 4"
+    assert index.top(query, 3, ChunkFilter(sources=frozenset())) == [] and index.top("the of", 3) == []
+    allowed = index.top(query, 3, ChunkFilter(page_min=-1))  # chunks without a page have page -1
+    assert {c for c, _ in allowed} == {"a1", "b1", "b2"}
+
+
+def test_scores_for_scores_just_the_given_chunks(index):
+    scores = index.scores("hotel pump")
+    found = index.scores_for("hotel pump", ["a1", "a2", "b1", "zz"])
+    assert found.keys() == {"a1", "b1"}  # a2 has no query word, zz is no chunk
+    assert found["a1"] == pytest.approx(float(scores[index.position("a1")]))
+    assert index.scores_for("hotel pump", ["a1", "b1"], ChunkFilter(file_types=frozenset({"pdf"}))).keys() == {"b1"}
+    assert index.scores_for("the of", ["a1"]) == {} and index.scores_for("hotel", []) == {}
+
+
+def test_source_values_are_the_distinct_sources(index):
+    assert list(index.source_values()) == ["manual.pdf", "travel.md"]
 
 
 def test_filters_see_each_chunks_fields_by_position(index):
@@ -178,3 +206,17 @@ def test_readers_keep_their_index_while_an_ingest_holds_the_lock(tmp_path, manif
 
     after = current_index(manifest, directory, loaded, writer_lock)
     assert after.generation == 2 and len(after) == 2
+
+
+@pytest.mark.parametrize("where", [
+    ChunkFilter(), ChunkFilter(sources=frozenset({"travel.md"})), ChunkFilter(paths=frozenset({"/d/manual.pdf"})),
+    ChunkFilter(file_types=frozenset({"pdf", "md"})), ChunkFilter(page_min=5), ChunkFilter(page_max=4),
+    ChunkFilter(page_min=-1), ChunkFilter(page_min=4, page_max=4, file_types=frozenset({"pdf"})),
+])
+def test_a_filter_allows_one_chunk_as_its_mask_does(where):
+    from ragkit.stores.lexical.base import chunk_fields
+
+    fields = [chunk_fields(meta) for _, _, meta in ROWS]
+    columns = [np.asarray(column, dtype=object) for column in zip(*fields)]
+    mask = where.mask(*columns[:3], np.asarray(columns[3], dtype=np.int64))
+    assert [where.allows(*row) for row in fields] == mask.tolist()

@@ -15,7 +15,7 @@ import pytest
 
 from ragkit.models import Chunk
 from ragkit.stores.lexical import current_index, load_index, saved_generation, sync_index
-from ragkit.stores.lexical.tantivy_index import CHUNKS, DOCUMENTS, chunk_documents, indexes
+from ragkit.stores.lexical.tantivy_layout import CHUNKS, DOCUMENTS, chunk_documents, indexes
 from ragkit.stores.lexical.tantivy_sync import stamp
 from ragkit.stores.manifest import FileCommit, Manifest
 from ragkit.text import tokenize
@@ -177,3 +177,36 @@ def test_an_ingest_of_one_more_file_leaves_the_existing_segments(tmp_path, kb_fa
     assert {name: after.get(name) for name in before} == before
     assert sorted(kb.lexical_index().ids) == _live_ids(kb.manifest)
     assert {h.source for h in kb.search(files[3].stem.replace("-", " "), k=20, mode="bm25").hits} >= {files[3].name}
+
+
+def test_an_index_written_with_an_older_schema_is_rebuilt_not_read(manifest, directory):
+    """Before chunks carried their source and file type: no schema file, fewer fields, and a
+    generation file that matches the manifest. The next reader rebuilds it from the manifest."""
+    import shutil
+
+    import tantivy
+
+    from ragkit.stores.lexical.base import ChunkFilter
+    from ragkit.stores.lexical.tantivy_layout import SCHEMA_FILE
+
+    for name in (CHUNKS, DOCUMENTS, SCHEMA_FILE):
+        shutil.rmtree(directory / name) if (directory / name).is_dir() else (directory / name).unlink()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
+    schema = builder.build()
+    for name in (CHUNKS, DOCUMENTS):
+        (directory / name).mkdir()
+        old = tantivy.Index(schema, path=str(directory / name))
+        writer = old.writer(15_000_000, 1)
+        writer.add_document(tantivy.Document(id="stale", body="comet"))
+        writer.commit()
+        writer.wait_merging_threads()
+    assert (directory / "tantivy-generation").read_text() == str(manifest.generation())
+
+    assert saved_generation(directory) is None and load_index(directory) is None
+    reader = current_index(manifest, directory)
+    assert reader.generation == manifest.generation() and sorted(reader.ids) == _live_ids(manifest)
+    found = reader.top("comets quasars", 10, ChunkFilter(sources=frozenset({"comets.txt"}), file_types=frozenset({"txt"})))
+    assert found and all(chunk.startswith("comets.txt") for chunk, _ in found)
+    assert load_index(directory) is not None  # saved with the current schema

@@ -27,7 +27,9 @@ from test_lexical import (ROWS, test_build_keeps_each_chunks_filter_fields,  # n
                           test_filters_see_each_chunks_fields_by_position, test_queries_with_no_content_words_score_nothing,
                           test_search_returns_the_raw_bm25_scores_best_first, test_the_chunk_with_the_query_words_scores_highest,
                           test_the_context_line_is_searchable, test_unknown_names_are_names_no_chunk_contains,
-                          test_unknown_names_accept_prefixes_misspellings_and_spelled_acronyms)
+                          test_unknown_names_accept_prefixes_misspellings_and_spelled_acronyms,
+                          test_top_returns_the_best_chunks_the_filter_allows, test_scores_for_scores_just_the_given_chunks,
+                          test_source_values_are_the_distinct_sources)
 
 from ragkit.errors import ConfigError
 from ragkit.stores.lexical import (PostgresTarget, TantivyIndex, current_index, drop_index, load_index,

@@ -1,44 +1,67 @@
-"""Filters as the two sides of retrieval need them: a Chroma ``where`` clause and a BM25 mask.
+"""Filters as the two sides of retrieval need them: a Chroma ``where`` clause and a lexical filter.
 
-Both are computed from the same :class:`~ragkit.models.Filters` and the lexical index's per-chunk
-fields, so the dense and the lexical side always agree on what is allowed.
+Both are computed from the same :class:`~ragkit.models.Filters` and the lexical index's distinct
+source values, so the dense and the lexical side always agree on what is allowed. Source
+patterns (globs over the relative path or the file name, :func:`~ragkit.models.source_matches`)
+are resolved to the exact source values they match, once per snapshot and pattern set (the
+last few are kept), never by looking at every chunk.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Sequence
 
 import numpy as np
 
 from ragkit.models import Filters, source_matches
-from ragkit.stores.lexical import LexicalIndex
+from ragkit.stores.lexical import LexicalReader
+from ragkit.stores.lexical.base import ChunkFilter
 
 
-def allowed_sources(filters: Filters, index: LexicalIndex) -> set[str]:
-    return {s for s in set(index.sources.tolist()) if source_matches(s, filters.sources)}
+def allowed_sources(filters: Filters, index: LexicalReader) -> frozenset[str]:
+    """The index's source values that ``filters.sources`` match."""
+    values = index.source_values()
+    patterns = tuple(filters.sources)
+    key = (id(values), patterns)
+    with _LOCK:
+        cached = _RESOLVED.get(key)
+    if cached is not None and cached[0] is values:
+        return cached[1]
+    allowed = frozenset(value for value in values if source_matches(value, patterns))
+    with _LOCK:
+        if len(_RESOLVED) >= _KEPT:
+            del _RESOLVED[next(iter(_RESOLVED))]
+        _RESOLVED[key] = (values, allowed)
+    return allowed
 
 
-def lexical_mask(filters: Filters, index: LexicalIndex) -> np.ndarray | None:
-    """A boolean mask over the index's chunks, or None when nothing is filtered."""
+#: (id of a snapshot's source list, patterns) -> (that list, the sources allowed): a snapshot
+#: returns the same list object every time, and the entry keeps it alive so the id stays its own
+_RESOLVED: dict[tuple[int, tuple[str, ...]], tuple[Sequence[str], frozenset[str]]] = {}
+_LOCK = threading.Lock()
+_KEPT = 4
+
+
+def chunk_filter(filters: Filters, index: LexicalReader) -> ChunkFilter | None:
+    """What the lexical side passes to the index (exact values), or None when nothing is filtered."""
     if not filters.active:
         return None
-    mask = np.ones(len(index), dtype=bool)
-    if filters.sources:
-        allowed = allowed_sources(filters, index)
-        mask &= np.fromiter((s in allowed for s in index.sources), dtype=bool, count=len(mask))
-    if filters.paths is not None:
-        paths = set(filters.paths)
-        mask &= np.fromiter((p in paths for p in index.paths), dtype=bool, count=len(mask))
-    if filters.file_types:
-        mask &= np.isin(index.file_types, list(filters.file_types))
-    if filters.page_min is not None:
-        mask &= index.pages >= filters.page_min
-    if filters.page_max is not None:
-        mask &= (index.pages <= filters.page_max) & (index.pages >= 0)
-    return mask
+    return ChunkFilter(
+        sources=allowed_sources(filters, index) if filters.sources else None,
+        paths=frozenset(filters.paths) if filters.paths is not None else None,
+        file_types=frozenset(filters.file_types) if filters.file_types else None,
+        page_min=filters.page_min, page_max=filters.page_max)
 
 
-def chroma_where(filters: Filters, index: LexicalIndex) -> dict[str, Any] | None:
+def lexical_mask(filters: Filters, index: LexicalReader) -> np.ndarray | None:
+    """A boolean mask over the index's chunk positions, or None when nothing is filtered: for the
+    dense view only (document-level evidence), which reads every chunk's fields."""
+    where = chunk_filter(filters, index)
+    return None if where is None else where.mask(index.sources, index.paths, index.file_types, index.pages)
+
+
+def chroma_where(filters: Filters, index: LexicalReader) -> dict[str, Any] | None:
     """The same restriction as a Chroma metadata filter."""
     clauses: list[dict[str, Any]] = []
     if filters.sources:

@@ -1,8 +1,10 @@
 """Hybrid retrieval as a chain of small steps over one :class:`~ragkit.models.SearchRequest`.
 
-1. candidates: dense top-``pool`` from Chroma and BM25 top-``pool`` (filters on both sides);
-2. complete: every candidate gets a score on both sides (BM25 scores exist for every chunk;
-   dense similarities of BM25-only candidates come from their stored vectors);
+1. candidates: dense top-``pool`` from Chroma and BM25 top-``pool`` (filters on both sides, the
+   lexical one pushed down into the index: its cost follows the matches, not the collection);
+2. complete: every candidate gets a score on both sides (BM25 scores of dense-only candidates
+   from one index lookup restricted to them; dense similarities of BM25-only candidates from
+   their stored vectors);
 3. fuse (:mod:`ragkit.query.fusion`): convex combination of min-max normalised scores, or RRF;
 4. rerank (:mod:`ragkit.query.rerank`): an optional second-stage scorer over the fused top;
 5. diversify (MMR, optional) and cut to ``k``;
@@ -22,12 +24,13 @@ import numpy as np
 from ragkit.embedders.base import embed_queries
 from ragkit.models import Filters, SearchHit, SearchRequest, SearchResult
 from ragkit.query import calibration, fusion
-from ragkit.query.filters import chroma_where, lexical_mask
+from ragkit.query.filters import chroma_where, chunk_filter, lexical_mask
 from ragkit.query.scope import infer_scope
 from ragkit.models import contextual_text
 from ragkit.rerankers.base import Candidate, NoReranker, Reranker
 from ragkit.stores.chroma import ChromaStore
-from ragkit.stores.lexical import LexicalIndex
+from ragkit.stores.lexical import LexicalReader
+from ragkit.stores.lexical.base import ChunkFilter
 
 ChunkLookup = Callable[[Sequence[str]], dict[str, tuple[str, dict]]]
 
@@ -50,7 +53,7 @@ class _Candidates:
 class Retriever:
     """Stateless apart from its stores: safe to call from many threads at once."""
 
-    def __init__(self, *, store: ChromaStore, lexical: Callable[[], LexicalIndex], embedder,
+    def __init__(self, *, store: ChromaStore, lexical: Callable[[], LexicalReader], embedder,
                  chunk_lookup: ChunkLookup, reranker: Reranker | None = None,
                  document_labels: Callable[[], dict[str, str]] | None = None) -> None:
         """``lexical()`` returns the current BM25 index (it may change between calls as ingestion
@@ -85,17 +88,22 @@ class Retriever:
             self._labels = (generation, labels)
         return labels
 
-    def _search(self, request: SearchRequest, index: LexicalIndex) -> SearchResult:
+    def _search(self, request: SearchRequest, index: LexicalReader) -> SearchResult:
         timings: dict[str, float] = {}
         found = _Candidates()
         if request.mode in ("hybrid", "dense"):
             self._dense(request, index, found, timings)
-        bm25_all = self._lexical(request, index, found, timings) if request.mode in ("hybrid", "bm25") else None
+        lexical = request.mode in ("hybrid", "bm25")
+        where = chunk_filter(request.filters, index) if lexical else None
+        if lexical:
+            self._lexical(request, index, where, found, timings)
 
         t = time.perf_counter()
-        self._complete(request, index, found, bm25_all)
+        if lexical:
+            self._complete_lexical(request, index, where, found)
+        self._complete(request, found)
         scores = self._fuse(request, found)
-        if request.doc_weight > 0 and request.mode == "hybrid" and bm25_all is not None and bm25_all.size:
+        if request.doc_weight > 0 and request.mode == "hybrid" and len(index):
             scores = self._with_documents(request, index, scores)
         ranked = fusion.rank(scores)
         timings["fuse"] = time.perf_counter() - t
@@ -114,7 +122,7 @@ class Retriever:
         return SearchResult(query=request.query, mode=request.mode, hits=hits, best_similarity=best, timings=timings)
 
     # -- steps ---------------------------------------------------------------------------
-    def _dense(self, request: SearchRequest, index: LexicalIndex, found: _Candidates, timings: dict) -> None:
+    def _dense(self, request: SearchRequest, index: LexicalReader, found: _Candidates, timings: dict) -> None:
         t = time.perf_counter()
         found.query_vector = embed_queries(self.embedder, [request.query])[0]
         timings["embed_query"] = time.perf_counter() - t
@@ -124,28 +132,28 @@ class Retriever:
             found.dense_ranked.append(hit.id)
         timings["dense"] = time.perf_counter() - t
 
-    def _lexical(self, request: SearchRequest, index: LexicalIndex, found: _Candidates, timings: dict) -> np.ndarray:
+    @staticmethod
+    def _lexical(request: SearchRequest, index: LexicalReader, where: ChunkFilter | None, found: _Candidates,
+                 timings: dict) -> None:
         t = time.perf_counter()
-        scores = index.scores(request.query)
-        mask = lexical_mask(request.filters, index)
-        if scores.size and mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        positive = np.flatnonzero(scores > 0) if scores.size else np.zeros(0, dtype=int)
-        if positive.size:
-            n = min(request.pool, positive.size)
-            top = positive[np.argpartition(-scores[positive], n - 1)[:n]]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            found.bm25_ranked = [index.ids[i] for i in top]
+        for chunk_id, score in index.top(request.query, request.pool, where):
+            found.bm25[chunk_id] = score
+            found.bm25_ranked.append(chunk_id)
         timings["bm25"] = time.perf_counter() - t
-        return scores
 
-    def _complete(self, request: SearchRequest, index: LexicalIndex, found: _Candidates,
-                  bm25_all: np.ndarray | None) -> None:
+    @staticmethod
+    def _complete_lexical(request: SearchRequest, index: LexicalReader, where: ChunkFilter | None,
+                          found: _Candidates) -> None:
+        """BM25 scores of the dense-only candidates (0 where the query or the filter misses them)."""
+        if not len(index):
+            return
+        missing = [i for i in found.union if i not in found.bm25]
+        scored = index.scores_for(request.query, missing, where) if missing else {}
+        for chunk_id in missing:
+            found.bm25[chunk_id] = scored.get(chunk_id, 0.0)
+
+    def _complete(self, request: SearchRequest, found: _Candidates) -> None:
         union = found.union
-        if bm25_all is not None and bm25_all.size:
-            for chunk_id in union:
-                position = index.position(chunk_id)
-                found.bm25[chunk_id] = float(bm25_all[position]) if position is not None else 0.0
         if found.query_vector is not None and request.mode == "hybrid":
             missing = [i for i in union if i not in found.dense]
             for chunk_id, vector in self.store.vectors(missing).items():
@@ -166,7 +174,7 @@ class Retriever:
         return fusion.convex(found.dense, found.bm25, found.union, alpha)
 
     @staticmethod
-    def _with_documents(request: SearchRequest, index: LexicalIndex, scores: dict[str, float]) -> dict[str, float]:
+    def _with_documents(request: SearchRequest, index: LexicalReader, scores: dict[str, float]) -> dict[str, float]:
         by_chunk = index.document_scores(request.query)
         mask = lexical_mask(request.filters, index)
         if mask is not None:

@@ -4,8 +4,9 @@ Local Chroma has no lexical search, so ragkit keeps its own index: English Snowb
 (PyStemmer) and stopwords, which measurably help BM25 on English text. The index is derived
 state, kept in step with the manifest's generation (:mod:`ragkit.stores.manifest`):
 
-* ``tantivy`` (default, :mod:`.tantivy_index`, :mod:`.tantivy_sync`): segments on disk, updated
-  file by file, so an ingest costs what it changes;
+* ``tantivy`` (default, :mod:`.tantivy_index`, :mod:`.tantivy_sync`, :mod:`.tantivy_layout`):
+  segments on disk, updated file by file, so an ingest costs what it changes, and queried with
+  the filter pushed down, so a query costs what it finds;
 * ``bm25s`` (:mod:`.bm25s_index`): rebuilt whole on every change; the comparison peer;
 * ``postgres`` (:mod:`.postgres_index`, :mod:`.postgres_sync`): postings in a PostgreSQL database
   shared by every replica of a deployment, scored by PostgreSQL, updated file by file.
@@ -24,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Literal, Union
 
 from ragkit.stores.lexical import bm25s_index, tantivy_index, tantivy_sync
-from ragkit.stores.lexical.base import LexicalReader
+from ragkit.stores.lexical.base import ChunkFilter, LexicalReader
 from ragkit.stores.lexical.bm25s_index import Bm25sIndex
 from ragkit.stores.lexical.postgres_schema import PostgresTarget
 from ragkit.stores.lexical.tantivy_index import TantivyIndex
+from ragkit.stores.lexical.tantivy_layout import lock_path
 from ragkit.stores.lock import file_lock, is_locked
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +83,7 @@ def sync_index(manifest: "Manifest", directory: Path, changed: Collection[str] |
 
         return postgres_sync.sync(manifest, backend, changed)
     if backend == "bm25s":
-        with file_lock(tantivy_index.lock_path(directory)):
+        with file_lock(lock_path(directory)):
             index = Bm25sIndex.build(manifest.iter_chunks(), manifest.generation())
             index.save(_bm25s_dir(directory))
             return index
@@ -145,7 +147,7 @@ def drop_index(directory: Path, backend: Backend = DEFAULT_BACKEND) -> None:
 
 
 __all__ = [
-    "BACKENDS", "Backend", "Bm25sIndex", "DEFAULT_BACKEND", "FileBackend", "LexicalIndex", "LexicalReader",
-    "PostgresTarget", "TantivyIndex", "backend_for", "bm25s_index", "build_index", "current_index", "drop_index",
-    "load_index", "saved_generation", "sync_index",
+    "BACKENDS", "Backend", "Bm25sIndex", "ChunkFilter", "DEFAULT_BACKEND", "FileBackend", "LexicalIndex",
+    "LexicalReader", "PostgresTarget", "TantivyIndex", "backend_for", "bm25s_index", "build_index", "current_index",
+    "drop_index", "load_index", "saved_generation", "sync_index",
 ]

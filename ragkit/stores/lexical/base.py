@@ -1,16 +1,30 @@
 """What every lexical backend shares: the reader interface, row fields and the name check.
 
 The retriever, the filters and the refusal check read an index through :class:`LexicalReader`:
-one immutable snapshot of the collection's BM25 index at one manifest generation, whose chunks
-have positions ``0..len-1`` so that scores and per-chunk filter fields are parallel arrays.
-Backends differ in how they store and update the index, not in what a reader sees.
+one immutable snapshot of the collection's BM25 index at one manifest generation. A query reads
+it through three calls whose cost follows the result, not the collection:
+
+* :meth:`~LexicalReader.top`: the best ``k`` chunks by BM25 under a :class:`ChunkFilter`
+  (the filter pushed down into the engine);
+* :meth:`~LexicalReader.scores_for`: the BM25 scores of a few given chunks (the other side's
+  candidates);
+* :meth:`~LexicalReader.source_values`: the distinct ``source`` values, from which a query's
+  source patterns are resolved to exact values (:mod:`ragkit.query.filters`).
+
+The dense view (chunks at positions ``0..len-1``, scores and per-chunk fields as parallel
+arrays) stays for what needs every chunk: document-level evidence (``doc_weight``), tests and
+consistency checks. A backend that has no better way may answer :meth:`~LexicalReader.top` and
+:meth:`~LexicalReader.scores_for` from it with :func:`top_from_scores` and
+:func:`scores_from_dense`. Backends differ in how they store and update the index, not in what
+a reader sees.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -24,6 +38,50 @@ if TYPE_CHECKING:  # pragma: no cover
 Rows = Sequence[tuple[str, str, dict]]
 #: above this many files to (re)index, read the manifest's chunks in one pass instead of per file
 BULK_FILES = 200
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    """Which chunks a query may return, as exact values (None: that field is not restricted).
+
+    Source patterns are already resolved to the source values they match, so a backend needs
+    only equality and a page range. Pages: a chunk without a page (-1) passes ``page_min``
+    only when ``page_min`` is below 0, and never passes ``page_max``: what the dense mask did."""
+
+    sources: frozenset[str] | None = None
+    paths: frozenset[str] | None = None
+    file_types: frozenset[str] | None = None
+    page_min: int | None = None
+    page_max: int | None = None
+
+    def mask(self, sources: np.ndarray, paths: np.ndarray, file_types: np.ndarray, pages: np.ndarray) -> np.ndarray:
+        """The filter over per-chunk field arrays (the dense fallback)."""
+        mask = np.ones(len(pages), dtype=bool)
+        for allowed, values in ((self.sources, sources), (self.paths, paths), (self.file_types, file_types)):
+            if allowed is not None:
+                mask &= np.fromiter((v in allowed for v in values), dtype=bool, count=len(mask))
+        if self.page_min is not None:
+            mask &= pages >= self.page_min
+        if self.page_max is not None:
+            mask &= (pages <= self.page_max) & (pages >= 0)
+        return mask
+
+    def allows(self, source: str, path: str, file_type: str, page: int) -> bool:
+        """Does one chunk with these fields pass (page -1: none)? The mask, for a few chunks."""
+        if any(allowed is not None and value not in allowed
+               for allowed, value in ((self.sources, source), (self.paths, path), (self.file_types, file_type))):
+            return False
+        if self.page_min is not None and page < self.page_min:
+            return False
+        return self.page_max is None or 0 <= page <= self.page_max
+
+    @property
+    def page_range(self) -> tuple[int, int | None] | None:
+        """(lowest, highest or None) page allowed, or None when pages are not restricted."""
+        if self.page_min is None and self.page_max is None:
+            return None
+        low = self.page_min if self.page_min is not None else 0
+        return (max(low, 0), self.page_max) if self.page_max is not None else (low, None)
 
 
 class LexicalReader(Protocol):
@@ -47,6 +105,17 @@ class LexicalReader(Protocol):
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best chunks by raw BM25 score, best first, as (chunk id, score)."""
+
+    def top(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best chunks by raw BM25 score among those ``where`` allows, best first, as
+        (chunk id, score); only chunks with a score above 0. Ties may come in any order."""
+
+    def scores_for(self, query: str, chunk_ids: Sequence[str], where: ChunkFilter | None = None) -> dict[str, float]:
+        """Raw BM25 score of each of ``chunk_ids`` that ``where`` allows and the query matches
+        (absent: 0). The same values as :meth:`scores` gives those chunks."""
+
+    def source_values(self) -> Sequence[str]:
+        """The distinct ``source`` values of the live chunks (read once per snapshot)."""
 
     def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]: ...
 
@@ -124,13 +193,39 @@ def _tokenize(pending: list[tuple[str, Rows]]) -> Iterator[tuple[str, Rows, list
 
 
 def top_k(ids: Sequence[str], scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+    """The ``k`` best positive scores of a dense array, best first, as (id, score). Equal scores go
+    by position, lowest first, also where they straddle the cut: the order tantivy's top-k
+    keeps (by document address), so the dense fallback and a search engine agree on ties."""
     positive = np.flatnonzero(scores > 0)
     if not positive.size or k <= 0:
         return []
     n = min(k, positive.size)
-    best = positive[np.argpartition(-scores[positive], n - 1)[:n]]
-    best = best[np.argsort(-scores[best], kind="stable")]
+    values = scores[positive]
+    cut = np.partition(values, positive.size - n)[positive.size - n]  # the n-th best score
+    above = positive[values > cut]
+    best = np.concatenate([above, positive[values == cut][: n - above.size]])
+    best = best[np.lexsort((best, -scores[best]))]
     return [(ids[int(i)], float(scores[i])) for i in best]
+
+
+def top_from_scores(ids: Sequence[str], scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+    """:meth:`LexicalReader.top` from a dense score array and an optional mask over the same
+    positions (:meth:`ChunkFilter.mask`): the fallback of a backend that scores every chunk."""
+    if allowed is not None and scores.size:
+        scores = np.where(allowed, scores, 0.0)
+    return top_k(ids, scores, k)
+
+
+def scores_from_dense(position: Callable[[str], int | None], scores: np.ndarray, chunk_ids: Sequence[str],
+                      allowed: np.ndarray | None = None) -> dict[str, float]:
+    """:meth:`LexicalReader.scores_for` from a dense score array: each id's score at
+    ``position(id)``, left out when the id is unknown, masked out or scored 0."""
+    found: dict[str, float] = {}
+    for chunk_id in chunk_ids:
+        i = position(chunk_id)
+        if i is not None and (allowed is None or allowed[i]) and scores[i] > 0:
+            found[chunk_id] = float(scores[i])
+    return found
 
 
 class Vocabulary:

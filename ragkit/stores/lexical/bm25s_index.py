@@ -18,7 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ragkit.stores.lexical.base import Vocabulary, chunk_fields, indexed_text, read_generation, top_k
+from ragkit.stores.lexical.base import (ChunkFilter, Vocabulary, chunk_fields, indexed_text, read_generation,
+                                        scores_from_dense, top_from_scores, top_k)
 from ragkit.text import content_terms, tokenize
 
 META_FILE = "ragkit_meta.json"
@@ -36,6 +37,7 @@ class Bm25sIndex:
         self._documents = documents
         self.doc_of = doc_of if doc_of is not None else np.zeros(len(ids), dtype=np.int64)
         self._vocabulary: Vocabulary | None = None
+        self._sources: list[str] | None = None
         self.ids = ids
         self.sources = np.asarray(sources, dtype=object)
         self.paths = np.asarray(paths, dtype=object)
@@ -132,6 +134,21 @@ class Bm25sIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         return top_k(self.ids, self.scores(query), k)
+
+    def top(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[str, float]]:
+        """The dense fallback: every chunk scored, then masked (this backend holds the arrays anyway)."""
+        return top_from_scores(self.ids, self.scores(query), k, self._mask(where))
+
+    def scores_for(self, query: str, chunk_ids: Sequence[str], where: ChunkFilter | None = None) -> dict[str, float]:
+        return scores_from_dense(self._position.get, self.scores(query), chunk_ids, self._mask(where))
+
+    def source_values(self) -> Sequence[str]:
+        if self._sources is None:
+            self._sources = sorted(set(self.sources.tolist()))
+        return self._sources
+
+    def _mask(self, where: ChunkFilter | None) -> np.ndarray | None:
+        return None if where is None else where.mask(self.sources, self.paths, self.file_types, self.pages)
 
     def _score(self, retriever, query: str) -> np.ndarray | None:
         """The retriever's score per indexed row, or None when there is nothing to score."""

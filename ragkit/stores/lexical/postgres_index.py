@@ -18,14 +18,15 @@ reader as soon as the manifest's generation moves, so only a reader held aside l
 
 BM25 is tantivy's: idf = ln(1 + (N - n + 0.5) / (n + 0.5)), k1 = 1.2, b = 0.75, with exact
 lengths (tantivy rounds long ones to one byte), summed in SQL over the query's terms, a repeated
-term counting as often as it is repeated. ``search`` ranks in SQL and reads nothing else.
+term counting as often as it is repeated. ``search``, ``top`` and ``scores_for`` rank in SQL (the
+filter joined in) and read nothing else.
 
 Dense per-position arrays (``scores``, ``ids`` and the filter fields) need the collection's
 chunk list: it is read once per reader, when first asked for, in (chunk key) order. At 1M chunks
 (10,000 files) that is one pass over ``lexical_chunks`` and ``lexical_files``: 3.4 to 7.4 s on 2
 busy cores and about 310 MB more resident memory (bench/bench_lexical_postgres.py; chunk ids as
 strings, the id-to-position map, int64 and object arrays). It is paid once per generation and process: every
-thread shares the current reader. ``search`` needs none of it.
+thread shares the current reader. A query (``top``, ``scores_for``) needs none of it.
 
 Queries read only the postings index (an index-only scan) once the table's visibility map is set,
 which autovacuum does after a bulk load; until then each posting also costs a heap fetch.
@@ -41,7 +42,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ragkit.stores.lexical.base import Vocabulary
+from ragkit.stores.lexical.base import ChunkFilter, Vocabulary
 from ragkit.stores.lexical.postgres_schema import B, K1, PostgresTarget, engines
 from ragkit.text import content_terms
 
@@ -68,6 +69,15 @@ SELECT h.file_id, sum(w.weight * h.tf / (h.tf + {_NORM.format(length="f.tokens")
 FROM hits h JOIN w ON w.term = h.term JOIN lexical_files f ON f.id = h.file_id
 GROUP BY h.file_id"""
 STATE = "SELECT id, generation, chunks, files, tokens FROM lexical_collections WHERE name = %s"
+#: chunk scores under a filter (``{where}``: conditions on the chunk ``c`` and its file ``f``)
+SCORES_WHERE = _WEIGHTS.format(count="chunks") + f"""
+SELECT t.chunk, c.chunk_id, sum(w.weight * t.tf / (t.tf + {_NORM.format(length="t.tokens")})) AS score
+FROM w JOIN lexical_terms t ON t.collection_id = %(c)s AND t.term = w.term
+JOIN lexical_chunks c ON c.id = t.chunk JOIN lexical_files f ON f.id = t.file_id
+WHERE {{where}}
+GROUP BY t.chunk, c.chunk_id"""
+TOP_WHERE = "SELECT chunk_id, score, chunk FROM ({scores} ORDER BY score DESC, t.chunk LIMIT %(k)s) s"
+CHOSEN_WHERE = "SELECT chunk_id, score FROM ({scores}) s"
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class PostgresIndex:
         self._files: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
         self._positions: dict[str, int] | None = None
         self._vocabulary: Vocabulary | None = None
+        self._sources: list[str] | None = None
 
     def __len__(self) -> int:
         return self._state.chunks
@@ -255,6 +266,39 @@ class PostgresIndex:
         best = sorted(self._read(TOP_CHUNKS, self._chunk_params(terms, k=k), 3), key=lambda row: (-row[1], row[2]))
         return [(chunk_id, float(np.float32(score))) for chunk_id, score, _ in best if score > 0]
 
+    def top(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best chunks ``where`` allows, best first: the filter joined in SQL."""
+        if where is None:
+            return self.search(query, k)
+        terms = self._terms(query)
+        found = _conditions(where)
+        if not terms or k <= 0 or found is None:
+            return []
+        conditions, params = found
+        sql = TOP_WHERE.format(scores=SCORES_WHERE.format(where=conditions))
+        best = sorted(self._read(sql, self._chunk_params(terms, k=k, **params), 3), key=lambda row: (-row[1], row[2]))
+        return [(chunk_id, float(np.float32(score))) for chunk_id, score, _ in best if score > 0]
+
+    def scores_for(self, query: str, chunk_ids: Sequence[str], where: ChunkFilter | None = None) -> dict[str, float]:
+        """BM25 of just these chunks: the postings of the query's terms joined to them in SQL."""
+        terms = self._terms(query)
+        found = _conditions(where or ChunkFilter())
+        wanted = list(dict.fromkeys(chunk_ids))
+        if not terms or not wanted or found is None:
+            return {}
+        conditions, params = found
+        sql = CHOSEN_WHERE.format(scores=SCORES_WHERE.format(
+            where=f"{conditions} AND c.chunk_id IN (SELECT unnest(%(chosen)s::text[]))"))
+        rows = self._read(sql, self._chunk_params(terms, chosen=wanted, **params), 2)
+        return {chunk_id: float(np.float32(score)) for chunk_id, score in rows if score > 0}
+
+    def source_values(self) -> Sequence[str]:
+        """Distinct sources of the indexed files, read once per reader."""
+        if self._sources is None:
+            rows = self._read("SELECT DISTINCT source FROM lexical_files WHERE collection_id = %(c)s", {}, 1)
+            self._sources = sorted(source for (source,) in rows)
+        return self._sources
+
     def unknown_names(self, text: str, passages: Sequence[str] = ()) -> list[str]:
         if not len(self):
             return []
@@ -262,6 +306,27 @@ class PostgresIndex:
             rows = self._read("SELECT term FROM lexical_vocabulary WHERE collection_id = %(c)s", {}, 1)
             self._vocabulary = Vocabulary(term for (term,) in rows)
         return self._vocabulary.unknown_names(text, passages)
+
+
+def _conditions(where: ChunkFilter) -> tuple[str, dict[str, Any]] | None:
+    """``where`` as SQL conditions on chunk ``c`` and file ``f`` with their parameters; None when
+    nothing can match. Value sets are joined as arrays (a hashed semi-join, however many)."""
+    conditions, params = ["TRUE"], {}
+    for column, allowed in (("source", where.sources), ("path", where.paths), ("file_type", where.file_types)):
+        if allowed is None:
+            continue
+        if not allowed:
+            return None
+        conditions.append(f"f.{column} IN (SELECT unnest(%(f_{column})s::text[]))")
+        params[f"f_{column}"] = sorted(allowed)
+    pages = where.page_range
+    if pages is not None:
+        conditions.append("c.page >= %(page_low)s")
+        params["page_low"] = pages[0]
+        if pages[1] is not None:
+            conditions.append("c.page <= %(page_high)s")
+            params["page_high"] = pages[1]
+    return " AND ".join(conditions), params
 
 
 def _rows(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

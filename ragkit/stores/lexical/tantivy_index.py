@@ -1,23 +1,19 @@
 """The tantivy backend's reader: one searcher snapshot per manifest generation.
 
-Two tantivy indexes live in the collection's BM25 directory: ``chunks`` (one document per chunk)
-and ``documents`` (one per file, all its chunks' words), kept apart so that each has its own BM25
-statistics (document count, average length), as the chunk and document rankers always had.
-Both are written by :mod:`ragkit.stores.lexical.tantivy_sync`; the ``generation`` file beside
-them names the manifest generation they match and is written only after both commits.
+The indexes are written by :mod:`ragkit.stores.lexical.tantivy_sync` in the layout of
+:mod:`ragkit.stores.lexical.tantivy_layout`. Scores are tantivy's BM25 (k1=1.2, b=0.75), raw and
+unnormalised.
 
-Text is tokenized by ragkit (:func:`ragkit.text.tokenize`: stopwords, Snowball stems) and indexed
-as space-separated stems under tantivy's whitespace tokenizer, so BM25 statistics count the same
-terms the bm25s index counted. Scores are tantivy's BM25 (k1=1.2, b=0.75), raw and unnormalised.
-
-A snapshot numbers its live chunks ``0..len-1`` in (segment, doc) order; scores and the filter
-fields are arrays over those positions. Only positions and fast fields are read when a snapshot
-opens; stored ids, and the per-file fields filters need, are read when first asked for.
+A query costs what it finds: :meth:`TantivyIndex.top` and :meth:`TantivyIndex.scores_for` are
+one tantivy search each, the filter a clause of it (chunks carry their source, file type, path
+and page). Opening a snapshot reads nothing per chunk. The dense view (live chunks numbered
+``0..len-1`` in (segment, doc) order, scores and filter fields as arrays over those positions)
+is built when first asked for, by document-level evidence, tests and consistency checks.
 """
 
 from __future__ import annotations
 
-import hashlib
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -25,54 +21,16 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tantivy
 
-from ragkit.stores.lexical.base import Rows, Vocabulary, chunk_fields, read_generation, tokenized
+from ragkit.stores.lexical.base import ChunkFilter, Vocabulary, read_generation, tokenized
+from ragkit.stores.lexical.tantivy_layout import (CHUNKS, DOCUMENTS, GENERATION_FILE, chunk_documents, chunk_schema,
+                                                  document_schema, indexes, lock_path, schema_current)
 from ragkit.stores.lock import file_lock
 from ragkit.text import content_terms
 
-GENERATION_FILE = "tantivy-generation"
-CHUNKS, DOCUMENTS = "chunks", "documents"
 #: first search size; a query matching more chunks is searched again with room for all of them
 _FIRST_LIMIT = 1024
-
-
-def chunk_schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("path", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
-    builder.add_integer_field("doc_key", fast=True)
-    builder.add_integer_field("page", fast=True)
-    return builder.build()
-
-
-def document_schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
-    builder.add_integer_field("doc_key", stored=True, fast=True)
-    builder.add_text_field("source", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("file_type", stored=True, tokenizer_name="raw", index_option="basic")
-    #: what the file's manifest row said when it was indexed; a different one means re-index it
-    builder.add_text_field("stamp", stored=True, tokenizer_name="raw", index_option="basic")
-    return builder.build()
-
-
-def doc_key(path: str) -> int:
-    """A file's number in both indexes (chunks carry it as a fast field): 64 bits of its path's hash."""
-    return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                          "big", signed=True)
-
-
-def chunk_documents(path: str, stamp: str, rows: Rows, token_lists: list[list[str]]) -> Iterator[tuple[str, tantivy.Document]]:
-    """The tantivy documents of one file: ("chunks", one per chunk) then ("documents", one)."""
-    key = doc_key(path)
-    source, file_type = "", ""
-    for (chunk_id, _, meta), tokens in zip(rows, token_lists):
-        source, _, file_type, page = chunk_fields(meta)
-        yield CHUNKS, tantivy.Document(id=chunk_id, path=path, body=" ".join(tokens), doc_key=key, page=page)
-    words = " ".join(token for tokens in token_lists for token in tokens)
-    yield DOCUMENTS, tantivy.Document(path=path, body=words, doc_key=key, source=source, file_type=file_type,
-                                      stamp=stamp)
+#: compiled filters kept per snapshot
+_KEPT_FILTERS = 8
 
 
 def _address_key(address: tantivy.DocAddress) -> int:
@@ -84,6 +42,22 @@ def _all(searcher: tantivy.Searcher) -> list[tantivy.DocAddress]:
         return []
     hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
     return [address for _, address in hits]
+
+
+def _filter_fields(stored: tantivy.Document) -> tuple[str, str, str, int]:
+    """A chunk's (source, path, file type, page or -1) from its stored fields."""
+    page = stored.get_first("page")
+    return (stored.get_first("source") or "", stored.get_first("path") or "", stored.get_first("file_type") or "",
+            -1 if page is None else int(page))
+
+
+def _with(query: tantivy.Query, clauses: list[tantivy.Query]) -> tantivy.Query:
+    """``query`` restricted to documents every clause matches, scored by ``query`` alone (the
+    clauses score 0, so a score is the same float with or without a filter)."""
+    if not clauses:
+        return query
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, query)] + [
+        (tantivy.Occur.Must, tantivy.Query.const_score_query(clause, 0.0)) for clause in clauses])
 
 
 class _StoredIds(Sequence[str]):
@@ -126,16 +100,33 @@ class TantivyIndex:
         self._document_schema = documents.schema
         self._searcher = chunks.searcher()
         self._documents = documents.searcher()
+        self._vocabulary: Vocabulary | None = None
+        self._sources: list[str] | None = None
+        self._compiled: dict[ChunkFilter, list[tantivy.Query] | None] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._searcher.num_docs
+
+    @cached_property
+    def _positions(self) -> tuple[np.ndarray, list[tantivy.DocAddress]]:
+        """(sorted address keys, addresses) of every live chunk: the dense view's numbering."""
         addresses = _all(self._searcher)
         keys = np.fromiter((_address_key(a) for a in addresses), dtype=np.int64, count=len(addresses))
         order = np.argsort(keys, kind="stable")
-        self._keys = keys[order]
-        self._addresses = [addresses[i] for i in order]
-        self.ids = _StoredIds(self._searcher, self._addresses)
-        self._vocabulary: Vocabulary | None = None
+        return keys[order], [addresses[i] for i in order]
 
-    def __len__(self) -> int:
-        return len(self._addresses)
+    @property
+    def _keys(self) -> np.ndarray:
+        return self._positions[0]
+
+    @property
+    def _addresses(self) -> list[tantivy.DocAddress]:
+        return self._positions[1]
+
+    @cached_property
+    def ids(self) -> Sequence[str]:  # type: ignore[override]
+        return _StoredIds(self._searcher, self._addresses)
 
     # -- in memory, from rows (tests and evaluations) ----------------------------------------
     @classmethod
@@ -249,6 +240,68 @@ class TantivyIndex:
         hits = self._searcher.search(parsed, limit=k, count=False).hits
         return [(self._searcher.doc(a).get_first("id"), float(score)) for score, a in hits if score > 0]
 
+    def top(self, query: str, k: int, where: ChunkFilter | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best chunks ``where`` allows, best first: one search, the filter inside it."""
+        parsed = self._query(self._schema, query)
+        clauses = self._clauses(where)
+        if parsed is None or clauses is None or k <= 0:
+            return []
+        hits = self._searcher.search(_with(parsed, clauses), limit=k, count=False).hits
+        return [(self._searcher.doc(a).get_first("id"), float(score)) for score, a in hits if score > 0]
+
+    def scores_for(self, query: str, chunk_ids: Sequence[str], where: ChunkFilter | None = None) -> dict[str, float]:
+        """BM25 of just these chunks: the query restricted to their ids; ``where`` is checked on
+        the hits' stored fields (a filter clause would cost what the filter covers, not the hits)."""
+        wanted = list(dict.fromkeys(chunk_ids))
+        parsed = self._query(self._schema, query)
+        if parsed is None or not wanted:
+            return {}
+        ids = tantivy.Query.term_set_query(self._schema, "id", wanted)
+        hits = self._searcher.search(_with(parsed, [ids]), limit=len(wanted), count=False).hits
+        found: dict[str, float] = {}
+        for score, address in hits:
+            stored = self._searcher.doc(address)
+            if score > 0 and (where is None or where.allows(*_filter_fields(stored))):
+                found.setdefault(stored.get_first("id"), float(score))
+        return found
+
+    def source_values(self) -> Sequence[str]:
+        """Distinct sources of the live files, from the per-file index's term dictionary."""
+        if self._sources is None:
+            terms = self._documents.terms_with_prefix("source", "", filter_query=tantivy.Query.all_query()) \
+                if self._documents.num_docs else []
+            self._sources = sorted(term for term, count in terms if count > 0)
+        return self._sources
+
+    def _clauses(self, where: ChunkFilter | None) -> list[tantivy.Query] | None:
+        """The filter as queries every result must match; None when nothing can match. The last
+        few are kept: a scope's thousands of paths are the same query after query."""
+        if where is None:
+            return []
+        with self._lock:
+            known = where in self._compiled
+            clauses = self._compiled.get(where)
+        if not known:
+            clauses = self._compile(where)
+            with self._lock:
+                if len(self._compiled) >= _KEPT_FILTERS:
+                    del self._compiled[next(iter(self._compiled))]
+                self._compiled[where] = clauses
+        return None if clauses is None else list(clauses)
+
+    def _compile(self, where: ChunkFilter) -> list[tantivy.Query] | None:
+        clauses = []
+        for name, allowed in (("source", where.sources), ("path", where.paths), ("file_type", where.file_types)):
+            if allowed is None:
+                continue
+            if not allowed:
+                return None
+            clauses.append(tantivy.Query.term_set_query(self._schema, name, list(allowed)))
+        pages = where.page_range
+        if pages is not None:
+            clauses.append(tantivy.Query.range_query(self._schema, "page", tantivy.FieldType.Integer, *pages))
+        return clauses
+
     def position(self, chunk_id: str) -> int | None:
         hits = self._searcher.search(tantivy.Query.term_query(self._schema, "id", chunk_id), limit=1, count=False).hits
         if not hits:
@@ -269,29 +322,14 @@ class TantivyIndex:
     # -- on disk ------------------------------------------------------------------------------
     @staticmethod
     def saved_generation(directory: Path) -> int | None:
-        """The manifest generation the saved index matches, without opening it."""
-        return read_generation(directory / GENERATION_FILE)
+        """The manifest generation the saved index matches, without opening it (None when it was
+        written with another schema version: it will be rebuilt)."""
+        return read_generation(directory / GENERATION_FILE) if schema_current(directory) else None
 
     @classmethod
     def load(cls, directory: Path) -> "TantivyIndex | None":
         """The saved index, or None when there is none."""
         return open_saved(directory)
-
-
-def lock_path(directory: Path) -> Path:
-    return directory.with_name(directory.name + ".lock")
-
-
-def indexes(directory: Path, create: bool) -> tuple[tantivy.Index, tantivy.Index] | None:
-    opened = []
-    for name, schema in ((CHUNKS, chunk_schema()), (DOCUMENTS, document_schema())):
-        path = directory / name
-        if not (path / "meta.json").exists():
-            if not create:
-                return None
-            path.mkdir(parents=True, exist_ok=True)
-        opened.append(tantivy.Index(schema, path=str(path), reuse=True))
-    return opened[0], opened[1]
 
 
 def open_saved(directory: Path, generation: int | None = None) -> TantivyIndex | None:

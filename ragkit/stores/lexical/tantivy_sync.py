@@ -16,15 +16,15 @@ index before and the other after a writer's commits.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection
 
 import tantivy
 
 from ragkit.stores.lexical.base import rows_of, stamp, tokenized
-from ragkit.stores.lexical.tantivy_index import (CHUNKS, DOCUMENTS, GENERATION_FILE, TantivyIndex, chunk_documents,
-                                                 indexes, lock_path, open_snapshot)
+from ragkit.stores.lexical.tantivy_index import TantivyIndex, open_snapshot
+from ragkit.stores.lexical.tantivy_layout import (CHUNKS, DOCUMENTS, GENERATION_FILE, chunk_documents, indexes,
+                                                  lock_path, write_number)
 from ragkit.stores.lock import file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,10 +88,4 @@ def _write(manifest: "Manifest", chunks: tantivy.Index, documents: tantivy.Index
 
 
 def _write_generation(directory: Path, generation: int) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f"{GENERATION_FILE}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        handle.write(str(generation))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, directory / GENERATION_FILE)
+    write_number(directory / GENERATION_FILE, generation)
