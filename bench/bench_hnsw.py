@@ -30,7 +30,7 @@ import numpy as np
 from bench_scale import documents, queries, sentences
 from common import WORK, fresh_dir, machine, peak_rss_mb, percentiles, write_result
 
-EF_SEARCH = (10, 25, 50, 100, 200)
+EF_SEARCH = (10, 25, 50, 100, 200, 400, 800, 1600)
 POOL = 50
 BATCH = 5000
 
@@ -167,10 +167,25 @@ def probe(size: int, ef: int) -> dict:
             "query_peak_rss_mb": peak_rss_mb()}
 
 
+def previous_build(size: int) -> dict | None:
+    """The build figures of ``size`` from the last results file, when its collection still exists."""
+    from common import RESULTS
+
+    path = RESULTS / "hnsw.json"
+    if not path.exists() or not (WORK / f"hnsw-{size}").exists():
+        return None
+    for run in json.loads(path.read_text()).get("runs", []):
+        if run.get("size") == size and "insert_s" in run:
+            return {k: run[k] for k in ("size", "insert_s", "vectors_per_s", "disk_mb", "build_peak_rss_mb") if k in run}
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--probe-only", action="store_true", help="keep each size's built collection (and its "
+                        "build figures in bench/results/hnsw.json) and probe it again")
     args = parser.parse_args()
     if args.one:
         stage, size, ef = args.one.split(":")
@@ -182,7 +197,12 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         exact_floors(size)
         run: dict = {"probes": []}
-        stages = [("build", 0)] + [(stage, ef) for ef in EF_SEARCH for stage in ("set", "probe")]
+        stages = [(stage, ef) for ef in EF_SEARCH for stage in ("set", "probe")]
+        earlier = previous_build(size) if args.probe_only else None
+        if earlier is None:
+            stages.insert(0, ("build", 0))
+        else:
+            run.update(earlier)
         for stage, ef in stages:  # separate processes: each peak RSS is its own
             done = subprocess.run([sys.executable, __file__, "--one", f"{stage}:{size}:{ef}"], capture_output=True,
                                   text=True, cwd=Path(__file__).parent)

@@ -110,3 +110,41 @@ def test_empty_query_is_a_usage_error(halvard_kb):
 def test_answer_json_round_trip(halvard_kb):
     payload = json.loads(json.dumps(halvard_kb.ask("How many employees does Halvard have?").to_dict()))
     assert "84" in payload["answer"] and payload["citations"][0]["source"] == "employee-handbook.docx"
+
+
+@pytest.fixture(scope="module")
+def notes_kb(tmp_path_factory, embedder):
+    """600 one-chunk notes on a few recurring topics (more than the dense side's post-filter read)."""
+    from ragkit import KnowledgeBase
+    from ragkit.models import Record
+
+    topics = ["wind turbine blade icing", "river flood gauge readings", "orchard frost protection",
+              "harbour crane maintenance", "library book conservation", "bee colony winter losses"]
+    kb = KnowledgeBase(tmp_path_factory.mktemp("notes") / "kb", embedder=embedder)
+    kb.ingest_records([Record(f"n{i:03d}", f"Note {i} on {topics[i % len(topics)]}: observation {i * 7 % 13} "
+                                           f"recorded at station {i % 17}.", "") for i in range(600)])
+    yield kb
+    kb.close()
+
+
+@pytest.mark.parametrize("allowed", [
+    [f"record:n{i:03d}" for i in range(0, 600, 2)],  # permissive: found after an unfiltered search
+    [f"record:missing{i}" for i in range(250)] + ["record:n004", "record:n010", "record:n100"],  # selective
+])
+def test_a_long_path_filter_gives_what_the_filter_inside_the_store_gives(notes_kb, allowed):
+    """Many allowed paths are applied after the dense search (Chroma's $in costs per value); the
+    hits must be those of the filtered search, also when the filter is selective (fallback)."""
+    from ragkit.embedders.base import embed_queries
+    from ragkit.models import SearchRequest
+    from ragkit.query.filters import POSTFILTER_MIN_PATHS, chroma_where
+
+    assert len(allowed) > POSTFILTER_MIN_PATHS
+    request = SearchRequest(query="frost protection in the orchard", k=5, filters=Filters(paths=tuple(allowed)))
+    index = notes_kb.lexical_index()
+    vector = embed_queries(notes_kb.embedder, [request.query])[0]
+    got = notes_kb.retriever._dense_hits(request, index, vector)
+    expected = notes_kb.store.query(vector, request.pool, chroma_where(request.filters, index))
+    assert [h.id for h in got] == [h.id for h in expected]
+    assert got and all(h.metadata["path"] in allowed for h in got if h.metadata)
+    hits = notes_kb.search(request).hits
+    assert hits and all(hit.path in allowed for hit in hits)

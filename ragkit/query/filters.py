@@ -78,3 +78,27 @@ def chroma_where(filters: Filters, index: LexicalReader) -> dict[str, Any] | Non
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+#: above this many allowed paths the dense side filters after the search instead of inside it:
+#: Chroma's ``$in`` costs per listed value (10,000 paths: ~265 ms of a 300 ms query at 137k
+#: chunks, docs/benchmarks-scale.md), while an unfiltered search of a few hundred candidates costs
+#: a few milliseconds
+POSTFILTER_MIN_PATHS = 200
+#: how many unfiltered candidates per wanted one the dense side reads before it falls back to the
+#: filter inside Chroma (the fallback keeps the result exact for selective filters)
+POSTFILTER_FACTOR = 10
+
+
+def filter_after_search(filters: Filters) -> bool:
+    """Should the dense side search unfiltered and keep the allowed hits (many allowed paths)?"""
+    return filters.paths is not None and len(filters.paths) > POSTFILTER_MIN_PATHS
+
+
+def metadata_allowed(where: ChunkFilter, metadata: dict[str, Any] | None) -> bool:
+    """Does a chunk with this stored metadata pass ``where``? (page -1: the chunk has none)."""
+    meta = metadata or {}
+    page = meta.get("page")
+    return where.allows(meta.get("source", ""), meta.get("path", ""), meta.get("file_type", ""),
+                        int(page) if page is not None else -1)
+

@@ -24,7 +24,8 @@ import numpy as np
 from ragkit.embedders.base import embed_queries
 from ragkit.models import Filters, SearchHit, SearchRequest, SearchResult
 from ragkit.query import calibration, fusion
-from ragkit.query.filters import chroma_where, chunk_filter, lexical_mask
+from ragkit.query.filters import (POSTFILTER_FACTOR, chroma_where, chunk_filter, filter_after_search, lexical_mask,
+                                  metadata_allowed)
 from ragkit.query.scope import infer_scope
 from ragkit.models import contextual_text
 from ragkit.rerankers.base import Candidate, NoReranker, Reranker
@@ -127,10 +128,24 @@ class Retriever:
         found.query_vector = embed_queries(self.embedder, [request.query])[0]
         timings["embed_query"] = time.perf_counter() - t
         t = time.perf_counter()
-        for hit in self.store.query(found.query_vector, request.pool, chroma_where(request.filters, index)):
+        for hit in self._dense_hits(request, index, found.query_vector):
             found.dense[hit.id] = hit.similarity
             found.dense_ranked.append(hit.id)
         timings["dense"] = time.perf_counter() - t
+
+    def _dense_hits(self, request: SearchRequest, index: LexicalReader, vector: np.ndarray) -> list:
+        """The dense top ``pool`` under the filters. A filter listing many paths is applied to an
+        unfiltered search's hits (:func:`~ragkit.query.filters.filter_after_search`); when those
+        hold fewer than ``pool`` allowed chunks the search is redone with the filter inside, so
+        the result is the same either way."""
+        if filter_after_search(request.filters):
+            where = chunk_filter(request.filters, index)
+            fetch = request.pool * POSTFILTER_FACTOR
+            hits = self.store.query(vector, fetch, None, with_metadata=True)
+            kept = [h for h in hits if where is None or metadata_allowed(where, h.metadata)]
+            if len(kept) >= request.pool or len(hits) < fetch:
+                return kept[:request.pool]
+        return self.store.query(vector, request.pool, chroma_where(request.filters, index))
 
     @staticmethod
     def _lexical(request: SearchRequest, index: LexicalReader, where: ChunkFilter | None, found: _Candidates,

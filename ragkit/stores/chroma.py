@@ -24,6 +24,7 @@ EMBEDDER_KEY = "ragkit_embedder"
 class VectorHit:
     id: str
     similarity: float  # cosine similarity, 1 - Chroma's cosine distance
+    metadata: dict[str, Any] | None = None  # the chunk's metadata, when the query asked for it
 
 
 #: one Chroma client per location for the whole process (see :func:`_client`)
@@ -131,7 +132,8 @@ class ChromaStore:
                 return found
             offset += page
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None, *,
+              with_metadata: bool = False) -> list[VectorHit]:
         # Chroma 1.x answers n_results beyond the collection's size (and an empty collection)
         # with what it has; counting first cost a round trip per search.
         if k <= 0:
@@ -140,11 +142,12 @@ class ChromaStore:
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=k,
             where=where,
-            include=["distances"],
+            include=["distances", "metadatas"] if with_metadata else ["distances"],
         )
+        metadatas = result["metadatas"][0] if with_metadata else [None] * len(result["ids"][0])
         return [
-            VectorHit(id=i, similarity=1.0 - float(d))
-            for i, d in zip(result["ids"][0], result["distances"][0])
+            VectorHit(id=i, similarity=1.0 - float(d), metadata=m)
+            for i, d, m in zip(result["ids"][0], result["distances"][0], metadatas)
         ]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
