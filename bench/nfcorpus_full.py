@@ -90,10 +90,10 @@ def reranked(kbs: dict, gold: GoldSet, reranker, settings: list[tuple[str, int, 
     return rows
 
 
-def choose(dev: dict, name: str) -> tuple[int, float]:
+def choose(dev: dict, name: str, depths: tuple[int, ...] = DEPTHS) -> tuple[int, float]:
     """The (depth, weight) with the best dev nDCG@10; a shallower depth wins ties within 0.002
     (it costs proportionally less per query)."""
-    options = [(dev[rerank_label(name, d, w)]["ndcg@10"], d, w) for d in DEPTHS for w in WEIGHTS]
+    options = [(dev[rerank_label(name, d, w)]["ndcg@10"], d, w) for d in depths for w in WEIGHTS]
     best = max(v for v, _, _ in options)
     return min(((d, w) for v, d, w in options if v >= best - 0.002), key=lambda dw: (dw[0], -dw[1]))
 
@@ -101,7 +101,9 @@ def choose(dev: dict, name: str) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-queries", type=int, default=15)
+    parser.add_argument("--depths", default=",".join(map(str, DEPTHS)), help="rerank depths tried on dev")
     args = parser.parse_args()
+    depths = tuple(sorted({int(d) for d in args.depths.split(",")}, reverse=True))
     dev_set, test_set = load_beir(NF, "dev"), load_beir(NF, "test")
     records = [Record(i, text, title) for i, title, text in test_set.corpus]
 
@@ -117,14 +119,15 @@ def main() -> None:
     reranker = DiskCachedCrossEncoder()
     result["dev"] = first_stage(kbs, dev_set.gold, logger("dev"))
     result["dev"] |= reranked(kbs, dev_set.gold, reranker,
-                              [(n, d, w) for n in kbs for d in DEPTHS for w in WEIGHTS], logger("dev"))
-    result["chosen"] = {name: dict(zip(("depth", "weight"), choose(result["dev"], name))) for name in kbs}
+                              [(n, d, w) for n in kbs for d in depths for w in WEIGHTS], logger("dev"))
+    result["depths"] = list(depths)
+    result["chosen"] = {name: dict(zip(("depth", "weight"), choose(result["dev"], name, depths))) for name in kbs}
     print("chosen on dev", json.dumps(result["chosen"]), flush=True)
     result["test"] = first_stage(kbs, test_set.gold, logger("test"))
     test_settings = {(n, c["depth"], c["weight"]) for n, c in result["chosen"].items()} | {(n, 10, 2.0) for n in kbs}
     result["test"] |= reranked(kbs, test_set.gold, reranker, sorted(test_settings), logger("test"))
     questions = [item.question for item in test_set.gold.items[:: max(1, len(test_set.gold.items) // args.latency_queries)]]
-    result["cold_latency_ms"] = {name: cold_latency(kb, questions[: args.latency_queries], (0, 10, 20, 30))
+    result["cold_latency_ms"] = {name: cold_latency(kb, questions[: args.latency_queries], (0, *sorted(depths)))
                                  for name, kb in kbs.items()}
     print("cold latency", json.dumps(result["cold_latency_ms"]), flush=True)
     print(f"wrote {write_result('nfcorpus', result)}")

@@ -34,12 +34,27 @@ class DiskCachedCrossEncoder(CrossEncoderReranker):
     def __init__(self, path: Path = CACHE / "cross-encoder-scores.json", **kwargs) -> None:
         super().__init__(**kwargs)
         self.path = path
-        self.disk: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+        self.disk: dict[str, float] = {}
+        self._loaded_mtime = 0
         self._unsaved = 0
+        self._reload()
+
+    def _reload(self) -> None:
+        """Take in scores another run saved since this one last read the file."""
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime != self._loaded_mtime:
+            self.disk = {**json.loads(self.path.read_text()), **self.disk}
+            self._loaded_mtime = mtime
 
     def _score_pairs(self, query: str, passages: list[str]) -> list[float]:
         keys = [_key(query, p) for p in passages]
         missing = [i for i, k in enumerate(keys) if k not in self.disk]
+        if missing:
+            self._reload()
+            missing = [i for i, k in enumerate(keys) if k not in self.disk]
         if missing:
             fresh = super()._score_pairs(query, [passages[i] for i in missing])
             for i, value in zip(missing, fresh):
@@ -57,6 +72,7 @@ class DiskCachedCrossEncoder(CrossEncoderReranker):
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.disk))
         tmp.replace(self.path)
+        self._loaded_mtime = self.path.stat().st_mtime_ns
         self._unsaved = 0
 
 
