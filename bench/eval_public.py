@@ -13,7 +13,8 @@ Run with:  .venv/bin/python bench/eval_public.py [--sets halvard,hotpotqa,...] [
 ``--max-queries`` keeps at most N answerable questions per set (an even stride; unanswerable
 ones are all kept) when a full run is too slow for the machine; MMLongBench's refusal figures
 always use all 326 questions. ``--sweeps`` adds the fusion and top-k sweeps behind those
-defaults. The rerank rows and the evidence refusal need the ``bge`` extra (skipped with a note
+defaults; ``--update`` replaces only the given sets in bench/results/eval.json, so a slow set can
+run with a limit and the others whole. The rerank rows and the evidence refusal need the ``bge`` extra (skipped with a note
 without it); cross-encoder scores are kept in ``~/.cache/ragkit-eval`` (bench/rerank_cache.py).
 The follow-up rows (``followups``): HotpotQA follow-ups, hit@5 of the follow-up as made
 standalone over hit@5 of the question written out, offline and through a real ``ragkit serve``
@@ -27,7 +28,7 @@ import json
 import math
 import sys
 
-from common import ROOT, SHARED, WORK, write_result
+from common import RESULTS, ROOT, SHARED, WORK, write_result
 
 sys.path.insert(0, str(ROOT))
 
@@ -232,12 +233,15 @@ def main() -> None:
     parser.add_argument("--home", default=str(HOME), help="where the collections are built (reused when present)")
     parser.add_argument("--collections", default="q-{name}-ctx", help="collection name template")
     parser.add_argument("--sweeps", action="store_true", help="also the fusion and top-k sweeps")
+    parser.add_argument("--update", action="store_true",
+                        help="replace only these sets in bench/results/eval.json (e.g. a slow set with a limit)")
     args = parser.parse_args()
     selected = args.sets.split(",")
     runner = Runner(args.home, args.collections, args.max_queries, DEFAULTS.rerank_depth, args.sweeps)
     results: dict = {"default": {"mode": default_mode(), "embedder": DEFAULTS.embedder,
                                  "refusal_evidence": DEFAULTS.refusal_evidence, "rerank_depth": runner.depth},
-                     "max_queries": args.max_queries, "modes": {}, "refusal": {}, "fusion": {}, "top_k": {},
+                     "max_queries": {name: args.max_queries for name in selected},
+                     "modes": {}, "refusal": {}, "fusion": {}, "top_k": {},
                      "notes": [] if runner.reranker else ["rerank and evidence rows skipped: the bge extra is not installed"]}
     qa = qa_sets()
     for name in ("halvard", "hotpotqa", "xquad"):
@@ -249,9 +253,27 @@ def main() -> None:
         results["followups"] = run_followups(results["notes"])
     if "nfcorpus" in selected:
         run_nfcorpus(runner, results)
-    path = write_result("eval" if selected == DEFAULT_SETS.split(",") else "eval-" + "-".join(selected), results)
+    if args.update:
+        results = merged(json.loads((RESULTS / "eval.json").read_text()), results)
+    full = args.update or selected == DEFAULT_SETS.split(",")
+    path = write_result("eval" if full else "eval-" + "-".join(selected), results)
     print(table(results))
     print(f"wrote {path}")
+
+
+def merged(earlier: dict, update: dict) -> dict:
+    """``earlier`` with the sets of ``update`` replaced (rows of one set come from one run)."""
+    out = {key: value for key, value in earlier.items() if key not in ("benchmark", "machine", "when")}
+    for key in ("modes", "refusal", "fusion", "top_k"):
+        prefixes = tuple(update["max_queries"])
+        kept = {name: rows for name, rows in earlier.get(key, {}).items() if not name.startswith(prefixes)}
+        out[key] = kept | update[key]
+    out["max_queries"] = earlier.get("max_queries", {}) | update["max_queries"]
+    if "followups" in update:
+        out["followups"] = update["followups"]
+    out["notes"] = list(dict.fromkeys(earlier.get("notes", []) + update["notes"]))
+    out["default"] = update["default"]
+    return out
 
 
 def followups_missing() -> str | None:
