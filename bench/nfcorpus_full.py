@@ -13,7 +13,8 @@ Per-query latency: p50/p95 of the search over the run (the cross-encoder rows re
 scores there), and separately a cold run with a fresh reranker on ``--latency-queries`` test
 queries per depth. Writes bench/results/nfcorpus.json.
 
-Run with:  .venv/bin/python bench/nfcorpus_full.py   (about 30 minutes the first time on 2 cores)
+Run with:  .venv/bin/python bench/nfcorpus_full.py [--depths 20,10]   (about 90 minutes the first time on
+2 busy cores, 45 of them ingesting)
 """
 
 from __future__ import annotations
