@@ -125,6 +125,8 @@ def test_cross_encoder_setting_reaches_retrieval(halvard_kb):
     from ragkit.rerankers import make_reranker
 
     assert make_reranker(Settings(reranker="cross-encoder", rerank_depth=7)).depth == 7
+    # the reranker made without settings scores as many candidates as the setting's default
+    assert make_reranker(Settings(reranker="cross-encoder")).depth == CrossEncoderReranker().depth == 20
     kb = halvard_kb.view(reranker="cross-encoder", rerank_depth=5)
     result = kb.search("How long is the RG-1 rain gauge covered by warranty?", rerank=True)
     assert "rerank" in result.timings and result.hits
