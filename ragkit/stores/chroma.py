@@ -18,6 +18,11 @@ import numpy as np
 from ragkit.errors import ConfigError, EmbedderMismatchError, RagkitError
 
 EMBEDDER_KEY = "ragkit_embedder"
+#: candidates HNSW explores per search. Chosen by bench/bench_hnsw.py (recall@10 of ragkit's
+#: 50-candidate dense query against exact search, realistic vectors, 200 real questions): Chroma's
+#: default 100 gave 0.975 at 100k chunks but 0.795 at 1M; 800 gave 0.949 and 1,600 0.98 at 1M,
+#: at 1-3 ms a query (docs/benchmarks-scale.md). The graph's build settings stay Chroma's.
+HNSW_EF_SEARCH = 1600
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,10 @@ class ChromaStore:
         self._collection = self._client.get_or_create_collection(
             collection,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": {"space": "cosine", "ef_search": HNSW_EF_SEARCH}},
             metadata={EMBEDDER_KEY: embedder_id},
         )
+        _raise_ef_search(self._collection)
         built_by = (self._collection.metadata or {}).get(EMBEDDER_KEY)
         if built_by != embedder_id:
             setting = str(built_by).split(":", 1)[0]  # an embedder id starts with its setting value
@@ -155,6 +161,18 @@ class ChromaStore:
             return {}
         result = self._collection.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], result["embeddings"])}
+
+
+def _raise_ef_search(collection: Any) -> None:
+    """A collection made by an earlier ragkit searches with Chroma's default ``ef_search`` (100):
+    raise it. The setting is persisted; a process that opened the collection before keeps its
+    value until it opens it again (Chroma reads it when it loads the index)."""
+    try:
+        current = (collection.configuration or {}).get("hnsw", {}).get("ef_search")
+    except Exception:  # noqa: BLE001 - an older server without configurations: nothing to raise
+        return
+    if current is not None and current < HNSW_EF_SEARCH:
+        collection.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})
 
 
 def _clean(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,44 @@
+"""The Chroma store on a real persistent Chroma in a temp dir: HNSW search settings and the
+embedder guard."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import chromadb
+import numpy as np
+import pytest
+
+from ragkit.errors import EmbedderMismatchError
+from ragkit.stores.chroma import HNSW_EF_SEARCH, ChromaStore
+
+
+def _ef_search_in_a_new_process(path) -> int:
+    code = ("import chromadb, sys; c = chromadb.PersistentClient(path=sys.argv[1]).get_collection('notes'); "
+            "print(c.configuration['hnsw']['ef_search'])")
+    return int(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                              check=True).stdout.strip())
+
+
+def test_a_new_collection_searches_with_ragkits_ef_search(tmp_path):
+    store = ChromaStore(tmp_path / "chroma", "notes", "test-embedder")
+    vectors = np.eye(4, dtype=np.float32)
+    store.upsert(["a", "b", "c", "d"], vectors, ["A", "B", "C", "D"], [{"path": p} for p in "abcd"])
+    assert [h.id for h in store.query(vectors[2], 1)] == ["c"]
+    assert _ef_search_in_a_new_process(tmp_path / "chroma") == HNSW_EF_SEARCH
+
+
+def test_an_older_collection_gets_its_ef_search_raised(tmp_path):
+    old = chromadb.PersistentClient(path=str(tmp_path / "older"))
+    old.create_collection("notes", configuration={"hnsw": {"space": "cosine"}},
+                          metadata={"ragkit_embedder": "test-embedder"})
+    assert _ef_search_in_a_new_process(tmp_path / "older") == 100  # Chroma's default
+    ChromaStore(tmp_path / "older", "notes", "test-embedder")
+    assert _ef_search_in_a_new_process(tmp_path / "older") == HNSW_EF_SEARCH
+
+
+def test_another_embedders_collection_is_refused_with_what_to_do(tmp_path):
+    ChromaStore(tmp_path / "chroma", "notes", "minilm-onnx:v1")
+    with pytest.raises(EmbedderMismatchError, match="--collection NEW_NAME"):
+        ChromaStore(tmp_path / "chroma", "notes", "bge-onnx:v1")
