@@ -167,14 +167,19 @@ def probe(size: int, ef: int) -> dict:
             "query_peak_rss_mb": peak_rss_mb()}
 
 
-def previous_build(size: int) -> dict | None:
-    """The build figures of ``size`` from the last results file, when its collection still exists."""
+def previous_builds() -> list[dict]:
+    """The runs of the last results file (read before this run rewrites it)."""
     from common import RESULTS
 
     path = RESULTS / "hnsw.json"
-    if not path.exists() or not (WORK / f"hnsw-{size}").exists():
+    return json.loads(path.read_text()).get("runs", []) if path.exists() else []
+
+
+def previous_build(size: int, earlier: list[dict]) -> dict | None:
+    """The build figures of ``size`` among ``earlier`` runs, when its collection still exists."""
+    if not (WORK / f"hnsw-{size}").exists():
         return None
-    for run in json.loads(path.read_text()).get("runs", []):
+    for run in earlier:
         if run.get("size") == size and "insert_s" in run:
             return {k: run[k] for k in ("size", "insert_s", "vectors_per_s", "disk_mb", "build_peak_rss_mb") if k in run}
     return None
@@ -193,12 +198,12 @@ def main() -> None:
         print(json.dumps(done))
         return
     sentence_vectors(), query_vectors()  # embedded once, before any timing
-    runs = []
+    runs, before = [], previous_builds()
     for size in (int(s) for s in args.sizes.split(",")):
         exact_floors(size)
         run: dict = {"probes": []}
         stages = [(stage, ef) for ef in EF_SEARCH for stage in ("set", "probe")]
-        earlier = previous_build(size) if args.probe_only else None
+        earlier = previous_build(size, before) if args.probe_only else None
         if earlier is None:
             stages.insert(0, ("build", 0))
         else:

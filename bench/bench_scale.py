@@ -234,6 +234,27 @@ def quality() -> str:
             "| backend | nDCG@10 dev | nDCG@10 test | full index build (s) |\n|---|---|---|---|\n" + rows)
 
 
+def hnsw() -> str:
+    """The vector side's table from bench/bench_hnsw.py, when it has run."""
+    path = ROOT / "bench" / "results" / "hnsw.json"
+    if not path.exists():
+        return ""
+    runs = [r for r in json.loads(path.read_text())["runs"] if r.get("probes")]
+    efs = sorted({p["ef_search"] for r in runs for p in r["probes"]})
+    head = ("| vectors | insert (vectors/s) | disk (MB) | query process RSS (MB) | "
+            + " | ".join(f"ef {ef}: recall@10, p50 ms" for ef in efs) + " |\n|" + "---|" * (4 + len(efs)) + "\n")
+    rows = ""
+    for r in runs:
+        cells = {p["ef_search"]: f"{p['recall_at_10']:.3f}, {p['p50_ms']}" for p in r["probes"] if p["n_results"] == 50}
+        rows += (f"| {r['size']:,} | {r.get('vectors_per_s', '-')} | {r.get('disk_mb', '-')} | {r.get('query_peak_rss_mb', '-')} | "
+                 + " | ".join(cells.get(ef, "-") for ef in efs) + " |\n")
+    return ("\n## The vector side: HNSW recall against exact search (bench/bench_hnsw.py)\n\n"
+            "Chroma alone, realistic vectors (windows of real sentences' embeddings), 100 real questions, "
+            "ragkit's 50-candidate dense query; recall@10 counts a hit as found when it is as close as the "
+            "exact 10th neighbour. ragkit searches with `ef_search` 1,600 (`HNSW_EF_SEARCH` in "
+            "ragkit/stores/chroma.py): the smallest value measured with recall@10 ≥ 0.95 at 1M.\n\n" + head + rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
@@ -286,7 +307,7 @@ def write_markdown(runs: list[dict]) -> None:
         "upload before the tantivy backend); \"reader refresh\" is the first query's wait for the new "
         "snapshot after an update. The runs go one after another on the same machine; when other jobs "
         "share it (the load average is in bench/results/scale.json from now on), compare rows with each other "
-        "rather than with absolute numbers elsewhere.\n\n" + markdown(runs) + untried(runs) + quality())
+        "rather than with absolute numbers elsewhere.\n\n" + markdown(runs) + untried(runs) + hnsw() + quality())
 
 
 def untried(runs: list[dict]) -> str:
