@@ -39,7 +39,6 @@ from typing import Any
 from ragkit.errors import RagkitError
 from ragkit.library.registry import StoreGone, StoreRegistry
 from ragkit.state.server import ServerState
-from ragkit.stores.lock import file_lock
 
 log = logging.getLogger("ragkit.library")
 
@@ -236,7 +235,7 @@ class IngestWorker:
                 vs_id = pending[0]
                 store = self.db.store(vs_id)
                 if store is not None:
-                    with self.registry.lease(store) as kb, file_lock(kb.ingest_lock_path):
+                    with self.registry.lease(store) as kb, kb.ingest_lock.hold():
                         attached = {row["path"] for row in
                                     self.db.vs_files(vs_id, ("in_progress", "completed", "failed", "cancelled"))}
                         stale = [record.path for record in kb.manifest.files() if record.path not in attached]
