@@ -32,15 +32,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from common import ROOT, SHARED, WORK, fresh_dir, machine, percentiles, write_result
+from chroma_server import start_chroma, stop_chroma
 from postgres_server import PostgresServer
-from server_helpers import Server, free_port
+from server_helpers import Server
 
 HOTPOTQA = SHARED / "qa" / "hotpotqa-100"
 PARAGRAPHS = 300
@@ -69,26 +68,6 @@ def write_corpus(target: Path) -> tuple[list[Path], list[str], tuple[str, str]]:
     files = sorted((ROOT / "corpora" / "halvard").iterdir()) + sorted(target.iterdir())
     check = next((i.question, i.sources[0].file) for i in items if i.sources and i.sources[0].file in chosen[:PARAGRAPHS])
     return files, [item.question for item in items], check
-
-
-def start_chroma(path: Path) -> tuple[subprocess.Popen, str]:
-    """``chroma run`` on a free port of 127.0.0.1, as tests/test_chroma_server.py starts it."""
-    binary = Path(sys.executable).parent / "chroma"
-    port = free_port()
-    process = subprocess.Popen([str(binary) if binary.exists() else "chroma", "run", "--host", "127.0.0.1",
-                                "--port", str(port), "--path", str(path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError("chroma run did not start") from None
-            time.sleep(0.2)
 
 
 def ingest(server: Server, files: list[Path]) -> tuple[str, dict]:
@@ -276,8 +255,7 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-        chroma.terminate()
-        chroma.wait(timeout=20)
+        stop_chroma(chroma)
         postgres.stop()
     path = write_result("replicas", {"store": build, "second_replica_found": seen, "runs": runs,
                                      "code": code_version(env), "load_avg_before": load_before,

@@ -16,7 +16,8 @@ Order of work for one run:
 
 Files and in-memory records (:meth:`IngestPipeline.run_records`) go through the same window
 loop (:meth:`IngestPipeline._consume`). One run at a time per collection, across processes
-(an inter-process lock), so a server with several workers cannot interleave two ingests.
+(the collection's write lock, :mod:`ragkit.stores.lock`), so neither a server with several
+workers nor replicas on several hosts can interleave two ingests.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ragkit.embedders.base import Embedder
 from ragkit.models import Chunk, FileResult, IngestReport, Record
 from ragkit.stores.chroma import ChromaStore
 from ragkit.stores.lexical import DEFAULT_BACKEND, Backend, saved_generation, sync_index
-from ragkit.stores.lock import file_lock
+from ragkit.stores.lock import CollectionLock
 from ragkit.stores.manifest import FileCommit, FileRecord, Manifest, text_sha256
 
 #: chunks gathered from parsed files before one embedding pass and one store commit. Larger windows
@@ -70,12 +71,13 @@ class _NoProgress:
 
 @dataclass(frozen=True)
 class Stores:
-    """The storage layer one pipeline writes: vectors, manifest, BM25 directory, run lock."""
+    """The storage layer one pipeline writes: vectors, manifest, BM25 directory, the collection's
+    write lock (held for a whole run)."""
 
     store: ChromaStore
     manifest: Manifest
     bm25_dir: Path
-    lock_path: Path
+    lock: CollectionLock
     lexical_backend: Backend = DEFAULT_BACKEND
 
 
@@ -94,7 +96,7 @@ class IngestPipeline:
         self.store = stores.store
         self.manifest = stores.manifest
         self.bm25_dir = stores.bm25_dir
-        self.lock_path = stores.lock_path
+        self.lock = stores.lock
         self.lexical_backend = stores.lexical_backend
         #: paths whose chunks this run changed, and whether the saved BM25 index matched the
         #: manifest when the run started (then those paths are all it must re-index)
@@ -120,7 +122,7 @@ class IngestPipeline:
     def _batch(self, progress: Progress | None) -> Iterator[tuple[IngestReport, Progress]]:
         """What every run shares: the collection's lock, repair first, then the BM25 rebuild,
         the run's stamp and its truncation count last."""
-        with file_lock(self.lock_path):
+        with self.lock.hold():
             started = time.perf_counter()
             report = IngestReport(collection=self.manifest.collection)
             truncated_before = self.embedder.truncated
@@ -189,7 +191,7 @@ class IngestPipeline:
 
     def remove_paths(self, paths: Sequence[str]) -> list[tuple[str, int]]:
         """Forget these manifest paths and their chunks; update BM25. Returns (path, chunks removed)."""
-        with file_lock(self.lock_path):
+        with self.lock.hold():
             self.repair()
             self._start_index_changes()
             removed = [(path, self._remove_file(path)) for path in paths]

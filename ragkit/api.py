@@ -35,6 +35,7 @@ from ragkit.query.retrieve import Retriever
 from ragkit.state import open_home
 from ragkit.stores import ChromaStore, LexicalIndex, Manifest, current_index
 from ragkit.stores.lexical import Backend, backend_for, drop_index
+from ragkit.stores.lock import CollectionLock, collection_lock
 from ragkit.text import named_years
 
 __all__ = ["Answer", "KnowledgeBase", "REFUSAL_TEXT", "Status"]
@@ -137,13 +138,12 @@ class KnowledgeBase:
         return backend_for(s.lexical_backend, s.lexical_database_url, s.collection)
 
     @property
-    def ingest_lock_path(self) -> Path:
-        """The collection's write lock (a file lock every process writing the collection takes)."""
-        return self._ingest_lock
-
-    @property
-    def _ingest_lock(self) -> Path:
-        return self.home / f"ingest-{self.settings.collection}.lock"
+    def ingest_lock(self) -> CollectionLock:
+        """The collection's write lock, which every process writing the collection holds: a file
+        lock in the home, or an advisory lock in the state database when that is PostgreSQL
+        (replicas on several hosts write the same collection)."""
+        return self._component("ingest_lock", lambda: collection_lock(
+            self.manifest.state, self.home, self.settings.collection))
 
     @property
     def retriever(self) -> Retriever:
@@ -159,7 +159,7 @@ class KnowledgeBase:
         if loaded is not None and loaded.generation == self.manifest.generation():
             return loaded
         with self._lock:
-            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self._ingest_lock,
+            self._lexical = current_index(self.manifest, self.bm25_dir, self._lexical, self.ingest_lock,
                                           self.lexical_backend)
             return self._lexical
 
@@ -177,7 +177,7 @@ class KnowledgeBase:
         self._check_build_settings()
         password = s.pdf_password.get_secret_value() if s.pdf_password else None
         return IngestPipeline(
-            stores=Stores(self.store, self.manifest, self.bm25_dir, self._ingest_lock, self.lexical_backend),
+            stores=Stores(self.store, self.manifest, self.bm25_dir, self.ingest_lock, self.lexical_backend),
             embedder=self.embedder,
             split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
             options=LoadOptions(pdf_password=password, ocr=s.ocr, ocr_max_pages=s.ocr_max_pages,
@@ -264,9 +264,7 @@ class KnowledgeBase:
 
     def drop(self) -> None:
         """Delete the whole collection: its vectors, its manifest rows and its BM25 index."""
-        from ragkit.stores.lock import file_lock
-
-        with file_lock(self._ingest_lock):
+        with self.ingest_lock.hold():
             self.store.drop()
             self.manifest.drop_collection()
             drop_index(self.bm25_dir, self.lexical_backend)

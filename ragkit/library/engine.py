@@ -20,6 +20,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from ragkit.config import Settings
+from ragkit.library.file_bytes import FileBytes
 from ragkit.library.registry import StoreRegistry
 from ragkit.library.worker import IngestWorker
 from ragkit.state.server import ServerState
@@ -63,21 +64,24 @@ class AnswerCache:
 
 
 class Library:
-    """Settings, state database, knowledge bases, the ingest worker and the answer cache of one
-    process. Changes to a store's index go through the worker (:meth:`wake`, :meth:`cancel`,
+    """Settings, state database, knowledge bases, uploaded files' bytes, the ingest worker and the
+    answer cache of one process. Changes to a store's index go through the worker (:meth:`wake`, :meth:`cancel`,
     :meth:`detached`); reads go through :meth:`kb` and the retrieval and answering modules."""
 
     def __init__(self, settings: Settings, state: ServerState, *, answer_cache: int = 0) -> None:
         self.settings = settings
         self.state = state
         self.registry = StoreRegistry(settings)
-        self.worker = IngestWorker(state, self.registry)
+        #: uploaded files' bytes (local copies, and the shared copy in a PostgreSQL state database)
+        self.files = FileBytes.for_state(settings.home, state.state)
+        self.worker = IngestWorker(state, self.registry, self.files)
         self.cache = AnswerCache(answer_cache)
 
     # -- lifetime ----------------------------------------------------------------------------
     def start(self) -> None:
         """Load the embedding model (before the first request, not during it) and start ingesting."""
         _ = self.registry.embedder
+        self.files.sweep({row["id"] for row in self.state.all_files()})
         self.worker.start()
 
     def stop(self) -> None:

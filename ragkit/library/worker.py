@@ -1,16 +1,21 @@
 """Background ingestion: a thread per process that works the queue in ``vs_files``.
 
 Clients attach files and poll; this thread claims waiting files (all of one store at a time, so a
-batch becomes one ``kb.ingest`` run with one BM25 rebuild), ingests them and records each file
+batch becomes one ``kb.ingest_named`` run with one BM25 rebuild), ingests them and records each file
 ``completed`` or ``failed`` with OpenAI's ``last_error`` codes: ``unsupported_file`` for types
 ragkit cannot read, ``invalid_file`` for files it could not parse (the loader's reason is the
 message), ``server_error`` for anything else.
 
-Crash safety: a claim names its process (``pid:token``). At start and every few seconds, claims
-held by processes that no longer exist (``kill -9``, a crashed worker) are put back in the queue
-and ingested again; ragkit's ingest is idempotent and crash-safe, so a file half-ingested when
-the process died converges to exactly one copy of its chunks. A file that keeps killing its
-worker is failed after :data:`MAX_ATTEMPTS`.
+Crash safety: a claim is a lease naming its worker's host and process, renewed by a heartbeat
+(:mod:`ragkit.library.leases`). At start and every few seconds, claims whose process is gone
+(``kill -9`` on this host) or whose lease expired (a worker on another host that died) are put
+back in the queue and ingested again, by whichever replica gets them first; ragkit's ingest is
+idempotent and crash-safe, so a file half-ingested when the process died converges to exactly one
+copy of its chunks. A file that keeps killing its worker is failed after :data:`MAX_ATTEMPTS`.
+
+A vector store file is ingested under its key (``files/<file_id>/<name>``, the same on every
+replica) from a local copy of its bytes (:mod:`ragkit.library.file_bytes`), fetched from the state
+database when this replica does not have one.
 
 One writer per process: everything that changes a store's index happens in this thread. A
 request that deletes a store or detaches a file only changes the metadata (the store or file
@@ -29,17 +34,17 @@ embedding model at exit aborts the process ("terminate called without an active 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ragkit.errors import RagkitError
+from ragkit.library.file_bytes import ContentMissing, FileBytes
+from ragkit.library.leases import Heartbeat, Owner, abandoned
 from ragkit.library.registry import StoreGone, StoreRegistry
 from ragkit.state.server import ServerState
-from ragkit.stores.lock import file_lock
 
 log = logging.getLogger("ragkit.library")
 
@@ -95,16 +100,6 @@ class Checkpoints:
         self._check()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def outcome(result: Any | None) -> tuple[str, dict[str, str] | None, int]:
     """(status, last_error, chunks) of one file's ingest result."""
     if result is None:
@@ -117,10 +112,14 @@ def outcome(result: Any | None) -> tuple[str, dict[str, str] | None, int]:
 
 
 class IngestWorker:
-    def __init__(self, db: ServerState, registry: StoreRegistry, on_change=None) -> None:
+    def __init__(self, db: ServerState, registry: StoreRegistry, files: FileBytes, on_change=None) -> None:
         self.db = db
         self.registry = registry
-        self.owner = f"{os.getpid()}:{secrets.token_hex(6)}"
+        self.files = files
+        self.me = Owner.new()
+        self.owner = str(self.me)
+        self._holding = threading.Event()  # set while this worker holds claims (renewed by the heartbeat)
+        self._heartbeat = Heartbeat(lambda: self.db.renew(self.owner), self._holding.is_set)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,6 +133,7 @@ class IngestWorker:
         self.recover()
         with self._lock:  # chunks left behind by a crash are found and removed once
             self._dirty.update(self.db.live_store_ids())
+        self._heartbeat.start()
         self._thread = threading.Thread(target=self._run, name="ragkit-ingest", daemon=True)
         self._thread.start()
 
@@ -142,6 +142,7 @@ class IngestWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._heartbeat.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -160,30 +161,26 @@ class IngestWorker:
 
     # -- recovery ------------------------------------------------------------------------
     def recover(self) -> int:
-        """Release claims of dead processes (or fail files that keep killing them)."""
+        """Release abandoned claims -- of dead processes on this host, or whose lease expired --
+        or fail files that keep killing their workers."""
         released = 0
-        my_pid = os.getpid()
+        now = time.time()
         for claim in self.db.claims():
             owner = claim["claimed_by"]
-            if owner == self.owner:
-                continue
-            pid_text, _, _ = owner.partition(":")
-            pid = int(pid_text) if pid_text.isdigit() else -1
-            if pid != my_pid and pid > 0 and _alive(pid):
-                continue  # another live worker process is on it
-            self._release(claim, owner)
-            released += 1
+            if not abandoned(owner, claim["claimed_at"], self.me, now):
+                continue  # this worker's, or a live worker's on this or another host
+            released += self._release(claim, owner, renewed_at=claim["claimed_at"])
         if released:
             log.warning("resumed %d file(s) whose ingestion was interrupted", released)
         self._last_recover = time.monotonic()
         return released
 
-    def _release(self, claim: dict[str, Any], owner: str) -> None:
+    def _release(self, claim: dict[str, Any], owner: str, renewed_at: float | None = None) -> bool:
         fail = None
         if claim["attempts"] >= MAX_ATTEMPTS:
             fail = {"code": "server_error",
                     "message": f"ingestion was interrupted {claim['attempts']} times; giving up on this file"}
-        self.db.release(claim["vector_store_id"], claim["file_id"], owner, fail=fail)
+        return self.db.release(claim["vector_store_id"], claim["file_id"], owner, fail=fail, renewed_at=renewed_at)
 
     def _release_mine(self) -> None:
         """After an unexpected error: this worker's claims go back in the queue (counted as an
@@ -200,12 +197,16 @@ class IngestWorker:
                     self.recover()
                 self.purge_deleted()
                 self.remove_detached()
-                rows = self.db.claim(self.owner, CLAIM_LIMIT)
+                self._holding.set()  # from the claim on: a slow claim must not outlive its lease
+                try:
+                    rows = self.db.claim(self.owner, CLAIM_LIMIT)
+                    if rows:
+                        self.process(rows)
+                finally:
+                    self._holding.clear()
                 if not rows:
                     self._wake.wait(RECOVER_EVERY / 2)
                     self._wake.clear()
-                    continue
-                self.process(rows)
             except Exception:
                 log.exception("ingestion loop error")
                 try:
@@ -236,7 +237,7 @@ class IngestWorker:
                 vs_id = pending[0]
                 store = self.db.store(vs_id)
                 if store is not None:
-                    with self.registry.lease(store) as kb, file_lock(kb.ingest_lock_path):
+                    with self.registry.lease(store) as kb, kb.ingest_lock.hold():
                         attached = {row["path"] for row in
                                     self.db.vs_files(vs_id, ("in_progress", "completed", "failed", "cancelled"))}
                         stale = [record.path for record in kb.manifest.files() if record.path not in attached]
@@ -260,6 +261,18 @@ class IngestWorker:
             return self.db.store(vs_id) is None or not self.db.still_claimed(vs_id, self.owner)
         return cancelled
 
+    def _local_copies(self, vs_id: str, rows: list[dict[str, Any]]) -> dict[str, Path]:
+        """Each claimed file's bytes on this replica (by file id); a file whose bytes are gone
+        (deleted meanwhile) is failed: there is nothing to read."""
+        local: dict[str, Path] = {}
+        for row in rows:
+            try:
+                local[row["file_id"]] = self.files.materialize(row["path"])
+            except ContentMissing:
+                self.db.finish(vs_id, row["file_id"], self.owner, "failed",
+                               {"code": "invalid_file", "message": "the uploaded file's content is missing"}, 0)
+        return local
+
     def process(self, rows: list[dict[str, Any]]) -> None:
         vs_id = rows[0]["vector_store_id"]
         store = self.db.store(vs_id)
@@ -267,19 +280,16 @@ class IngestWorker:
             for row in rows:
                 self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
             return
-        missing = [row for row in rows if not os.path.isfile(row["path"])]
-        for row in missing:  # the upload's bytes are gone (deleted meanwhile): nothing to read
-            self.db.finish(vs_id, row["file_id"], self.owner, "failed",
-                           {"code": "invalid_file", "message": "the uploaded file's content is missing"}, 0)
-        rows = [row for row in rows if row not in missing]
+        local = self._local_copies(vs_id, rows)
+        rows = [row for row in rows if row["file_id"] in local]
         if not rows:
             return
-        paths = [row["path"] for row in rows]
+        named = [(row["path"], local[row["file_id"]]) for row in rows]
         results: dict[str, Any] = {}
         failure: dict[str, str] | None = None
         try:
             with self.registry.lease(store) as kb:
-                report = kb.ingest(paths, progress=Checkpoints(self._stop, self._is_cancelled(vs_id)))
+                report = kb.ingest_named(named, progress=Checkpoints(self._stop, self._is_cancelled(vs_id)))
             results = {f.path: f for f in report.files}
         except Stopped:
             for row in rows:  # back in the queue; a shutdown is not a failed attempt
@@ -299,14 +309,14 @@ class IngestWorker:
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}
         except Exception:
-            log.exception("ingesting %d file(s) into %s", len(paths), vs_id)
+            log.exception("ingesting %d file(s) into %s", len(named), vs_id)
             failure = {"code": "server_error", "message": "internal error while ingesting the file"}
         detached = False
         for row in rows:
             if failure is not None:
                 status, error, chunks = "failed", failure, 0
             else:
-                status, error, chunks = outcome(results.get(os.path.realpath(row["path"])) or results.get(row["path"]))
+                status, error, chunks = outcome(results.get(row["path"]))
             if not self.db.finish(vs_id, row["file_id"], self.owner, status, error, chunks):
                 detached = True  # detached while being ingested: its chunks are removed next
         if detached:

@@ -1,4 +1,7 @@
-"""``/v1/files``: uploads kept under ``<home>/files/<file_id>/<sanitised name>``.
+"""``/v1/files``: uploads stored under the key ``files/<file_id>/<sanitised name>``.
+
+The bytes are kept by :mod:`ragkit.library.file_bytes`: at ``<home>/<key>`` on this replica and,
+when the state database is PostgreSQL, in it too, so that every replica can read them.
 
 The client's file name is never used as a path: it is reduced to its last component, stripped
 of control characters, leading dots and anything outside a conservative character set, so
@@ -9,18 +12,15 @@ checked while the body streams in (see :mod:`ragkit.server.limits`) and again on
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import re
 import secrets
-import shutil
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
+from ragkit.library.file_bytes import ContentMissing, StoredFile, TooLarge
 from ragkit.server.auth import can_see_file, file_for, reader, writer
 from ragkit.server.errors import ApiError, bad_request, too_large
 from ragkit.server.keys import Principal
@@ -53,29 +53,10 @@ def sanitise_filename(name: str | None) -> str:
     return name
 
 
-def _store_upload(upload: UploadFile, target: Path, limit: int) -> tuple[int, str]:
-    """Copy the spooled upload into place; returns (bytes, sha256). Raises 413 past ``limit``."""
-    digest = hashlib.sha256()
-    size = 0
-    upload.file.seek(0)
-    with open(target, "wb") as out:
-        while True:
-            block = upload.file.read(1 << 20)
-            if not block:
-                break
-            size += len(block)
-            if size > limit:
-                raise too_large(limit)
-            digest.update(block)
-            out.write(block)
-    return size, digest.hexdigest()
-
-
-def new_file_row(file_id: str, name: str, size: int, purpose: str, target: Path, sha256: str,
-                 principal: Principal) -> dict[str, Any]:
-    """The metadata of a file stored at ``target`` (by ``POST /v1/files`` or a completed upload)."""
-    return {"id": file_id, "filename": name, "bytes": size, "purpose": purpose, "created_at": now(),
-            "path": os.path.realpath(target), "sha256": sha256, "created_by": principal.id}
+def new_file_row(file_id: str, name: str, purpose: str, stored: StoredFile, principal: Principal) -> dict[str, Any]:
+    """The metadata of a file whose bytes are stored (by ``POST /v1/files`` or a completed upload)."""
+    return {"id": file_id, "filename": name, "bytes": stored.size, "purpose": purpose, "created_at": now(),
+            "path": stored.key, "sha256": stored.sha256, "created_by": principal.id}
 
 
 @router.post("")
@@ -85,15 +66,11 @@ async def create_file(request: Request, file: UploadFile = File(...), purpose: s
         raise bad_request(f"Invalid purpose {purpose!r}: use one of {', '.join(PURPOSES)}.", "purpose")
     file_id = "file-" + secrets.token_hex(12)
     name = sanitise_filename(file.filename)
-    directory = ctx.config.files_dir / file_id
-    directory.mkdir(parents=True, exist_ok=False)
-    target = directory / name
     try:
-        size, sha = await asyncio.to_thread(_store_upload, file, target, ctx.config.max_upload_bytes)
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    row = new_file_row(file_id, name, size, purpose, target, sha, principal)
+        stored = await asyncio.to_thread(ctx.library.files.store, file_id, name, file.file, ctx.config.max_upload_bytes)
+    except TooLarge as exc:
+        raise too_large(exc.limit) from None
+    row = new_file_row(file_id, name, purpose, stored, principal)
     ctx.db.insert_file(row)
     request.state.audit["file_id"] = file_id
     return file_object(row)
@@ -126,7 +103,7 @@ async def delete_file(file_id: str, ctx: ServerContext = Depends(context),
     def remove() -> None:
         for vs_id in ctx.db.delete_file(file_id):
             ctx.library.detached(vs_id)  # its chunks go next, by the stores' one writer
-        shutil.rmtree(Path(row["path"]).parent, ignore_errors=True)
+        ctx.library.files.delete(row["path"])
 
     await asyncio.to_thread(remove)
     return {"id": file_id, "object": "file", "deleted": True}
@@ -136,6 +113,8 @@ async def delete_file(file_id: str, ctx: ServerContext = Depends(context),
 def file_content(file_id: str, ctx: ServerContext = Depends(context),
                  principal: Principal = Depends(reader)) -> FileResponse:
     row = file_for(ctx, principal, file_id, "file_id")
-    if not Path(row["path"]).is_file():
-        raise ApiError(404, f"The content of file '{file_id}' is missing on the server.", code="not_found")
-    return FileResponse(row["path"], media_type="application/octet-stream", filename=row["filename"])
+    try:
+        local = ctx.library.files.materialize(row["path"])
+    except ContentMissing:
+        raise ApiError(404, f"The content of file '{file_id}' is missing on the server.", code="not_found") from None
+    return FileResponse(local, media_type="application/octet-stream", filename=row["filename"])

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import asyncio
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from ragkit.library.file_bytes import ContentMissing
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.feedback import FeedbackStore, Rating
@@ -104,8 +104,9 @@ async def citation(request: Request, vector_store_id: str, file_id: str, chunk_i
                              "quote_start": quote_start, "quote_end": quote_end, "kind": "text"}
     if _is_pdf(row) and meta.get("page"):
         try:
-            found = await asyncio.to_thread(find_quote, Path(row["path"]), int(meta["page"]), quote, text)
-        except PageError as exc:
+            local = await asyncio.to_thread(ctx.library.files.materialize, row["path"])
+            found = await asyncio.to_thread(find_quote, local, int(meta["page"]), quote, text)
+        except (PageError, ContentMissing) as exc:
             raise ApiError(409, f"The cited page cannot be shown: {exc}.", code="page_unavailable") from None
         shown |= {"kind": "pdf", "pages": found.pages, "width": found.width, "height": found.height,
                   "rects": found.rects, "matched": found.matched,
@@ -122,7 +123,11 @@ async def render(request: Request, vector_store_id: str, file_id: str, page: int
         raise bad_request(f"File '{file_id}' is not a PDF: only PDF pages are rendered.", "file_id")
     cache = ctx.config.home / "page-cache"
     try:
-        png = await asyncio.to_thread(rendered_page, Path(row["path"]), row["sha256"], page, cache)
+        local = await asyncio.to_thread(ctx.library.files.materialize, row["path"])
+    except ContentMissing:
+        raise ApiError(404, f"The content of file '{file_id}' is missing on the server.", code="not_found") from None
+    try:
+        png = await asyncio.to_thread(rendered_page, local, row["sha256"], page, cache)
     except PageError as exc:
         raise bad_request(f"{exc}.", "page") from None
     return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

@@ -3,10 +3,12 @@
 The SDK's ``uploads.upload_file_chunked`` (and any client of OpenAI's Uploads API) creates an
 Upload with the file's name, size and purpose, adds Parts (each up to 64 MB, in any order, even
 concurrently), and completes it with the Parts in order. The completed Upload holds a File that
-is the same as one posted to ``/v1/files``: stored under ``<home>/files/<file_id>/``, with the
-same sanitised name and the same size limit, ready to attach to a vector store. Parts wait under
-``<home>/server/uploads/<upload_id>/``; an Upload expires an hour after it was created, as
-OpenAI's do, and cancelling or completing one removes its parts.
+is the same as one posted to ``/v1/files``: stored under the key ``files/<file_id>/<name>``, with
+the same sanitised name and the same size limit, ready to attach to a vector store. Parts wait in
+the state database when it is PostgreSQL -- so a part sent to one replica and the ``complete``
+sent to another meet there -- else under ``<home>/server/uploads/<upload_id>/``
+(:mod:`ragkit.library.file_bytes`). An Upload expires an hour after it was created, as OpenAI's
+do, and cancelling or completing one removes its parts.
 
 An Upload belongs to the key that created it: another key gets 404, as for every other object.
 """
@@ -14,16 +16,14 @@ An Upload belongs to the key that created it: another key gets 404, as for every
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import Field
 
+from ragkit.library.file_bytes import ChecksumMismatch, TooLarge
 from ragkit.server.auth import writer
 from ragkit.server.errors import bad_request, not_found, too_large
 from ragkit.server.files import PURPOSES, new_file_row, sanitise_filename
@@ -67,10 +67,6 @@ def _object(ctx: ServerContext, row: dict[str, Any]) -> dict[str, Any]:
             "status": row["status"], "file": file_object(file) if file else None}
 
 
-def _parts_dir(ctx: ServerContext, upload_id: str) -> Path:
-    return ctx.config.home / "server" / "uploads" / upload_id
-
-
 def _owned(ctx: ServerContext, principal: Principal, upload_id: str) -> dict[str, Any]:
     """The upload, when this key created it (404 otherwise); a pending one past its hour is expired."""
     row = stored.upload(ctx.db, upload_id)
@@ -78,7 +74,7 @@ def _owned(ctx: ServerContext, principal: Principal, upload_id: str) -> dict[str
         raise not_found("upload", upload_id, "upload_id")
     if row["status"] == "pending" and row["expires_at"] <= time.time():
         stored.expire(ctx.db, upload_id)
-        shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
+        ctx.library.files.drop_parts(upload_id)
         row = dict(row, status="expired")
     return row
 
@@ -105,66 +101,35 @@ def create_upload(body: UploadBody, ctx: ServerContext = Depends(context),
     return _object(ctx, row)
 
 
-def _store_part(upload: UploadFile, target: Path) -> int:
-    upload.file.seek(0)
-    size = 0
-    with open(target, "wb") as out:
-        while block := upload.file.read(1 << 20):
-            size += len(block)
-            if size > PART_LIMIT:
-                raise too_large(PART_LIMIT)
-            out.write(block)
-    return size
-
-
 @router.post("/{upload_id}/parts")
 async def add_part(upload_id: str, data: UploadFile = File(...), ctx: ServerContext = Depends(context),
                    principal: Principal = Depends(writer)) -> dict[str, Any]:
     row = _owned(ctx, principal, upload_id)
     _pending(row)
     part_id = "part_" + secrets.token_hex(12)
-    directory = _parts_dir(ctx, upload_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / part_id
     try:
-        size = await asyncio.to_thread(_store_part, data, target)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+        size = await asyncio.to_thread(ctx.library.files.store_part, upload_id, part_id, data.file, PART_LIMIT)
+    except TooLarge:
+        raise too_large(PART_LIMIT) from None
     outcome = stored.add_part(ctx.db, upload_id, part_id, size, row["bytes"])
     if not outcome.added:
         problem = (f"upload '{upload_id}' was {outcome.status} while the part arrived" if outcome.status != "pending"
                    else f"the parts would hold {outcome.received + size} bytes, more than the {row['bytes']} "
                    "the upload was created with")
-        target.unlink(missing_ok=True)
+        ctx.library.files.drop_part(upload_id, part_id)
         raise bad_request(problem[0].upper() + problem[1:] + ".", "data")
     return {"id": part_id, "object": "upload.part", "created_at": now(), "upload_id": upload_id}
 
 
 def _assemble(ctx: ServerContext, row: dict[str, Any], part_ids: list[str], principal: Principal,
               md5: str | None) -> dict[str, Any]:
-    """Write the parts, in order, into a new file's place; returns the file's row (not yet stored)."""
-    directory = _parts_dir(ctx, row["id"])
+    """Store the parts, in order, as a new file; returns the file's row (not yet stored)."""
     file_id = "file-" + secrets.token_hex(12)
-    file_dir = ctx.config.files_dir / file_id
-    file_dir.mkdir(parents=True, exist_ok=False)
-    target = file_dir / row["filename"]
-    sha, checksum, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
     try:
-        with open(target, "wb") as out:
-            for part_id in part_ids:
-                with open(directory / part_id, "rb") as part:
-                    while block := part.read(1 << 20):
-                        sha.update(block)
-                        checksum.update(block)
-                        size += len(block)
-                        out.write(block)
-        if md5 is not None and md5.lower() != checksum.hexdigest():
-            raise bad_request(f"The parts' MD5 is {checksum.hexdigest()}, not the {md5} given.", "md5")
-    except BaseException:
-        shutil.rmtree(file_dir, ignore_errors=True)
-        raise
-    return new_file_row(file_id, row["filename"], size, row["purpose"], target, sha.hexdigest(), principal)
+        stored_file = ctx.library.files.assemble(file_id, row["filename"], row["id"], part_ids, md5)
+    except ChecksumMismatch as exc:
+        raise bad_request(str(exc), "md5") from None
+    return new_file_row(file_id, row["filename"], row["purpose"], stored_file, principal)
 
 
 @router.post("/{upload_id}/complete")
@@ -186,9 +151,9 @@ async def complete_upload(upload_id: str, body: CompleteBody, ctx: ServerContext
     ctx.db.insert_file(file_row)
     if not stored.complete(ctx.db, upload_id, file_row["id"]):  # cancelled, or completed by another request, while the parts were copied
         ctx.db.delete_file(file_row["id"])
-        shutil.rmtree(Path(file_row["path"]).parent, ignore_errors=True)
+        ctx.library.files.delete(file_row["path"])
         _pending(_owned(ctx, principal, upload_id))
-    shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
+    ctx.library.files.drop_parts(upload_id)
     return _object(ctx, dict(row, status="completed", file_id=file_row["id"]))
 
 
@@ -198,5 +163,5 @@ def cancel_upload(upload_id: str, ctx: ServerContext = Depends(context),
     row = _owned(ctx, principal, upload_id)
     _pending(row)
     stored.cancel(ctx.db, upload_id)
-    shutil.rmtree(_parts_dir(ctx, upload_id), ignore_errors=True)
+    ctx.library.files.drop_parts(upload_id)
     return _object(ctx, _owned(ctx, principal, upload_id))

@@ -1,8 +1,11 @@
 """The ingest queue: the rows of ``vs_files`` still ``in_progress``, and the stores to purge.
 
 A row ``in_progress`` with no ``claimed_by`` is waiting; a worker claims rows of one store in one
-transaction, so two worker processes never ingest the same file, and a claim whose process died is
-found (:meth:`IngestQueue.claims`) and put back (:meth:`IngestQueue.release`) on the next start.
+transaction, so two workers (processes, or replicas on other hosts) never ingest the same file. A
+claim is a lease: ``claimed_at`` is when its owner last renewed it (:meth:`IngestQueue.renew`, by
+the worker's heartbeat, :mod:`ragkit.library.leases`), and a claim whose owner died or stopped
+renewing is found (:meth:`IngestQueue.claims`) and put back (:meth:`IngestQueue.release`) by any
+worker.
 Finishing a claim names its owner: a row detached or re-claimed meanwhile is not overwritten, and
 the caller learns it must undo the ingest. A deleted store stays as a row marked ``deleted`` until
 the worker has dropped its collection, then is forgotten (:meth:`IngestQueue.forget_store`).
@@ -53,22 +56,37 @@ class IngestQueue(Tables):
             return cursor.rowcount > 0
 
     def claims(self) -> list[Row]:
-        return self.all("SELECT vector_store_id, file_id, claimed_by, attempts FROM vs_files "
+        """Every claim held: store, file, owner, when it was last renewed, attempts so far."""
+        return self.all("SELECT vector_store_id, file_id, claimed_by, claimed_at, attempts FROM vs_files "
                         "WHERE status='in_progress' AND claimed_by IS NOT NULL")
 
-    def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None, count: bool = True) -> None:
+    def renew(self, owner: str, at: float | None = None) -> int:
+        """Renew every claim ``owner`` holds (its lease runs from now); returns how many."""
+        with self.write() as db:
+            return db.execute("UPDATE vs_files SET claimed_at=? WHERE claimed_by=? AND status='in_progress'",
+                              (time.time() if at is None else at, owner)).rowcount
+
+    def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None, count: bool = True,
+                renewed_at: float | None = None) -> bool:
         """Put a claim back in the queue: a dead worker's (or fail it after too many attempts), or,
-        with ``count=False``, one given up at shutdown, which does not count as an attempt."""
+        with ``count=False``, one given up at shutdown, which does not count as an attempt.
+
+        ``renewed_at``: the claim's ``claimed_at`` as the caller saw it when it judged the lease
+        abandoned; a claim renewed since is kept. False when nothing was released."""
+        guard, args = "", [vs_id, file_id, owner]
+        if renewed_at is not None:
+            guard = " AND (claimed_at IS NULL OR claimed_at <= ?)"
+            args.append(renewed_at)
         with self.write() as db:
             if fail is None:
                 uncount = "" if count else ", attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
-                db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? AND file_id=? "
-                           "AND claimed_by=?", (vs_id, file_id, owner))
-            else:
-                db.execute("UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
-                           "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
-                           (json.dumps(fail), vs_id, file_id, owner))
-                bump(db, vs_id)
+                return db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? "
+                                  f"AND file_id=? AND claimed_by=?{guard}", args).rowcount > 0
+            done = db.execute(f"UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
+                              f"WHERE vector_store_id=? AND file_id=? AND claimed_by=?{guard}",
+                              [json.dumps(fail), *args]).rowcount > 0
+            bump(db, vs_id)
+            return done
 
     def still_claimed(self, vs_id: str, owner: str) -> bool:
         """Does ``owner`` still hold a claim in the store? False once every file of its run was

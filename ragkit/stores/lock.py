@@ -1,7 +1,11 @@
-"""An inter-process lock on a file, so several processes can share one knowledge base.
+"""Inter-process locks: a file lock, and the collection write lock built on it or on PostgreSQL.
 
-``ragkit serve --workers N`` runs N processes over the same home; ingestion and BM25 rebuilds
-must not interleave between them. ``fcntl.flock`` is released by the kernel when a process dies,
+``ragkit serve --workers N`` runs N processes over the same home, and replicas on several hosts
+share one state database; ingestion and BM25 rebuilds of a collection must not interleave
+between any of them. :class:`CollectionLock` is what the pipeline, the server's ingest worker
+and :meth:`KnowledgeBase.drop` hold; :func:`collection_lock` picks the file lock
+(:class:`FileLock`) or the advisory lock (:mod:`ragkit.stores.advisory_lock`) from where the
+state database is. ``fcntl.flock`` is released by the kernel when a process dies,
 so a killed writer never leaves the lock held. Within one process a thread lock is taken first,
 because flock is per open file and would not exclude two threads that each open the file.
 """
@@ -10,9 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
+
+from ragkit.state import StateDB
 
 _thread_locks: dict[str, threading.RLock] = {}
 _guard = threading.Lock()
@@ -59,3 +66,43 @@ def is_locked(path: Path) -> bool:
             return True
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         return False
+
+
+class CollectionLock(Protocol):
+    """The write lock of one collection: every process that ingests into it, removes from it or
+    drops it holds this lock for the whole run, so two runs never interleave. Re-entrant within
+    a thread (an ingest run inside a removal pass takes it again without waiting for itself)."""
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Hold the lock for a ``with`` block, waiting as long as another holder has it."""
+        ...
+
+    def is_held(self) -> bool:
+        """Is the lock held right now, by this thread or anyone else? Never waits."""
+        ...
+
+
+@dataclass(frozen=True)
+class FileLock:
+    """The lock as a file in the home (``flock``): enough for the processes of one host, which
+    is every process that can open a home whose state database is a SQLite file."""
+
+    path: Path
+
+    def hold(self) -> AbstractContextManager[None]:
+        return file_lock(self.path)
+
+    def is_held(self) -> bool:
+        return is_locked(self.path)
+
+
+def collection_lock(state: StateDB, home: Path, collection: str) -> CollectionLock:
+    """The collection's write lock, where every process that can write the collection sees it:
+    a file lock in ``home`` when the state database is a SQLite file (one host), a PostgreSQL
+    advisory lock in the state database when it is a server (replicas on several hosts share
+    the manifest, so they must share its lock too)."""
+    if state.path is not None:
+        return FileLock(home / f"ingest-{collection}.lock")
+    from ragkit.stores.advisory_lock import AdvisoryLock
+
+    return AdvisoryLock(state, f"ragkit-ingest:{collection}")

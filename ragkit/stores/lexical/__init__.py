@@ -30,7 +30,7 @@ from ragkit.stores.lexical.bm25s_index import Bm25sIndex
 from ragkit.stores.lexical.postgres_schema import PostgresTarget
 from ragkit.stores.lexical.tantivy_index import TantivyIndex
 from ragkit.stores.lexical.tantivy_layout import lock_path
-from ragkit.stores.lock import file_lock, is_locked
+from ragkit.stores.lock import CollectionLock, FileLock, file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.stores.manifest import Manifest
@@ -111,7 +111,7 @@ def load_index(directory: Path, backend: Backend = DEFAULT_BACKEND, generation: 
 
 
 def current_index(manifest: "Manifest", directory: Path, loaded: LexicalReader | None = None,
-                  writer_lock: Path | None = None, backend: Backend = DEFAULT_BACKEND) -> LexicalReader:
+                  writer_lock: CollectionLock | Path | None = None, backend: Backend = DEFAULT_BACKEND) -> LexicalReader:
     """The index for the manifest's current generation: ``loaded`` if it is current, else the
     saved one if that is current, else a synced one. Several processes may share a knowledge base
     (``ragkit serve --workers``), so "current" is always checked against the manifest itself.
@@ -123,7 +123,9 @@ def current_index(manifest: "Manifest", directory: Path, loaded: LexicalReader |
     generation = manifest.generation()
     if loaded is not None and loaded.generation == generation:
         return loaded
-    if writer_lock is not None and is_locked(writer_lock):
+    if isinstance(writer_lock, Path):
+        writer_lock = FileLock(writer_lock)
+    if writer_lock is not None and writer_lock.is_held():
         if loaded is not None:
             return loaded
         saved = load_index(directory, backend)
