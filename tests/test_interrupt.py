@@ -18,8 +18,9 @@ WORDS = ("orbit comet nebula quasar pulsar galaxy meteor aurora eclipse zenith h
 
 
 #: enough files that the signal lands mid-run even when a loaded machine is slow to notice the
-#: third commit (with 60, a busy CI machine once saw the run finish first)
-FILES = 150
+#: third commit (with 60, a busy CI machine once saw the run finish first; with 150, once more
+#: after ingest got faster, on a machine at load 10)
+FILES = 240
 
 
 def _write_corpus(folder, files: int = FILES) -> None:
