@@ -148,3 +148,21 @@ def test_a_long_path_filter_gives_what_the_filter_inside_the_store_gives(notes_k
     assert got and all(h.metadata["path"] in allowed for h in got if h.metadata)
     hits = notes_kb.search(request).hits
     assert hits and all(hit.path in allowed for hit in hits)
+
+
+def test_a_path_list_longer_than_chromas_limit_is_searched_in_parts(notes_kb):
+    """Chroma's SQLite refuses more than 32,766 variables; the list goes in parts whose best hits,
+    merged, are those of one search (compared here on a list one search still accepts)."""
+    from ragkit.embedders.base import embed_queries
+    from ragkit.query.filters import CHROMA_IN_BATCH, chroma_where, chroma_where_parts
+
+    paths = tuple([f"record:missing{i}" for i in range(CHROMA_IN_BATCH + 700)]
+                  + [f"record:n{i:03d}" for i in range(0, 600, 5)])
+    filters = Filters(paths=paths)
+    index = notes_kb.lexical_index()
+    parts = chroma_where_parts(filters, index)
+    assert len(parts) == 2 and sum(len(p["path"]["$in"]) for p in parts) == len(paths)
+    vector = embed_queries(notes_kb.embedder, ["harbour crane maintenance"])[0]
+    merged = sorted((h for p in parts for h in notes_kb.store.query(vector, 50, p)), key=lambda h: -h.similarity)[:50]
+    single = notes_kb.store.query(vector, 50, chroma_where(filters, index))
+    assert [h.id for h in merged] == [h.id for h in single]

@@ -10,6 +10,7 @@ last few are kept), never by looking at every chunk.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -85,9 +86,22 @@ def chroma_where(filters: Filters, index: LexicalReader) -> dict[str, Any] | Non
 #: chunks, docs/benchmarks-scale.md), while an unfiltered search of a few hundred candidates costs
 #: a few milliseconds
 POSTFILTER_MIN_PATHS = 200
-#: how many unfiltered candidates per wanted one the dense side reads before it falls back to the
-#: filter inside Chroma (the fallback keeps the result exact for selective filters)
+#: how many unfiltered candidates per wanted one the dense side reads first; it reads 4x more
+#: while too few pass, up to POSTFILTER_MAX_FETCH, then puts the filter inside Chroma
 POSTFILTER_FACTOR = 10
+POSTFILTER_MAX_FETCH = 5000
+#: paths per Chroma ``$in``: its SQLite refuses a statement with more than 32,766 variables, so a
+#: long list is searched in parts and the parts' best hits merged (the same hits as one search)
+CHROMA_IN_BATCH = 5000
+
+
+def chroma_where_parts(filters: Filters, index: LexicalReader) -> list[dict[str, Any] | None]:
+    """:func:`chroma_where` split into clauses of at most :data:`CHROMA_IN_BATCH` paths each."""
+    if filters.paths is None or len(filters.paths) <= CHROMA_IN_BATCH:
+        return [chroma_where(filters, index)]
+    paths = sorted(filters.paths)
+    return [chroma_where(replace(filters, paths=tuple(paths[at:at + CHROMA_IN_BATCH])), index)
+            for at in range(0, len(paths), CHROMA_IN_BATCH)]
 
 
 def filter_after_search(filters: Filters) -> bool:

@@ -24,8 +24,8 @@ import numpy as np
 from ragkit.embedders.base import embed_queries
 from ragkit.models import Filters, SearchHit, SearchRequest, SearchResult
 from ragkit.query import calibration, fusion
-from ragkit.query.filters import (POSTFILTER_FACTOR, chroma_where, chunk_filter, filter_after_search, lexical_mask,
-                                  metadata_allowed)
+from ragkit.query.filters import (POSTFILTER_FACTOR, POSTFILTER_MAX_FETCH, chroma_where_parts, chunk_filter,
+                                  filter_after_search, lexical_mask, metadata_allowed)
 from ragkit.query.scope import infer_scope
 from ragkit.models import contextual_text
 from ragkit.rerankers.base import Candidate, NoReranker, Reranker
@@ -135,17 +135,23 @@ class Retriever:
 
     def _dense_hits(self, request: SearchRequest, index: LexicalReader, vector: np.ndarray) -> list:
         """The dense top ``pool`` under the filters. A filter listing many paths is applied to an
-        unfiltered search's hits (:func:`~ragkit.query.filters.filter_after_search`); when those
-        hold fewer than ``pool`` allowed chunks the search is redone with the filter inside, so
-        the result is the same either way."""
+        unfiltered search's hits (:func:`~ragkit.query.filters.filter_after_search`), reading
+        more while too few pass; a filter that selective after POSTFILTER_MAX_FETCH candidates is
+        put inside the search, its path list in parts Chroma accepts. The hits are the same."""
         if filter_after_search(request.filters):
             where = chunk_filter(request.filters, index)
             fetch = request.pool * POSTFILTER_FACTOR
-            hits = self.store.query(vector, fetch, None, with_metadata=True)
-            kept = [h for h in hits if where is None or metadata_allowed(where, h.metadata)]
-            if len(kept) >= request.pool or len(hits) < fetch:
-                return kept[:request.pool]
-        return self.store.query(vector, request.pool, chroma_where(request.filters, index))
+            while True:
+                hits = self.store.query(vector, fetch, None, with_metadata=True)
+                kept = [h for h in hits if where is None or metadata_allowed(where, h.metadata)]
+                if len(kept) >= request.pool or len(hits) < fetch:
+                    return kept[:request.pool]
+                if fetch >= POSTFILTER_MAX_FETCH:
+                    break
+                fetch = min(fetch * 4, POSTFILTER_MAX_FETCH)
+        found = [hit for part in chroma_where_parts(request.filters, index)
+                 for hit in self.store.query(vector, request.pool, part)]
+        return sorted(found, key=lambda hit: -hit.similarity)[:request.pool]
 
     @staticmethod
     def _lexical(request: SearchRequest, index: LexicalReader, where: ChunkFilter | None, found: _Candidates,
