@@ -22,7 +22,7 @@ help:
 	@echo "make eval-public - score every mode on the sample corpus, HotpotQA-100, XQuAD-en, NFCorpus, MMLongBench, and follow-ups (offline and through chat completions)"
 	@echo "make bench       - benchmarks: ingest, retrieval, server, LangChain comparison (about 30 min)"
 	@echo "make bench-quick - the benchmarks on HotpotQA only, one round (a few minutes)"
-	@echo "make bench-scale - the incremental lexical index at 137k chunks (docs/benchmarks-scale.md)"
+	@echo "make bench-scale - ingest, one-file updates, queries and memory at 14k, 137k and 1M chunks (about 1.5 h; docs/benchmarks-scale.md)"
 	@echo "make chromium    - install Debian's chromium for the web page's browser tests, when missing"
 	@echo "make postgresql  - install Debian's postgresql for the shared-database tests, when missing (the tests start their own server)"
 	@echo "make clean       - remove .venv, the demo knowledge base and eval runs"
@@ -100,7 +100,8 @@ bench-quick: $(BENCH_STAMP)
 	$(PY) bench/run_all.py --quick
 
 bench-scale: $(STAMP)
-	$(PY) bench/bench_scale.py
+	$(PY) bench/bench_hnsw.py
+	$(PY) bench/bench_scale.py --sizes 10000,100000,730000 --backends tantivy --timeout 20000
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache runs
