@@ -1,7 +1,8 @@
 """Evaluate the offline default on every public set: dense / BM25 / hybrid / hybrid + rerank, refusal, follow-ups.
 
-Sets: the sample corpus (halvard, 64 questions with 20 unanswerable), HotpotQA-100 and XQuAD-en
-(with questions of the other set added as unanswerable), NFCorpus (BEIR; dev and test, settings
+Sets: the sample corpus (halvard, 64 questions with 20 unanswerable), HotpotQA-100, MuSiQue-100
+and XQuAD-en (with questions of another set added as unanswerable: XQuAD's for the two multi-hop
+sets, HotpotQA's for XQuAD), NFCorpus (BEIR; dev and test, settings
 read on dev, reported on test; the collection of bench/nfcorpus_full.py is reused) and
 MMLongBench-Doc's dev PDFs (page-level gold; text and table questions for retrieval, all 250
 answerable plus the 76 unanswerable for answers and refusal). Every set gets the four retrieval
@@ -42,7 +43,7 @@ from ragkit.eval.runner import evaluate  # noqa: E402
 from ragkit.models import Record  # noqa: E402
 
 QA = SHARED / "qa"
-DEFAULT_SETS = "halvard,hotpotqa,xquad,nfcorpus,mmlb,followups"
+DEFAULT_SETS = "halvard,hotpotqa,musique,xquad,nfcorpus,mmlb,followups"
 HOME = WORK / "quality-kb"
 DEFAULTS = Settings()
 RERANK = "hybrid+rerank"
@@ -104,6 +105,7 @@ class Runner:
 def qa_sets() -> dict:
     sets = {"halvard": (ROOT / "corpora" / "halvard", ROOT / "corpora" / "halvard.gold.jsonl")}
     plans = {"hotpotqa": ("hotpotqa", QA / "hotpotqa-100", "xquad", QA / "xquad-en", 30),
+             "musique": ("musique", QA / "musique-100", "xquad", QA / "xquad-en", 30),
              "xquad": ("xquad", QA / "xquad-en", "hotpotqa", QA / "hotpotqa-100", 60)}
     for name, (kind, source, other_kind, other, n) in plans.items():
         documents, items = load_dataset(kind, source)
@@ -244,7 +246,7 @@ def main() -> None:
                      "modes": {}, "refusal": {}, "fusion": {}, "top_k": {},
                      "notes": [] if runner.reranker else ["rerank and evidence rows skipped: the bge extra is not installed"]}
     qa = qa_sets()
-    for name in ("halvard", "hotpotqa", "xquad"):
+    for name in ("halvard", "hotpotqa", "musique", "xquad"):
         if name in selected:
             run_qa(runner, name, *qa[name], results)
     if "mmlb" in selected:
