@@ -10,14 +10,15 @@ BGE_STAMP := $(VENV)/.installed-bge
 EXAMPLES_STAMP := $(VENV)/.installed-examples
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-fast eval eval-public bench bench-quick bench-scale clean chromium postgresql
+.PHONY: help install demo test test-slow test-all eval eval-public bench bench-quick bench-scale clean chromium postgresql
 
 help:
 	@echo "make help        - this list"
 	@echo "make install     - create .venv and install ragkit with its dev tools (every target does it first)"
 	@echo "make demo        - ingest corpora/halvard offline and answer a question with citations"
-	@echo "make test        - the whole test suite, browser and local-model tests included"
-	@echo "make test-fast   - the test suite without the tests marked slow"
+	@echo "make test        - the test suite, browser and shared-database tests included (under 10 min on 2 cores)"
+	@echo "make test-slow   - the suites marked slow: shared datasets, kill -9 and Ctrl-C, replicas, a local model (CI runs both)"
+	@echo "make test-all    - both of the above in one pytest run"
 	@echo "make eval        - score the offline default on the sample corpus's gold questions"
 	@echo "make eval-public - score every mode on the sample corpus, HotpotQA-100, XQuAD-en, NFCorpus, MMLongBench, and follow-ups (offline and through chat completions)"
 	@echo "make bench       - benchmarks: ingest, retrieval, server, LangChain comparison (about 30 min)"
@@ -77,11 +78,14 @@ chromium:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } || \
 	  { echo "make test needs Debian's chromium package for the web page's browser tests: apt-get install chromium" >&2; exit 1; }
 
-test: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
-	$(PY) -m pytest
-
-test-fast: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
+test: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
 	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
+	$(PY) -m pytest -m slow
+
+test-all: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
+	$(PY) -m pytest
 
 eval: $(STAMP)
 	$(RAGKIT) eval corpora/halvard.gold.jsonl --home $(DEMO_HOME) --ingest corpora/halvard --out runs/halvard-hybrid
