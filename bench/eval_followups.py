@@ -1,7 +1,9 @@
 """Follow-up questions: hit@5 of the follow-up as the system made it standalone, over the hit@5 of
-the question written out in full (the set of bench/followups_build.py, HotpotQA-100 paragraphs).
+the question written out in full (the sets of bench/followups_build.py: ``--set hotpotqa``, the
+default, over HotpotQA-100's paragraphs, or ``--set musique`` over MuSiQue-100's).
 
-Three columns, on one split (``test`` by default; rules were developed on ``dev``):
+Three columns, on one split (``test`` by default; rules were developed on HotpotQA's ``dev``, and
+MuSiQue, on which nothing was developed, is all ``test``):
 
 * ``offline``: chat sessions on a knowledge base, follow-ups rewritten by the offline rules
   (ragkit.conversations.rewrite), answers extractive;
@@ -12,10 +14,13 @@ Three columns, on one split (``test`` by default; rules were developed on ``dev`
   ``ragkit.search_query``, scored with the server's vector-store search, as is the full question.
 
 Per kind (entity-fragment, verb-ellipsis, other-one, time-shift, standalone) and overall; the goal
-is a ratio of at least 0.9. The knowledge base and the server's home are kept under
-~/.cache/ragkit/followups/ so a second run does not ingest again. Writes bench/results/followups.json.
+is a ratio of at least 0.9. The knowledge base and the server's home are kept next to the set
+(~/.cache/ragkit/followups/, ~/.cache/ragkit/followups-musique/) so a second run does not ingest
+again. Writes bench/results/followups.json (HotpotQA test), followups-dev.json (HotpotQA dev) or
+followups-musique.json.
 
-Run with:  .venv/bin/python bench/eval_followups.py [--split test] [--surfaces offline,model,chat_completions]
+Run with:  .venv/bin/python bench/eval_followups.py [--set hotpotqa|musique] [--split test]
+           [--surfaces offline,model,chat_completions]
 """
 
 from __future__ import annotations
@@ -29,25 +34,29 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import ROOT, write_result
-from followups_build import OUT, build
+from followups_build import build
+from followups_sets import SETS
 
 from ragkit import KnowledgeBase  # noqa: E402
 from ragkit.eval.conversations import Conversation, evaluate_conversations  # noqa: E402
 
-COLLECTION = "followups-hotpotqa"
 K = 5
 
 
-def load(split: str) -> list[dict]:
-    path = OUT / f"{split}.jsonl"
+def load(split: str, qa_set: str = "hotpotqa") -> list[dict]:
+    out = SETS[qa_set].out
+    path = out / f"{split}.jsonl"
+    if not path.exists() or not (out / "docs").is_dir():
+        build(out, qa_set)
     if not path.exists():
-        build(OUT)
+        raise SystemExit(f"the {qa_set} follow-up set has no {split} split")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def ensure_kb(**settings) -> KnowledgeBase:
-    kb = KnowledgeBase(OUT / "kb", collection=COLLECTION, **settings)
-    kb.ingest([OUT / "docs"])  # incremental: files already ingested are skipped, an interrupted run resumes
+def ensure_kb(qa_set: str = "hotpotqa", **settings) -> KnowledgeBase:
+    out = SETS[qa_set].out
+    kb = KnowledgeBase(out / "kb", collection=f"followups-{qa_set}", **settings)
+    kb.ingest([out / "docs"])  # incremental: files already ingested are skipped, an interrupted run resumes
     return kb
 
 
@@ -89,20 +98,21 @@ def model_reachable(base_url: str) -> str | None:
         return str(exc)
 
 
-def chat_completions_column(items: list[dict]) -> tuple[dict, list[dict]]:
+def chat_completions_column(items: list[dict], qa_set: str = "hotpotqa") -> tuple[dict, list[dict]]:
     """A real server, the stock SDK, each conversation sent as messages."""
     sys.path.insert(0, str(ROOT / "tests"))
     from server_helpers import Server, upload_batch
 
-    home = OUT / "serve-home"
+    out = SETS[qa_set].out
+    home = out / "serve-home"
     server = Server(home, "--no-auth", env={"RAGKIT_BASE_URL": "", "OPENAI_API_KEY": ""}).start(timeout=300)
     try:
         client = server.client().with_options(max_retries=8)  # the server limits keys to 600 requests a minute
         marker = home / "followups-store.json"
         store = json.loads(marker.read_text())["id"] if marker.exists() else None
         if store is None:
-            store = client.vector_stores.create(name="hotpotqa-followups").id
-            files = sorted((OUT / "docs").iterdir())
+            store = client.vector_stores.create(name=f"{qa_set}-followups").id
+            files = sorted((out / "docs").iterdir())
             for start in range(0, len(files), 100):
                 upload_batch(client, store, files[start:start + 100])
             marker.write_text(json.dumps({"id": store}))
@@ -130,23 +140,31 @@ def chat_completions_column(items: list[dict]) -> tuple[dict, list[dict]]:
         server.stop()
 
 
-def offline_figures(split: str = "test") -> dict:
+def offline_figures(split: str = "test", qa_set: str = "hotpotqa") -> dict:
     """The offline column alone, per kind (bench/eval_public.py's follow-up row)."""
-    with ensure_kb(generator="extractive") as kb:
-        return session_column(kb, load(split))[0]
+    with ensure_kb(qa_set, generator="extractive") as kb:
+        return session_column(kb, load(split, qa_set))[0]
+
+
+def result_name(qa_set: str, split: str) -> str:
+    if qa_set == "hotpotqa":
+        return "followups" if split == "test" else "followups-dev"
+    return f"followups-{qa_set}" if split == "test" else f"followups-{qa_set}-{split}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--set", dest="qa_set", choices=sorted(SETS), default="hotpotqa")
     parser.add_argument("--split", choices=("dev", "test"), default="test")
     parser.add_argument("--surfaces", default="offline,model,chat_completions")
     args = parser.parse_args()
     surfaces = args.surfaces.split(",")
-    items = load(args.split)
-    results: dict = {"split": args.split, "k": K, "conversations": len(items), "columns": {}, "notes": []}
+    items = load(args.split, args.qa_set)
+    results: dict = {"set": args.qa_set, "split": args.split, "k": K, "conversations": len(items),
+                     "columns": {}, "notes": []}
     misses: dict = {}
     if "offline" in surfaces:
-        with ensure_kb(generator="extractive") as kb:
+        with ensure_kb(args.qa_set, generator="extractive") as kb:
             results["columns"]["offline"], misses["offline"] = session_column(kb, items)
         print("offline", json.dumps(results["columns"]["offline"]["all"]), flush=True)
     base_url = os.environ.get("RAGKIT_BASE_URL")
@@ -155,21 +173,22 @@ def main() -> None:
         if problem:
             results["notes"].append(f"model column skipped: {problem}")
         else:
-            with ensure_kb(generator="openai", base_url=base_url) as kb:
+            with ensure_kb(args.qa_set, generator="openai", base_url=base_url) as kb:
                 results["columns"]["model"], misses["model"] = session_column(kb, items)
             results["model"] = os.environ.get("RAGKIT_MODEL", "")
     if "chat_completions" in surfaces:
-        results["columns"]["chat_completions"], misses["chat_completions"] = chat_completions_column(items)
+        results["columns"]["chat_completions"], misses["chat_completions"] = chat_completions_column(items, args.qa_set)
         print("chat completions", json.dumps(results["columns"]["chat_completions"]["all"]), flush=True)
     results["misses"] = misses
-    earlier = ROOT / "bench" / "results" / ("followups.json" if args.split == "test" else "followups-dev.json")
+    name = result_name(args.qa_set, args.split)
+    earlier = ROOT / "bench" / "results" / f"{name}.json"
     if earlier.exists():  # a run of some surfaces keeps the figures of the others
         kept = json.loads(earlier.read_text())
         for column, figures in kept.get("columns", {}).items():
             if column not in results["columns"]:
                 results["columns"][column] = figures
                 misses.setdefault(column, kept.get("misses", {}).get(column, []))
-    path = write_result("followups" if args.split == "test" else "followups-dev", results)
+    path = write_result(name, results)
     print(table(results))
     print(f"wrote {path}")
 

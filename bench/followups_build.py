@@ -1,8 +1,13 @@
-"""Build a follow-up test set from HotpotQA-100: pairs whose second question only makes sense after the first.
+"""Build a follow-up test set from a multi-hop QA set: pairs whose second turn needs the first.
 
-Every conversation has two turns; the second turn's written-out form is an original HotpotQA
-question Q (so its gold paragraphs are HotpotQA's), and the first turn is made from Q so that the
-second can leave words out. The procedure, deterministic and applied to every question in file order:
+Two sets are supported, HotpotQA-100 (``--set hotpotqa``, the default) and MuSiQue-100
+(``--set musique``); each is read by a small adapter (``followups_sets.py``) into the same shape
+(questions with their gold paragraphs, and the corpus), and one procedure makes the conversations.
+
+Every conversation has two turns; the second turn's written-out form is an original question Q
+of the set (so its gold paragraphs are the set's: HotpotQA's gold titles, MuSiQue's supporting
+paragraphs), and the first turn is made from Q so that the second can leave words out. The
+procedure, deterministic and applied to every question in file order:
 
 * the *entity* E of Q is the first gold title (without its "(disambiguation)") written verbatim in Q;
   its *partner* E' is the corpus title whose paragraph shares the most words (Jaccard of lowercased
@@ -19,25 +24,25 @@ second can leave words out. The procedure, deterministic and applied to every qu
 * ``standalone``: turn 1 is the previous question in the file, turn 2 is Q as written: a follow-up
   that must be left alone.
 
-Questions are split by their id: dev when the first hex digit of sha1(id) is even, else test.
-Settings are chosen on dev and figures reported on test. The set and the corpus are written
-under ~/.cache/ragkit/followups/ (or --out), never into the repository.
+HotpotQA questions are split by their id: dev when the first hex digit of sha1(id) is even, else
+test; settings are chosen on dev and figures reported on test. MuSiQue is all test: nothing was
+developed or tuned on it. The set and the corpus are written under ~/.cache/ragkit/followups/
+(HotpotQA) or ~/.cache/ragkit/followups-musique/ (or --out), never into the repository.
 
-Run with:  .venv/bin/python bench/followups_build.py [--out DIR]
+Run with:  .venv/bin/python bench/followups_build.py [--set hotpotqa|musique] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOTPOTQA = ROOT.parent / "shared" / "datasets" / "qa" / "hotpotqa-100"
-OUT = Path.home() / ".cache" / "ragkit" / "followups"
+from followups_sets import HOTPOTQA, SETS, Paragraph, Question, load_set  # noqa: F401 - HOTPOTQA is public
+
+OUT = SETS["hotpotqa"].out
 YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 FRAGMENTS = ["And {e}?", "What about {e}?", "How about {e}?"]
 ELLIPSES = ["Does {e} do that too?", "Is that also true for {e}?", "Does the same go for {e}?"]
@@ -64,24 +69,20 @@ def mention(question: str, titles: list[str]) -> str | None:
     return min(found)[1] if found else None
 
 
-def partner(title: str, gold: list[str], question: str, corpus: dict[str, str]) -> str:
-    """The non-gold title whose paragraph is nearest to ``title``'s (ties: first in the corpus)."""
-    own = words_of(corpus[title])
-    name_words = words_of(bare_title(title))
-    best, best_score = "", -1.0
-    for other, text in corpus.items():
-        bare = bare_title(other)
-        if other in gold or words_of(bare) & name_words or bare in question or len(bare) < 3:
+def partner(paragraph: Paragraph, gold: list[str], question: str, corpus: list[Paragraph]) -> Paragraph:
+    """The non-gold paragraph nearest to ``paragraph`` (ties: first in the corpus)."""
+    own = words_of(paragraph.text)
+    name_words = words_of(bare_title(paragraph.title))
+    best, best_score = corpus[0], -1.0
+    for other in corpus:
+        bare = bare_title(other.title)
+        if other.title in gold or words_of(bare) & name_words or bare in question or len(bare) < 3:
             continue
-        theirs = words_of(text)
+        theirs = words_of(other.text)
         score = len(own & theirs) / (len(own | theirs) or 1)
         if score > best_score:
             best, best_score = other, score
     return best
-
-
-def split_of(question_id: str) -> str:
-    return "dev" if int(hashlib.sha1(question_id.encode()).hexdigest()[0], 16) % 2 == 0 else "test"
 
 
 def replace_once(text: str, old: str, new: str) -> str:
@@ -93,29 +94,30 @@ def turn(question: str, standalone: str, files: list[str], answers: list[str] | 
             "sources": [{"file": f} for f in files]}
 
 
-def conversations(rows: list[dict], corpus: dict[str, str], names: dict[str, str]) -> list[dict]:
+def conversations(rows: list[Question], corpus: list[Paragraph]) -> list[dict]:
     """Every conversation of the set, each tagged with its kind and split."""
     made: list[dict] = []
     counters: Counter[str] = Counter()
-    previous_row: dict | None = None
+    previous_row: Question | None = None
     for row in rows:
-        q, gold = " ".join(row["question"].split()), row["gold_titles"]
-        files = [names[t] for t in gold if t in names]
-        split = split_of(row["id"])
+        q, gold = " ".join(row.question.split()), row.gold_titles
+        files = [p.file for p in row.gold]
 
         def add(kind: str, first: str, first_files: list[str], second: str) -> None:
-            made.append({"id": f"{kind}-{row['id']}", "kind": kind, "split": split, "turns": [
-                turn(first, first, first_files), turn(second, q, files, [row["answer"]])]})
+            made.append({"id": f"{kind}-{row.id}", "kind": kind, "split": row.split, "turns": [
+                turn(first, first, first_files), turn(second, q, files, list(row.answers))]})
 
         entity = mention(q, gold)
         if entity is not None:
-            other = partner(entity, gold, q, corpus)
-            e, e2 = bare_title(entity), bare_title(other)
+            own = next(p for p in row.gold if p.title == entity)
+            other = partner(own, gold, q, corpus)
+            e, e2 = bare_title(entity), bare_title(other.title)
             swapped = replace_once(q, e, e2)
-            swapped_files = [names[other]] + [names[t] for t in gold if t != entity and t in names]
+            swapped_files = [other.file] + [p.file for p in row.gold if p.title != entity]
             add("entity-fragment", swapped, swapped_files, FRAGMENTS[counters["fragment"] % 3].format(e=e))
             add("verb-ellipsis", swapped, swapped_files, ELLIPSES[counters["fragment"] % 3].format(e=e))
-            add("other-one", f"Between {e2} and {e}: {swapped}", swapped_files + [names[entity]], "And the other one?")
+            entity_files = [p.file for p in row.gold if p.title == entity]
+            add("other-one", f"Between {e2} and {e}: {swapped}", swapped_files + entity_files, "And the other one?")
             counters["fragment"] += 1
         year = YEAR.search(q)
         if year is not None:
@@ -125,29 +127,21 @@ def conversations(rows: list[dict], corpus: dict[str, str], names: dict[str, str
             add("time-shift", first, files, SHIFTS[counters["shift"] % 2].format(y=y))
             counters["shift"] += 1
         if previous_row is not None:
-            prior = previous_row["gold_titles"]
-            add("standalone", " ".join(previous_row["question"].split()), [names[t] for t in prior if t in names], q)
+            add("standalone", " ".join(previous_row.question.split()), [p.file for p in previous_row.gold], q)
         previous_row = row
     return made
 
 
-def build(out: Path = OUT) -> dict[str, Path]:
-    """Write out/docs (one file per paragraph, as ragkit.eval.datasets does) and out/{dev,test}.jsonl."""
-    import sys
-
-    sys.path.insert(0, str(ROOT))
-    from ragkit.eval.datasets import hotpotqa, write_corpus
-
-    documents, _ = hotpotqa(HOTPOTQA)
-    raw = json.loads((HOTPOTQA / "corpus.json").read_text(encoding="utf-8"))
-    corpus = {title: "".join(sentences) for title, sentences in raw.items()}
-    names = {title: name for title, (name, _) in zip(raw, documents)}
-    rows = [json.loads(line) for line in (HOTPOTQA / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
-    docs, _ = write_corpus(documents, [], out)
-    paths = {"docs": docs}
-    made = conversations(rows, corpus, names)
+def build(out: Path | None = None, name: str = "hotpotqa") -> dict[str, Path]:
+    """Write out/docs (one file per paragraph, as ragkit.eval.datasets does) and out/{dev,test}.jsonl
+    (test.jsonl only for a set that has no dev half)."""
+    loaded = load_set(name, out)
+    paths = {"docs": loaded.docs}
+    made = conversations(loaded.questions, loaded.corpus)
     for split in ("dev", "test"):
-        path = out / f"{split}.jsonl"
+        if split == "dev" and not any(c["split"] == split for c in made):
+            continue  # MuSiQue has no dev half
+        path = loaded.out / f"{split}.jsonl"
         path.write_text("".join(json.dumps(c) + "\n" for c in made if c["split"] == split), encoding="utf-8")
         paths[split] = path
     return paths
@@ -155,9 +149,11 @@ def build(out: Path = OUT) -> dict[str, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    paths = build(parser.parse_args().out)
-    for split in ("dev", "test"):
+    parser.add_argument("--set", choices=sorted(SETS), default="hotpotqa")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    paths = build(args.out, args.set)
+    for split in [s for s in ("dev", "test") if s in paths]:
         kinds = Counter(json.loads(line)["kind"] for line in paths[split].read_text().splitlines())
         print(split, paths[split], dict(sorted(kinds.items())))
 
