@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ragkit.conversations.phrases import classify, noun_phrases, pluralise, subject_of, tokens
-from ragkit.conversations.rewrite import Context, find_sibling, lexical_similarity, rewrite
+from ragkit.conversations.other_code import find_sibling
+from ragkit.conversations.rewrite import Context, lexical_similarity, rewrite
 
 TABLE = "Product | Warranty period\nWS-200 sensor array | 3 years\nWS-100 sensor array | 2 years"
 
@@ -225,3 +226,8 @@ def test_a_time_shift_replaces_the_year(previous, followup, expected):
 def test_full_questions_with_their_own_subject_are_left_alone(followup):
     made = rewrite(followup, Context("Is the WS-200 lighter than the WS-100 in 2018?"))
     assert made.query == followup and not made.changed
+
+
+def test_names_in_any_script_are_swapped_whole():
+    done = rewrite("And Juan Ramón Jiménez?", Context("Where was Jan Evangelista Purkyně born?", ()))
+    assert done.query == "Where was Juan Ramón Jiménez born?"

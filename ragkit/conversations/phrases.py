@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'’\-.]*[A-Za-z0-9])?")
+#: a word in any script ("Jiménez", "Purkyně", "WS-200", "4.2.0"): letters and digits, with
+#: apostrophes, hyphens and dots inside
+WORD = re.compile(r"[^\W_](?:(?:[^\W_]|['’\-.])*[^\W_])?")
 
 DETERMINERS = frozenset("the a an this that these those my your our his her its their some any each every all "
                         "another no".split())

@@ -31,9 +31,10 @@ from typing import Callable, Sequence
 from ragkit.conversations.ellipsis import (
     attribute_swap, bound_in_question, elided_verb_phrase, name_swap, other_of_two, time_shift,
 )
+from ragkit.conversations.other_code import other_code
 from ragkit.conversations.phrases import (
     AUXILIARIES, DETERMINERS, PREPOSITIONS, QUESTION_WORDS, REFERRING, Phrase, Token, classify, code_shape, focus_of,
-    is_code, is_plural, letter_prefix, noun_phrases, render, subject_of, tokens,
+    is_code, is_plural, noun_phrases, render, subject_of, tokens,
 )
 from ragkit.text import tokenize
 
@@ -91,12 +92,14 @@ def rewrite(followup: str, context: Context | None, similarity: Similarity | Non
     shifted = time_shift(body, previous)
     if shifted is not None:
         return Rewrite(shifted, "time-shift")
-    other = _other_one(body, previous, context.passages)
-    if other is not None:
-        return other
+    # "the other one" is one of two things the previous question named; only when it named no
+    # pair is it the code next to the previous one in the answer's passages (E17 after E42)
     paired = other_of_two(body, previous)
     if paired is not None:
         return Rewrite(paired, "other-one")
+    other = other_code(body, previous, context.passages)
+    if other is not None:
+        return Rewrite(other, "other-one")
     elided = elided_verb_phrase(body)
     if elided is not None:  # "does the WS-100 do that too?" asks "the WS-100?"
         return Rewrite(_fragment(elided, tokens(elided), previous, similarity).query, "ellipsis")
@@ -338,54 +341,6 @@ def _asked_about(previous: str, subject: str) -> str:
 
 
 # -- "the other one" ------------------------------------------------------------------------
-def _other_one(body: str, previous: str, passages: Sequence[str]) -> Rewrite | None:
-    """ "and the other one?" after "What does error code E42 mean?": swap the code for the first
-    code of the same shape and prefix in the answer's passages (E17). None when nothing fits."""
-    span = _other_span(body)
-    if span is None:
-        return None
-    codes = [w.text for w in tokens(previous) if is_code(w.text)]
-    if not codes:
-        return None
-    code = codes[0]
-    sibling = find_sibling(code, passages)
-    if sibling is None:
-        return None
-    swapped = re.sub(rf"(?<![\w-]){re.escape(code)}(?![\w-])", sibling, previous)
-    rest = (body[:span[0]] + body[span[1]:]).strip(" ?,")
-    if not any(k != "fn" for k in classify(tokens(rest))):
-        return Rewrite(swapped, "other-one")
-    subject = subject_of(swapped)
-    named = render(subject) if subject is not None else sibling
-    return Rewrite(body[:span[0]] + named + body[span[1]:], "other-one")
-
-
-def _other_span(body: str) -> tuple[int, int] | None:
-    """Where "the other one" / "the other sensor array" stands in ``body`` (article included)."""
-    words = tokens(body)
-    kinds = classify(words)
-    at = next((i for i, w in enumerate(words) if w.lower == "other"), None)
-    if at is None:
-        return None
-    start = words[at - 1].start if at and words[at - 1].lower in DETERMINERS else words[at].start
-    end = at
-    while end + 1 < len(words) and (kinds[end + 1] == "content" or words[end + 1].lower in ("one", "ones")):
-        end += 1
-    return start, words[end].end
-
-
-def find_sibling(code: str, passages: Sequence[str]) -> str | None:
-    """The first other code in ``passages`` with the shape and letters of ``code``."""
-    shape, prefix = code_shape(code), letter_prefix(code)
-    for passage in passages:
-        for word in tokens(passage):
-            candidate = word.text
-            if (candidate.upper() != code.upper() and code_shape(candidate) == shape
-                    and letter_prefix(candidate) == prefix):
-                return candidate
-    return None
-
-
 # -- small helpers --------------------------------------------------------------------------
 def _mentions(question: str, phrase: Phrase) -> bool:
     stems = tokenize([question, phrase.text], "en")
