@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Kind = Literal["number", "price", "weight", "percentage", "date", "duration", "name"]
+Kind = Literal["number", "price", "weight", "percentage", "date", "duration", "name", "email", "phone", "website"]
 
 _NUMBER_QUESTION = re.compile(
     r"\b(how (much|many|often|far|big|large|tall|long is the [a-z]+ (in|of) (cm|mm|m|km|inches|feet))"
@@ -46,6 +46,18 @@ _HAS_DURATION = re.compile(
     re.IGNORECASE)
 
 
+#: contact details: "What is the support email?" is answered by an address, not by a sentence
+#: about e-mail ("We answer e-mails within two working days")
+_EMAIL_QUESTION = re.compile(r"\b(what|which)\b[^?]*\be-?mail( address)?\b", re.IGNORECASE)
+_PHONE_QUESTION = re.compile(r"\b(what|which)\b[^?]*\b(tele)?phone( number)?\b", re.IGNORECASE)
+_WEBSITE_QUESTION = re.compile(r"\b(what|which)\b[^?]*\b(website|web site|web address|url|homepage)\b", re.IGNORECASE)
+_HAS_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_HAS_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d ().-]{6,}\d(?![\w.])")
+_HAS_WEBSITE = re.compile(r"\bhttps?://\S+|\bwww\.[\w-]+(\.[\w-]+)+", re.IGNORECASE)
+#: the words that name a contact detail, which a sentence holding one covers ("email" is
+#: covered by "support@halvard.example" even where no sentence says "email")
+_KIND_WORDS = ((_HAS_EMAIL, "email mail"), (_HAS_PHONE, "phone telephone"), (_HAS_WEBSITE, "website url homepage"))
+
 #: "charge" and "mass" are left out on purpose: electric charge, the Catholic mass, mass graves
 _PRICE_QUESTION = re.compile(r"\b(price|prices|cost|costs|fee|fees)\b", re.IGNORECASE)
 _WEIGHT_QUESTION = re.compile(r"\b(weigh|weighs|weight)\b", re.IGNORECASE)
@@ -62,6 +74,7 @@ _IDENTIFIER = re.compile(r"\b[A-Za-z]+[-_]?\d[\w.-]*|\b\d+[A-Za-z]+\d[\w-]*|\bv?
 
 #: question wording -> what it asks for, most specific first
 _QUESTION_KINDS: tuple[tuple[re.Pattern, Kind], ...] = (
+    (_EMAIL_QUESTION, "email"), (_PHONE_QUESTION, "phone"), (_WEBSITE_QUESTION, "website"),
     (_PRICE_QUESTION, "price"), (_WEIGHT_QUESTION, "weight"), (_PERCENT_QUESTION, "percentage"),
     (_DURATION_QUESTION, "duration"), (_DATE_QUESTION, "date"), (_NUMBER_QUESTION, "number"),
     (_NAME_QUESTION, "name"),
@@ -72,6 +85,7 @@ _QUESTION_KINDS: tuple[tuple[re.Pattern, Kind], ...] = (
 _EVIDENCE: dict[str, tuple[re.Pattern, ...]] = {
     "price": (_HAS_PRICE, _HAS_PERCENT), "weight": (_HAS_WEIGHT,), "percentage": (_HAS_PERCENT, _HAS_SHARE),
     "date": (_HAS_DATE, _HAS_DURATION), "duration": (_HAS_DURATION, _HAS_DATE), "number": (_HAS_NUMBER,), "name": (),
+    "email": (_HAS_EMAIL,), "phone": (_HAS_PHONE,), "website": (_HAS_WEBSITE,),
 }
 _CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][a-z][\w'’-]*")
 _SENTENCE_START = re.compile(r"(^|[.!?:;|]\s+|\n\s*)$")
@@ -90,8 +104,16 @@ def holds(text: str, kind: Kind | None, question: str = "") -> bool:
         return True
     if kind == "name":
         return has_new_name(text, question)
+    if kind in ("email", "phone", "website"):
+        return any(pattern.search(text) for pattern in _EVIDENCE[kind])
     text = _IDENTIFIER.sub(" ", text)
     return any(pattern.search(text) for pattern in _EVIDENCE[kind])
+
+
+def kind_words(text: str) -> str:
+    """Words naming the contact details ``text`` holds ("email mail" for a sentence with an
+    address), for matching a question that asks for one by name."""
+    return " ".join(words for pattern, words in _KIND_WORDS if pattern.search(text))
 
 
 def has_new_name(text: str, question: str) -> bool:

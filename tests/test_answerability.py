@@ -20,6 +20,10 @@ from ragkit.answerability import expected_kind, holds
     ("Who is Halvard's finance director?", "name"),
     ("Who approves expense claims?", None),
     ("What screen size does the Console C5 display have?", "number"),
+    ("What is the support email?", "email"),
+    ("Which phone number do I call for repairs?", "phone"),
+    ("What is the website of the developer portal?", "website"),
+    ("How fast are e-mails answered?", None),
 ])
 def test_expected_kind(question, kind):
     assert expected_kind(question) == kind
@@ -35,6 +39,21 @@ def test_model_numbers_are_not_amounts():
     assert holds("Founded in 2011 in Gothenburg.", "date")
     assert holds("anything at all", None)
     assert holds("API tokens expire 90 days after they are created.", "date")
+
+
+def test_contact_details_are_held_by_addresses_not_by_talk_about_them():
+    assert holds("Call +46 31 555 0199 or write to support@halvard.example.", "email")
+    assert not holds("We answer e-mails within two working days.", "email")
+    assert holds("Call +46 31 555 0199 or write to support@halvard.example.", "phone")
+    assert not holds("Version 4.2.0 shipped in 2026.", "phone")
+    assert holds("Docs live at https://docs.halvard.example/api.", "website")
+    assert not holds("See the website for details.", "website")
+
+
+def test_a_sentence_with_an_address_answers_a_question_that_names_its_kind(halvard_kb):
+    answer = halvard_kb.ask("What is the support email?")
+    assert not answer.refused and "support@halvard.example" in answer.text
+    assert not halvard_kb.ask("How fast are e-mails answered?").refused  # "e-mails" is "emails"
 
 
 def test_a_name_must_be_one_the_question_does_not_already_say():

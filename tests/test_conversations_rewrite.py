@@ -55,6 +55,11 @@ def test_pronouns_are_replaced_by_the_previous_subject(previous, followup, expec
      "Who pays return shipping for products that are not defective?"),
     ("What is the warranty period of the RG-1 rain gauge?", "what about the WS-100 sensor array?",
      "What is the warranty period of the WS-100 sensor array?"),
+    # a property asked of a named thing: another thing keeps the property, another property the thing
+    ("How long is the WS-200 warranty?", "And for the rain gauge?", "How long is the rain gauge warranty?"),
+    ("How long is the WS-200 warranty?", "what about the solar panel?", "How long is the solar panel warranty?"),
+    ("How long is the WS-200 warranty?", "And the WS-100?", "How long is the WS-100 warranty?"),
+    ("How long is the WS-200 warranty?", "and the battery life?", "How long is the WS-200 battery life?"),
 ])
 def test_a_fragment_swaps_the_matching_phrase(previous, followup, expected):
     assert _rewrite(previous, followup) == expected

@@ -26,7 +26,7 @@ import re
 from typing import Callable, Sequence
 
 from ragkit.conversations.phrases import (
-    AUXILIARIES, PREPOSITIONS, Phrase, Token, classify, focus_of, is_function, is_name, noun_phrases, tokens,
+    AUXILIARIES, PREPOSITIONS, Phrase, Token, classify, common_tail, focus_of, is_function, is_name, noun_phrases, tokens,
 )
 
 YEAR = re.compile(r"(?<![\w.])(?<![A-Za-z]-)(1[0-9]{3}|20[0-9]{2})(?![\w.])")  # not the 2000 of WS-2000
@@ -115,6 +115,9 @@ def attribute_swap(fragment: Phrase, previous: str) -> str | None:
     if possessor:
         start = target.start + possessor[-1].end + 1
         return previous[:start] + new + previous[target.end:]
+    tail = common_tail(target, previous)
+    if tail is not None:  # "the WS-200 warranty": the name stays, the property changes
+        return previous[:tail] + new + previous[target.end:]
     start = target.start if target.determiner is not None or fragment.determiner is None else target.span_start
     text = new if target.determiner is not None or fragment.determiner is None else f"{fragment.determiner} {new}"
     return previous[:start] + text + previous[target.end:]

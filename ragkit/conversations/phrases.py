@@ -101,6 +101,19 @@ def is_code(word: str) -> bool:
     return any(ch.isdigit() for ch in word)
 
 
+def common_tail(phrase: Phrase, text: str) -> int | None:
+    """Where the common nouns after a name start in ``phrase`` of ``text`` ("warranty" of "the
+    WS-200 warranty"); None when the phrase does not end in common nouns after a name. A
+    follow-up about another thing replaces the name and keeps the tail ("and the rain gauge?"
+    -> "the rain gauge warranty"); one about another property keeps the name ("and the battery
+    life?" -> "the WS-200 battery life")."""
+    words = [w for w in tokens(text) if phrase.start <= w.start < phrase.end]
+    named = [i for i, w in enumerate(words) if is_code(w.text) or w.text[0].isupper()]
+    if not named or named[-1] + 1 >= len(words):
+        return None
+    return words[named[-1] + 1].start
+
+
 def is_name(token: Token, position: int) -> bool:
     """Names something: a code, or a capitalised word that is not just starting the question."""
     if is_code(token.text):

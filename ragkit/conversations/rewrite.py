@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ragkit.conversations.ellipsis import (
-    attribute_swap, bound_in_question, elided_verb_phrase, name_swap, other_of_two, time_shift,
+    ATTRIBUTES, attribute_swap, bound_in_question, elided_verb_phrase, name_swap, other_of_two, time_shift,
 )
 from ragkit.conversations.other_code import other_code
 from ragkit.conversations.phrases import (
-    AUXILIARIES, DETERMINERS, PREPOSITIONS, QUESTION_WORDS, REFERRING, Phrase, Token, classify, code_shape, focus_of,
+    AUXILIARIES, DETERMINERS, PREPOSITIONS, QUESTION_WORDS, REFERRING, Phrase, Token, classify, code_shape, common_tail,
+    focus_of,
     is_code, is_plural, noun_phrases, render, subject_of, tokens,
 )
 from ragkit.text import tokenize
@@ -189,6 +190,12 @@ def _fragment(body: str, words: list[Token], previous: str, similarity: Similari
     scores = list(similarity(phrase.text, [t.text for t in allowed]))
     best = max(range(len(allowed)), key=lambda i: (scores[i] + _affinity(phrase, allowed[i], subject, focus_start), i))
     start, end, replacement = _swap(body, phrase, allowed[best])
+    kept = common_tail(allowed[best], previous) if allowed[best].head in ATTRIBUTES else None
+    if kept is not None and phrase.head != allowed[best].head:
+        # "the WS-200 warranty" asks about a property of the WS-200: "and the rain gauge?" asks
+        # it of the rain gauge ("the rain gauge warranty"); "the RG-1 rain gauge" names a thing
+        end = kept
+        replacement += " "
     return Rewrite(previous[:start] + replacement + previous[end:], "swap")
 
 

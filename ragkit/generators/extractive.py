@@ -9,10 +9,11 @@ with their ``[n]`` citations, so every claim in an extractive answer is a litera
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ragkit.answerability import expected_kind, holds
+from ragkit.answerability import expected_kind, holds, kind_words
 from ragkit.generators.base import TokenCallback
 from ragkit.models import Generation, SearchHit
 from ragkit.text import content_terms, sentence_spans, table_header, tokenize
@@ -68,8 +69,11 @@ class ExtractiveGenerator:
         # A table row is read with its header row: "Germany | 28 EUR | 150 EUR" answers "hotel cap
         # in Germany" only together with "Country | Daily allowance | Hotel cap per night".
         headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
-        tokens = [set(t) | set(h) for t, h in zip(tokenize([s for _, s in candidates], "en_plus"),
-                                                     tokenize(headers, "en_plus"))]
+        # A sentence also says its hyphenated words joined ("e-mails" is "emails") and the kind
+        # of contact detail it holds ("support@halvard.example" is an email)
+        extra = [" ".join(_HYPHENATED.findall(s)).replace("-", "") + " " + kind_words(s) for _, s in candidates]
+        tokens = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
+                                                               tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
         total = len(candidates)
         idf = {}
         for term in query_terms:
@@ -162,6 +166,10 @@ class ExtractiveGenerator:
         if on_token:
             on_token(text)
         return Generation(text=text, generator=self.name, preamble=PREFIX)
+
+
+#: a word of letters joined by hyphens ("e-mail", "check-in"); codes such as "WS-200" are left out
+_HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
 
 
 def _is_statement(sentence: str) -> bool:
