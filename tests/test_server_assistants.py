@@ -137,6 +137,36 @@ def test_run_steps_list_the_file_search_results(client, assistant):
         client.beta.threads.runs.cancel(thread_id=run.thread_id, run_id=run.id)
 
 
+def _search_call(client, run):
+    steps = client.beta.threads.runs.steps.list(thread_id=run.thread_id, run_id=run.id, order="asc")
+    return steps.data[0].step_details.tool_calls[0].file_search
+
+
+def test_a_file_search_tools_ranking_options_apply_to_the_run_and_its_steps(client, assistant):
+    stores = {"file_search": {"vector_store_ids": assistant.tool_resources.file_search.vector_store_ids}}
+    strict = client.beta.assistants.create(model="gpt-4o", tool_resources=stores, tools=[
+        {"type": "file_search", "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.99}}}])
+    assert strict.tools[0].file_search.ranking_options.score_threshold == 0.99
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "What does error code E42 mean?"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=strict.id)
+    assert run.status == "completed", run.last_error
+    search = _search_call(client, run)
+    assert search.results == [] and search.ranking_options.score_threshold == 0.99
+    answer = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data[0]
+    assert answer.content[0].text.annotations == [] and answer.model_extra["ragkit"]["refused"]
+    # the run's own tools replace the assistant's: at most 2 passages, none scored under 0.2
+    override = {"max_num_results": 2, "ranking_options": {"score_threshold": 0.2}}
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=strict.id,
+                                                   tools=[{"type": "file_search", "file_search": override}])
+    search = _search_call(client, run)
+    assert search.ranking_options.score_threshold == 0.2 and search.ranking_options.ranker == "default_2024_08_21"
+    assert 1 <= len(search.results) <= 2 and all(r.score >= 0.2 for r in search.results)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.beta.assistants.create(model="gpt-4o", tools=[
+            {"type": "file_search", "file_search": {"ranking_options": {"ranker": "xx", "score_threshold": 0}}}])
+    assert caught.value.param == "tools[0].file_search.ranking_options.ranker"
+
+
 class Collector(AssistantEventHandler):
     def __init__(self) -> None:
         super().__init__()

@@ -12,6 +12,7 @@ import pytest
 from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
 from server_helpers import e42_and_weather
 
+from ragkit.library.answering import count_tokens
 from ragkit.state import open_home
 from ragkit.state import responses as stored
 from ragkit.state.server import ServerState
@@ -145,3 +146,18 @@ def test_a_streamed_response_sends_the_function_call_events(client, llm):
     done = next(e for e in events if e.type == "response.function_call_arguments.done")
     assert json.loads(done.arguments) == {"city": "Oslo"}
     assert events[-1].response.output[0].name == "get_weather"
+
+
+def test_the_loops_file_search_keeps_the_ranking_options_and_the_answer_keeps_max_output_tokens(client, store, llm):
+    reply = "E42 means that the anemometer cable is disconnected: check the plug at the mast, then restart it."
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+                                  lambda body: {"content": reply}])
+    strict = {"type": "file_search", "vector_store_ids": [store], "ranking_options": {"score_threshold": 0.99}}
+    done = client.responses.create(model=MODEL, input="What does E42 mean?", tools=[strict, WEATHER],
+                                   include=["file_search_call.results"], max_output_tokens=16)
+    searched, answer = done.output
+    assert searched.results == [] and searched.model_extra["ranking_options"]["score_threshold"] == 0.99
+    assert "<source" not in next(m for m in _chats(llm)[-1]["messages"] if m["role"] == "tool")["content"]
+    assert done.status == "incomplete" and done.incomplete_details.reason == "max_output_tokens"
+    assert answer.status == "incomplete" and reply.startswith(done.output_text)
+    assert count_tokens(done.output_text) == 16

@@ -47,6 +47,8 @@ class Grounded:
     usage: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     cached: bool = False
+    #: why the answer stopped short (``max_output_tokens``: :mod:`ragkit.library.output_limit`)
+    incomplete: str | None = None
 
     def cited(self) -> list[dict[str, Any]]:
         """Each citation with the file it points to (for annotations, chat and the audit log)."""
@@ -73,27 +75,34 @@ _encoding_lock = threading.Lock()
 _encoding: Any = None
 
 
-def count_tokens(text: str) -> int:
-    """cl100k tokens, to report usage for answers no upstream model counted (extractive)."""
+def encoding() -> Any:
+    """The cl100k tokenizer (loaded once, offline)."""
     global _encoding
     if _encoding is None:
         from ragkit.tiktoken_offline import get_encoding
 
         with _encoding_lock:
             _encoding = _encoding or get_encoding("cl100k_base")
-    return len(_encoding.encode(text, disallowed_special=()))
+    return _encoding
+
+
+def count_tokens(text: str) -> int:
+    """cl100k tokens, to report usage for answers no upstream model counted (extractive)."""
+    return len(encoding().encode(text, disallowed_special=()))
 
 
 def answer(library: Library, stores: Sequence[dict[str, Any]], question: str, *, k: int, node: Filter | None,
            model: str, generator: str, instructions: str | None = None, score_threshold: float | None = None,
-           on_token: TokenSink | None = None,
+           alpha: float | None = None, on_token: TokenSink | None = None,
            on_retrieved: Callable[[list[Found]], None] | None = None, max_tokens: int | None = None) -> Grounded:
     """Answer ``question`` from the stores; ``on_retrieved`` receives the numbered sources once
     they are known and ``on_token`` the text as it is generated (streaming). ``max_tokens`` caps a
-    chat model's answer (the extractive answer is a quote of at most two sentences)."""
+    chat model's answer (the extractive answer is a quote of at most two sentences).
+    ``score_threshold`` drops sources scored below it and ``alpha`` is the dense weight of the
+    fusion, as in a vector store search (OpenAI's ``ranking_options``)."""
     key = (tuple((s["id"], library.kb(s).manifest.generation(), s["files_version"]) for s in stores),
            question, k, json.dumps(node.model_dump() if node else None, sort_keys=True), model, generator,
-           instructions or "", score_threshold, max_tokens if generator == "openai" else None)
+           instructions or "", score_threshold, alpha, max_tokens if generator == "openai" else None)
     cached = library.cache.get(key)
     if cached is not None:
         if on_retrieved:
@@ -101,7 +110,8 @@ def answer(library: Library, stores: Sequence[dict[str, Any]], question: str, *,
         if on_token:
             on_token(cached.text)
         return Grounded(**{**cached.__dict__, "cached": True})
-    wide = retrieve(library, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold)
+    wide = retrieve(library, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold,
+                    alpha=alpha)
     retrieved = replace(wide, found=wide.found[:k])  # the same top k: the candidate pool does not change
     hits = [f.hit for f in retrieved.found]
     if on_retrieved:

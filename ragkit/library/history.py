@@ -2,7 +2,9 @@
 
 Three surfaces continue a conversation: a thread's runs, ``/v1/responses`` with
 ``previous_response_id`` (the chain of earlier responses) and ``/v1/responses`` with
-``conversation`` (the conversation's message items). Threads and conversations are one model
+``conversation`` (the conversation's message items); on ``/v1/responses`` the earlier messages
+of an ``input`` array come after those, read as chat completions reads its ``messages``
+(:func:`input_history`). Threads and conversations are one model
 (:mod:`ragkit.state.conversations`), so their history is read by one function,
 :func:`~ragkit.conversations.session.history_pairs`, the one a local
 :class:`~ragkit.conversations.ChatSession` reads its thread with; a response chain is turned into
@@ -21,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ragkit.conversations.messages import conversation_turns
 from ragkit.conversations.session import HISTORY_TURNS, history_pairs
 from ragkit.conversations.store import Message
 from ragkit.errors import InvalidParameter, NotFound
@@ -187,6 +190,16 @@ def continued(library: Library, owner: str, body: Any) -> tuple[str | None, Pair
     return None, []
 
 
+def input_history(raw: Any) -> Pairs:
+    """The (question, answer) pairs of the messages an ``input`` array holds before its last user
+    message (a client that keeps the conversation itself sends it all), read as chat
+    completions' ``messages`` are (:func:`ragkit.conversations.messages.conversation_turns`)."""
+    if not isinstance(raw, list):
+        return []
+    messages = [item for item in raw if isinstance(item, dict) and item.get("type", "message") == "message"]
+    return conversation_turns(messages)[1]
+
+
 def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], question: str,
                    grounded: Grounded | None) -> None:
     """A function-tool response's input and output items (the user's message, its function calls
@@ -215,13 +228,13 @@ class Memory:
 
     @classmethod
     def open(cls, library: Library, owner: str, body: Any, question: str) -> Memory:
-        _, history = continued(library, owner, body)
+        history = continued(library, owner, body)[1] + input_history(body.input)
         inputs: list[dict[str, Any]] = []
         if body.conversation_id:
             raw = body.input if isinstance(body.input, list) else [{"role": "user", "content": body.input}]
             inputs = [message_item(item, f"input[{i}]") for i, item in enumerate(raw)
                       if isinstance(item, dict) and item.get("type", "message") == "message"]
-        made, notices = library.follow_up(question, history)
+        made, notices = library.follow_up(question, history[-HISTORY_TURNS:])
         return cls(library, owner, body, question, made.query, inputs, notices)
 
     def keep(self, response: dict[str, Any], grounded: Grounded) -> None:

@@ -1,8 +1,9 @@
 """Request bodies of the Assistants API and the checks they share (tools, tool resources, model).
 
-Tools are ``file_search`` (answered over the vector stores in ``tool_resources``) and
-``function`` (the user's own functions: a run stops at ``requires_action`` when the model calls
-one). ``code_interpreter`` and inline ``vector_stores`` are refused with a 400 that says so,
+Tools are ``file_search`` (answered over the vector stores in ``tool_resources``; its
+``max_num_results`` and ``ranking_options`` are checked as OpenAI defines them and applied by the
+run) and ``function`` (the user's own functions: a run stops at ``requires_action`` when the model
+calls one). ``code_interpreter`` and inline ``vector_stores`` are refused with a 400 that says so,
 rather than silently ignored.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ragkit.server.auth import store_for
 from ragkit.server.errors import ApiError, bad_request, not_found
@@ -133,13 +134,35 @@ class ToolOutputsBody(Body):
     stream: bool = False
 
 
+class Ranking(Body):
+    """A file_search tool's ``ranking_options``: applied as in a vector store search."""
+    ranker: Literal["auto", "default_2024_08_21"] = "auto"
+    score_threshold: float = Field(ge=0, le=1)
+
+
+class FileSearchOptions(Body):
+    max_num_results: int | None = Field(None, ge=1, le=50)
+    ranking_options: Ranking | None = None
+
+
+def _file_search(raw: Any, param: str) -> dict[str, Any]:
+    """A file_search tool's overrides, checked; a 400 naming the field otherwise."""
+    try:
+        return FileSearchOptions.model_validate(raw or {}).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join([param, *(str(p) for p in first["loc"])])
+        raise bad_request(f"Invalid value for '{where}': {first['msg']}.", where, "invalid_value") from None
+
+
 def check_tools(tools: list[dict[str, Any]], param: str = "tools") -> list[dict[str, Any]]:
     """The tools in the shape they are stored and returned; a 400 naming the tool otherwise."""
     out, names = [], set()
     for i, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "file_search":
-            out.append({"type": "file_search", "file_search": tool.get("file_search") or {}})
+            out.append({"type": "file_search", "file_search": _file_search(tool.get("file_search"),
+                                                                           f"{param}[{i}].file_search")})
         elif kind == "function":
             function = tool.get("function") or {}
             name = function.get("name")

@@ -1,5 +1,6 @@
 """``/v1/conversations`` (create, retrieve, update, delete; items list, create, retrieve, delete)
-and the stored responses (``GET``/``DELETE /v1/responses/{id}``).
+and the stored responses (``GET``/``DELETE /v1/responses/{id}``; ``GET`` with ``stream=true``
+replays the response's event stream).
 
 A conversation belongs to the key that created it. Its items are messages: those a client adds
 and those ``/v1/responses`` adds when called with ``conversation=`` (the input, the
@@ -13,6 +14,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from pydantic import Field, field_validator
 
 from ragkit.server.auth import reader
@@ -20,6 +22,7 @@ from ragkit.server.errors import bad_request, not_found
 from ragkit.library.history import add_items, conversation_for, message_item, stored_response
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body, check_metadata
+from ragkit.server.response_events import replay, streaming
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.state import assistants as adb
@@ -119,10 +122,14 @@ def delete_item(conversation_id: str, item_id: str, ctx: ServerContext = Depends
     return conversation
 
 
-@router.get("/v1/responses/{response_id}")
-def retrieve_response(response_id: str, ctx: ServerContext = Depends(context),
-                      principal: Principal = Depends(reader)) -> dict[str, Any]:
-    return stored_response(ctx.library, principal.id, response_id)
+@router.get("/v1/responses/{response_id}", response_model=None)
+def retrieve_response(response_id: str, ctx: ServerContext = Depends(context), principal: Principal = Depends(reader),
+                      stream: bool = False, starting_after: Annotated[int | None, Query(ge=0)] = None
+                      ) -> dict[str, Any] | StreamingResponse:
+    """The stored response; with ``stream=true`` replayed as its event stream (``response.created``
+    ... ``response.completed``), after the event ``starting_after`` when that is given."""
+    found = stored_response(ctx.library, principal.id, response_id)
+    return streaming(replay(found, starting_after)) if stream else found
 
 
 @router.delete("/v1/responses/{response_id}")

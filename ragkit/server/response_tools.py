@@ -40,6 +40,7 @@ from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
 from ragkit.server.errors import bad_request
 from ragkit.library.history import continued, keep_tool_turn, remember_response
+from ragkit.library.output_limit import capped
 from ragkit.server.params import Body
 from ragkit.server.response_items import annotations, message, search_call
 from ragkit.server.response_media import chat_part
@@ -203,21 +204,27 @@ def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
 
 
 def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
-              functions: list[FunctionTool], with_results: bool) -> ToolTurn:
-    """Drive the model until it answers or calls one of the user's functions."""
+              functions: list[FunctionTool], with_results: bool, retrieval: dict[str, Any] | None = None,
+              ranking: dict[str, Any] | None = None) -> ToolTurn:
+    """Drive the model until it answers or calls one of the user's functions. ``retrieval`` holds
+    the file_search tool's ranking (``score_threshold``, ``alpha``), ``ranking`` the options as
+    reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut."""
     state = _start(ctx, owner, body)
     question = last_user_text(state.messages)
-    tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions])
+    tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], **(retrieval or {}))
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice=chat_tool_choice(getattr(body, "tool_choice", None)),
                            temperature=body.temperature, max_tokens=body.max_output_tokens)
     if result.status == "max_rounds":
         raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
+    used = {"ranking_options": ranking} if ranking else {}
     output = [search_call("fs_" + secrets.token_hex(16), [call.details["query"]], found, "completed", with_results)
-              for call in result.calls if (found := searched(call)) is not None]
+              | used for call in result.calls if (found := searched(call)) is not None]
     output += [{"type": "function_call", "id": "fc_" + secrets.token_hex(16), "call_id": c.id, "name": c.name,
                 "arguments": c.arguments, "status": "completed"} for c in result.pending]
-    grounded = grounded_of(result, model, result.usage) if result.status == "answered" else None
-    if grounded is not None:
-        output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), "completed"))
+    grounded = None
+    if result.status == "answered":
+        grounded = capped(grounded_of(result, model, result.usage), body.max_output_tokens)
+        status = "incomplete" if grounded.incomplete else "completed"
+        output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), status))
     return ToolTurn(output, grounded, question, state.to_dict())

@@ -8,51 +8,75 @@ fields each annotation has the ``page``, the exact ``quote`` and its offsets in 
 reader can check the claim; ``response.ragkit`` says whether the answer was a refusal.
 
 Follow-ups: with ``previous_response_id`` (the chain of stored responses) or ``conversation`` (its
-message items) the question is rewritten into a standalone query from that history, as a chat
-session does (:mod:`ragkit.library.history`); ``response.ragkit.search_query`` shows what was
-searched. Every response is stored for its key (``store: false`` opts out), and a response with
-``conversation`` appends its input and output items to the conversation.
+message items), then the earlier messages of an ``input`` array, the question is rewritten into a
+standalone query from that history, as a chat session and chat completions do
+(:mod:`ragkit.library.history`); ``response.ragkit.search_query`` and the ``file_search_call``'s
+``queries`` show what was searched. Every response is stored for its key (``store: false`` opts
+out), and a response with ``conversation`` appends its input and output items to the conversation.
+
+A ``file_search`` tool's ``max_num_results`` and ``ranking_options`` act as in a vector store
+search: ``score_threshold`` drops passages scored below it (on the calibrated score that search
+reports), ``hybrid_search`` weights the dense and keyword sides; the options used are echoed in
+``tools`` and on the ``file_search_call``. ``max_output_tokens`` cuts the answer at that many
+cl100k tokens (:mod:`ragkit.library.output_limit`): the response is then ``incomplete``
+(``incomplete_details.reason: max_output_tokens``) and keeps only the citations still in its text.
+``include`` takes OpenAI's values (``file_search_call.results`` adds the passages); another is a 400.
 
 ``function`` tools hand the model's calls to the client and take their outputs back
 (:mod:`ragkit.server.response_tools`).
 
-``stream: true`` sends the Responses event stream (``response.created`` ...
-``response.output_text.delta`` ... ``response.completed``). Deltas are the generator's raw text;
-``response.output_text.done`` and ``response.completed`` carry the checked text (a citation to a
-source that was not provided is removed there).
+``stream: true`` sends the Responses event stream (:mod:`ragkit.server.response_events`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import Field, field_validator
 
 from ragkit.library import filters as openai_filters
-from ragkit.library.answering import Grounded, answer, audit_answer, stream
-from ragkit.server.auth import reader, store_for
-from ragkit.server.errors import ApiError, bad_request
+from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.history import Memory
+from ragkit.library.output_limit import StreamLimit, capped
+from ragkit.library.retrieval import Found
+from ragkit.server.auth import reader, store_for
+from ragkit.server.errors import bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body, check_plain_text
+from ragkit.server.response_events import live, replay, streaming
+from ragkit.server.response_events import stream_error as _stream_error  # noqa: F401 - chat and runs stream with it
 from ragkit.server.response_items import annotations, message, search_call, usage_of
 from ragkit.server.response_media import answer_with_media, input_media, refuse_offline
 from ragkit.server.response_tools import (
     FunctionTool, ToolLoopFailed, function_tools, has_tool_items, parse_tool, run_tools, save,
 )
+from ragkit.server.search import HybridWeights, fusion_alpha
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
 router = APIRouter(tags=["responses"])
 RESULTS = "file_search_call.results"
+#: OpenAI's ``include`` values; of these only ``file_search_call.results`` adds anything here
+INCLUDABLE = (RESULTS, "web_search_call.results", "web_search_call.action.sources", "message.input_image.image_url",
+              "computer_call_output.output.image_url", "code_interpreter_call.outputs",
+              "reasoning.encrypted_content", "message.output_text.logprobs")
+
+
+class FileSearchRanking(Body):
+    ranker: Literal["auto", "default-2024-11-15"] | None = None
+    score_threshold: float | None = Field(None, ge=0, le=1)
+    hybrid_search: HybridWeights | None = None
+
+    def used(self) -> dict[str, Any]:
+        """The options as applied (OpenAI's defaults filled in): what the response reports."""
+        used = {"ranker": self.ranker or "auto", "score_threshold": self.score_threshold or 0.0}
+        return used | ({"hybrid_search": self.hybrid_search.model_dump()} if self.hybrid_search else {})
 
 
 class FileSearchTool(Body):
@@ -60,7 +84,10 @@ class FileSearchTool(Body):
     vector_store_ids: list[str] = Field(min_length=1)
     max_num_results: int | None = Field(None, ge=1, le=50)
     filters: dict[str, Any] | None = None
-    ranking_options: dict[str, Any] | None = None
+    ranking_options: FileSearchRanking = Field(default_factory=FileSearchRanking)
+
+    def echo(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True) | {"ranking_options": self.ranking_options.used()}
 
 
 class ResponsesBody(Body):
@@ -99,7 +126,7 @@ class ResponsesBody(Body):
     stream_options: dict[str, Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
-    truncation: Literal["auto", "disabled"] | None = None
+    truncation: Literal["auto", "disabled"] | None = None  # echoed; history is always the last turns
 
     @field_validator("text")
     @classmethod
@@ -144,6 +171,14 @@ def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:
     return text.strip()
 
 
+def check_include(include: list[str]) -> None:
+    for i, value in enumerate(include):
+        if value not in INCLUDABLE:
+            allowed = ", ".join(repr(v) for v in INCLUDABLE)
+            raise bad_request(f"Invalid value for 'include[{i}]': {value!r}. Supported values are: {allowed}.",
+                              f"include[{i}]", "invalid_value")
+
+
 def _tools(ctx: ServerContext, body: ResponsesBody, required: bool = True) -> list[FileSearchTool]:
     """The ``file_search`` tools (``function`` tools are :mod:`ragkit.server.response_tools`'),
     or the server's default store; without either, a grounded answer has nothing to search."""
@@ -173,16 +208,33 @@ class Shape:
         self.created = int(time.time())
         self.body = body
         self.model = model
-        self.tools = [t.model_dump(exclude_none=True) for t in tools] + [f.model_dump() for f in functions]
+        self.tools = [t.echo() for t in tools] + [f.model_dump() for f in functions]
+        self.ranking = tools[0].ranking_options if tools else FileSearchRanking()
+
+    def retrieval(self) -> dict[str, Any]:
+        """How the file_search tool retrieves: ``answer``'s ranking arguments."""
+        return {"score_threshold": self.ranking.score_threshold,
+                "alpha": fusion_alpha(self.ranking, "tools[0].ranking_options.hybrid_search")}
+
+    def search_call(self, queries: list[str], found: list[Found] | None, with_results: bool) -> dict[str, Any]:
+        """The completed ``file_search_call`` item, with the ranking options it used."""
+        return search_call(self.call_id, queries, found, "completed", with_results) | {
+            "ranking_options": self.ranking.used()}
+
+    @staticmethod
+    def status(grounded: Grounded | None) -> str:
+        return "incomplete" if grounded is not None and grounded.incomplete else "completed"
 
     def response(self, status: str, output: list[dict[str, Any]], grounded: Grounded | None = None,
                  error: dict[str, Any] | None = None) -> dict[str, Any]:
         b = self.body
+        incomplete = {"reason": grounded.incomplete} if grounded is not None and grounded.incomplete else None
         out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
-               "incomplete_details": None, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
+               "incomplete_details": incomplete, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
                "model": self.model, "output": output, "parallel_tool_calls": b.parallel_tool_calls is not False,
                "previous_response_id": b.previous_response_id, "reasoning": None, "store": b.store, "temperature": b.temperature, "text": {"format": {"type": "text"}},
-               "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p, "truncation": "disabled",
+               "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p,
+               "truncation": b.truncation or "disabled",
                "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
                "background": False, "completed_at": int(time.time()) if status == "completed" else None,
                "conversation": {"id": b.conversation_id} if b.conversation_id else None}
@@ -197,6 +249,7 @@ class Shape:
 async def create_response(body: ResponsesBody, request: Request, ctx: ServerContext = Depends(context),
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
+    check_include(body.include)
     model, generator = resolve_model(ctx, body.model)
     media = input_media(body.input)
     if media and generator != "openai":
@@ -216,26 +269,35 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     if media:
         return await _with_media(ctx, principal.id, body, shape, memory, stores, k, audit)
 
+    limit = body.max_output_tokens
+    retrieval = shape.retrieval()
+
     def run(on_token=None, on_retrieved=None) -> Grounded:
+        sink = StreamLimit(limit, on_token) if on_token and limit else on_token
         grounded = answer(ctx.library, stores, memory.query, k=k, node=node, model=model, generator=generator,
-                          instructions=body.instructions, on_token=on_token, on_retrieved=on_retrieved,
-                          max_tokens=body.max_output_tokens)
+                          instructions=body.instructions, on_token=sink, on_retrieved=on_retrieved,
+                          max_tokens=limit, **retrieval)
+        grounded = capped(grounded, limit)
         grounded.warnings.extend(memory.notices)
         return grounded
 
     if body.stream:
-        return StreamingResponse(_events(shape, memory.query, with_results, run, audit, memory.keep),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return streaming(live(shape, memory.query, with_results, run, audit, memory.keep))
     grounded = await asyncio.to_thread(run)
     audit_answer(audit, grounded)
     for store in stores:
         await asyncio.to_thread(ctx.db.touch_store, store["id"])
-    output = [search_call(shape.call_id, [memory.query], grounded.found, "completed", with_results),
-              message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
-    done = shape.response("completed", output, grounded)
+    done = _answered(shape, memory.query, grounded, with_results)
     await asyncio.to_thread(memory.keep, done, grounded)
     return json_response(done)
+
+
+def _answered(shape: Shape, query: str, grounded: Grounded, with_results: bool) -> dict[str, Any]:
+    """The finished response: the search call, then the answer (``incomplete`` when it was cut)."""
+    status = shape.status(grounded)
+    output = [shape.search_call([query], grounded.found, with_results),
+              message(shape.msg_id, grounded.text, annotations(grounded), status)]
+    return shape.response(status, output, grounded)
 
 
 async def _with_media(ctx: ServerContext, owner: str, body: ResponsesBody, shape: Shape, memory: Memory,
@@ -247,16 +309,12 @@ async def _with_media(ctx: ServerContext, owner: str, body: ResponsesBody, shape
         done = shape.response("failed", [], error={"code": "server_error",
                                                    "message": "The chat model ended without an answer."})
     else:
+        grounded = capped(grounded, body.max_output_tokens)
         grounded.warnings.extend(memory.notices)
         audit_answer(audit, grounded)
-        output = [search_call(shape.call_id, [memory.query], grounded.found, "completed", RESULTS in body.include),
-                  message(shape.msg_id, grounded.text, annotations(grounded), "completed")]
-        done = shape.response("completed", output, grounded)
+        done = _answered(shape, memory.query, grounded, RESULTS in body.include)
         await asyncio.to_thread(memory.keep, done, grounded)
-    if body.stream:
-        return StreamingResponse(_replay(shape, done), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return json_response(done)
+    return streaming(replay(done)) if body.stream else json_response(done)
 
 
 async def _with_functions(ctx: ServerContext, principal: Principal, body: ResponsesBody, audit: dict[str, Any],
@@ -273,7 +331,7 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
     shape = Shape(body, model, tools, functions)
     try:
         turn = await asyncio.to_thread(run_tools, ctx, principal.id, body, model, stores, k, functions,
-                                       RESULTS in body.include)
+                                       RESULTS in body.include, shape.retrieval(), shape.ranking.used())
     except ToolLoopFailed as exc:
         audit["error"] = str(exc)
         done = shape.response("failed", [], error={"code": "server_error", "message": str(exc)})
@@ -282,95 +340,6 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
                       "function_calls": [i["name"] for i in turn.output if i["type"] == "function_call"]})
         if turn.grounded is not None:
             audit_answer(audit, turn.grounded)
-        done = shape.response("completed", turn.output, turn.grounded)
+        done = shape.response(shape.status(turn.grounded), turn.output, turn.grounded)
         await asyncio.to_thread(save, ctx, principal.id, done, turn, body)
-    if body.stream:
-        return StreamingResponse(_replay(shape, done), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return json_response(done)
-
-
-async def _replay(shape: Shape, done: dict[str, Any]) -> AsyncIterator[str]:
-    """A finished response as the Responses event stream, item by item."""
-    seq = [0]
-    yield _sse(seq, "response.created", response=shape.response("in_progress", []))
-    yield _sse(seq, "response.in_progress", response=shape.response("in_progress", []))
-    for index, item in enumerate(done["output"]):
-        at = {"output_index": index, "item_id": item["id"]}
-        yield _sse(seq, "response.output_item.added", output_index=index, item=item | {"status": "in_progress"})
-        if item["type"] == "function_call":
-            yield _sse(seq, "response.function_call_arguments.delta", delta=item["arguments"], **at)
-            yield _sse(seq, "response.function_call_arguments.done", arguments=item["arguments"], **at)
-        elif item["type"] == "message":
-            part = item["content"][0]
-            ids = at | {"content_index": 0}
-            yield _sse(seq, "response.content_part.added", part=part | {"text": "", "annotations": []}, **ids)
-            yield _sse(seq, "response.output_text.delta", delta=part["text"], logprobs=[], **ids)
-            for i, note in enumerate(part["annotations"]):
-                yield _sse(seq, "response.output_text.annotation.added", annotation_index=i, annotation=note, **ids)
-            yield _sse(seq, "response.output_text.done", text=part["text"], logprobs=[], **ids)
-            yield _sse(seq, "response.content_part.done", part=part, **ids)
-        yield _sse(seq, "response.output_item.done", output_index=index, item=item)
-    yield _sse(seq, f"response.{done['status']}", response=done)
-
-
-def _sse(seq: list[int], kind: str, **data: Any) -> str:
-    seq[0] += 1
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': seq[0] - 1, **data})}\n\n"
-
-
-async def _events(shape: Shape, question: str, with_results: bool, run, audit: dict[str, Any],
-                  keep: Callable[[dict[str, Any], Grounded], None]) -> AsyncIterator[str]:
-    seq = [0]
-    call = search_call(shape.call_id, [question], None, "in_progress", False)
-    yield _sse(seq, "response.created", response=shape.response("in_progress", []))
-    yield _sse(seq, "response.in_progress", response=shape.response("in_progress", []))
-    yield _sse(seq, "response.output_item.added", output_index=0, item=call)
-    yield _sse(seq, "response.file_search_call.in_progress", output_index=0, item_id=shape.call_id)
-    yield _sse(seq, "response.file_search_call.searching", output_index=0, item_id=shape.call_id)
-    ids = {"output_index": 1, "item_id": shape.msg_id, "content_index": 0}
-    empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-    done_call: dict[str, Any] | None = None
-    try:
-        async for kind, payload in stream(lambda emit: run(lambda t: emit("token", t), lambda f: emit("found", f))):
-            if kind == "found":
-                done_call = search_call(shape.call_id, [question], payload, "completed", with_results)
-                yield _sse(seq, "response.file_search_call.completed", output_index=0, item_id=shape.call_id)
-                yield _sse(seq, "response.output_item.done", output_index=0, item=done_call)
-                yield _sse(seq, "response.output_item.added", output_index=1,
-                           item=message(shape.msg_id, "", [], ""))
-                yield _sse(seq, "response.content_part.added", part=empty_part, **ids)
-            elif kind == "token" and payload:
-                yield _sse(seq, "response.output_text.delta", delta=payload, logprobs=[], **ids)
-            elif kind == "done":
-                grounded: Grounded = payload
-                notes = annotations(grounded)
-                for i, note in enumerate(notes):
-                    yield _sse(seq, "response.output_text.annotation.added", annotation_index=i, annotation=note, **ids)
-                yield _sse(seq, "response.output_text.done", text=grounded.text, logprobs=[], **ids)
-                part = {"type": "output_text", "text": grounded.text, "annotations": notes, "logprobs": []}
-                yield _sse(seq, "response.content_part.done", part=part, **ids)
-                item = message(shape.msg_id, grounded.text, notes, "completed")
-                yield _sse(seq, "response.output_item.done", output_index=1, item=item)
-                audit_answer(audit, grounded)
-                done = shape.response("completed", [done_call, item], grounded)
-                await asyncio.to_thread(keep, done, grounded)
-                yield _sse(seq, "response.completed", response=done)
-    except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band, never a traceback
-        error = _stream_error(exc)
-        audit["error"] = error["message"]
-        yield _sse(seq, "error", code=error["code"], message=error["message"], param=None)
-        yield _sse(seq, "response.failed", response=shape.response("failed", [], error=error))
-
-
-def _stream_error(exc: Exception) -> dict[str, Any]:
-    from ragkit.errors import RagkitError
-    from ragkit.server.errors import from_ragkit, log
-
-    if isinstance(exc, ApiError):
-        return {"code": exc.code or exc.type, "message": exc.message}
-    if isinstance(exc, RagkitError):
-        mapped = from_ragkit(exc)
-        return {"code": mapped.code or mapped.type, "message": mapped.message}
-    log.error("error while streaming a response", exc_info=exc)
-    return {"code": "server_error", "message": "The server had an internal error while producing the response."}
+    return streaming(replay(done)) if body.stream else json_response(done)

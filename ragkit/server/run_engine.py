@@ -6,7 +6,10 @@ A run answers the thread's last user message. Two ways, chosen when the run is c
   thread's history (:func:`ragkit.conversations.session.standalone_question`: the chat model
   condenses it, or the offline rewrite carries the last turn's subject), then answered over the
   assistant's vector stores exactly as ``/v1/responses`` answers
-  (:func:`ragkit.library.answering.answer`: refusal, extractive or model answer, checked citations);
+  (:func:`ragkit.library.answering.answer`: refusal, extractive or model answer, checked citations),
+  with the file_search tool's ``max_num_results`` and ``ranking_options.score_threshold`` (the
+  run's ``tools``, else the assistant's) applied as a vector store search applies them and
+  reported on the run step;
 * **tools** (user ``function`` tools and a chat model): the model sees the conversation and may
   call ``file_search`` (run by :func:`ragkit.answer.run_tool_loop`, its passages numbered for the
   whole run) and the user's functions. A call to a user function stops the run at
@@ -41,6 +44,7 @@ from ragkit.server.thread_objects import (
     function_call,
     message_delta,
     message_object,
+    ranking_of,
     step_object,
     thread_annotations,
     usage,
@@ -155,13 +159,14 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
     made, notices = ctx.library.follow_up(question.content, history)
     adb.update_message(ctx.db, question.body or {}, standalone=made.query)
     call_id = adb.new_id("call")
+    ranking = ranking_of(run["tools"])
     search_step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls",
-                                                          "tool_calls": [file_search_call(call_id, None)]}))
+                                                          "tool_calls": [file_search_call(call_id, None, ranking)]}))
     _tool_step_created(search_step, emit)
     opened: dict[str, Any] = {}
 
     def on_retrieved(found: list[Found]) -> None:
-        search_step["step_details"]["tool_calls"] = [file_search_call(call_id, found)]
+        search_step["step_details"]["tool_calls"] = [file_search_call(call_id, found, ranking)]
         _done_step(ctx, search_step, emit)
         opened.update(_open_message(ctx, run, emit))
 
@@ -171,6 +176,7 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
 
     grounded = answer(ctx.library, stores, made.query, k=state["k"], node=None, model=run["model"],
                       generator=state["generator"], instructions=run["instructions"] or None,
+                      score_threshold=ranking["score_threshold"] or None,
                       on_token=on_token if streaming else None, on_retrieved=on_retrieved,
                       max_tokens=run.get("max_completion_tokens"))
     grounded.warnings.extend(notices)
@@ -250,6 +256,7 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
                 emit: Emit) -> None:
     """The run's turn of the tool loop; it stops at the answer, a user function, or a cancel."""
     functions = [t["function"] for t in run["tools"] if t["type"] == "function"]
+    ranking = ranking_of(run["tools"])
     loop = LoopState.from_dict(state)
 
     def on_round(calls: list[ToolCall]) -> None:
@@ -257,13 +264,15 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
         if searches:
             state["search_query"] = searches[-1][0].details["query"]
             step = adb.save_step(ctx.db, step_object(run, {"type": "tool_calls", "tool_calls": [
-                file_search_call(call.id, found) for call, found in searches]}))
+                file_search_call(call.id, found, ranking) for call, found in searches]}))
             _tool_step_created(step, emit)
             _done_step(ctx, step, emit)
 
     try:
         result = run_tool_loop(ctx.library.upstream(), loop,
-                               offered_tools(ctx, stores, state["k"], functions), model=run["model"],
+                               offered_tools(ctx, stores, state["k"], functions,
+                                             score_threshold=ranking["score_threshold"] or None),
+                               model=run["model"],
                                max_rounds=MAX_ROUNDS, tool_choice=chat_tool_choice(run.get("tool_choice")),
                                temperature=run.get("temperature"), max_tokens=run.get("max_completion_tokens"),
                                should_stop=lambda: _cancelled(ctx, run["id"], emit), on_round=on_round)

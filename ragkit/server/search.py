@@ -49,14 +49,15 @@ class SearchBody(Body):
     rewrite_query: bool = False
 
 
-def fusion_alpha(options: RankingOptions | None) -> float | None:
-    """Dense weight of the convex fusion from OpenAI's hybrid_search weights (None: the setting)."""
+def fusion_alpha(options: Any, param: str = "ranking_options.hybrid_search") -> float | None:
+    """Dense weight of the convex fusion from OpenAI's hybrid_search weights (None: the setting);
+    ``options`` is any ranking options with ``hybrid_search``."""
     if options is None or options.hybrid_search is None:
         return None
     weights = options.hybrid_search
     total = weights.embedding_weight + weights.text_weight
     if total <= 0:
-        raise bad_request("hybrid_search weights must not both be 0", "ranking_options.hybrid_search")
+        raise bad_request("hybrid_search weights must not both be 0", param)
     return weights.embedding_weight / total
 
 

@@ -98,16 +98,25 @@ def step_object(run: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
             "metadata": None, "usage": None}
 
 
-def file_search_call(call_id: str, found: list[Found] | None) -> dict[str, Any]:
-    """One ``file_search`` tool call of a run step; results carry the page and chunk as extras."""
+def ranking_of(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ranking options of a run's file_search tool as applied: the threshold asked for (0 by
+    default); the ranker, ``auto`` or not, is ragkit's one, reported under OpenAI's default name."""
+    search = next((t.get("file_search") or {} for t in tools if t["type"] == "file_search"), {})
+    asked = search.get("ranking_options") or {}
+    return {"ranker": "default_2024_08_21", "score_threshold": float(asked.get("score_threshold") or 0.0)}
+
+
+def file_search_call(call_id: str, found: list[Found] | None, ranking: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    """One ``file_search`` tool call of a run step (``ranking``: :func:`ranking_of`); results
+    carry the page and chunk as extras."""
     results = None
     if found is not None:
         results = [{"file_id": f.file_id, "file_name": f.filename, "score": f.score,
                     "content": [{"type": "text", "text": f.hit.text}], "page": f.hit.page,
                     "chunk_id": f.hit.chunk_id, "vector_store_id": f.vector_store_id} for f in found]
     return {"id": call_id, "type": "file_search",
-            "file_search": {"ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},
-                            "results": results}}
+            "file_search": {"ranking_options": ranking or ranking_of([]), "results": results}}
 
 
 def function_call(call_id: str, name: str, arguments: str, output: str | None = None) -> dict[str, Any]:

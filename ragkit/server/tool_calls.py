@@ -18,13 +18,14 @@ from ragkit.library.retrieval import Found, retrieve
 from ragkit.server.state import ServerContext
 
 
-def offered_tools(ctx: ServerContext, stores: list[dict[str, Any]], k: int,
-                  functions: list[dict[str, Any]]) -> list[Tool]:
-    """``file_search`` over ``stores`` (when there are any), then the caller's ``functions``
-    (chat-completions definitions: ``name``, ``parameters``, ``description``)."""
+def offered_tools(ctx: ServerContext, stores: list[dict[str, Any]], k: int, functions: list[dict[str, Any]],
+                  score_threshold: float | None = None, alpha: float | None = None) -> list[Tool]:
+    """``file_search`` over ``stores`` (when there are any; ``score_threshold`` and ``alpha`` as in
+    a vector store search), then the caller's ``functions`` (chat-completions definitions:
+    ``name``, ``parameters``, ``description``)."""
 
     def search(query: str) -> tuple[list[SearchHit], list[dict[str, Any]]]:
-        found = retrieve(ctx.library, stores, [query], k).found
+        found = retrieve(ctx.library, stores, [query], k, score_threshold=score_threshold, alpha=alpha).found
         return [f.hit for f in found], [{"vector_store_id": f.vector_store_id, "file_id": f.file_id,
                                          "filename": f.filename, "attributes": f.attributes} for f in found]
 
