@@ -39,6 +39,15 @@ def write_result(name: str, payload: dict) -> Path:
     return path
 
 
+def update_result(name: str, key: str, figures: dict) -> Path:
+    """Put ``figures`` under ``key`` of bench/results/<name>.json, keeping its other keys (one
+    results file gathers the experiments of one question, such as refusal)."""
+    path = RESULTS / f"{name}.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[key] = figures
+    return write_result(name, results)
+
+
 @contextmanager
 def timer():
     result = {}

@@ -17,10 +17,9 @@ Run with:  .venv/bin/python bench/refusal_name_scope.py   (after refusal_evidenc
 
 from __future__ import annotations
 
-import json
 import sys
 
-from common import RESULTS, ROOT, write_result
+from common import ROOT, update_result
 from refusal_evidence_data import HOME, collect, qa_sets
 
 sys.path.insert(0, str(ROOT))
@@ -64,10 +63,7 @@ def main() -> None:
         print(f"{name}: false refusals {counts['false_refusals_today']} -> {counts['false_refusals_with']} "
               f"of {counts['answerable']}; unanswerable refused {counts['refused_today']} -> "
               f"{counts['refused_with']} of {counts['unanswerable']}", flush=True)
-    path = RESULTS / "refusal.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["name_scope"] = figures
-    write_result("refusal", results)
+    update_result("refusal", "name_scope", figures)
 
 
 if __name__ == "__main__":

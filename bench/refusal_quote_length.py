@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import replace
 
-from common import RESULTS, ROOT, WORK, write_result
+from common import ROOT, WORK, update_result
 from refusal_evidence_data import HOME, qa_sets
 
 sys.path.insert(0, str(ROOT))
@@ -65,10 +65,7 @@ def main() -> None:
             figures[label][name] = {"false_refusal": round(sum(answerable) / len(answerable), 3),
                                     "refused_unanswerable": round(sum(unanswerable) / max(1, len(unanswerable)), 3)}
         print(label, json.dumps(figures[label]), flush=True)
-    path = RESULTS / "refusal.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["quote_length"] = figures
-    write_result("refusal", results)
+    update_result("refusal", "quote_length", figures)
 
 
 if __name__ == "__main__":
