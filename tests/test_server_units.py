@@ -1,4 +1,5 @@
-"""The server's pure parts: PII redaction, file names, cursor pages, keys, the request guard."""
+"""The server's pure parts: PII redaction, file names, cursor pages, keys, the request guard, the
+parameter a validation error names."""
 
 from __future__ import annotations
 
@@ -99,3 +100,32 @@ def test_no_auth_is_refused_off_loopback(tmp_path):
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.com")
     done = ragkit("serve", "--no-auth", "--host", "0.0.0.0", home=tmp_path / "home", check=False)
     assert done.returncode == 2 and "loopback" in done.stderr
+
+
+def _errors(model, data) -> list[dict]:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    return [{**e, "loc": ("body", *e["loc"])} for e in caught.value.errors()]  # as FastAPI reports them
+
+
+def test_a_validation_error_names_the_parameter_by_its_path():
+    from ragkit.server.errors import from_validation
+    from ragkit.server.params import CreateBatch
+    from ragkit.server.search import SearchBody
+
+    query = from_validation(_errors(SearchBody, {"query": 5}))  # a union: no member's type name
+    assert (query.param, query.message) == ("query", "Invalid value for 'query': Input should be a valid string "
+                                                     "or a valid list.")
+    nested = from_validation(_errors(CreateBatch, {"files": [{"file_id": "f", "attributes": {"Year": [1]}}]}))
+    assert nested.param == "files[0].attributes.Year"  # a key that looks like a class name stays
+    unknown = from_validation(_errors(SearchBody, {"query": "x", "ranking_options": {"foo": 1}}))
+    assert unknown.param == "ranking_options.foo" and unknown.code == "unknown_parameter"
+    named_query = from_validation(_errors(CreateBatch, {"file_ids": ["f"], "query": 1}))
+    assert named_query.message == "Unrecognized request argument supplied: query"  # not taken for a location
+    broken = from_validation([{"type": "json_invalid", "loc": ("body", 1), "msg": "JSON decode error",
+                               "ctx": {"error": "Expecting value"}}])
+    assert broken.param is None and "not valid JSON (Expecting value at character 1)" in broken.message
+    missing = from_validation([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    assert missing.param is None and missing.message.startswith("The request body is missing")

@@ -39,7 +39,7 @@ TABLES = {"files", "chunks", "journal", "embed_cache", "state", "conversations",
           "feedback", "audit", "file_blobs", "alembic_version"}
 INDEXES = {"chunks_by_path", "conversations_by_kind", "conversation_items_by_conversation", "api_files_by_path",
            "vs_files_queue", "vs_files_by_store", "asst_runs_by_thread", "asst_steps_by_run",
-           "resp_input_items_by_response", "upload_parts_by_upload", "audit_by_key"}
+           "resp_input_items_by_response", "upload_parts_by_upload", "audit_by_key", "api_files_by_expiry"}
 OPEN_SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -74,7 +74,7 @@ def _commit(path: str, text: str) -> FileCommit:
 def test_a_fresh_home_gets_every_table_at_the_head_revision(tmp_path):
     state = open_home(tmp_path / "home")
     assert state.path == tmp_path / "home" / FILENAME
-    assert state.revision() == head() == "0004"
+    assert state.revision() == head() == "0005"
     assert _names(state.path, "table") == TABLES
     assert _names(state.path, "index") == INDEXES
     with sqlite3.connect(state.path) as raw:

@@ -23,6 +23,7 @@ from ragkit.config import Settings
 from ragkit.library.file_bytes import FileBytes
 from ragkit.library.registry import StoreRegistry
 from ragkit.library.worker import IngestWorker
+from ragkit.state import file_expiry
 from ragkit.state.server import ServerState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,6 +126,22 @@ class Library:
     def detached(self, vs_id: str) -> None:
         """Files left the store: their chunks are removed."""
         self.worker.detached(vs_id)
+
+    # -- uploaded files ------------------------------------------------------------------------
+    def remove_file(self, row: dict[str, Any]) -> None:
+        """Delete an uploaded file: its row and its place in every store (their chunks go next, by
+        the worker), then its bytes."""
+        for vs_id in self.state.delete_file(row["id"]):
+            self.detached(vs_id)
+        self.files.delete(row["path"])
+
+    def purge_expired_files(self) -> list[str]:
+        """Delete the files whose ``expires_at`` has passed; returns their ids. Safe to run in every
+        process at once: a file another process deleted first is deleted again as a no-op."""
+        rows = file_expiry.expired(self.state)
+        for row in rows:
+            self.remove_file(row)
+        return [row["id"] for row in rows]
 
     def forget(self, vs_id: str) -> None:
         """Reopen a store's knowledge base on next use (its chunking changed while it was empty)."""

@@ -8,6 +8,7 @@ used: the server settings arrive as ``RAGKIT_SERVE_*`` environment variables.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,8 @@ from ragkit.state.audit import AuditLog
 from ragkit.state.server import ServerState
 
 log = logging.getLogger("ragkit.server")
+#: seconds between two sweeps for expired files
+EXPIRY_SWEEP = 60
 
 
 def build_context(config: ServerConfig) -> ServerContext:
@@ -59,7 +62,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.library.start()  # loads the model before the first request, not during it
+        sweeper = asyncio.create_task(_sweep_expired_files(ctx))
         yield
+        sweeper.cancel()
         ctx.library.stop()
         ctx.audit.close()
 
@@ -74,6 +79,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(RequestGuard, ctx=ctx)
     return app
+
+
+async def _sweep_expired_files(ctx: ServerContext) -> None:
+    """Delete expired files (``expires_after``) now and every :data:`EXPIRY_SWEEP` seconds."""
+    while True:
+        try:
+            await asyncio.to_thread(ctx.library.purge_expired_files)
+        except Exception:  # noqa: BLE001 - the next sweep tries again
+            log.exception("deleting expired files failed")
+        await asyncio.sleep(EXPIRY_SWEEP)
 
 
 def create_app_from_env() -> FastAPI:

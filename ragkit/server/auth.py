@@ -26,6 +26,7 @@ from fastapi import Depends, Request
 from ragkit.server.errors import ApiError, not_found
 from ragkit.server.keys import ANONYMOUS, Principal, mark_used, principal_for
 from ragkit.server.state import ServerContext, context
+from ragkit.state import file_expiry
 
 _last_used: dict[str, float] = {}
 
@@ -87,6 +88,9 @@ def store_for(ctx: ServerContext, principal: Principal, vs_id: str, param: str |
 def file_for(ctx: ServerContext, principal: Principal, file_id: str, param: str | None = None) -> dict[str, Any]:
     """An uploaded file this key may see: its own uploads, or files of stores it may use."""
     row = ctx.db.file(file_id)
+    if row is not None and file_expiry.has_expired(row):  # gone, as the next sweep would have made it
+        ctx.library.remove_file(row)
+        row = None
     if row is None or not can_see_file(ctx, principal, row):
         raise not_found("file", file_id, param)
     return row

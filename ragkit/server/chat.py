@@ -8,6 +8,10 @@ offline rewrite; ``ragkit.search_query`` shows what was searched); system/develo
 the operator's instructions. The answer cites its sources as ``[n]`` in the text plus a
 structured ``citations`` list on the message (file id, name, page, exact quote). ``stream:
 true`` streams the text; ``stream_options.include_usage`` adds the usage chunk before ``[DONE]``.
+``max_completion_tokens`` (or ``max_tokens``) cuts the answer at that many cl100k tokens, its
+citations with it, and ends it with ``finish_reason: "length"`` (:mod:`ragkit.library.output_limit`,
+the cut Responses' ``max_output_tokens`` makes).
+Completions are answered, not kept: ``store: true`` is a 400 naming ``store``.
 
 With a chat model, the caller's function tools (every ``tool_choice``, ``parallel_tool_calls``),
 tool results and content parts that are not text (``image_url``, ``input_audio``, ``file``) go
@@ -39,10 +43,11 @@ from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library import filters as openai_filters
 from ragkit.server import unserved
 from ragkit.library.answering import Grounded, answer, audit_answer
+from ragkit.library.output_limit import StreamLimit, capped
 from ragkit.server.auth import reader, store_for
-from ragkit.server.chat_stream import Chunks, grounded_chunks, meta_of, tool_chunks, usage_of
+from ragkit.server.chat_stream import Chunks, finish_reason, grounded_chunks, meta_of, tool_chunks, usage_of
 from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
-from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body, check_plain_text, refuse_unknown
@@ -52,6 +57,8 @@ from ragkit.server.state import ServerContext, context
 router = APIRouter(tags=["chat"])
 router.include_router(unserved.router)
 RAGKIT_KEYS = ("vector_store_ids", "filters", "max_num_results")
+#: the roles a chat message may have (OpenAI's)
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 class ChatBody(Body):
@@ -103,13 +110,25 @@ class ChatBody(Body):
 
 def _parse(raw: Any) -> ChatBody:
     if not isinstance(raw, dict):
-        raise bad_request("The body must be a JSON object.")
+        raise bad_request("The request body is not a JSON object: send a JSON object (Content-Type: "
+                          "application/json).")
     try:
-        return ChatBody.model_validate(raw)
+        body = ChatBody.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise bad_request(f"Invalid value for '{param}': {first['msg']}.", param) from None
+        raise from_validation(exc.errors()) from None
+    for i, message in enumerate(body.messages):
+        role = message.get("role")
+        if role is None:
+            raise bad_request(f"Missing required parameter: 'messages[{i}].role'.", f"messages[{i}].role",
+                              "missing_required_parameter")
+        if role not in ROLES:
+            raise bad_request(f"Invalid value for 'messages[{i}].role': {role!r}. Supported values are: "
+                              f"{', '.join(repr(r) for r in ROLES)}.", f"messages[{i}].role", "invalid_value")
+    if body.store:
+        raise bad_request("ragkit does not store chat completions, so store=true cannot be honoured: leave store "
+                          "out (or false), or use the Responses API, which keeps responses (POST /v1/responses "
+                          "with store: true, then GET /v1/responses/{id}).", "store", "invalid_value")
+    return body
 
 
 def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: list[MediaPart]) -> None:
@@ -139,8 +158,9 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                            principal: Principal = Depends(reader)) -> Any:
     try:
         raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise bad_request("The body is not valid JSON.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise from_validation([{"type": "json_invalid", "loc": ("body", getattr(exc, "pos", 0)),
+                                "ctx": {"error": getattr(exc, "msg", str(exc))}}]) from None
     body = _parse(raw)
     audit = request.state.audit
     model, generator = resolve_model(ctx, body.model)
@@ -179,11 +199,14 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     audit.update({"vector_store": vs_ids, "question": query or content_text(body.messages[-1].get("content"))})
     if tool_turn:
         def run_tools() -> ToolTurn:
-            return run_chat_tools(ctx, body.messages, model=model, stores=stores, k=k, functions=functions,
+            turn = run_chat_tools(ctx, body.messages, model=model, stores=stores, k=k, functions=functions,
                                   tool_choice=choice, instructions=instructions,
                                   query=query if not functions or choice == "none" else None,
                                   temperature=body.temperature, max_tokens=max_tokens,
                                   parallel_tool_calls=body.parallel_tool_calls)
+            if turn.grounded is not None:
+                turn.grounded = capped(turn.grounded, max_tokens)
+            return turn
 
         if body.stream:
             return _streaming(tool_chunks(chunks, run_tools, audit, notices))
@@ -197,9 +220,11 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         return _completion(completion_id, model, message, turn.finish_reason, turn.result.usage, extra)
 
     def run(on_token=None) -> Grounded:
+        # the answer ends at the caller's limit (finish_reason "length"), streamed or not
+        sink = StreamLimit(max_tokens, on_token) if on_token and max_tokens else on_token
         grounded = answer(ctx.library, stores, query, k=k, node=node, model=model, generator=generator,
-                          instructions=instructions, on_token=on_token, max_tokens=max_tokens)
-        return grounded
+                          instructions=instructions, on_token=sink, max_tokens=max_tokens)
+        return capped(grounded, max_tokens)
 
     if body.stream:
         return _streaming(grounded_chunks(chunks, run, audit, notices))
@@ -207,7 +232,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     audit_answer(audit, grounded)
     message = {"role": "assistant", "content": grounded.text, "refusal": None, "annotations": [],
                "citations": grounded.cited()}
-    return _completion(completion_id, model, message, "stop", grounded.usage,
+    return _completion(completion_id, model, message, finish_reason(grounded), grounded.usage,
                        {"ragkit": meta_of(grounded, notices)})
 
 

@@ -26,6 +26,11 @@ def usage_of(usage: dict[str, int]) -> dict[str, int]:
             "total_tokens": usage.get("total_tokens", 0)}
 
 
+def finish_reason(grounded: Grounded) -> str:
+    """``length`` when the answer was cut at the request's token cap, else ``stop``."""
+    return "length" if grounded.incomplete else "stop"
+
+
 def meta_of(grounded: Grounded, notices: list[str] | None = None) -> dict[str, Any]:
     """ragkit's facts about an answer, beside OpenAI's fields."""
     return {"refused": grounded.refused, "generator": grounded.generator,
@@ -72,7 +77,7 @@ async def grounded_chunks(chunks: Chunks, run: Callable[..., Grounded], audit: d
             elif kind == "done":
                 grounded: Grounded = payload
                 audit_answer(audit, grounded)
-                yield chunks.chunk({"citations": grounded.cited()}, "stop",
+                yield chunks.chunk({"citations": grounded.cited()}, finish_reason(grounded),
                                    ragkit=meta_of(grounded, notices) | {"text": grounded.text})
                 if chunks.include_usage:
                     yield chunks.usage(grounded.usage)
@@ -95,7 +100,7 @@ async def tool_chunks(chunks: Chunks, run: Callable[[], ToolTurn], audit: dict[s
                 audit_answer(audit, turn.grounded)
                 if turn.grounded.text:
                     yield chunks.chunk({"content": turn.grounded.text})
-                yield chunks.chunk({"citations": message["citations"]}, "stop",
+                yield chunks.chunk({"citations": message["citations"]}, turn.finish_reason,
                                    ragkit=meta_of(turn.grounded, notices) | {"text": turn.grounded.text})
             else:
                 audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]

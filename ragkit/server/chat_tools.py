@@ -102,7 +102,9 @@ class ToolTurn:
 
     @property
     def finish_reason(self) -> str:
-        return "stop" if self.grounded is not None else "tool_calls"
+        if self.grounded is None:
+            return "tool_calls"
+        return "length" if self.grounded.incomplete else "stop"
 
 
 def _tool_message(message: Mapping[str, Any], i: int) -> dict[str, Any]:

@@ -42,7 +42,9 @@ class EmbeddingsBody(Body):
 def texts_of(raw: Any) -> list[str]:
     """The input as texts, or a 400 naming what is wrong with it."""
     texts = [raw] if isinstance(raw, str) else list(raw)
-    if not texts or not all(isinstance(t, str) for t in texts):
+    if not texts:
+        raise bad_request("input must not be empty: send a string or a non-empty list of strings.", "input")
+    if not all(isinstance(t, str) for t in texts):
         raise bad_request("input must be a string or a list of strings; token arrays are not supported.", "input")
     if len(texts) > MAX_INPUTS:
         raise bad_request(f"input has {len(texts)} items; at most {MAX_INPUTS} per request.", "input")

@@ -12,6 +12,7 @@ logged with its traceback on the server and the client only learns that it was a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -92,29 +93,87 @@ def unknown_argument(name: str) -> ApiError:
     return ApiError(400, f"Unrecognized request argument supplied: {name}", param=name, code="unknown_parameter")
 
 
-def param_path(loc: Sequence[Any]) -> str:
-    """A pydantic error location as a parameter path: ``ranking_options.foo``, ``messages[0].role``."""
+#: where FastAPI says a value came from: the first element of a location, never a parameter
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+#: the names pydantic gives the members of a union in an error's location (``query: str | list[str]``
+#: fails as ``('query', 'str')`` and ``('query', 'list[str]')``): types, never parameters
+_TYPE_NAMES = {"str", "int", "float", "bool", "bytes", "none", "dict", "list", "tuple", "set", "any"}
+_MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+#: pydantic's wording of a wrong type, joined over a union's members ("a valid string or a valid list")
+_SHOULD = "Input should be "
+
+
+def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
+    """(position, name) of the location parts that name a union's member rather than a field: a
+    type (``str``, ``list[str]``, ``function-after[...]``), or a model's class name that sibling
+    errors replace by another member at the same place."""
+    tags: set[tuple[int, str]] = set()
+    locs = [tuple(e.get("loc", ())) for e in errors]
+    for loc in locs:
+        for i, part in enumerate(loc):
+            if not isinstance(part, str) or (i == 0 and part in _LOCATIONS):
+                continue
+            if part in _TYPE_NAMES or "[" in part or "(" in part:
+                tags.add((i, part))
+            elif _MODEL_NAME.match(part) and any(o[:i] == loc[:i] and len(o) > i and o[i] != part for o in locs):
+                tags.add((i, part))
+    return tags
+
+
+def param_path(loc: Sequence[Any], tags: set[tuple[int, str]] | None = None) -> str:
+    """A pydantic error location as a parameter path: ``ranking_options.foo``, ``messages[0].role``.
+    The location's kind (``body``...) and the names of union members (``tags``) are left out."""
     path = ""
-    for part in loc:
-        if part in ("body", "query", "path") and not path:
+    for i, part in enumerate(loc):
+        if (i == 0 and part in _LOCATIONS) or (tags and (i, part) in tags):
             continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
 
+def first_param(errors: Sequence[Mapping[str, Any]]) -> str:
+    """The parameter path of the first of pydantic's ``errors`` (for a model validated by hand)."""
+    return param_path(errors[0].get("loc", ()), union_tags(errors)) if errors else ""
+
+
+def _body_itself(error: Mapping[str, Any]) -> ApiError | None:
+    """The 400 for a body that is not a JSON object at all (not JSON, missing, a list...)."""
+    kind, loc = error.get("type"), tuple(error.get("loc", ()))
+    if kind == "json_invalid":
+        detail = (error.get("ctx") or {}).get("error")
+        where = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        return ApiError(400, "We could not parse the JSON body of your request: it is not valid JSON"
+                             f"{f' ({detail}{where})' if detail else ''}. Send a JSON object "
+                             "(Content-Type: application/json).")
+    if loc == ("body",):
+        problem = "is missing" if kind == "missing" else "is not a JSON object"
+        return ApiError(400, f"The request body {problem}: send a JSON object (Content-Type: application/json).")
+    return None
+
+
 def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     """The 400 for a body that failed validation: an unknown field first (as OpenAI checks names
-    before values), else the first invalid value."""
+    before values), else the first invalid value, named by its path (``messages[0].role``); a
+    union's members' complaints are joined (``Input should be a valid string or a valid list``)."""
     unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
     if unknown is not None:
         return unknown_argument(param_path(unknown.get("loc", ())))
     if not errors:
         return ApiError(400, "Invalid request.", code="invalid_value")
-    first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-    param = ".".join(loc) or None
+    itself = _body_itself(errors[0])
+    if itself is not None:
+        return itself
+    tags = union_tags(errors)
+    param = param_path(errors[0].get("loc", ()), tags) or None
+    said = list(dict.fromkeys(str(e.get("msg", "invalid")) for e in errors
+                              if (param_path(e.get("loc", ()), tags) or None) == param))
+    if len(said) > 1 and all(m.startswith(_SHOULD) for m in said):
+        rest = [m[len(_SHOULD):] for m in said]
+        message = _SHOULD + (", ".join(rest[:-1]) + " or " + rest[-1])
+    else:
+        message = said[0]
     where = f" for '{param}'" if param else ""
-    return ApiError(400, f"Invalid value{where}: {first.get('msg', 'invalid')}.", param=param, code="invalid_value")
+    return ApiError(400, f"Invalid value{where}: {message.rstrip('.')}.", param=param, code="invalid_value")
 
 
 def install(app: FastAPI) -> None:

@@ -7,6 +7,11 @@ The client's file name is never used as a path: it is reduced to its last compon
 of control characters, leading dots and anything outside a conservative character set, so
 ``../../etc/passwd`` is stored as ``passwd`` inside the file's own directory. The size limit is
 checked while the body streams in (see :mod:`ragkit.server.limits`) and again on the stored file.
+
+``expires_after`` (the SDK sends ``expires_after[anchor]`` and ``expires_after[seconds]`` form
+fields) sets the file's ``expires_at``, ``seconds`` (1 hour to 30 days) after it was created, as
+OpenAI's does; an expired file is deleted (by a sweep every minute, and at once when it is listed
+or named). Any other form field is OpenAI's "Unrecognized request argument" 400.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -22,10 +28,11 @@ from fastapi.responses import FileResponse
 
 from ragkit.library.file_bytes import ContentMissing, StoredFile, TooLarge
 from ragkit.server.auth import can_see_file, file_for, reader, writer
-from ragkit.server.errors import ApiError, bad_request, too_large
+from ragkit.server.errors import ApiError, bad_request, too_large, unknown_argument
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page, file_object
 from ragkit.server.state import ServerContext, context
+from ragkit.state import file_expiry
 from ragkit.state.tables import now
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
@@ -33,6 +40,9 @@ router = APIRouter(prefix="/v1/files", tags=["files"])
 PURPOSES = ("assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results",
             "vision", "user_data", "evals")
 _UNSAFE = re.compile(r"[^\w.\- ()+,=@]+", re.UNICODE)
+#: OpenAI's bounds on a file's ``expires_after.seconds``: an hour to 30 days
+EXPIRY_SECONDS = (3600, 2592000)
+_FIELDS = ("file", "purpose", "expires_after[anchor]", "expires_after[seconds]")
 
 
 def sanitise_filename(name: str | None) -> str:
@@ -59,11 +69,31 @@ def new_file_row(file_id: str, name: str, purpose: str, stored: StoredFile, prin
             "path": stored.key, "sha256": stored.sha256, "created_by": principal.id}
 
 
+def lifetime(form: Mapping[str, Any]) -> int | None:
+    """Seconds from ``expires_after`` in the multipart form (None without one), or a 400 naming
+    the field; an unknown field is OpenAI's 400 too."""
+    unknown = next((key for key in form if key not in _FIELDS), None)
+    if unknown is not None:
+        raise unknown_argument(unknown)
+    anchor, seconds = form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        raise bad_request(f"Invalid value for 'expires_after.anchor': {anchor!r}. The supported anchor is "
+                          "'created_at'.", "expires_after.anchor", "invalid_value")
+    low, high = EXPIRY_SECONDS
+    if not isinstance(seconds, str) or not seconds.strip().isdigit() or not low <= int(seconds) <= high:
+        raise bad_request(f"Invalid value for 'expires_after.seconds': {seconds!r}. Give a whole number of seconds "
+                          f"from {low} (1 hour) to {high} (30 days).", "expires_after.seconds", "invalid_value")
+    return int(seconds)
+
+
 @router.post("")
 async def create_file(request: Request, file: UploadFile = File(...), purpose: str = Form(...),
                       ctx: ServerContext = Depends(context), principal: Principal = Depends(writer)) -> dict[str, Any]:
     if purpose not in PURPOSES:
         raise bad_request(f"Invalid purpose {purpose!r}: use one of {', '.join(PURPOSES)}.", "purpose")
+    seconds = lifetime(await request.form())
     file_id = "file-" + secrets.token_hex(12)
     name = sanitise_filename(file.filename)
     try:
@@ -72,6 +102,9 @@ async def create_file(request: Request, file: UploadFile = File(...), purpose: s
         raise too_large(exc.limit) from None
     row = new_file_row(file_id, name, purpose, stored, principal)
     ctx.db.insert_file(row)
+    if seconds is not None:
+        row["expires_at"] = row["created_at"] + seconds
+        file_expiry.set_expiry(ctx.db, file_id, row["expires_at"])
     request.state.audit["file_id"] = file_id
     return file_object(row)
 
@@ -81,6 +114,7 @@ def list_files(purpose: str | None = None, limit: int = Query(10000, ge=1, le=10
                order: str = Query("desc", pattern="^(asc|desc)$"), after: str | None = None,
                before: str | None = None, ctx: ServerContext = Depends(context),
                principal: Principal = Depends(reader)) -> dict[str, Any]:
+    ctx.library.purge_expired_files()
     visible = None
     if principal.vector_stores is not None:
         visible = [r["id"] for r in ctx.db.all_files() if can_see_file(ctx, principal, r)]
@@ -99,13 +133,7 @@ def retrieve_file(file_id: str, ctx: ServerContext = Depends(context),
 async def delete_file(file_id: str, ctx: ServerContext = Depends(context),
                       principal: Principal = Depends(writer)) -> dict[str, Any]:
     row = file_for(ctx, principal, file_id, "file_id")
-
-    def remove() -> None:
-        for vs_id in ctx.db.delete_file(file_id):
-            ctx.library.detached(vs_id)  # its chunks go next, by the stores' one writer
-        ctx.library.files.delete(row["path"])
-
-    await asyncio.to_thread(remove)
+    await asyncio.to_thread(ctx.library.remove_file, row)  # its chunks go next, by the stores' one writer
     return {"id": file_id, "object": "file", "deleted": True}
 
 

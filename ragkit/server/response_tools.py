@@ -38,7 +38,7 @@ from ragkit.answer.file_search import tools_system
 from ragkit.conversations.messages import TEXT_PARTS
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
-from ragkit.server.errors import bad_request
+from ragkit.server.errors import bad_request, first_param
 from ragkit.library.history import continued, keep_tool_turn, remember_response
 from ragkit.library.output_limit import capped
 from ragkit.server.params import Body
@@ -77,7 +77,7 @@ def parse_tool(kind: type[Body], raw: dict[str, Any], i: int) -> Any:
         return kind.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = first_param(exc.errors())
         raise bad_request(f"Invalid {raw.get('type')} tool: {where}: {first['msg']}", f"tools[{i}].{where}") from None
 
 

@@ -20,7 +20,7 @@ from pydantic import Field
 from ragkit.library import filters as openai_filters
 from ragkit.library.retrieval import Found, audit_hits, audit_timings, retrieve
 from ragkit.server.auth import reader, store_for
-from ragkit.server.errors import bad_request
+from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
 from ragkit.server.shapes import json_response
@@ -67,6 +67,14 @@ def queries_of(query: str | list[str], param: str = "query") -> list[str]:
     if not queries:
         raise bad_request("query must be a non-empty string (or a list of them)", param)
     return queries
+
+
+@router.post("/search", include_in_schema=False)
+async def search_without_store(request: Request) -> None:
+    """``POST /v1/vector_stores/search`` names no store: a 404 that says where search lives (before
+    the body is read, and before ``POST /v1/vector_stores/{id}`` takes "search" for a store id)."""
+    raise ApiError(404, f"Unknown request URL: POST {request.url.path}. Search runs on one vector store: "
+                        "POST /v1/vector_stores/{vector_store_id}/search.", code="unknown_url")
 
 
 @router.post("/{vector_store_id}/search", response_model=None)

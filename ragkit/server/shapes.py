@@ -7,6 +7,7 @@ response are always the same shape.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -60,7 +61,7 @@ def cursor_page(fetch: Callable[[], Page], query: ListQuery, render: Callable[[A
 def file_object(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "object": "file", "bytes": row["bytes"], "created_at": row["created_at"],
             "filename": row["filename"], "purpose": row["purpose"], "status": "processed",
-            "expires_at": None, "status_details": None}
+            "expires_at": row.get("expires_at"), "status_details": None}
 
 
 def _expiry(store: dict[str, Any]) -> tuple[dict[str, Any] | None, int | None]:
@@ -84,18 +85,35 @@ def vector_store(db: Library, store: dict[str, Any]) -> dict[str, Any]:
     else:
         status = "in_progress" if counts["in_progress"] else "completed"
     return {"id": store["id"], "object": "vector_store", "created_at": store["created_at"],
-            "name": store["name"], "description": store.get("description"), "usage_bytes": usage,
+            "name": store["name"] or None, "description": store.get("description"), "usage_bytes": usage,
             "file_counts": counts, "status": status, "expires_after": policy, "expires_at": expires_at,
             "last_active_at": store.get("last_active_at"),
             "metadata": json.loads(store["metadata"]) if store.get("metadata") else {},
             "chunking_strategy": chunking(store)}
 
 
+#: the command-line advice an ingest error may carry, which an API client cannot follow
+_CLI_PASSWORD = re.compile(r"\s*\(use --pdf-password\)")
+
+
+def api_last_error(stored: str | None) -> dict[str, Any] | None:
+    """A file's ``last_error`` as an API client should read it: an encrypted PDF's advice to pass
+    ``--pdf-password`` (a CLI flag) becomes what the client can do, upload an unencrypted copy."""
+    if not stored:
+        return None
+    error = json.loads(stored)
+    message = error.get("message") or ""
+    if _CLI_PASSWORD.search(message):
+        error["message"] = (_CLI_PASSWORD.sub("", message) + "; the server cannot open password-protected files "
+                            "sent through the API: upload an unencrypted copy of the file and attach that instead")
+    return error
+
+
 def vs_file(row: dict[str, Any], store: dict[str, Any], size: int | None) -> dict[str, Any]:
     return {"id": row["file_id"], "object": "vector_store.file", "created_at": row["created_at"],
             "usage_bytes": (size or 0) if row["status"] == "completed" else 0,
             "vector_store_id": row["vector_store_id"], "status": row["status"],
-            "last_error": json.loads(row["last_error"]) if row.get("last_error") else None,
+            "last_error": api_last_error(row.get("last_error")),
             "attributes": json.loads(row["attributes"]) if row.get("attributes") else {},
             "chunking_strategy": chunking(store)}
 

@@ -1,9 +1,13 @@
-"""OpenAI endpoints ragkit does not serve: fine-tuning, audio and images.
+"""OpenAI endpoints ragkit does not serve: fine-tuning, audio, images and stored chat completions.
 
 A client pointed at ragkit with ``base_url`` may call any of OpenAI's endpoints. For these the
 answer is OpenAI's error shape with a message that says ragkit does not serve them and what it
 does serve, instead of a bare "unknown URL": the SDK raises ``NotFoundError`` with that message.
 A request with any method under these paths gets it, before its body is read or checked.
+
+Chat completions are answered, not kept (``store: true`` is a 400 naming ``store``), so listing,
+retrieving, updating or deleting stored ones (``GET /v1/chat/completions``, ``/v1/chat/completions/
+{id}`` and its ``/messages``) says so and points at the Responses API, which keeps its responses.
 """
 
 from __future__ import annotations
@@ -33,3 +37,17 @@ def _refuse(family: str):
 for _prefix in FAMILIES:
     router.add_api_route(f"/v1/{_prefix}", _refuse(_prefix), methods=METHODS)
     router.add_api_route(f"/v1/{_prefix}/{{rest:path}}", _refuse(_prefix), methods=METHODS)
+
+
+#: what a client asking for stored chat completions is told
+NOT_STORED = ("ragkit does not store chat completions ({method} {path}): a completion is answered and not kept, "
+              "so there is nothing to list, retrieve, update or delete. Use the Responses API to keep answers "
+              "(POST /v1/responses with store: true, then GET /v1/responses/{{id}}).")
+
+
+async def _not_stored(request: Request, rest: str = "") -> None:
+    raise ApiError(404, NOT_STORED.format(method=request.method, path=request.url.path), code="unsupported_endpoint")
+
+
+router.add_api_route("/v1/chat/completions", _not_stored, methods=["GET"])
+router.add_api_route("/v1/chat/completions/{rest:path}", _not_stored, methods=METHODS)

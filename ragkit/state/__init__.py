@@ -15,7 +15,7 @@ both backends share (:mod:`ragkit.state.database` documents the API). Every stat
 runs lives in the repositories: :mod:`~ragkit.state.library` and :mod:`~ragkit.state.queue`
 (joined as :class:`~ragkit.state.server.ServerState`), :mod:`~ragkit.state.assistants`,
 :mod:`~ragkit.state.responses`, :mod:`~ragkit.state.keys`, :mod:`~ragkit.state.uploads`,
-:mod:`~ragkit.state.feedback` and :mod:`~ragkit.state.audit`.
+:mod:`~ragkit.state.file_expiry`, :mod:`~ragkit.state.feedback` and :mod:`~ragkit.state.audit`.
 
 Conversations are one model (:mod:`~ragkit.state.conversation_model`) with one repository
 (:mod:`~ragkit.state.conversations`): chat threads (:mod:`ragkit.conversations.store`), Assistants
