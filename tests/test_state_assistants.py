@@ -1,9 +1,10 @@
-"""The Assistants repository (on SQLite and PostgreSQL): ownership, run status changes in one transaction, orphaned runs,
-cascading deletes and message pages."""
+"""The Assistants repository (on SQLite and PostgreSQL): ownership, run status changes in one transaction, one
+active run per thread under concurrent creation, orphaned runs, cascading deletes and message pages."""
 
 from __future__ import annotations
 
 import os
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -84,3 +85,57 @@ def test_a_stored_response_is_found_only_by_its_key_and_deleted_whole(db):
     cursor = SimpleNamespace(limit=10, order="asc", after=None, before=None)
     assert responses.input_items_page(db, "resp_1", cursor) == ([], False)
     assert responses.tool_state(db, "resp_1", "k1") is None
+
+
+def _race(count: int, attempt) -> list:
+    """``attempt(i)`` in ``count`` threads released at once; each one's outcome, or the exception it raised."""
+    start, outcomes = threading.Barrier(count), [None] * count
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            outcomes[i] = attempt(i)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertions
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+def test_of_runs_created_at_once_on_a_thread_exactly_one_is_stored(db):
+    adb.insert(db, adb.THREADS, {"id": "thread_1", "object": "thread"}, "k1")
+    outcomes = _race(8, lambda i: _run(db, f"run_{i}")["id"])
+    created = [o for o in outcomes if isinstance(o, str)]
+    refused = [o for o in outcomes if isinstance(o, adb.ActiveRun)]
+    assert len(created) == 1 and len(refused) == 7, outcomes
+    assert {exc.run_id for exc in refused} == set(created)
+    assert str(refused[0]) == f"Thread thread_1 already has an active run {created[0]}."
+    cursor = SimpleNamespace(limit=20, order="asc", after=None, before=None)
+    assert [r["id"] for r in adb.runs_page(db, "thread_1", cursor)[0]] == created
+    adb.change_run(db, created[0], lambda run, state: adb.set_status(run, "completed") or True)
+    assert _run(db, "run_next")["id"] == "run_next"  # the thread is free again once its run ended
+
+
+def test_what_a_refused_run_would_have_added_to_the_thread_is_not_kept(db):
+    """The run's additional messages and the run commit together with the check, or not at all;
+    a message is not added while a run is active either."""
+    adb.insert(db, adb.THREADS, {"id": "thread_1", "object": "thread"}, "k1")
+
+    def create(i: int) -> str:
+        with adb.idle_thread(db, "thread_1"):
+            adb.add_message(db, {"id": f"msg_{i}", "thread_id": "thread_1", "role": "user"})
+            return _run(db, f"run_{i}")["id"]
+
+    outcomes = _race(6, create)
+    created = [o for o in outcomes if isinstance(o, str)]
+    assert len(created) == 1 and all(isinstance(o, adb.ActiveRun) for o in outcomes if o not in created)
+    winner = created[0].removeprefix("run_")
+    assert [m.id for m in adb.thread_messages(db, "thread_1")] == [f"msg_{winner}"]
+    with pytest.raises(adb.ActiveRun):
+        with adb.idle_thread(db, "thread_1"):
+            adb.add_message(db, {"id": "msg_late", "thread_id": "thread_1", "role": "user"})
+    assert [m.id for m in adb.thread_messages(db, "thread_1")] == [f"msg_{winner}"]

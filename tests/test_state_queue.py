@@ -1,5 +1,6 @@
 """The ingest queue (on SQLite and PostgreSQL): claims of one store at a time, outcomes that name their owner, claims given
-back (a dead worker's, or at shutdown without counting), and deleted stores until purged."""
+back (a dead worker's, or at shutdown without counting), cancelled batches whose claimed files are let go of only by
+their worker, and deleted stores until purged."""
 
 from __future__ import annotations
 
@@ -87,3 +88,65 @@ def test_a_deleted_store_is_purged_only_after_its_grace_period(db):
     db.delete_store("vs_1")
     assert db.deleted_stores(grace=60) == []  # other processes may still be reading it
     assert [s["id"] for s in db.deleted_stores(grace=0)] == ["vs_1"]
+
+
+def _batch(db: ServerState, batch_id: str, file_ids: list[str]) -> dict:
+    for file_id in file_ids:
+        _file(db, file_id)
+    db.attach("vs_1", file_ids, {}, batch_id=batch_id)
+    return db.batch("vs_1", batch_id)
+
+
+def _status(db: ServerState, batch_id: str) -> tuple[str, dict]:
+    return db.batch_status(db.batch("vs_1", batch_id))
+
+
+def test_cancelling_a_batch_cancels_waiting_and_claimed_files_and_it_is_cancelling_until_let_go(db):
+    db.claim("w0", 10)  # a and b, the store's earlier files
+    db.finish("vs_1", "a", "w0", "completed", None, 1)
+    db.finish("vs_1", "b", "w0", "completed", None, 1)
+    _batch(db, "vsfb_1", ["d", "e", "f"])
+    with db.write() as conn:  # d and e are being ingested, f still waits
+        conn.execute("UPDATE vs_files SET claimed_by='w1' WHERE file_id IN ('d', 'e')")
+    assert _status(db, "vsfb_1")[0] == "in_progress"
+    assert db.cancel_batch("vs_1", "vsfb_1")
+    status, counts = _status(db, "vsfb_1")
+    assert status == "cancelling" and counts["cancelled"] == 3 and counts["in_progress"] == 0
+    assert {f: db.vs_file("vs_1", f)["claimed_by"] for f in "def"} == {"d": "w1", "e": "w1", "f": None}
+    assert [r["file_id"] for r in db.claim("w2", 10)] == ["c"]  # vs_2's: nothing of the batch is ingested any more
+    assert db.holds_cancelled("vs_1", "w1") and not db.holds_cancelled("vs_1", "w2")
+    assert not db.finish("vs_1", "d", "w1", "completed", None, 4)  # finished too late: undo the ingest
+    assert db.vs_file("vs_1", "d")["status"] == "cancelled"
+    assert db.renew("w1") == 2  # still leased: a live worker is winding down
+    assert {(c["file_id"], c["status"]) for c in db.claims() if c["claimed_by"] == "w1"} == {
+        ("d", "cancelled"), ("e", "cancelled")}
+    assert db.drop_cancelled("vs_1", "w1") == 2
+    status, counts = _status(db, "vsfb_1")
+    assert status == "cancelled" and counts == {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 3,
+                                                "total": 3}
+    assert db.counts("vs_1")[0] == {"in_progress": 0, "completed": 2, "failed": 0, "cancelled": 3, "total": 5}
+
+
+def test_a_finished_batch_stays_as_it_is_when_cancelled(db):
+    _batch(db, "vsfb_1", ["d", "e"])
+    db.claim("w1", 10)
+    for file_id in "abde":
+        db.finish("vs_1", file_id, "w1", "completed", None, 1)
+    assert not db.cancel_batch("vs_1", "vsfb_1")
+    assert _status(db, "vsfb_1") == ("completed", {"in_progress": 0, "completed": 2, "failed": 0, "cancelled": 0,
+                                                   "total": 2})
+    assert not db.batch("vs_1", "vsfb_1")["cancelled"]
+
+
+def test_a_dead_workers_cancelled_claim_is_let_go_and_stays_cancelled(db):
+    _batch(db, "vsfb_1", ["d", "e"])
+    db.claim("dead", 10)
+    db.cancel_batch("vs_1", "vsfb_1")
+    assert db.release("vs_1", "d", "dead", fail={"code": "server_error", "message": "gave up"})
+    assert db.release("vs_1", "e", "dead")
+    for file_id in "de":
+        row = db.vs_file("vs_1", file_id)
+        assert (row["status"], row["claimed_by"], row["last_error"]) == ("cancelled", None, None)
+    assert _status(db, "vsfb_1")[0] == "cancelled"
+    assert db.requeue("vs_1", "dead") == 2  # a and b, which were not in the batch, wait again
+    assert [r["file_id"] for r in db.claim("w2", 10)] == ["a", "b"]

@@ -25,6 +25,13 @@ after searches still reading it end) or removes the detached files' chunks. Both
 from the metadata, not from a message, so a restart finishes what a crash left undone: stores
 marked deleted are purged, and chunks of files no longer attached are removed.
 
+Cancelling a batch marks its unfinished files ``cancelled`` at once (:meth:`Library.cancel_batch
+<ragkit.state.library.Library.cancel_batch>`); files this worker is ingesting stay claimed by it.
+The run notices at its next step (the store's claims are read every :data:`CANCEL_POLL` seconds)
+and stops; what it stored of the cancelled files is removed before they are let go of (their
+batch is ``cancelling`` until then), and the run's other files go back in the queue. A cancel
+that comes after the run's last step is handled the same way when the run records its outcomes.
+
 Shutdown (Ctrl-C, SIGTERM): the run in progress stops at its next step, as ``ragkit ingest``
 does on Ctrl-C (the store stays consistent), its files go back in the queue without counting
 as an attempt, and the thread is joined before the interpreter exits: a thread still inside the
@@ -67,8 +74,8 @@ class Stopped(BaseException):
 
 
 class Cancelled(BaseException):
-    """Raised inside an ingest run whose vector store was deleted, or all of whose files were
-    detached or deleted, meanwhile: nobody is waiting for its outcome."""
+    """Raised inside an ingest run whose vector store was deleted, all of whose files were
+    detached or deleted, or one of whose files was cancelled (its batch was), meanwhile."""
 
 
 class Checkpoints:
@@ -180,7 +187,11 @@ class IngestWorker:
         if claim["attempts"] >= MAX_ATTEMPTS:
             fail = {"code": "server_error",
                     "message": f"ingestion was interrupted {claim['attempts']} times; giving up on this file"}
-        return self.db.release(claim["vector_store_id"], claim["file_id"], owner, fail=fail, renewed_at=renewed_at)
+        released = self.db.release(claim["vector_store_id"], claim["file_id"], owner, fail=fail,
+                                   renewed_at=renewed_at)
+        if released and claim["status"] == "cancelled":
+            self.detached(claim["vector_store_id"])  # a cancelled file stays so: what was stored of it goes
+        return released
 
     def _release_mine(self) -> None:
         """After an unexpected error: this worker's claims go back in the queue (counted as an
@@ -226,9 +237,9 @@ class IngestWorker:
                 self._dirty.discard(store["id"])
 
     def remove_detached(self) -> None:
-        """Remove the chunks of files no longer attached to their store (detached or deleted).
-        What is attached is read under the store's ingest lock, so a file attached again and
-        ingested by another worker process meanwhile is never removed after the fact."""
+        """Remove the chunks of files no longer attached to their store (detached or deleted) or
+        cancelled. What is attached is read under the store's ingest lock, so a file attached
+        again and ingested by another worker process meanwhile is never removed after the fact."""
         with self._lock:
             dirty, self._dirty = self._dirty, set()
         pending = list(dirty)
@@ -239,7 +250,7 @@ class IngestWorker:
                 if store is not None:
                     with self.registry.lease(store) as kb, kb.ingest_lock.hold():
                         attached = {row["path"] for row in
-                                    self.db.vs_files(vs_id, ("in_progress", "completed", "failed", "cancelled"))}
+                                    self.db.vs_files(vs_id, ("in_progress", "completed", "failed"))}
                         stale = [record.path for record in kb.manifest.files() if record.path not in attached]
                         if stale:
                             kb.remove(stale)
@@ -258,7 +269,8 @@ class IngestWorker:
             if time.monotonic() - last_check[0] < CANCEL_POLL:
                 return False
             last_check[0] = time.monotonic()
-            return self.db.store(vs_id) is None or not self.db.still_claimed(vs_id, self.owner)
+            return (self.db.store(vs_id) is None or not self.db.still_claimed(vs_id, self.owner)
+                    or self.db.holds_cancelled(vs_id, self.owner))
         return cancelled
 
     def _local_copies(self, vs_id: str, rows: list[dict[str, Any]]) -> dict[str, Path]:
@@ -274,7 +286,29 @@ class IngestWorker:
         return local
 
     def process(self, rows: list[dict[str, Any]]) -> None:
+        """Ingest claimed files of one store and record each outcome; files cancelled meanwhile
+        end with none of their chunks left (:meth:`_let_go_of_cancelled`)."""
         vs_id = rows[0]["vector_store_id"]
+        try:
+            self._ingest(vs_id, rows)
+        finally:
+            self._let_go_of_cancelled(vs_id)
+
+    def _let_go_of_cancelled(self, vs_id: str) -> None:
+        """Files of this run cancelled meanwhile (their batch was): remove what the run stored of
+        them, then let go, so that a batch reported ``cancelled`` has no chunk of them left."""
+        if not self.db.holds_cancelled(vs_id, self.owner):
+            return
+        try:
+            if not self._stop.is_set():  # at shutdown the restart removes them (every store is checked)
+                self.detached(vs_id)
+                self.remove_detached()
+        except Exception:  # noqa: BLE001 - the store is checked again on the next pass
+            log.exception("removing cancelled files of %s", vs_id)
+        finally:
+            self.db.drop_cancelled(vs_id, self.owner)
+
+    def _ingest(self, vs_id: str, rows: list[dict[str, Any]]) -> None:
         store = self.db.store(vs_id)
         if store is None:  # deleted while queued
             for row in rows:
@@ -297,14 +331,17 @@ class IngestWorker:
             log.warning("shutting down: %d file(s) of %s go back in the queue", len(rows), vs_id)
             return
         except (Cancelled, StoreGone):
-            # The store is gone (the purge drops the rest), or every file of the run was detached:
-            # rows still claimed are cancelled, and what the run stored is removed.
-            for row in rows:
-                self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
             if self.db.store(vs_id) is None:
+                # The store is gone (the purge drops the rest): rows still claimed are cancelled.
+                for row in rows:
+                    self.db.finish(vs_id, row["file_id"], self.owner, "cancelled", None, 0)
                 self.registry.purge(store)  # what this run wrote after another process purged
-            else:
-                self.detached(vs_id)
+                return
+            # Files of the run were detached or cancelled: what the run stored of them is removed
+            # (cancelled ones just after, by process()), the files still wanted go back in the
+            # queue without counting as an attempt, and the next run ingests them.
+            self.detached(vs_id)
+            self.db.requeue(vs_id, self.owner)
             return
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}

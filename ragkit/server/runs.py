@@ -53,23 +53,30 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
         raise bad_request("This assistant has nothing to answer from: give it a file_search tool and "
                           "tool_resources.file_search.vector_store_ids (the extractive answerer quotes documents).",
                           "assistant_id")
-    active = adb.active_run(ctx.db, thread["id"])
-    if active:
-        raise bad_request(f"Thread {thread['id']} already has an active run {active}.", "thread_id")
+    try:
+        # the check that the thread has no active run, the additional messages and the new run
+        # commit together or not at all: of concurrent creations on a thread exactly one wins
+        with adb.idle_thread(ctx.db, thread["id"]):
+            if body.additional_messages:
+                add_messages(ctx, principal, thread["id"], body.additional_messages, "additional_messages")
+            if not any(m.role == "user" for m in adb.thread_messages(ctx.db, thread["id"])):
+                raise bad_request("The thread has no user message to answer: add one first.", "thread_id")
+            instructions = body.instructions if body.instructions is not None else (assistant.get("instructions") or "")
+            if body.additional_instructions:
+                instructions = f"{instructions}\n\n{body.additional_instructions}".strip()
+            run = run_object(thread["id"], assistant, model, instructions, tools, body)
+            k = next((t["file_search"].get("max_num_results") for t in searches
+                      if t["file_search"].get("max_num_results")), None) or ctx.settings.top_k
+            state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k)}
+            if mode == "tools":
+                state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions,
+                                                             run_engine.last_messages(run))
+            adb.insert_run(ctx.db, run, principal.id, state)
+    except adb.ActiveRun as exc:
+        raise bad_request(str(exc), "thread_id") from None
     if body.additional_messages:
-        add_messages(ctx, principal, thread["id"], body.additional_messages, "additional_messages")
-    if not any(m.role == "user" for m in adb.thread_messages(ctx.db, thread["id"])):
-        raise bad_request("The thread has no user message to answer: add one first.", "thread_id")
-    instructions = body.instructions if body.instructions is not None else (assistant.get("instructions") or "")
-    if body.additional_instructions:
-        instructions = f"{instructions}\n\n{body.additional_instructions}".strip()
-    run = run_object(thread["id"], assistant, model, instructions, tools, body)
-    k = next((t["file_search"].get("max_num_results") for t in searches if t["file_search"].get("max_num_results")),
-             None) or ctx.settings.top_k
-    state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k)}
-    if mode == "tools":
-        state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions, run_engine.last_messages(run))
-    return adb.insert_run(ctx.db, run, principal.id, state)
+        ctx.library.wake()  # files attached for file_search are committed now: the ingest worker sees them
+    return run
 
 
 def _sse(kind: str, data: Any) -> str:

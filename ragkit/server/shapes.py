@@ -119,14 +119,6 @@ def vs_file(row: dict[str, Any], store: dict[str, Any], size: int | None) -> dic
 
 
 def batch(db: Library, row: dict[str, Any]) -> dict[str, Any]:
-    counts, _ = db.counts(row["vector_store_id"], row["id"])
-    if counts["in_progress"]:
-        status = "in_progress"
-    elif row["cancelled"]:
-        status = "cancelled"
-    elif counts["total"] and counts["failed"] == counts["total"]:
-        status = "failed"
-    else:
-        status = "completed"
+    status, counts = db.batch_status(row)
     return {"id": row["id"], "object": "vector_store.files_batch", "created_at": row["created_at"],
             "vector_store_id": row["vector_store_id"], "status": status, "file_counts": counts}

@@ -118,10 +118,15 @@ def delete(thread_id: str, ctx: ServerContext = Depends(context),
 def create_message(thread_id: str, body: MessageBody, ctx: ServerContext = Depends(context),
                    principal: Principal = Depends(reader)) -> dict[str, Any]:
     thread_for(ctx, principal, thread_id)
-    active = adb.active_run(ctx.db, thread_id)
-    if active:
-        raise bad_request(f"Can't add messages to {thread_id} while a run {active} is active.", "thread_id")
-    return add_messages(ctx, principal, thread_id, [body], "")[0]
+    try:
+        with adb.idle_thread(ctx.db, thread_id):  # no run can start between the check and the insert
+            added = add_messages(ctx, principal, thread_id, [body], "")[0]
+    except adb.ActiveRun as exc:
+        raise bad_request(f"Can't add messages to {thread_id} while a run {exc.run_id} is active.",
+                          "thread_id") from None
+    if body.attachments:
+        ctx.library.wake()  # files attached for file_search are committed now
+    return added
 
 
 @router.get("/{thread_id}/messages")

@@ -174,7 +174,7 @@ def retrieve_batch(vector_store_id: str, batch_id: str, response: Response, ctx:
                    principal: Principal = Depends(reader)) -> dict[str, Any]:
     store_for(ctx, principal, vector_store_id)
     shown = batch(ctx.db, _batch_or_404(ctx, vector_store_id, batch_id))
-    _poll_hint(response, ctx, shown["file_counts"]["in_progress"] > 0)
+    _poll_hint(response, ctx, shown["status"] in ("in_progress", "cancelling"))
     return shown
 
 
@@ -183,7 +183,7 @@ def cancel_batch(vector_store_id: str, batch_id: str, ctx: ServerContext = Depen
                  principal: Principal = Depends(writer)) -> dict[str, Any]:
     store_for(ctx, principal, vector_store_id)
     _batch_or_404(ctx, vector_store_id, batch_id)
-    ctx.db.cancel_batch(vector_store_id, batch_id)
+    ctx.db.cancel_batch(vector_store_id, batch_id)  # a worker ingesting its files stops at its next step
     return batch(ctx.db, _batch_or_404(ctx, vector_store_id, batch_id))
 
 

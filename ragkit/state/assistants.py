@@ -17,8 +17,12 @@ chat thread's. A Responses conversation (``CONVERSATIONS``) is one of kind
 Every object belongs to the key that created it (``owner``); a lookup by another key finds
 nothing and becomes a 404, so ids of other keys' threads do not leak.
 
-A run's status is changed in one ``BEGIN IMMEDIATE`` transaction that reads and writes it, so a
-cancel and the worker finishing the run cannot overwrite each other.
+A run's status is changed in one write transaction that reads and writes it, so a cancel and the
+worker finishing the run cannot overwrite each other. A thread has one active run at most: a run is
+inserted (:func:`insert_run`), and messages are added to a thread (:func:`idle_thread`), in the same
+write transaction that finds no active run on it. Writes are serialized (``BEGIN IMMEDIATE`` on
+SQLite, an advisory lock on PostgreSQL), so of concurrent run creations on one thread, from any
+number of threads or processes, exactly one succeeds and the others raise :class:`ActiveRun`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ragkit.state import conversations
@@ -40,6 +45,15 @@ _MODEL_KINDS = (THREADS, CONVERSATIONS)
 ACTIVE = ("queued", "in_progress", "cancelling")
 #: this process, as written into the runs it works on (pid:token; a reused pid has another token)
 WORKER = f"{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class ActiveRun(Exception):
+    """The thread already has an active run (queued, in progress, cancelling or waiting for tool outputs)."""
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        super().__init__(f"Thread {thread_id} already has an active run {run_id}.")
+        self.thread_id = thread_id
+        self.run_id = run_id
 
 
 def new_id(prefix: str) -> str:
@@ -125,8 +139,21 @@ def thread_messages(db: Tables, thread_id: str) -> list[Item]:
 
 
 # -- runs ------------------------------------------------------------------------------------
+@contextmanager
+def idle_thread(db: Tables, thread_id: str) -> Iterator[None]:
+    """One write transaction in which ``thread_id`` has no active run (else :class:`ActiveRun`):
+    what the block writes (messages, a run) commits with that check, or not at all."""
+    with db.write():
+        active = active_run(db, thread_id)  # read inside the transaction: no writer interleaves
+        if active:
+            raise ActiveRun(thread_id, active)
+        yield
+
+
 def insert_run(db: Tables, run: dict[str, Any], owner: str, state: dict[str, Any]) -> dict[str, Any]:
-    with db.write() as conn:
+    """Store a new run, in the transaction that checks its thread has no active run
+    (:class:`ActiveRun`); inside :func:`idle_thread`, in that one."""
+    with db.write() as conn, idle_thread(db, run["thread_id"]):
         conn.execute("INSERT INTO asst_runs(id, thread_id, owner, status, body, state) VALUES(?,?,?,?,?,?)",
                      (run["id"], run["thread_id"], owner, run["status"], json.dumps(run), json.dumps(state)))
     return run

@@ -183,14 +183,38 @@ class Library(Tables):
     def batch(self, vs_id: str, batch_id: str) -> Row | None:
         return self.one("SELECT * FROM batches WHERE id=? AND vector_store_id=?", (batch_id, vs_id))
 
-    def cancel_batch(self, vs_id: str, batch_id: str) -> None:
-        """Files of the batch still waiting are cancelled; files being ingested finish."""
+    def cancel_batch(self, vs_id: str, batch_id: str) -> bool:
+        """Cancel the batch's files not finished yet; False (nothing changes) when none is left,
+        so a completed batch stays completed. A file waiting in the queue is cancelled for good;
+        a file being ingested is marked ``cancelled`` but stays claimed: its worker stops, removes
+        what it stored of it and lets go (:meth:`ragkit.state.queue.IngestQueue.drop_cancelled`),
+        and until then the batch is ``cancelling``."""
         with self.write() as db:
+            changed = db.execute(
+                "UPDATE vs_files SET status='cancelled', last_error=NULL WHERE vector_store_id=? "
+                "AND status='in_progress' AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)",
+                (vs_id, batch_id)).rowcount
+            if not changed:
+                return False
             db.execute("UPDATE batches SET cancelled=1 WHERE id=?", (batch_id,))
-            db.execute("UPDATE vs_files SET status='cancelled' WHERE vector_store_id=? AND status='in_progress' "
-                       "AND claimed_by IS NULL AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)",
-                       (vs_id, batch_id))
             bump(db, vs_id)
+        return True
+
+    def batch_status(self, row: Row) -> tuple[str, dict[str, int]]:
+        """A batch's status and file counts. A cancelled batch is ``cancelling`` while a worker
+        still holds one of its files, then ``cancelled``."""
+        vs_id, batch_id = row["vector_store_id"], row["id"]
+        counts, _ = self.counts(vs_id, batch_id)
+        if row["cancelled"]:
+            running = self.one("SELECT 1 AS x FROM vs_files WHERE vector_store_id=? AND claimed_by IS NOT NULL "
+                               "AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?) LIMIT 1",
+                               (vs_id, batch_id))
+            return ("cancelling" if running or counts["in_progress"] else "cancelled"), counts
+        if counts["in_progress"]:
+            return "in_progress", counts
+        if counts["total"] and counts["failed"] == counts["total"]:
+            return "failed", counts
+        return "completed", counts
 
     # -- cursor pages ----------------------------------------------------------------------
     def files_page(self, cursor: Cursor, *, purpose: str | None = None,

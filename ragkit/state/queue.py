@@ -6,9 +6,13 @@ claim is a lease: ``claimed_at`` is when its owner last renewed it (:meth:`Inges
 the worker's heartbeat, :mod:`ragkit.library.leases`), and a claim whose owner died or stopped
 renewing is found (:meth:`IngestQueue.claims`) and put back (:meth:`IngestQueue.release`) by any
 worker.
-Finishing a claim names its owner: a row detached or re-claimed meanwhile is not overwritten, and
-the caller learns it must undo the ingest. A deleted store stays as a row marked ``deleted`` until
-the worker has dropped its collection, then is forgotten (:meth:`IngestQueue.forget_store`).
+Finishing a claim names its owner: a row detached, re-claimed or cancelled meanwhile is not
+overwritten, and the caller learns it must undo the ingest. A claimed file whose batch is cancelled
+(:meth:`ragkit.state.library.Library.cancel_batch`) is ``cancelled`` at once but stays claimed --
+leased, renewed and recovered like any claim -- until its worker has removed what it stored of it
+and lets go (:meth:`IngestQueue.drop_cancelled`); until then its batch is ``cancelling``. A deleted
+store stays as a row marked ``deleted`` until the worker has dropped its collection, then is
+forgotten (:meth:`IngestQueue.forget_store`).
 """
 
 from __future__ import annotations
@@ -46,24 +50,50 @@ class IngestQueue(Tables):
 
     def finish(self, vs_id: str, file_id: str, owner: str, status: str, last_error: dict | None,
                chunks: int) -> bool:
-        """Record an ingest outcome; False when the row was detached meanwhile (undo the ingest)."""
+        """Record an ingest outcome; False when the row was detached or cancelled meanwhile (undo
+        the ingest; a cancelled row stays claimed until :meth:`drop_cancelled`)."""
         with self.write() as db:
             cursor = db.execute(
                 "UPDATE vs_files SET status=?, last_error=?, chunks=?, claimed_by=NULL "
-                "WHERE vector_store_id=? AND file_id=? AND claimed_by=?",
+                "WHERE vector_store_id=? AND file_id=? AND claimed_by=? AND status='in_progress'",
                 (status, json.dumps(last_error) if last_error else None, chunks, vs_id, file_id, owner))
             bump(db, vs_id)
             return cursor.rowcount > 0
 
+    def holds_cancelled(self, vs_id: str, owner: str) -> bool:
+        """Was a file ``owner`` is ingesting into the store cancelled meanwhile?"""
+        return self.one("SELECT 1 AS x FROM vs_files WHERE vector_store_id=? AND claimed_by=? "
+                        "AND status='cancelled' LIMIT 1", (vs_id, owner)) is not None
+
+    def drop_cancelled(self, vs_id: str, owner: str) -> int:
+        """Let go of the cancelled files ``owner`` held in the store (what it stored of them is
+        removed): they end ``cancelled`` with no chunks. Returns how many."""
+        with self.write() as db:
+            dropped = db.execute("UPDATE vs_files SET claimed_by=NULL, chunks=0 WHERE vector_store_id=? "
+                                 "AND claimed_by=? AND status='cancelled'", (vs_id, owner)).rowcount
+            if dropped:
+                bump(db, vs_id)
+            return dropped
+
+    def requeue(self, vs_id: str, owner: str) -> int:
+        """Put the files ``owner`` is ingesting into the store back in the queue, without counting
+        the attempt (its run stopped early); cancelled ones stay held (:meth:`drop_cancelled`)."""
+        with self.write() as db:
+            return db.execute("UPDATE vs_files SET claimed_by=NULL, attempts=CASE WHEN attempts > 0 "
+                              "THEN attempts - 1 ELSE 0 END WHERE vector_store_id=? AND claimed_by=? "
+                              "AND status='in_progress'", (vs_id, owner)).rowcount
+
     def claims(self) -> list[Row]:
-        """Every claim held: store, file, owner, when it was last renewed, attempts so far."""
-        return self.all("SELECT vector_store_id, file_id, claimed_by, claimed_at, attempts FROM vs_files "
-                        "WHERE status='in_progress' AND claimed_by IS NOT NULL")
+        """Every claim held: store, file, status (``cancelled``: the worker still has to let go),
+        owner, when it was last renewed, attempts so far."""
+        return self.all("SELECT vector_store_id, file_id, status, claimed_by, claimed_at, attempts FROM vs_files "
+                        "WHERE status IN ('in_progress', 'cancelled') AND claimed_by IS NOT NULL")
 
     def renew(self, owner: str, at: float | None = None) -> int:
         """Renew every claim ``owner`` holds (its lease runs from now); returns how many."""
         with self.write() as db:
-            return db.execute("UPDATE vs_files SET claimed_at=? WHERE claimed_by=? AND status='in_progress'",
+            return db.execute("UPDATE vs_files SET claimed_at=? WHERE claimed_by=? "
+                              "AND status IN ('in_progress', 'cancelled')",
                               (time.time() if at is None else at, owner)).rowcount
 
     def release(self, vs_id: str, file_id: str, owner: str, *, fail: dict | None = None, count: bool = True,
@@ -72,7 +102,8 @@ class IngestQueue(Tables):
         with ``count=False``, one given up at shutdown, which does not count as an attempt.
 
         ``renewed_at``: the claim's ``claimed_at`` as the caller saw it when it judged the lease
-        abandoned; a claim renewed since is kept. False when nothing was released."""
+        abandoned; a claim renewed since is kept. A cancelled file's claim is only let go of: it
+        stays ``cancelled`` (the caller removes what was stored of it). False when nothing was released."""
         guard, args = "", [vs_id, file_id, owner]
         if renewed_at is not None:
             guard = " AND (claimed_at IS NULL OR claimed_at <= ?)"
@@ -82,7 +113,9 @@ class IngestQueue(Tables):
                 uncount = "" if count else ", attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
                 return db.execute(f"UPDATE vs_files SET claimed_by=NULL{uncount} WHERE vector_store_id=? "
                                   f"AND file_id=? AND claimed_by=?{guard}", args).rowcount > 0
-            done = db.execute(f"UPDATE vs_files SET claimed_by=NULL, status='failed', last_error=? "
+            done = db.execute(f"UPDATE vs_files SET claimed_by=NULL, "
+                              f"last_error=CASE WHEN status='cancelled' THEN NULL ELSE ? END, "
+                              f"status=CASE WHEN status='cancelled' THEN status ELSE 'failed' END "
                               f"WHERE vector_store_id=? AND file_id=? AND claimed_by=?{guard}",
                               [json.dumps(fail), *args]).rowcount > 0
             bump(db, vs_id)
