@@ -207,6 +207,11 @@ class IngestWorker:
                 if time.monotonic() - self._last_recover > RECOVER_EVERY:
                     self.recover()
                 self.purge_deleted()
+                if self.db.deleted_stores():
+                    # a store deleted moments ago: its purge goes before an ingest run that may
+                    # take minutes (at a restart, "deleted, then killed" must not wait for it)
+                    self._stop.wait(PURGE_GRACE)
+                    self.purge_deleted()
                 self.remove_detached()
                 self._holding.set()  # from the claim on: a slow claim must not outlive its lease
                 try:
