@@ -11,7 +11,8 @@ import openai
 import pytest
 from conftest import CORPUS
 from factories import make_pdf
-from server_helpers import Server, wait_until
+from offline_server_fixtures import client, server  # noqa: F401 - fixtures
+from server_helpers import wait_until
 
 from ragkit.library.answering import count_tokens
 from ragkit.state import file_expiry, open_home
@@ -19,18 +20,6 @@ from ragkit.state.tables import Tables
 
 pytestmark = pytest.mark.timeout(600)
 QUESTION = [{"role": "user", "content": "How do I update the firmware?"}]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = Server(tmp_path_factory.mktemp("params") / "home", "--no-auth").start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return server.client()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import openai
 import pytest
 from conftest import CORPUS
-from server_helpers import Server, upload_batch
+from offline_server_fixtures import client, server  # noqa: F401 - fixtures
+from server_helpers import upload_batch
 
 from ragkit.library.answering import count_tokens
 
@@ -17,18 +18,6 @@ MODEL = "ragkit-extractive"
 FILES = ["ws200-user-manual.pdf", "warranty-and-returns.docx", "support-faq.txt", "firmware-release-notes.md"]
 WARRANTY = "How long is the WS-200 warranty?"
 FOLLOW = "and the solar panel?"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = Server(tmp_path_factory.mktemp("responses-options") / "home", "--no-auth").start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return server.client()
 
 
 @pytest.fixture(scope="module")
