@@ -74,12 +74,7 @@ class ExtractiveGenerator:
         extra = [" ".join(_HYPHENATED.findall(s)).replace("-", "") + " " + kind_words(s) for _, s in candidates]
         tokens = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
                                                                tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
-        total = len(candidates)
-        idf = {}
-        for term in query_terms:
-            df = sum(1 for t in tokens if term in t)
-            idf[term] = math.log(1 + total / (1 + df)) + (0.5 if df == 0 else 0.0)
-        return query_terms, candidates, tokens, idf, following
+        return query_terms, candidates, tokens, sentence_idf(query_terms, tokens), following
 
     def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
         """The chosen (source number, sentence) pairs and the share of the question they cover."""
@@ -166,6 +161,17 @@ class ExtractiveGenerator:
         if on_token:
             on_token(text)
         return Generation(text=text, generator=self.name, preamble=PREFIX)
+
+
+def sentence_idf(query_terms: set[str], tokens: Sequence[set[str]]) -> dict[str, float]:
+    """Each question term's idf over the candidate sentences (their term sets), with a bonus for a
+    term no sentence holds: a question word the sources never say weighs most when it is missing."""
+    total = len(tokens)
+    idf = {}
+    for term in query_terms:
+        df = sum(1 for t in tokens if term in t)
+        idf[term] = math.log(1 + total / (1 + df)) + (0.5 if df == 0 else 0.0)
+    return idf
 
 
 #: a word of letters joined by hyphens ("e-mail", "check-in"); codes such as "WS-200" are left out
