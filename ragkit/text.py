@@ -103,17 +103,62 @@ def keyword_query(text: str) -> str:
     return " ".join(words) or text.strip()
 
 
+#: abbreviations whose period rarely ends a sentence (lowercase, without their last period):
+#: titles go before a name ("Dr. Lindqvist"), the others before a lowercase word or a number
+_TITLES = frozenset("mr mrs ms dr prof st gen gov sen rep lt col capt sgt mt ft".split())
+_ABBREVIATIONS = frozenset("""
+no nos fig figs eq eqs approx cf ca e.g i.e al pp p vol vols ed eds dept est incl resp ref refs sec art ch vs
+""".split())
+_LAST_WORD = re.compile(r"([\w.]+)\.$")
+
+
+def _abbreviation_before(text: str, start: int, end: int) -> bool:
+    """Is the period before ``start`` an initial's or an abbreviation's, the sentence going on
+    after ``end``? An initial ("William E. Simon") or dotted letters ("U.S. Army") followed by a
+    capitalised word that is not a function word ("World War I. The ..." ends there), a title
+    before a word ("Dr. Lindqvist"), or another abbreviation before a lowercase word, a digit or
+    a bracket ("Fig. 3", "i.e. the"; "The answer is no. It ..." ends at "no.")."""
+    if start == 0 or text[start - 1] != "." or "\n" in text[start:end] or end >= len(text):
+        return False
+    word = _LAST_WORD.search(text, max(0, start - 12), start)
+    if word is None:
+        return False
+    token = word.group(1)
+    if token.lower() in _TITLES:
+        return text[end].isalnum()
+    if token.lower() in _ABBREVIATIONS:
+        return text[end].islower() or text[end].isdigit() or text[end] == "("
+    if (len(token) == 1 and token.isupper()) or _DOTTED_LETTERS.match(token):
+        following = _NEXT_WORD.match(text, end)
+        return bool(following) and following.group()[0].isupper() and following.group().lower() not in _stopwords()
+    return False
+
+
+_DOTTED_LETTERS = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")
+_NEXT_WORD = re.compile(r"[A-Za-z]+")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text``, whitespace trimmed, empty ones dropped.
 
     Sentences end at ``.!?`` followed by space, at blank lines, and at a line break followed by
     something that starts a new unit (a capital, a bullet, a table row). A line break followed by
     a lowercase letter or a digit is a wrapped line (PDF text is full of them) and does not end
-    the sentence.
+    the sentence, nor does the period of an initial or a common abbreviation ("William E. Simon",
+    "Dr. Lindqvist", "i.e. the", "Fig. 3"): a quote cut there is half a sentence.
     """
     spans: list[tuple[int, int]] = []
     cursor = 0
     for match in _SENTENCE_END.finditer(text):
+        if _abbreviation_before(text, match.start(), match.end()):
+            continue
         if match.group(0).count("\n") == 1 and "\n" in match.group(0):
             following = text[match.end() : match.end() + 1]
             before = text[max(0, match.start() - 1) : match.start()]

@@ -79,6 +79,26 @@ def test_sentence_spans_are_trimmed_and_skip_blank_text():
     assert [text[a:b] for a, b in sentence_spans(text)] == ["Padded."]
 
 
+def _sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def test_initials_and_abbreviations_do_not_end_a_sentence():
+    assert _sentences("Nixon named William E. Simon as the first administrator. He served until 1974.") == [
+        "Nixon named William E. Simon as the first administrator.", "He served until 1974."]
+    assert _sentences("Practice focuses on review (i.e. the reviews). See Fig. 3 and Dr. Lindqvist's note.") == [
+        "Practice focuses on review (i.e. the reviews).", "See Fig. 3 and Dr. Lindqvist's note."]
+    assert _sentences("The U.S. Army grew. J. R. R. Tolkien wrote it.") == [
+        "The U.S. Army grew.", "J. R. R. Tolkien wrote it."]
+
+
+def test_a_sentence_still_ends_at_a_capital_letter_or_a_short_word_before_a_new_sentence():
+    assert _sentences("It ended with World War I. The treaty followed.") == [
+        "It ended with World War I.", "The treaty followed."]
+    assert _sentences("Is it free? The answer is no. It costs 5 EUR. They moved to the U.S. The end.") == [
+        "Is it free?", "The answer is no.", "It costs 5 EUR.", "They moved to the U.S.", "The end."]
+
+
 # -- names, years and acronyms ------------------------------------------------------------------
 def test_name_like_words_are_names_and_codes_not_formats_or_locators():
     question = ("What did France and the WS-300 do in the 1990s, the 15th, Q3 2019, FY2018 and Figure 7? "
