@@ -27,7 +27,10 @@ _NUMBER_QUESTION = re.compile(
 #: "Who is Halvard's finance director?" asks for a person; "Who approves expenses?" may be answered
 #: by a role ("the finance director"), so only identity questions expect a name
 _NAME_QUESTION = re.compile(r"^\s*(who|whom) (is|was|are|were)\b", re.IGNORECASE)
-_DATE_QUESTION = re.compile(r"^\s*(when\b|(in )?what year\b|on what date\b|which year\b)", re.IGNORECASE)
+#: "When many people are arrested, what is a common tactic?" opens with a condition: the question
+#: is the clause after the comma, and it does not ask for a date
+_DATE_QUESTION = re.compile(r"^\s*(when\b(?![^?,]*,\s*(what|which|who|whom|whose|how|why|where)\b)|(in )?what year\b"
+                            r"|on what date\b|which year\b)", re.IGNORECASE)
 _DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (days|weeks|months|years|hours)\b", re.IGNORECASE)
 
 _HAS_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
@@ -37,7 +40,7 @@ _HAS_DATE = re.compile(
     r"\b(1\d\d\d|20\d\d)(s|'s)?\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
     r"|\b(january|february|march|april|june|july|august|september|october|november|december)\b"
     r"|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b(century|centuries|decade|spring|summer|autumn|fall|winter|"
-    r"yesterday|today|ago|bc|ad|bce|ce)\b", re.IGNORECASE)
+    r"yesterday|today|ago|bc|ad|bce|ce)\b|\d[\d,]*\s*(BP|ka|kya)\b", re.IGNORECASE)
 _HAS_DURATION = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|fifty|hundred|thousand|"
     r"million|billion|several|few|many)\s*[- ]?"

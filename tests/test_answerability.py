@@ -24,6 +24,10 @@ from ragkit.answerability import expected_kind, holds
     ("Which phone number do I call for repairs?", "phone"),
     ("What is the website of the developer portal?", "website"),
     ("How fast are e-mails answered?", None),
+    # a question that opens with a condition asks what its main clause asks
+    ("When the battery is low, how do I charge the console?", None),
+    ("When many people are arrested, what is a common tactic?", None),
+    ("When did the warranty terms change?", "date"),
 ])
 def test_expected_kind(question, kind):
     assert expected_kind(question) == kind
@@ -39,6 +43,8 @@ def test_model_numbers_are_not_amounts():
     assert holds("Founded in 2011 in Gothenburg.", "date")
     assert holds("anything at all", None)
     assert holds("API tokens expire 90 days after they are created.", "date")
+    assert holds("Rapid warming began about 13,000 BP.", "date")  # years before present
+    assert not holds("BP sold its stake in the field.", "date")  # the company, not an era
 
 
 def test_contact_details_are_held_by_addresses_not_by_talk_about_them():
