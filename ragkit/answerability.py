@@ -52,7 +52,10 @@ _HAS_DURATION = re.compile(
 #: contact details: "What is the support email?" is answered by an address, not by a sentence
 #: about e-mail ("We answer e-mails within two working days")
 _EMAIL_QUESTION = re.compile(r"\b(what|which)\b[^?]*\be-?mail( address)?\b", re.IGNORECASE)
-_PHONE_QUESTION = re.compile(r"\b(what|which)\b[^?]*\b(tele)?phone( number)?\b", re.IGNORECASE)
+#: the number is asked for ("phone number", "telephone", "What is the support phone?"), not a device
+#: the question talks about ("people with a cell phone and a tablet")
+_PHONE_QUESTION = re.compile(r"\b(what|which)\b[^?]*(\b(tele)?phone (number|no)\b|\btelephone\b|\bfax\b"
+                             r"|\bphone\s*\?\s*$)", re.IGNORECASE)
 _WEBSITE_QUESTION = re.compile(r"\b(what|which)\b[^?]*\b(website|web site|web address|url|homepage)\b", re.IGNORECASE)
 _HAS_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _HAS_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d ().-]{6,}\d(?![\w.])")
@@ -62,7 +65,11 @@ _HAS_WEBSITE = re.compile(r"\bhttps?://\S+|\bwww\.[\w-]+(\.[\w-]+)+", re.IGNOREC
 _KIND_WORDS = ((_HAS_EMAIL, "email mail"), (_HAS_PHONE, "phone telephone"), (_HAS_WEBSITE, "website url homepage"))
 
 #: "charge" and "mass" are left out on purpose: electric charge, the Catholic mass, mass graves
-_PRICE_QUESTION = re.compile(r"\b(price|prices|cost|costs|fee|fees)\b", re.IGNORECASE)
+#: "How do the fees compare …?", "Why did prices rise?" and "Which component costs the most?" are
+#: about prices without asking for one: a manner or reason question, or a comparison
+_PRICE_QUESTION = re.compile(r"^(?!\s*(how (do|does|did|are|is|were|was|can|could|would|will)|why)\b)"
+                             r"(?!.*\b(price|prices|cost|costs|fee|fees) (the )?(most|least|more|less)\b)"
+                             r".*\b(price|prices|cost|costs|fee|fees)\b", re.IGNORECASE)
 _WEIGHT_QUESTION = re.compile(r"\b(weigh|weighs|weight)\b", re.IGNORECASE)
 _PERCENT_QUESTION = re.compile(r"\b(percentage|percent|share of|proportion)\b", re.IGNORECASE)
 

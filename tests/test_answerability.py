@@ -28,6 +28,13 @@ from ragkit.answerability import expected_kind, holds
     ("When the battery is low, how do I charge the console?", None),
     ("When many people are arrested, what is a common tactic?", None),
     ("When did the warranty terms change?", "date"),
+    # prices and phones talked about, not asked for
+    ("How do the fees at the two schools compare?", None),
+    ("Which component costs the most?", None),
+    ("Is there a fee for returns?", "price"),
+    ("How many seniors own a cell phone and a tablet?", "number"),
+    ("What is the telephone no of the care home?", "phone"),
+    ("What is the support phone?", "phone"),
 ])
 def test_expected_kind(question, kind):
     assert expected_kind(question) == kind
