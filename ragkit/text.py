@@ -198,8 +198,8 @@ def name_like_words(text: str) -> list[str]:
             continue
         if dated and _BARE_PERIOD.match(word):
             continue  # "Q3" of a year the question names: a period, not a name
-        if word in _CURRENCY_CODES or defines_acronym(text, word):
-            continue  # "(in USD millions)" is a unit; "return on assets (ROA)" defines its name
+        if word in _CURRENCY_CODES or word in _UNIT_NAMES or defines_acronym(text, word):
+            continue  # "(in USD millions)", "in degrees Celsius": units; "return on assets (ROA)" defines its name
         located = word.isdigit() and position > 0 and words[position - 1].lower() in LOCATOR_WORDS
         if _PLACEHOLDER.match(word) or word.lower() in LOCATOR_WORDS or located:
             continue  # "YYYY", "top2", "Figure 7": how to answer, or where to look
@@ -222,6 +222,9 @@ _SMALL = {"of", "the", "and", "for", "in", "on", "to", "a", "an", "&"}
 #: currency codes: a unit to answer in ("in USD millions"); reports write "$" or "dollars"
 _CURRENCY_CODES = frozenset("""USD EUR GBP JPY CNY RMB CHF CAD AUD NZD HKD SGD INR KRW SEK NOK DKK PLN CZK
 HUF BRL MXN ZAR RUB TRY""".split())
+#: units named after people, capitalised in a question ("in degrees Celsius") and written as a
+#: symbol in the documents ("565 °C")
+_UNIT_NAMES = frozenset("Celsius Fahrenheit Kelvin".split())
 
 
 def defines_acronym(text: str, acronym: str) -> bool:

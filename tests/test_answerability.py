@@ -164,6 +164,7 @@ def test_units_and_acronyms_the_question_defines_are_not_names():
     assert defines_acronym("earnings before interest and taxes (EBIT)", "EBIT")
     assert not defines_acronym("What is the ROA of Acme?", "ROA")  # used, not defined: still checked
     assert name_like_words("What is the ROA of Acme?") == ["ROA", "Acme"]
+    assert name_like_words("What is the turbine entry temperature, in degrees Celsius?") == []
 
 
 def test_a_question_about_a_fiscal_year_is_answered_from_the_report_that_says_the_year(kb_factory, tmp_path):
