@@ -74,6 +74,7 @@ class ExtractiveGenerator:
         extra = [" ".join(_HYPHENATED.findall(s)).replace("-", "") + " " + kind_words(s) for _, s in candidates]
         tokens = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
                                                                tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
+        _add_word_forms(query_terms, tokens)
         return query_terms, candidates, tokens, sentence_idf(query_terms, tokens), following
 
     def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
@@ -161,6 +162,16 @@ class ExtractiveGenerator:
         if on_token:
             on_token(text)
         return Generation(text=text, generator=self.name, preamble=PREFIX)
+
+
+def _add_word_forms(query_terms: set[str], tokens: list[set[str]]) -> None:
+    """A question word no sentence holds as such is held by a sentence with another form of it
+    that the stemmer leaves apart, one stem starting the other ("ctenophora", "ctenophores")."""
+    missing = {term for term in query_terms if len(term) >= 6 and not any(term in t for t in tokens)}
+    for term in missing:
+        for terms in tokens:
+            if any(len(word) >= 6 and (word.startswith(term) or term.startswith(word)) for word in terms):
+                terms.add(term)
 
 
 def sentence_idf(query_terms: set[str], tokens: Sequence[set[str]]) -> dict[str, float]:

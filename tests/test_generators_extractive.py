@@ -1,0 +1,49 @@
+"""The offline answerer on passages written here: what it quotes, what it covers, when it refuses."""
+
+from __future__ import annotations
+
+from ragkit.generators.extractive import NOT_FOUND, PREFIX, ExtractiveGenerator, sentence_idf
+from ragkit.models import SearchHit
+
+
+def hit(text: str, rank: int = 1, source: str = "notes.txt", section: str = "") -> SearchHit:
+    return SearchHit(rank=rank, chunk_id=f"c{rank}", text=text, source=source, path=f"/docs/{source}", page=None,
+                     section=section, start=0, end=len(text), score=0.5)
+
+
+def test_the_sentence_that_covers_the_question_is_quoted_whole_with_its_citation():
+    sources = [hit("Ctenophores are marine animals. Nixon named William E. Simon as the first administrator "
+                   "of the Federal Energy Office. The office closed later.")]
+    answer = ExtractiveGenerator().generate("Who was the first administrator of the Federal Energy Office?", sources)
+    assert not answer.refused
+    assert answer.text == (f"{PREFIX} Nixon named William E. Simon as the first administrator of the Federal "
+                           "Energy Office. [1]")
+
+
+def test_a_word_form_the_stemmer_keeps_apart_counts_as_the_word_the_sentence_says():
+    # "ctenophora" and "ctenophores" stem to "ctenophora" and "ctenophor"
+    sources = [hit("In favorable circumstances, ctenophores can eat ten times their own weight in a day."),
+               hit("Only 100-150 species have been validated.", rank=2)]
+    answerer = ExtractiveGenerator()
+    as_written = answerer.select("How much do ctenophores eat in a day?", sources)
+    other_form = answerer.select("How much do ctenophora eat in a day?", sources)
+    assert other_form == as_written and as_written[1] > answerer.min_coverage
+
+
+def test_short_stems_are_not_matched_by_their_start():
+    # "cat" starts "category", but three letters say nothing: the question stays uncovered
+    sources = [hit("Every category of product has its own shelf in the warehouse.")]
+    sentences, coverage = ExtractiveGenerator().select("Where does the cat sleep at night?", sources)
+    assert coverage < 0.35
+
+
+def test_too_little_of_the_question_covered_is_refused_with_the_reason():
+    sources = [hit("The WS-200 ships with a solar panel and a mounting bracket.")]
+    answer = ExtractiveGenerator().generate("What did the IPCC apologize for in its fourth assessment report?", sources)
+    assert answer.refused and answer.text == NOT_FOUND
+    assert any("cover" in warning or "shares" in warning for warning in answer.warnings)
+
+
+def test_a_missing_question_word_weighs_more_than_one_every_sentence_holds():
+    idf = sentence_idf({"leave", "sick"}, [{"leave", "parental"}, {"leave", "days"}])
+    assert idf["sick"] > idf["leave"] > 0
