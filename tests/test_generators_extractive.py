@@ -30,6 +30,22 @@ def test_a_word_form_the_stemmer_keeps_apart_counts_as_the_word_the_sentence_say
     assert other_form == as_written and as_written[1] > answerer.min_coverage
 
 
+def test_a_misspelt_question_word_counts_as_the_word_the_sentence_says():
+    sources = [hit("Only 100-150 species of ctenophores have been validated so far."),
+               hit("Marine biologists study comb jellies in every ocean.", rank=2)]
+    answerer = ExtractiveGenerator()
+    assert answerer.select("How many species of ctenohores are there?", sources) == \
+        answerer.select("How many species of ctenophores are there?", sources)
+
+
+def test_words_one_letter_apart_at_the_start_or_short_words_are_different_words():
+    from ragkit.generators.extractive import _same_word
+
+    assert _same_word("ctenohor", "ctenophor") and _same_word("akinoshu", "akinoshū")
+    assert not _same_word("pertain", "certain")  # another first letter
+    assert not _same_word("would", "world")  # too short to tell a typo from another word
+
+
 def test_short_stems_are_not_matched_by_their_start():
     # "cat" starts "category", but three letters say nothing: the question stays uncovered
     sources = [hit("Every category of product has its own shelf in the warehouse.")]

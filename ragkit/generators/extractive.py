@@ -166,12 +166,36 @@ class ExtractiveGenerator:
 
 def _add_word_forms(query_terms: set[str], tokens: list[set[str]]) -> None:
     """A question word no sentence holds as such is held by a sentence with another form of it
-    that the stemmer leaves apart, one stem starting the other ("ctenophora", "ctenophores")."""
+    that the stemmer leaves apart, one stem starting the other ("ctenophora", "ctenophores"), or
+    with the word the question misspells: one edit apart, same first letter, 7+ letters
+    ("ctenohore", "Akinoshu" for "Akinoshū"). Shorter words are left alone: "would" is one edit
+    from "world", "pertain" from "certain"."""
     missing = {term for term in query_terms if len(term) >= 6 and not any(term in t for t in tokens)}
     for term in missing:
         for terms in tokens:
-            if any(len(word) >= 6 and (word.startswith(term) or term.startswith(word)) for word in terms):
+            if any(_same_word(term, word) for word in terms):
                 terms.add(term)
+
+
+def _same_word(term: str, word: str) -> bool:
+    """Are two stems forms or a misspelling of one word (see :func:`_add_word_forms`)?"""
+    if len(term) >= 6 and len(word) >= 6 and (word.startswith(term) or term.startswith(word)):
+        return True
+    return min(len(word), len(term)) >= 7 and word[0] == term[0] and _one_edit(term, word)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """One letter added, dropped, changed, or two neighbours swapped ("ctenohor", "ctenophor")."""
+    if a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1:] == b[i + 1:] or (a[i + 2:] == b[i + 2:] and a[i:i + 2] == b[i:i + 2][::-1])
+    return a[i:] == b[i + 1:]
 
 
 def sentence_idf(query_terms: set[str], tokens: Sequence[set[str]]) -> dict[str, float]:
