@@ -38,6 +38,15 @@ def test_a_misspelt_question_word_counts_as_the_word_the_sentence_says():
         answerer.select("How many species of ctenophores are there?", sources)
 
 
+def test_an_acronym_is_covered_by_the_sentence_that_spells_it_out():
+    sources = [hit("The American Automobile Association reported that 20% of stations had no fuel."),
+               hit("Gas stations closed on Sundays.", rank=2)]
+    answerer = ExtractiveGenerator()
+    sentences, coverage = answerer.select("According to the AAA, which stations had no fuel?", sources)
+    assert sentences == [(1, sources[0].text)] and coverage == 1.0
+    assert answerer.select("According to the ABC, which stations had no fuel?", sources)[1] < 1.0  # not its initials
+
+
 def test_words_one_letter_apart_at_the_start_or_short_words_are_different_words():
     from ragkit.generators.extractive import _same_word
 

@@ -16,7 +16,7 @@ from typing import Sequence
 from ragkit.answerability import expected_kind, holds, kind_words
 from ragkit.generators.base import TokenCallback
 from ragkit.models import Generation, SearchHit
-from ragkit.text import content_terms, sentence_spans, table_header, tokenize
+from ragkit.text import content_terms, sentence_spans, spells_acronym, table_header, tokenize
 
 PREFIX = "Extractive answer (quoted from the documents):"
 NOT_FOUND = "Not found in the documents."
@@ -75,6 +75,7 @@ class ExtractiveGenerator:
         tokens = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
                                                                tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
         _add_word_forms(query_terms, tokens)
+        _add_spelled_acronyms(question, query_terms, tokens, [s for _, s in candidates])
         return query_terms, candidates, tokens, sentence_idf(query_terms, tokens), following
 
     def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
@@ -175,6 +176,17 @@ def _add_word_forms(query_terms: set[str], tokens: list[set[str]]) -> None:
         for terms in tokens:
             if any(_same_word(term, word) for word in terms):
                 terms.add(term)
+
+
+def _add_spelled_acronyms(question: str, query_terms: set[str], tokens: list[set[str]], sentences: list[str]) -> None:
+    """An acronym of the question ("According to the AAA, ...") is held by a sentence that spells
+    it out ("The American Automobile Association reported ...")."""
+    for acronym in set(re.findall(r"\b[A-Z]{2,6}\b", question)):
+        term = acronym.lower()
+        if term in query_terms and not any(term in t for t in tokens):
+            for terms, sentence in zip(tokens, sentences):
+                if spells_acronym(acronym, [sentence]):
+                    terms.add(term)
 
 
 def _same_word(term: str, word: str) -> bool:
