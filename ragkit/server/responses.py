@@ -59,6 +59,7 @@ from ragkit.server.response_tools import (
 from ragkit.server.search import HybridWeights, fusion_alpha
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
+from ragkit.server.tool_calls import check_tool_choice
 
 router = APIRouter(tags=["responses"])
 RESULTS = "file_search_call.results"
@@ -255,6 +256,8 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     if media and generator != "openai":
         refuse_offline(media)
     functions = function_tools(body.tools)
+    check_tool_choice(body.tool_choice, [f.name for f in functions],
+                      any(t.get("type") == "file_search" for t in body.tools) or bool(ctx.config.default_vector_store))
     if functions or has_tool_items(body.input):
         return await _with_functions(ctx, principal, body, audit, model, generator, functions)
     question = question_of(body.input)
