@@ -206,7 +206,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                                   tool_choice=choice, instructions=instructions,
                                   query=query if not functions or choice == "none" else None,
                                   temperature=body.temperature, max_tokens=max_tokens,
-                                  parallel_tool_calls=body.parallel_tool_calls)
+                                  parallel_tool_calls=body.parallel_tool_calls, node=node)
             if turn.grounded is not None:
                 turn.grounded = capped(turn.grounded, max_tokens)
             return turn

@@ -15,19 +15,21 @@ from typing import Any
 from ragkit.answer import FILE_SEARCH, LoopResult, Tool, ToolCall, file_search_tool, last_user_text
 from ragkit.models import SearchHit
 from ragkit.library.answering import Grounded
+from ragkit.library.filters import Filter
 from ragkit.library.retrieval import Found, retrieve
 from ragkit.server.errors import bad_request
 from ragkit.server.state import ServerContext
 
 
 def offered_tools(ctx: ServerContext, stores: list[dict[str, Any]], k: int, functions: list[dict[str, Any]],
-                  score_threshold: float | None = None, alpha: float | None = None) -> list[Tool]:
-    """``file_search`` over ``stores`` (when there are any; ``score_threshold`` and ``alpha`` as in
-    a vector store search), then the caller's ``functions`` (chat-completions definitions:
-    ``name``, ``parameters``, ``description``)."""
+                  score_threshold: float | None = None, alpha: float | None = None,
+                  node: Filter | None = None) -> list[Tool]:
+    """``file_search`` over ``stores`` (when there are any; ``score_threshold``, ``alpha`` and the
+    attribute filter ``node`` as in a vector store search), then the caller's ``functions``
+    (chat-completions definitions: ``name``, ``parameters``, ``description``)."""
 
     def search(query: str) -> tuple[list[SearchHit], list[dict[str, Any]]]:
-        found = retrieve(ctx.library, stores, [query], k, score_threshold=score_threshold, alpha=alpha).found
+        found = retrieve(ctx.library, stores, [query], k, node, score_threshold=score_threshold, alpha=alpha).found
         return [f.hit for f in found], [{"vector_store_id": f.vector_store_id, "file_id": f.file_id,
                                          "filename": f.filename, "attributes": f.attributes} for f in found]
 
