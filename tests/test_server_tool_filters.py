@@ -1,6 +1,6 @@
 """A ``file_search`` the chat model calls keeps to the request's attribute filters, as a grounded
-answer does: Responses with function tools (the filters of the ``file_search`` tool) and chat
-completions with tools (``extra_body`` ``filters``) had searched the whole store. With several
+answer does: Responses with function tools or image parts (the filters of the ``file_search``
+tool) and chat completions with tools (``extra_body`` ``filters``) had searched the whole store. With several
 ``file_search`` tools, per-tool options that one search cannot honour are a 400 naming them."""
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ def test_a_chat_completion_file_search_called_by_the_model_keeps_to_the_filters(
         tools=[{"type": "function", "function": WEATHER}],
         extra_body={"vector_store_ids": [store], "filters": FAQ_ONLY})
     assert completion.choices[0].message.content == "No E42 in the FAQ."
+    assert _searched_files(llm) == {"support-faq.txt"}
+
+
+def test_a_question_with_an_image_is_searched_within_the_filters(client, store, llm):
+    pixel = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+             "AAAABJRU5ErkJggg==")
+    llm.state.tool_script.append(lambda body: {"content": "No E42 in the FAQ."})
+    question = [{"role": "user", "content": [{"type": "input_text", "text": "What does error code E42 mean?"},
+                                             {"type": "input_image", "image_url": pixel}]}]
+    tools = [{"type": "file_search", "vector_store_ids": [store], "filters": FAQ_ONLY}]
+    response = client.responses.create(model=MODEL, input=question, tools=tools, include=["file_search_call.results"])
+    assert response.output_text == "No E42 in the FAQ."
     assert _searched_files(llm) == {"support-faq.txt"}
 
 
