@@ -105,3 +105,15 @@ def test_stream_options_without_stream_is_a_400(client, store):
         model="ragkit-extractive", messages=[{"role": "user", "content": QUESTION}],
         stream_options={"include_usage": True}, extra_body={"vector_store_ids": [store["id"]]}))
     assert body["param"] == "stream_options"
+
+
+def test_a_background_response_is_answered_at_once_and_says_why_it_cannot_be_cancelled(client, store):
+    tools = [{"type": "file_search", "vector_store_ids": [store["id"]]}]
+    response = client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools, background=True)
+    assert response.background is True and response.status == "completed"  # a polling loop ends at once
+    assert client.responses.retrieve(response.id).background is True
+    body = _refused(lambda: client.responses.cancel(response.id))
+    assert "already 'completed'" in body["message"] and "Only responses created" not in body["message"]
+    foreground = client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools)
+    assert foreground.background is False
+    assert "background=true" in _refused(lambda: client.responses.cancel(foreground.id))["message"]

@@ -249,7 +249,7 @@ class Shape:
                "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p,
                "truncation": b.truncation or "disabled",
                "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
-               "background": False, "completed_at": int(time.time()) if status == "completed" else None,
+               "background": bool(b.background), "completed_at": int(time.time()) if status == "completed" else None,
                "conversation": {"id": b.conversation_id} if b.conversation_id else None}
         if grounded is not None:
             out["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
