@@ -71,3 +71,19 @@ def test_a_deleted_cursor_keeps_its_place_and_an_unknown_one_is_a_400(client):
     with pytest.raises(openai.BadRequestError) as unknown:
         client.vector_stores.list(after="vs_never_made")
     assert unknown.value.body["param"] == "after"
+
+
+def test_a_cursor_file_that_finished_since_the_last_page_still_places_the_next_one(client):
+    """Paging through a store's ``in_progress`` files as they finish: the last file of a page may
+    be ``completed`` by the time the next page is asked for after it."""
+    ids = [client.files.create(file=(f"status-{i}.txt", b"the word status %d" % i), purpose="assistants").id
+           for i in range(3)]
+    store = client.vector_stores.create(name="status")
+    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=ids,
+                                                              poll_interval_ms=100)
+    assert batch.file_counts.completed == 3
+    page = client.vector_stores.files.list(vector_store_id=store.id, filter="in_progress", after=ids[0], order="asc")
+    assert page.data == []
+    done = client.vector_stores.file_batches.list_files(batch_id=batch.id, vector_store_id=store.id,
+                                                        filter="completed", after=ids[0], order="asc")
+    assert [f.id for f in done.data] == ids[1:]

@@ -128,3 +128,18 @@ def test_a_cursor_naming_an_object_deleted_meanwhile_pages_on_from_its_place(db)
         db.store_files_page("vs_2", _cursor(after="f1"))
     with pytest.raises(NotFound):
         db.files_page(_cursor(after="never"))
+
+
+def test_a_cursor_file_that_changed_status_still_places_the_next_page(db):
+    """Paging through a store's ``in_progress`` files while they finish: the cursor file is
+    ``completed`` by the next page, which goes on from it."""
+    _store(db, "vs_1")
+    for file_id in ("a", "b", "c", "d"):
+        _file(db, file_id)
+    db.attach("vs_1", ["a", "b", "c", "d"], {}, batch_id="vsfb_1")
+    db.claim("worker", 10)
+    first = db.store_files_page("vs_1", _cursor(), status="in_progress")[0]
+    assert [r["file_id"] for r in first] == ["a", "b"]
+    assert db.finish("vs_1", "b", "worker", "completed", None, 1)
+    rows, more = db.store_files_page("vs_1", _cursor(after="b"), status="in_progress", batch_id="vsfb_1")
+    assert [r["file_id"] for r in rows] == ["c", "d"] and not more

@@ -253,10 +253,11 @@ class Library(Tables):
         if batch_id is not None:
             where += " AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)"
             args.append(batch_id)
+        listed = (where, tuple(args))  # a file that changed status since the last page still places a cursor
         if status:
             where += " AND status=?"
             args.append(status)
-        return self.page("vs_files", where, args, cursor, id_column="file_id", scope=vs_id)
+        return self.page("vs_files", where, args, cursor, id_column="file_id", scope=vs_id, within=listed)
 
     def stores_holding(self, file_id: str) -> list[Row]:
         """The live stores a file is attached to (id and creator: who may see the file)."""

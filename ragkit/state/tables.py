@@ -67,20 +67,24 @@ class Tables:
         return self.state.all(sql, args)
 
     def page(self, table: str, where: str, args: Sequence[Any], cursor: Cursor, *,
-             id_column: str = "id", scope: str = "") -> Page:
+             id_column: str = "id", scope: str = "", within: tuple[str, Sequence[Any]] | None = None) -> Page:
         """One cursor page ordered by insertion (``seq``): the OpenAI list contract.
 
         ``after``/``before`` are ids of objects in the same listing; items strictly after (or
         before) them in the requested order are returned, ``limit`` at most, and ``has_more``
-        says whether more lie beyond in the direction of travel. A cursor naming an object deleted
-        in the last day (:func:`bury`; ``scope`` as it was buried) pages on from where it stood;
-        an unknown one is :class:`NotFound` (the API answers 400, naming the parameter)."""
+        says whether more lie beyond in the direction of travel. A cursor naming an object that has
+        left a filtered listing (a file no longer ``in_progress``) but is still ``within`` the
+        unfiltered one (its condition and arguments), or was deleted in the last day (:func:`bury`;
+        ``scope`` as it was buried), pages on from where it stood; an unknown one is
+        :class:`NotFound` (the API answers 400, naming the parameter)."""
         descending = cursor.order == "desc"
         clauses, params = [where], list(args)
         for anchor, later in ((cursor.after, True), (cursor.before, False)):
             if anchor is None:
                 continue
             found = self.one(f"SELECT seq FROM {table} WHERE {where} AND {id_column}=?", (*args, anchor))
+            if found is None and within is not None:
+                found = self.one(f"SELECT seq FROM {table} WHERE {within[0]} AND {id_column}=?", (*within[1], anchor))
             if found is None:
                 found = self.one("SELECT seq FROM cursor_tombstones WHERE tbl=? AND id=? AND scope=?",
                                  (table, anchor, scope))
