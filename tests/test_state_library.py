@@ -99,3 +99,47 @@ def test_changing_a_stores_files_bumps_its_version(db):
     assert db.delete_file("a") == ["vs_1"]
     versions.append(db.store("vs_1")["files_version"])
     assert versions == sorted(set(versions)) and db.vs_file("vs_1", "a") is None
+
+
+def test_a_cursor_naming_an_object_deleted_meanwhile_pages_on_from_its_place(db):
+    """Deleting the objects of a list while paging through it (the SDK's auto-pagination loop)
+    asks for the page after an object just deleted: it goes on from that object's place."""
+    for i in range(5):
+        _file(db, f"f{i}")
+        _store(db, f"vs_{i}")
+    db.attach("vs_0", ["f1", "f2", "f3"], {})
+    db.attach("vs_1", ["f2", "f3", "f1"], {})  # the same files, listed in another order there
+    db.delete_file("f1")
+    db.delete_store("vs_1")
+    db.detach("vs_0", "f2")
+    db.detach("vs_0", "f2")  # nothing left to bury: the place stays known
+
+    def ids(rows_more):
+        return [r["file_id"] if "file_id" in r else r["id"] for r in rows_more[0]], rows_more[1]
+
+    assert ids(db.files_page(_cursor(after="f1"))) == (["f2", "f3"], True)
+    assert ids(db.files_page(_cursor(order="desc", after="f1"))) == (["f0"], False)
+    assert ids(db.files_page(_cursor(before="f1"))) == (["f0"], False)
+    assert ids(db.stores_page(_cursor(after="vs_1"))) == (["vs_2", "vs_3"], True)
+    assert ids(db.store_files_page("vs_0", _cursor(after="f2"))) == (["f3"], False)
+    # a file's place is its place in each store: f1 stood first in vs_0
+    assert ids(db.store_files_page("vs_0", _cursor(after="f1"))) == (["f3"], False)
+    with pytest.raises(NotFound):  # never listed in vs_2
+        db.store_files_page("vs_2", _cursor(after="f1"))
+    with pytest.raises(NotFound):
+        db.files_page(_cursor(after="never"))
+
+
+def test_a_cursor_file_that_changed_status_still_places_the_next_page(db):
+    """Paging through a store's ``in_progress`` files while they finish: the cursor file is
+    ``completed`` by the next page, which goes on from it."""
+    _store(db, "vs_1")
+    for file_id in ("a", "b", "c", "d"):
+        _file(db, file_id)
+    db.attach("vs_1", ["a", "b", "c", "d"], {}, batch_id="vsfb_1")
+    db.claim("worker", 10)
+    first = db.store_files_page("vs_1", _cursor(), status="in_progress")[0]
+    assert [r["file_id"] for r in first] == ["a", "b"]
+    assert db.finish("vs_1", "b", "worker", "completed", None, 1)
+    rows, more = db.store_files_page("vs_1", _cursor(after="b"), status="in_progress", batch_id="vsfb_1")
+    assert [r["file_id"] for r in rows] == ["c", "d"] and not more

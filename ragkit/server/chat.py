@@ -171,6 +171,9 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                               "extra_body={'vector_store_ids': [...]}", "vector_store_ids")
         audit["proxied"] = True
         return await _proxy(ctx, {k: v for k, v in raw.items() if k not in RAGKIT_KEYS} | {"model": model})
+    if body.stream_options is not None and not body.stream:
+        raise bad_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                          "stream_options", "invalid_value")
     try:  # a proxied request keeps its response_format: the upstream model answers it
         check_plain_text(raw.get("response_format"))
     except ValueError as exc:
@@ -203,7 +206,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                                   tool_choice=choice, instructions=instructions,
                                   query=query if not functions or choice == "none" else None,
                                   temperature=body.temperature, max_tokens=max_tokens,
-                                  parallel_tool_calls=body.parallel_tool_calls)
+                                  parallel_tool_calls=body.parallel_tool_calls, node=node)
             if turn.grounded is not None:
                 turn.grounded = capped(turn.grounded, max_tokens)
             return turn

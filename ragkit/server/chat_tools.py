@@ -30,6 +30,7 @@ from ragkit.answer.file_search import tools_system
 from ragkit.answer.loop import replay_call
 from ragkit.conversations.messages import content_text
 from ragkit.library.answering import Grounded
+from ragkit.library.filters import Filter
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.state import ServerContext
 from ragkit.server.tool_calls import grounded_of, offered_tools
@@ -170,9 +171,11 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                    stores: list[dict[str, Any]], k: int, functions: list[dict[str, Any]],
                    tool_choice: str | dict[str, Any], instructions: str | None, query: str | None,
                    temperature: float | None = None, max_tokens: int | None = None,
-                   parallel_tool_calls: bool | None = None) -> ToolTurn:
-    """One request of the loop. ``query`` (the standalone question) is searched first when given."""
-    tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions)
+                   parallel_tool_calls: bool | None = None, node: Filter | None = None,
+                   retrieval: Mapping[str, Any] | None = None) -> ToolTurn:
+    """One request of the loop. ``query`` (the standalone question) is searched first when given;
+    every search keeps to the attribute filter ``node`` and ``retrieval``'s ranking options."""
+    tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions, node=node, **(retrieval or {}))
     state = rebuild(messages, instructions, tools)
     state.rounds = 0
     if query and stores:

@@ -152,6 +152,8 @@ def list_input_items(response_id: str, query: Annotated[ListQuery, Query()], ctx
 @router.post("/v1/responses/{response_id}/cancel")
 def cancel_response(response_id: str, ctx: ServerContext = Depends(context),
                     principal: Principal = Depends(reader)) -> dict[str, Any]:
-    stored_response(ctx.library, principal.id, response_id)
-    raise bad_request("Only responses created with background=true can be cancelled; ragkit answers "
-                      "every response before returning it.", "response_id")
+    found = stored_response(ctx.library, principal.id, response_id)
+    if not found.get("background"):
+        raise bad_request("Only responses created with background=true can be cancelled.", "response_id")
+    raise bad_request(f"Response {response_id} is already '{found.get('status')}': ragkit answers every response, "
+                      "background=true too, before returning it, so there is nothing left to cancel.", "response_id")

@@ -50,6 +50,15 @@ class ApiError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
+class ParamError(ValueError):
+    """A check of a whole request body (a model validator) that fails because of one parameter:
+    the 400 names ``param``, where pydantic alone would place the error on the body itself."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> ApiError:
     return ApiError(400, message, param=param, code=code)
 
@@ -145,6 +154,13 @@ def _body_itself(error: Mapping[str, Any]) -> ApiError | None:
         return ApiError(400, "We could not parse the JSON body of your request: it is not valid JSON"
                              f"{f' ({detail}{where})' if detail else ''}. Send a JSON object "
                              "(Content-Type: application/json).")
+    if loc == ("body",) and kind == "value_error":
+        # a check of the whole body (a model validator) failed: its message, not "not a JSON object"
+        cause = (error.get("ctx") or {}).get("error")
+        param = getattr(cause, "param", None)
+        where = f" for '{param}'" if param else ""
+        message = str(cause) if cause is not None else str(error.get("msg", "invalid request"))
+        return ApiError(400, f"Invalid value{where}: {message.rstrip('.')}.", param=param, code="invalid_value")
     if loc == ("body",):
         problem = "is missing" if kind == "missing" else "is not a JSON object"
         return ApiError(400, f"The request body {problem}: send a JSON object (Content-Type: application/json).")

@@ -12,7 +12,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator,
 )
 
-from ragkit.server.errors import ApiError, from_validation
+from ragkit.server.errors import ApiError, ParamError, from_validation
 
 Attributes = dict[str, str | bool | int | float]
 
@@ -161,9 +161,9 @@ class CreateBatch(Body):
     @model_validator(mode="after")
     def _one_of(self) -> CreateBatch:
         if (self.file_ids is None) == (self.files is None):
-            raise ValueError("give exactly one of file_ids or files")
+            raise ParamError("give exactly one of file_ids or files", "file_ids")
         if not (self.file_ids or self.files):
-            raise ValueError("a batch needs at least one file")
+            raise ParamError("a batch needs at least one file", "files" if self.files is not None else "file_ids")
         return self
 
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from ragkit.conversations.messages import TEXT_PARTS, MediaPart, content_text, media_parts
 from ragkit.library.answering import Grounded
+from ragkit.library.filters import Filter
 from ragkit.library.history import Pairs, conversation_history, response_history
 from ragkit.server.chat_tools import run_chat_tools
 from ragkit.server.errors import bad_request
@@ -90,7 +91,8 @@ def instructions_of(body: Any) -> str | None:
 
 
 def answer_with_media(ctx: ServerContext, owner: str, body: Any, *, model: str, query: str,
-                      stores: list[dict[str, Any]], k: int) -> Grounded | None:
+                      stores: list[dict[str, Any]], k: int, node: Filter | None = None,
+                      retrieval: dict[str, Any] | None = None) -> Grounded | None:
     """The chat model's answer to ``input`` with its parts, ``query`` searched first (None when
     the model ended without an answer)."""
     history: Pairs = []
@@ -100,5 +102,6 @@ def answer_with_media(ctx: ServerContext, owner: str, body: Any, *, model: str, 
         history = conversation_history(ctx.library, body.conversation_id)
     turn = run_chat_tools(ctx, chat_messages(body.input, history), model=model, stores=stores, k=k,
                           functions=[], tool_choice="auto", instructions=instructions_of(body), query=query,
-                          temperature=body.temperature, max_tokens=body.max_output_tokens)
+                          temperature=body.temperature, max_tokens=body.max_output_tokens, node=node,
+                          retrieval=retrieval)
     return turn.grounded

@@ -38,6 +38,7 @@ from ragkit.answer.file_search import tools_system
 from ragkit.conversations.messages import TEXT_PARTS
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
+from ragkit.library.filters import Filter
 from ragkit.server.errors import bad_request, first_param
 from ragkit.library.history import continued, keep_tool_turn, remember_response
 from ragkit.library.output_limit import capped
@@ -205,13 +206,14 @@ def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
 
 def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
               functions: list[FunctionTool], with_results: bool, retrieval: dict[str, Any] | None = None,
-              ranking: dict[str, Any] | None = None) -> ToolTurn:
+              ranking: dict[str, Any] | None = None, node: Filter | None = None) -> ToolTurn:
     """Drive the model until it answers or calls one of the user's functions. ``retrieval`` holds
-    the file_search tool's ranking (``score_threshold``, ``alpha``), ``ranking`` the options as
+    the file_search tool's ranking (``score_threshold``, ``alpha``) and ``node`` its filters, ``ranking`` the options as
     reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut."""
     state = _start(ctx, owner, body)
     question = last_user_text(state.messages)
-    tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], **(retrieval or {}))
+    tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], node=node,
+                          **(retrieval or {}))
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice=chat_tool_choice(getattr(body, "tool_choice", None)),
                            temperature=body.temperature, max_tokens=body.max_output_tokens)

@@ -59,6 +59,7 @@ from ragkit.server.response_tools import (
 from ragkit.server.search import HybridWeights, fusion_alpha
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
+from ragkit.server.tool_calls import check_tool_choice
 
 router = APIRouter(tags=["responses"])
 RESULTS = "file_search_call.results"
@@ -179,10 +180,15 @@ def check_include(include: list[str]) -> None:
                               f"include[{i}]", "invalid_value")
 
 
+def filters_of(tools: list[FileSearchTool]) -> openai_filters.Filter | None:
+    """The attribute filter every search of the request keeps to (a single tool's ``filters``)."""
+    return openai_filters.parse(tools[0].filters, "tools[0].filters") if len(tools) == 1 else None
+
+
 def _tools(ctx: ServerContext, body: ResponsesBody, required: bool = True) -> list[FileSearchTool]:
     """The ``file_search`` tools (``function`` tools are :mod:`ragkit.server.response_tools`'),
     or the server's default store; without either, a grounded answer has nothing to search."""
-    tools = []
+    tools, places = [], []
     for i, raw in enumerate(body.tools):
         if raw.get("type") == "function":
             continue
@@ -190,6 +196,13 @@ def _tools(ctx: ServerContext, body: ResponsesBody, required: bool = True) -> li
             raise bad_request(f"Tool type {raw.get('type')!r} is not supported: ragkit offers file_search "
                               "over its vector stores and your own function tools.", f"tools[{i}].type")
         tools.append(parse_tool(FileSearchTool, raw, i))
+        places.append(i)
+    for tool, i in zip(tools if len(tools) > 1 else [], places):
+        for name in ("filters", "max_num_results", "ranking_options"):
+            if name in tool.model_fields_set:  # one search serves every tool: its options would be lost
+                raise bad_request(f"With several file_search tools, {name} cannot be given: list every vector "
+                                  f"store in one file_search tool's vector_store_ids and give {name} there.",
+                                  f"tools[{i}].{name}")
     if not tools and ctx.config.default_vector_store:
         tools.append(FileSearchTool(type="file_search", vector_store_ids=[ctx.config.default_vector_store]))
     if not tools and required:
@@ -236,7 +249,7 @@ class Shape:
                "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p,
                "truncation": b.truncation or "disabled",
                "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
-               "background": False, "completed_at": int(time.time()) if status == "completed" else None,
+               "background": bool(b.background), "completed_at": int(time.time()) if status == "completed" else None,
                "conversation": {"id": b.conversation_id} if b.conversation_id else None}
         if grounded is not None:
             out["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
@@ -255,19 +268,21 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     if media and generator != "openai":
         refuse_offline(media)
     functions = function_tools(body.tools)
+    check_tool_choice(body.tool_choice, [f.name for f in functions],
+                      any(t.get("type") == "file_search" for t in body.tools) or bool(ctx.config.default_vector_store))
     if functions or has_tool_items(body.input):
         return await _with_functions(ctx, principal, body, audit, model, generator, functions)
     question = question_of(body.input)
     memory = await asyncio.to_thread(Memory.open, ctx.library, principal.id, body, question)
     tools = _tools(ctx, body)
     stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
-    node = openai_filters.parse(tools[0].filters, "tools.filters") if len(tools) == 1 else None
+    node = filters_of(tools)
     k = tools[0].max_num_results or ctx.settings.top_k
     audit.update({"vector_store": [s["id"] for s in stores], "question": question})
     shape = Shape(body, model, tools)
     with_results = RESULTS in body.include
     if media:
-        return await _with_media(ctx, principal.id, body, shape, memory, stores, k, audit)
+        return await _with_media(ctx, principal.id, body, shape, memory, stores, tools, k, audit)
 
     limit = body.max_output_tokens
     retrieval = shape.retrieval()
@@ -301,10 +316,12 @@ def _answered(shape: Shape, query: str, grounded: Grounded, with_results: bool) 
 
 
 async def _with_media(ctx: ServerContext, owner: str, body: ResponsesBody, shape: Shape, memory: Memory,
-                      stores: list[dict[str, Any]], k: int, audit: dict[str, Any]) -> Response:
+                      stores: list[dict[str, Any]], tools: list[FileSearchTool], k: int,
+                      audit: dict[str, Any]) -> Response:
     """Images and files in ``input``: the chat model reads them (:mod:`ragkit.server.response_media`)."""
     grounded = await asyncio.to_thread(answer_with_media, ctx, owner, body, model=shape.model,
-                                       query=memory.query, stores=stores, k=k)
+                                       query=memory.query, stores=stores, k=k, node=filters_of(tools),
+                                       retrieval=shape.retrieval())
     if grounded is None:
         done = shape.response("failed", [], error={"code": "server_error",
                                                    "message": "The chat model ended without an answer."})
@@ -331,7 +348,8 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
     shape = Shape(body, model, tools, functions)
     try:
         turn = await asyncio.to_thread(run_tools, ctx, principal.id, body, model, stores, k, functions,
-                                       RESULTS in body.include, shape.retrieval(), shape.ranking.used())
+                                       RESULTS in body.include, shape.retrieval(), shape.ranking.used(),
+                                       filters_of(tools))
     except ToolLoopFailed as exc:
         audit["error"] = str(exc)
         done = shape.response("failed", [], error={"code": "server_error", "message": str(exc)})

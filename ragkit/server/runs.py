@@ -33,6 +33,7 @@ from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.thread_objects import function_call, render_step, run_object
 from ragkit.server.threads import add_messages, create_thread
+from ragkit.server.tool_calls import check_tool_choice
 from ragkit.state import assistants as adb
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"])
@@ -44,10 +45,11 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
     model, generator = run_model(ctx, body.model or assistant["model"])
     tools = check_tools(body.tools) if body.tools is not None else assistant["tools"]
     searches = [t for t in tools if t["type"] == "file_search"]
+    functions = [t["function"]["name"] for t in tools if t["type"] == "function"]
+    check_tool_choice(body.tool_choice, functions, bool(searches), assistants=True)
     ids = store_ids(assistant.get("tool_resources"), thread.get("tool_resources")) if searches else []
     for vs_id in ids:
         store_for(ctx, principal, vs_id, "tool_resources.file_search.vector_store_ids")
-    functions = [t["function"]["name"] for t in tools if t["type"] == "function"]
     mode = "tools" if generator == "openai" and (functions or not ids) else "grounded"
     if mode == "grounded" and not ids:
         raise bad_request("This assistant has nothing to answer from: give it a file_search tool and "

@@ -12,7 +12,7 @@ the event loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
@@ -36,7 +36,8 @@ class HybridWeights(Body):
 
 
 class RankingOptions(Body):
-    ranker: str | None = None
+    # OpenAI's rankers; ragkit ranks the same with each (its hybrid retrieval), a misspelt one is a 400
+    ranker: Literal["none", "auto", "default-2024-11-15"] | None = None
     score_threshold: float | None = Field(None, ge=0, le=1)
     hybrid_search: HybridWeights | None = None
 

@@ -42,6 +42,11 @@ def add_messages(ctx: ServerContext, principal: Principal, thread_id: str, messa
             at = f"{where + '.' if where else ''}attachments[{j}]"
             file_for(ctx, principal, file_id, f"{at}.file_id")
             tools = attachment.get("tools") or []
+            for k, tool in enumerate(tools):
+                kind = tool.get("type") if isinstance(tool, dict) else None
+                if kind != "file_search":
+                    raise bad_request(f"Attachment tool {kind!r} is not supported: ragkit searches attached files "
+                                      "with file_search (code_interpreter is not served).", f"{at}.tools[{k}].type")
             if any(isinstance(t, dict) and t.get("type") == "file_search" for t in tools):
                 if not principal.allows("write"):
                     raise ApiError(403, "Attaching files for file_search indexes them: this needs a key with "

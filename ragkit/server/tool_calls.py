@@ -9,23 +9,27 @@ answer becomes a :class:`Grounded` whose ``[n]`` point at those files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ragkit.answer import FILE_SEARCH, LoopResult, Tool, ToolCall, file_search_tool, last_user_text
 from ragkit.models import SearchHit
 from ragkit.library.answering import Grounded
+from ragkit.library.filters import Filter
 from ragkit.library.retrieval import Found, retrieve
+from ragkit.server.errors import bad_request
 from ragkit.server.state import ServerContext
 
 
 def offered_tools(ctx: ServerContext, stores: list[dict[str, Any]], k: int, functions: list[dict[str, Any]],
-                  score_threshold: float | None = None, alpha: float | None = None) -> list[Tool]:
-    """``file_search`` over ``stores`` (when there are any; ``score_threshold`` and ``alpha`` as in
-    a vector store search), then the caller's ``functions`` (chat-completions definitions:
-    ``name``, ``parameters``, ``description``)."""
+                  score_threshold: float | None = None, alpha: float | None = None,
+                  node: Filter | None = None) -> list[Tool]:
+    """``file_search`` over ``stores`` (when there are any; ``score_threshold``, ``alpha`` and the
+    attribute filter ``node`` as in a vector store search), then the caller's ``functions``
+    (chat-completions definitions: ``name``, ``parameters``, ``description``)."""
 
     def search(query: str) -> tuple[list[SearchHit], list[dict[str, Any]]]:
-        found = retrieve(ctx.library, stores, [query], k, score_threshold=score_threshold, alpha=alpha).found
+        found = retrieve(ctx.library, stores, [query], k, node, score_threshold=score_threshold, alpha=alpha).found
         return [f.hit for f in found], [{"vector_store_id": f.vector_store_id, "file_id": f.file_id,
                                          "filename": f.filename, "attributes": f.attributes} for f in found]
 
@@ -50,6 +54,45 @@ def grounded_of(result: LoopResult, model: str, usage: dict[str, int]) -> Ground
                     citations=result.citations,
                     found=[_found(hit, origin) for hit, origin in zip(passages.hits, passages.origins)],
                     generator="openai-tools", model=model, usage=dict(usage), warnings=result.warnings)
+
+
+def check_tool_choice(choice: Any, functions: Sequence[str], file_search: bool, *, assistants: bool = False) -> None:
+    """A 400 naming ``tool_choice`` unless it is one the request can honour: ``auto``, ``none``,
+    ``required``, ``file_search`` (when searching is offered), a function among ``functions``
+    (Responses write ``{"type": "function", "name"}``, Assistants ``{"function": {"name"}}``) or,
+    in Responses, ``allowed_tools``. A misspelt or unknown choice is never silently answered as
+    ``auto``."""
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in ("auto", "none", "required"):
+            raise bad_request(f"Invalid value for 'tool_choice': {choice!r}. Supported values are: 'auto', "
+                              "'none', 'required', or an object naming a tool.", "tool_choice", "invalid_value")
+        return
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind == "file_search":
+        if not file_search:
+            raise bad_request("tool_choice names file_search, which is not in tools.", "tool_choice.type")
+        return
+    if kind == "function":
+        name = (choice.get("function") or {}).get("name") if assistants else choice.get("name")
+        where = "tool_choice.function.name" if assistants else "tool_choice.name"
+        if name is None:
+            raise bad_request("A tool_choice of type function names the function to call.", where,
+                              "missing_required_parameter")
+        if name not in functions:
+            raise bad_request(f"tool_choice names the function {name!r}, which is not in tools "
+                              f"({', '.join(functions) or 'no functions'}).", where)
+        return
+    if kind == "allowed_tools" and not assistants:
+        if choice.get("mode") not in ("auto", "required") or not isinstance(choice.get("tools"), list):
+            raise bad_request("tool_choice of type allowed_tools needs mode 'auto' or 'required' and a list "
+                              "of tools.", "tool_choice")
+        return
+    offered = "file_search and function" if assistants else "file_search, function and allowed_tools"
+    raise bad_request(f"Invalid value for 'tool_choice': type {kind!r} is not supported (ragkit offers "
+                      f"{offered} choices, or 'auto', 'none', 'required').",
+                      "tool_choice.type" if kind is not None else "tool_choice", "invalid_value")
 
 
 def chat_tool_choice(choice: str | dict[str, Any] | None) -> str | dict[str, Any]:

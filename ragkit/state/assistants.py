@@ -36,7 +36,7 @@ from typing import Any
 
 from ragkit.state import conversations
 from ragkit.state.conversation_model import Item, api_conversation, thread_message_item
-from ragkit.state.tables import Cursor, Page, Tables, now
+from ragkit.state.tables import Cursor, Page, Tables, bury, now
 
 #: where each kind of object is kept: assistants in a table, threads and conversations in the model
 ASSISTANTS, THREADS, CONVERSATIONS = "asst_assistants", "assistants_thread", "responses_conversation"
@@ -105,6 +105,7 @@ def delete(db: Tables, table: str, object_id: str) -> None:
                              also=_runs_of(object_id) if table == THREADS else None)
         return
     with db.write() as conn:
+        bury(conn, table, "id=?", (object_id,))
         conn.execute(f"DELETE FROM {table} WHERE id=?", (object_id,))
 
 

@@ -23,7 +23,7 @@ from ragkit.state.conversation_model import Conversation, ConversationKind, Item
 from ragkit.state.conversation_rows import (
     CONVERSATION_COLUMNS, ITEM_COLUMNS, conversation_of, conversation_row, item_of, item_row,
 )
-from ragkit.state.tables import Cursor, Page, Tables
+from ragkit.state.tables import Cursor, Page, Tables, bury
 
 #: the columns an item's API object decides (an update rewrites these; standalone and sources only when given)
 BODY_COLUMNS = ("role", "status", "content", "tool_name", "call_id", "arguments", "output", "citations", "run_id",
@@ -166,6 +166,7 @@ def delete_item(db: Tables, item_id: str, conversation_id: str | None = None) ->
     if conversation_id is not None:
         where, args = where + " AND conversation_id=?", args + [conversation_id]
     with db.write() as conn:
+        bury(conn, "conversation_items", where, args)
         return conn.execute(f"DELETE FROM conversation_items WHERE {where}", args).rowcount > 0
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ragkit.state.database import StateDB
 from ragkit.state.session import Session
-from ragkit.state.tables import Cursor, Page, Row, Tables, now
+from ragkit.state.tables import Cursor, Page, Row, Tables, bury, now
 
 #: a vector store file's states; ``in_progress`` rows double as the ingest queue
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
@@ -51,6 +51,8 @@ class Library(Tables):
         with self.write() as db:
             stores = [r["vector_store_id"] for r in
                       db.execute("SELECT vector_store_id FROM vs_files WHERE file_id=?", (file_id,)).fetchall()]
+            bury(db, "vs_files", "file_id=?", (file_id,), id_column="file_id", scope_column="vector_store_id")
+            bury(db, "api_files", "id=?", (file_id,))
             db.execute("DELETE FROM vs_files WHERE file_id=?", (file_id,))
             db.execute("DELETE FROM api_files WHERE id=?", (file_id,))
             for vs_id in stores:
@@ -79,6 +81,7 @@ class Library(Tables):
         """Mark a store deleted and detach its files; returns the detached rows."""
         with self.write() as db:
             rows = db.execute("SELECT * FROM vs_files WHERE vector_store_id=?", (vs_id,)).fetchall()
+            bury(db, "vector_stores", "id=? AND deleted=0", (vs_id,))
             # last_active_at of a deleted store is when it was deleted (the purge's grace period)
             db.execute("UPDATE vector_stores SET deleted=1, last_active_at=? WHERE id=?", (now(), vs_id))
             db.execute("DELETE FROM vs_files WHERE vector_store_id=?", (vs_id,))
@@ -176,6 +179,8 @@ class Library(Tables):
 
     def detach(self, vs_id: str, file_id: str) -> None:
         with self.write() as db:
+            bury(db, "vs_files", "vector_store_id=? AND file_id=?", (vs_id, file_id), id_column="file_id",
+                 scope_column="vector_store_id")
             db.execute("DELETE FROM vs_files WHERE vector_store_id=? AND file_id=?", (vs_id, file_id))
             bump(db, vs_id)
 
@@ -248,10 +253,11 @@ class Library(Tables):
         if batch_id is not None:
             where += " AND file_id IN (SELECT file_id FROM batch_files WHERE batch_id=?)"
             args.append(batch_id)
+        listed = (where, tuple(args))  # a file that changed status since the last page still places a cursor
         if status:
             where += " AND status=?"
             args.append(status)
-        return self.page("vs_files", where, args, cursor, id_column="file_id")
+        return self.page("vs_files", where, args, cursor, id_column="file_id", scope=vs_id, within=listed)
 
     def stores_holding(self, file_id: str) -> list[Row]:
         """The live stores a file is attached to (id and creator: who may see the file)."""

@@ -19,7 +19,10 @@ from typing import Any, Protocol
 from ragkit.state.database import StateDB, open_database
 from ragkit.state.session import Row, Session
 
-__all__ = ["Cursor", "NotFound", "Page", "Row", "Tables", "now"]
+__all__ = ["Cursor", "NotFound", "Page", "Row", "Tables", "bury", "now"]
+
+#: how long a deleted object's place in its list stays known to cursors (revision 0006)
+TOMBSTONE_SECONDS = 86400
 
 
 class NotFound(LookupError):
@@ -64,12 +67,15 @@ class Tables:
         return self.state.all(sql, args)
 
     def page(self, table: str, where: str, args: Sequence[Any], cursor: Cursor, *,
-             id_column: str = "id") -> Page:
+             id_column: str = "id", scope: str = "", within: tuple[str, Sequence[Any]] | None = None) -> Page:
         """One cursor page ordered by insertion (``seq``): the OpenAI list contract.
 
         ``after``/``before`` are ids of objects in the same listing; items strictly after (or
         before) them in the requested order are returned, ``limit`` at most, and ``has_more``
-        says whether more lie beyond in the direction of travel. An unknown cursor is
+        says whether more lie beyond in the direction of travel. A cursor naming an object that has
+        left a filtered listing (a file no longer ``in_progress``) but is still ``within`` the
+        unfiltered one (its condition and arguments), or was deleted in the last day (:func:`bury`;
+        ``scope`` as it was buried), pages on from where it stood; an unknown one is
         :class:`NotFound` (the API answers 400, naming the parameter)."""
         descending = cursor.order == "desc"
         clauses, params = [where], list(args)
@@ -77,6 +83,11 @@ class Tables:
             if anchor is None:
                 continue
             found = self.one(f"SELECT seq FROM {table} WHERE {where} AND {id_column}=?", (*args, anchor))
+            if found is None and within is not None:
+                found = self.one(f"SELECT seq FROM {table} WHERE {within[0]} AND {id_column}=?", (*within[1], anchor))
+            if found is None:
+                found = self.one("SELECT seq FROM cursor_tombstones WHERE tbl=? AND id=? AND scope=?",
+                                 (table, anchor, scope))
             if found is None:
                 raise NotFound(anchor)
             clauses.append("seq > ?" if later != descending else "seq < ?")
@@ -91,3 +102,22 @@ class Tables:
         if backwards:
             rows.reverse()
         return rows, has_more
+
+
+def bury(db: Session, table: str, where: str, args: Sequence[Any], *, id_column: str = "id",
+         scope_column: str | None = None) -> None:
+    """Keep the list places (``seq``) of the rows of ``table`` matching ``where``, in the write
+    transaction that is about to delete (or hide) them, for :data:`TOMBSTONE_SECONDS`: a client
+    deleting the objects of a list while it pages through it asks for the page ``after`` one it
+    has just deleted, and :meth:`Tables.page` goes on from there. ``scope_column`` holds what the
+    same id is listed under more than once by (a vector store file's store). Older places are
+    forgotten on the way."""
+    scope = scope_column or "''"
+    rows = db.all(f"SELECT {id_column} AS id, {scope} AS scope, seq FROM {table} WHERE {where}", args)
+    if not rows:
+        return
+    stamp = now()
+    db.execute("DELETE FROM cursor_tombstones WHERE deleted_at < ?", (stamp - TOMBSTONE_SECONDS,))
+    db.executemany("INSERT INTO cursor_tombstones(tbl, id, scope, seq, deleted_at) VALUES(?, ?, ?, ?, ?) "
+                   "ON CONFLICT(tbl, id, scope) DO UPDATE SET seq=excluded.seq, deleted_at=excluded.deleted_at",
+                   [(table, r["id"], r["scope"], r["seq"], stamp) for r in rows])
