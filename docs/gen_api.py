@@ -36,22 +36,26 @@ fall back to `RAGKIT_*` variables, `ragkit.toml` and the defaults.
 ```python
 from ragkit import KnowledgeBase
 
-with KnowledgeBase("./.ragkit") as kb:               # or KnowledgeBase(collection="legal", top_k=8, ...)
-    report = kb.ingest(["docs/"], prune=True)        # IngestReport: per-file status, counts, timings
-    print(report.summary())
+if __name__ == "__main__":  # ingest's parser processes import this script again
+    with KnowledgeBase("./.ragkit") as kb:           # or KnowledgeBase(collection="legal", top_k=8, ...)
+        report = kb.ingest(["docs/"], prune=True)    # IngestReport: per-file status, counts, timings
+        print(report.summary())
 
-    answer = kb.ask("How long is the warranty on the WS-200?")
-    print(answer.text, answer.refused)
-    for c in answer.citations:                       # Citation(n, source, page, chunk_id, quote, ...)
-        print(c.n, c.source, c.page, c.quote)
+        answer = kb.ask("How long is the warranty on the WS-200?")
+        print(answer.text, answer.refused)
+        for c in answer.citations:                   # Citation(n, source, page, chunk_id, quote, ...)
+            print(c.n, c.source, c.page, c.quote)
 
-    hits = kb.search("battery disposal", k=5).hits   # SearchHit: text, source, page, section, score
+        hits = kb.search("battery disposal", k=5).hits   # SearchHit: text, source, page, section, score
 
-    with kb.chat() as session:                       # follow-ups are rewritten into standalone questions
-        first = session.ask("How long is the warranty on the WS-200 sensor array?")
-    follow = kb.ask("and how do I return it?", thread=first.thread_id)
+        with kb.chat() as session:                   # follow-ups are rewritten into standalone questions
+            first = session.ask("How long is the warranty on the WS-200 sensor array?")
+        follow = kb.ask("and how do I return it?", thread=first.thread_id)
 ```
 
+A script that ingests keeps its code under `if __name__ == "__main__":`, as any script starting
+processes does: ingest parses files in a separate process, which imports the script again (without
+the guard, that process stops with a one-line notice and the script parses in its own process).
 One `KnowledgeBase` may be shared by threads; `kb.view(top_k=8, mode="bm25")` gives the same
 collection with other query-time settings without loading the model twice.
 '''

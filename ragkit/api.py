@@ -48,6 +48,32 @@ MATCHING_DEPTH = 10
 T = TypeVar("T")
 
 
+def _refuse_while_a_worker_imports_main() -> None:
+    """Parser processes start by importing the caller's script again; without a main guard that copy
+    opened the knowledge base and waited for the parent's ingest lock until the parent gave up on it
+    (120 s). Ending the copy here (one line, no traceback) lets the parent parse inline at once."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SystemExit(
+            "ragkit: a parser process re-imported your script and reached KnowledgeBase(...); put the "
+            "script's code under `if __name__ == \"__main__\":` so that ingest can use parser processes "
+            "(this run parses in the main process instead)")
+
+
+def _check_k(k: int | None) -> None:
+    """``k`` is how many chunks to retrieve: None for the ``top_k`` setting, else at least 1 (0 used
+    to return nothing and a negative k all chunks but the last few)."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise UsageError(f"k must be a whole number of at least 1, not {k!r}")
+
+
+def empty_collection(kb: "KnowledgeBase") -> RagkitError:
+    """The error for a question to a collection that holds no chunks (never ingested, or a typo)."""
+    return RagkitError(f"collection {kb.settings.collection!r} in {kb.home} is empty: ingest documents first "
+                       "(ragkit ingest PATH)")
+
+
 class KnowledgeBase:
     """A folder of documents made searchable and answerable.
 
@@ -60,6 +86,7 @@ class KnowledgeBase:
                  embedder: Embedder | str | None = None, **overrides: Any):
         """``embedder`` is either the name of a backend (the ``embedder`` setting) or a ready
         embedder instance, e.g. one loaded model shared by several knowledge bases."""
+        _refuse_while_a_worker_imports_main()
         if isinstance(embedder, str):
             overrides["embedder"], embedder = embedder, None
         if settings is None:
@@ -68,6 +95,9 @@ class KnowledgeBase:
             settings = settings.model_copy(update={"home": Path(home) if home else settings.home, **overrides})
         self.settings = settings
         self.home = Path(settings.home)
+        if self.home.exists() and not self.home.is_dir():
+            raise ConfigError(f"home {self.home} is a file, not a directory: give --home (RAGKIT_HOME) the "
+                              "knowledge-base directory, or a path where ragkit may create one")
         self._lock = threading.RLock()
         self._components: dict[str, Any] = {}
         if embedder is not None:
@@ -278,6 +308,7 @@ class KnowledgeBase:
                mmr: bool | None = None, rerank: bool | None = None) -> SearchResult:
         """Retrieve the best chunks for ``query`` (no generation). Keyword arguments override the
         settings for this call; a ready :class:`SearchRequest` is used as it is."""
+        _check_k(k)
         request = query if isinstance(query, SearchRequest) else SearchRequest.from_settings(
             self.settings, query, k=k, mode=mode, filters=filters, fusion=fusion, alpha=alpha, mmr=mmr,
             rerank=rerank)
@@ -308,12 +339,10 @@ class KnowledgeBase:
             with self.chat(thread) as session:
                 return session.ask(question, on_token=on_token, k=k, mode=mode, filters=filters,
                                    generator=generator).answer
+        _check_k(k)
         started = time.perf_counter()
         if self.manifest.count_chunks() == 0:
-            raise RagkitError(
-                f"collection {self.settings.collection!r} in {self.home} is empty: ingest documents first "
-                "(ragkit ingest PATH)"
-            )
+            raise empty_collection(self)
         k = k or self.settings.top_k
         wide = self.search(question, k=max(k, MATCHING_DEPTH), mode=mode, filters=filters)
         result = replace(wide, hits=wide.hits[:k])  # the same top k: the candidate pool does not change

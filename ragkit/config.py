@@ -238,16 +238,64 @@ def _shown(url: str) -> str:
         return url.split("@")[-1]
 
 
+def _read_config_file() -> dict[str, Any]:
+    """The keys of ``ragkit.toml`` (or of the file ``RAGKIT_CONFIG`` names), checked before
+    pydantic reads it: a file that is not TOML, or a ``RAGKIT_CONFIG`` naming no file, is one
+    :class:`ConfigError` naming the file, never a traceback or a silently ignored file."""
+    import tomllib
+
+    path = _config_file()
+    if not path.is_file():
+        if "RAGKIT_CONFIG" in os.environ:
+            raise ConfigError(f"RAGKIT_CONFIG names {path}, which is not a file: fix the path or unset RAGKIT_CONFIG")
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _env_names(name: str) -> list[str]:
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field is not None else None
+    choices = [c for c in getattr(alias, "choices", []) if isinstance(c, str) and c.isupper()]
+    return choices or [f"RAGKIT_{name.upper()}"]
+
+
+def _source_of(name: str, overrides: dict[str, Any], from_file: dict[str, Any]) -> str:
+    """Where the value of setting ``name`` came from, in words a user can act on."""
+    if name in overrides:
+        return "a command-line option or keyword argument"
+    secret = name in ("api_key", "pdf_password")
+    for variable in _env_names(name):
+        if variable in os.environ:
+            return variable if secret else f"{variable}={os.environ[variable]!r}"
+    if name in from_file:
+        return str(_config_file())
+    return ""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings, turning validation failures into one readable :class:`ConfigError`."""
+    """Build settings, turning validation failures into one readable :class:`ConfigError` that
+    names each bad setting and where its value came from (option, variable or file)."""
     from pydantic import ValidationError
 
     clean = {k: v for k, v in overrides.items() if v is not None}
+    from_file = _read_config_file()
     try:
         return Settings(**clean)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
-        )
-        source = f" (check RAGKIT_* variables and {_config_file()})"
-        raise ConfigError(f"invalid configuration: {problems}{source}") from None
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting"
+            source = _source_of(name, clean, from_file) if name else ""
+            problems.append((f"{name}: {message}" if name else message) + (f" (from {source})" if source else ""))
+        hint = "" if all("(from " in p for p in problems) else \
+            f" (check the options, RAGKIT_* variables and {_config_file()})"
+        raise ConfigError(f"invalid configuration: {'; '.join(problems)}{hint}") from None

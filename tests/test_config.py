@@ -95,14 +95,37 @@ def test_a_bad_value_is_one_config_error_naming_the_field(overrides, field):
         load_settings(**overrides)
     message = str(caught.value)
     assert message.startswith("invalid configuration: ") and f"{field}:" in message
-    assert "RAGKIT_" in message  # says where else the value may come from
+    assert "(from a command-line option or keyword argument)" in message  # not "check RAGKIT_*"
     assert caught.value.exit_code == 2
 
 
-def test_a_bad_environment_value_names_the_field(monkeypatch):
+def test_a_bad_environment_value_names_the_field_and_the_variable(monkeypatch):
     monkeypatch.setenv("RAGKIT_TOP_K", "many")
-    with pytest.raises(ConfigError, match="top_k: "):
+    with pytest.raises(ConfigError, match=r"top_k: .* \(from RAGKIT_TOP_K='many'\)$"):
         load_settings()
+
+
+def test_a_bad_file_value_names_the_file(empty_directory):
+    (empty_directory / "ragkit.toml").write_text('top_k = "x"\ntopk = 3\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "top_k: Input should be a valid integer" in message and "(from ragkit.toml)" in message
+    assert "topk: unknown setting (from ragkit.toml)" in message
+
+
+def test_a_malformed_config_file_is_one_error_naming_the_file_and_the_place(empty_directory):
+    (empty_directory / "ragkit.toml").write_text("top_k = \n")
+    with pytest.raises(ConfigError, match=r"^ragkit.toml is not valid TOML: Invalid value \(at line 1, column 9\)$"):
+        load_settings()
+
+
+def test_ragkit_config_naming_a_missing_file_is_an_error_not_ignored(empty_directory, monkeypatch):
+    monkeypatch.setenv("RAGKIT_CONFIG", str(empty_directory / "tema.toml"))
+    with pytest.raises(ConfigError, match="RAGKIT_CONFIG names .*tema.toml, which is not a file"):
+        load_settings()
+    (empty_directory / "tema.toml").write_text("top_k = 3\n")
+    assert load_settings().top_k == 3
 
 
 def test_overlap_must_be_smaller_than_the_chunk():

@@ -35,6 +35,10 @@ def main() -> None:
     except RagkitError as exc:  # pragma: no cover - commands catch their own
         err.print(f"error: {exc}")
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a directory that cannot be created, a full disk: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

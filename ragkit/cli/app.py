@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ragkit import __version__
 from ragkit.cli.feedback import feedback_app
@@ -65,8 +66,16 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning is one line, ``warning: ...``, like every other notice of the CLI (not Python's
+    file:line and source line)."""
+    err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
+
+
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    warnings.simplefilter("default")
+    # Python's default filters: ragkit's own warnings (a chunk size the embedder truncates) are
+    # shown, libraries' DeprecationWarnings (Chroma's on every open) are not a user's business.
+    warnings.showwarning = _show_warning

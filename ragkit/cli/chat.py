@@ -101,7 +101,7 @@ class ChatScreen:
             console.print(Text("ragkit> ", style="bold green") + Text(answer.text))
         if turn.standalone != turn.question:
             console.print(f"[dim]searched: {escape(turn.standalone)}[/]", highlight=False)
-        for notice in [*turn.notices, *answer.warnings]:
+        for notice in dict.fromkeys([*turn.notices, *answer.warnings]):  # an agent fallback's is in both
             err.print(f"[yellow]note:[/] {escape(notice)}", highlight=False)
         self.citations = [c.to_dict() for c in answer.citations]
         self.sources = [h.to_dict() for h in answer.sources]

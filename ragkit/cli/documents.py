@@ -73,6 +73,7 @@ def ingest(
                 report = kb.ingest(paths, include=include, exclude=exclude, prune=prune, progress=_RichProgress(bar))
         else:
             report = kb.ingest(paths, include=include, exclude=exclude, prune=prune)
+        gone = [] if prune else _gone(kb.documents(), paths)
     except RagkitError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -83,11 +84,49 @@ def ingest(
         print(json.dumps(report.to_dict(), indent=2))
     else:
         _print_ingest(report)
+    _notes(report, paths, gone)
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _gone(documents, paths: list[Path]) -> list:
+    """Documents under the folders just ingested whose files no longer exist: their chunks are kept
+    (and answered from) until --prune. A failed file's record holds no chunks and is left out."""
+    folders = [str(p.resolve()).rstrip("/") + "/" for p in paths if p.is_dir()]
+    return [d for d in documents if d.status == "ok" and any(d.path.startswith(f) for f in folders)
+            and not Path(d.path).exists()]
+
+
+def _unsupported(report) -> list:
+    return [f for f in report.files if f.status == "skipped" and (f.reason or "").startswith("unsupported file type")]
+
+
+def _notes(report, paths: list[Path], gone: list) -> None:
+    """What the summary table cannot say: nothing to ingest, and documents whose files are gone."""
+    if not any(f.status in ("added", "updated", "unchanged", "failed") for f in report.files):
+        where = ", ".join(str(p) for p in paths)
+        found = "only files of unsupported types" if report.files else "no files"
+        err.print(f"[yellow]warning:[/] nothing to ingest: {found} in {where} (ragkit reads PDF, DOCX, PPTX, "
+                  "XLSX, CSV, TSV, TXT, Markdown and HTML)", highlight=False)
+    if gone:
+        names = ", ".join(d.source for d in gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        err.print(f"[yellow]note:[/] {len(gone)} document(s) whose files are gone are still in the collection "
+                  f"({names}); --prune forgets them", highlight=False)
+
+
 def _print_ingest(report) -> None:
-    problems = [f for f in report.files if f.status in ("failed", "skipped") or f.warnings]
+    unsupported = _unsupported(report)
+    if len(unsupported) > 3:  # a folder of images and build files: one line, not a row each
+        kinds: dict[str, int] = {}
+        for f in unsupported:
+            kind = f.reason.removeprefix("unsupported file type ").strip("'")
+            kinds[kind] = kinds.get(kind, 0) + 1
+        shown = ", ".join(f"{kind} ({n})" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        console.print(f"[yellow]skipped[/] {len(unsupported)} files of unsupported types: {shown} "
+                      "(--json lists each)", highlight=False)
+        listed = [f for f in report.files if f not in unsupported]
+    else:
+        listed = report.files
+    problems = [f for f in listed if f.status in ("failed", "skipped") or f.warnings]
     if problems:
         table = Table(title="Files needing attention", show_lines=False)
         table.add_column("file", overflow="fold")

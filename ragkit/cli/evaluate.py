@@ -94,7 +94,9 @@ def eval_run(
         gold_set = load_jsonl(gold)
         with _kb(home, collection, **({"generator": generator} if generator else {})) as kb:
             if ingest_dir is not None:
-                kb.ingest([ingest_dir])
+                for f in kb.ingest([ingest_dir]).files:  # a document missing from the run skews it: say so
+                    if f.status == "failed":
+                        err.print(f"[yellow]warning:[/] not ingested: {f.source}: {f.reason}", highlight=False)
             bar, advance = _eval_progress(len(gold_set.items))
             with bar:
                 run = evaluate(kb, gold_set, ks=k_values, mode=mode, generator=generator, answers=answers,

@@ -15,7 +15,7 @@ from ragkit.errors import RagkitError
 
 
 # -- search / ask -------------------------------------------------------------------------------
-KOpt = Annotated[Optional[int], typer.Option("--k", "-k", help="Chunks to retrieve (default: the top_k setting).", show_default=False)]
+KOpt = Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="Chunks to retrieve (default: the top_k setting).", show_default=False)]
 ModeOpt = Annotated[Optional[str], typer.Option("--mode", help="Retrieval mode: hybrid, dense or bm25 (default: hybrid).", show_default=False)]
 FilterOpt = Annotated[list[str], typer.Option("--filter", "-f", help="Restrict retrieval: source=GLOB, type=pdf, page=2-5 (repeatable).")]
 
@@ -39,12 +39,15 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Retrieve the best chunks for a query (no answer generation)."""
+    from ragkit.api import empty_collection
     from ragkit.models import Filters
 
     try:
         _check_mode(mode)
         with _kb(home, collection) as kb:
             result = kb.search(query, k=k, mode=mode, filters=Filters.parse(filters), mmr=mmr or None)
+            if not result.hits and kb.manifest.count_chunks() == 0:
+                raise empty_collection(kb)  # as ask says, not "no matching chunks"
     except RagkitError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -75,7 +78,7 @@ def ask(
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL.", show_default=False)] = None,
     stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream the answer as it is written (default: on a terminal).", show_default=False)] = None,
     batch: Annotated[Optional[Path], typer.Option("--batch", help="Answer every question of a JSONL file ({id, question}) or text file (one per line); JSON lines out, in order.", show_default=False)] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Questions answered at once with --batch (default: the concurrency setting).", show_default=False)] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, max=64, help="Questions answered at once with --batch (default: the concurrency setting).", show_default=False)] = None,
     agent: Annotated[bool, typer.Option("--agent", help="Let a chat model search the documents itself with tools (falls back to a normal answer).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -102,7 +105,8 @@ def ask(
 
                 result = run_agent(kb, question, on_token=on_token)
                 answer = result.answer
-                answer.warnings.extend(result.notices)
+                # a fallback's notice is already the answer's first warning: show it once
+                answer.warnings.extend(n for n in result.notices if n not in answer.warnings)
             else:
                 answer = kb.ask(question, k=k, mode=mode, filters=Filters.parse(filters), on_token=on_token)
     except RagkitError as exc:
