@@ -106,6 +106,12 @@ def test_continuations_and_clauses_carry_the_context():
         "How do I pair the console with the app if that fails?"
 
 
+@pytest.mark.parametrize("followup", ["and then?", "then what?", "What comes next?", "ok, and after that?", "next?"])
+def test_a_follow_up_that_only_asks_to_go_on_asks_what_comes_after(followup):
+    made = rewrite(followup, Context("How do I update the firmware?"))
+    assert made.query == "How do I update the firmware after that?" and made.method == "clause"
+
+
 def test_standalone_questions_and_first_turns_are_left_alone():
     made = rewrite("What does error code E42 mean?", Context("What is the MQTT port?"))
     assert made.query == "What does error code E42 mean?" and not made.changed
@@ -215,6 +221,9 @@ def test_the_other_of_two_names(previous, followup, expected):
     # several years: the one after the same preposition, else the first
     ("From 1945 to 1949, who coached the team?", "and to 1952?", "From 1945 to 1952, who coached the team?"),
     ("From 1945 to 1949, who coached the team?", "what about 1950?", "From 1950 to 1949, who coached the team?"),
+    # no year to replace: the same question, in (or since, for ...) that year
+    ("How do I update the firmware?", "and what about 2019?", "How do I update the firmware in 2019?"),
+    ("How many employees does Halvard have?", "and since 2019?", "How many employees does Halvard have since 2019?"),
 ])
 def test_a_time_shift_replaces_the_year(previous, followup, expected):
     made = rewrite(followup, Context(previous))

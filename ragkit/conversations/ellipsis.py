@@ -51,14 +51,17 @@ _COORDINATORS = frozenset("and or than versus vs with between".split())
 
 
 def time_shift(body: str, previous: str) -> str | None:
-    """ "what about 2019?" after "Who won the league in 2018?" -> "Who won the league in 2019?"."""
+    """ "what about 2019?" after "Who won the league in 2018?" -> "Who won the league in 2019?";
+    after a question that names no year, the year is added ("... in 2019?")."""
     years = list(YEAR.finditer(body))
     allowed = _TIME_FRAME | PREPOSITIONS
     if len(years) != 1 or any(w.lower not in allowed and not YEAR.fullmatch(w.text) for w in tokens(body)):
         return None
     old = list(YEAR.finditer(previous))
-    if not old:
-        return None
+    if not old:  # "what about 2019?" after "How do I update the firmware?": the same, in 2019
+        stated = body.strip().rstrip("?.!").strip()
+        when = stated if _word_before(body, years[0].start()) else f"in {years[0].group(1)}"
+        return f"{previous.rstrip().rstrip('?.!').rstrip()} {when}{'?' if previous.rstrip().endswith('?') else ''}"
     before = _word_before(body, years[0].start())
     target = next((m for m in old if before and _word_before(previous, m.start()) == before), old[0])
     return previous[:target.start()] + years[0].group(1) + previous[target.end():]

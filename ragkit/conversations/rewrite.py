@@ -45,6 +45,10 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 _LEAD = re.compile(r"^(?:(?:and|also|so|ok|okay|well|then|but|or|now|right)\b[\s,]*)+", re.I)
 _ABOUT = re.compile(r"^(?:(?:what|how)\s+about|what\s+of|same\s+(?:question\s+)?for|and\s+for)\b\s*", re.I)
 _CLAUSE = frozenset("if unless otherwise after before".split())
+#: a follow-up that only asks to go on ("and then?", "then what?", "what next?", "and after that?"):
+#: the next step of what the previous question asked about
+_GO_ON = re.compile(r"^(?:(?:and|so|ok|okay|then|now)\b[\s,]*)*(?:then(?:\s+what)?|what(?:'s|\s+is|\s+comes)?\s+next"
+                    r"|next|after\s+that|and\s+then|what\s+then)?\s*[?.!]*$", re.I)
 #: "it" followed by these is the dummy subject of "is it possible to ...", not a pointer
 _DUMMY_IT = frozenset("possible ok okay allowed necessary true required worth safe normal important easy hard "
                       "better best advisable enough".split())
@@ -85,6 +89,8 @@ def rewrite(followup: str, context: Context | None, similarity: Similarity | Non
         return Rewrite(text, "unchanged")
     previous = " ".join(context.question.split())
     similarity = similarity or lexical_similarity
+    if _GO_ON.match(text):
+        return Rewrite(_join(previous, "after that"), "clause")
     body = _LEAD.sub("", text).strip() or text
     continued = body != text
     about = _ABOUT.match(body)
