@@ -193,6 +193,9 @@ class Filters:
                     page_max = int(high) if high else (None if dash else page_min)
                 except ValueError:
                     raise UsageError(f"filter {expression!r}: page must be N or N-M") from None
+                if page_min is not None and page_max is not None and page_min > page_max:
+                    raise UsageError(f"filter {expression!r}: the page range runs backwards; write page="
+                                     f"{page_max}-{page_min}")
             else:
                 raise UsageError(f"unknown filter key {key!r} in {expression!r} (use source, type or page)")
         return cls(tuple(sources), tuple(types), page_min, page_max)

@@ -106,6 +106,7 @@ def test_filters_parse_cli_expressions():
     ("page=", "must look like"),
     ("page=two", "page must be N or N-M"),
     ("colour=red", "unknown filter key 'colour'"),
+    ("page=5-2", "runs backwards; write page=2-5"),
 ])
 def test_bad_filters_are_usage_errors(expression, says):
     with pytest.raises(UsageError, match=says):
