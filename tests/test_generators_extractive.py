@@ -20,6 +20,16 @@ def test_the_sentence_that_covers_the_question_is_quoted_whole_with_its_citation
                            "Energy Office. [1]")
 
 
+def test_a_sentence_wrapped_in_the_source_is_one_line_in_the_answer_and_its_quote_stays_literal():
+    from ragkit.citations import resolve
+
+    sources = [hit("Returns without an RMA number\nare refused at our warehouse in Boras.")]
+    answer = ExtractiveGenerator().generate("Are returns without an RMA number refused?", sources)
+    assert answer.text.endswith("Returns without an RMA number are refused at our warehouse in Boras. [1]")
+    quote = resolve(answer.text, sources).citations[0].quote
+    assert quote in sources[0].text
+
+
 def test_a_word_form_the_stemmer_keeps_apart_counts_as_the_word_the_sentence_says():
     # "ctenophora" and "ctenophores" stem to "ctenophora" and "ctenophor"
     sources = [hit("In favorable circumstances, ctenophores can eat ten times their own weight in a day."),

@@ -156,6 +156,7 @@ class ExtractiveGenerator:
             if header and header not in quoted:
                 sentence = f"{header} / {sentence}"  # a figure means nothing without its column names
                 quoted.add(header)
+            sentence = " ".join(sentence.split())  # a line wrapped in the source is one line in the answer
             parts.append((sentence if key in shown else _with_section(sentence, hit)) + f" [{n}]")
             shown.add(key)
         body = " ".join(parts)
