@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ragkit.generators.extractive import NOT_FOUND, PREFIX, ExtractiveGenerator, sentence_idf
 from ragkit.models import SearchHit
 
@@ -37,15 +39,17 @@ def test_a_word_form_the_stemmer_keeps_apart_counts_as_the_word_the_sentence_say
     answerer = ExtractiveGenerator()
     as_written = answerer.select("How much do ctenophores eat in a day?", sources)
     other_form = answerer.select("How much do ctenophora eat in a day?", sources)
-    assert other_form == as_written and as_written[1] > answerer.min_coverage
+    assert other_form[0] == as_written[0] and other_form[1] == pytest.approx(as_written[1])
+    assert as_written[1] > answerer.min_coverage
 
 
 def test_a_misspelt_question_word_counts_as_the_word_the_sentence_says():
     sources = [hit("Only 100-150 species of ctenophores have been validated so far."),
                hit("Marine biologists study comb jellies in every ocean.", rank=2)]
     answerer = ExtractiveGenerator()
-    assert answerer.select("How many species of ctenohores are there?", sources) == \
-        answerer.select("How many species of ctenophores are there?", sources)
+    misspelt = answerer.select("How many species of ctenohores are there?", sources)
+    as_written = answerer.select("How many species of ctenophores are there?", sources)
+    assert misspelt[0] == as_written[0] and misspelt[1] == pytest.approx(as_written[1])
 
 
 def test_an_acronym_is_covered_by_the_sentence_that_spells_it_out():
@@ -53,7 +57,7 @@ def test_an_acronym_is_covered_by_the_sentence_that_spells_it_out():
                hit("Gas stations closed on Sundays.", rank=2)]
     answerer = ExtractiveGenerator()
     sentences, coverage = answerer.select("According to the AAA, which stations had no fuel?", sources)
-    assert sentences == [(1, sources[0].text)] and coverage == 1.0
+    assert sentences == [(1, sources[0].text)] and coverage == pytest.approx(1.0)
     assert answerer.select("According to the ABC, which stations had no fuel?", sources)[1] < 1.0  # not its initials
 
 
