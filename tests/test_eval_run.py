@@ -82,6 +82,8 @@ def test_compare_reports_deltas_and_flipped_questions(tiny, tmp_path):
     deltas = {key: delta for key, _, _, delta in comparison.deltas}
     assert deltas["refusal.false_refusal_rate"] == 1.0
     assert deltas["answer.contains_gold"] == -1.0
+    hits = [key for key, *_ in comparison.deltas if key.startswith("retrieval.hit@")]
+    assert hits == sorted(hits, key=lambda key: int(key.rsplit("@", 1)[1]))  # hit@3 before hit@10
     assert sorted(q for q, direction, _ in comparison.flipped if direction == "broken") == ["q1", "q2", "q3"]
     result = runner.invoke(app, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b")])
     assert result.exit_code == 0, result.output

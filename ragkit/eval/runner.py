@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -343,6 +344,11 @@ class Comparison:
     flipped: list[tuple[str, str, str]]  # (id, "fixed"|"broken", question)
 
 
+def _metric_order(key: str) -> list:
+    """``retrieval.hit@3`` before ``retrieval.hit@10``: numbers in a metric's name sort as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
 def compare_runs(run_a: Path, run_b: Path) -> Comparison:
     from ragkit.errors import UsageError
 
@@ -355,7 +361,7 @@ def compare_runs(run_a: Path, run_b: Path) -> Comparison:
         loaded.append((_flatten(summary), rows))
     (flat_a, rows_a), (flat_b, rows_b) = loaded
     deltas = []
-    for key in sorted(set(flat_a) | set(flat_b)):
+    for key in sorted(set(flat_a) | set(flat_b), key=_metric_order):
         a, b = flat_a.get(key), flat_b.get(key)
         deltas.append((key, a, b, None if a is None or b is None else b - a))
     flipped = []
