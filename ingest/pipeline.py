@@ -366,7 +366,7 @@ class IngestPipeline:
     def _prune(self, paths: Sequence[Path], seen: set[str], report: IngestReport, progress: Progress) -> None:
         roots = [str(p.resolve()) for p in paths]
         for record in self.manifest.files():
-            if record.path in seen or Path(record.path).exists():
+            if record.path in seen or not _gone(record.path):
                 continue
             if not any(record.path == r or record.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
                 continue
@@ -380,3 +380,15 @@ class IngestPipeline:
             self.store.delete(sorted(ids))
             self.manifest.journal_remove(ids)
         return len(ids)
+
+
+def _gone(path: str) -> bool:
+    """The file no longer exists. A file that cannot be looked at (its folder is unreadable) is
+    not gone: pruning it would lose what is stored for a file that is still there."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
