@@ -121,3 +121,13 @@ def printable(text: str) -> str:
     return text if _is_utf8(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
+def gone(path: str) -> bool:
+    """The file no longer exists. A file that cannot be looked at (its folder is unreadable) is
+    not gone: pruning it would lose what is stored for a file that is still there."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False

@@ -32,7 +32,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from ingest.discover import InputFile, discover
+from ingest.discover import InputFile, discover, gone
 from ingest.loaders import LoadOptions, is_supported
 from ingest.loaders.base import LoadedDocument, Section
 from ingest.parse import MIN_WINDOW, WAITING, ParseOutcome, ParseTask, parse_stream
@@ -379,7 +379,7 @@ class IngestPipeline:
     def _prune(self, paths: Sequence[Path], seen: set[str], report: IngestReport, progress: Progress) -> None:
         roots = [str(p.resolve()) for p in paths]
         for record in self.manifest.files():
-            if record.path in seen or not _gone(record.path):
+            if record.path in seen or not gone(record.path):
                 continue
             if not any(record.path == r or record.path.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
                 continue
@@ -394,14 +394,3 @@ class IngestPipeline:
             self.manifest.journal_remove(ids)
         return len(ids)
 
-
-def _gone(path: str) -> bool:
-    """The file no longer exists. A file that cannot be looked at (its folder is unreadable) is
-    not gone: pruning it would lose what is stored for a file that is still there."""
-    try:
-        os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return True
-    except OSError:
-        return False
-    return False
