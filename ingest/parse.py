@@ -57,14 +57,31 @@ class ParseOutcome:
 
 
 def parse(task: ParseTask) -> ParseOutcome:
-    """Hash, load and split one file. Never raises for a bad file: the error is in the outcome."""
-    if not task.sha256:
+    """Hash, load and split one file. Never raises for a bad file: the error is in the outcome.
+
+    The file is looked at (``stat``) just before it is hashed and again after it is split: the
+    size and mtime kept are those of the bytes that were read, and a file written to meanwhile
+    fails with a reason instead of storing a torn read under the hash of other bytes (what is
+    stored for it already stays; the next run reads it again)."""
+    looked = not task.sha256
+    if looked:
         try:
+            stat = os.stat(task.local_file)
+            task = replace(task, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
             task = replace(task, sha256=file_sha256(task.local_file))
         except OSError as exc:
             return ParseOutcome(task, error=f"cannot read file: {exc.strerror}")
         if task.sha256 == task.known_sha256:
             return ParseOutcome(task, unchanged=True)
+    outcome = _load_and_split(task)
+    changed = _changed_since(task) if looked else ""
+    if changed:  # a torn read can look corrupt, so this reason goes first
+        return ParseOutcome(task, error=f"file {changed} while it was being read; ingest again once it is "
+                                        f"complete (what was stored for it before is kept)")
+    return outcome
+
+
+def _load_and_split(task: ParseTask) -> ParseOutcome:
     try:
         document = load_file(task.local_file, task.options)
         chunks = split_document(document, source=task.source, path=task.path, file_sha256=task.sha256,
@@ -78,6 +95,15 @@ def parse(task: ParseTask) -> ParseOutcome:
     if not chunks:
         return ParseOutcome(task, error="no text after splitting", warnings=document.warnings)
     return ParseOutcome(task, chunks=chunks, warnings=document.warnings, stats=dict(document.stats))
+
+
+def _changed_since(task: ParseTask) -> str:
+    """"changed" or "deleted" when the file is not the one ``task``'s stat describes; else ""."""
+    try:
+        stat = os.stat(task.local_file)
+    except OSError:
+        return "deleted"
+    return "" if (stat.st_size, stat.st_mtime_ns) == (task.size, task.mtime_ns) else "changed"
 
 
 def _worker_init() -> None:

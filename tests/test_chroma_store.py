@@ -42,3 +42,15 @@ def test_another_embedders_collection_is_refused_with_what_to_do(tmp_path):
     ChromaStore(tmp_path / "chroma", "notes", "minilm-onnx:v1")
     with pytest.raises(EmbedderMismatchError, match="--collection NEW_NAME"):
         ChromaStore(tmp_path / "chroma", "notes", "bge-onnx:v1")
+
+
+def test_opening_a_collection_warns_nothing(tmp_path):
+    """The CLI shows every warning; reading the collection's parsed configuration made Chroma warn
+    "legacy embedding function config" on every command that opened a store."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # recorded: the store may catch raised ones
+        warnings.simplefilter("always")
+        ChromaStore(tmp_path / "chroma", "notes", "test-embedder")  # made
+        ChromaStore(tmp_path / "chroma", "notes", "test-embedder")  # opened again
+    assert [str(w.message) for w in caught] == []

@@ -344,6 +344,28 @@ def test_docx_with_malformed_body_xml_is_corrupt(tmp_path):
     assert info.value.kind == "corrupt" and "malformed XML in word/document.xml" in info.value.reason
 
 
+@pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx"])
+def test_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path, suffix):
+    """650 KB that expand to 200 MB of paragraphs took 3.7 GB of memory before this check."""
+    import openpyxl
+    from pptx import Presentation
+
+    path = tmp_path / f"bomb{suffix}"
+    if suffix == ".docx":
+        raw_docx(path, p("A short note."))
+    elif suffix == ".pptx":
+        Presentation().save(str(path))
+    else:
+        openpyxl.Workbook().save(str(path))
+    padding = b"<x>" + b" " * (40 << 20) + b"</x>"  # 40 MB that deflate to ~40 KB
+    rewrite_zip(path, {"customXml/item1.xml": padding})
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(LoadError) as info:
+        load_file(path)
+    assert info.value.kind == "too-large"
+    assert "customXml/item1.xml would expand" in info.value.reason and "zip bomb" in info.value.reason
+
+
 def test_office_and_table_formats_are_registered():
     for name in ("a.pptx", "b.XLSX", "c.csv", "d.tsv", "e.docx"):
         assert is_supported(Path(name))

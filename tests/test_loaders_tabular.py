@@ -177,3 +177,13 @@ def test_csv_hostile_content(tmp_path, content, kind):
     with pytest.raises(LoadError) as info:
         load_file(path)
     assert info.value.kind == kind
+
+
+def test_csv_with_a_cell_longer_than_the_csv_modules_default_limit(tmp_path):
+    """Python's csv refuses fields over 128 KiB unless told otherwise: a CSV with one long text
+    cell (an article, a log excerpt) failed as "corrupt"."""
+    path = tmp_path / "articles.csv"
+    body = " ".join(f"word{i}" for i in range(40000))  # ~270 KB in one quoted cell
+    path.write_text(f'id,text\n1,"{body}"\n2,short\n')
+    document = load_file(path)
+    assert "word39999" in document.texts[None] and "2 | short" in document.texts[None]

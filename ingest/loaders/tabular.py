@@ -111,6 +111,9 @@ def load_csv(path: Path, options: LoadOptions) -> LoadedDocument:
     text, _ = read_text(path)
     if not text.strip():
         raise LoadError("no-text", "no text: empty file")
+    # The csv module refuses a field over 128 KiB by default ("field larger than field limit"), so a
+    # sheet with one long text cell failed as corrupt; a field can be as long as the file is.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""), _dialect(text[: 1 << 16], path.suffix.lower()))
     built = BlockText()
     try:

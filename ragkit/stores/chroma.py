@@ -166,9 +166,13 @@ class ChromaStore:
 def _raise_ef_search(collection: Any) -> None:
     """A collection made by an earlier ragkit searches with Chroma's default ``ef_search`` (100):
     raise it. The setting is persisted; a process that opened the collection before keeps its
-    value until it opens it again (Chroma reads it when it loads the index)."""
+    value until it opens it again (Chroma reads it when it loads the index).
+
+    The stored JSON is read, not ``collection.configuration``: parsing that warns "legacy
+    embedding function config" (a collection without an embedding function, as ragkit makes
+    them), and the CLI printed that DeprecationWarning on every command that opened a store."""
     try:
-        current = (collection.configuration or {}).get("hnsw", {}).get("ef_search")
+        current = ((collection.configuration_json or {}).get("hnsw") or {}).get("ef_search")
     except Exception:  # noqa: BLE001 - an older server without configurations: nothing to raise
         return
     if current is not None and current < HNSW_EF_SEARCH:
