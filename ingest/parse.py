@@ -107,8 +107,13 @@ def _changed_since(task: ParseTask) -> str:
 
 
 def _worker_init() -> None:
+    import signal
+
     from ragkit.tiktoken_offline import ensure_tiktoken_offline
 
+    # A terminal's Ctrl-C signals the whole process group: the run stops its parser processes
+    # itself (:func:`_stop`), so they must not print a KeyboardInterrupt traceback each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     ensure_tiktoken_offline()
 
