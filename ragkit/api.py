@@ -61,7 +61,7 @@ def _refuse_while_a_worker_imports_main() -> None:
             "(this run parses in the main process instead)")
 
 
-def _check_k(k: int | None) -> None:
+def check_k(k: int | None) -> None:
     """``k`` is how many chunks to retrieve: None for the ``top_k`` setting, else at least 1 (0 used
     to return nothing and a negative k all chunks but the last few)."""
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
@@ -308,7 +308,7 @@ class KnowledgeBase:
                mmr: bool | None = None, rerank: bool | None = None) -> SearchResult:
         """Retrieve the best chunks for ``query`` (no generation). Keyword arguments override the
         settings for this call; a ready :class:`SearchRequest` is used as it is."""
-        _check_k(k)
+        check_k(k)
         request = query if isinstance(query, SearchRequest) else SearchRequest.from_settings(
             self.settings, query, k=k, mode=mode, filters=filters, fusion=fusion, alpha=alpha, mmr=mmr,
             rerank=rerank)
@@ -339,7 +339,7 @@ class KnowledgeBase:
             with self.chat(thread) as session:
                 return session.ask(question, on_token=on_token, k=k, mode=mode, filters=filters,
                                    generator=generator).answer
-        _check_k(k)
+        check_k(k)
         started = time.perf_counter()
         if self.manifest.count_chunks() == 0:
             raise empty_collection(self)

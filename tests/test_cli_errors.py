@@ -23,14 +23,29 @@ def _docs(tmp_path, names=("moon.txt", "tides.txt")):
     return docs
 
 
-def test_search_on_an_empty_collection_says_it_is_empty_as_ask_does(tmp_path):
-    home = str(tmp_path / "kb")
-    search = runner.invoke(app, ["search", "tides", "--home", home, "--collection", "typo"])
-    ask = runner.invoke(app, ["ask", "What causes tides?", "--home", home, "--collection", "typo"])
-    for result in (search, ask):
+def test_reading_commands_name_a_missing_home_or_collection_and_create_nothing(tmp_path):
+    missing = tmp_path / "typo-home"
+    for args in (["search", "tides"], ["ask", "What causes tides?"], ["status"]):
+        result = runner.invoke(app, [*args, "--home", str(missing)])
         assert result.exit_code == 1, result.output
-        assert "collection 'typo' in" in result.output and "is empty: ingest documents first" in result.output
-    assert "no matching chunks" not in search.output
+        assert f"no knowledge base at {missing}" in result.output
+    assert not missing.exists()
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tides.txt").write_text("Tides are caused by the gravity of the Moon and the Sun.")
+    home = tmp_path / "kb"
+    assert runner.invoke(app, ["ingest", str(docs), "--home", str(home)]).exit_code == 0
+    for args in (["search", "tides"], ["ask", "What causes tides?"], ["status"]):
+        result = runner.invoke(app, [*args, "--home", str(home), "--collection", "typo"])
+        assert result.exit_code == 1, result.output
+        assert "collection 'typo'" in result.output and "holds no documents" in result.output
+        assert "collections here: default" in result.output
+    assert "no matching chunks" not in result.output
+    assert not (home / "bm25" / "typo").exists()
+    import chromadb
+
+    assert [c.name for c in chromadb.PersistentClient(str(home / "chroma")).list_collections()] == ["default"]
 
 
 def test_k_and_concurrency_out_of_range_are_usage_errors(tmp_path):
@@ -50,8 +65,8 @@ def test_a_home_that_is_a_file_is_one_line(tmp_path):
 
 def test_a_home_that_cannot_be_created_is_one_line_from_the_console_script(tmp_path):
     (tmp_path / "file").write_text("oops")
-    done = subprocess.run([sys.executable, "-m", "ragkit.cli", "status", "--home", str(tmp_path / "file" / "kb")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "ragkit.cli", "ingest", str(_docs(tmp_path)), "--home",
+                           str(tmp_path / "file" / "kb")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip() == f"error: Not a directory: {tmp_path / 'file' / 'kb'}"

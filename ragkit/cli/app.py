@@ -49,10 +49,24 @@ CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON report.")]
 
 
-def _kb(home: Path | None, collection: str | None, **overrides: Any):
+def _kb(home: Path | None, collection: str | None, *, existing: bool = False, **overrides: Any):
+    """The knowledge base a command works on. ``existing`` (commands that only read: status,
+    search, ask, chat) refuses a home or collection that holds nothing, naming what there is,
+    instead of creating an empty one where a typo pointed."""
     from ragkit.api import KnowledgeBase
 
-    return KnowledgeBase(home, collection=collection, **overrides)
+    kb = KnowledgeBase(home, collection=collection, **overrides)
+    if existing and not kb.settings.database_url and not (kb.home / "ragkit.sqlite").exists():
+        kb.close()
+        raise RagkitError(f"no knowledge base at {kb.home}: ingest documents first (ragkit ingest PATH --home "
+                          f"{kb.home}), or check --home / RAGKIT_HOME")
+    if existing and not kb.manifest.files():
+        others = [c for c in kb.manifest.collections() if c != kb.settings.collection]
+        kb.close()
+        raise RagkitError(f"collection {kb.settings.collection!r} in {kb.home} holds no documents: ingest some "
+                          f"first (ragkit ingest PATH -c {kb.settings.collection})"
+                          + (f"; collections here: {', '.join(others)}" if others else ""))
+    return kb
 
 
 def _fail(exc: RagkitError) -> typer.Exit:

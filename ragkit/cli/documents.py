@@ -167,7 +167,7 @@ def status(
     import datetime as dt
 
     try:
-        with _kb(home, collection) as kb:
+        with _kb(home, collection, existing=True) as kb:
             st = kb.status()
             docs = kb.documents() if files else []
     except RagkitError as exc:
@@ -200,7 +200,7 @@ def remove(
 ) -> None:
     """Remove documents and their chunks from a collection (the files themselves are not touched)."""
     try:
-        with _kb(home, collection) as kb:
+        with _kb(home, collection, existing=True) as kb:
             removed = kb.remove(paths)
     except RagkitError as exc:
         raise _fail(exc) from None

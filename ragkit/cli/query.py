@@ -39,12 +39,13 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Retrieve the best chunks for a query (no answer generation)."""
-    from ragkit.api import empty_collection
+    from ragkit.api import check_k, empty_collection
     from ragkit.models import Filters
 
     try:
         _check_mode(mode)
-        with _kb(home, collection) as kb:
+        check_k(k)  # what the command line says is checked before the knowledge base is opened
+        with _kb(home, collection, existing=True) as kb:
             result = kb.search(query, k=k, mode=mode, filters=Filters.parse(filters), mmr=mmr or None)
             if not result.hits and kb.manifest.count_chunks() == 0:
                 raise empty_collection(kb)  # as ask says, not "no matching chunks"
@@ -86,18 +87,21 @@ def ask(
     from ragkit.errors import UsageError
     from ragkit.models import Filters
 
+    from ragkit.api import check_k
+
     try:
         _check_mode(mode)
+        check_k(k)  # what the command line says is checked before the knowledge base is opened
         overrides = {"model": model, "base_url": base_url}
         if generator:
             overrides["generator"] = generator
         if batch is not None:
-            _ask_batch(batch, _kb(home, collection, **overrides), concurrency,
+            _ask_batch(batch, _kb(home, collection, existing=True, **overrides), concurrency,
                        k=k, mode=mode, filters=Filters.parse(filters))
             return
         if not question:
             raise UsageError("give a question, or --batch FILE")
-        with _kb(home, collection, **overrides) as kb:
+        with _kb(home, collection, existing=True, **overrides) as kb:
             streaming = (console.is_terminal if stream is None else stream) and not as_json
             on_token = (lambda token: console.print(token, end="", markup=False, highlight=False)) if streaming else None
             if agent:

@@ -131,6 +131,10 @@ class Manifest:
                 f"SELECT DISTINCT path FROM chunks WHERE collection=? AND path IN ({marks})", *part))
         return found
 
+    def collections(self) -> list[str]:
+        """Every collection of this state database that holds a file, this one's or not."""
+        return [r["collection"] for r in self.state.all("SELECT DISTINCT collection FROM files ORDER BY collection", ())]
+
     def files(self) -> list[FileRecord]:
         return [_record(r) for r in self._all(f"SELECT {_FILE_COLUMNS} FROM files WHERE collection=? ORDER BY path")]
 
