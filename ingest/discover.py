@@ -36,13 +36,19 @@ class InputFile:
 def discover(
     paths: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = (), ignore: Sequence[Path] = ()
 ) -> tuple[list[InputFile], list[FileResult]]:
-    """Files to ingest, and files skipped with a reason. A missing path is a usage error."""
+    """Files to ingest, and files skipped with a reason. A missing path fails alone when other
+    paths were given (the batch goes on); when none of them exists, it is a usage error."""
     found: dict[Path, InputFile] = {}
     skipped: list[FileResult] = []
     ignored = [p.resolve() for p in ignore]
+    missing = [given for given in paths if not given.exists()]
+    if missing and len(missing) == len(paths):
+        raise UsageError("path not found: " + ", ".join(str(p) for p in missing))
     for given in paths:
         if not given.exists():
-            raise UsageError(f"path not found: {given}")
+            skipped.append(FileResult(printable(str(given)), printable(given.name), "failed",
+                                      "path not found: check the path and ingest it again"))
+            continue
         root = given.resolve()
         if root.is_file():
             candidates: Iterable[tuple[Path, str, FileResult | None]] = [(root, root.name, None)]

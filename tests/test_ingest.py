@@ -159,6 +159,14 @@ def test_missing_path_is_a_usage_error(kb_factory, tmp_path):
         kb_factory().ingest([tmp_path / "nope"])
 
 
+def test_a_missing_path_among_others_fails_alone_and_the_batch_goes_on(kb_factory, corpus_copy, tmp_path):
+    report = kb_factory().ingest([corpus_copy / "support-faq.txt", tmp_path / "nope.txt"])
+    by_status = {f.status: f for f in report.files}
+    assert by_status["added"].source == "support-faq.txt"
+    assert by_status["failed"].path == str(tmp_path / "nope.txt") and "path not found" in by_status["failed"].reason
+    assert not report.ok
+
+
 def test_collection_remembers_its_embedder(tmp_path, openai_server, corpus_copy, kb_factory):
     kb = kb_factory()
     kb.ingest([corpus_copy / "support-faq.txt"])
