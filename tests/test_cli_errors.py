@@ -130,3 +130,11 @@ def test_eval_ingest_names_the_files_it_could_not_ingest(tmp_path):
     result = runner.invoke(app, ["eval", str(gold), "--ingest", str(docs), "--home", str(tmp_path / "kb")])
     assert result.exit_code == 0, result.output
     assert "warning: not ingested: broken.pdf: " in result.output
+
+
+def test_a_file_name_with_a_newline_is_one_row_of_the_problems_table(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bad\nname.txt").write_bytes(b"\x00\x01\x02 binary")
+    result = runner.invoke(app, ["ingest", str(docs), "--home", str(tmp_path / "kb")])
+    assert "bad\\nname.txt" in result.output, result.output

@@ -96,6 +96,12 @@ def _gone(documents, paths: list[Path]) -> list:
             and not Path(d.path).exists()]
 
 
+def _one_line(name: str) -> str:
+    """A file name as one table cell: a newline or tab in it shown escaped ("bad\\nname.txt"), not
+    as a line break that reads as two files."""
+    return "".join(ch.encode("unicode_escape").decode() if not ch.isprintable() else ch for ch in name)
+
+
 def _unsupported(report) -> list:
     return [f for f in report.files if f.status == "skipped" and (f.reason or "").startswith("unsupported file type")]
 
@@ -134,7 +140,8 @@ def _print_ingest(report) -> None:
         table.add_column("reason", overflow="fold")
         for f in problems:
             style = {"failed": "red", "skipped": "yellow"}.get(f.status, "")
-            table.add_row(f.source, f"[{style}]{f.status}[/]" if style else f.status, f.reason or "; ".join(f.warnings))
+            table.add_row(_one_line(f.source), f"[{style}]{f.status}[/]" if style else f.status,
+                          f.reason or "; ".join(f.warnings))
         console.print(table)
     s = report.summary()
     table = Table(title=f"Ingest summary — collection {report.collection!r}", show_header=False)
