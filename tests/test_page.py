@@ -93,12 +93,14 @@ def test_the_page_and_its_assets_carry_a_strict_policy(served):
     assert "script-src 'self'" in policy and "default-src 'none'" in policy and "unsafe-inline" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert '<script src="/static/app.js" defer></script>' in page and "<script>" not in page
-    for name, kind in (("app.js", "text/javascript"), ("sources.js", "text/javascript"), ("app.css", "text/css")):
+    scripts = sorted(p.name for p in (Path(__file__).parent.parent / "ragkit/server/static").glob("*.js"))
+    assert all(f'<script src="/static/{name}" defer></script>' in page for name in scripts)
+    for name, kind in [(name, "text/javascript") for name in scripts] + [("app.css", "text/css")]:
         with urllib.request.urlopen(f"{served['server'].url}/static/{name}", timeout=30) as response:
             assert response.headers["Content-Type"].startswith(kind)
             assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     static = Path(__file__).parent.parent / "ragkit/server/static"
-    script = (static / "app.js").read_text() + (static / "sources.js").read_text()
+    script = "".join(path.read_text() for path in static.glob("*.js"))
     assert not [sink for sink in (".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(")
                 if sink in script]
     status, _, body = call(served, "/static/page.py")

@@ -47,8 +47,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-cache"}
-STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "sources.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC = {"index.html": "text/html; charset=utf-8", "app.css": "text/css; charset=utf-8",
+          **{name: "text/javascript; charset=utf-8" for name in ("app.js", "sources.js", "uploads.js", "threads.js")}}
 
 
 def _static(name: str) -> Response:

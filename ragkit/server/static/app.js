@@ -6,7 +6,13 @@ const $ = (id) => document.getElementById(id);
 const KEY = "ragkit.key";
 const THREADS = "ragkit.threads";
 const EXTRACTIVE = "ragkit-extractive";
-const state = { key: null, stores: [], threads: [], thread: null, model: EXTRACTIVE };
+const UNREACHABLE = "The server cannot be reached. Check that ragkit serve is still running, then try again.";
+const CUT = "The connection to the server was lost before the answer finished. Check that ragkit serve is still " +
+            "running, then ask again.";
+const INTERRUPTED = "This answer did not finish: the page was reloaded or closed while it was being written. " +
+                    "Ask the question again.";
+// live: the turn being answered now (one at a time, so a follow-up sees the answer before it)
+const state = { key: null, stores: [], threads: [], thread: null, model: EXTRACTIVE, live: null };
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -34,7 +40,12 @@ async function api(path, options = {}) {
     headers["Content-Type"] = "application/json";
     options = { ...options, body: JSON.stringify(options.json) };
   }
-  const response = await fetch(path, { ...options, headers });
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers });
+  } catch (_) {
+    throw new ApiError(0, UNREACHABLE); // no answer at all: the server is down or the network is
+  }
   if (!response.ok) throw new ApiError(response.status, await errorText(response));
   return options.raw ? response : response.json();
 }
@@ -56,7 +67,7 @@ async function signIn(key) {
     state.stores = listed.data;
   } catch (error) {
     state.key = null;
-    sessionStorage.removeItem(KEY);
+    if (error.status === 401) sessionStorage.removeItem(KEY); // a server that is down keeps the key for a reload
     setStatus(error.status === 401 ? "Sign-in refused: " + error.message : "Sign-in failed: " + error.message, true);
     return;
   }
@@ -66,10 +77,13 @@ async function signIn(key) {
   $("signin").hidden = true;
   $("signed-in").hidden = false;
   $("who").textContent = "Signed in (" + key.slice(0, 6) + "…)";
+  $("intro").hidden = true;
   $("app").hidden = false;
   fillStores();
   loadThreads();
+  loadUploads();
   setStatus(state.stores.length ? "Signed in." : "Signed in. Create a collection to start.");
+  (state.stores.length ? $("question") : $("store-name")).focus();
 }
 
 // The configured chat model answers when the server has one (the models ragkit does not own);
@@ -86,14 +100,22 @@ async function chooseModel() {
     ? "Answers quote the documents (" + EXTRACTIVE + ")" : "Answers by the chat model " + state.model;
 }
 
+// Signing out forgets the tab's conversations and uploads too: the next person to sign in here,
+// maybe with a key for other collections, must not see them.
 function signOut() {
   sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(THREADS);
   state.key = null;
+  state.threads = [];
+  state.thread = null;
+  showThread();
+  forgetUploads();
   $("app").hidden = true;
   $("signin").hidden = false;
   $("signed-in").hidden = true;
-  $("turns").replaceChildren();
-  setStatus("Signed out.");
+  $("intro").hidden = false;
+  setStatus("Signed out. This tab's conversations and uploads were cleared.");
+  $("key").focus();
 }
 
 function fillStores(selected) {
@@ -117,52 +139,6 @@ async function createStore(event) {
   }
 }
 
-// -- uploads ----------------------------------------------------------------------------------
-function uploadAll(files) {
-  const storeId = $("store").value;
-  if (!storeId) return setStatus("Pick or create a collection first.", true);
-  for (const file of files) uploadOne(file, storeId);
-}
-
-function uploadOne(file, storeId) {
-  const bar = el("progress", { max: "100", value: "0", "aria-label": "Upload of " + file.name });
-  const stateText = el("span", { class: "state", text: "uploading" });
-  const item = el("li", { "data-state": "uploading" }, el("div", { text: file.name }), bar, stateText);
-  $("uploads").prepend(item);
-  const show = (status, detail) => {
-    item.dataset.state = status;
-    stateText.className = "state " + status;
-    stateText.textContent = detail ? status + ": " + detail : status;
-  };
-  const form = new FormData();
-  form.append("purpose", "assistants");
-  form.append("file", file);
-  const xhr = new XMLHttpRequest();
-  xhr.open("POST", "/v1/files");
-  xhr.setRequestHeader("Authorization", "Bearer " + state.key);
-  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); };
-  xhr.onerror = () => show("failed", "the upload was interrupted");
-  xhr.onload = async () => {
-    let body = {};
-    try { body = JSON.parse(xhr.responseText); } catch (_) { /* reported below */ }
-    if (xhr.status !== 200) return show("failed", (body.error && body.error.message) || "HTTP " + xhr.status);
-    bar.value = 100;
-    show("in_progress", "indexing");
-    try {
-      let vsFile = await api(`/v1/vector_stores/${storeId}/files`, { method: "POST", json: { file_id: body.id } });
-      while (vsFile.status === "in_progress") {
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        vsFile = await api(`/v1/vector_stores/${storeId}/files/${body.id}`);
-      }
-      show(vsFile.status, vsFile.last_error ? vsFile.last_error.message : "");
-      refreshStores();
-    } catch (error) {
-      show("failed", error.message);
-    }
-  };
-  xhr.send(form);
-}
-
 async function refreshStores() {
   try {
     state.stores = (await api("/v1/vector_stores?limit=100")).data;
@@ -177,15 +153,23 @@ async function ask(event) {
   const storeId = $("store").value;
   if (!question) return;
   if (!storeId) return setStatus("Pick or create a collection first.", true);
+  if (state.live) return setStatus("Wait for the answer being written to finish, then ask this question.", true);
   const thread = currentThread(question, storeId);
-  const turn = { question, query: question, store: storeId, text: "", refused: false, citations: [], results: [] };
+  const previous = [...thread.turns].reverse().find(answered);
+  // kept before it is answered: a reload meanwhile shows the question as interrupted, not lost
+  const turn = { question, query: question, store: storeId, text: "", refused: false, citations: [], results: [],
+                 state: "pending" };
+  thread.turns.push(turn);
+  state.live = turn;
+  saveThreads();
   const view = turnView(turn);
   $("turns").append(view.root);
   view.root.scrollIntoView({ block: "nearest" });
   $("question").value = "";
   view.root.dataset.state = "streaming";
+  view.root.querySelector(".rate").hidden = true; // rated once it is written
   try {
-    turn.query = await standalone(question, thread.turns[thread.turns.length - 1]);
+    turn.query = await standalone(question, previous);
     showSearched(turn, view);
     const response = await api("/v1/responses", {
       method: "POST", raw: true,
@@ -193,22 +177,36 @@ async function ask(event) {
               tools: [{ type: "file_search", vector_store_ids: [storeId] }] },
     });
     await readEvents(response, (event) => onEvent(event, turn, view));
+    if (turn.state === "pending") throw new ApiError(0, CUT); // the stream ended without the answer
   } catch (error) {
-    view.answer.textContent = "The answer failed: " + error.message;
-    view.root.dataset.state = "error";
-    return;
+    failTurn(turn, view, "The answer failed: " + error.message);
+    if (!$("question").value) $("question").value = question; // Enter asks it again
+  } finally {
+    state.live = null;
+    saveThreads();
+    if (!view.root.isConnected && state.thread === thread) showThread(); // its conversation was reopened meanwhile
   }
-  if (view.root.dataset.state === "streaming") view.root.dataset.state = "error";
-  thread.turns.push(turn);
-  saveThreads();
 }
+
+const answered = (turn) => (turn.state || "done") === "done";
+
+function failTurn(turn, view, message) {
+  if (turn.state === "failed") return; // the first reason stands (an error event, then response.failed)
+  Object.assign(turn, { state: "failed", error: message });
+  view.answer.textContent = message;
+  view.root.dataset.state = "error";
+  view.root.querySelector(".rate").hidden = true; // nothing to rate
+}
+
+const LONGEST = 4000; // what /page/standalone takes of a question
 
 // A follow-up ("and how often is it serviced?") is searched as a standalone question made from
 // the previous turn; the page shows what was searched.
 async function standalone(question, previous) {
-  if (!previous) return question;
-  const passages = [previous.text, ...previous.citations.map((c) => c.quote)].slice(0, 20);
-  const made = await api("/page/standalone", { method: "POST", json: { question, previous: previous.query || previous.question, passages } });
+  if (!previous || question.length > LONGEST) return question; // a question that long stands alone
+  const passages = [previous.text, ...previous.citations.map((c) => c.quote)].filter(Boolean).slice(0, 20);
+  const before = (previous.query || previous.question).slice(0, LONGEST);
+  const made = await api("/page/standalone", { method: "POST", json: { question, previous: before, passages } });
   return made.query;
 }
 
@@ -224,7 +222,12 @@ async function readEvents(response, handle) {
   const decoder = new TextDecoder();
   let buffer = "";
   for (;;) {
-    const { value, done } = await reader.read();
+    let value, done;
+    try {
+      ({ value, done } = await reader.read());
+    } catch (_) {
+      throw new ApiError(0, CUT);
+    }
     if (done) break;
     buffer += decoder.decode(value, { stream: true });
     let cut;
@@ -243,7 +246,7 @@ function onEvent(event, turn, view) {
     view.answer.dataset.deltas = String(Number(view.answer.dataset.deltas || 0) + 1);
   } else if (event.type === "response.output_item.done" && event.item.type === "file_search_call") {
     turn.results = event.item.results || [];
-  } else if (event.type === "response.completed") {
+  } else if (event.type === "response.completed" || event.type === "response.incomplete") {
     const meta = event.response.ragkit || {};
     const message = event.response.output.find((item) => item.type === "message");
     turn.text = message ? message.content[0].text : "";
@@ -252,11 +255,12 @@ function onEvent(event, turn, view) {
     turn.model = event.response.model;
     turn.generator = meta.generator || "";
     turn.warnings = meta.warnings || [];
+    turn.state = "done";
     renderFinal(turn, view);
     view.root.dataset.state = "done";
   } else if (event.type === "error" || event.type === "response.failed") {
-    view.answer.textContent = "The answer failed: " + (event.message || "server error");
-    view.root.dataset.state = "error";
+    const said = event.message || (event.response && event.response.error && event.response.error.message);
+    failTurn(turn, view, "The answer failed: " + (said || "the server could not answer. Ask again."));
   }
 }
 
@@ -292,7 +296,10 @@ function renderFinal(turn, view) {
     citeLink("[" + c.n + "] " + c.filename + (c.page ? ", p. " + c.page : ""), () => openCitation(c)),
     document.createTextNode(": “" + c.quote + "”")));
   if (turn.refused) {
-    view.root.querySelector(".refusal").hidden = false;
+    const refusal = view.root.querySelector(".refusal");
+    refusal.hidden = false;
+    if (!turn.results.length) refusal.textContent = "No passage answers this question. If the collection has no " +
+      "documents yet, upload some first.";
     for (const r of turn.results.slice(0, 5)) {
       const passage = { vector_store_id: r.vector_store_id, file_id: r.file_id, chunk_id: r.chunk_id, quote_start: 0, quote_end: r.text.length };
       items.push(el("li", {}, citeLink(r.filename + (r.page ? ", p. " + r.page : ""), () => openCitation(passage)),
@@ -300,6 +307,7 @@ function renderFinal(turn, view) {
     }
   }
   view.sources.replaceChildren(...items);
+  view.root.querySelector(".rate").hidden = false;
   showAnswerer(turn, view);
 }
 
@@ -317,50 +325,6 @@ function showAnswerer(turn, view) {
   note.hidden = false;
 }
 
-// -- conversations ----------------------------------------------------------------------------
-function loadThreads() {
-  try { state.threads = JSON.parse(sessionStorage.getItem(THREADS) || "[]"); } catch (_) { state.threads = []; }
-  state.thread = state.threads[0] || null;
-  showThread();
-}
-
-function saveThreads() {
-  sessionStorage.setItem(THREADS, JSON.stringify(state.threads.slice(0, 30)));
-  listThreads();
-}
-
-function currentThread(question, storeId) {
-  if (!state.thread || state.thread.store !== storeId) {
-    state.thread = { id: String(Date.now()), title: question.slice(0, 60), store: storeId, turns: [] };
-    state.threads.unshift(state.thread);
-    listThreads();
-  }
-  return state.thread;
-}
-
-function listThreads() {
-  $("threads").replaceChildren(...state.threads.map((t) => {
-    const button = el("button", { type: "button", text: t.title, "aria-current": String(t === state.thread) });
-    button.addEventListener("click", () => { state.thread = t; showThread(); });
-    return el("li", {}, button);
-  }));
-}
-
-function showThread() {
-  listThreads();
-  $("viewer").hidden = true;
-  $("turns").replaceChildren();
-  if (!state.thread) return;
-  if ([...$("store").options].some((o) => o.value === state.thread.store)) $("store").value = state.thread.store;
-  for (const turn of state.thread.turns) {
-    const view = turnView(turn);
-    showSearched(turn, view);
-    renderFinal(turn, view);
-    view.root.dataset.state = "done";
-    $("turns").append(view.root);
-  }
-}
-
 // -- wiring -----------------------------------------------------------------------------------
 document.addEventListener("DOMContentLoaded", () => {
   $("signin").addEventListener("submit", (event) => { event.preventDefault(); signIn($("key").value.trim()); });
@@ -368,7 +332,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("new-store").addEventListener("submit", createStore);
   $("ask").addEventListener("submit", ask);
   $("question").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("ask").requestSubmit(); }
+    // Enter that confirms an input method's composition (Chinese, Japanese, …) does not send
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); $("ask").requestSubmit(); }
   });
   $("choose").addEventListener("click", () => $("files").click());
   $("files").addEventListener("change", (event) => { uploadAll([...event.target.files]); event.target.value = ""; });
@@ -379,7 +344,10 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("dragover", (e) => e.preventDefault());
   window.addEventListener("drop", (e) => e.preventDefault());
   $("new-thread").addEventListener("click", () => { state.thread = null; showThread(); $("question").focus(); });
-  $("viewer-close").addEventListener("click", () => { $("viewer").hidden = true; $("question").focus(); });
+  $("viewer-close").addEventListener("click", () => closeViewer(true));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("viewer").hidden) closeViewer(true);
+  });
   const saved = sessionStorage.getItem(KEY);
   if (saved) signIn(saved);
 });

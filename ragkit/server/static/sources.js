@@ -5,12 +5,19 @@
 
 // -- the cited source -------------------------------------------------------------------------
 let shownImage = null;
+let opener = null; // the link that opened the source: Close and Escape give it the focus back
 
 async function openCitation(c) {
   const query = new URLSearchParams({ vector_store_id: c.vector_store_id, file_id: c.file_id, chunk_id: c.chunk_id,
                                       quote_start: c.quote_start, quote_end: c.quote_end });
   const viewer = $("viewer");
+  opener = document.activeElement;
   viewer.dataset.state = "loading";
+  // nothing of the source shown before stays while this one loads (or fails to)
+  $("viewer-title").textContent = "Source";
+  $("viewer-where").textContent = "Opening the source…";
+  $("viewer-where").classList.remove("error");
+  for (const part of ["viewer-page", "viewer-nomatch", "viewer-text"]) $(part).hidden = true;
   viewer.hidden = false;
   try {
     const shown = await api("/page/citation?" + query);
@@ -20,17 +27,26 @@ async function openCitation(c) {
     passage.replaceChildren(document.createTextNode(shown.text.slice(0, shown.quote_start)),
       el("mark", { text: shown.quote }), document.createTextNode(shown.text.slice(shown.quote_end)));
     const isPdf = shown.kind === "pdf";
+    if (isPdf) await showPage(shown);
     $("viewer-page").hidden = !isPdf;
     $("viewer-nomatch").hidden = !isPdf || shown.matched;
     passage.hidden = isPdf && shown.matched;
-    if (isPdf) await showPage(shown);
     viewer.dataset.state = "shown";
     viewer.dataset.kind = shown.kind;
-    $("viewer-title").focus();
   } catch (error) {
     viewer.dataset.state = "error";
+    $("viewer-title").textContent = "Source not shown";
+    $("viewer-where").textContent = "Could not open the source: " + error.message;
+    $("viewer-where").classList.add("error");
     setStatus("Could not open the source: " + error.message, true);
   }
+  $("viewer-title").focus();
+}
+
+function closeViewer(giveFocusBack) {
+  $("viewer").hidden = true;
+  if (!giveFocusBack) return;
+  (opener && opener.isConnected ? opener : $("question")).focus();
 }
 
 async function showPage(shown) {
