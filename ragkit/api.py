@@ -345,7 +345,10 @@ class KnowledgeBase:
             raise empty_collection(self)
         k = k or self.settings.top_k
         wide = self.search(question, k=max(k, MATCHING_DEPTH), mode=mode, filters=filters)
-        result = replace(wide, hits=wide.hits[:k])  # the same top k: the candidate pool does not change
+        from ragkit.answer.passages import distinct
+
+        # the same top k (the candidate pool does not change), each passage once
+        result = replace(wide, hits=distinct(wide.hits, lambda hit: hit.text)[:k])
         timings = {f"retrieve.{name}": value for name, value in result.timings.items()}
         timings["retrieve"] = time.perf_counter() - started
         return self.answer(question, result, generator=generator, on_token=on_token, timings=timings,

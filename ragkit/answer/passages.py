@@ -11,9 +11,26 @@ caller's function outputs resumes in another process with the same numbers.
 from __future__ import annotations
 
 from html import escape
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from ragkit.models import SearchHit
+
+
+T = TypeVar("T")
+
+
+def distinct(items: Sequence[T], text: Callable[[T], str]) -> list[T]:
+    """``items`` without those whose passage (``text``, whitespace aside) an earlier one already
+    holds: the same file stored twice, under two names or uploaded twice, is read and shown once,
+    from its better-ranked copy."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        key = " ".join(text(item).split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
 
 
 class Passages:

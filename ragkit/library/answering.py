@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ragkit.answer.grounded import fell_back, grounded_answer
+from ragkit.answer.passages import distinct
 from ragkit.api import MATCHING_DEPTH
 from ragkit.citations import MARKER
 from ragkit.models import Citation, SearchResult
@@ -112,7 +113,8 @@ def answer(library: Library, stores: Sequence[dict[str, Any]], question: str, *,
         return Grounded(**{**cached.__dict__, "cached": True})
     wide = retrieve(library, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold,
                     alpha=alpha)
-    retrieved = replace(wide, found=wide.found[:k])  # the same top k: the candidate pool does not change
+    # the same top k (the candidate pool does not change), each passage once
+    retrieved = replace(wide, found=distinct(wide.found, lambda found: found.hit.text)[:k])
     hits = [f.hit for f in retrieved.found]
     if on_retrieved:
         on_retrieved(retrieved.found)
