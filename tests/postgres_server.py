@@ -81,6 +81,12 @@ class PostgresServer:
                   "-w", "-t", "60", "start")
         return self
 
+    def restart(self) -> None:
+        """Stop the server (closing every client's connection, as a restart or failover does) and
+        start it again on the same port and data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-l", str(self.root / "server.log"),
+                  "-w", "-t", "60", "restart")
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

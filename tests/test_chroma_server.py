@@ -67,3 +67,32 @@ def test_ingest_search_and_ask_against_chroma_server(tmp_path, chroma_server, co
     # Incremental behaviour is the same as with the local store.
     assert kb.ingest([corpus_copy]).embedded == 0
     kb.close()
+
+
+def test_serve_workers_use_the_chroma_server_ragkit_toml_names(tmp_path, chroma_server):
+    """``ragkit serve --workers 2`` starts a ``chroma run`` of its own only when no Chroma server is
+    configured; one named in ragkit.toml (not only in RAGKIT_CHROMA_URL) is the one the workers use."""
+    import chromadb
+    from conftest import CORPUS
+    from server_helpers import Server, _children, upload
+
+    home = tmp_path / "home"
+    (tmp_path / "ragkit.toml").write_text(f'chroma_url = "{chroma_server}"\n')  # the server's working directory
+    server = Server(home, "--no-auth", "--workers", "2").start(timeout=180)
+    try:
+        spawned = [pid for pid in _children(server.process.pid)
+                   if b"chroma\x00run" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert not spawned, "serve started a chroma run of its own beside the configured one"
+        client = server.client()
+        vs = client.vector_stores.create(name="manual")
+        batch = client.vector_stores.file_batches.create_and_poll(
+            vector_store_id=vs.id, file_ids=upload(client, [CORPUS / "ws200-user-manual.pdf"]), poll_interval_ms=200)
+        assert batch.file_counts.completed == 1
+        hits = client.vector_stores.search(vector_store_id=vs.id, query="What does error code E42 mean?").data
+        assert hits[0].filename == "ws200-user-manual.pdf"
+    finally:
+        server.stop()
+    host, port = chroma_server.removeprefix("http://").split(":")
+    names = [c.name for c in chromadb.HttpClient(host=host, port=int(port)).list_collections()]
+    assert any(vs.id in name for name in names), names
+    assert not (home / "chroma").exists()

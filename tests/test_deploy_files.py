@@ -114,7 +114,34 @@ def test_the_replicas_reach_the_database_and_chroma_by_service_name(services, re
     assert database.path.lstrip("/") == postgres_env["POSTGRES_DB"]
     chroma = urlparse(replica_env["RAGKIT_CHROMA_URL"])
     assert (chroma.scheme, chroma.hostname, chroma.port) == ("http", "chroma", 8000)
-    assert "http://localhost:8000/api/v2/heartbeat" in services["chroma"]["healthcheck"]["test"]
+    assert "/dev/tcp/127.0.0.1/8000" in " ".join(services["chroma"]["healthcheck"]["test"])
+
+
+def _chroma_healthcheck(services, port: int) -> subprocess.CompletedProcess:
+    """The chroma service's healthcheck as the container runs it (compose's ``$$`` is one ``$``),
+    aimed at ``port`` of this host instead of the container's 8000."""
+    kind, *command = services["chroma"]["healthcheck"]["test"]
+    assert kind == "CMD"
+    command = [part.replace("$$", "$").replace("127.0.0.1/8000", f"127.0.0.1/{port}") for part in command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=10)
+
+
+def test_the_chroma_healthcheck_needs_only_bash_and_passes_against_chroma_run(services, tmp_path) -> None:
+    """chromadb/chroma images carry no curl, wget or python: a healthcheck calling one never
+    passes, and every replica waits on ``service_healthy`` for ever. Bash's /dev/tcp and builtins
+    ask the same heartbeat a ragkit replica uses, here of a real ``chroma run``."""
+    from chroma_server import start_chroma, stop_chroma
+
+    test = services["chroma"]["healthcheck"]["test"]
+    assert test[1] == "/bin/bash" and not re.search(r"\b(curl|wget|python3?|grep|head)\b", " ".join(test))
+    assert "GET /api/v2/heartbeat" in test[-1]
+    process, url = start_chroma(tmp_path / "chroma")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        assert _chroma_healthcheck(services, port).returncode == 0
+    finally:
+        stop_chroma(process)
+    assert _chroma_healthcheck(services, port).returncode != 0, "a stopped server must fail the check"
 
 
 def test_shared_state_is_on_volumes_and_a_replica_keeps_nothing(compose, services, replica_env) -> None:

@@ -105,3 +105,15 @@ def test_the_heartbeat_renews_only_while_claims_are_held(worker):
         assert db.vs_file("vs_1", "a")["claimed_at"] > time.time() - 5
     finally:
         beat.stop()
+
+
+def test_a_worker_takes_back_claims_of_its_own_a_failed_run_left(worker):
+    """Between runs a worker holds no claim; one still in its name is from a run whose release
+    failed (the database was down then). No one else takes it back before its lease, and the
+    worker's own lease never expires for itself: it must release it, counting the attempt."""
+    db = worker.db
+    assert len(db.claim(worker.owner, 10)) == 2  # the run's claims, never released
+    assert worker.recover() == 2
+    taken = db.claim(worker.owner, 10)
+    assert [(r["file_id"], r["attempts"]) for r in taken] == [("a", 1), ("b", 1)]
+    assert db.vs_file("vs_1", "a")["attempts"] == 2

@@ -95,13 +95,17 @@ def register(app: typer.Typer) -> None:
             if no_auth and not is_loopback(host):
                 raise UsageError(f"--no-auth is only allowed on a loopback host (127.0.0.1, ::1), not {host!r}: "
                                  "create a key with `ragkit keys create NAME` instead")
-            resolved = _home(home).resolve()
+            from ragkit.config import load_settings
+
+            settings = load_settings(home=home)
+            resolved = Path(settings.home).resolve()
             config = ServerConfig(home=resolved, host=host, port=port, workers=workers, no_auth=no_auth,
                                   max_upload_bytes=max_upload_mb * 1024 * 1024, rate_limit=rate_limit,
                                   request_timeout=request_timeout, redact_pii=redact_pii,
                                   default_vector_store=default_vector_store, answer_cache=answer_cache)
             chroma = None
-            if workers > 1 and not os.environ.get("RAGKIT_CHROMA_URL"):
+            # a Chroma server the settings name (variable or ragkit.toml) is the one the workers share
+            if workers > 1 and not settings.chroma_url:
                 chroma, url = _start_chroma(resolved / "chroma")
                 config = dataclasses.replace(config, chroma_url=url)
             os.environ.update(config.to_env())

@@ -12,6 +12,8 @@ Crash safety: a claim is a lease naming its worker's host and process, renewed b
 back in the queue and ingested again, by whichever replica gets them first; ragkit's ingest is
 idempotent and crash-safe, so a file half-ingested when the process died converges to exactly one
 copy of its chunks. A file that keeps killing its worker is failed after :data:`MAX_ATTEMPTS`.
+A run cut short by the database going away (a restart, a failover: every pooled connection dies)
+is not the files' fault either: they go back in the queue the same way, counted as an attempt.
 
 A vector store file is ingested under its key (``files/<file_id>/<name>``, the same on every
 replica) from a local copy of its bytes (:mod:`ragkit.library.file_bytes`), fetched from the state
@@ -51,6 +53,7 @@ from ragkit.errors import RagkitError
 from ragkit.library.file_bytes import ContentMissing, FileBytes
 from ragkit.library.leases import Heartbeat, Owner, abandoned
 from ragkit.library.registry import StoreGone, StoreRegistry
+from ragkit.state.database import unreachable
 from ragkit.state.server import ServerState
 
 log = logging.getLogger("ragkit.library")
@@ -174,8 +177,10 @@ class IngestWorker:
         now = time.time()
         for claim in self.db.claims():
             owner = claim["claimed_by"]
-            if not abandoned(owner, claim["claimed_at"], self.me, now):
-                continue  # this worker's, or a live worker's on this or another host
+            # This worker recovers between its runs: a claim of its own outlived a run whose
+            # release failed (the database was down then), and nobody else would take it back.
+            if owner != self.owner and not abandoned(owner, claim["claimed_at"], self.me, now):
+                continue  # a live worker's, on this or another host
             released += self._release(claim, owner, renewed_at=claim["claimed_at"])
         if released:
             log.warning("resumed %d file(s) whose ingestion was interrupted", released)
@@ -350,7 +355,12 @@ class IngestWorker:
             return
         except RagkitError as exc:
             failure = {"code": "server_error", "message": str(exc)}
-        except Exception:
+        except Exception as exc:
+            if unreachable(exc):  # not the files' fault: back in the queue, counted as an attempt
+                log.warning("the database went away while ingesting %d file(s) into %s; they go back in "
+                            "the queue: %s", len(rows), vs_id, str(exc).splitlines()[0])
+                self._release_mine()
+                return
             log.exception("ingesting %d file(s) into %s", len(named), vs_id)
             failure = {"code": "server_error", "message": "internal error while ingesting the file"}
         detached = False

@@ -4,7 +4,7 @@ Each record says who asked (the key's *name*, never the key), what (endpoint, ve
 question), what was retrieved (chunk ids and scores), what was answered (text, citations,
 refusal), the tokens and the latency. It lives in the ``audit`` table of the home's state
 database (revision 0002): several worker processes append to it as they do to every other table,
-and ``ragkit server logs`` filters on the key and endpoint columns instead of parsing a file.
+and ``ragkit logs`` filters on the key and endpoint columns instead of parsing a file.
 
 With ``redact_pii`` the free text is masked before it is stored (:mod:`ragkit.state.redaction`).
 A home whose log is still the previous layout's ``<home>/server/audit.jsonl`` has it imported once,

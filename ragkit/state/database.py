@@ -174,6 +174,21 @@ class StateDB:
             raise ConfigError(f"{SETTING}: cannot connect to {self.name}: {reason}") from None
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Did ``exc`` come from a database server that went away or kept a lock too long (a restart, a
+    failover, a dropped connection, a lock timeout)? Such an error says nothing about the work
+    being done: the same work, tried again once the server answers, succeeds."""
+    from sqlalchemy.exc import OperationalError as Wrapped
+
+    if isinstance(exc, Wrapped):
+        return True
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    return isinstance(exc, psycopg.OperationalError)
+
+
 _databases: dict[str, StateDB] = {}
 _guard = threading.Lock()
 

@@ -4,7 +4,7 @@ It was a JSONL file (``<home>/server/audit.jsonl``). Lines were appended from se
 processes and had to be parsed whole to be filtered; in the database the columns filtered on (key,
 endpoint) and the ones every line has (time, method, status, latency) are columns, and the full
 record -- question, retrieved chunks, answer, citations, errors -- is kept as it was, as JSON.
-A home with an old ``audit.jsonl`` has it imported once when the server or ``ragkit server logs``
+A home with an old ``audit.jsonl`` has it imported once when the server or ``ragkit logs``
 opens the log (:func:`ragkit.state.audit.import_jsonl`): a migration does not know the home.
 
 Revision ID: 0002
