@@ -219,6 +219,8 @@ class Settings(BaseSettings):
                 value = "****" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
+            elif isinstance(value, str) and "://" in value and "@" in value:
+                value = _shown(value)  # a database or server URL: its password masked
             shown[name] = value
         return shown
 
