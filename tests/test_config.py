@@ -80,7 +80,7 @@ def test_display_masks_secrets_and_shows_plain_values():
     assert "sk-secret" not in repr(shown)
     assert set(shown) == set(Settings.model_fields)
     url = "postgresql+psycopg://ragkit:s3cret@127.0.0.1:5432/ragkit"
-    shown = load_settings(database_url=url, lexical_url=url).display()
+    shown = load_settings(database_url=url, lexical_backend="postgres", lexical_url=url).display()
     assert shown["database_url"] == shown["lexical_url"] == "postgresql+psycopg://ragkit:***@127.0.0.1:5432/ragkit"
 
 
