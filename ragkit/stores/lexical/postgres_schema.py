@@ -162,7 +162,9 @@ def engines(url: str) -> Engines:
                 raise ConfigError("lexical_backend = 'postgres' needs psycopg: pip install 'ragkit[postgres]'") from None
             _create_tables(writes, target.render_as_string(hide_password=True))
             found = _engines[url] = Engines(
-                writes, create_engine(target, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT"),
+                # every pooled engine pings first: a PostgreSQL restart must not fail the next read
+                writes, create_engine(target, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT",
+                                      pool_pre_ping=True),
                 create_engine(target, poolclass=NullPool))
         return found
 
