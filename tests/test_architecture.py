@@ -45,7 +45,7 @@ FOUNDATION = ("ragkit.config", "ragkit.errors", "ragkit.models", "ragkit.stores"
               "ragkit.embedders", "ragkit.text", "ragkit.tiktoken_offline", "ragkit.llm",
               "ragkit.ingest_options", "ragkit.pdfium", "ragkit.state")
 #: layers above the foundation, named so the guard below notices if one is renamed away
-ABOVE_FOUNDATION = ("ingest", "ragkit.query", "ragkit.rerankers", "ragkit.answerability",
+ABOVE_FOUNDATION = ("ingest", "ragkit.query", "ragkit.rerankers", "ragkit.answerability", "ragkit.question_frame",
                     "ragkit.citations", "ragkit.generators", "ragkit.conversations", "ragkit.eval",
                     "ragkit.library", "ragkit.answer", "ragkit.feedback", "ragkit.pages",
                     "ragkit.api", "ragkit.cli", "ragkit.server")

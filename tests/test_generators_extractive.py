@@ -86,3 +86,17 @@ def test_too_little_of_the_question_covered_is_refused_with_the_reason():
 def test_a_missing_question_word_weighs_more_than_one_every_sentence_holds():
     idf = sentence_idf({"leave", "sick"}, [{"leave", "parental"}, {"leave", "days"}])
     assert idf["sick"] > idf["leave"] > 0
+
+
+def test_the_answers_category_and_hedges_need_not_be_said_but_the_subject_must():
+    sources = [hit("Consultant pharmacy practice focuses on medication regimen review."),
+               hit("The Amazon rainforest lies mostly in Brazil, with smaller parts in Peru.", rank=2),
+               hit("Pharmacy technicians register with the council.", rank=3)]
+    answerer = ExtractiveGenerator()
+    hedged = answerer.generate("What is consultant pharmacy mainly concerned with?", sources)
+    assert not hedged.refused and "medication regimen review" in hedged.text
+    categorised = answerer.generate("In what country can most of the Amazon rainforest be found?", sources)
+    assert not categorised.refused and "Brazil" in categorised.text
+    # a noun that is the subject of the question is not a category: unsaid, it is missing
+    assert answerer.generate("What bonus scheme do consultant pharmacists get?", sources).refused
+

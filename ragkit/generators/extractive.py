@@ -16,6 +16,7 @@ from typing import Sequence
 from ragkit.answerability import expected_kind, holds, kind_words
 from ragkit.generators.base import TokenCallback
 from ragkit.models import Generation, SearchHit
+from ragkit.question_frame import frame_terms
 from ragkit.text import content_terms, sentence_spans, spells_acronym, table_header, tokenize
 
 PREFIX = "Extractive answer (quoted from the documents):"
@@ -76,6 +77,7 @@ class ExtractiveGenerator:
                                                                tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
         _add_word_forms(query_terms, tokens)
         _add_spelled_acronyms(question, query_terms, tokens, [s for _, s in candidates])
+        _drop_unsaid_frame_terms(question, query_terms, tokens)
         return query_terms, candidates, tokens, sentence_idf(query_terms, tokens), following
 
     def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
@@ -188,6 +190,15 @@ def _add_spelled_acronyms(question: str, query_terms: set[str], tokens: list[set
             for terms, sentence in zip(tokens, sentences):
                 if spells_acronym(acronym, [sentence]):
                     terms.add(term)
+
+
+def _drop_unsaid_frame_terms(question: str, query_terms: set[str], tokens: list[set[str]]) -> None:
+    """A frame word no sentence says is not missing from the answer: "In what *country* ...?" is
+    answered by a sentence naming Brazil, "What is X *mainly* concerned with?" by one saying what X
+    is concerned with (:mod:`ragkit.question_frame`). Said by a sentence, it still counts."""
+    for term in frame_terms(question):
+        if term in query_terms and not any(term in t for t in tokens):
+            query_terms.discard(term)
 
 
 def _same_word(term: str, word: str) -> bool:

@@ -1,0 +1,87 @@
+"""The words of a question that frame it rather than name what it is about.
+
+"In what *country* can most of the Amazon rainforest be found?" is answered by "... most of it
+lies in Brazil", which never says "country": the noun after *what* names the category of the
+answer (a country, a type, a group of people), the way question classifiers sort questions into
+answer types. "What is consultant pharmacy *mainly* concerned with?" is answered by "Consultant
+pharmacy focuses on medication regimen review": the hedge says how true the answer is, not what
+it is. The extractive answerer counts how much of a question a sentence covers, so these words,
+when no candidate sentence says them, are not counted as missing (:func:`frame_terms`).
+
+Only generic category nouns count: "What *bonus scheme* does Halvard offer?" asks about a bonus
+scheme, and a collection that never mentions one must still refuse. Pure functions over the
+question's wording; measured in docs/evaluation-refusal.md.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ragkit.text import tokenize
+
+#: adverbs and praise that hedge or decorate a question without narrowing what it asks for
+HEDGE_WORDS = frozenset("""
+generally typically usually mainly mostly often commonly primarily largely chiefly normally frequently
+sometimes tend tends famous
+""".split())
+
+#: generic answer categories (the coarse answer types of question classification: a person, a
+#: group, a place, a kind of thing, a term, a way): "what *country*", "what is the *name* of"
+CATEGORY_NOUNS = frozenset("""
+name names type types kind kinds sort sorts form forms group groups term terms word words way ways
+example examples country countries city cities state states place places location locations region
+regions area areas person persons people individual individuals organization organizations
+organisation organisations company companies year years date dates time times period periods number
+numbers amount amounts language languages method methods means process processes role roles position
+positions title titles event events part parts thing things factor factors reason reasons colour
+colours color colors animal animals plant plants disease diseases substance substances material
+materials instrument instruments tool tools product products sport sports religion religions metric
+metrics measure measures unit units
+""".split())
+#: words that only qualify a category noun: "the *last* name of", "*another* way of"
+_CATEGORY_MODIFIERS = frozenset("another last full first".split())
+
+_AUXILIARIES = frozenset("is was are were do does did has have had can could will would should may might must".split())
+#: "what is the X (Y) of / for / that ...": X Y name the category
+_WHAT_IS_THE = re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?"
+                          r"([a-z-]+(?:\s+[a-z-]+)?)\s+(?:of|for|that|which|who|they|to|used|in)\b", re.IGNORECASE)
+#: "what X (Y) ...": up to two words after the wh-word, before any auxiliary
+_WHAT_X = re.compile(r"\b(?:what|which)\s+([a-z-]+(?:\s+[a-z-]+)?)", re.IGNORECASE)
+
+
+def category_words(question: str) -> list[str]:
+    """The generic category nouns (and their modifiers) of the question's wh-phrase, as written."""
+    match = _WHAT_IS_THE.search(question)
+    if match:
+        words = match.group(1).split()
+    else:
+        match = _WHAT_X.search(question)
+        words = []
+        for word in match.group(1).split() if match else []:
+            if word.lower() in _AUXILIARIES:
+                break
+            words.append(word)
+    nouns = [w for w in words if w.lower() in CATEGORY_NOUNS]
+    if not nouns:
+        return []
+    return [w for w in words if w.lower() in CATEGORY_NOUNS or w.lower() in _CATEGORY_MODIFIERS]
+
+
+def hedge_words(question: str) -> list[str]:
+    """The hedges of the question, as written."""
+    return [w for w in re.findall(r"[A-Za-z]+", question) if w.lower() in HEDGE_WORDS]
+
+
+def frame_terms(question: str) -> frozenset[str]:
+    """Stemmed frame words of ``question`` (category nouns of its wh-phrase and hedges), the
+    terms an answer need not repeat."""
+    return _frame_terms(question)
+
+
+@lru_cache(maxsize=4096)
+def _frame_terms(question: str) -> frozenset[str]:
+    words = category_words(question) + hedge_words(question)
+    if not words:
+        return frozenset()
+    return frozenset(term for terms in tokenize(words, "en_plus") for term in terms)

@@ -1,0 +1,36 @@
+"""Which words of a question frame it (the answer's category, hedges) rather than name its subject."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragkit.question_frame import category_words, frame_terms, hedge_words
+
+
+@pytest.mark.parametrize("question, words", [
+    ("In what country can most of the Amazon rainforest be found?", ["country"]),
+    ("What type of manufacturing plant is Victoria soon losing?", ["type"]),
+    ("What is the last name of the player who recovered the ball?", ["last", "name"]),
+    ("What is another way of referring to stators?", ["another", "way"]),
+    ("Which cities does the provider have teams in?", ["cities"]),
+    ("What group of people performed civil disobedience?", ["group"]),
+])
+def test_the_generic_noun_of_the_wh_phrase_names_the_answers_category(question, words):
+    assert category_words(question) == words
+
+
+@pytest.mark.parametrize("question", [
+    "What bonus scheme does Halvard offer its employees?",   # the subject, not a category
+    "What Panther defender was called for holding?",          # a specific noun
+    "How many people live in Boras?",                         # no wh-phrase with a category
+    "What does the warranty cover?",                          # an auxiliary ends the phrase
+])
+def test_a_specific_noun_or_no_wh_phrase_frames_nothing(question):
+    assert category_words(question) == []
+
+
+def test_hedges_are_found_anywhere_and_stemmed_like_question_terms():
+    question = "Where do consultant pharmacists typically tend to work, generally?"
+    assert hedge_words(question) == ["typically", "tend", "generally"]
+    assert frame_terms(question) == frozenset({"typic", "tend", "general"})
+    assert frame_terms("What does the warranty cover?") == frozenset()
