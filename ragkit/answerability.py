@@ -40,7 +40,12 @@ _HAS_DATE = re.compile(
     r"\b(1\d\d\d|20\d\d)(s|'s)?\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
     r"|\b(january|february|march|april|june|july|august|september|october|november|december)\b"
     r"|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b(century|centuries|decade|spring|summer|autumn|fall|winter|"
-    r"yesterday|today|ago|bc|ad|bce|ce)\b|\d[\d,]*\s*(BP|ka|kya)\b", re.IGNORECASE)
+    r"yesterday|today|ago|bc|ad|bce|ce)\b|\d[\d,]*\s*(BP|ka|kya)\b"
+    # a time told by an event ("at the end of World War I", "during the siege") or a condition
+    # ("occurs when the immune system is less active"): what "when" asks for, without a calendar
+    r"|\b(during|at the (end|start|beginning|close|height|outbreak) of|in the (wake|aftermath|course) of)\b"
+    r"|\b(occurs?|occurred|happens?|happened|arises?|arose|begins?|began|starts?|started|ends?|ended)"
+    r" (only )?(when|whenever|once)\b", re.IGNORECASE)
 _HAS_DURATION = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|fifty|hundred|thousand|"
     r"million|billion|several|few|many)\s*[- ]?"

@@ -5,8 +5,9 @@ lies in Brazil", which never says "country": the noun after *what* names the cat
 answer (a country, a type, a group of people), the way question classifiers sort questions into
 answer types. "What is consultant pharmacy *mainly* concerned with?" is answered by "Consultant
 pharmacy focuses on medication regimen review": the hedge says how true the answer is, not what
-it is. The extractive answerer counts how much of a question a sentence covers, so these words,
-when no candidate sentence says them, are not counted as missing (:func:`frame_terms`).
+it is, and "What do some *believe* ..." asks for the belief, not for the word. The extractive
+answerer counts how much of a question a sentence covers, so these words, when no candidate
+sentence says them, are not counted as missing (:func:`frame_terms`).
 
 Only generic category nouns count: "What *bonus scheme* does Halvard offer?" asks about a bonus
 scheme, and a collection that never mentions one must still refuse. Pure functions over the
@@ -20,10 +21,13 @@ from functools import lru_cache
 
 from ragkit.text import tokenize
 
-#: adverbs and praise that hedge or decorate a question without narrowing what it asks for
+#: adverbs and praise that hedge or decorate a question without narrowing what it asks for, and
+#: verbs of belief that report it ("What do some *believe* the treaty assisted in?" is answered
+#: by what the treaty is said to have done)
 HEDGE_WORDS = frozenset("""
 generally typically usually mainly mostly often commonly primarily largely chiefly normally frequently
-sometimes tend tends famous
+sometimes tend tends famous really actually
+believe believes believed think thinks thought feel feels felt consider considers considered
 """.split())
 
 #: generic answer categories (the coarse answer types of question classification: a person, a

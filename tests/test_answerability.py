@@ -199,3 +199,18 @@ def test_a_year_the_matching_documents_never_mention_is_refused(kb_factory, tmp_
     (folder / "initech-results-2022.txt").write_text("Initech results.\n\nInitech's revenue was 40 million EUR.\n")
     kb.ingest([folder])
     assert not kb.ask("What was Initech's revenue in 2022?").refused
+
+
+@pytest.mark.parametrize("sentence", [
+    "At the end of World War I, the Rhineland was subject to the Treaty of Versailles.",
+    "The harbour was closed during the siege.",
+    "Immunodeficiency occurs when the immune system is less active than normal.",
+])
+def test_a_time_told_by_an_event_or_a_condition_answers_when(sentence):
+    assert expected_kind("When was the Rhineland subject to the Treaty of Versailles?") == "date"
+    assert holds(sentence, "date")
+
+
+def test_a_sentence_without_any_time_does_not_answer_when():
+    assert not holds("The Rhineland was subject to the Treaty of Versailles.", "date")
+    assert not holds("Immunodeficiency is common when untreated.", "date")

@@ -34,3 +34,8 @@ def test_hedges_are_found_anywhere_and_stemmed_like_question_terms():
     assert hedge_words(question) == ["typically", "tend", "generally"]
     assert frame_terms(question) == frozenset({"typic", "tend", "general"})
     assert frame_terms("What does the warranty cover?") == frozenset()
+
+
+def test_a_verb_of_belief_reports_the_answer_and_need_not_be_said():
+    assert hedge_words("What do some believe the Treaty of Versailles assisted in?") == ["believe"]
+    assert {"think", "realli"} <= frame_terms("What did Mote think the class system really represented?")

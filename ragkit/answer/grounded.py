@@ -95,12 +95,21 @@ def fell_back(answer: Answer) -> bool:
     return any(FALLBACK_NOTE in warning for warning in answer.warnings)
 
 
+#: the share of the question's words the extractive answerer's quote must hold to outweigh a far
+#: nearest passage: the distance is a proxy for "nothing here is about this", and a sentence that
+#: says nearly every word of the question ("What completed the triad" / "... completed the triad")
+#: is direct evidence against it (XQuAD false refusals 67 -> 62 of 1,190, no unanswerable question
+#: of any set answered; the same at 0.75; docs/evaluation-refusal.md)
+QUOTED_IN_FULL = 0.9
+
+
 def refusal_reason(kb: Collection, question: str, result: SearchResult, *, extractive: bool,
                    matching: Sequence[str] = ()) -> str | None:
     """Why the documents cannot answer, decided before any generation; None to go on.
 
     Three signals: nothing retrieved is close to the question (the best cosine similarity is
-    below ``refusal_threshold``); for the extractive answerer, the question names something
+    below ``refusal_threshold``, unless the extractive answerer's quote says nearly every word of
+    the question: :data:`QUOTED_IN_FULL`); for the extractive answerer, the question names something
     the collection never mentions (a name or code in no chunk at all: "France", "WS-300"), or
     a year that none of the documents that match it mention (``matching`` and the hits: the
     2022 survey when the matching report is the 2018 one). A chat model may know the name by
@@ -120,7 +129,8 @@ def refusal_reason(kb: Collection, question: str, result: SearchResult, *, extra
             chance = answer_probability(logit, coverage)
             return (f"the passages do not answer the question (cross-encoder {logit:.1f}, "
                     f"chance of an answer {chance:.2f})")
-    elif best is not None and best < kb.settings.refusal_threshold:
+    elif best is not None and best < kb.settings.refusal_threshold and not (
+            extractive and ExtractiveGenerator().select(question, result.hits)[1] >= QUOTED_IN_FULL):
         return f"the closest passage is too far from the question (similarity {best:.2f})"
     if extractive and kb.settings.refuse_unknown_terms:
         unknown = kb.lexical_index().unknown_names(question, [h.text for h in result.hits])
