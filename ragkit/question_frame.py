@@ -72,20 +72,31 @@ def category_words(question: str) -> list[str]:
     return [w for w in words if w.lower() in CATEGORY_NOUNS or w.lower() in _CATEGORY_MODIFIERS]
 
 
+#: "the *country* containing Nugegoda", "the *state* whose official sport is jousting": a generic
+#: noun that a relative clause pins down stands for an entity the documents call by its name
+_DESCRIPTION = re.compile(r"\bthe ([a-z]+) (?:that|which|where|whose|who|containing|in which|of which|with)\b")
+
+
+def described_categories(question: str) -> list[str]:
+    """Generic category nouns the question uses to describe an entity it does not name, as written
+    (multi-hop questions refer to their bridge this way)."""
+    return [m.group(1) for m in _DESCRIPTION.finditer(question) if m.group(1) in CATEGORY_NOUNS]
+
+
 def hedge_words(question: str) -> list[str]:
     """The hedges of the question, as written."""
     return [w for w in re.findall(r"[A-Za-z]+", question) if w.lower() in HEDGE_WORDS]
 
 
 def frame_terms(question: str) -> frozenset[str]:
-    """Stemmed frame words of ``question`` (category nouns of its wh-phrase and hedges), the
-    terms an answer need not repeat."""
+    """Stemmed frame words of ``question`` (category nouns of its wh-phrase or of a description,
+    and hedges), the terms an answer need not repeat."""
     return _frame_terms(question)
 
 
 @lru_cache(maxsize=4096)
 def _frame_terms(question: str) -> frozenset[str]:
-    words = category_words(question) + hedge_words(question)
+    words = category_words(question) + described_categories(question) + hedge_words(question)
     if not words:
         return frozenset()
     return frozenset(term for terms in tokenize(words, "en_plus") for term in terms)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragkit.question_frame import category_words, frame_terms, hedge_words
+from ragkit.question_frame import category_words, described_categories, frame_terms, hedge_words
 
 
 @pytest.mark.parametrize("question, words", [
@@ -39,3 +39,11 @@ def test_hedges_are_found_anywhere_and_stemmed_like_question_terms():
 def test_a_verb_of_belief_reports_the_answer_and_need_not_be_said():
     assert hedge_words("What do some believe the Treaty of Versailles assisted in?") == ["believe"]
     assert {"think", "realli"} <= frame_terms("What did Mote think the class system really represented?")
+
+
+def test_a_generic_noun_pinned_down_by_a_relative_clause_describes_an_unnamed_entity():
+    question = "When did the country containing Nugegoda leave the British Empire?"
+    assert described_categories(question) == ["country"]
+    assert "countri" in frame_terms(question)
+    assert described_categories("When did the festival that Halvard sponsors start?") == []
+    assert described_categories("Which country did the team visit?") == []
