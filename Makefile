@@ -10,7 +10,7 @@ BGE_STAMP := $(VENV)/.installed-bge
 EXAMPLES_STAMP := $(VENV)/.installed-examples
 DEMO_HOME := .ragkit-demo
 
-.PHONY: help install demo test test-slow test-all eval eval-public bench bench-quick bench-scale clean chromium postgresql
+.PHONY: help install demo test test-slow test-all eval eval-public bench bench-quick bench-scale clean chromium postgresql node
 
 help:
 	@echo "make help        - this list"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-scale - ingest, one-file updates, queries and memory at 14k, 137k and 1M chunks (about 1.5 h; docs/benchmarks-scale.md)"
 	@echo "make chromium    - install Debian's chromium for the web page's browser tests, when missing"
 	@echo "make postgresql  - install Debian's postgresql for the shared-database tests, when missing (the tests start their own server)"
+	@echo "make node        - check for Node.js 20+ and npm, which the openai-node client test needs (it installs the openai package itself)"
 	@echo "make clean       - remove .venv, the demo knowledge base and eval runs"
 
 # Installs are quiet: their output goes to $(INSTALL_LOG) and is shown only when a step fails.
@@ -78,13 +79,21 @@ chromium:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } || \
 	  { echo "make test needs Debian's chromium package for the web page's browser tests: apt-get install chromium" >&2; exit 1; }
 
-test: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
+# the openai-node client test (tests/test_clients_node.py) runs examples/openai_node.mjs with Node and
+# installs the openai npm package into ~/.cache/ragkit-node itself; Debian 12's nodejs is 18, too old,
+# so Node is not installed here: the target says what is missing
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)' || \
+	  { echo "make test needs Node.js 20 or newer and npm for the openai-node client test (tests/test_clients_node.py):" \
+	    "install them from https://nodejs.org or NodeSource (Debian 12's nodejs package is 18, too old)" >&2; exit 1; }
+
+test: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql node
 	$(PY) -m pytest -m "not slow"
 
-test-slow: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
+test-slow: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql node
 	$(PY) -m pytest -m slow
 
-test-all: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql
+test-all: $(STAMP) $(MODEL_STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql node
 	$(PY) -m pytest
 
 eval: $(STAMP)

@@ -10,7 +10,7 @@ Run::
     ragkit serve --no-auth &        # offline answers; with RAGKIT_MODEL the chat model answers
     python examples/openai_sdk_assistants.py
 
-Environment: ``RAGKIT_BASE_URL`` (default http://127.0.0.1:8000/v1), ``RAGKIT_API_KEY``,
+Environment: ``RAGKIT_BASE_URL`` (default http://127.0.0.1:8080/v1), ``RAGKIT_API_KEY``,
 ``RAGKIT_VECTOR_STORE_ID`` (default: a store of the sample corpus, created on first use).
 The assistant and the thread are deleted at the end.
 """

@@ -10,7 +10,7 @@ Run (no chat model needed)::
     ragkit serve --no-auth &            # or with a key: RAGKIT_API_KEY=rk-...
     python examples/openai_sdk_files_and_search.py [FILE ...]
 
-``RAGKIT_BASE_URL`` defaults to http://127.0.0.1:8000/v1. Files given on the command line are
+``RAGKIT_BASE_URL`` defaults to http://127.0.0.1:8080/v1. Files given on the command line are
 uploaded instead of the sample ones (all with ``kind: "manual"``). The store is deleted at the
 end unless ``--keep`` is given.
 """

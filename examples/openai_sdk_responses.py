@@ -15,7 +15,7 @@ Run::
     RAGKIT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... ragkit serve --no-auth &   # both parts
     python examples/openai_sdk_responses.py
 
-Environment: ``RAGKIT_BASE_URL`` (default http://127.0.0.1:8000/v1), ``RAGKIT_API_KEY``,
+Environment: ``RAGKIT_BASE_URL`` (default http://127.0.0.1:8080/v1), ``RAGKIT_API_KEY``,
 ``RAGKIT_VECTOR_STORE_ID`` (default: a store of the sample corpus, created on first use).
 """
 

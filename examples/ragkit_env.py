@@ -1,7 +1,7 @@
 """What every example needs from its environment: where ragkit serves, its key, a chat model,
 and a vector store with the sample corpus.
 
-The examples read ``RAGKIT_BASE_URL`` (default ``http://127.0.0.1:8000/v1``) and
+The examples read ``RAGKIT_BASE_URL`` (default ``http://127.0.0.1:8080/v1``) and
 ``RAGKIT_API_KEY`` (``ragkit serve --no-auth`` accepts any value). ``RAGKIT_VECTOR_STORE_ID``
 names a store to answer over; without it the store named ``ragkit-examples`` is reused, or
 created from the sample corpus (``corpora/halvard``) once. ``RAGKIT_CHAT_MODEL`` picks the chat
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import openai
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"
 #: ragkit's own models: the offline answerer and the embedder. Any other model it lists is a chat model.
 OFFLINE_MODEL = "ragkit-extractive"
 EMBEDDING_MODEL = "ragkit-embedding"

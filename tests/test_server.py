@@ -376,7 +376,7 @@ def test_unsupported_response_features_are_bad_requests(client, store):
     schema = {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}}
     with pytest.raises(openai.BadRequestError, match="structured output") as caught:
         client.responses.create(model="ragkit-extractive", input="x", tools=[tool], text=schema)
-    assert caught.value.param == "text"
+    assert caught.value.param == "text" and "Value error" not in caught.value.message  # pydantic's prefix
     assert client.responses.create(model="ragkit-extractive", input="What does E42 mean?", tools=[tool],
                                    text={"format": {"type": "text"}}).output_text
     with pytest.raises(openai.BadRequestError) as caught:

@@ -161,3 +161,30 @@ def test_the_loops_file_search_keeps_the_ranking_options_and_the_answer_keeps_ma
     assert done.status == "incomplete" and done.incomplete_details.reason == "max_output_tokens"
     assert answer.status == "incomplete" and reply.startswith(done.output_text)
     assert count_tokens(done.output_text) == 16
+
+
+def test_a_streamed_answer_after_a_function_call_builds_up_in_the_sdks_stream_helper(client, llm):
+    """A response answered in one piece is streamed item by item: ``response.output_item.added``
+    announces each item empty (no message parts, no arguments yet) and the events after it fill
+    it, as OpenAI streams. openai-node's ``responses.stream`` rejected an announced message that
+    already held its text ("missing content at index 0"); both SDKs doubled the arguments."""
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                                  {"content": "In Oslo it is cloudy, 12 C."}])
+    with client.responses.stream(model=MODEL, input="Weather in Oslo?", tools=[WEATHER]) as stream:
+        events = list(stream)
+        first = stream.get_final_response()
+    [delta] = [e for e in events if e.type == "response.function_call_arguments.delta"]
+    assert json.loads(delta.snapshot) == {"city": "Oslo"}  # the helper's running arguments, not twice
+    call = first.output[0]
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy, 12 C"}
+    with client.responses.stream(model=MODEL, previous_response_id=first.id, input=[output], tools=[WEATHER]) as stream:
+        events = list(stream)
+        second = stream.get_final_response()
+    deltas = [e for e in events if e.type == "response.output_text.delta"]
+    assert deltas[-1].snapshot == "In Oslo it is cloudy, 12 C." == second.output_text
+    # the events as sent (the helper fills the announced items in place), and a stored response
+    # streamed again (GET /v1/responses/{id}?stream=true), announce each item empty
+    for response, empty in ((first, {"arguments": ""}), (second, {"content": []})):
+        [added] = [e.item for e in client.responses.retrieve(response.id, stream=True)
+                   if e.type == "response.output_item.added"]
+        assert added.status == "in_progress" and {k: getattr(added, k) for k in empty} == empty

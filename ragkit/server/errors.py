@@ -181,7 +181,7 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
         return itself
     tags = union_tags(errors)
     param = param_path(errors[0].get("loc", ()), tags) or None
-    said = list(dict.fromkeys(str(e.get("msg", "invalid")) for e in errors
+    said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in errors
                               if (param_path(e.get("loc", ()), tags) or None) == param))
     if len(said) > 1 and all(m.startswith(_SHOULD) for m in said):
         rest = [m[len(_SHOULD):] for m in said]
