@@ -48,7 +48,7 @@ def _replayed(done: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str, Any]]]
         yield "response.in_progress", {"response": start}
         for index, item in enumerate(done["output"]):
             at = {"output_index": index, "item_id": item["id"]}
-            yield "response.output_item.added", {"output_index": index, "item": item | {"status": "in_progress"}}
+            yield "response.output_item.added", {"output_index": index, "item": _started(item)}
             if item["type"] == "function_call":
                 yield "response.function_call_arguments.delta", {"delta": item["arguments"], **at}
                 yield "response.function_call_arguments.done", {"arguments": item["arguments"], **at}
@@ -69,6 +69,15 @@ def _replayed(done: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str, Any]]]
         yield f"response.{done['status']}", {"response": done}
 
     return events()
+
+
+def _started(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as ``response.output_item.added`` shows it, before its deltas: a message
+    without content and a function call without arguments, as OpenAI sends them (clients that
+    accumulate the stream, like the SDK's ``responses.stream()``, add the deltas to this item)."""
+    empty = {"message": {"content": []}, "function_call": {"arguments": ""},
+             "file_search_call": {"results": None}}.get(item["type"], {})
+    return item | {"status": "in_progress"} | empty
 
 
 async def replay(done: dict[str, Any], starting_after: int | None = None) -> AsyncIterator[str]:
