@@ -110,6 +110,7 @@ _TYPE_NAMES = {"str", "int", "float", "bool", "bytes", "none", "dict", "list", "
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 #: pydantic's wording of a wrong type, joined over a union's members ("a valid string or a valid list")
 _SHOULD = "Input should be "
+_VALUE_ERROR = "Value error, "
 
 
 def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
@@ -189,6 +190,7 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     else:
         message = said[0]
     where = f" for '{param}'" if param else ""
+    message = message.removeprefix(_VALUE_ERROR)  # pydantic's prefix to a validator's own ValueError
     return ApiError(400, f"Invalid value{where}: {message.rstrip('.')}.", param=param, code="invalid_value")
 
 
