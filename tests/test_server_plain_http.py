@@ -138,3 +138,14 @@ def test_responses_options_it_cannot_honour_are_a_400_naming_them(http, store, o
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
     assert error["param"] == param and "Value error" not in error["message"]
+
+
+def test_a_missing_parameter_is_named_in_openais_words(http, store):
+    missing = {"messages": http.post("/chat/completions", json={"model": "ragkit-extractive"}),
+               "input": http.post("/responses", json={"model": "ragkit-extractive"}),
+               "query": http.post(f"/vector_stores/{store}/search", json={}),
+               "purpose": http.post("/files", files={"file": ("a.txt", b"hello", "text/plain")})}
+    for param, refused in missing.items():
+        assert refused.status_code == 400
+        assert refused.json()["error"] == {"message": f"Missing required parameter: '{param}'.", "param": param,
+                                           "type": "invalid_request_error", "code": "missing_required_parameter"}

@@ -171,7 +171,8 @@ def _body_itself(error: Mapping[str, Any]) -> ApiError | None:
 def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     """The 400 for a body that failed validation: an unknown field first (as OpenAI checks names
     before values), else the first invalid value, named by its path (``messages[0].role``); a
-    union's members' complaints are joined (``Input should be a valid string or a valid list``)."""
+    union's members' complaints are joined (``Input should be a valid string or a valid list``); a
+    missing field is OpenAI's ``Missing required parameter``."""
     unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
     if unknown is not None:
         return unknown_argument(param_path(unknown.get("loc", ())))
@@ -182,6 +183,8 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
         return itself
     tags = union_tags(errors)
     param = param_path(errors[0].get("loc", ()), tags) or None
+    if errors[0].get("type") == "missing" and param:  # OpenAI's words and code for it
+        return ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
     said = list(dict.fromkeys(str(e.get("msg", "invalid")) for e in errors
                               if (param_path(e.get("loc", ()), tags) or None) == param))
     if len(said) > 1 and all(m.startswith(_SHOULD) for m in said):
