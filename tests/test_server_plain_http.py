@@ -149,3 +149,18 @@ def test_a_missing_parameter_is_named_in_openais_words(http, store):
         assert refused.status_code == 400
         assert refused.json()["error"] == {"message": f"Missing required parameter: '{param}'.", "param": param,
                                            "type": "invalid_request_error", "code": "missing_required_parameter"}
+
+
+def test_null_for_an_optional_parameter_means_not_given(http, store):
+    """As OpenAI reads it; LiteLLM's vector store search sends every optional field, null when unset."""
+    found = http.post(f"/vector_stores/{store}/search", json={
+        "query": QUESTION, "filters": None, "max_num_results": 2, "ranking_options": None, "rewrite_query": None})
+    assert found.status_code == 200, found.text
+    assert len(found.json()["data"]) == 2 and found.json()["search_query"] == [QUESTION]
+    chat = _chat(http, store, stream=None, n=None, temperature=None)
+    assert chat.status_code == 200, chat.text
+    tool = {"type": "file_search", "vector_store_ids": [store]}
+    answered = http.post("/responses", json={"model": "ragkit-extractive", "input": QUESTION, "tools": [tool],
+                                             "stream": None, "store": None, "include": None})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["store"] is True and answered.json()["status"] == "completed"
