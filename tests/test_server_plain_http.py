@@ -164,3 +164,16 @@ def test_null_for_an_optional_parameter_means_not_given(http, store):
                                              "stream": None, "store": None, "include": None})
     assert answered.status_code == 200, answered.text
     assert answered.json()["store"] is True and answered.json()["status"] == "completed"
+
+
+def test_offline_a_function_is_refused_under_the_name_it_came_by(http, store):
+    function = {"name": "station_status", "parameters": {"type": "object", "properties": {}}}
+    reply = [{"role": "user", "content": QUESTION},
+             {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                   "function": {"name": "station_status", "arguments": "{}"}}]},
+             {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    for options, param in (({"tools": [{"type": "function", "function": function}]}, "tools"),
+                           ({"functions": [function]}, "functions"), ({"messages": reply}, "messages")):
+        refused = _chat(http, store, **options)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param
+        assert "need a chat model" in refused.json()["error"]["message"]

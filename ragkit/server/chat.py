@@ -155,9 +155,10 @@ def _refuse_unserved(body: ChatBody) -> None:
 def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: list[MediaPart]) -> None:
     """Functions and media parts are the chat model's to read: offline they are a 400 that says so."""
     if functions or any(m.get("role") == "tool" or m.get("tool_calls") for m in body.messages):
+        param = "tools" if body.tools else "functions" if body.functions else "messages"
         raise bad_request(f"Function tools (and tool messages) need a chat model: {EXTRACTIVE} quotes the "
                           "documents and cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, "
-                          "and RAGKIT_BASE_URL for a local server), or leave tools out.", "tools")
+                          "and RAGKIT_BASE_URL for a local server), or leave tools out.", param)
     if media:
         part = media[0]
         raise bad_request(f"{part.where} is an {part.kind!r} part: reading it needs a vision-capable chat model "
