@@ -110,7 +110,6 @@ _TYPE_NAMES = {"str", "int", "float", "bool", "bytes", "none", "dict", "list", "
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 #: pydantic's wording of a wrong type, joined over a union's members ("a valid string or a valid list")
 _SHOULD = "Input should be "
-_VALUE_ERROR = "Value error, "
 
 
 def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
@@ -181,11 +180,13 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     itself = _body_itself(errors[0])
     if itself is not None:
         return itself
+    missing = param_path(errors[0].get("loc", ())) if errors[0].get("type") == "missing" else None
+    if missing:  # OpenAI's words and code for it
+        return ApiError(400, f"Missing required parameter: '{missing}'.", param=missing,
+                        code="missing_required_parameter")
     tags = union_tags(errors)
     param = param_path(errors[0].get("loc", ()), tags) or None
-    if errors[0].get("type") == "missing" and param:  # OpenAI's words and code for it
-        return ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
-    said = list(dict.fromkeys(str(e.get("msg", "invalid")) for e in errors
+    said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in errors
                               if (param_path(e.get("loc", ()), tags) or None) == param))
     if len(said) > 1 and all(m.startswith(_SHOULD) for m in said):
         rest = [m[len(_SHOULD):] for m in said]
@@ -193,7 +194,6 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     else:
         message = said[0]
     where = f" for '{param}'" if param else ""
-    message = message.removeprefix(_VALUE_ERROR)  # pydantic's prefix to a validator's own ValueError
     return ApiError(400, f"Invalid value{where}: {message.rstrip('.')}.", param=param, code="invalid_value")
 
 
