@@ -146,6 +146,15 @@ class ResponsesBody(Body):
             raise ValueError("stored prompts are not supported: send the instructions and input themselves")
         return value
 
+    @field_validator("top_logprobs")
+    @classmethod
+    def _no_logprobs(cls, value: int | None) -> int | None:
+        """Asked for, token log probabilities would come back empty: refused instead."""
+        if value:
+            raise ValueError("not supported: a grounded answer has no token log probabilities (it is quoted or "
+                             "checked against the documents); leave it out")
+        return value
+
     @property
     def conversation_id(self) -> str | None:
         if isinstance(self.conversation, dict):
@@ -269,9 +278,6 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     check_include(body.include)
-    if body.top_logprobs:
-        raise bad_request("top_logprobs is not supported: a grounded answer has no token log probabilities (it "
-                          "is quoted or checked against the documents); leave it out.", "top_logprobs", "invalid_value")
     model, generator = resolve_model(ctx, body.model)
     media = input_media(body.input)
     if media and generator != "openai":
