@@ -1,6 +1,6 @@
 """The runnable client examples (examples/*.py), each run as a subprocess against a real
-``ragkit serve``, as a user runs them: the stock ``openai`` SDK, the OpenAI Agents SDK, LangChain
-and LlamaIndex.
+``ragkit serve``, as a user runs them: the stock ``openai`` SDK, the OpenAI Agents SDK, LangChain,
+LlamaIndex and Pydantic AI.
 
 Two servers: an offline one with API keys (the extractive answerer; function tools are not
 available) and one whose chat model is the scripted OpenAI-compatible test server
@@ -24,7 +24,8 @@ from server_helpers import SOURCE, Server, chat_model_server, create_key, upload
 pytestmark = pytest.mark.timeout(300)
 EXAMPLES = ROOT / "examples"
 MODEL = "test-model"
-CLIENT_LIBRARIES = ("agents", "langchain_openai", "llama_index.llms.openai_like", "llama_index.embeddings.openai")
+CLIENT_LIBRARIES = ("agents", "langchain_openai", "llama_index.llms.openai_like", "llama_index.embeddings.openai",
+                    "pydantic_ai")
 
 
 def _missing(module: str) -> bool:
@@ -185,6 +186,44 @@ def test_agents_sdk_offline_answers_with_file_search_only(offline):
     assert "No chat model behind ragkit" in out
     assert citation(out, "ws200-user-manual.pdf p.4", "E42 means the anemometer cable is disconnected")
     assert citation(out.split("Q (streamed):")[1], "ws200-user-manual.pdf p.4", "SYNC")
+
+
+# -- Pydantic AI ---------------------------------------------------------------------------------
+@needs["pydantic_ai"]
+def test_pydantic_ai_offline_answers_from_the_store(offline):
+    out = run("pydantic_ai_client.py", offline)
+    assert "No chat model behind ragkit" in out
+    first, rest = out.split("Q (follow-up): How do I fix it?")
+    assert "tool call: file_search ['What does error code E42 mean?']" in first
+    assert citation(first, "ws200-user-manual.pdf p.4", "E42 means the anemometer cable is disconnected")
+    follow_up, rest = rest.split("Q (streamed):")
+    assert "tool call: file_search ['How do I fix" in follow_up and "E42" in follow_up  # made standalone
+    streamed, over_chat = rest.split("Q (chat completions):")
+    assert "SYNC" in streamed and re.search(r"usage: \d+ in, \d+ out", streamed)
+    assert re.search(r"A: .*E42 .*\[1\]", over_chat)
+
+
+@needs["pydantic_ai"]
+def test_pydantic_ai_function_tool_follow_up_and_stream_with_a_chat_model(chat, llm):
+    llm.state.tool_script.extend([
+        STATION_CALL, SEARCH_E42, cite("E42", E42),  # the first question, over the Responses API
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "fix error code E42"}}]},
+        cite("E42", "Reconnect the anemometer cable"),  # the follow-up, sent with the whole history
+        SEARCH_RESET, cite("SYNC", "To reset the sensor array, hold the SYNC button for 10 seconds"),  # streamed
+        STATION_CALL, SEARCH_E42, cite("E42", E42)])  # OpenAIChatModel
+    out = run("pydantic_ai_client.py", chat)
+    assert not llm.state.tool_script
+    first, rest = out.split("Q (follow-up):")
+    assert 'tool call: station_status({"station_id":"OSL-7"})' in first
+    assert re.search(r'A: OSL-7 reports E42: .*"battery": "81%"', first)  # the function's result, used
+    assert citation(first, "ws200-user-manual.pdf p.4", "E42")
+    follow_up, rest = rest.split("Q (streamed):")
+    assert "A: Reconnect the anemometer cable [" in follow_up and re.search(r"\[\d+\] \S+: [^\n]*E42", follow_up)
+    streamed, over_chat = rest.split("Q (chat completions):")
+    assert "hold the SYNC button" in streamed
+    assert "tool call: station_status" in over_chat and re.search(r"A: OSL-7 reports E42: .*\[\d+\]", over_chat)
+    requests = [r["body"] for r in llm.chat_requests()]
+    assert {t["function"]["name"] for t in requests[-1]["tools"]} == {"file_search", "station_status"}
 
 
 # -- LangChain and LlamaIndex --------------------------------------------------------------------

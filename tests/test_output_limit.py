@@ -1,13 +1,14 @@
 """An answer cut at a token cap (ragkit.library.output_limit), the one cut chat completions'
 ``max_tokens`` and Responses' ``max_output_tokens`` share: the text, the citations it still
-makes, the usage it reports, and the same cut when the text is streamed."""
+makes, the usage it reports, and the same cut when the text is streamed; and the cut before a
+chat completion's ``stop`` sequence, streamed or not."""
 
 from __future__ import annotations
 
 import pytest
 
 from ragkit.library.answering import Grounded, count_tokens
-from ragkit.library.output_limit import MAX_OUTPUT_TOKENS, StreamLimit, capped, cut
+from ragkit.library.output_limit import MAX_OUTPUT_TOKENS, StreamLimit, StreamStop, capped, cut, stopped
 from ragkit.library.retrieval import Found
 from ragkit.models import Citation, SearchHit
 
@@ -71,3 +72,23 @@ def test_streamed_text_is_the_cut_a_finished_answer_gets(limit):
     finished = capped(_grounded(), limit)
     assert "".join(sent) == finished.text
     assert limiter.done == (finished.incomplete is not None)
+
+
+def test_a_stop_sequence_ends_the_text_before_it_with_the_citations_left():
+    ended = stopped(_grounded(), ["It stores", "never there"])
+    assert ended.text == TEXT[:TEXT.index("It stores")] and ended.incomplete is None
+    assert [c.n for c in ended.citations] == [1]
+    assert ended.usage["completion_tokens"] == count_tokens(ended.text)
+    whole = _grounded()
+    assert stopped(whole, ["never there"]) is whole and stopped(whole, []) is whole
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, len(TEXT)])
+def test_a_streamed_answer_stops_where_the_whole_one_does_even_across_deltas(size):
+    for stops in (["30 days"], ["[1]", "every"], ["not in it"]):
+        sent: list[str] = []
+        sink = StreamStop(stops, sent.append)
+        for i in range(0, len(TEXT), size):
+            sink(TEXT[i:i + size])
+        sink.flush()
+        assert "".join(sent) == stopped(_grounded(), stops).text

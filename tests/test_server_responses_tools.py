@@ -148,6 +148,23 @@ def test_a_streamed_response_sends_the_function_call_events(client, llm):
     assert events[-1].response.output[0].name == "get_weather"
 
 
+def test_the_sdks_stream_helper_accumulates_each_item_once(client, llm):
+    """``responses.stream()`` adds every delta to the item ``output_item.added`` announced: that
+    item starts without arguments or content, or the snapshot holds everything twice."""
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                                  lambda body: {"content": "It is cloudy in Oslo."}])
+    with client.responses.stream(model=MODEL, input="Weather in Oslo?", tools=[WEATHER]) as events:
+        snapshots = [e.snapshot for e in events if e.type == "response.function_call_arguments.delta"]
+        call = events.get_final_response().output[0]
+    assert snapshots and snapshots[-1] == call.arguments == '{"city": "Oslo"}'
+    with client.responses.stream(model=MODEL, input="Weather in Oslo?", tools=[WEATHER]) as stream:
+        events = list(stream)
+    added = [e.item for e in events if e.type == "response.output_item.added"]
+    texts = [e.snapshot for e in events if e.type == "response.output_text.delta"]
+    assert added[0].type == "message" and added[0].content == []
+    assert texts[-1] == "It is cloudy in Oslo."
+
+
 def test_the_loops_file_search_keeps_the_ranking_options_and_the_answer_keeps_max_output_tokens(client, store, llm):
     reply = "E42 means that the anemometer cable is disconnected: check the plug at the mast, then restart it."
     llm.state.tool_script.extend([{"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},

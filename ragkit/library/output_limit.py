@@ -5,10 +5,15 @@ so every answer is cut here, the same way: the text keeps its first ``limit`` cl
 (never half a character), the ``[n]`` markers that survive the cut keep their citations and the
 others are dropped, and the answer is marked ``incomplete`` (``max_output_tokens``). A streamed
 answer's deltas stop at the same place (:class:`StreamLimit`).
+
+A chat completion's ``stop`` sequences end an answer the same way (:func:`stopped`,
+:class:`StreamStop`): the text ends before the first of them, and the cited markers left keep
+their citations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from ragkit.library.answering import Grounded, TokenSink, count_tokens, encoding
@@ -71,4 +76,61 @@ def capped(grounded: Grounded, limit: int | None) -> Grounded:
         usage["completion_tokens"] = completion
         usage["total_tokens"] = usage.get("prompt_tokens", 0) + completion
         shorter.usage = usage
+    return shorter
+
+
+def stop_at(text: str, stops: Sequence[str]) -> int | None:
+    """Where the first of the ``stops`` sequences begins in ``text`` (None: none occurs)."""
+    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return min(found) if found else None
+
+
+class StreamStop:
+    """An ``on_token`` sink that forwards deltas up to the first stop sequence (OpenAI's ``stop``):
+    text that may be the start of one is held back until the next delta tells, and :meth:`flush`
+    sends what is held back once the answer is complete and no sequence came."""
+
+    def __init__(self, stops: Sequence[str], sink: TokenSink) -> None:
+        self.stops = [s for s in stops if s]
+        self.hold = max((len(s) for s in self.stops), default=1) - 1
+        self.sink = sink
+        self.streamed = ""
+        self.sent = 0
+        self.done = False
+
+    def _send(self, end: int) -> None:
+        if end > self.sent:
+            self.sink(self.streamed[self.sent:end])
+            self.sent = end
+
+    def __call__(self, delta: str) -> None:
+        if self.done or not delta:
+            return
+        self.streamed += delta
+        at = stop_at(self.streamed, self.stops)
+        if at is not None:
+            self.done = True
+            self._send(at)
+        else:
+            self._send(len(self.streamed) - self.hold)
+
+    def flush(self) -> None:
+        if not self.done:
+            self._send(len(self.streamed))
+
+
+def stopped(grounded: Grounded, stops: Sequence[str]) -> Grounded:
+    """``grounded`` ending before the first of the ``stops`` sequences, as OpenAI's ``stop`` ends
+    a completion (the sequence itself is not in the text); the citations whose marker is cut off
+    are dropped. Unchanged when no sequence occurs."""
+    at = stop_at(grounded.text, stops)
+    if at is None:
+        return grounded
+    shorter = replace(grounded, text=grounded.text[:at], warnings=list(grounded.warnings))
+    kept = {n for _, n in shorter.markers()}
+    shorter.citations = [c for c in grounded.citations if c.n in kept]
+    usage = dict(grounded.usage)
+    usage["completion_tokens"] = count_tokens(shorter.text)
+    usage["total_tokens"] = usage.get("prompt_tokens", 0) + usage["completion_tokens"]
+    shorter.usage = usage
     return shorter

@@ -10,8 +10,10 @@ structured ``citations`` list on the message (file id, name, page, exact quote).
 true`` streams the text; ``stream_options.include_usage`` adds the usage chunk before ``[DONE]``.
 ``max_completion_tokens`` (or ``max_tokens``) cuts the answer at that many cl100k tokens, its
 citations with it, and ends it with ``finish_reason: "length"`` (:mod:`ragkit.library.output_limit`,
-the cut Responses' ``max_output_tokens`` makes).
-Completions are answered, not kept: ``store: true`` is a 400 naming ``store``.
+the cut Responses' ``max_output_tokens`` makes); ``stop`` ends it before the first stop sequence.
+Completions are answered, not kept: ``store: true`` is a 400 naming ``store``. What a grounded
+answer cannot give is a 400 naming the field (:func:`_refuse_unserved`): more than one choice
+(``n``), ``logprobs``, audio output, web search.
 
 With a chat model, the caller's function tools (every ``tool_choice``, ``parallel_tool_calls``),
 tool results and content parts that are not text (``image_url``, ``input_audio``, ``file``) go
@@ -43,7 +45,7 @@ from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library import filters as openai_filters
 from ragkit.server import unserved
 from ragkit.library.answering import Grounded, answer, audit_answer
-from ragkit.library.output_limit import StreamLimit, capped
+from ragkit.library.output_limit import StreamLimit, StreamStop, capped, stopped
 from ragkit.server.auth import reader, store_for
 from ragkit.server.chat_stream import Chunks, finish_reason, grounded_chunks, meta_of, tool_chunks, usage_of
 from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
@@ -66,7 +68,7 @@ class ChatBody(Body):
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    n: int = Field(1, ge=1, le=1)
+    n: int = Field(1, ge=1)
     vector_store_ids: list[str] | None = None
     filters: dict[str, Any] | None = None
     max_num_results: int | None = Field(None, ge=1, le=50)
@@ -131,12 +133,32 @@ def _parse(raw: Any) -> ChatBody:
     return body
 
 
+def _refuse_unserved(body: ChatBody) -> None:
+    """Options asking for what a grounded answer over stores does not have: a 400 naming each,
+    rather than an answer that silently lacks it (a proxied request keeps them all)."""
+    if body.n > 1:
+        raise bad_request(f"n={body.n} is not supported over vector stores: ragkit gives one grounded answer "
+                          "per request (n=1); send the request again for another.", "n", "invalid_value")
+    if body.logprobs or body.top_logprobs:
+        param = "logprobs" if body.logprobs else "top_logprobs"
+        raise bad_request(f"{param} is not supported over vector stores: a grounded answer has no token "
+                          "log probabilities (it is quoted or checked against the documents); leave it out.",
+                          param, "invalid_value")
+    if body.audio is not None or "audio" in (body.modalities or []):
+        raise bad_request("Audio output is not supported: ragkit answers in text. Leave out audio and the "
+                          "'audio' modality.", "audio" if body.audio is not None else "modalities", "invalid_value")
+    if body.web_search_options is not None:
+        raise bad_request("web_search_options is not supported: ragkit answers from the named vector stores, "
+                          "not from the web; leave it out.", "web_search_options", "invalid_value")
+
+
 def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: list[MediaPart]) -> None:
     """Functions and media parts are the chat model's to read: offline they are a 400 that says so."""
     if functions or any(m.get("role") == "tool" or m.get("tool_calls") for m in body.messages):
+        param = "tools" if body.tools else "functions" if body.functions else "messages"
         raise bad_request(f"Function tools (and tool messages) need a chat model: {EXTRACTIVE} quotes the "
                           "documents and cannot call functions. Start ragkit serve with a model (RAGKIT_MODEL, "
-                          "and RAGKIT_BASE_URL for a local server), or leave tools out.", "tools")
+                          "and RAGKIT_BASE_URL for a local server), or leave tools out.", param)
     if media:
         part = media[0]
         raise bad_request(f"{part.where} is an {part.kind!r} part: reading it needs a vision-capable chat model "
@@ -171,6 +193,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                               "extra_body={'vector_store_ids': [...]}", "vector_store_ids")
         audit["proxied"] = True
         return await _proxy(ctx, {k: v for k, v in raw.items() if k not in RAGKIT_KEYS} | {"model": model})
+    _refuse_unserved(body)
     if body.stream_options is not None and not body.stream:
         raise bad_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                           "stream_options", "invalid_value")
@@ -194,6 +217,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     instructions = "\n".join(content_text(m.get("content")) for m in body.messages
                              if m.get("role") in ("system", "developer")).strip() or None
     max_tokens = body.max_completion_tokens or body.max_tokens
+    stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     chunks = Chunks(completion_id, model, bool((body.stream_options or {}).get("include_usage")))
     tool_turn = (functions and choice != "none") or last != "user" or media
@@ -208,7 +232,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                                   temperature=body.temperature, max_tokens=max_tokens,
                                   parallel_tool_calls=body.parallel_tool_calls, node=node)
             if turn.grounded is not None:
-                turn.grounded = capped(turn.grounded, max_tokens)
+                turn.grounded = capped(stopped(turn.grounded, stops), max_tokens)
             return turn
 
         if body.stream:
@@ -223,11 +247,15 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         return _completion(completion_id, model, message, turn.finish_reason, turn.result.usage, extra)
 
     def run(on_token=None) -> Grounded:
-        # the answer ends at the caller's limit (finish_reason "length"), streamed or not
+        # the answer ends at the caller's limit (finish_reason "length") or before a stop sequence,
+        # streamed or not
         sink = StreamLimit(max_tokens, on_token) if on_token and max_tokens else on_token
+        halt = StreamStop(stops, sink) if sink and stops else None
         grounded = answer(ctx.library, stores, query, k=k, node=node, model=model, generator=generator,
-                          instructions=instructions, on_token=sink, max_tokens=max_tokens)
-        return capped(grounded, max_tokens)
+                          instructions=instructions, on_token=halt or sink, max_tokens=max_tokens)
+        if halt is not None:
+            halt.flush()
+        return capped(stopped(grounded, stops), max_tokens)
 
     if body.stream:
         return _streaming(grounded_chunks(chunks, run, audit, notices))

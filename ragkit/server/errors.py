@@ -170,7 +170,8 @@ def _body_itself(error: Mapping[str, Any]) -> ApiError | None:
 def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     """The 400 for a body that failed validation: an unknown field first (as OpenAI checks names
     before values), else the first invalid value, named by its path (``messages[0].role``); a
-    union's members' complaints are joined (``Input should be a valid string or a valid list``)."""
+    union's members' complaints are joined (``Input should be a valid string or a valid list``); a
+    missing field is OpenAI's ``Missing required parameter``."""
     unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
     if unknown is not None:
         return unknown_argument(param_path(unknown.get("loc", ())))
@@ -179,6 +180,10 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     itself = _body_itself(errors[0])
     if itself is not None:
         return itself
+    missing = param_path(errors[0].get("loc", ())) if errors[0].get("type") == "missing" else None
+    if missing:  # OpenAI's words and code for it
+        return ApiError(400, f"Missing required parameter: '{missing}'.", param=missing,
+                        code="missing_required_parameter")
     tags = union_tags(errors)
     param = param_path(errors[0].get("loc", ()), tags) or None
     said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in errors

@@ -6,7 +6,8 @@ parameter, so the SDK raises ``BadRequestError`` with a message a user can act o
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator,
@@ -21,9 +22,32 @@ class Body(BaseModel):
     """A request body (or a part of one) as OpenAI defines it: an unknown field is a 400
     ("Unrecognized request argument supplied: NAME", see :func:`ragkit.server.errors.from_validation`),
     so a misspelt parameter never silently falls back to its default. Every field the SDK sends
-    for the endpoint is declared, including those ragkit accepts without acting on them."""
+    for the endpoint is declared, including those ragkit accepts without acting on them.
+
+    ``null`` for an optional parameter means "not given", as OpenAI reads it: clients that build
+    the body from a typed dict send ``"rewrite_query": null`` or ``"stream": null``, and get the
+    default rather than a 400."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_not_given(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        dropped = _defaults_without_null(cls)
+        return {k: v for k, v in data.items() if not (v is None and k in dropped)}
+
+
+@cache
+def _defaults_without_null(cls: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``cls`` that have a default but whose type has no ``None`` in it."""
+    return frozenset(name for name, field in cls.model_fields.items()
+                     if not field.is_required() and not _takes_none(field.annotation))
+
+
+def _takes_none(annotation: Any) -> bool:
+    return annotation is Any or annotation is type(None) or type(None) in get_args(annotation)
 
 
 def refuse_unknown(cls: type[Body], data: Any, handler: ValidatorFunctionWrapHandler) -> Any:

@@ -66,7 +66,9 @@ RESULTS = "file_search_call.results"
 #: OpenAI's ``include`` values; of these only ``file_search_call.results`` adds anything here
 INCLUDABLE = (RESULTS, "web_search_call.results", "web_search_call.action.sources", "message.input_image.image_url",
               "computer_call_output.output.image_url", "code_interpreter_call.outputs",
-              "reasoning.encrypted_content", "message.output_text.logprobs")
+              "reasoning.encrypted_content")
+#: asks for what a grounded answer has not got (token log probabilities): a 400 that says so
+LOGPROBS = "message.output_text.logprobs"
 
 
 class FileSearchRanking(Body):
@@ -98,8 +100,8 @@ class ResponsesBody(Body):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     stream: bool = False
-    temperature: float | None = None
-    top_p: float | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
     max_output_tokens: int | None = Field(None, ge=16)
     metadata: dict[str, str] | None = None
     user: str | None = None
@@ -144,6 +146,15 @@ class ResponsesBody(Body):
             raise ValueError("stored prompts are not supported: send the instructions and input themselves")
         return value
 
+    @field_validator("top_logprobs")
+    @classmethod
+    def _no_logprobs(cls, value: int | None) -> int | None:
+        """Asked for, token log probabilities would come back empty: refused instead."""
+        if value:
+            raise ValueError("not supported: a grounded answer has no token log probabilities (it is quoted or "
+                             "checked against the documents); leave it out")
+        return value
+
     @property
     def conversation_id(self) -> str | None:
         if isinstance(self.conversation, dict):
@@ -174,6 +185,10 @@ def question_of(items: str | list[dict[str, Any]], param: str = "input") -> str:
 
 def check_include(include: list[str]) -> None:
     for i, value in enumerate(include):
+        if value == LOGPROBS:
+            raise bad_request(f"include[{i}] {LOGPROBS!r} is not supported: a grounded answer has no token log "
+                              "probabilities (it is quoted or checked against the documents); leave it out.",
+                              f"include[{i}]", "invalid_value")
         if value not in INCLUDABLE:
             allowed = ", ".join(repr(v) for v in INCLUDABLE)
             raise bad_request(f"Invalid value for 'include[{i}]': {value!r}. Supported values are: {allowed}.",
