@@ -105,3 +105,18 @@ def test_an_unknown_reference_is_a_404_naming_the_input(client, store, llm):
         client.responses.create(model=MODEL, tools=[*tools, STATUS], input=[
             {"type": "item_reference", "id": "fc_0123456789abcdef0123456789abcdef_0"},
             {"role": "user", "content": "And then?"}])
+
+
+def test_a_failed_response_error_has_the_fields_of_every_error_object(client, store, llm):
+    """A failed response's ``error`` holds OpenAI's ``code`` and ``message`` and, as every other
+    error object of the API, ``type`` and ``param``: the AI SDK parses it with that shape and,
+    without ``type``, reports 'Invalid JSON response' instead of the message."""
+    llm.state.tool_script.append({"tool_calls": [{"name": "nope", "arguments": {}}], "repeat": True})
+    failed = client.responses.create(model=MODEL, input="Loop forever", tools=[STATUS])
+    streamed = list(client.responses.create(model=MODEL, input="Loop forever", tools=[STATUS], stream=True))[-1]
+    assert streamed.type == "response.failed"
+    for response in (failed, streamed.response):
+        assert response.status == "failed"
+        error = response.error.model_dump()
+        assert error["code"] == "server_error" and "kept calling tools" in error["message"]
+        assert error["type"] == "server_error" and error["param"] is None

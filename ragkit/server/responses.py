@@ -245,6 +245,9 @@ class Shape:
         """The response object; ``usage`` counts a turn without an answer (one ending with function calls)."""
         b = self.body
         usage = grounded.usage if grounded is not None else usage
+        if error is not None:  # OpenAI's code and message, with the type and param of its other error objects
+            error = {"message": error["message"], "type": error.get("type", "server_error"), "param": None,
+                     "code": error["code"]}
         incomplete = {"reason": grounded.incomplete} if grounded is not None and grounded.incomplete else None
         out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
                "incomplete_details": incomplete, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
