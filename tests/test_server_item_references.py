@@ -1,6 +1,7 @@
 """``/v1/responses`` as the Vercel AI SDK drives it: the earlier output items of a stored response
-come back as ``{"type": "item_reference", "id": ...}`` (the SDK's default, ``store: true``), and
-every response reports its ``usage``, also one that ends with a function call.
+come back as ``{"type": "item_reference", "id": ...}`` (the SDK's default, ``store: true``),
+every response reports its ``usage``, also one that ends with a function call, and a failed
+response's ``error`` has the fields the SDK parses.
 
 OpenAI's API reference: an input item may be an item reference (``id``, ``type:
 "item_reference"`` or no type) naming an item of an earlier response, an unknown one is a 404
