@@ -20,7 +20,7 @@ Run::
     pip install 'ragkit[examples]'
     python examples/pydantic_ai_client.py
 
-Environment: ``RAGKIT_BASE_URL`` (default http://127.0.0.1:8000/v1), ``RAGKIT_API_KEY``,
+Environment: ``RAGKIT_BASE_URL`` (default http://127.0.0.1:8080/v1), ``RAGKIT_API_KEY``,
 ``RAGKIT_VECTOR_STORE_ID`` (default: a store of the sample corpus, created on first use).
 """
 

@@ -2,7 +2,8 @@
 answered as if a default had been asked for: a ``tool_choice`` that names no offered tool (on
 Responses, runs and create-thread-and-run), a search ``ranker`` that does not exist, attachment
 tools ragkit does not serve, ``stream_options`` without ``stream``; and a batch body whose fields
-contradict each other says so (it had been told its body was "not a JSON object")."""
+contradict each other says so (it had been told its body was "not a JSON object"). A refusal
+says why in ragkit's words, also to a client without the Python SDK's ``extra_body``."""
 
 from __future__ import annotations
 
@@ -117,3 +118,24 @@ def test_a_background_response_is_answered_at_once_and_says_why_it_cannot_be_can
     foreground = client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools)
     assert foreground.background is False
     assert "background=true" in _refused(lambda: client.responses.cancel(foreground.id))["message"]
+
+
+def test_structured_output_is_refused_in_plain_words(client, store):
+    """``generateObject`` of the Vercel AI SDK asks for ``text.format: json_schema``: the 400 says
+    why ragkit cannot, without the validation library's own wording ("Value error, ...")."""
+    schema = {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}}
+    body = _refused(lambda: client.responses.create(
+        model="ragkit-extractive", input=QUESTION, text=schema,
+        tools=[{"type": "file_search", "vector_store_ids": [store["id"]]}]))
+    assert body["param"] == "text" and "Value error" not in body["message"]
+    assert body["message"].startswith("Invalid value for 'text': structured output (json_schema) is not supported")
+
+
+def test_chat_completions_without_a_store_say_how_to_name_one_from_any_client(client):
+    """Clients other than the Python SDK have no ``extra_body``: the 400 names the body field and
+    the server option."""
+    body = _refused(lambda: client.chat.completions.create(
+        model="ragkit-extractive", messages=[{"role": "user", "content": QUESTION}]))
+    assert body["param"] == "vector_store_ids"
+    assert "\"vector_store_ids\" field of the request body" in body["message"]
+    assert "--default-vector-store" in body["message"]

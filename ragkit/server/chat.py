@@ -189,8 +189,10 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     vs_ids = body.vector_store_ids or ([ctx.config.default_vector_store] if ctx.config.default_vector_store else [])
     if not vs_ids:
         if generator == "extractive":
-            raise bad_request(f"{EXTRACTIVE} answers from documents: name vector stores in "
-                              "extra_body={'vector_store_ids': [...]}", "vector_store_ids")
+            raise bad_request(f"{EXTRACTIVE} answers from documents: name vector stores in the "
+                              "\"vector_store_ids\" field of the request body (the openai Python SDK: "
+                              "extra_body={'vector_store_ids': [...]}), or start ragkit serve with "
+                              "--default-vector-store.", "vector_store_ids")
         audit["proxied"] = True
         return await _proxy(ctx, {k: v for k, v in raw.items() if k not in RAGKIT_KEYS} | {"model": model})
     _refuse_unserved(body)

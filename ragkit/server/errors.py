@@ -110,6 +110,8 @@ _TYPE_NAMES = {"str", "int", "float", "bool", "bytes", "none", "dict", "list", "
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 #: pydantic's wording of a wrong type, joined over a union's members ("a valid string or a valid list")
 _SHOULD = "Input should be "
+#: how pydantic starts the message of a validator's ValueError: its own words, not the client's business
+_VALUE_ERROR = "Value error, "
 
 
 def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
@@ -186,7 +188,7 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
                         code="missing_required_parameter")
     tags = union_tags(errors)
     param = param_path(errors[0].get("loc", ()), tags) or None
-    said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix("Value error, ") for e in errors
+    said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix(_VALUE_ERROR) for e in errors
                               if (param_path(e.get("loc", ()), tags) or None) == param))
     if len(said) > 1 and all(m.startswith(_SHOULD) for m in said):
         rest = [m[len(_SHOULD):] for m in said]

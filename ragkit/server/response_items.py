@@ -1,21 +1,41 @@
 """The output items of ``/v1/responses`` (file search calls, messages with file citations, usage),
 shared by grounded answers (:mod:`ragkit.server.responses`) and the function-tool loop
-(:mod:`ragkit.server.response_tools`), so both give the SDK the same shapes."""
+(:mod:`ragkit.server.response_tools`), so both give the SDK the same shapes.
+
+An output item's id holds the random part of its response's id (``resp_<hex>`` writes
+``msg_<hex>``, ``fs_<hex>_1``...), so an ``item_reference`` to it finds the stored response with one
+lookup (:mod:`ragkit.server.response_refs`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ragkit.library.answering import Grounded
 from ragkit.library.retrieval import Found
 
 
-def usage_of(grounded: Grounded) -> dict[str, Any]:
-    u = grounded.usage
-    return {"input_tokens": u.get("prompt_tokens", 0),
+ITEM_ID = re.compile(r"[a-z]+_([0-9a-f]{32})(?:_\d+)?")
+
+
+def item_id(prefix: str, response_id: str, n: int | None = None) -> str:
+    """The id of an output item of ``response_id`` (``n``: its place among items of its kind)."""
+    base = f"{prefix}_{response_id.removeprefix('resp_')}"
+    return base if n is None else f"{base}_{n}"
+
+
+def response_of(item: str) -> str | None:
+    """The id of the response whose output holds the item ``item`` (None: not one of ours)."""
+    found = ITEM_ID.fullmatch(item)
+    return f"resp_{found.group(1)}" if found else None
+
+
+def usage_of(usage: dict[str, int]) -> dict[str, Any]:
+    """ragkit's token counts (chat completions' names) as a response's ``usage``."""
+    return {"input_tokens": usage.get("prompt_tokens", 0),
             "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": u.get("completion_tokens", 0), "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": u.get("total_tokens", 0)}
+            "output_tokens": usage.get("completion_tokens", 0), "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": usage.get("total_tokens", 0)}
 
 
 def annotations(grounded: Grounded) -> list[dict[str, Any]]:

@@ -13,7 +13,9 @@ result onto output items. ``file_search`` calls run in the loop and show in the 
   too): the chat so far (and the passages it numbered) is restored from the stored response, so
   ``input`` holds just the outputs; or
 * statelessly, as the guides do: the whole exchange is sent again as ``input`` (the user message,
-  the ``function_call`` items as returned, then the outputs).
+  the ``function_call`` items as returned, then the outputs). When its items come from a stored
+  response (references to them, as the Vercel AI SDK sends, or calls with their ids), the loop
+  goes on from that response's saved chat and passages.
 
 The final answer is a message whose ``[n]`` markers are checked against the passages
 ``file_search`` returned and become ``file_citation`` annotations. An unknown tool or invalid
@@ -25,7 +27,6 @@ chat model, function tools are a 400 that says so.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,8 +44,9 @@ from ragkit.server.errors import bad_request, first_param
 from ragkit.library.history import continued, keep_tool_turn, remember_response
 from ragkit.library.output_limit import capped
 from ragkit.server.params import Body
-from ragkit.server.response_items import annotations, message, search_call
+from ragkit.server.response_items import annotations, item_id, message, search_call
 from ragkit.server.response_media import chat_part
+from ragkit.server.response_refs import resumed
 from ragkit.server.state import ServerContext
 from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
 from ragkit.state import responses as stored
@@ -174,6 +176,7 @@ class ToolTurn:
     grounded: Grounded | None
     question: str
     state: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
 
 
 def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, Any] | None:
@@ -191,25 +194,30 @@ def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTur
 
 
 def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
-    """The loop's state: restored from the response it continues, or a new chat from the history."""
+    """The loop's state: restored from the response it continues (named, or the one its items
+    come from: :func:`ragkit.server.response_refs.resumed`), or a new chat from the history."""
     previous, pairs = continued(ctx.library, owner, body)
+    items = body.input
+    if previous is None:
+        previous, items = resumed(ctx.db, owner, items)
     saved = load_state(ctx, owner, previous) if previous else None
     if saved is None:  # a new chat, or one after an earlier grounded answer: from its questions and answers
         saved = {"messages": opening_messages(tools_system(body.instructions), pairs[-HISTORY_TURNS:])}
     state = LoopState.from_dict(saved)
     state.rounds, state.usage = 0, {}  # each response has its own rounds and usage
     known = {c["id"] for m in state.messages for c in m.get("tool_calls") or []}
-    state.messages += chat_from_input(body.input, known)
+    state.messages += chat_from_input(items, known)
     _check_calls_answered(state.messages)
     return state
 
 
 def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
               functions: list[FunctionTool], with_results: bool, retrieval: dict[str, Any] | None = None,
-              ranking: dict[str, Any] | None = None, node: Filter | None = None) -> ToolTurn:
+              ranking: dict[str, Any] | None = None, node: Filter | None = None, *, response_id: str) -> ToolTurn:
     """Drive the model until it answers or calls one of the user's functions. ``retrieval`` holds
     the file_search tool's ranking (``score_threshold``, ``alpha``) and ``node`` its filters, ``ranking`` the options as
-    reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut."""
+    reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut.
+    The output items' ids are made from ``response_id``."""
     state = _start(ctx, owner, body)
     question = last_user_text(state.messages)
     tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], node=node,
@@ -220,13 +228,14 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     if result.status == "max_rounds":
         raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
     used = {"ranking_options": ranking} if ranking else {}
-    output = [search_call("fs_" + secrets.token_hex(16), [call.details["query"]], found, "completed", with_results)
-              | used for call in result.calls if (found := searched(call)) is not None]
-    output += [{"type": "function_call", "id": "fc_" + secrets.token_hex(16), "call_id": c.id, "name": c.name,
-                "arguments": c.arguments, "status": "completed"} for c in result.pending]
+    searches = [(call.details["query"], found) for call in result.calls if (found := searched(call)) is not None]
+    output = [search_call(item_id("fs", response_id, n), [query], found, "completed", with_results) | used
+              for n, (query, found) in enumerate(searches)]
+    output += [{"type": "function_call", "id": item_id("fc", response_id, n), "call_id": c.id, "name": c.name,
+                "arguments": c.arguments, "status": "completed"} for n, c in enumerate(result.pending)]
     grounded = None
     if result.status == "answered":
         grounded = capped(grounded_of(result, model, result.usage), body.max_output_tokens)
         status = "incomplete" if grounded.incomplete else "completed"
-        output.append(message("msg_" + secrets.token_hex(16), grounded.text, annotations(grounded), status))
-    return ToolTurn(output, grounded, question, state.to_dict())
+        output.append(message(item_id("msg", response_id), grounded.text, annotations(grounded), status))
+    return ToolTurn(output, grounded, question, state.to_dict(), dict(result.usage))

@@ -10,7 +10,8 @@ reader can check the claim; ``response.ragkit`` says whether the answer was a re
 Follow-ups: with ``previous_response_id`` (the chain of stored responses) or ``conversation`` (its
 message items), then the earlier messages of an ``input`` array, the question is rewritten into a
 standalone query from that history, as a chat session and chat completions do
-(:mod:`ragkit.library.history`); ``response.ragkit.search_query`` and the ``file_search_call``'s
+(:mod:`ragkit.library.history`); an ``item_reference`` in ``input`` stands for the stored item it
+names (:mod:`ragkit.server.response_refs`); ``response.ragkit.search_query`` and the ``file_search_call``'s
 ``queries`` show what was searched. Every response is stored for its key (``store: false`` opts
 out), and a response with ``conversation`` appends its input and output items to the conversation.
 
@@ -51,8 +52,9 @@ from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body, check_plain_text
 from ragkit.server.response_events import live, replay, streaming
 from ragkit.server.response_events import stream_error as _stream_error  # noqa: F401 - chat and runs stream with it
-from ragkit.server.response_items import annotations, message, search_call, usage_of
+from ragkit.server.response_items import annotations, item_id, message, search_call, usage_of
 from ragkit.server.response_media import answer_with_media, input_media, refuse_offline
+from ragkit.server.response_refs import resolve
 from ragkit.server.response_tools import (
     FunctionTool, ToolLoopFailed, function_tools, has_tool_items, parse_tool, run_tools, save,
 )
@@ -231,8 +233,8 @@ class Shape:
     def __init__(self, body: ResponsesBody, model: str, tools: list[FileSearchTool],
                  functions: Sequence[FunctionTool] = ()) -> None:
         self.id = "resp_" + secrets.token_hex(16)
-        self.call_id = "fs_" + secrets.token_hex(16)
-        self.msg_id = "msg_" + secrets.token_hex(16)
+        self.call_id = item_id("fs", self.id)
+        self.msg_id = item_id("msg", self.id)
         self.created = int(time.time())
         self.body = body
         self.model = model
@@ -254,8 +256,13 @@ class Shape:
         return "incomplete" if grounded is not None and grounded.incomplete else "completed"
 
     def response(self, status: str, output: list[dict[str, Any]], grounded: Grounded | None = None,
-                 error: dict[str, Any] | None = None) -> dict[str, Any]:
+                 error: dict[str, Any] | None = None, usage: dict[str, int] | None = None) -> dict[str, Any]:
+        """The response object; ``usage`` counts a turn without an answer (one ending with function calls)."""
         b = self.body
+        usage = grounded.usage if grounded is not None else usage
+        if error is not None:  # OpenAI's code and message, with the type and param of its other error objects
+            error = {"message": error["message"], "type": error.get("type", "server_error"), "param": None,
+                     "code": error["code"]}
         incomplete = {"reason": grounded.incomplete} if grounded is not None and grounded.incomplete else None
         out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
                "incomplete_details": incomplete, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
@@ -263,7 +270,7 @@ class Shape:
                "previous_response_id": b.previous_response_id, "reasoning": None, "store": b.store, "temperature": b.temperature, "text": {"format": {"type": "text"}},
                "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p,
                "truncation": b.truncation or "disabled",
-               "usage": usage_of(grounded) if grounded else None, "user": b.user, "metadata": b.metadata or {},
+               "usage": usage_of(usage) if usage is not None else None, "user": b.user, "metadata": b.metadata or {},
                "background": bool(b.background), "completed_at": int(time.time()) if status == "completed" else None,
                "conversation": {"id": b.conversation_id} if b.conversation_id else None}
         if grounded is not None:
@@ -278,6 +285,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     check_include(body.include)
+    body.input = await asyncio.to_thread(resolve, ctx.db, principal.id, body.input)
     model, generator = resolve_model(ctx, body.model)
     media = input_media(body.input)
     if media and generator != "openai":
@@ -364,7 +372,7 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
     try:
         turn = await asyncio.to_thread(run_tools, ctx, principal.id, body, model, stores, k, functions,
                                        RESULTS in body.include, shape.retrieval(), shape.ranking.used(),
-                                       filters_of(tools))
+                                       filters_of(tools), response_id=shape.id)
     except ToolLoopFailed as exc:
         audit["error"] = str(exc)
         done = shape.response("failed", [], error={"code": "server_error", "message": str(exc)})
@@ -373,6 +381,6 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
                       "function_calls": [i["name"] for i in turn.output if i["type"] == "function_call"]})
         if turn.grounded is not None:
             audit_answer(audit, turn.grounded)
-        done = shape.response(shape.status(turn.grounded), turn.output, turn.grounded)
+        done = shape.response(shape.status(turn.grounded), turn.output, turn.grounded, usage=turn.usage)
         await asyncio.to_thread(save, ctx, principal.id, done, turn, body)
     return streaming(replay(done)) if body.stream else json_response(done)

@@ -1,0 +1,126 @@
+"""The Vercel AI SDK example (examples/ai_sdk.mjs), run with Node against a real ``ragkit serve``
+as a web developer runs it: ``ai`` and ``@ai-sdk/openai`` at the versions examples/package-lock.json
+pins, ``createOpenAI`` with ragkit's base URL.
+
+The packages are installed once with ``npm ci`` into a cache directory outside the repository
+(``$RAGKIT_AI_SDK_CACHE``, default ``~/.cache/ragkit-aisdk``, one directory per lock file); without
+Node 20 or npm the tests are skipped. The example runs from a copy of the repository's layout
+(``examples/`` beside ``corpora/``) whose ``examples/node_modules`` is that cache. The servers are
+those of tests/test_examples.py: offline with API keys, and one whose chat model is the scripted
+test server, which plays the model's tool calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from test_examples import E42, SEARCH_E42, STATION_CALL, chat, citation, cite, offline  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.timeout(600)
+EXAMPLES = ROOT / "examples"
+EXAMPLE = EXAMPLES / "ai_sdk.mjs"
+PINNED = (EXAMPLES / "package.json", EXAMPLES / "package-lock.json")
+NODE, NPM = shutil.which("node"), shutil.which("npm")
+
+
+def _node_major() -> int:
+    done = subprocess.run([NODE, "--version"], capture_output=True, text=True, timeout=30) if NODE else None
+    found = re.match(r"v(\d+)\.", done.stdout if done else "")
+    return int(found.group(1)) if found else 0
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """The pinned packages, installed by ``npm ci`` when the cache does not hold them yet (into
+    a fresh directory renamed into place, so an interrupted install is never used)."""
+    if not NPM or _node_major() < 20:
+        pytest.skip("the AI SDK example needs Node 20+ and npm (apt-get install nodejs npm)")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in PINNED)).hexdigest()[:12]
+    cache = Path(os.environ.get("RAGKIT_AI_SDK_CACHE") or Path.home() / ".cache" / "ragkit-aisdk")
+    root = cache / f"pinned-{digest}"
+    if not (root / "node_modules").is_dir():
+        fresh = cache / f"{root.name}.{os.getpid()}"
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        for path in PINNED:
+            shutil.copy(path, fresh)
+        done = subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=fresh,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            pytest.fail(f"npm ci of examples/package-lock.json failed:\n{done.stdout}\n{done.stderr}")
+        try:
+            fresh.rename(root)
+        except OSError:  # another run installed it first
+            shutil.rmtree(fresh, ignore_errors=True)
+    return root / "node_modules"
+
+
+def run(server, node_modules: Path, tmp_path: Path, store: bool = True) -> str:
+    """``node examples/ai_sdk.mjs`` against ``server``; its stdout, after checking it exited 0."""
+    (tmp_path / "examples").mkdir()
+    shutil.copy(EXAMPLE, tmp_path / "examples")
+    (tmp_path / "examples" / "node_modules").symlink_to(node_modules, target_is_directory=True)
+    (tmp_path / "corpora").symlink_to(ROOT / "corpora", target_is_directory=True)
+    env = {**os.environ, "RAGKIT_BASE_URL": server.base_url, "RAGKIT_API_KEY": server.key}
+    if store:
+        env["RAGKIT_VECTOR_STORE_ID"] = server.store
+    done = subprocess.run([NODE, str(tmp_path / "examples" / EXAMPLE.name)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _sections(out: str) -> dict[str, str]:
+    """The example's blank-line separated sections, by their first words: ``Q:`` (the Responses
+    answer), ``Q (follow-up``, ``Q: Station`` or ``No chat model`` (the function tool), ``Q (chat``
+    and ``embeddings``."""
+    found = {}
+    for section in out.split("\n\n")[1:]:
+        key = next(k for k in ("Q (follow-up", "Q: Station", "No chat model", "Q (chat", "embeddings", "Q:")
+                   if section.startswith(k))
+        found[key] = section
+    return found
+
+
+def test_ai_sdk_offline_creates_its_store_and_answers_with_sources(offline, node_modules, tmp_path):
+    out = run(offline, node_modules, tmp_path, store=False)
+    assert "Creating vector store 'ragkit-examples' from 8 files" in out
+    part = _sections(out)
+    assert citation(part["Q:"], "ws200-user-manual.pdf p.1", "CR123A lithium battery")
+    assert "sources: ws200-user-manual.pdf" in part["Q:"]
+    # the earlier turn came back as item references: the follow-up was searched with its subject
+    searched = re.search(r"\(searched as: (.*)\)", part["Q (follow-up"]).group(1)
+    assert searched != "How long does it last?" and "WS-200" in searched
+    assert citation(part["Q (follow-up"], "ws200-user-manual.pdf p.4", "battery lasts about two years")
+    assert "skipping the function tool" in part["No chat model"]
+    asked, extended = part["Q (chat"].split("Can I extend it?", 1)
+    assert citation(asked, "warranty-and-returns.docx", "3 years")
+    assert citation(extended, "warranty-and-returns.docx", "Halvard Care")
+    assert re.match(r"embeddings: 2 texts, 384 dimensions\n\s+0\.\d+\s+Hold the SYNC", part["embeddings"])
+
+
+def test_ai_sdk_with_a_chat_model_runs_the_function_between_searches(chat, llm, node_modules, tmp_path):
+    """The model searches first, then calls the function: the SDK sends the search back as an
+    item reference with the function's output, and the answer cites that search's passage."""
+    llm.state.tool_script.extend([SEARCH_E42, STATION_CALL, cite("E42", E42)])
+    out = run(chat, node_modules, tmp_path)
+    part = _sections(out)
+    assert "model test-model" in out and "sources: " in part["Q:"] and "(searched as: " in part["Q (follow-up"]
+    function = part["Q: Station"]
+    assert '-> station_status({"station_id":"OSL-7"})' in function and '"battery":"81%"' in function
+    assert citation(function, "ws200-user-manual.pdf p.4", "E42")
+    assert not llm.state.tool_script
+    assert citation(part["Q (chat"], "warranty-and-returns.docx", "3 years")
+
+
+def test_every_node_example_is_run_here_and_documented():
+    page = (ROOT / "docs" / "clients.md").read_text()
+    assert [p.name for p in EXAMPLES.glob("*.mjs")] == [EXAMPLE.name]
+    assert f"examples/{EXAMPLE.name}" in page and "examples/package.json" in page
