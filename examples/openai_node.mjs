@@ -6,7 +6,7 @@
 //
 // Run (Node 20+, from the ragkit checkout):
 //
-//   npm install --no-save openai@7.60.0
+//   npm ci --prefix examples        (openai@7.60.0, pinned by examples/package.json)
 //   ragkit serve --no-auth &
 //   node examples/openai_node.mjs [--keep]
 //

@@ -1,78 +1,38 @@
 """The Vercel AI SDK example (examples/ai_sdk.mjs), run with Node against a real ``ragkit serve``
 as a web developer runs it: ``ai`` and ``@ai-sdk/openai`` at the versions examples/package-lock.json
-pins, ``createOpenAI`` with ragkit's base URL.
-
-The packages are installed once with ``npm ci`` into a cache directory outside the repository
-(``$RAGKIT_AI_SDK_CACHE``, default ``~/.cache/ragkit-aisdk``, one directory per lock file); without
-Node 20 or npm the tests are skipped. The example runs from a copy of the repository's layout
-(``examples/`` beside ``corpora/``) whose ``examples/node_modules`` is that cache. The servers are
+pins (installed by tests/node_helpers.py), ``createOpenAI`` with ragkit's base URL. The servers are
 those of tests/test_examples.py: offline with API keys, and one whose chat model is the scripted
 test server, which plays the model's tool calls.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from node_helpers import EXAMPLES, NODE, example_copy, installed_node_modules
 from test_examples import E42, SEARCH_E42, STATION_CALL, chat, citation, cite, offline  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(600)
-EXAMPLES = ROOT / "examples"
 EXAMPLE = EXAMPLES / "ai_sdk.mjs"
-PINNED = (EXAMPLES / "package.json", EXAMPLES / "package-lock.json")
-NODE, NPM = shutil.which("node"), shutil.which("npm")
-
-
-def _node_major() -> int:
-    done = subprocess.run([NODE, "--version"], capture_output=True, text=True, timeout=30) if NODE else None
-    found = re.match(r"v(\d+)\.", done.stdout if done else "")
-    return int(found.group(1)) if found else 0
 
 
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    """The pinned packages, installed by ``npm ci`` when the cache does not hold them yet (into
-    a fresh directory renamed into place, so an interrupted install is never used)."""
-    if not NPM or _node_major() < 20:
-        pytest.skip("the AI SDK example needs Node 20+ and npm (apt-get install nodejs npm)")
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in PINNED)).hexdigest()[:12]
-    cache = Path(os.environ.get("RAGKIT_AI_SDK_CACHE") or Path.home() / ".cache" / "ragkit-aisdk")
-    root = cache / f"pinned-{digest}"
-    if not (root / "node_modules").is_dir():
-        fresh = cache / f"{root.name}.{os.getpid()}"
-        shutil.rmtree(fresh, ignore_errors=True)
-        fresh.mkdir(parents=True)
-        for path in PINNED:
-            shutil.copy(path, fresh)
-        done = subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=fresh,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode:
-            pytest.fail(f"npm ci of examples/package-lock.json failed:\n{done.stdout}\n{done.stderr}")
-        try:
-            fresh.rename(root)
-        except OSError:  # another run installed it first
-            shutil.rmtree(fresh, ignore_errors=True)
-    return root / "node_modules"
+    return installed_node_modules()
 
 
 def run(server, node_modules: Path, tmp_path: Path, store: bool = True) -> str:
     """``node examples/ai_sdk.mjs`` against ``server``; its stdout, after checking it exited 0."""
-    (tmp_path / "examples").mkdir()
-    shutil.copy(EXAMPLE, tmp_path / "examples")
-    (tmp_path / "examples" / "node_modules").symlink_to(node_modules, target_is_directory=True)
-    (tmp_path / "corpora").symlink_to(ROOT / "corpora", target_is_directory=True)
+    script = example_copy(EXAMPLE, node_modules, tmp_path)
     env = {**os.environ, "RAGKIT_BASE_URL": server.base_url, "RAGKIT_API_KEY": server.key}
     if store:
         env["RAGKIT_VECTOR_STORE_ID"] = server.store
-    done = subprocess.run([NODE, str(tmp_path / "examples" / EXAMPLE.name)], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=300)
+    done = subprocess.run([NODE, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -122,5 +82,9 @@ def test_ai_sdk_with_a_chat_model_runs_the_function_between_searches(chat, llm, 
 
 def test_every_node_example_is_run_here_and_documented():
     page = (ROOT / "docs" / "clients.md").read_text()
-    assert [p.name for p in EXAMPLES.glob("*.mjs")] == [EXAMPLE.name]
+    # every Node example has a test module that runs it
+    tested = {"ai_sdk.mjs": "test_clients_ai_sdk.py", "openai_node.mjs": "test_clients_node.py"}
+    assert sorted(p.name for p in EXAMPLES.glob("*.mjs")) == sorted(tested)
+    for example, module in tested.items():
+        assert f"examples/{example}" in page and example in (ROOT / "tests" / module).read_text()
     assert f"examples/{EXAMPLE.name}" in page and "examples/package.json" in page

@@ -1,66 +1,32 @@
 """The official JavaScript SDK (openai-node) against a real ``ragkit serve``: examples/openai_node.mjs
 run with Node as a user runs it, offline with API keys, and with the scripted test chat model
-(tests/openai_server.py) for the function tool round trip.
-
-The ``openai`` npm package, at the version the script was tested with, is installed once into a
-cache outside the repository (``~/.cache/ragkit-node/openai-VERSION``). Node resolves an ES
-module's imports from the module's own folder, so the script is copied next to that install and
-run from the repository root. Node 20+ and npm must be installed: ``make test`` checks for them.
+(tests/openai_server.py) for the function tool round trip. The ``openai`` npm package is the one
+examples/package-lock.json pins, installed by tests/node_helpers.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from node_helpers import EXAMPLES, NODE, PINNED, example_copy, installed_node_modules
 from server_helpers import Server, chat_model_server, create_key
 from test_examples import E42, MODEL, SEARCH_E42, STATION_CALL, cite, citation
 
 pytestmark = pytest.mark.timeout(600)
-OPENAI_NODE = "7.60.0"  # the openai npm package the script was tested with
-SCRIPT = ROOT / "examples" / "openai_node.mjs"
-CACHE = Path.home() / ".cache" / "ragkit-node" / f"openai-{OPENAI_NODE}"
-
-
-def _npm_install(target: Path) -> None:
-    """``npm install openai@OPENAI_NODE`` into ``target``, through a temporary folder renamed into
-    place, so an interrupted or concurrent install never leaves a half-filled cache."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".installing-", dir=target.parent))
-    try:
-        (staging / "package.json").write_text('{"private": true}\n')
-        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-package-lock",
-                               f"openai@{OPENAI_NODE}"], cwd=staging, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            pytest.fail(f"npm install openai@{OPENAI_NODE} failed:\n{done.stdout}\n{done.stderr}")
-        try:
-            staging.rename(target)
-        except OSError:  # installed meanwhile by another run
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+SCRIPT = EXAMPLES / "openai_node.mjs"
+OPENAI_NODE = json.loads(PINNED[0].read_text())["dependencies"]["openai"]  # the version tested
 
 
 @pytest.fixture(scope="module")
-def node_script():
-    """The example, next to an installed ``openai`` package; the path to run with ``node``."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("node and npm are missing: `make test` checks for them (Node.js 20 or newer)")
-    version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 20:
-        pytest.fail(f"node {version} is too old for the openai-node test: Node.js 20 or newer")
-    if not (CACHE / "node_modules" / "openai" / "package.json").exists():
-        _npm_install(CACHE)
-    copy = CACHE / f"openai_node.{os.getpid()}.mjs"
-    shutil.copyfile(SCRIPT, copy)
-    yield copy
-    copy.unlink(missing_ok=True)
+def node_script(tmp_path_factory):
+    """The example, in a copy of the repository's layout beside the pinned packages."""
+    return example_copy(SCRIPT, installed_node_modules(), tmp_path_factory.mktemp("node-example"))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +52,7 @@ def chat(tmp_path_factory, openai_server):
 
 def run(script: Path, server: Server) -> str:
     env = {**os.environ, "RAGKIT_BASE_URL": server.base_url, "RAGKIT_API_KEY": server.key}  # type: ignore[attr-defined]
-    done = subprocess.run(["node", str(script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=400)
+    done = subprocess.run([NODE, str(script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=400)
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

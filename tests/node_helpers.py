@@ -1,0 +1,67 @@
+"""The Node side of the client tests: the packages examples/package-lock.json pins, installed once.
+
+``npm ci`` runs into a cache outside the repository (``$RAGKIT_NODE_CACHE``, default
+``~/.cache/ragkit-node``, one directory per lock file), through a fresh directory renamed into
+place so an interrupted install is never used. An example runs from a copy of the repository's
+layout (``examples/`` beside ``corpora/``) whose ``examples/node_modules`` is that cache: Node
+resolves an ES module's imports from the module's own folder. ``make test`` checks that Node 20+
+and npm are installed; without them these tests fail and say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+EXAMPLES = ROOT / "examples"
+PINNED = (EXAMPLES / "package.json", EXAMPLES / "package-lock.json")
+NODE, NPM = shutil.which("node"), shutil.which("npm")
+
+
+def node_major() -> int:
+    done = subprocess.run([NODE, "--version"], capture_output=True, text=True, timeout=30) if NODE else None
+    found = re.match(r"v(\d+)\.", done.stdout if done else "")
+    return int(found.group(1)) if found else 0
+
+
+def installed_node_modules() -> Path:
+    """The pinned packages' ``node_modules``, installed by ``npm ci`` when the cache lacks them."""
+    if not NPM or node_major() < 20:
+        pytest.fail("the Node examples need Node.js 20 or newer and npm: `make test` checks for them")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in PINNED)).hexdigest()[:12]
+    cache = Path(os.environ.get("RAGKIT_NODE_CACHE") or Path.home() / ".cache" / "ragkit-node")
+    root = cache / f"pinned-{digest}"
+    if not (root / "node_modules").is_dir():
+        fresh = cache / f"{root.name}.{os.getpid()}"
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        for path in PINNED:
+            shutil.copy(path, fresh)
+        done = subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=fresh,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            pytest.fail(f"npm ci of examples/package-lock.json failed:\n{done.stdout}\n{done.stderr}")
+        try:
+            fresh.rename(root)
+        except OSError:  # another run installed it first
+            shutil.rmtree(fresh, ignore_errors=True)
+    return root / "node_modules"
+
+
+def example_copy(example: Path, node_modules: Path, tmp_path: Path) -> Path:
+    """``example`` copied into ``tmp_path/examples`` beside the packages and the sample corpus."""
+    folder = tmp_path / "examples"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(example, folder)
+    if not (folder / "node_modules").exists():
+        (folder / "node_modules").symlink_to(node_modules, target_is_directory=True)
+    if not (tmp_path / "corpora").exists():
+        (tmp_path / "corpora").symlink_to(ROOT / "corpora", target_is_directory=True)
+    return folder / example.name
