@@ -130,6 +130,25 @@ def test_function_tools_are_refused_clearly_where_they_cannot_work(client, store
     assert first.output[0].call_id in unanswered.value.message
 
 
+def test_tool_choice_none_answers_without_searching(client, store, llm):
+    """file_search is one of the request's tools, so ``tool_choice: "none"`` rules it out: the
+    model answers with no tool called and the output has no file_search_call, streamed or not
+    (the Vercel AI SDK throws on a tool call it did not allow)."""
+    reply = "I did not search the manuals for this answer."
+    llm.state.tool_script.extend([{"content": reply}, {"content": reply}])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}]
+    done = client.responses.create(model=MODEL, input="What does E42 mean?", tools=tools, tool_choice="none")
+    assert [item.type for item in done.output] == ["message"] and done.output_text == reply
+    assert done.tool_choice == "none" and done.tools[0].type == "file_search"
+    asked = _chats(llm)[-1]
+    assert asked["tool_choice"] == "none" and all(m["role"] != "tool" for m in asked["messages"])
+    events = list(client.responses.create(model=MODEL, input="What does E42 mean?", tools=tools,
+                                          tool_choice="none", stream=True))
+    assert not [e for e in events if "file_search_call" in e.type]
+    assert events[-1].type == "response.completed"
+    assert [item.type for item in events[-1].response.output] == ["message"]
+
+
 def test_a_model_that_never_stops_calling_tools_fails_the_response(client, store, llm):
     llm.state.tool_script.append({"tool_calls": [{"name": "nope", "arguments": {}}], "repeat": True})
     response = client.responses.create(model=MODEL, input="Loop forever", tools=[WEATHER])

@@ -221,7 +221,8 @@ def register(app: typer.Typer) -> None:
                 tail = f"  q={question!r}" if question else ""
                 if record.get("refused"):
                     tail += " refused"
-                print(f"{record.get('time', '')}  {record.get('key') or '-':<12} {record.get('method', ''):<6} "
+                print(f"{record.get('time', '')}  {record.get('request_id') or '-':<36} "
+                      f"{record.get('key') or '-':<12} {record.get('method', ''):<6} "
                       f"{record.get('endpoint', ''):<48} {record.get('status', '')} "
                       f"{record.get('latency_ms', '')}ms{tail}", flush=True)
         except KeyboardInterrupt:

@@ -7,13 +7,20 @@ A body field the endpoint does not define is OpenAI's ``Unrecognized request arg
 NAME`` (``code: unknown_parameter``). Expected problems are raised as :class:`ApiError`;
 ragkit's own :class:`~ragkit.errors.RagkitError` keeps its one-line message; anything else is
 logged with its traceback on the server and the client only learns that it was an internal error.
+
+Every response carries OpenAI's ``x-request-id`` header (``req_`` and 32 hex digits, given by
+:mod:`ragkit.server.guard`; the SDK shows it as ``_request_id``); the same id is in the audit
+record and in the server's log lines about the request, so a client's error can be found there.
+The error body keeps OpenAI's shape: the id is in the header only.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +33,10 @@ from ragkit.errors import (
 )
 
 log = logging.getLogger("ragkit.server")
+#: the header OpenAI's API answers every request with, and the SDKs read
+REQUEST_ID_HEADER = "x-request-id"
+#: the id of the request being answered, for log lines written while answering it
+REQUEST_ID: ContextVar[str | None] = ContextVar("ragkit_request_id", default=None)
 
 _TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
           404: "invalid_request_error", 405: "invalid_request_error", 409: "invalid_request_error",
@@ -57,6 +68,11 @@ class ParamError(ValueError):
     def __init__(self, message: str, param: str) -> None:
         super().__init__(message)
         self.param = param
+
+
+def new_request_id() -> str:
+    """A request id in OpenAI's format: ``req_`` and 32 hex digits."""
+    return "req_" + secrets.token_hex(16)
 
 
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> ApiError:
@@ -226,6 +242,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return ApiError(500, "The server had an internal error while processing the request.",
-                        type="server_error").response()
+        # Answered outside the request guard (Starlette's outermost layer), so the id is set here.
+        request_id = getattr(request.state, "request_id", None)
+        log.exception("internal error on %s %s (request %s)", request.method, request.url.path, request_id)
+        return ApiError(500, "The server had an internal error while processing the request.", type="server_error",
+                        headers={REQUEST_ID_HEADER: request_id} if request_id else None).response()

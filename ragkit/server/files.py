@@ -3,10 +3,15 @@
 The bytes are kept by :mod:`ragkit.library.file_bytes`: at ``<home>/<key>`` on this replica and,
 when the state database is PostgreSQL, in it too, so that every replica can read them.
 
-The client's file name is never used as a path: it is reduced to its last component, stripped
-of control characters, leading dots and anything outside a conservative character set, so
-``../../etc/passwd`` is stored as ``passwd`` inside the file's own directory. The size limit is
-checked while the body streams in (see :mod:`ragkit.server.limits`) and again on the stored file.
+The client's file name is never used as a path: it is reduced to its last component, control
+characters are dropped, each run of characters outside a conservative set (letters, digits,
+space and ``. - ( ) + , = @``) becomes ``_``, and leading and trailing dots, spaces and ``_`` go,
+so ``../../etc/passwd`` is stored as ``passwd`` inside the file's own directory. A multipart
+file name is first read as WHATWG's multipart/form-data encoding writes it (browsers, Node's
+FormData, httpx and so the Python SDK): ``%22``, ``%0D`` and ``%0A`` are ``"``, CR and LF, and
+nothing else is decoded; so ``a"b.txt``, sent as ``a%22b.txt``, is stored as ``a_b.txt``, like
+any name with a ``"``. The size limit is checked while the body streams in (see
+:mod:`ragkit.server.guard`) and again on the stored file.
 
 ``expires_after`` (the SDK sends ``expires_after[anchor]`` and ``expires_after[seconds]`` form
 fields) sets the file's ``expires_at``, ``seconds`` (1 hour to 30 days) after it was created, as
@@ -40,9 +45,18 @@ router = APIRouter(prefix="/v1/files", tags=["files"])
 PURPOSES = ("assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results",
             "vision", "user_data", "evals")
 _UNSAFE = re.compile(r"[^\w.\- ()+,=@]+", re.UNICODE)
+#: how browsers and Node's FormData escape '"', CR and LF in a multipart file name (WHATWG)
+_FORM_CHARS = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+_FORM_ESCAPES = re.compile("|".join(_FORM_CHARS))
 #: OpenAI's bounds on a file's ``expires_after.seconds``: an hour to 30 days
 EXPIRY_SECONDS = (3600, 2592000)
 _FIELDS = ("file", "purpose", "expires_after[anchor]", "expires_after[seconds]")
+
+
+def form_filename(name: str | None) -> str | None:
+    """A multipart part's file name with the three escapes of WHATWG's multipart/form-data
+    encoding decoded (``%22``, ``%0D``, ``%0A``); any other ``%`` is the name's own."""
+    return _FORM_ESCAPES.sub(lambda found: _FORM_CHARS[found.group()], name) if name else name
 
 
 def sanitise_filename(name: str | None) -> str:
@@ -95,7 +109,7 @@ async def create_file(request: Request, file: UploadFile = File(...), purpose: s
         raise bad_request(f"Invalid purpose {purpose!r}: use one of {', '.join(PURPOSES)}.", "purpose")
     seconds = lifetime(await request.form())
     file_id = "file-" + secrets.token_hex(12)
-    name = sanitise_filename(file.filename)
+    name = sanitise_filename(form_filename(file.filename))
     try:
         stored = await asyncio.to_thread(ctx.library.files.store, file_id, name, file.file, ctx.config.max_upload_bytes)
     except TooLarge as exc:

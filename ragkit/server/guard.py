@@ -9,6 +9,9 @@
   answered 504 (a stream that has started is not cut: its client is already reading).
 * Audit: routes add what they know (store, question, hits, answer...) to ``request.state.audit``;
   when the last byte of the response is sent, one line is written with the status and latency.
+* Request id: every response, error or stream, starts with OpenAI's ``x-request-id`` header
+  (``req_`` and 32 hex digits); the audit record and the log lines about the request hold the
+  same id (``request.state.request_id``, and :data:`~ragkit.server.errors.REQUEST_ID` while it runs).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragkit.server.errors import ApiError, too_large
+from ragkit.server.errors import REQUEST_ID, REQUEST_ID_HEADER, ApiError, new_request_id, too_large
 from ragkit.server.uploads import PART_LIMIT
 from ragkit.server.state import ServerContext
 
@@ -51,7 +54,9 @@ class RequestGuard:
             return
         started = time.perf_counter()
         audit: dict[str, Any] = {}
-        scope.setdefault("state", {})["audit"] = audit
+        request_id = new_request_id()
+        scope.setdefault("state", {}).update(audit=audit, request_id=request_id)
+        REQUEST_ID.set(request_id)
         outcome = {"status": 500, "started": False, "logged": False}
         limit = self._limit(scope)
 
@@ -60,7 +65,8 @@ class RequestGuard:
                 return
             outcome["logged"] = True
             record = {"key": audit.pop("key", None), "method": scope["method"], "endpoint": scope["path"],
-                      "status": outcome["status"], "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+                      "status": outcome["status"], "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                      "request_id": request_id}
             try:
                 self.ctx.audit.write(record | audit)
             except OSError:
@@ -72,7 +78,8 @@ class RequestGuard:
                 outcome["started"] = True
                 # which worker process answered (--workers N): for operators and tests
                 worker = (b"x-ragkit-worker", str(os.getpid()).encode())
-                message = {**message, "headers": [*message.get("headers", []), worker]}
+                named = (REQUEST_ID_HEADER.encode(), request_id.encode())
+                message = {**message, "headers": [*message.get("headers", []), worker, named]}
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 finish()

@@ -138,12 +138,12 @@ async def live(shape: Any, question: str, with_results: bool, run: Callable[...,
 
 def stream_error(exc: Exception) -> dict[str, Any]:
     from ragkit.errors import RagkitError
-    from ragkit.server.errors import from_ragkit, log
+    from ragkit.server.errors import REQUEST_ID, from_ragkit, log
 
     if isinstance(exc, ApiError):
         return {"code": exc.code or exc.type, "message": exc.message}
     if isinstance(exc, RagkitError):
         mapped = from_ragkit(exc)
         return {"code": mapped.code or mapped.type, "message": mapped.message}
-    log.error("error while streaming a response", exc_info=exc)
+    log.error("error while streaming a response (request %s)", REQUEST_ID.get(), exc_info=exc)
     return {"code": "server_error", "message": "The server had an internal error while producing the response."}

@@ -24,7 +24,8 @@ cl100k tokens (:mod:`ragkit.library.output_limit`): the response is then ``incom
 ``include`` takes OpenAI's values (``file_search_call.results`` adds the passages); another is a 400.
 
 ``function`` tools hand the model's calls to the client and take their outputs back
-(:mod:`ragkit.server.response_tools`).
+(:mod:`ragkit.server.response_tools`); ``tool_choice: "none"`` calls no tool, file_search included:
+the chat model answers in that loop without searching (offline it is a 400).
 
 ``stream: true`` sends the Responses event stream (:mod:`ragkit.server.response_events`).
 """
@@ -61,7 +62,7 @@ from ragkit.server.response_tools import (
 from ragkit.server.search import HybridWeights, fusion_alpha
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
-from ragkit.server.tool_calls import check_tool_choice
+from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 
 router = APIRouter(tags=["responses"])
 RESULTS = "file_search_call.results"
@@ -293,7 +294,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     functions = function_tools(body.tools)
     check_tool_choice(body.tool_choice, [f.name for f in functions],
                       any(t.get("type") == "file_search" for t in body.tools) or bool(ctx.config.default_vector_store))
-    if functions or has_tool_items(body.input):
+    if functions or has_tool_items(body.input) or calls_no_tools(body.tool_choice, generator):
         return await _with_functions(ctx, principal, body, audit, model, generator, functions)
     question = question_of(body.input)
     memory = await asyncio.to_thread(Memory.open, ctx.library, principal.id, body, question)

@@ -105,3 +105,18 @@ def chat_tool_choice(choice: str | dict[str, Any] | None) -> str | dict[str, Any
     name = FILE_SEARCH if choice.get("type") == "file_search" else (
         choice.get("name") or (choice.get("function") or {}).get("name"))
     return {"type": "function", "function": {"name": name}} if name else "auto"
+
+
+def calls_no_tools(choice: Any, generator: str) -> bool:
+    """Whether a Responses ``tool_choice`` of ``"none"`` rules out the ``file_search`` call a
+    grounded answer starts with: the chat model then answers with no tool called (the tool loop,
+    told ``none``); the offline answerer, which answers only from what file_search finds, cannot,
+    so without a chat model it is a 400 naming ``tool_choice``."""
+    if choice != "none":
+        return False
+    if generator != "openai":
+        raise bad_request("tool_choice 'none' allows no tool call, but without a chat model ragkit answers only "
+                          "from what file_search finds in your vector stores: leave tool_choice out (or use "
+                          "'auto'), or start ragkit serve with a chat model (RAGKIT_MODEL), which then answers "
+                          "without searching.", "tool_choice")
+    return True
