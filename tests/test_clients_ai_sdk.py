@@ -7,14 +7,13 @@ test server, which plays the model's tool calls.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from node_helpers import EXAMPLES, NODE, example_copy, installed_node_modules
+from node_helpers import EXAMPLES, NODE, example_copy, installed_node_modules, node_env
 from test_examples import E42, SEARCH_E42, STATION_CALL, chat, citation, cite, offline  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(600)
@@ -29,7 +28,7 @@ def node_modules() -> Path:
 def run(server, node_modules: Path, tmp_path: Path, store: bool = True) -> str:
     """``node examples/ai_sdk.mjs`` against ``server``; its stdout, after checking it exited 0."""
     script = example_copy(EXAMPLE, node_modules, tmp_path)
-    env = {**os.environ, "RAGKIT_BASE_URL": server.base_url, "RAGKIT_API_KEY": server.key}
+    env = node_env(RAGKIT_BASE_URL=server.base_url, RAGKIT_API_KEY=server.key)
     if store:
         env["RAGKIT_VECTOR_STORE_ID"] = server.store
     done = subprocess.run([NODE, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)

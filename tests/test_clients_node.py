@@ -7,14 +7,13 @@ examples/package-lock.json pins, installed by tests/node_helpers.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from node_helpers import EXAMPLES, NODE, PINNED, example_copy, installed_node_modules
+from node_helpers import EXAMPLES, NODE, PINNED, example_copy, installed_node_modules, node_env
 from server_helpers import Server, chat_model_server, create_key
 from test_examples import E42, MODEL, SEARCH_E42, STATION_CALL, cite, citation
 
@@ -51,7 +50,7 @@ def chat(tmp_path_factory, openai_server):
 
 
 def run(script: Path, server: Server) -> str:
-    env = {**os.environ, "RAGKIT_BASE_URL": server.base_url, "RAGKIT_API_KEY": server.key}  # type: ignore[attr-defined]
+    env = node_env(RAGKIT_BASE_URL=server.base_url, RAGKIT_API_KEY=server.key)  # type: ignore[attr-defined]
     done = subprocess.run([NODE, str(script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=400)
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
