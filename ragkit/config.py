@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)
     refusal_threshold: float = Field(
         0.25, ge=-1.0, le=1.0,
-        description="Refuse without generating when the best chunk's dense cosine similarity is below this.",
+        description="Refuse without generating when the best chunk's dense cosine similarity is below this "
+                    "(for extractive answers, unless the quote holds nearly every word of the question).",
     )
     refuse_unknown_terms: bool = Field(
         True, description="Extractive answers refuse when the question names something no document mentions, "

@@ -76,7 +76,7 @@ def test_judge_with_a_model_counts_parse_failures(tiny, llm):
 def test_compare_reports_deltas_and_flipped_questions(tiny, tmp_path):
     kb, gold = tiny
     evaluate(kb, load_jsonl(gold)).write(tmp_path / "a")
-    kb.settings = kb.settings.model_copy(update={"refusal_threshold": 0.99})  # now everything is refused
+    kb.settings = kb.settings.model_copy(update={"min_coverage": 1.01})  # no quote can cover more: all refused
     evaluate(kb, load_jsonl(gold)).write(tmp_path / "b")
     comparison = compare_runs(tmp_path / "a", tmp_path / "b")
     deltas = {key: delta for key, _, _, delta in comparison.deltas}
