@@ -127,6 +127,23 @@ def test_without_functions_the_model_answers_over_the_stores(client, store, llm)
         "Answer field technicians.")
 
 
+def test_tool_choice_none_answers_without_searching(client, store, llm):
+    """file_search is one of the run's tools, so ``tool_choice: "none"`` rules it out, as on
+    Responses: the model is told ``none``, no tool_calls step is recorded."""
+    reply = "I did not search the manuals for this answer."
+    llm.state.tool_script.append({"content": reply})
+    thread = _thread(client, "What does error code E42 mean?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=_assistant(client, store).id,
+                                                   tool_choice="none")
+    assert run.status == "completed", run.last_error
+    assert client.beta.threads.messages.list(thread_id=thread.id).data[0].content[0].text.value == reply
+    steps = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id).data
+    assert [step.type for step in steps] == ["message_creation"]
+    [request] = llm.chat_requests()
+    assert request["body"]["tool_choice"] == "none"
+    assert all(m["role"] != "tool" for m in request["body"]["messages"])
+
+
 def test_a_streamed_run_stops_for_a_function_and_streams_on_after_the_output(client, store, llm):
     llm.state.tool_script.extend([
         {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},

@@ -33,7 +33,7 @@ from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.thread_objects import function_call, render_step, run_object
 from ragkit.server.threads import add_messages, create_thread
-from ragkit.server.tool_calls import check_tool_choice
+from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 from ragkit.state import assistants as adb
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"])
@@ -50,7 +50,10 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
     ids = store_ids(assistant.get("tool_resources"), thread.get("tool_resources")) if searches else []
     for vs_id in ids:
         store_for(ctx, principal, vs_id, "tool_resources.file_search.vector_store_ids")
-    mode = "tools" if generator == "openai" and (functions or not ids) else "grounded"
+    # tool_choice "none" rules out the file_search a grounded answer starts with: the chat model
+    # answers in the tool loop, told none; without one it is a 400, as on Responses
+    no_tools = bool(searches) and calls_no_tools(body.tool_choice, generator)
+    mode = "tools" if generator == "openai" and (functions or not ids or no_tools) else "grounded"
     if mode == "grounded" and not ids:
         raise bad_request("This assistant has nothing to answer from: give it a file_search tool and "
                           "tool_resources.file_search.vector_store_ids (the extractive answerer quotes documents).",
