@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ragkit.text import tokenize
+from ragkit.text import LOCATOR_WORDS, tokenize
 
 #: adverbs and praise that hedge or decorate a question without narrowing what it asks for, and
 #: verbs of belief that report it ("What do some *believe* the treaty assisted in?" is answered
@@ -83,20 +83,32 @@ def described_categories(question: str) -> list[str]:
     return [m.group(1) for m in _DESCRIPTION.finditer(question) if m.group(1) in CATEGORY_NOUNS]
 
 
+#: words that point at a place in the documents ("in figure 3", "on this page", "the chart",
+#: "according to this brochure", "Regarding the table, ..."): the answer is there, it does not
+#: say where it is ("cover" is left out: "What does the warranty cover?" asks what it covers)
+FRAME_LOCATORS = (LOCATOR_WORDS - {"cover"}) | {"regarding"}
+
+
 def hedge_words(question: str) -> list[str]:
     """The hedges of the question, as written."""
     return [w for w in re.findall(r"[A-Za-z]+", question) if w.lower() in HEDGE_WORDS]
 
 
+def locator_words(question: str) -> list[str]:
+    """The words of the question that say where in the documents to look, as written."""
+    return [w for w in re.findall(r"[A-Za-z]+", question) if w.lower() in FRAME_LOCATORS]
+
+
 def frame_terms(question: str) -> frozenset[str]:
     """Stemmed frame words of ``question`` (category nouns of its wh-phrase or of a description,
-    and hedges), the terms an answer need not repeat."""
+    hedges, locators), the terms an answer need not repeat."""
     return _frame_terms(question)
 
 
 @lru_cache(maxsize=4096)
 def _frame_terms(question: str) -> frozenset[str]:
-    words = category_words(question) + described_categories(question) + hedge_words(question)
+    words = [*category_words(question), *described_categories(question), *hedge_words(question),
+             *locator_words(question)]
     if not words:
         return frozenset()
     return frozenset(term for terms in tokenize(words, "en_plus") for term in terms)

@@ -51,7 +51,7 @@ mentioned following question questions kindly write explain describe using refer
 LOCATOR_WORDS = frozenset("""
 document documents report reports paper article page pages slide slides figure figures fig image
 images picture pictures photo photos chart charts graph graphs diagram table tables appendix section
-chapter cover
+chapter cover brochure brochures leaflet
 """.split())
 #: a date format to answer in ("YYYY-MM-DD") or a rank ("top2"): instructions, not names
 _PLACEHOLDER = re.compile(r"^(y{2,4}|m{1,2}|d{1,2}|(top|bottom|first|last)\d+)$", re.IGNORECASE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragkit.question_frame import category_words, described_categories, frame_terms, hedge_words
+from ragkit.question_frame import category_words, described_categories, frame_terms, hedge_words, locator_words
 
 
 @pytest.mark.parametrize("question, words", [
@@ -47,3 +47,10 @@ def test_a_generic_noun_pinned_down_by_a_relative_clause_describes_an_unnamed_en
     assert "countri" in frame_terms(question)
     assert described_categories("When did the festival that Halvard sponsors start?") == []
     assert described_categories("Which country did the team visit?") == []
+
+
+def test_words_that_say_where_to_look_frame_the_question():
+    question = "Regarding the table in figure 3, how many recruiters viewed profiles?"
+    assert locator_words(question) == ["Regarding", "table", "figure"]
+    assert {"regard", "tabl", "figur"} <= frame_terms(question)
+    assert locator_words("Which recruiters viewed profiles?") == []
