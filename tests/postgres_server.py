@@ -4,7 +4,10 @@ The state layer and the shared-storage backend are tested against the database t
 stand-in: :class:`PostgresServer` runs ``initdb`` and ``pg_ctl`` on a free port of 127.0.0.1 with
 trust authentication and a socket directory of its own, so it never touches a system cluster.
 PostgreSQL refuses to run as root; under root (CI) the server runs as the ``postgres`` user that
-Debian's package creates. ``make test`` installs the package when ``initdb`` is missing.
+Debian's package creates, and its files live in a directory of their own under the system temp
+dir rather than under pytest's: every pytest session closes ``/tmp/pytest-of-root`` to its owner
+(mode 0700), which would lock a server out of its data mid-test whenever two sessions overlap.
+``make test`` installs the package when ``initdb`` is missing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -47,11 +51,13 @@ class PostgresServer:
             raise RuntimeError("PostgreSQL is not installed: run `make test` (it installs Debian's postgresql) "
                                "or apt-get install postgresql")
         self.bin = bin_dir
-        self.root = root
-        self.data = root / "data"
-        self.sockets = root / "sockets"
-        self.port = _free_port()
         self._user = "postgres" if os.geteuid() == 0 else None
+        # the postgres user must reach its files: under root they get a temp dir of their own
+        self._own_root = self._user is not None
+        self.root = Path(tempfile.mkdtemp(prefix="ragkit-pg-")) if self._own_root else root
+        self.data = self.root / "data"
+        self.sockets = self.root / "sockets"
+        self.port = _free_port()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         command = [str(self.bin / args[0]), *args[1:]]
@@ -92,6 +98,8 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             pass
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
         """A SQLAlchemy URL for ``database`` (psycopg 3 driver)."""
