@@ -46,10 +46,12 @@ metrics measure measures unit units
 #: words that only qualify a category noun: "the *last* name of", "*another* way of"
 _CATEGORY_MODIFIERS = frozenset("another last full first".split())
 
-_AUXILIARIES = frozenset("is was are were do does did has have had can could will would should may might must".split())
+_AUXILIARIES = frozenset(
+    "is was are were do does did has have had can could will would should may might must".split())
 #: "what is the X (Y) of / for / that ...": X Y name the category
 _WHAT_IS_THE = re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?"
-                          r"([a-z-]+(?:\s+[a-z-]+)?)\s+(?:of|for|that|which|who|they|to|used|in)\b", re.IGNORECASE)
+                          r"([a-z-]+(?:\s+[a-z-]+)?)\s+(?:of|for|that|which|who|they|to|used|in)\b",
+                          re.IGNORECASE)
 #: "what X (Y) ...": up to two words after the wh-word, before any auxiliary
 _WHAT_X = re.compile(r"\b(?:what|which)\s+([a-z-]+(?:\s+[a-z-]+)?)", re.IGNORECASE)
 
@@ -74,7 +76,8 @@ def category_words(question: str) -> list[str]:
 
 #: "the *country* containing Nugegoda", "the *state* whose official sport is jousting": a generic
 #: noun that a relative clause pins down stands for an entity the documents call by its name
-_DESCRIPTION = re.compile(r"\bthe ([a-z]+) (?:that|which|where|whose|who|containing|in which|of which|with)\b")
+_DESCRIPTION = re.compile(
+    r"\bthe ([a-z]+) (?:that|which|where|whose|who|containing|in which|of which|with)\b")
 
 
 def described_categories(question: str) -> list[str]:
