@@ -25,7 +25,8 @@ from ragkit.text import LOCATOR_WORDS, tokenize
 #: verbs of belief that report it ("What do some *believe* the treaty assisted in?" is answered
 #: by what the treaty is said to have done)
 HEDGE_WORDS = frozenset("""
-generally typically usually mainly mostly often commonly primarily largely chiefly normally frequently
+generally typically usually mainly mostly often commonly primarily largely chiefly normally
+frequently
 sometimes tend tends famous really actually
 believe believes believed think thinks thought feel feels felt consider considers considered
 """.split())
