@@ -74,3 +74,22 @@ def example_copy(example: Path, node_modules: Path, tmp_path: Path) -> Path:
     if not (tmp_path / "corpora").exists():
         (tmp_path / "corpora").symlink_to(ROOT / "corpora", target_is_directory=True)
     return folder / example.name
+
+
+def run_example(example: Path, server, tmp_path: Path, store: bool = True, timeout: float = 300) -> str:
+    """``node examples/<example>`` against ``server`` (its ``base_url``, ``key`` and, with ``store``,
+    its ``store`` as RAGKIT_VECTOR_STORE_ID); its stdout, after checking it exited 0."""
+    script = example_copy(example, installed_node_modules(), tmp_path)
+    env = node_env(RAGKIT_BASE_URL=server.base_url, RAGKIT_API_KEY=server.key)
+    if store:
+        env["RAGKIT_VECTOR_STORE_ID"] = server.store
+    done = subprocess.run([NODE, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=timeout)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def questions(out: str) -> list[tuple[str, str]]:
+    """An example's output as (heading, text) pairs, one per ``Q: ...`` or ``Q (how): ...`` line
+    and what follows it up to the next."""
+    pieces = re.split(r"^Q(?: \(([^)]*)\))?: ", out, flags=re.M)
+    return [(how or "", text) for how, text in zip(pieces[1::2], pieces[2::2], strict=True)]

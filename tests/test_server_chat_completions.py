@@ -237,6 +237,15 @@ def test_fine_tuning_audio_and_images_say_ragkit_does_not_serve_them(offline_cli
         assert refused.value.body["code"] == "unsupported_endpoint"
 
 
+def test_response_compaction_says_ragkit_does_not_compact(offline_client):
+    """``responses.compact`` (the Agents SDK's compaction session calls it) was a bare 405 from the
+    route that retrieves a stored response."""
+    with pytest.raises(openai.NotFoundError) as refused:
+        offline_client.responses.compact(model="ragkit-extractive", input=[{"role": "user", "content": "hi"}])
+    assert "ragkit does not serve response compaction" in refused.value.message
+    assert refused.value.body["code"] == "unsupported_endpoint"
+
+
 # -- tool_choice on the other surfaces ---------------------------------------------------------
 def test_assistants_runs_honour_and_responses_echo_tool_choice(client, store, llm):
     named = {"type": "function", "function": {"name": "get_weather"}}

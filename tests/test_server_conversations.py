@@ -158,3 +158,30 @@ def test_threads_and_conversations_keep_tool_calls_and_citations_in_one_model(se
     for items in (stored.items(db, conversation.id), adb.thread_messages(db, thread.id)):
         [(user, assistant_turn)] = history_pairs(items)
         assert user.content == FIRST and assistant_turn.sources
+
+
+def test_a_conversation_takes_the_tool_call_items_a_session_adds(client, tools):
+    """A client that keeps its agent's memory in a conversation (the Agents SDK's
+    ``OpenAIConversationsSession``) adds each turn's items itself, tool calls included, as sent back
+    without their ids: ragkit keeps them (with ids of its own) and lists them in order, and the
+    next turn, sent as those items, is answered from them."""
+    conversation = client.conversations.create(items=[{"role": "user", "content": FIRST}])
+    first = client.responses.create(input=FIRST, tools=tools)
+    search, answer = (item.model_dump(exclude_none=True, exclude={"id"}) for item in first.output)
+    added = client.conversations.items.create(conversation.id, items=[
+        search, answer,
+        {"type": "function_call", "call_id": "call_1", "name": "station_status", "arguments": '{"id": "OSL-7"}',
+         "status": "completed"},
+        {"type": "function_call_output", "call_id": "call_1", "output": '{"battery": "81%"}'}]).data
+    assert [i.type for i in added] == ["file_search_call", "message", "function_call", "function_call_output"]
+    assert all(i.id for i in added) and added[0].queries == search["queries"] and added[3].call_id == "call_1"
+    listed = [i.model_dump(exclude_none=True) for i in client.conversations.items.list(conversation.id, order="asc")]
+    assert [i["type"] for i in listed] == ["message", "file_search_call", "message", "function_call",
+                                           "function_call_output"]
+    follow = client.responses.create(input=[*listed[:3], {"role": "user", "content": FOLLOW}], tools=tools)
+    assert "battery" in _searched(follow).lower()
+    for bad, param in (({"type": "function_call_output", "output": "x"}, "items[0]"),
+                       ({"type": "reasoning", "summary": []}, "items[0]")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.conversations.items.create(conversation.id, items=[bad])
+        assert caught.value.param == param

@@ -134,7 +134,8 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     if not isinstance(raw, dict) or raw.get("type", "message") != "message" or "role" not in raw:
         kind = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
         raise InvalidParameter(f"Item type {kind!r} is not supported: conversations hold messages "
-                               "({'role', 'content'}) and the items of ragkit's responses.", param)
+                               "({'role', 'content'}) and function_call, function_call_output and "
+                               "file_search_call items.", param)
     role = raw["role"]
     if role not in (*USER_ROLES, "assistant"):
         raise InvalidParameter(f"Unknown role {role!r}.", f"{param}.role")
@@ -147,6 +148,25 @@ def message_item(raw: Any, param: str) -> dict[str, Any]:
     if not item_text(item) and not any(p["type"] in MEDIA_PARTS for p in parts):
         raise InvalidParameter("A message item needs text content.", f"{param}.content")
     return item
+
+
+#: the tool call items a client may add to a conversation: each one's required fields
+TOOL_ITEMS = {"function_call": ("call_id", "name", "arguments"), "function_call_output": ("call_id", "output"),
+              "file_search_call": ("queries",)}
+_ID_PREFIX = {"function_call": "fc", "function_call_output": "fco", "file_search_call": "fs"}
+
+
+def conversation_item(raw: Any, param: str) -> dict[str, Any]:
+    """An item a client adds to a conversation: a message (:func:`message_item`), or a tool call
+    item of :data:`TOOL_ITEMS` kept as sent (a client that keeps its agent's turns in a conversation
+    adds them, often without their ids), with an id and a status."""
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if kind not in TOOL_ITEMS:
+        return message_item(raw, param)
+    missing = [name for name in TOOL_ITEMS[kind] if raw.get(name) is None]
+    if missing:
+        raise InvalidParameter(f"Missing required parameter: '{param}.{missing[0]}'.", param)
+    return {**raw, "id": raw.get("id") or adb.new_id(_ID_PREFIX[kind]), "status": raw.get("status") or "completed"}
 
 
 def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]], standalone: str | None = None,

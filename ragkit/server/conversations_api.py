@@ -2,9 +2,11 @@
 and the stored responses (``GET``/``DELETE /v1/responses/{id}``; ``GET`` with ``stream=true``
 replays the response's event stream).
 
-A conversation belongs to the key that created it. Its items are messages: those a client adds
-and those ``/v1/responses`` adds when called with ``conversation=`` (the input, the
-``file_search_call`` and the answer). The answers' passages and the queries searched are kept
+A conversation belongs to the key that created it. Its items are messages and tool calls: those
+a client adds (messages, ``function_call``, ``function_call_output`` and ``file_search_call``
+items, as an agent that keeps its memory in a conversation adds each turn) and those
+``/v1/responses`` adds when called with ``conversation=`` (the input, the ``file_search_call`` and
+the answer). The answers' passages and the queries searched are kept
 with the items, so the next follow-up is rewritten from them (:mod:`ragkit.library.history`).
 """
 
@@ -19,7 +21,7 @@ from pydantic import Field, field_validator
 
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request, not_found
-from ragkit.library.history import add_items, conversation_for, message_item, stored_response
+from ragkit.library.history import add_items, conversation_for, conversation_item, stored_response
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body, check_metadata
 from ragkit.server.response_events import replay, streaming
@@ -46,7 +48,7 @@ class ItemsBody(Body):
 
 
 def _items(raw: list[Any]) -> list[dict[str, Any]]:
-    return [message_item(item, f"items[{i}]") for i, item in enumerate(raw)]
+    return [conversation_item(item, f"items[{i}]") for i, item in enumerate(raw)]
 
 
 @router.post(PREFIX)

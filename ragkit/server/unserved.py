@@ -1,4 +1,5 @@
-"""OpenAI endpoints ragkit does not serve: fine-tuning, audio, images and stored chat completions.
+"""OpenAI endpoints ragkit does not serve: fine-tuning, audio, images, stored chat completions and
+response compaction.
 
 A client pointed at ragkit with ``base_url`` may call any of OpenAI's endpoints. For these the
 answer is OpenAI's error shape with a message that says ragkit does not serve them and what it
@@ -8,6 +9,10 @@ A request with any method under these paths gets it, before its body is read or 
 Chat completions are answered, not kept (``store: true`` is a 400 naming ``store``), so listing,
 retrieving, updating or deleting stored ones (``GET /v1/chat/completions``, ``/v1/chat/completions/
 {id}`` and its ``/messages``) says so and points at the Responses API, which keeps its responses.
+
+``POST /v1/responses/compact`` (OpenAI's opaque compaction of a long input, which the Agents SDK's
+``OpenAIResponsesCompactionSession`` calls) would otherwise be a bare 405 from the route that
+retrieves a stored response: it says that ragkit does not compact and what to use instead.
 """
 
 from __future__ import annotations
@@ -51,3 +56,15 @@ async def _not_stored(request: Request, rest: str = "") -> None:
 
 router.add_api_route("/v1/chat/completions", _not_stored, methods=["GET"])
 router.add_api_route("/v1/chat/completions/{rest:path}", _not_stored, methods=METHODS)
+
+
+COMPACT = ("ragkit does not serve response compaction ({method} {path}): it keeps no opaque compacted state. "
+           "Send the conversation as it is (ragkit condenses a follow-up from the earlier turns), or continue it "
+           "with previous_response_id or conversation.")
+
+
+async def _no_compaction(request: Request) -> None:
+    raise ApiError(404, COMPACT.format(method=request.method, path=request.url.path), code="unsupported_endpoint")
+
+
+router.add_api_route("/v1/responses/compact", _no_compaction, methods=["POST"])
