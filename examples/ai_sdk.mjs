@@ -22,75 +22,15 @@
 // first use), RAGKIT_CHAT_MODEL (default: the first chat model /v1/models lists).
 // Prints each answer with `[n] file p.page: quote` lines; exits 1 when something is missing.
 
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createOpenAI } from '@ai-sdk/openai';
 import { cosineSimilarity, embedMany, generateText, stepCountIs, streamText, tool } from 'ai';
 import { z } from 'zod';
+import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, check, chatModel, vectorStore, citationLine } from './ragkit_env.mjs';
 
-const BASE_URL = process.env.RAGKIT_BASE_URL || 'http://127.0.0.1:8080/v1';
-const API_KEY = process.env.RAGKIT_API_KEY || 'none';
-const OFFLINE_MODEL = 'ragkit-extractive';
-const EMBEDDING_MODEL = 'ragkit-embedding';
-const STORE_NAME = 'ragkit-examples';
-const CORPUS = fileURLToPath(new URL('../corpora/halvard/', import.meta.url));
 const QUESTION = 'What battery does the WS-200 sensor array use?';
 const FOLLOW_UP = 'How long does it last?';
 const STATION_QUESTION = 'Station OSL-7 reports a fault. Look up its status and tell me what its error code means.';
 const CHAT_QUESTION = 'How long is the warranty on the WS-200 sensor array?';
-
-function check(condition, message) {
-  if (!condition) {
-    console.error(`error: ${message}`);
-    process.exit(1);
-  }
-}
-
-async function api(method, route, body) {
-  const response = await fetch(BASE_URL + route, {
-    method, body, headers: { Authorization: `Bearer ${API_KEY}`,
-      ...(typeof body === 'string' ? { 'Content-Type': 'application/json' } : {}) } });
-  const json = await response.json();
-  check(response.ok, `${method} ${route}: ${JSON.stringify(json.error ?? json)}`);
-  return json;
-}
-
-async function chatModel() {
-  if (process.env.RAGKIT_CHAT_MODEL) return process.env.RAGKIT_CHAT_MODEL;
-  const { data } = await api('GET', '/models');
-  return data.map((m) => m.id).find((id) => id !== OFFLINE_MODEL && id !== EMBEDDING_MODEL) ?? null;
-}
-
-// RAGKIT_VECTOR_STORE_ID, or the `ragkit-examples` store, created from the sample corpus once.
-async function vectorStore() {
-  if (process.env.RAGKIT_VECTOR_STORE_ID) return process.env.RAGKIT_VECTOR_STORE_ID;
-  const { data } = await api('GET', '/vector_stores?limit=100');
-  const found = data.find((s) => s.name === STORE_NAME && s.file_counts.completed);
-  if (found) return found.id;
-  const names = (await readdir(CORPUS)).sort();
-  console.log(`Creating vector store '${STORE_NAME}' from ${names.length} files in ${CORPUS} ...`);
-  const fileIds = [];
-  for (const name of names) {
-    const form = new FormData();
-    form.append('purpose', 'assistants');
-    form.append('file', new Blob([await readFile(join(CORPUS, name))]), name);
-    fileIds.push((await api('POST', '/files', form)).id);
-  }
-  let store = await api('POST', '/vector_stores', JSON.stringify({ name: STORE_NAME, file_ids: fileIds }));
-  while (store.file_counts.in_progress) {
-    await new Promise((done) => setTimeout(done, 500));
-    store = await api('GET', `/vector_stores/${store.id}`);
-  }
-  check(store.file_counts.completed === names.length, `only some files were ingested: ${JSON.stringify(store.file_counts)}`);
-  return store.id;
-}
-
-// `[n] file p.page: quote` for each cited passage: ragkit's fields beside OpenAI's on each
-// file_citation (the SDK's own source parts keep only the file).
-function citationLine(c) {
-  return `  [${c.n}] ${c.filename}${c.page ? ` p.${c.page}` : ''}: ${c.quote.split(/\s+/).join(' ')}`;
-}
 
 function responseCitations(body) {
   const notes = (body?.output ?? []).filter((item) => item.type === 'message')

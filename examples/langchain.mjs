@@ -24,75 +24,17 @@
 // Prints each answer with `[n] file p.page: quote` lines; exits 1 when something is missing.
 // Tested with @langchain/openai@1.6.0 and @langchain/core@1.4.0.
 
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import { ChatOpenAI, OpenAIEmbeddings, tools } from '@langchain/openai';
 import { z } from 'zod';
+import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, check, chatModel, vectorStore, citationLine } from './ragkit_env.mjs';
 
-const BASE_URL = process.env.RAGKIT_BASE_URL || 'http://127.0.0.1:8080/v1';
-const API_KEY = process.env.RAGKIT_API_KEY || 'none';
-const OFFLINE_MODEL = 'ragkit-extractive';
-const EMBEDDING_MODEL = 'ragkit-embedding';
-const STORE_NAME = 'ragkit-examples';
-const CORPUS = fileURLToPath(new URL('../corpora/halvard/', import.meta.url));
 const QUESTION = 'What does error code E42 mean?';
 const FOLLOW_UP = 'How do I fix it?';
 const STATION_QUESTION = 'Station OSL-7 reports a fault. Look up its status and tell me what its error code means.';
 const RESPONSES_QUESTION = 'What battery does the WS-200 sensor array use?';
 const RESPONSES_FOLLOW_UP = 'How long does it last?';
-
-function check(condition, message) {
-  if (!condition) {
-    console.error(`error: ${message}`);
-    process.exit(1);
-  }
-}
-
-async function api(method, route, body) {
-  const response = await fetch(BASE_URL + route, {
-    method, body, headers: { Authorization: `Bearer ${API_KEY}`,
-      ...(typeof body === 'string' ? { 'Content-Type': 'application/json' } : {}) } });
-  const json = await response.json();
-  check(response.ok, `${method} ${route}: ${JSON.stringify(json.error ?? json)}`);
-  return json;
-}
-
-async function chatModel() {
-  if (process.env.RAGKIT_CHAT_MODEL) return process.env.RAGKIT_CHAT_MODEL;
-  const { data } = await api('GET', '/models');
-  return data.map((m) => m.id).find((id) => id !== OFFLINE_MODEL && id !== EMBEDDING_MODEL) ?? null;
-}
-
-// RAGKIT_VECTOR_STORE_ID, or the `ragkit-examples` store, created from the sample corpus once.
-async function vectorStore() {
-  if (process.env.RAGKIT_VECTOR_STORE_ID) return process.env.RAGKIT_VECTOR_STORE_ID;
-  const { data } = await api('GET', '/vector_stores?limit=100');
-  const found = data.find((s) => s.name === STORE_NAME && s.file_counts.completed);
-  if (found) return found.id;
-  const names = (await readdir(CORPUS)).sort();
-  console.log(`Creating vector store '${STORE_NAME}' from ${names.length} files in ${CORPUS} ...`);
-  const fileIds = [];
-  for (const name of names) {
-    const form = new FormData();
-    form.append('purpose', 'assistants');
-    form.append('file', new Blob([await readFile(join(CORPUS, name))]), name);
-    fileIds.push((await api('POST', '/files', form)).id);
-  }
-  let store = await api('POST', '/vector_stores', JSON.stringify({ name: STORE_NAME, file_ids: fileIds }));
-  while (store.file_counts.in_progress) {
-    await new Promise((done) => setTimeout(done, 500));
-    store = await api('GET', `/vector_stores/${store.id}`);
-  }
-  check(store.file_counts.completed === names.length, `only some files were ingested: ${JSON.stringify(store.file_counts)}`);
-  return store.id;
-}
-
-function citationLine(c) {
-  return `  [${c.n}] ${c.filename}${c.page ? ` p.${c.page}` : ''}: ${c.quote.split(/\s+/).join(' ')}`;
-}
 
 // ragkit's citations of a chat completion (or of its streamed chunks), from the raw response
 function chatCitations(message) {

@@ -24,74 +24,20 @@
 // Prints each answer with `[n] file p.page: quote` lines; exits 1 when something is missing.
 // Tested with @openai/agents@0.20.0.
 
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Agent, OpenAIChatCompletionsModel, OpenAIConversationsSession, fileSearchTool, run, setDefaultOpenAIClient,
   setTracingDisabled, tool,
 } from '@openai/agents';
 import OpenAI from 'openai';
 import { z } from 'zod';
+import { BASE_URL, API_KEY, OFFLINE_MODEL, check, chatModel, vectorStore, citationLine } from './ragkit_env.mjs';
 
-const BASE_URL = process.env.RAGKIT_BASE_URL || 'http://127.0.0.1:8080/v1';
-const API_KEY = process.env.RAGKIT_API_KEY || 'none';
-const OFFLINE_MODEL = 'ragkit-extractive';
-const EMBEDDING_MODEL = 'ragkit-embedding';
-const STORE_NAME = 'ragkit-examples';
-const CORPUS = fileURLToPath(new URL('../corpora/halvard/', import.meta.url));
 const INSTRUCTIONS = 'Answer from the documents; cite them.';
 const QUESTION = 'What does error code E42 mean?';
 const STATION_QUESTION = 'Station OSL-7 reports a fault. Look up its status and tell me what its error code means.';
 const FOLLOW_UP = 'How do I fix it?';
 const SESSION_QUESTIONS = ['What battery does the WS-200 sensor array use?', 'How long does it last?'];
 const RESET_QUESTION = 'How do I reset the WS-200 sensor array?';
-
-function check(condition, message) {
-  if (!condition) {
-    console.error(`error: ${message}`);
-    process.exit(1);
-  }
-}
-
-async function api(method, route, body) {
-  const response = await fetch(BASE_URL + route, {
-    method, body, headers: { Authorization: `Bearer ${API_KEY}`,
-      ...(typeof body === 'string' ? { 'Content-Type': 'application/json' } : {}) } });
-  const json = await response.json();
-  check(response.ok, `${method} ${route}: ${JSON.stringify(json.error ?? json)}`);
-  return json;
-}
-
-async function chatModel() {
-  if (process.env.RAGKIT_CHAT_MODEL) return process.env.RAGKIT_CHAT_MODEL;
-  const { data } = await api('GET', '/models');
-  return data.map((m) => m.id).find((id) => id !== OFFLINE_MODEL && id !== EMBEDDING_MODEL) ?? null;
-}
-
-// RAGKIT_VECTOR_STORE_ID, or the `ragkit-examples` store, created from the sample corpus once.
-async function vectorStore() {
-  if (process.env.RAGKIT_VECTOR_STORE_ID) return process.env.RAGKIT_VECTOR_STORE_ID;
-  const { data } = await api('GET', '/vector_stores?limit=100');
-  const found = data.find((s) => s.name === STORE_NAME && s.file_counts.completed);
-  if (found) return found.id;
-  const names = (await readdir(CORPUS)).sort();
-  console.log(`Creating vector store '${STORE_NAME}' from ${names.length} files in ${CORPUS} ...`);
-  const fileIds = [];
-  for (const name of names) {
-    const form = new FormData();
-    form.append('purpose', 'assistants');
-    form.append('file', new Blob([await readFile(join(CORPUS, name))]), name);
-    fileIds.push((await api('POST', '/files', form)).id);
-  }
-  let store = await api('POST', '/vector_stores', JSON.stringify({ name: STORE_NAME, file_ids: fileIds }));
-  while (store.file_counts.in_progress) {
-    await new Promise((done) => setTimeout(done, 500));
-    store = await api('GET', `/vector_stores/${store.id}`);
-  }
-  check(store.file_counts.completed === names.length, `only some files were ingested: ${JSON.stringify(store.file_counts)}`);
-  return store.id;
-}
 
 const stationStatus = tool({
   name: 'station_status',
@@ -100,12 +46,6 @@ const stationStatus = tool({
   // stands in for the caller's own system (a fleet database, an API)
   execute: async ({ station_id }) => JSON.stringify({ station_id, last_error: 'E42', battery: '81%' }),
 });
-
-// `[n] file p.page: quote`: ragkit's fields on each file_citation (Responses) or citation (chat
-// completions), which the SDK keeps in each output_text part's providerData.
-function citationLine(c) {
-  return `  [${c.n}] ${c.filename}${c.page ? ` p.${c.page}` : ''}: ${c.quote.split(/\s+/).join(' ')}`;
-}
 
 function citationsOf(items, key = 'annotations') {
   const notes = items.filter((item) => item.type === 'message_output_item')

@@ -24,6 +24,8 @@ from conftest import ROOT
 
 EXAMPLES = ROOT / "examples"
 PINNED = (EXAMPLES / "package.json", EXAMPLES / "package-lock.json")
+#: what the Node examples import from each other, not an example itself
+SHARED = EXAMPLES / "ragkit_env.mjs"
 #: the venv's bin folder first: where ``make node`` installs Node when the machine has no Node 20+
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 NODE, NPM = shutil.which("node", path=PATH), shutil.which("npm", path=PATH)
@@ -65,10 +67,12 @@ def installed_node_modules() -> Path:
 
 
 def example_copy(example: Path, node_modules: Path, tmp_path: Path) -> Path:
-    """``example`` copied into ``tmp_path/examples`` beside the packages and the sample corpus."""
+    """``example`` copied into ``tmp_path/examples`` beside what the examples share
+    (examples/ragkit_env.mjs), the packages and the sample corpus."""
     folder = tmp_path / "examples"
     folder.mkdir(exist_ok=True)
     shutil.copy(example, folder)
+    shutil.copy(SHARED, folder)
     if not (folder / "node_modules").exists():
         (folder / "node_modules").symlink_to(node_modules, target_is_directory=True)
     if not (tmp_path / "corpora").exists():
