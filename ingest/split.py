@@ -15,7 +15,7 @@ import hashlib
 from functools import lru_cache
 
 from ingest.context import chunk_context, document_title, readable_name
-from ingest.loaders.base import LoadedDocument
+from ingest.loaders.base import LoadedDocument, LoadError
 from ragkit.ingest_options import SplitConfig
 from ragkit.models import Chunk
 from ragkit.text import header_above, table_spans
@@ -71,13 +71,14 @@ def split_document(
     (default: made from ``source``'s file name; "" for none)."""
     splitter = _splitter(config.chunk_size, config.chunk_overlap)
     encoding = get_encoding(ENCODING)
+    budget = _TokenBudget.for_document(document, config.max_file_tokens, source)
     chunks: list[Chunk] = []
     title = document_title(document)
     name = readable_name(source) if name is None else name
     for section in document.sections:
         context = chunk_context(name, title, section.section) if config.context else ""
         tables = table_spans(section.text)
-        for local, piece in _pieces(splitter, section.text, source):
+        for local, piece in _pieces(splitter, section.text, source, budget):
             start = section.offset + local
             # A chunk cut from the middle of a table gets the table's header row in its context:
             # retrieval sees "Country | Daily allowance | Hotel cap" above "France | 30 | 160",
@@ -104,9 +105,36 @@ def split_document(
     return chunks
 
 
-def _pieces(splitter, text: str, source: str):
+class _TokenBudget:
+    """Counts a long document's tokens a block at a time, before its block is split, and stops
+    the file once it passes ``max_file_tokens``: a 50 MB one-line dump made 158k chunks, hours
+    of embedding, before anyone was told. A cl100k token is at least one UTF-8 byte, so a
+    document of no more bytes than the limit cannot pass it and is never counted (nearly every
+    file: the limit's 5 MB of text)."""
+
+    def __init__(self, limit: int, source: str) -> None:
+        self.limit, self.source, self.used, self.chars = limit, source, 0, 0
+
+    @classmethod
+    def for_document(cls, document: LoadedDocument, limit: int, source: str) -> _TokenBudget | None:
+        if limit <= 0 or sum(len(section.text.encode()) for section in document.sections) <= limit:
+            return None
+        return cls(limit, source)
+
+    def take(self, block: str) -> None:
+        self.used += len(get_encoding(ENCODING).encode(block, disallowed_special=()))
+        self.chars += len(block)
+        if self.used > self.limit:
+            raise LoadError("too-large", (
+                f"too large: more than {self.limit:,} tokens (max_file_tokens) in its first {self.chars:,} "
+                f"characters; split the file, or raise max_file_tokens (0 for no limit) to embed it all"))
+
+
+def _pieces(splitter, text: str, source: str, budget: _TokenBudget | None = None):
     """(start in ``text``, piece) for each piece the splitter cuts ``text`` into, in order."""
     for base, block in _blocks(text, SPLIT_BLOCK_CHARS):
+        if budget is not None:
+            budget.take(block)
         cursor = 0
         for piece in splitter.split_text(block):
             local = block.find(piece, cursor)

@@ -209,7 +209,7 @@ class KnowledgeBase:
         return IngestPipeline(
             stores=Stores(self.store, self.manifest, self.bm25_dir, self.ingest_lock, self.lexical_backend),
             embedder=self.embedder,
-            split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context),
+            split=SplitConfig(s.chunk_size, s.chunk_overlap, s.chunk_context, s.max_file_tokens),
             options=LoadOptions(pdf_password=password, ocr=s.ocr, ocr_max_pages=s.ocr_max_pages,
                                 ocr_seconds=s.ocr_seconds, keep_furniture=s.keep_furniture,
                                 docx_comments=s.docx_comments, docx_headers_footers=s.docx_headers_footers),

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     parse_workers: int = Field(1, ge=0, description="Parser processes running beside the embedder (0: parse inline).")
     chunk_context: bool = Field(True, description="Embed and index each chunk with its document name, title and section.")
     ingest_window: int = Field(512, ge=1, description="Chunks per embedding pass and store commit.")
+    max_file_tokens: int = Field(
+        5_000_000, ge=0, description="A file with more cl100k tokens than this fails with a reason instead of being "
+                                     "embedded (0: no limit). OpenAI's own limit per file; about 15 min of embedding "
+                                     "at the 5,600 tokens/s of docs/benchmarks.md.")
     pdf_password: SecretStr | None = None
     ocr: bool = Field(True, description="Recognise text on PDF pages without a text layer (offline OCR).")
     ocr_max_pages: int = Field(50, ge=0, description="At most this many pages of one file are OCRed.")

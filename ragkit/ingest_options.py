@@ -34,9 +34,13 @@ class LoadOptions:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Chunk size and overlap in cl100k tokens, and whether chunks carry a context line."""
+    """Chunk size and overlap in cl100k tokens, whether chunks carry a context line, and how many
+    tokens one file may hold."""
 
     chunk_size: int = 200
     chunk_overlap: int = 40
     #: give each chunk its context line (document name, title, section): see ingest/context.py
     context: bool = True
+    #: a file with more cl100k tokens than this fails instead of being embedded (0: no limit);
+    #: 5,000,000 is OpenAI's own limit per file for file_search
+    max_file_tokens: int = 5_000_000

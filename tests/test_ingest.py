@@ -132,6 +132,20 @@ def test_one_bad_file_never_aborts_the_batch(kb_factory, tmp_path):
     assert statuses["good.pdf"] == "unchanged"
 
 
+def test_a_file_over_max_file_tokens_fails_alone_and_is_added_once_the_limit_allows_it(kb_factory, tmp_path):
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "note.txt").write_text("Tidal forces stretch moons.")
+    (docs / "log.txt").write_text(" ".join(f"event {i} logged at node {i % 13}." for i in range(2000)))
+    report = kb_factory("kb", max_file_tokens=2000).ingest([docs])
+    by_name = {f.source: f for f in report.files}
+    assert by_name["note.txt"].status == "added"
+    assert by_name["log.txt"].status == "failed" and "max_file_tokens" in by_name["log.txt"].reason
+    retry = kb_factory("kb", max_file_tokens=0).ingest([docs])
+    assert {f.source: f.status for f in retry.files} == {"log.txt": "added", "note.txt": "unchanged"}
+    assert kb_factory("kb").search("event 1999 logged", k=1).hits[0].source == "log.txt"
+
+
 def test_a_file_that_turns_corrupt_keeps_its_stored_chunks(kb_factory, tmp_path):
     docs = tmp_path / "d"
     docs.mkdir()

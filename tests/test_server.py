@@ -26,7 +26,8 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("serve") / "home"
     home.mkdir()
     admin = create_key(home, "admin", "--scope", "admin")
-    running = Server(home, "--max-upload-mb", "1").start()
+    # a limit no corpus file reaches, so that test_bad_files_fail_alone_with_reasons can pass it
+    running = Server(home, "--max-upload-mb", "1", env={"RAGKIT_MAX_FILE_TOKENS": "20000"}).start()
     running.admin_key = admin  # type: ignore[attr-defined]
     yield running
     running.stop()
@@ -195,17 +196,21 @@ def test_bad_files_fail_alone_with_reasons(client, tmp_path):
     empty.write_bytes(b"")
     odd = tmp_path / "notes.xyz"
     odd.write_text("plain words")
+    dump = tmp_path / "dump.txt"
+    dump.write_text(" ".join(f"r{i}" for i in range(12_000)))  # ~35k tokens, over the server's 20,000
     vs = client.vector_stores.create(name="mixed")
-    batch = upload_batch(client, vs.id, [broken, empty, odd, CORPUS / "support-faq.txt"])
-    assert (batch.file_counts.completed, batch.file_counts.failed) == (1, 3)
+    batch = upload_batch(client, vs.id, [broken, empty, odd, dump, CORPUS / "support-faq.txt"])
+    assert (batch.file_counts.completed, batch.file_counts.failed) == (1, 4)
     by_name = {client.files.retrieve(f.id).filename: f for f in
                client.vector_stores.file_batches.list_files(batch_id=batch.id, vector_store_id=vs.id)}
     assert by_name["support-faq.txt"].status == "completed"
     assert by_name["broken.pdf"].last_error.code == "invalid_file" and "PDF" in by_name["broken.pdf"].last_error.message
     assert by_name["empty.txt"].last_error.code == "invalid_file" and "empty" in by_name["empty.txt"].last_error.message
     assert by_name["notes.xyz"].last_error.code == "unsupported_file"
+    assert by_name["dump.txt"].last_error.code == "invalid_file"
+    assert "max_file_tokens" in by_name["dump.txt"].last_error.message
     failed = client.vector_stores.files.list(vector_store_id=vs.id, filter="failed")
-    assert len(failed.data) == 3
+    assert len(failed.data) == 4
     hits = client.vector_stores.search(vector_store_id=vs.id, query="contact support")
     assert {h.filename for h in hits.data} == {"support-faq.txt"}
 

@@ -137,3 +137,28 @@ def test_a_huge_section_is_split_a_block_at_a_time_with_exact_offsets():
     covered = sorted((c.start, c.end) for c in chunks)
     assert covered[0][0] == 0 and covered[-1][1] == len(text)
     assert all(later[0] <= earlier[1] + 1 for earlier, later in zip(covered, covered[1:]))  # no text left out
+
+
+def test_a_file_over_max_file_tokens_stops_at_the_block_that_passes_it():
+    """The limit is met before the rest is split or embedded: a dump of millions of tokens fails
+    in seconds with a reason that names the setting, instead of taking hours."""
+    import pytest
+
+    from ingest.loaders.base import LoadedDocument, LoadError, Section
+    from ingest.split import SPLIT_BLOCK_CHARS
+
+    text = " ".join(f"w{i}" for i in range(400_000))  # one line, ~1M tokens, 11 blocks
+    document = LoadedDocument(sections=[Section(text)], texts={None: text})
+    tokens = len(get_encoding("cl100k_base").encode(text))
+    with pytest.raises(LoadError) as info:
+        split_document(document, source="dump.txt", path="/dump.txt", file_sha256="x",
+                       config=SplitConfig(max_file_tokens=tokens // 4))
+    assert info.value.kind == "too-large"
+    assert "max_file_tokens" in info.value.reason and f"{tokens // 4:,}" in info.value.reason
+    stopped_after = int(info.value.reason.split("first ")[1].split(" characters")[0].replace(",", ""))
+    assert stopped_after <= len(text) // 4 + 2 * SPLIT_BLOCK_CHARS  # stopped early, not after splitting it all
+    # under the limit (blocks count a few tokens more than the whole text), and with no limit, all of it is split
+    assert split_document(document, source="dump.txt", path="/dump.txt", file_sha256="x",
+                          config=SplitConfig(max_file_tokens=tokens * 101 // 100))[-1].end == len(text)
+    assert split_document(document, source="dump.txt", path="/dump.txt", file_sha256="x",
+                          config=SplitConfig(max_file_tokens=0))[-1].end == len(text)
