@@ -30,6 +30,8 @@ def test_the_sdk_counts_input_instructions_and_function_tools(client):
     with_items = client.responses.input_tokens.count(input=items).input_tokens
     assert with_items > alone.input_tokens + _tokens("12 degrees and rain")  # every item counts
     assert counted > with_items + _tokens(rules)  # and so do the instructions and the tool's definition
+    as_parts = [*items[:2], {**items[2], "output": [{"type": "input_text", "text": "12 degrees and rain"}]}, items[3]]
+    assert client.responses.input_tokens.count(input=as_parts).input_tokens == with_items  # the text, not its JSON
 
 
 def test_what_cannot_be_counted_is_a_clear_error(client):

@@ -115,6 +115,29 @@ def test_the_guides_stateless_loop_sends_the_call_back_as_input(client, llm):
         client.responses.retrieve(answer.id)  # store=False keeps nothing
 
 
+def test_an_output_sent_as_input_text_parts_reaches_the_model_as_its_text(client, llm):
+    """OpenAI takes a function's output as a string or a list of content parts; Haystack's
+    Responses generator sends every output as ``input_text`` parts. The model must read their
+    text, not the parts' JSON; an image part cannot go into a tool message and is a 400 naming it."""
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Bergen"}}]},
+        lambda body: {"content": "It is " + next(m["content"] for m in body["messages"] if m["role"] == "tool")}])
+    first = client.responses.create(model=MODEL, input="What is the weather in Bergen?", tools=[WEATHER])
+    call = first.output[0]
+    parts = [{"type": "input_text", "text": '{"sky": "rain",'}, {"type": "input_text", "text": '"celsius": 9}'}]
+    answer = client.responses.create(model=MODEL, previous_response_id=first.id, tools=[WEATHER], input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": parts}])
+    assert answer.status == "completed", answer.error
+    assert answer.output_text == 'It is {"sky": "rain", "celsius": 9}'
+    assert _chats(llm)[-1]["messages"][-1] == {"role": "tool", "tool_call_id": call.call_id,
+                                              "content": '{"sky": "rain", "celsius": 9}'}
+    image = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model=MODEL, previous_response_id=first.id, tools=[WEATHER], input=[
+            {"type": "function_call_output", "call_id": call.call_id, "output": [parts[0], image]}])
+    assert refused.value.body["param"] == "input[0].output[1]" and "input_image" in refused.value.message
+
+
 def test_function_tools_are_refused_clearly_where_they_cannot_work(client, store, llm):
     with pytest.raises(openai.BadRequestError) as offline:
         client.responses.create(model="ragkit-extractive", input="Weather in Oslo?", tools=[WEATHER])

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from ragkit.conversations.messages import content_text
 from ragkit.library.answering import count_tokens
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request
@@ -54,6 +55,8 @@ def _item_text(item: dict[str, Any]) -> str:
         return f"{item.get('name', '')} {item.get('arguments', '')}"
     if item.get("type") == "function_call_output":
         output = item.get("output", "")
+        if isinstance(output, list):  # input_text parts: their text, as the model reads it
+            return content_text(output)
         return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
     return ""
 

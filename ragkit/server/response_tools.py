@@ -36,7 +36,7 @@ from ragkit.answer import (
     FILE_SEARCH, LoopState, last_user_text, opening_messages, run_tool_loop, unanswered_calls,
 )
 from ragkit.answer.file_search import tools_system
-from ragkit.conversations.messages import TEXT_PARTS
+from ragkit.conversations.messages import TEXT_PARTS, content_text
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
 from ragkit.library.filters import Filter
@@ -118,6 +118,24 @@ def _content(content: Any, i: int) -> Any:
     return _text(content)
 
 
+def output_text(output: Any, where: str) -> str:
+    """A ``function_call_output``'s ``output`` as the text of a tool message. OpenAI takes a string
+    or a list of content parts (Haystack sends every output as ``input_text`` parts): the parts'
+    text is what the model must read, not their JSON. A chat model reads a function's result as
+    text only, so an image or file part is a 400 naming it rather than dropped unseen."""
+    if isinstance(output, str):
+        return output
+    if not isinstance(output, list):
+        return json.dumps(output)
+    for j, part in enumerate(output):
+        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+        if kind not in TEXT_PARTS:
+            raise bad_request(f"A function_call_output part of type {kind!r} cannot be passed on: the chat model "
+                              "reads a function's output as text. Send the output as a string or input_text parts.",
+                              f"{where}[{j}]")
+    return content_text(output)
+
+
 def chat_from_input(items: str | list[dict[str, Any]], known_calls: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Responses ``input`` as chat messages: messages by role, consecutive ``function_call`` items
     as one assistant message with ``tool_calls``, each ``function_call_output`` as a ``tool``
@@ -147,9 +165,8 @@ def chat_from_input(items: str | list[dict[str, Any]], known_calls: set[str] = f
         elif kind == "function_call_output":
             if not item.get("call_id"):
                 raise bad_request("A function_call_output item needs the call_id it answers.", f"input[{i}].call_id")
-            output = item.get("output")
             chat.append({"role": "tool", "tool_call_id": item["call_id"],
-                         "content": output if isinstance(output, str) else json.dumps(output)})
+                         "content": output_text(item.get("output"), f"input[{i}].output")})
         elif kind in ("file_search_call", "reasoning"):
             continue  # ragkit's own items, sent back as the guides do: already reflected in the chat
         else:
