@@ -1,6 +1,6 @@
 """The runnable client examples (examples/*.py), each run as a subprocess against a real
 ``ragkit serve``, as a user runs them: the stock ``openai`` SDK, the OpenAI Agents SDK, LangChain,
-LlamaIndex and Pydantic AI.
+LlamaIndex, Pydantic AI and Haystack.
 
 Two servers: an offline one with API keys (the extractive answerer; function tools are not
 available) and one whose chat model is the scripted OpenAI-compatible test server
@@ -11,6 +11,7 @@ prints: a citation to the right file and page, the function's result in the answ
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.timeout(300)
 EXAMPLES = ROOT / "examples"
 MODEL = "test-model"
 CLIENT_LIBRARIES = ("agents", "langchain_openai", "llama_index.llms.openai_like", "llama_index.embeddings.openai",
-                    "pydantic_ai")
+                    "pydantic_ai", "haystack.components.agents")
 
 
 def _missing(module: str) -> bool:
@@ -72,9 +73,12 @@ def chat(tmp_path_factory, openai_server):
     server.stop()
 
 
-def run(example: str, server: Server, *args: str, store: bool = True, code: int = 0) -> str:
-    """Run ``examples/<example>`` against ``server``; its stdout, after checking its exit code."""
-    env = {**os.environ, "RAGKIT_BASE_URL": server.base_url, "RAGKIT_API_KEY": server.key}  # type: ignore[attr-defined]
+def run(example: str, server: Server, *args: str, store: bool = True, code: int = 0,
+        env: dict[str, str] | None = None) -> str:
+    """Run ``examples/<example>`` against ``server`` (with ``env`` added to the environment); its
+    stdout, after checking its exit code."""
+    env = {**os.environ, **(env or {}), "RAGKIT_BASE_URL": server.base_url,
+           "RAGKIT_API_KEY": server.key}  # type: ignore[attr-defined]
     if store:
         env["RAGKIT_VECTOR_STORE_ID"] = server.store  # type: ignore[attr-defined]
     done = subprocess.run([sys.executable, str(EXAMPLES / example), *args], capture_output=True, text=True,
@@ -244,6 +248,48 @@ def test_llamaindex_chat_over_a_store_and_embeddings(where, request, llm):
     assert citation(out, "warranty-and-returns.docx", "3 years")
     assert re.search(r"Q \(follow-up, streamed\): Can I extend it\?\nA: \S", out)
     assert re.search(r"embeddings: 2 texts, 384 dimensions\n\s+0\.\d+\s+The warranty covers", out)
+
+
+# -- Haystack ------------------------------------------------------------------------------------
+def _haystack(server: Server, home: Path) -> str:
+    """The Haystack example with ``home`` as HOME: Haystack's telemetry, when on, first writes a user
+    id to ``~/.haystack/config.yaml``, so an empty home shows it stayed off (no PostHog request)."""
+    out = run("haystack_client.py", server, env={"HOME": str(home)})
+    assert not (home / ".haystack").exists(), "Haystack telemetry was not disabled"
+    return out
+
+
+@needs["haystack.components.agents"]
+def test_haystack_offline_chat_responses_and_embeddings(offline, tmp_path):
+    out = _haystack(offline, tmp_path)
+    chat, rest = out.split("Q (follow-up, streamed): How do I fix it?")
+    assert citation(chat, "ws200-user-manual.pdf p.4", "E42 means the anemometer cable is disconnected")
+    streamed, rest = rest.split("No chat model behind ragkit: skipping the function tool")
+    assert citation(streamed, "ws200-user-manual.pdf p.4", "E42")  # citations of a streamed answer kept
+    over_responses, embedded = rest.split("embeddings:")
+    first, follow_up = over_responses.split("Q (Responses follow-up, streamed): Can I extend it?")
+    assert citation(first, "warranty-and-returns.docx", "3 years")
+    assert citation(follow_up, "warranty-and-returns.docx", "extends the warranty")  # made standalone
+    assert re.match(r" 2 texts, 384 dimensions\n\s+0\.\d+\s+Hold the SYNC", embedded)
+
+
+@needs["haystack.components.agents"]
+def test_haystack_function_tool_on_chat_completions_and_responses(chat, llm, tmp_path):
+    llm.state.tool_script.extend([STATION_CALL, SEARCH_E42, cite("E42", E42),  # the Agent, chat completions
+                                  STATION_CALL, SEARCH_E42, cite("E42", E42)])  # Responses, a function dict
+    out = _haystack(chat, tmp_path)
+    assert not llm.state.tool_script
+    assert citation(out.split("Q (follow-up")[0], "ws200-user-manual.pdf p.4", "E42")
+    agent = out.split("Q (agent with a function tool):")[1].split("Q (Responses")[0]
+    responses = out.split("Q (Responses, file_search and a function):")[1].split("embeddings:")[0]
+    for part in (agent, responses):
+        assert '-> station_status({"station_id": "OSL-7"})' in part
+        assert re.search(r'A: OSL-7 reports E42: .*"battery": "81%"', part)  # the output, as text
+        assert citation(part, "ws200-user-manual.pdf p.4", "E42")
+    # the model got each function's output back as the text of a tool message
+    tool_messages = [_tool_messages(r["body"]) for r in llm.chat_requests()]
+    outputs = [m for messages in tool_messages for m in messages if "<source" not in m]
+    assert outputs and all(json.loads(m)["battery"] == "81%" for m in outputs)
 
 
 def test_every_example_is_tested_and_documented():
