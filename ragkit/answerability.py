@@ -31,7 +31,12 @@ _NAME_QUESTION = re.compile(r"^\s*(who|whom) (is|was|are|were)\b", re.IGNORECASE
 #: is the clause after the comma, and it does not ask for a date
 _DATE_QUESTION = re.compile(r"^\s*(when\b(?![^?,]*,\s*(what|which|who|whom|whose|how|why|where)\b)|(in )?what year\b"
                             r"|on what date\b|which year\b)", re.IGNORECASE)
-_DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (days|weeks|months|years|hours)\b", re.IGNORECASE)
+#: "What is the return *window*?", "What is the warranty *period*?": a noun that names a span of
+#: time asks for one, as "how long" does
+_SPAN_NOUNS = r"(window|timeframe|time frame|time limit|duration|period)"
+_DURATION_QUESTION = re.compile(r"\bhow long\b|\bfor how many (days|weeks|months|years|hours)\b"
+                                r"|\b(what|which) (is|was|are|were) the ([a-z-]+ ){0,2}" + _SPAN_NOUNS
+                                + r"\s*(\?|$|\b(for|of|on|to)\b)", re.IGNORECASE)
 
 _HAS_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
                          r"thirty|forty|fifty|hundred|thousand|million|billion|half|dozen|free|no charge)\b",
@@ -65,9 +70,11 @@ _WEBSITE_QUESTION = re.compile(r"\b(what|which)\b[^?]*\b(website|web site|web ad
 _HAS_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _HAS_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d ().-]{6,}\d(?![\w.])")
 _HAS_WEBSITE = re.compile(r"\bhttps?://\S+|\bwww\.[\w-]+(\.[\w-]+)+", re.IGNORECASE)
-#: the words that name a contact detail, which a sentence holding one covers ("email" is
-#: covered by "support@halvard.example" even where no sentence says "email")
-_KIND_WORDS = ((_HAS_EMAIL, "email mail"), (_HAS_PHONE, "phone telephone"), (_HAS_WEBSITE, "website url homepage"))
+#: the words that name a contact detail or a span of time, which a sentence holding one covers
+#: ("email" is covered by "support@halvard.example", the return "window" by "within 30 days",
+#: even where no sentence says "email" or "window")
+_KIND_WORDS = ((_HAS_EMAIL, "email mail"), (_HAS_PHONE, "phone telephone"), (_HAS_WEBSITE, "website url homepage"),
+               (_HAS_DURATION, "window timeframe duration period"))
 
 #: "charge" and "mass" are left out on purpose: electric charge, the Catholic mass, mass graves
 #: "How do the fees compare …?", "Why did prices rise?" and "Which component costs the most?" are
@@ -125,10 +132,14 @@ def holds(text: str, kind: Kind | None, question: str = "") -> bool:
     return any(pattern.search(text) for pattern in _EVIDENCE[kind])
 
 
-def kind_words(text: str) -> str:
-    """Words naming the contact details ``text`` holds ("email mail" for a sentence with an
-    address), for matching a question that asks for one by name."""
-    return " ".join(words for pattern, words in _KIND_WORDS if pattern.search(text))
+def kind_words(text: str, question: str) -> str:
+    """The words of ``question`` that name a contact detail or a span of time ``text`` holds
+    ("email" for a sentence with an address), so that a question asking for one by name is
+    covered by it. Only the question's own words: the others would only dilute how much of the
+    sentence is about the question (a sentence saying "66 million years" lost its pick)."""
+    asked = set(re.findall(r"[a-z]+", question.lower()))
+    return " ".join(word for pattern, words in _KIND_WORDS if pattern.search(text)
+                    for word in words.split() if word in asked)
 
 
 def has_new_name(text: str, question: str) -> bool:

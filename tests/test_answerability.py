@@ -35,6 +35,11 @@ from ragkit.answerability import expected_kind, holds
     ("How many seniors own a cell phone and a tablet?", "number"),
     ("What is the telephone no of the care home?", "phone"),
     ("What is the support phone?", "phone"),
+    # a noun naming a span of time asks for one
+    ("What is the return window?", "duration"),
+    ("What is the notice period for resignation?", "duration"),
+    ("During what period did the Normans rule?", None),
+    ("What windows does the console have?", None),
 ])
 def test_expected_kind(question, kind):
     assert expected_kind(question) == kind
@@ -67,6 +72,15 @@ def test_a_sentence_with_an_address_answers_a_question_that_names_its_kind(halva
     answer = halvard_kb.ask("What is the support email?")
     assert not answer.refused and "support@halvard.example" in answer.text
     assert not halvard_kb.ask("How fast are e-mails answered?").refused  # "e-mails" is "emails"
+
+
+def test_a_span_of_time_answers_a_question_that_names_the_span(halvard_kb):
+    """"Window" is never said: "returned within 30 days" is the window."""
+    answer = halvard_kb.ask("What is the return window?")
+    assert not answer.refused and "30 days" in answer.text
+    # ... but only where the rest of the question is covered too
+    assert halvard_kb.ask("What is the grace period for late invoice payments?").refused
+    assert halvard_kb.ask("What is the cooling-off period for subscriptions?").refused
 
 
 def test_a_name_must_be_one_the_question_does_not_already_say():
