@@ -2,7 +2,9 @@
 against a real offline ``ragkit serve``: ``max_tokens`` / ``max_completion_tokens`` cut the answer
 (``finish_reason: "length"``), a file's ``expires_after`` sets its ``expires_at`` and an expired
 file is deleted, ``store: true`` on a chat completion is a 400, and every 400 names the parameter
-that is wrong (invalid JSON names none)."""
+that is wrong (invalid JSON names none). What Python's JSON parser reads but JSON does not allow
+(NaN, 1e400, unpaired surrogates, thousands of digits, deep nesting) and page bounds beyond any
+document had been 500s: found by fuzzing (test_server_fuzz.py)."""
 
 from __future__ import annotations
 
@@ -120,6 +122,16 @@ def test_a_wrong_expires_after_or_an_unknown_form_field_is_a_400_naming_it(clien
                        "param": "colour", "code": "unknown_parameter"}
 
 
+def test_an_expires_after_of_thousands_of_digits_or_other_scripts_digits_is_a_400(server):
+    """``int()`` refuses more than 4300 digits (it was a 500) and takes "٣٦٠٠" (it was 3600 s)."""
+    for seconds in ("9" * 5000, "\u0663\u0666\u0660\u0660"):
+        refused = httpx.post(server.base_url + "/files", files={"file": ("a.txt", b"hello", "text/plain")},
+                             data={"purpose": "assistants", "expires_after[anchor]": "created_at",
+                                   "expires_after[seconds]": seconds})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["param"] == "expires_after.seconds"
+
+
 def test_a_batch_over_openais_limit_is_a_400_naming_file_ids(client, store):
     body = _refused(lambda: client.vector_stores.file_batches.create(vector_store_id=store.id,
                                                                      file_ids=["file-x"] * 2001))
@@ -146,6 +158,51 @@ def test_errors_name_the_parameter_that_is_wrong(client, store, server):
     with pytest.raises(openai.NotFoundError) as no_store:
         client.post("/vector_stores/search", body={"query": "firmware"}, cast_to=object)
     assert "/v1/vector_stores/{vector_store_id}/search" in no_store.value.message
+
+
+@pytest.mark.parametrize(("raw", "said"), [
+    ('"query": NaN', "NaN is not a finite number"),
+    ('"query": "w", "max_num_results": -Infinity', "-Infinity is not a finite number"),
+    ('"query": "w", "ranking_options": {"score_threshold": 1e400}', "1e400 is not a finite number"),
+    ('"query": "\\ud800 warranty"', "unpaired UTF-16 surrogate \\ud800"),
+    ('"query": "warranty \\udc00"', "unpaired UTF-16 surrogate \\udc00"),
+    ('"query": "w", "max_num_results": ' + "9" * 5000, "a number has more than 4300 digits"),
+    ('"query": ' + "[" * 5000 + "]" * 5000, "nested too deeply"),
+], ids=["NaN", "-Infinity", "1e400", "lone high surrogate", "lone low surrogate", "5000 digits", "deep nesting"])
+def test_a_body_python_reads_but_json_does_not_allow_is_a_400_on_every_route(server, store, raw, said):
+    """NaN, infinities and unpaired surrogate escapes had reached the tokenizer and the database
+    (500s, an attribute of NaN stored as null); a huge number or deep nesting broke chat
+    completions, which reads its body itself. Each is a JSON error, on every route alike."""
+    for path, rest in ((f"/vector_stores/{store.id}/search", ""),
+                       ("/chat/completions", f', "messages": [{{"role": "user", "content": "hi"}}], '
+                                             f'"vector_store_ids": ["{store.id}"]'),
+                       ("/embeddings", ', "model": "ragkit-embedding", "input": "x"')):
+        body = ("{" + raw + rest + "}").encode()  # refused as it is read: before "query" is found unknown
+        refused = httpx.post(server.base_url + path, content=body, headers={"content-type": "application/json"})
+        assert refused.status_code == 400, (path, refused.text)
+        error = refused.json()["error"]
+        assert said in error["message"] and "We could not parse the JSON body" in error["message"], error
+    paired = httpx.post(server.base_url + f"/vector_stores/{store.id}/search",
+                        content=b'{"query": "\\ud83d\\ude00 firmware"}', headers={"content-type": "application/json"})
+    assert paired.status_code == 200 and paired.json()["search_query"] == ["\U0001f600 firmware"]
+
+
+def test_a_page_bound_beyond_any_document_selects_nothing_or_everything(client, tmp_path):
+    """A page bound of 1e308 or 2**70 overflowed the lexical index's 64-bit page field (a 500)."""
+    vs = client.vector_stores.create(name="paged")
+    with open(make_pdf(tmp_path / "paged.pdf", ["Calibration of the anemometer.", "Calibration of the vane."]),
+              "rb") as handle:
+        file_id = client.files.create(file=handle, purpose="assistants").id
+    attached = client.vector_stores.files.create_and_poll(vector_store_id=vs.id, file_id=file_id, poll_interval_ms=100)
+    assert attached.status == "completed", attached.last_error
+
+    def pages(kind: str, value) -> set[int]:
+        found = client.vector_stores.search(vector_store_id=vs.id, query="calibration",
+                                            filters={"type": kind, "key": "page", "value": value})
+        return {r.model_extra["page"] for r in found.data}
+
+    assert pages("lt", 1e308) == pages("lte", 2**70) == pages("gt", -(10**400)) == {1, 2}
+    assert pages("gt", 1e308) == pages("gte", 2**70) == pages("lt", -(10**400)) == set()
 
 
 # -- values ------------------------------------------------------------------------------------

@@ -177,3 +177,19 @@ def test_offline_a_function_is_refused_under_the_name_it_came_by(http, store):
         refused = _chat(http, store, **options)
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param
         assert "need a chat model" in refused.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("OPTIONS", "/files", "GET, POST"),
+    ("PUT", "/vector_stores/{store}", "GET, POST, DELETE"),
+    ("DELETE", "/chat/completions", "GET, POST"),
+    ("GET", "/responses", "POST"),
+])
+def test_a_method_the_url_does_not_serve_is_a_405_allowing_all_it_does(http, store, method, path, allowed):
+    """Starlette's 405 named only the first matching route's methods (``OPTIONS /v1/files`` was
+    told ``Allow: POST``, though GET lists files), in words that did not say what to use."""
+    refused = http.request(method, path.format(store=store))
+    assert refused.status_code == 405 and refused.headers["allow"] == allowed
+    error = refused.json()["error"]
+    assert error["code"] == "method_not_allowed" and error["type"] == "invalid_request_error"
+    assert error["message"].startswith(f"{method} is not allowed on /v1/") and allowed.split(", ")[-1] in error["message"]

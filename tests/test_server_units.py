@@ -1,5 +1,5 @@
 """The server's pure parts: PII redaction, file names, cursor pages, keys, the request guard, the
-parameter a validation error names."""
+parameter a validation error names, every router reading JSON bodies strictly."""
 
 from __future__ import annotations
 
@@ -129,3 +129,48 @@ def test_a_validation_error_names_the_parameter_by_its_path():
     assert broken.param is None and "not valid JSON (Expecting value at character 1)" in broken.message
     missing = from_validation([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     assert missing.param is None and missing.message.startswith("The request body is missing")
+
+
+def test_every_router_reads_json_bodies_strictly():
+    """A router made without ``route_class=JsonRoute`` would parse NaN, infinities and unpaired
+    surrogates again (ragkit.server.json_body); the behaviour is tested in test_server_params.py."""
+    import importlib
+    import pkgutil
+
+    from fastapi import APIRouter
+
+    import ragkit.server
+    from ragkit.server.json_body import JsonRoute
+
+    routers = {}
+    for info in pkgutil.iter_modules(ragkit.server.__path__):
+        module = importlib.import_module(f"ragkit.server.{info.name}")
+        routers |= {f"{info.name}.{name}": value for name, value in vars(module).items() if isinstance(value, APIRouter)}
+    assert len(routers) >= 16
+    assert [name for name, router in routers.items() if router.route_class is not JsonRoute] == []
+
+
+@pytest.mark.parametrize("raw, parsed", [
+    (b'{"x": "\\\\ud800"}', {"x": "\\ud800"}),  # an escaped backslash, then the letters "ud800"
+    (b'{"x": "\\ud83d\\ude00"}', {"x": "\U0001f600"}),  # a surrogate pair is one character
+    (b'{"x": "NaN", "y": 1e308, "z": -0.0}', {"x": "NaN", "y": 1e308, "z": -0.0}),
+    (b'\xef\xbb\xbf{"x": 1}', {"x": 1}),  # UTF-8 with a BOM, UTF-16: as json.loads reads bytes
+    ('{"x": "\u00e9"}'.encode("utf-16"), {"x": "\u00e9"}),
+    (b'{"x": ' + b"9" * 400 + b"}", {"x": int("9" * 400)}),
+])
+def test_strict_json_reads_what_json_allows(raw, parsed):
+    from ragkit.server.json_body import loads
+
+    assert loads(raw) == parsed
+
+
+@pytest.mark.parametrize("raw, position", [
+    (b'{"x": "a\\ud83d\\n"}', 8), (b'{"x": "\\\\\\udc00"}', 9), (b'{"x": "NaN", "y": NaN}', 18),
+    (b'{"x": "\xed\xa0\x80"}', 7),  # a surrogate encoded as UTF-8 bytes is not UTF-8
+])
+def test_strict_json_says_where_a_body_breaks_it(raw, position):
+    from ragkit.server.json_body import loads
+
+    with pytest.raises(json.JSONDecodeError) as caught:
+        loads(raw)
+    assert caught.value.pos == position

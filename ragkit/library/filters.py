@@ -30,10 +30,13 @@ from ragkit.errors import InvalidParameter
 
 Scalar = Union[str, float, bool]
 CHUNK_KEYS = {"page"}
+#: no document has more pages: page bounds beyond it are clamped to it
+PAGE_LIMIT = 2**31 - 1
 
 
 class Comparison(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities compare with nothing and cannot bound a page range
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     key: str = Field(min_length=1, max_length=64)
     type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]
     value: bool | int | float | str | list[int | float | str]
@@ -140,7 +143,10 @@ def _page_bounds(node: Filter) -> tuple[int | None, int | None, bool]:
         if not isinstance(term, Comparison) or term.type not in ("eq", "gt", "gte", "lt", "lte"):
             exact = False
             continue
-        v = float(term.value)  # type: ignore[arg-type]
+        # clamped to pages that can exist: a bound past any document (1e308, 2**70) selects
+        # nothing or everything; unclamped it overflowed the index's 64-bit page field (and an
+        # integer of 400 digits, float())
+        v = float(min(max(term.value, -PAGE_LIMIT), PAGE_LIMIT))  # type: ignore[type-var]
         lo = {"eq": math.ceil(v), "gte": math.ceil(v), "gt": math.floor(v) + 1}.get(term.type)
         hi = {"eq": math.floor(v), "lte": math.floor(v), "lt": math.ceil(v) - 1}.get(term.type)
         if lo is not None:

@@ -16,14 +16,15 @@ from ragkit.server import conversations_api, runs, threads
 from ragkit.server.assistant_params import AssistantBody, assistant_for, check_resources, check_tools
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.state import assistants as adb
 from ragkit.state.tables import now
 
-router = APIRouter()
-assistants = APIRouter(prefix="/v1/assistants", tags=["assistants"])
+router = APIRouter(route_class=JsonRoute)
+assistants = APIRouter(route_class=JsonRoute, prefix="/v1/assistants", tags=["assistants"])
 TABLE = adb.ASSISTANTS
 
 

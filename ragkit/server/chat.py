@@ -50,13 +50,14 @@ from ragkit.server.auth import reader, store_for
 from ragkit.server.chat_stream import Chunks, finish_reason, grounded_chunks, meta_of, tool_chunks, usage_of
 from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
 from ragkit.server.errors import ApiError, bad_request, from_validation
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body, check_plain_text, refuse_unknown
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
-router = APIRouter(tags=["chat"])
+router = APIRouter(route_class=JsonRoute, tags=["chat"])
 router.include_router(unserved.router)
 RAGKIT_KEYS = ("vector_store_ids", "filters", "max_num_results")
 #: the roles a chat message may have (OpenAI's)

@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request, not_found
 from ragkit.library.history import add_items, conversation_for, conversation_item, stored_response
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body, check_metadata
 from ragkit.server.response_events import replay, streaming
@@ -31,7 +32,7 @@ from ragkit.state import assistants as adb
 from ragkit.state import responses as stored
 from ragkit.state.tables import now
 
-router = APIRouter(tags=["conversations"])
+router = APIRouter(route_class=JsonRoute, tags=["conversations"])
 PREFIX = "/v1/conversations"
 
 

@@ -20,13 +20,14 @@ from pydantic import Field
 
 from ragkit.server.auth import reader
 from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EMBEDDING_MODEL
 from ragkit.server.params import Body
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 
-router = APIRouter(tags=["embeddings"])
+router = APIRouter(route_class=JsonRoute, tags=["embeddings"])
 #: OpenAI's limit on inputs per request
 MAX_INPUTS = 2048
 

@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ragkit.errors import (
     ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError,
@@ -215,6 +216,20 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     return ApiError(400, f"Invalid value{where}: {message.rstrip('.')}.", param=param, code="invalid_value")
 
 
+#: the methods a 405's ``Allow`` may list (the routes serve no others)
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app serves at the request's URL, each asked of the routes as that request
+    would be. Starlette's 405 names only the methods of the first route whose path matched, so
+    ``OPTIONS /v1/files`` was told ``Allow: POST`` though ``GET`` lists files; RFC 9110 has the
+    ``Allow`` of a 405 name all of them."""
+    routes = request.app.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -235,10 +250,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404:
             message = f"Unknown request URL: {request.method} {request.url.path}."
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            use = ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else "".join(allowed)
+            message = f"{request.method} is not allowed on {request.url.path}: use {use}."
         code = {404: "unknown_url", 405: "method_not_allowed", 413: "request_too_large"}.get(exc.status_code)
-        return ApiError(exc.status_code, message, code=code, headers=getattr(exc, "headers", None)).response()
+        return ApiError(exc.status_code, message, code=code, headers=headers or None).response()
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

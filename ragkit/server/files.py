@@ -34,13 +34,14 @@ from fastapi.responses import FileResponse
 from ragkit.library.file_bytes import ContentMissing, StoredFile, TooLarge
 from ragkit.server.auth import can_see_file, file_for, reader, writer
 from ragkit.server.errors import ApiError, bad_request, too_large, unknown_argument
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page, file_object
 from ragkit.server.state import ServerContext, context
 from ragkit.state import file_expiry
 from ragkit.state.tables import now
 
-router = APIRouter(prefix="/v1/files", tags=["files"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/files", tags=["files"])
 
 PURPOSES = ("assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results",
             "vision", "user_data", "evals")
@@ -96,7 +97,9 @@ def lifetime(form: Mapping[str, Any]) -> int | None:
         raise bad_request(f"Invalid value for 'expires_after.anchor': {anchor!r}. The supported anchor is "
                           "'created_at'.", "expires_after.anchor", "invalid_value")
     low, high = EXPIRY_SECONDS
-    if not isinstance(seconds, str) or not seconds.strip().isdigit() or not low <= int(seconds) <= high:
+    # ASCII digits and few of them: str.isdigit() takes "٣٦٠٠" and int() refuses 5000 digits
+    if not isinstance(seconds, str) or not re.fullmatch(r"[0-9]{1,9}", seconds.strip()) \
+            or not low <= int(seconds) <= high:
         raise bad_request(f"Invalid value for 'expires_after.seconds': {seconds!r}. Give a whole number of seconds "
                           f"from {low} (1 hour) to {high} (30 days).", "expires_after.seconds", "invalid_value")
     return int(seconds)

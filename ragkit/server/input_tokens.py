@@ -20,12 +20,13 @@ from ragkit.conversations.messages import content_text
 from ragkit.library.answering import count_tokens
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body
 from ragkit.server.state import ServerContext, context
 
-router = APIRouter(tags=["responses"])
+router = APIRouter(route_class=JsonRoute, tags=["responses"])
 
 
 class CountBody(Body):

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends
 
 from ragkit.server.auth import reader
 from ragkit.server.errors import ApiError
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.state import ServerContext, context
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(route_class=JsonRoute, tags=["meta"])
 EXTRACTIVE = "ragkit-extractive"
 #: the embedding model's name on /v1/embeddings (ragkit.server.embeddings)
 EMBEDDING_MODEL = "ragkit-embedding"

@@ -37,11 +37,12 @@ from ragkit.library.file_bytes import ContentMissing
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request, not_found
 from ragkit.feedback import FeedbackStore, Rating
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.pages import PageError, find_quote, rendered_page
 from ragkit.server.state import ServerContext, context
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")

@@ -48,6 +48,7 @@ from ragkit.library.output_limit import StreamLimit, capped
 from ragkit.library.retrieval import Found
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
 from ragkit.server.params import Body, check_plain_text
@@ -64,7 +65,7 @@ from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 
-router = APIRouter(tags=["responses"])
+router = APIRouter(route_class=JsonRoute, tags=["responses"])
 RESULTS = "file_search_call.results"
 #: OpenAI's ``include`` values; of these only ``file_search_call.results`` adds anything here
 INCLUDABLE = (RESULTS, "web_search_call.results", "web_search_call.action.sources", "message.input_image.image_url",

@@ -27,6 +27,7 @@ from ragkit.server.assistant_params import (
 )
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request, not_found
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.responses import _stream_error
 from ragkit.server.shapes import ListQuery, cursor_page
@@ -36,7 +37,7 @@ from ragkit.server.threads import add_messages, create_thread
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 from ragkit.state import assistants as adb
 
-router = APIRouter(prefix="/v1/threads", tags=["runs"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/threads", tags=["runs"])
 
 
 def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], body: RunBody) -> dict[str, Any]:

@@ -21,13 +21,14 @@ from ragkit.library import filters as openai_filters
 from ragkit.library.retrieval import Found, audit_hits, audit_timings, retrieve
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.text import keyword_query
 
-router = APIRouter(prefix="/v1/vector_stores", tags=["search"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/vector_stores", tags=["search"])
 
 
 class HybridWeights(Body):

@@ -18,6 +18,7 @@ from ragkit.server.assistant_params import (
 )
 from ragkit.server.auth import file_for, reader
 from ragkit.server.errors import ApiError, bad_request, not_found
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
@@ -26,7 +27,7 @@ from ragkit.server.vector_stores import new_store_id
 from ragkit.state import assistants as adb
 from ragkit.state.tables import now
 
-router = APIRouter(prefix="/v1/threads", tags=["threads"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/threads", tags=["threads"])
 
 
 def add_messages(ctx: ServerContext, principal: Principal, thread_id: str, messages: list[MessageBody],

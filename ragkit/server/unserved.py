@@ -20,8 +20,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from ragkit.server.errors import ApiError
+from ragkit.server.json_body import JsonRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JsonRoute, include_in_schema=False)
 
 #: path prefix -> what the family is called in the message
 FAMILIES = {"fine_tuning": "fine-tuning", "audio": "audio (speech, transcriptions, translations)",

@@ -27,13 +27,14 @@ from ragkit.library.file_bytes import ChecksumMismatch, TooLarge
 from ragkit.server.auth import writer
 from ragkit.server.errors import bad_request, not_found, too_large
 from ragkit.server.files import PURPOSES, new_file_row, sanitise_filename
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.params import Body
 from ragkit.server.state import ServerContext, context
 from ragkit.state import uploads as stored
 from ragkit.state.tables import now
 
-router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/uploads", tags=["uploads"])
 
 #: OpenAI's limits: a Part is at most 64 MB, an Upload lives an hour
 PART_LIMIT = 64 * 1024 * 1024

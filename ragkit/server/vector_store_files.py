@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ragkit.server.auth import file_for, reader, store_for, writer
 from ragkit.server.errors import not_found
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.params import (
     ChunkingStrategy,
@@ -26,7 +27,7 @@ from ragkit.server.params import (
 from ragkit.server.shapes import ListQuery, batch, cursor_page, vs_file
 from ragkit.server.state import ServerContext, context
 
-router = APIRouter(prefix="/v1/vector_stores/{vector_store_id}", tags=["vector_store_files"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/vector_stores/{vector_store_id}", tags=["vector_store_files"])
 
 
 class FileListQuery(ListQuery):

@@ -17,13 +17,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from ragkit.server.auth import file_for, reader, store_for, writer
+from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.params import CreateStore, UpdateStore
 from ragkit.server.shapes import ListQuery, cursor_page, vector_store
 from ragkit.server.state import ServerContext, context
 from ragkit.state.tables import now
 
-router = APIRouter(prefix="/v1/vector_stores", tags=["vector_stores"])
+router = APIRouter(route_class=JsonRoute, prefix="/v1/vector_stores", tags=["vector_stores"])
 
 
 def new_store_id() -> str:
