@@ -36,7 +36,8 @@ class ServerState:
     #: scripted chat replies, used in order before the deterministic answer: each is a dict with
     #: "content" and/or "tool_calls" ([{"name", "arguments"}]), or a callable(body) -> such a dict;
     #: a dict with "repeat": True is never used up (a model that never stops calling tools); tool
-    #: calls and callables are only served to requests that offer tools
+    #: calls and callables are only served to requests that offer tools, a dict with "when" only to
+    #: requests whose messages hold that text (the others get the deterministic answer meanwhile)
     tool_script: deque = field(default_factory=deque)
     #: answer HTTP 400 to requests that offer tools, like a server without tool support
     reject_tools: bool = False
@@ -78,6 +79,13 @@ def _calls_tools(step) -> bool:
     """A scripted tool call is only given to a request that offers tools (others get the
     deterministic answer), as a real model cannot call a tool it was not offered."""
     return callable(step) or bool(step.get("tool_calls"))
+
+
+def _serves(step, body: dict) -> bool:
+    """Whether the next scripted step answers this request (see ``ServerState.tool_script``)."""
+    if isinstance(step, dict) and step.get("when") and step["when"] not in json.dumps(body["messages"]):
+        return False
+    return bool(body.get("tools")) or not _calls_tools(step)
 
 
 def scripted_reply(state: ServerState, body: dict):
@@ -163,7 +171,7 @@ def create_app(state: ServerState) -> FastAPI:
         if state.reject_tools and body.get("tools"):
             return JSONResponse({"error": {"message": f"{body['model']} does not support tools",
                                            "type": "invalid_request_error", "param": "tools"}}, status_code=400)
-        if state.tool_script and (body.get("tools") or not _calls_tools(state.tool_script[0])):
+        if state.tool_script and _serves(state.tool_script[0], body):
             return scripted_reply(state, body)
         answer = deterministic_answer(body["messages"])
         usage = {"prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),

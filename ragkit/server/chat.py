@@ -48,7 +48,7 @@ from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.output_limit import StreamLimit, StreamStop, capped, stopped
 from ragkit.server.auth import reader, store_for
 from ragkit.server.chat_stream import Chunks, finish_reason, grounded_chunks, meta_of, tool_chunks, usage_of
-from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
+from ragkit.server.chat_tools import ToolTurn, caller_functions, forces_function, run_chat_tools, tool_choice_for
 from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
@@ -224,14 +224,17 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     chunks = Chunks(completion_id, model, bool((body.stream_options or {}).get("include_usage")))
     tool_turn = (functions and choice != "none") or last != "user" or media
-    # the question searched: made standalone from the earlier turns (none when a tool result goes on)
-    query, notices = await asyncio.to_thread(_standalone, ctx, body.messages) if last == "user" else ("", [])
+    # the question searched: made standalone from the earlier turns (none when a tool result goes on,
+    # unless the model must call a named function again, and so could not search: see forces_function)
+    forced = forces_function(choice)
+    query, notices = (await asyncio.to_thread(_standalone, ctx, body.messages) if last == "user" or forced
+                      else ("", []))
     audit.update({"vector_store": vs_ids, "question": query or content_text(body.messages[-1].get("content"))})
     if tool_turn:
         def run_tools() -> ToolTurn:
             turn = run_chat_tools(ctx, body.messages, model=model, stores=stores, k=k, functions=functions,
                                   tool_choice=choice, instructions=instructions,
-                                  query=query if not functions or choice == "none" else None,
+                                  query=query if not functions or choice == "none" or forced else None,
                                   temperature=body.temperature, max_tokens=max_tokens,
                                   parallel_tool_calls=body.parallel_tool_calls, node=node)
             if turn.grounded is not None:

@@ -13,9 +13,10 @@ so they are not in ``tool_calls``; they travel on the returned message as
 ``ragkit.searches`` (the SDK sends a returned message back with it) and are run again when the
 message comes back, so the passages keep their numbers and the answer's ``[n]`` stay checked.
 
-When the caller's functions may not be called (none given, or ``tool_choice: "none"``) the
+When the model might not search by itself (no functions given, or ``tool_choice: "none"``) or
+cannot (a ``tool_choice`` naming one of the caller's functions, which it must call at once), the
 question, made standalone from the earlier turns, is searched first with the text parts, so the
-answer is grounded even if the model would not search.
+answer, or the named function's arguments, come from the documents.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ def tool_choice_for(choice: Any, legacy: Any, names: Sequence[str]) -> str | dic
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         return choice  # the model applies it to the tools it is offered
     raise bad_request("Invalid value for 'tool_choice'.", "tool_choice")
+
+
+def forces_function(choice: str | dict[str, Any]) -> bool:
+    """Whether ``tool_choice`` names one of the caller's functions. The model must then call it at
+    once (how instructor and other structured-output libraries ask for a shape), so it cannot call
+    ``file_search`` first: the question is searched for it, or the function's arguments would come
+    from the model's own knowledge. The stores are named for the whole request, not offered as a
+    tool the caller may rule out, so this is not the caller choosing an ungrounded call."""
+    return isinstance(choice, dict) and choice.get("type") == "function" and choice["function"]["name"] != FILE_SEARCH
 
 
 @dataclass
@@ -158,13 +168,15 @@ def rebuild(messages: Sequence[Mapping[str, Any]], instructions: str | None, too
     return state
 
 
-def _search_first(state: LoopState, tools: Sequence[Tool], query: str) -> None:
-    """Search ``query`` before the model is asked, as if it had called file_search itself."""
+def _search_first(state: LoopState, tools: Sequence[Tool], query: str) -> dict[str, str]:
+    """Search ``query`` before the model is asked, as if it had called file_search itself; the
+    search, to send back with the message (``ragkit.searches``) so a resumed request keeps its passages."""
     call_id = "call_" + secrets.token_hex(12)
     arguments = json.dumps({"query": query})
     state.messages.append({"role": "assistant", "content": None, "tool_calls": [
         {"id": call_id, "type": "function", "function": {"name": FILE_SEARCH, "arguments": arguments}}]})
     replay_call(state, tools, call_id, FILE_SEARCH, arguments)
+    return {"id": call_id, "arguments": arguments}
 
 
 def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *, model: str,
@@ -173,13 +185,15 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                    temperature: float | None = None, max_tokens: int | None = None,
                    parallel_tool_calls: bool | None = None, node: Filter | None = None,
                    retrieval: Mapping[str, Any] | None = None) -> ToolTurn:
-    """One request of the loop. ``query`` (the standalone question) is searched first when given;
+    """One request of the loop. ``query`` (the standalone question) is searched first when given
+    (with a forced function, unless the messages brought back an earlier request's searches);
     every search keeps to the attribute filter ``node`` and ``retrieval``'s ranking options."""
     tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions, node=node, **(retrieval or {}))
     state = rebuild(messages, instructions, tools)
     state.rounds = 0
-    if query and stores:
-        _search_first(state, tools, query)
+    first: list[dict[str, str]] = []
+    if query and stores and not (forces_function(tool_choice) and state.passages.hits):
+        first.append(_search_first(state, tools, query))
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice="auto" if tool_choice == "none" and stores else tool_choice,
                            temperature=temperature, max_tokens=max_tokens,
@@ -187,7 +201,7 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
     if result.status == "max_rounds":
         raise ApiError(500, f"The model kept calling tools after {MAX_ROUNDS} rounds.", type="server_error",
                        code="tool_loop_exhausted")
-    searches = [{"id": c.id, "arguments": c.arguments} for c in result.calls if c.name == FILE_SEARCH]
+    searches = first + [{"id": c.id, "arguments": c.arguments} for c in result.calls if c.name == FILE_SEARCH]
     grounded = None
     if result.status == "answered":
         grounded = grounded_of(result, model, result.usage)
