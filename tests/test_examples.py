@@ -1,6 +1,6 @@
 """The runnable client examples (examples/*.py), each run as a subprocess against a real
 ``ragkit serve``, as a user runs them: the stock ``openai`` SDK, the OpenAI Agents SDK, LangChain,
-LlamaIndex, Pydantic AI and Haystack.
+LlamaIndex, Pydantic AI, Haystack, DSPy and the ``llm`` command-line tool.
 
 Two servers: an offline one with API keys (the extractive answerer; function tools are not
 available) and one whose chat model is the scripted OpenAI-compatible test server
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(300)
 EXAMPLES = ROOT / "examples"
 MODEL = "test-model"
 CLIENT_LIBRARIES = ("agents", "langchain_openai", "llama_index.llms.openai_like", "llama_index.embeddings.openai",
-                    "pydantic_ai", "haystack.components.agents")
+                    "pydantic_ai", "haystack.components.agents", "dspy", "llm")
 
 
 def _missing(module: str) -> bool:
@@ -40,6 +40,8 @@ def _missing(module: str) -> bool:
 
 needs = {name: pytest.mark.skipif(_missing(name), reason=f"{name} is not installed: pip install -e '.[examples]'")
          for name in CLIENT_LIBRARIES}
+#: DSPy is not in the examples extra: its LiteLLM brings boto3, whose botocore downgrades python-dateutil
+needs["dspy"] = pytest.mark.skipif(_missing("dspy"), reason="dspy is not installed: pip install dspy")
 
 
 def _corpus_store(client) -> str:
@@ -290,6 +292,63 @@ def test_haystack_function_tool_on_chat_completions_and_responses(chat, llm, tmp
     tool_messages = [_tool_messages(r["body"]) for r in llm.chat_requests()]
     outputs = [m for messages in tool_messages for m in messages if "<source" not in m]
     assert outputs and all(json.loads(m)["battery"] == "81%" for m in outputs)
+
+
+# -- DSPy and the llm CLI ------------------------------------------------------------------------
+@needs["dspy"]
+def test_dspy_offline_answers_follows_up_and_embeds(offline):
+    out = run("dspy_client.py", offline)
+    first, follow_up = out.split("Q (follow-up): Can I extend it?")
+    assert citation(first, "warranty-and-returns.docx", "3 years")
+    assert citation(follow_up, "warranty-and-returns.docx", "Halvard Care extends the warranty")  # made standalone
+    assert "No chat model behind ragkit: skipping the typed fields" in out
+    assert re.search(r"embeddings: 2 texts, 384 dimensions\n\s+0\.\d+\s+The warranty covers", out)
+
+
+@needs["dspy"]
+def test_dspy_with_a_chat_model_reads_typed_fields_through_the_chat_adapter(chat, llm):
+    llm.state.tool_script.append({"when": "warranty_years", "content": (
+        "[[ ## product ## ]]\nWS-200 sensor array [1]\n\n[[ ## warranty_years ## ]]\n3\n\n[[ ## completed ## ]]")})
+    out = run("dspy_client.py", chat)
+    assert not llm.state.tool_script
+    first, follow_up = out.split("Q (follow-up): Can I extend it?")
+    assert citation(first, "warranty-and-returns.docx", "3 years")
+    follow_up, typed = follow_up.split("Q (typed fields, ChatAdapter):")
+    assert citation(follow_up, "warranty-and-returns.docx", "Halvard Care extends the warranty")
+    assert "A: product='WS-200 sensor array [1]' warranty_years=3" in typed
+    assert citation(typed, "warranty-and-returns.docx", "3 years")
+    # the adapter's questions went as they were asked (an earlier example's answer may be cached);
+    # the ChatAdapter's format reached the model as the operator's instructions
+    asked = [json.dumps(r["body"]["messages"]) for r in llm.chat_requests()]
+    assert all("warranty_years" in sent for sent in asked if "[[ ## question ## ]]" in sent)
+    assert "[[ ## warranty_years ## ]]" in llm.chat_requests()[-1]["body"]["messages"][0]["content"]
+
+
+@needs["llm"]
+def test_llm_cli_offline_over_a_store_streamed_continued_and_chatting(offline):
+    out = run("llm_cli.py", offline)
+    asked, follow_up = out.split("$ llm -c 'How do I fix it?'")
+    assert citation(asked, "ws200-user-manual.pdf p.4", "E42 means the anemometer cable is disconnected")
+    follow_up, not_streamed = follow_up.split("--no-stream")
+    assert "E42" in follow_up and citation(follow_up, "ws200-user-manual.pdf p.4", "E42")
+    not_streamed, chatting = not_streamed.split("$ llm chat -t halvard")
+    assert citation(not_streamed, "warranty-and-returns.docx", "3 years")
+    assert chatting.count("> Extractive answer") == 2
+    assert "No chat model behind ragkit: skipping llm's own tools" in out
+
+
+@needs["llm"]
+def test_llm_cli_with_a_chat_model_calls_its_tool_beside_file_search(chat, llm):
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "llm_time", "arguments": {}}]}, SEARCH_E42,
+                                  cite("E42", "E42 means the anemometer cable is disconnected")])
+    out = run("llm_cli.py", chat)
+    assert not llm.state.tool_script
+    tool = out.split("-T llm_time --td")[1]
+    assert "Tool call: llm_time({})" in tool and "utc_time" in tool
+    assert re.search(r"E42 means the anemometer cable is disconnected \[\d+\]\. Station status: \{", tool)
+    assert citation(tool, "ws200-user-manual.pdf p.4", "E42")
+    offered = {t["function"]["name"] for t in llm.chat_requests()[-1]["body"]["tools"]}
+    assert offered == {"file_search", "llm_time"}
 
 
 def test_every_example_is_tested_and_documented():

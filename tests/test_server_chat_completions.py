@@ -151,6 +151,53 @@ def test_a_forcing_tool_choice_reaches_the_model(client, store, llm, choice):
     assert sent["tool_choice"] == choice and sent["parallel_tool_calls"] is True
 
 
+def test_a_function_named_in_tool_choice_is_filled_in_from_the_documents(client, store, llm):
+    """A tool_choice naming one of the caller's functions (how instructor asks for a shape) makes
+    the model call it at once, so it could not search: ragkit searches the question first. The
+    search goes back with the message (``ragkit.searches``); a client that rebuilds the message
+    without it (instructor's reask) gets the question searched again, never an unsourced call."""
+    def fill(body: dict) -> dict:  # the model fills the shape in from the passages it was given
+        seen = "anemometer cable is disconnected" in json.dumps(body["messages"])
+        return {"tool_calls": [{"name": "error_code", "arguments": {
+            "code": "E42", "meaning": "the anemometer cable is disconnected" if seen else "unknown"}}]}
+
+    llm.state.tool_script.extend([fill, fill, fill])
+    shape = {"type": "function", "function": {"name": "error_code", "parameters": {
+        "type": "object", "properties": {"code": {"type": "string"}, "meaning": {"type": "string"}},
+        "required": ["code", "meaning"]}}}
+    named = {"type": "function", "function": {"name": "error_code"}}
+    messages: list = [{"role": "user", "content": "What does error code E42 mean?"}]
+    first = _ask(client, store, messages, tools=[shape], tool_choice=named).choices[0]
+    [call] = first.message.tool_calls
+    assert json.loads(call.function.arguments)["meaning"] == "the anemometer cable is disconnected"
+    [search] = first.message.model_extra["ragkit"]["searches"]
+    assert json.loads(search["arguments"]) == {"query": "What does error code E42 mean?"}
+    sent = _sent(llm)[0]
+    assert sent["tool_choice"] == named and [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "tool"]
+    assert sent["messages"][2]["tool_calls"][0]["function"]["name"] == "file_search"
+
+    # sent back as returned: the search is run again in its place, not twice
+    invalid = {"role": "tool", "tool_call_id": call.id, "content": "meaning: too long, shorten it"}
+    again = _ask(client, store, [*messages, first.message, invalid], tools=[shape], tool_choice=named)
+    assert json.loads(again.choices[0].message.tool_calls[0].function.arguments)["meaning"] != "unknown"
+    assert [m["role"] for m in _sent(llm)[1]["messages"]] == ["system", "user", "assistant", "tool", "tool"]
+    # rebuilt without ragkit's searches, as instructor's reask sends it: searched again
+    rebuilt = {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]}
+    reask = _ask(client, store, [*messages, rebuilt, invalid], tools=[shape], tool_choice=named)
+    assert json.loads(reask.choices[0].message.tool_calls[0].function.arguments)["meaning"] != "unknown"
+    assert [m["role"] for m in _sent(llm)[2]["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert len(_sent(llm)) == 3
+
+
+def test_structured_output_over_a_store_says_where_a_shape_can_be_had(offline_client, offline_store):
+    with pytest.raises(openai.BadRequestError) as caught:
+        _ask(offline_client, offline_store, [{"role": "user", "content": "What does E42 mean?"}],
+             model="ragkit-extractive", response_format={"type": "json_schema", "json_schema": {
+                 "name": "answer", "schema": {"type": "object"}}})
+    assert caught.value.param == "response_format"
+    assert "function tool named in tool_choice" in caught.value.message
+
+
 def test_tool_choice_none_answers_from_the_documents(client, store, llm):
     done = _ask(client, store, [{"role": "user", "content": "What does error code E42 mean?"}], tools=[WEATHER],
                 tool_choice="none", parallel_tool_calls=False)
