@@ -31,7 +31,8 @@ E42 = "What does error code E42 mean?"
 needs_llm = pytest.mark.skipif(importlib.util.find_spec("llm") is None,
                                reason="llm is not installed: pip install -e '.[examples]'")
 needs_instructor = pytest.mark.skipif(importlib.util.find_spec("instructor") is None,
-                                      reason="instructor is not installed: pip install instructor")
+                                      reason="instructor is not installed: pip install --no-deps instructor "
+                                             "docstring-parser (docs/clients.md)")
 
 
 def _store(client) -> str:
