@@ -139,6 +139,24 @@ def test_tool_calls_come_back_and_the_tool_results_complete_the_answer(client, s
                                                        "content": "cloudy, 12 C"}
 
 
+def test_a_model_that_never_stops_searching_is_a_502_naming_the_upstream_model(client, store, llm):
+    """Even the last round, sent with tool_choice "none", calls a tool (a real model may ignore it)."""
+    llm.state.tool_script.append({"tool_calls": [{"name": "file_search", "arguments": {"query": "E42"}}],
+                                  "repeat": True})
+    try:
+        with pytest.raises(openai.APIStatusError) as info:
+            _ask(client, store, [{"role": "user", "content": "What does E42 mean?"}], tools=[WEATHER])
+    finally:
+        llm.state.tool_script.clear()
+    assert info.value.status_code == 502
+    assert info.value.body["type"] == "upstream_error" and info.value.body["code"] == "tool_loop_exhausted"
+    assert "kept calling tools" in info.value.body["message"]  # was a 500 server_error
+    # the server is fine: the next question is answered
+    llm.state.tool_script.append({"content": "E42 means the anemometer is disconnected [1]."})
+    assert "anemometer" in _ask(client, store, [{"role": "user", "content": "What does E42 mean?"}]
+                                ).choices[0].message.content
+
+
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
 def test_a_forcing_tool_choice_reaches_the_model(client, store, llm, choice):
     llm.state.tool_script.append({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Bergen"}},

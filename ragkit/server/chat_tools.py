@@ -198,8 +198,9 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                            tool_choice="auto" if tool_choice == "none" and stores else tool_choice,
                            temperature=temperature, max_tokens=max_tokens,
                            parallel_tool_calls=parallel_tool_calls if functions else None)
-    if result.status == "max_rounds":
-        raise ApiError(500, f"The model kept calling tools after {MAX_ROUNDS} rounds.", type="server_error",
+    if result.status == "max_rounds":  # the upstream model misbehaved, not ragkit nor the caller: a 502
+        raise ApiError(502, f"The model kept calling tools after {MAX_ROUNDS} rounds without answering, even when "
+                            "told to answer; ask again, or name a tool in tool_choice.", type="upstream_error",
                        code="tool_loop_exhausted")
     searches = first + [{"id": c.id, "arguments": c.arguments} for c in result.calls if c.name == FILE_SEARCH]
     grounded = None
