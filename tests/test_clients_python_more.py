@@ -22,7 +22,7 @@ import openai
 import pytest
 from conftest import CORPUS
 from pydantic import BaseModel
-from server_helpers import Server, chat_model_server, upload_batch
+from server_helpers import NO_LLM_PLUGINS, Server, chat_model_server, upload_batch
 
 pytestmark = pytest.mark.timeout(300)
 MODEL = "test-model"
@@ -64,9 +64,10 @@ def chat(tmp_path_factory, openai_server):
 
 
 # -- llm ------------------------------------------------------------------------------------------
+
 def _llm(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "llm", *args], capture_output=True, text=True, timeout=240,
-                          env={**os.environ, "LLM_USER_PATH": str(home), **(env or {})})
+                          env={**os.environ, "LLM_USER_PATH": str(home), **NO_LLM_PLUGINS, **(env or {})})
 
 
 @needs_llm

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS, ROOT
-from server_helpers import SOURCE, Server, chat_model_server, create_key, upload_batch
+from server_helpers import NO_LLM_PLUGINS, SOURCE, Server, chat_model_server, create_key, upload_batch
 
 pytestmark = pytest.mark.timeout(300)
 EXAMPLES = ROOT / "examples"
@@ -326,7 +326,7 @@ def test_dspy_with_a_chat_model_reads_typed_fields_through_the_chat_adapter(chat
 
 @needs["llm"]
 def test_llm_cli_offline_over_a_store_streamed_continued_and_chatting(offline):
-    out = run("llm_cli.py", offline)
+    out = run("llm_cli.py", offline, env=NO_LLM_PLUGINS)
     asked, follow_up = out.split("$ llm -c 'How do I fix it?'")
     assert citation(asked, "ws200-user-manual.pdf p.4", "E42 means the anemometer cable is disconnected")
     follow_up, not_streamed = follow_up.split("--no-stream")
@@ -341,7 +341,7 @@ def test_llm_cli_offline_over_a_store_streamed_continued_and_chatting(offline):
 def test_llm_cli_with_a_chat_model_calls_its_tool_beside_file_search(chat, llm):
     llm.state.tool_script.extend([{"tool_calls": [{"name": "llm_time", "arguments": {}}]}, SEARCH_E42,
                                   cite("E42", "E42 means the anemometer cable is disconnected")])
-    out = run("llm_cli.py", chat)
+    out = run("llm_cli.py", chat, env=NO_LLM_PLUGINS)
     assert not llm.state.tool_script
     tool = out.split("-T llm_time --td")[1]
     assert "Tool call: llm_time({})" in tool and "utc_time" in tool

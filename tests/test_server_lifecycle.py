@@ -73,7 +73,8 @@ def test_deleting_a_store_while_its_file_is_ingesting(server, tmp_path):
 def test_deleting_a_file_while_it_is_ingesting(server, tmp_path):
     client = server.client()
     vs = client.vector_stores.create(name="files")
-    [file_id] = upload(client, [_big_note(tmp_path, "big.txt")])
+    # ~600 chunks: still ingesting 0.3 s in, and done again in seconds rather than a minute
+    [file_id] = upload(client, [_big_note(tmp_path, "big.txt", 0.25)])
     client.vector_stores.files.create(vector_store_id=vs.id, file_id=file_id)
     time.sleep(0.3)
     assert client.files.delete(file_id).deleted
@@ -91,7 +92,8 @@ def test_deleting_a_file_while_it_is_ingesting(server, tmp_path):
 def test_detaching_mid_ingest_then_attaching_again(server, tmp_path):
     client = server.client()
     vs = client.vector_stores.create(name="again")
-    [file_id] = upload(client, [_big_note(tmp_path, "big.txt")])
+    # ~600 chunks: still ingesting 0.3 s in, and done again in seconds rather than a minute
+    [file_id] = upload(client, [_big_note(tmp_path, "big.txt", 0.25)])
     client.vector_stores.files.create(vector_store_id=vs.id, file_id=file_id)
     time.sleep(0.3)
     assert client.vector_stores.files.delete(file_id=file_id, vector_store_id=vs.id).deleted
