@@ -117,7 +117,10 @@ class _TokenBudget:
 
     @classmethod
     def for_document(cls, document: LoadedDocument, limit: int, source: str) -> _TokenBudget | None:
-        if limit <= 0 or sum(len(section.text.encode()) for section in document.sections) <= limit:
+        chars = sum(len(section.text) for section in document.sections)
+        if limit <= 0 or chars * 4 <= limit:  # a character is at most 4 UTF-8 bytes: no copy needed
+            return None
+        if sum(len(section.text.encode()) for section in document.sections) <= limit:
             return None
         return cls(limit, source)
 
