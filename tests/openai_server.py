@@ -1,9 +1,12 @@
 """An OpenAI-compatible server for tests: chat completions (plain and streamed), embeddings, rerank.
 
 Its answers are computed deterministically from the sources in the prompt, so tests can check
-that citations map back to the right file and page. It records every request it receives and can
-inject faults (HTTP 429/500/401, slow responses) to exercise retries and fallbacks. It runs in a
-background thread on 127.0.0.1 with uvicorn and is driven through the real ``openai`` SDK.
+that citations map back to the right file and page. Asked for structured output
+(``response_format``), it answers with the JSON the format describes, filled in from that answer,
+or refuses in the ``refusal`` field when the sources hold nothing. It records every request it
+receives (so a test sees the format and the passages that reached it) and can inject faults
+(HTTP 429/500/401, slow responses) to exercise retries and fallbacks. It runs in a background
+thread on 127.0.0.1 with uvicorn and is driven through the real ``openai`` SDK.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class ServerState:
     faults: deque = field(default_factory=deque)
     api_key: str | None = None  # when set, other keys get 401
     #: scripted chat replies, used in order before the deterministic answer: each is a dict with
-    #: "content" and/or "tool_calls" ([{"name", "arguments"}]), or a callable(body) -> such a dict;
+    #: "content" and/or "tool_calls" ([{"name", "arguments"}]) or "refusal" (as OpenAI's structured
+    #: outputs refuse), or a callable(body) -> such a dict;
     #: a dict with "repeat": True is never used up (a model that never stops calling tools); tool
     #: calls and callables are only served to requests that offer tools, a dict with "when" only to
     #: requests whose messages hold that text (the others get the deterministic answer meanwhile)
@@ -75,6 +79,33 @@ def deterministic_answer(messages: list[dict]) -> str:
     return answer
 
 
+def _filled(schema: dict, answer: str, sources: int, defs: dict):
+    """A value of ``schema``: strings say the answer, integers count the sources in the prompt."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in schema:
+        schema = next(s for s in schema["anyOf"] if s.get("type") != "null")
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: _filled(sub, answer, sources, defs) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_filled(schema["items"], answer, sources, defs)] if schema.get("items") else []
+    return {"integer": sources, "number": float(sources), "boolean": True, "null": None}.get(kind, answer)
+
+
+def structured_reply(body: dict, answer: str) -> tuple[str | None, str | None]:
+    """(content, refusal) for a request with a ``response_format``: the JSON its schema describes
+    (``{"answer": ...}`` for ``json_object``), or a refusal when the answer is one."""
+    if "could not find the answer" in answer:
+        return None, answer
+    sources = len(SOURCE.findall(next(m["content"] for m in body["messages"] if m["role"] == "user")))
+    spec = body["response_format"].get("json_schema") or {}
+    schema = spec.get("schema") or {"type": "object", "properties": {"answer": {"type": "string"}}}
+    return json.dumps(_filled(schema, answer, sources, schema.get("$defs", {}))), None
+
+
 def _calls_tools(step) -> bool:
     """A scripted tool call is only given to a request that offers tools (others get the
     deterministic answer), as a real model cannot call a tool it was not offered."""
@@ -97,7 +128,7 @@ def scripted_reply(state: ServerState, body: dict):
     if callable(step):
         step = step(body)
     content = step.get("content")
-    message: dict = {"role": "assistant", "content": content}
+    message: dict = {"role": "assistant", "content": content, "refusal": step.get("refusal")}
     finish = "stop"
     if step.get("tool_calls"):
         turn = len(state.requests)
@@ -116,9 +147,10 @@ def scripted_reply(state: ServerState, body: dict):
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}
 
     def events():
-        for piece in re.findall(r"\S+\s*", content or ""):
+        deltas = [{"content": piece} for piece in re.findall(r"\S+\s*", content or "")]
+        for delta in deltas + ([{"refusal": step["refusal"]}] if step.get("refusal") else []):
             chunk = {"id": "chatcmpl-script", "object": "chat.completion.chunk", "created": created,
-                     "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                     "model": body["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             yield f"data: {json.dumps(chunk)}\n\n"
         final = {"id": "chatcmpl-script", "object": "chat.completion.chunk", "created": created, "model": body["model"],
                  "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
@@ -174,22 +206,22 @@ def create_app(state: ServerState) -> FastAPI:
         if state.tool_script and _serves(state.tool_script[0], body):
             return scripted_reply(state, body)
         answer = deterministic_answer(body["messages"])
+        content, refusal = structured_reply(body, answer) if body.get("response_format") else (answer, None)
         usage = {"prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),
-                 "completion_tokens": len(answer.split())}
+                 "completion_tokens": len((content or refusal or "").split())}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         created = int(time.time())
         if not body.get("stream"):
             return {"id": "chatcmpl-test", "object": "chat.completion", "created": created, "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": refusal},
                                  "finish_reason": "stop"}],
                     "usage": usage}
 
         def events():
-            pieces = re.findall(r"\S+\s*", answer)
-            for piece in pieces:
+            deltas = [{"content": piece} for piece in re.findall(r"\S+\s*", content or "")]
+            for delta in deltas + ([{"refusal": refusal}] if refusal else []):
                 chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": created,
-                         "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece},
-                                                              "finish_reason": None}]}
+                         "model": body["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
                 yield f"data: {json.dumps(chunk)}\n\n"
             final = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": created,
                      "model": body["model"], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}

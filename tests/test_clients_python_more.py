@@ -81,10 +81,10 @@ def test_llm_on_chat_completions_answers_over_the_default_store(offline, tmp_pat
     assert follow_up.returncode == 0 and "E42" in follow_up.stdout  # the history went along, made standalone
     whole = _llm(tmp_path, "-m", "ragkit-chat", "--no-stream", "How long is the warranty on the WS-200 sensor array?")
     assert whole.returncode == 0 and "3 years" in whole.stdout
-    # llm's JSON mode asks for structured output: a 400 that says where a shape can be had
+    # llm's JSON mode asks for structured output: offline a 400 that says a chat model is needed
     shaped = _llm(tmp_path, "-m", "ragkit-chat", "-o", "json_object", "1", E42 + " Answer in JSON.")
     assert shaped.returncode == 1
-    assert "response_format" in shaped.stderr and "function tool named in tool_choice" in shaped.stderr
+    assert "response_format" in shaped.stderr and "needs a chat model" in shaped.stderr
 
 
 @needs_llm
@@ -142,20 +142,36 @@ def test_instructor_streams_a_partial_shape(chat, llm):
 
 
 @needs_instructor
-@pytest.mark.parametrize("mode, param", [("JSON", "response_format"), ("JSON_SCHEMA", "response_format"),
-                                         ("RESPONSES_TOOLS", "text")])
-def test_instructor_json_modes_are_a_400_naming_the_field(chat, llm, mode, param):
+@pytest.mark.parametrize("mode", ["JSON", "JSON_SCHEMA"])
+def test_instructor_json_modes_fill_the_shape_in_from_the_documents(chat, llm, mode):
+    """JSON mode (``json_object``, the schema in a system message) and JSON_SCHEMA mode
+    (``json_schema``): the chat model gets the passages and the format, and answers in it."""
+    if mode == "JSON":  # the test model cannot read a schema from the system message: it is told what to say
+        llm.state.tool_script.append({"content": json.dumps({"code": "E42", "meaning": "the anemometer cable is "
+                                                             "disconnected", "minutes_to_fix": 10})})
+    found = _instructor(chat, mode).chat.completions.create(
+        model=MODEL, response_model=ErrorCode, max_retries=1, messages=[{"role": "user", "content": E42}],
+        extra_body={"vector_store_ids": [chat.store]})  # type: ignore[attr-defined]
+    assert "anemometer cable is disconnected" in found.meaning
+    [sent] = [r["body"] for r in llm.chat_requests()]
+    assert sent["response_format"]["type"] == {"JSON": "json_object", "JSON_SCHEMA": "json_schema"}[mode]
+    system, user = sent["messages"]
+    shape = system["content"] if mode == "JSON" else json.dumps(sent["response_format"])  # where each mode puts it
+    assert "minutes_to_fix" in shape and "anemometer cable" in user["content"]
+
+
+@needs_instructor
+def test_instructor_responses_tools_mode_is_a_400_naming_the_field(chat, llm):
+    """RESPONSES_TOOLS sends a function tool and ``text.format`` together: structured output is
+    served for answers over stores without function tools, so the 400 names ``text``."""
     from instructor.core import InstructorRetryException
 
-    client = _instructor(chat, mode)
-    extra = ({"extra_body": {"vector_store_ids": [chat.store]}} if mode != "RESPONSES_TOOLS"  # type: ignore[attr-defined]
-             else {})
     with pytest.raises(InstructorRetryException) as caught:
-        client.chat.completions.create(model=MODEL, response_model=ErrorCode, max_retries=1,
-                                       messages=[{"role": "user", "content": E42}], **extra)
+        _instructor(chat, "RESPONSES_TOOLS").chat.completions.create(
+            model=MODEL, response_model=ErrorCode, max_retries=1, messages=[{"role": "user", "content": E42}])
     error = caught.value.__cause__  # instructor raises from the last error
-    assert isinstance(error, openai.BadRequestError) and error.param == param
-    assert "structured output" in error.message and "function tool named in tool_choice" in error.message
+    assert isinstance(error, openai.BadRequestError) and error.param == "text"
+    assert "structured output" in error.message and "function tools" in error.message
     assert not llm.chat_requests()
 
 

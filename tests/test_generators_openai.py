@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ragkit.errors import GeneratorError
@@ -134,3 +136,21 @@ def test_api_key_is_never_echoed(tmp_path, llm, kb_factory, corpus_copy, capsys)
     assert llm.chat_requests()[-1]["headers"]["authorization"] == "Bearer sk-very-secret-value"
     captured = capsys.readouterr()
     assert "sk-very-secret-value" not in captured.out + captured.err
+
+
+def test_a_structured_reply_in_words_is_a_refusal_and_is_never_streamed(kb, llm):
+    """Asked for JSON (``formatted``), a reply that says in words that the documents do not hold
+    the answer is a refusal, held back from the stream (it is not the caller's JSON); a JSON reply
+    streams as it comes, its ``[n]`` left as the model wrote them."""
+    question = "What does error code E42 mean?"
+    generator = kb.generator("openai").formatted({"type": "json_object"})
+    hits = kb.search(question).hits
+    llm.state.tool_script.append({"content": "I could not find the answer in the documents."})
+    tokens: list[str] = []
+    refused = generator.generate(question, hits, on_token=tokens.append)
+    assert refused.refused and refused.text == "I could not find the answer in the documents." and tokens == []
+    shaped = generator.generate(question, hits, on_token=tokens.append)
+    assert not shaped.refused and len(tokens) > 3 and "".join(tokens) == shaped.text
+    assert "[1]" in json.loads(shaped.text)["answer"]
+    sent = llm.chat_requests()[-1]["body"]
+    assert sent["response_format"] == {"type": "json_object"} and "JSON" in sent["messages"][0]["content"]

@@ -207,13 +207,17 @@ def test_a_function_named_in_tool_choice_is_filled_in_from_the_documents(client,
     assert len(_sent(llm)) == 3
 
 
-def test_structured_output_over_a_store_says_where_a_shape_can_be_had(offline_client, offline_store):
+def test_structured_output_offline_says_a_chat_model_is_needed(offline_client, offline_store):
     with pytest.raises(openai.BadRequestError) as caught:
         _ask(offline_client, offline_store, [{"role": "user", "content": "What does E42 mean?"}],
              model="ragkit-extractive", response_format={"type": "json_schema", "json_schema": {
                  "name": "answer", "schema": {"type": "object"}}})
     assert caught.value.param == "response_format"
-    assert "function tool named in tool_choice" in caught.value.message
+    assert "needs a chat model behind ragkit" in caught.value.message and "RAGKIT_MODEL" in caught.value.message
+    with pytest.raises(openai.BadRequestError) as caught:  # a malformed format says what it lacks
+        _ask(offline_client, offline_store, [{"role": "user", "content": "What does E42 mean?"}],
+             model="ragkit-extractive", response_format={"type": "json_schema", "json_schema": {"schema": {}}})
+    assert caught.value.param == "response_format" and "json_schema.name" in caught.value.message
 
 
 def test_tool_choice_none_answers_from_the_documents(client, store, llm):

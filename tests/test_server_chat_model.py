@@ -4,8 +4,12 @@ the extractive answer are exercised over real HTTP with no network."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import openai
 import pytest
+from pydantic import BaseModel
 from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -77,3 +81,92 @@ def test_a_requests_cap_on_answer_tokens_reaches_the_model(server, store, llm):
     assert llm.chat_requests()[-1]["body"]["max_tokens"] == 24
     with pytest.raises(openai.BadRequestError):
         client.responses.create(model=MODEL, input="x", tools=tools, max_output_tokens=2)
+
+
+# -- structured output over a store ----------------------------------------------------------------
+class ErrorCode(BaseModel):
+    code: str
+    meaning: str
+    passages: int
+
+
+E42 = "What does error code E42 mean?"
+OFF_TOPIC = "Who painted the ceiling of the Sistine Chapel?"
+
+
+def test_chat_completions_parse_answers_in_the_schema_from_the_passages(server, store, llm):
+    done = server.client().chat.completions.parse(
+        model=MODEL, messages=[{"role": "user", "content": E42}], response_format=ErrorCode,
+        extra_body={"vector_store_ids": [store]})
+    message = done.choices[0].message
+    assert message.refusal is None and "anemometer" in message.parsed.meaning.lower()
+    [request] = llm.chat_requests()
+    sent = request["body"]
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["name"] == "ErrorCode"
+    assert set(sent["response_format"]["json_schema"]["schema"]["properties"]) == {"code", "meaning", "passages"}
+    system, user = sent["messages"]
+    assert "only the numbered sources" in system["content"] and "JSON" in system["content"]
+    assert '<source id="1"' in user["content"] and "anemometer" in user["content"]
+    # the passages the model was given are listed; JSON is not checked for [n], nor annotated
+    meta = done.model_extra["ragkit"]
+    assert message.parsed.passages == len(meta["sources"]) > 0
+    assert {s["filename"] for s in meta["sources"]} <= {"ws200-user-manual.pdf", "support-faq.txt"}
+    assert [s["n"] for s in meta["sources"]] == list(range(1, len(meta["sources"]) + 1))
+    assert message.model_extra["citations"] == [] and message.annotations == []
+    assert json.loads(message.content) == message.parsed.model_dump() and not meta["refused"]
+    assert re.search(r"\[\d+\]", message.parsed.meaning)  # the model's [n] are its JSON's, kept as sent
+
+
+def test_structured_refusals_come_as_refusals_not_json(server, store, llm):
+    client = server.client()
+    ask = {"model": MODEL, "response_format": ErrorCode, "extra_body": {"vector_store_ids": [store]}}
+    # ragkit refuses before asking the model: the documents do not hold the answer
+    ragkits = client.chat.completions.parse(messages=[{"role": "user", "content": OFF_TOPIC}], **ask).choices[0]
+    assert ragkits.message.content is None and ragkits.message.parsed is None
+    assert ragkits.message.refusal == "Not found in the documents." and ragkits.finish_reason == "stop"
+    assert not llm.chat_requests()
+    # the model refuses in the refusal field, as OpenAI's structured outputs do
+    llm.state.tool_script.append({"content": None, "refusal": "I could not find the answer in the documents."})
+    models = client.chat.completions.parse(messages=[{"role": "user", "content": E42 + " (again)"}], **ask)
+    assert models.choices[0].message.refusal == "I could not find the answer in the documents."
+    assert models.choices[0].message.parsed is None and models.model_extra["ragkit"]["refused"]
+
+
+def test_structured_output_streams_and_json_object_mode(server, store, llm):
+    client = server.client()
+    fresh = "What does the error code E42 mean?"  # not the answer cached by an earlier test: streamed as made
+    with client.chat.completions.stream(model=MODEL, messages=[{"role": "user", "content": fresh}],
+                                        response_format=ErrorCode, extra_body={"vector_store_ids": [store]}) as s:
+        deltas = [e.delta for e in s if e.type == "content.delta"]
+        final = s.get_final_completion()
+    assert len(deltas) > 3 and "anemometer" in final.choices[0].message.parsed.meaning.lower()
+    with client.chat.completions.stream(model=MODEL, messages=[{"role": "user", "content": OFF_TOPIC}],
+                                        response_format=ErrorCode, extra_body={"vector_store_ids": [store]}) as s:
+        refused = s.get_final_completion().choices[0].message
+    assert refused.refusal == "Not found in the documents." and refused.parsed is None and not refused.content
+    shaped = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "system", "content": "Reply as JSON with an answer field."},
+                               {"role": "user", "content": E42}],
+        response_format={"type": "json_object"}, extra_body={"vector_store_ids": [store]})
+    assert "anemometer" in json.loads(shaped.choices[0].message.content)["answer"].lower()
+    assert llm.chat_requests()[-1]["body"]["response_format"] == {"type": "json_object"}
+
+
+def test_structured_output_with_function_tools_is_a_400_naming_it(server, store, llm):
+    with pytest.raises(openai.BadRequestError) as refused:
+        server.client().chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": E42}], response_format={"type": "json_object"},
+            tools=[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
+            extra_body={"vector_store_ids": [store]})
+    assert refused.value.param == "response_format" and "function tools" in refused.value.message
+    assert not llm.chat_requests()
+
+
+def test_langchain_with_structured_output_over_a_store(server, store, llm):
+    langchain_openai = pytest.importorskip("langchain_openai")
+    chat = langchain_openai.ChatOpenAI(model=MODEL, base_url=server.base_url, api_key="none",
+                                       extra_body={"vector_store_ids": [store]})
+    found = chat.with_structured_output(ErrorCode).invoke("What is error code E42?")  # not cached: reaches the model
+    assert isinstance(found, ErrorCode) and "anemometer" in found.meaning.lower()
+    assert llm.chat_requests()[-1]["body"]["response_format"]["type"] == "json_schema"

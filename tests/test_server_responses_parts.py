@@ -1,12 +1,15 @@
 """``/v1/responses`` with images and files in ``input``: with a chat model they reach it in the
 chat-completions shape (the text parts are what is searched); offline they are a 400 naming the
-part. Real ``ragkit serve`` processes, the stock SDK, and the test model server."""
+part. And structured output (``text.format``, the SDK's ``responses.parse``): the chat model
+answers in the schema from the passages; offline a 400. Real ``ragkit serve`` processes, the stock
+SDK, and the test model server."""
 
 from __future__ import annotations
 
 import openai
 import pytest
 from conftest import CORPUS
+from pydantic import BaseModel
 from server_helpers import Server, chat_model_server, upload_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -107,3 +110,64 @@ def test_an_image_part_reaches_the_chat_model_beside_function_tools(client, stor
     sent = _sent(llm)[0]
     assert any(m["role"] == "user" and isinstance(m["content"], list)
                and {"type": "image_url", "image_url": {"url": PIXEL}} in m["content"] for m in sent["messages"])
+
+
+# -- structured output: text.format ------------------------------------------------------------------
+class ErrorCode(BaseModel):
+    code: str
+    meaning: str
+
+
+def test_responses_parse_answers_in_the_schema_beside_the_file_search_call(client, store, llm):
+    done = client.responses.parse(model=MODEL, input="What does error code E42 mean?", text_format=ErrorCode,
+                                  tools=[{"type": "file_search", "vector_store_ids": [store]}],
+                                  include=["file_search_call.results"])
+    assert "anemometer" in done.output_parsed.meaning.lower()
+    search, answer = done.output
+    assert search.type == "file_search_call" and search.results and search.results[0].filename in FILES
+    assert answer.content[0].type == "output_text" and answer.content[0].annotations == []
+    assert done.text.format.type == "json_schema" and done.text.format.name == "ErrorCode"
+    [sent] = _sent(llm)
+    assert sent["response_format"]["type"] == "json_schema" and sent["response_format"]["json_schema"]["strict"]
+    assert set(sent["response_format"]["json_schema"]["schema"]["properties"]) == {"code", "meaning"}
+    assert '<source id="1"' in sent["messages"][1]["content"] and "E42" in sent["messages"][1]["content"]
+    assert client.responses.retrieve(done.id).output[1].content[0].text == done.output_text
+
+
+def test_responses_structured_refusal_is_a_refusal_part_streamed_or_not(client, store, llm):
+    tools = [{"type": "file_search", "vector_store_ids": [store]}]
+    question = "Who painted the ceiling of the Sistine Chapel?"
+    done = client.responses.parse(model=MODEL, input=question, text_format=ErrorCode, tools=tools)
+    assert done.output_parsed is None and done.output[1].content[0].type == "refusal"
+    assert done.output[1].content[0].refusal == "Not found in the documents." and done.model_extra["ragkit"]["refused"]
+    with client.responses.stream(model=MODEL, input=question + " Again.", text_format=ErrorCode, tools=tools) as s:
+        kinds = [event.type for event in s]
+        final = s.get_final_response()
+    assert "response.refusal.done" in kinds and "response.output_text.delta" not in kinds
+    assert final.output[1].content[0].type == "refusal" and final.output_parsed is None
+    replayed = [e.type for e in client.responses.retrieve(done.id, stream=True)]
+    assert "response.refusal.delta" in replayed and replayed[-1] == "response.completed"
+    assert not _sent(llm)
+
+
+def test_responses_structured_output_streams_its_json(client, store, llm):
+    with client.responses.stream(model=MODEL, input="What does the error code E42 mean?", text_format=ErrorCode,
+                                 tools=[{"type": "file_search", "vector_store_ids": [store]}]) as s:
+        deltas = [event.delta for event in s if event.type == "response.output_text.delta"]
+        final = s.get_final_response()
+    assert len(deltas) > 3 and "anemometer" in final.output_parsed.meaning.lower()
+    assert _sent(llm)[0]["stream"] and _sent(llm)[0]["response_format"]["type"] == "json_schema"
+
+
+def test_responses_structured_output_is_a_400_offline_and_beside_functions(offline, client, store, llm):
+    offline_client = offline.client()
+    with pytest.raises(openai.BadRequestError) as refused:
+        offline_client.responses.parse(model="ragkit-extractive", input="What does E42 mean?", text_format=ErrorCode,
+                                       tools=[{"type": "file_search", "vector_store_ids": [_store(offline_client)]}])
+    assert refused.value.param == "text" and "needs a chat model" in refused.value.message
+    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.parse(model=MODEL, input="What does E42 mean?", text_format=ErrorCode,
+                               tools=[{"type": "file_search", "vector_store_ids": [store]}, weather])
+    assert refused.value.param == "text" and "function tools" in refused.value.message
+    assert not _sent(llm)

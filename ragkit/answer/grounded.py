@@ -6,6 +6,12 @@ is weak (:func:`refusal_reason`; with ``refusal_evidence`` on, a cross-encoder w
 evidence: :mod:`ragkit.answer.evidence`); otherwise generate, falling back to the extractive
 answer with a warning when the chat model is unreachable after retries; keep only ``[n]``
 markers that name a provided source, each with a quote that is a literal span of its chunk.
+
+With ``structured`` (a chat model asked for JSON in a response format: ``formatted`` generators)
+the same refusal decision holds, but the answer is the model's JSON: no ``[n]`` is checked or
+removed (a JSON array ``[1]`` is data, not a citation), no extractive fallback (its text is not the
+JSON asked for: the chat model's failure is the request's), and a refusal is never sent to
+``on_token`` (the caller's stream carries JSON; the refusal is reported as one).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Protocol, Sequence
 
 from ragkit.answer.evidence import JUDGE, answer_probability, evidence_refuses
-from ragkit.citations import resolve
+from ragkit.citations import ResolvedAnswer, resolve
 from ragkit.errors import TransientModelError
 from ragkit.generators import Generator, TokenCallback
 from ragkit.generators.extractive import ExtractiveGenerator
@@ -47,7 +53,7 @@ def grounded_answer(kb: Collection, question: str, result: SearchResult, *,
                     generator: str | Generator | None = None, on_token: TokenCallback | None = None,
                     timings: dict[str, float] | None = None, started: float | None = None,
                     instructions: str | None = None, check_names: bool = True,
-                    matching: Sequence[str] = ()) -> Answer:
+                    matching: Sequence[str] = (), structured: bool = False) -> Answer:
     """Answer ``question`` from retrieval results already in hand (see ``KnowledgeBase.answer``
     for the arguments): refusal checks, generation with extractive fallback, citation checks."""
     started = time.perf_counter() if started is None else started
@@ -63,23 +69,25 @@ def grounded_answer(kb: Collection, question: str, result: SearchResult, *,
     if reason:
         warnings.append(f"refused: {reason}")
         generation = Generation(text=REFUSAL_TEXT, generator=chosen.name, refused=True)
-        if on_token:
+        if on_token and not structured:
             on_token(REFUSAL_TEXT)
     else:
         t = time.perf_counter()
         try:
             generation = chosen.generate(question, hits, on_token=on_token, instructions=instructions)
         except TransientModelError as exc:
+            if structured:
+                raise
             warnings.append(f"{exc}; {FALLBACK_NOTE}")
             generation = kb.generator("extractive").generate(question, hits, on_token=on_token)
         timings["generate"] = time.perf_counter() - t
-    resolved = resolve(generation.text, hits)
+    resolved = ResolvedAnswer(generation.text, [], []) if structured else resolve(generation.text, hits)
     if resolved.invalid:
         warnings.append("removed citation(s) to source(s) that were not provided: "
                         + ", ".join(f"[{n}]" for n in resolved.invalid))
     timings["total"] = time.perf_counter() - started
     refused = generation.refused
-    if not refused and not resolved.citations:
+    if not refused and not resolved.citations and not structured:
         warnings.append(f"the {generation.generator} answer cites no source: check it against the sources")
     return Answer(
         question=question, text=resolved.text, citations=[] if refused else resolved.citations,

@@ -26,6 +26,7 @@ from ragkit.answer.grounded import fell_back, grounded_answer
 from ragkit.answer.passages import distinct
 from ragkit.api import MATCHING_DEPTH
 from ragkit.citations import MARKER
+from ragkit.errors import UsageError
 from ragkit.models import Citation, SearchResult
 from ragkit.library.filters import Filter
 from ragkit.library.retrieval import Found, audit_hits, retrieve
@@ -95,20 +96,25 @@ def count_tokens(text: str) -> int:
 def answer(library: Library, stores: Sequence[dict[str, Any]], question: str, *, k: int, node: Filter | None,
            model: str, generator: str, instructions: str | None = None, score_threshold: float | None = None,
            alpha: float | None = None, on_token: TokenSink | None = None,
-           on_retrieved: Callable[[list[Found]], None] | None = None, max_tokens: int | None = None) -> Grounded:
+           on_retrieved: Callable[[list[Found]], None] | None = None, max_tokens: int | None = None,
+           response_format: dict[str, Any] | None = None) -> Grounded:
     """Answer ``question`` from the stores; ``on_retrieved`` receives the numbered sources once
     they are known and ``on_token`` the text as it is generated (streaming). ``max_tokens`` caps a
     chat model's answer (the extractive answer is a quote of at most two sentences).
     ``score_threshold`` drops sources scored below it and ``alpha`` is the dense weight of the
-    fusion, as in a vector store search (OpenAI's ``ranking_options``)."""
+    fusion, as in a vector store search (OpenAI's ``ranking_options``). ``response_format``
+    (chat completions' shape of it) asks the chat model for structured output: the answer is its
+    JSON, or a refusal (``refused``), never sent to ``on_token``
+    (:func:`ragkit.answer.grounded.grounded_answer`)."""
     key = (tuple((s["id"], library.kb(s).manifest.generation(), s["files_version"]) for s in stores),
            question, k, json.dumps(node.model_dump() if node else None, sort_keys=True), model, generator,
-           instructions or "", score_threshold, alpha, max_tokens if generator == "openai" else None)
+           instructions or "", score_threshold, alpha, max_tokens if generator == "openai" else None,
+           json.dumps(response_format, sort_keys=True) if response_format is not None else None)
     cached = library.cache.get(key)
     if cached is not None:
         if on_retrieved:
             on_retrieved(cached.found)
-        if on_token:
+        if on_token and not (response_format is not None and cached.refused):
             on_token(cached.text)
         return Grounded(**{**cached.__dict__, "cached": True})
     wide = retrieve(library, stores, [question], max(k, MATCHING_DEPTH), node, score_threshold=score_threshold,
@@ -122,9 +128,14 @@ def answer(library: Library, stores: Sequence[dict[str, Any]], question: str, *,
     chosen = library.generator(generator, model if generator == "openai" else None)
     if max_tokens is not None and hasattr(chosen, "limited"):
         chosen = chosen.limited(max_tokens)
+    if response_format is not None:
+        if not hasattr(chosen, "formatted"):
+            raise UsageError(f"structured output needs a chat model: the {chosen.name} answerer answers in text")
+        chosen = chosen.formatted(response_format)
     answered = grounded_answer(kb, question, SearchResult(question, "hybrid", hits, retrieved.best_similarity),
                                generator=chosen, on_token=on_token, instructions=instructions,
-                               check_names=len(stores) == 1, matching=[f.hit.path for f in wide.found])
+                               check_names=len(stores) == 1, matching=[f.hit.path for f in wide.found],
+                               structured=response_format is not None)
     usage = dict(answered.usage)
     if not usage:
         prompt = count_tokens(question) + sum(count_tokens(h.text) for h in hits)

@@ -19,6 +19,14 @@ def system_prompt(version: str = PROMPT_VERSION) -> str:
     return _read(f"{version}.system.txt").strip()
 
 
+def format_prompt(version: str = PROMPT_VERSION) -> str:
+    """What the system prompt adds when the request asks for structured output (a JSON reply in
+    its ``response_format``): the rules that cannot hold for JSON (cite as ``[n]``, the refusal
+    sentence, a few sentences) give way, the rule of the sources does not. It also says "JSON",
+    which OpenAI's ``json_object`` mode requires of the messages."""
+    return _read(f"{version}.format.txt").strip()
+
+
 def format_sources(sources: Sequence[SearchHit]) -> str:
     """Numbered sources; text is escaped so a document cannot close the delimiter early."""
     blocks = []

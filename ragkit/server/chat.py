@@ -13,7 +13,10 @@ citations with it, and ends it with ``finish_reason: "length"`` (:mod:`ragkit.li
 the cut Responses' ``max_output_tokens`` makes); ``stop`` ends it before the first stop sequence.
 Completions are answered, not kept: ``store: true`` is a 400 naming ``store``. What a grounded
 answer cannot give is a 400 naming the field (:func:`_refuse_unserved`): more than one choice
-(``n``), ``logprobs``, audio output, web search.
+(``n``), ``logprobs``, audio output, web search. ``response_format`` ``json_schema`` or
+``json_object`` has the chat model answer in that format from the same passages
+(:mod:`ragkit.server.structured`: no citations, a refusal as ``message.refusal``, the passages
+in ``ragkit.sources``; offline a 400).
 
 With a chat model, the caller's function tools (every ``tool_choice``, ``parallel_tool_calls``),
 tool results and content parts that are not text (``image_url``, ``input_audio``, ``file``) go
@@ -53,9 +56,10 @@ from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, check_plain_text, refuse_unknown
+from ragkit.server.params import Body, refuse_unknown
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
+from ragkit.server.structured import chat_message, not_with_tools, requested, sources
 
 router = APIRouter(route_class=JsonRoute, tags=["chat"])
 router.include_router(unserved.router)
@@ -200,10 +204,8 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     if body.stream_options is not None and not body.stream:
         raise bad_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                           "stream_options", "invalid_value")
-    try:  # a proxied request keeps its response_format: the upstream model answers it
-        check_plain_text(raw.get("response_format"))
-    except ValueError as exc:
-        raise bad_request(f"Invalid value for 'response_format': {exc}.", "response_format") from None
+    # a proxied request keeps its response_format: the upstream model answers it
+    output_format = requested(raw.get("response_format"), "response_format", generator)
     functions = caller_functions(body.tools, body.functions)
     media = media_parts(body.messages)
     if generator != "openai":
@@ -224,6 +226,8 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     chunks = Chunks(completion_id, model, bool((body.stream_options or {}).get("include_usage")))
     tool_turn = (functions and choice != "none") or last != "user" or media
+    if output_format is not None and tool_turn:
+        raise not_with_tools("response_format", "function tools, tool messages or parts that are not text")
     # the question searched: made standalone from the earlier turns (none when a tool result goes on,
     # unless the model must call a named function again, and so could not search: see forces_function)
     forced = forces_function(choice)
@@ -258,19 +262,22 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         sink = StreamLimit(max_tokens, on_token) if on_token and max_tokens else on_token
         halt = StreamStop(stops, sink) if sink and stops else None
         grounded = answer(ctx.library, stores, query, k=k, node=node, model=model, generator=generator,
-                          instructions=instructions, on_token=halt or sink, max_tokens=max_tokens)
+                          instructions=instructions, on_token=halt or sink, max_tokens=max_tokens,
+                          response_format=output_format)
         if halt is not None:
             halt.flush()
         return capped(stopped(grounded, stops), max_tokens)
 
     if body.stream:
-        return _streaming(grounded_chunks(chunks, run, audit, notices))
+        return _streaming(grounded_chunks(chunks, run, audit, notices, structured=output_format is not None))
     grounded = await asyncio.to_thread(run)
     audit_answer(audit, grounded)
     message = {"role": "assistant", "content": grounded.text, "refusal": None, "annotations": [],
                "citations": grounded.cited()}
-    return _completion(completion_id, model, message, finish_reason(grounded), grounded.usage,
-                       {"ragkit": meta_of(grounded, notices)})
+    meta = meta_of(grounded, notices)
+    if output_format is not None:
+        message, meta = chat_message(grounded), meta | {"sources": sources(grounded)}
+    return _completion(completion_id, model, message, finish_reason(grounded), grounded.usage, {"ragkit": meta})
 
 
 def _streaming(events: AsyncIterator[str]) -> StreamingResponse:

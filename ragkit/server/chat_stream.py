@@ -1,10 +1,12 @@
 """Chat completions as the chunk stream OpenAI sends (``stream: true``).
 
 Two sources: a grounded answer, whose text is streamed as it is generated and whose last chunk
-carries the checked ``citations``; and a turn of the tool loop (:mod:`ragkit.server.chat_tools`),
-sent once the turn is over -- its answer as content, or its calls to the caller's functions as
-``tool_calls`` deltas the way OpenAI streams them (the first delta of a call has its ``index``,
-``id``, ``type`` and name, the next ones the arguments), then ``finish_reason: tool_calls``.
+carries the checked ``citations`` (a structured answer's JSON is streamed the same way; its
+refusal comes as a ``refusal`` delta, as OpenAI streams one: :mod:`ragkit.server.structured`);
+and a turn of the tool loop (:mod:`ragkit.server.chat_tools`), sent once the turn is over -- its
+answer as content, or its calls to the caller's functions as ``tool_calls`` deltas the way
+OpenAI streams them (the first delta of a call has its ``index``, ``id``, ``type`` and name, the
+next ones the arguments), then ``finish_reason: tool_calls``.
 ``stream_options.include_usage`` adds the usage chunk before ``[DONE]``; an error after the
 stream has started is sent in-band, never as a traceback.
 """
@@ -19,6 +21,7 @@ from typing import Any
 from ragkit.library.answering import Grounded, audit_answer, stream
 from ragkit.server.chat_tools import ToolTurn
 from ragkit.server.responses import _stream_error
+from ragkit.server.structured import sources
 
 
 def usage_of(usage: dict[str, int]) -> dict[str, int]:
@@ -67,8 +70,9 @@ def _error(exc: Exception, audit: dict[str, Any]) -> str:
 
 
 async def grounded_chunks(chunks: Chunks, run: Callable[..., Grounded], audit: dict[str, Any],
-                          notices: list[str]) -> AsyncIterator[str]:
-    """A grounded answer, its text streamed as it is generated."""
+                          notices: list[str], structured: bool = False) -> AsyncIterator[str]:
+    """A grounded answer, its text streamed as it is generated (``structured``: JSON in a
+    response format, whose refusal is a ``refusal`` delta and whose passages are listed)."""
     yield chunks.chunk({"role": "assistant", "content": ""})
     try:
         async for kind, payload in stream(lambda emit: run(lambda t: emit("token", t))):
@@ -77,8 +81,12 @@ async def grounded_chunks(chunks: Chunks, run: Callable[..., Grounded], audit: d
             elif kind == "done":
                 grounded: Grounded = payload
                 audit_answer(audit, grounded)
-                yield chunks.chunk({"citations": grounded.cited()}, finish_reason(grounded),
-                                   ragkit=meta_of(grounded, notices) | {"text": grounded.text})
+                meta = meta_of(grounded, notices) | {"text": grounded.text}
+                if structured:
+                    meta["sources"] = sources(grounded)
+                    if grounded.refused:
+                        yield chunks.chunk({"refusal": grounded.text})
+                yield chunks.chunk({"citations": grounded.cited()}, finish_reason(grounded), ragkit=meta)
                 if chunks.include_usage:
                     yield chunks.usage(grounded.usage)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band

@@ -97,17 +97,17 @@ class ExpiresAfter(Body):
 
 
 def check_plain_text(value: Any) -> Any:
-    """``response_format`` / ``text.format`` may only ask for text. ragkit answers in text whose
-    ``[n]`` markers are checked citations; structured output would drop them, so asking for it
-    is an error, never silently ignored. The message says where a shape can be had: a function
-    named in a chat completion's ``tool_choice`` is filled in from passages searched first
-    (:func:`ragkit.server.chat_tools.forces_function`), as instructor's default mode asks."""
+    """An assistant's or a run's ``response_format`` may only ask for text: a run answers in text
+    whose ``[n]`` markers are checked citations, and its format is not carried through the run's
+    two modes (:mod:`ragkit.server.run_engine`), so asking for more is an error, never silently
+    ignored. The message says where structured output is served (chat completions and Responses
+    over a store, with a chat model: :mod:`ragkit.server.structured`)."""
     kind = value.get("type") if isinstance(value, dict) else value
     if kind not in (None, "auto", "text"):
-        raise ValueError(f"structured output ({kind}) is not supported: ragkit answers in text with checked "
-                         "citations; leave it out or use type 'text'. For a structured answer from the documents, "
-                         "use chat completions over the store with the shape as a function tool named in "
-                         "tool_choice (needs a chat model behind ragkit)")
+        raise ValueError(f"structured output ({kind}) is not supported on assistants and runs: a run answers in "
+                         "text with checked citations; leave it out or use type 'text'. For a structured answer "
+                         "from the documents, use chat completions (response_format) or the Responses API "
+                         "(text.format) over the vector store, with a chat model behind ragkit")
     return value
 
 

@@ -5,7 +5,10 @@ the answer's text deltas; ``response.output_text.done`` and the final event carr
 text), and :func:`replay` sends a finished response item by item -- a response answered in one
 piece (function tools, media) or a stored one (``GET /v1/responses/{id}?stream=true``, from
 ``starting_after`` on). The final event is ``response.completed``, ``response.incomplete`` (the
-answer reached ``max_output_tokens``) or ``response.failed``.
+answer reached ``max_output_tokens``) or ``response.failed``. A refusal part (a structured
+answer's: :mod:`ragkit.server.structured`) is sent as OpenAI sends one, with
+``response.refusal.delta`` and ``response.refusal.done``; a structured answer's text part is
+opened with its first delta, since until then the answer may turn out to be a refusal.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from ragkit.library.answering import Grounded, audit_answer, stream
 from ragkit.server.errors import ApiError
-from ragkit.server.response_items import annotations, message, search_call
+from ragkit.server.response_items import message, refusal_part, search_call
 
 #: what a response in progress has not got yet
 UNFINISHED = {"status": "in_progress", "output": [], "usage": None, "completed_at": None, "error": None,
@@ -58,6 +61,10 @@ def _replayed(done: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str, Any]]]
             elif item["type"] == "message":
                 for part_index, part in enumerate(item["content"]):
                     ids = at | {"content_index": part_index}
+                    if part["type"] == "refusal":
+                        for kind, data in _refusal(part["refusal"]):
+                            yield kind, data | ids
+                        continue
                     yield "response.content_part.added", {"part": part | {"text": "", "annotations": []}, **ids}
                     yield "response.output_text.delta", {"delta": part["text"], "logprobs": [], **ids}
                     for i, note in enumerate(part["annotations"]):
@@ -69,6 +76,12 @@ def _replayed(done: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str, Any]]]
         yield f"response.{done['status']}", {"response": done}
 
     return events()
+
+
+def _refusal(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """The events of a refusal part (without its place: output and content index, item id)."""
+    return [("response.content_part.added", {"part": refusal_part("")}), ("response.refusal.delta", {"delta": text}),
+            ("response.refusal.done", {"refusal": text}), ("response.content_part.done", {"part": refusal_part(text)})]
 
 
 def _started(item: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +106,7 @@ async def replay(done: dict[str, Any], starting_after: int | None = None) -> Asy
 async def live(shape: Any, question: str, with_results: bool, run: Callable[..., Grounded],
                audit: dict[str, Any], keep: Callable[[dict[str, Any], Grounded], None]) -> AsyncIterator[str]:
     """A grounded answer streamed while it is written (``shape``: the response's
-    :class:`ragkit.server.responses.Shape`)."""
+    :class:`ragkit.server.response_shape.Shape`)."""
     seq = [0]
     call = search_call(shape.call_id, [question], None, "in_progress", False)
     yield sse(seq, "response.created", response=shape.response("in_progress", []))
@@ -104,6 +117,7 @@ async def live(shape: Any, question: str, with_results: bool, run: Callable[...,
     ids = {"output_index": 1, "item_id": shape.msg_id, "content_index": 0}
     empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
     done_call: dict[str, Any] | None = None
+    opened = False  # the text part (a structured answer's opens with its first delta: it may be a refusal)
     try:
         async for kind, payload in stream(lambda emit: run(lambda t: emit("token", t), lambda f: emit("found", f))):
             if kind == "found":
@@ -112,18 +126,29 @@ async def live(shape: Any, question: str, with_results: bool, run: Callable[...,
                 yield sse(seq, "response.output_item.done", output_index=0, item=done_call)
                 yield sse(seq, "response.output_item.added", output_index=1,
                           item=message(shape.msg_id, "", [], ""))
-                yield sse(seq, "response.content_part.added", part=empty_part, **ids)
+                if shape.response_format is None:
+                    yield sse(seq, "response.content_part.added", part=empty_part, **ids)
+                    opened = True
             elif kind == "token" and payload:
+                if not opened:
+                    yield sse(seq, "response.content_part.added", part=empty_part, **ids)
+                    opened = True
                 yield sse(seq, "response.output_text.delta", delta=payload, logprobs=[], **ids)
             elif kind == "done":
                 grounded: Grounded = payload
-                notes = annotations(grounded)
-                for i, note in enumerate(notes):
-                    yield sse(seq, "response.output_text.annotation.added", annotation_index=i, annotation=note, **ids)
-                yield sse(seq, "response.output_text.done", text=grounded.text, logprobs=[], **ids)
-                part = {"type": "output_text", "text": grounded.text, "annotations": notes, "logprobs": []}
-                yield sse(seq, "response.content_part.done", part=part, **ids)
-                item = message(shape.msg_id, grounded.text, notes, shape.status(grounded))
+                item = shape.message(grounded)
+                part = item["content"][0]
+                if part["type"] == "refusal":
+                    for event, data in _refusal(part["refusal"]):
+                        yield sse(seq, event, **data, **ids)
+                else:
+                    if not opened:
+                        yield sse(seq, "response.content_part.added", part=empty_part, **ids)
+                    for i, note in enumerate(part["annotations"]):
+                        yield sse(seq, "response.output_text.annotation.added", annotation_index=i, annotation=note,
+                                  **ids)
+                    yield sse(seq, "response.output_text.done", text=grounded.text, logprobs=[], **ids)
+                    yield sse(seq, "response.content_part.done", part=part, **ids)
                 yield sse(seq, "response.output_item.done", output_index=1, item=item)
                 audit_answer(audit, grounded)
                 done = shape.response(shape.status(grounded), [done_call, item], grounded)

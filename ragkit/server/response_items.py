@@ -64,3 +64,17 @@ def search_call(call_id: str, queries: list[str], found: list[Found] | None, sta
 def message(msg_id: str, text: str, notes: list[dict[str, Any]], status: str) -> dict[str, Any]:
     content = [{"type": "output_text", "text": text, "annotations": notes, "logprobs": []}] if status else []
     return {"id": msg_id, "type": "message", "role": "assistant", "status": status or "in_progress", "content": content}
+
+
+def answer_message(msg_id: str, grounded: Grounded, status: str, structured: bool = False) -> dict[str, Any]:
+    """A grounded answer's message item: its text with an annotation per checked citation; a
+    structured answer's JSON (no citations: :mod:`ragkit.server.structured`), or its refusal as
+    the ``refusal`` content part OpenAI gives a refusal of structured output."""
+    if structured and grounded.refused:
+        return message(msg_id, "", [], status) | {"content": [refusal_part(grounded.text)]}
+    return message(msg_id, grounded.text, annotations(grounded), status)
+
+
+def refusal_part(text: str) -> dict[str, Any]:
+    """A message's content part for a refusal (OpenAI's, as in structured output)."""
+    return {"type": "refusal", "refusal": text}

@@ -27,15 +27,15 @@ cl100k tokens (:mod:`ragkit.library.output_limit`): the response is then ``incom
 (:mod:`ragkit.server.response_tools`); ``tool_choice: "none"`` calls no tool, file_search included:
 the chat model answers in that loop without searching (offline it is a 400).
 
-``stream: true`` sends the Responses event stream (:mod:`ragkit.server.response_events`).
+``text.format`` ``json_schema`` or ``json_object`` has the chat model answer in that format from
+the same passages (:mod:`ragkit.server.structured`: no annotations, a refusal as a ``refusal``
+content part; offline a 400). ``stream: true`` sends the Responses event stream
+(:mod:`ragkit.server.response_events`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -45,24 +45,23 @@ from ragkit.library import filters as openai_filters
 from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.history import Memory
 from ragkit.library.output_limit import StreamLimit, capped
-from ragkit.library.retrieval import Found
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
-from ragkit.server.params import Body, check_plain_text
+from ragkit.server.params import Body
 from ragkit.server.response_events import live, replay, streaming
 from ragkit.server.response_events import stream_error as _stream_error  # noqa: F401 - chat and runs stream with it
-from ragkit.server.response_items import annotations, item_id, message, search_call, usage_of
 from ragkit.server.response_media import answer_with_media, input_media, refuse_offline
 from ragkit.server.response_refs import resolve
+from ragkit.server.response_shape import FileSearchTool, Shape
 from ragkit.server.response_tools import (
     FunctionTool, ToolLoopFailed, function_tools, has_tool_items, parse_tool, run_tools, save,
 )
-from ragkit.server.search import HybridWeights, fusion_alpha
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
+from ragkit.server.structured import check_format, not_with_tools, requested
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 
 router = APIRouter(route_class=JsonRoute, tags=["responses"])
@@ -73,28 +72,6 @@ INCLUDABLE = (RESULTS, "web_search_call.results", "web_search_call.action.source
               "reasoning.encrypted_content")
 #: asks for what a grounded answer has not got (token log probabilities): a 400 that says so
 LOGPROBS = "message.output_text.logprobs"
-
-
-class FileSearchRanking(Body):
-    ranker: Literal["auto", "default-2024-11-15"] | None = None
-    score_threshold: float | None = Field(None, ge=0, le=1)
-    hybrid_search: HybridWeights | None = None
-
-    def used(self) -> dict[str, Any]:
-        """The options as applied (OpenAI's defaults filled in): what the response reports."""
-        used = {"ranker": self.ranker or "auto", "score_threshold": self.score_threshold or 0.0}
-        return used | ({"hybrid_search": self.hybrid_search.model_dump()} if self.hybrid_search else {})
-
-
-class FileSearchTool(Body):
-    type: Literal["file_search"]
-    vector_store_ids: list[str] = Field(min_length=1)
-    max_num_results: int | None = Field(None, ge=1, le=50)
-    filters: dict[str, Any] | None = None
-    ranking_options: FileSearchRanking = Field(default_factory=FileSearchRanking)
-
-    def echo(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True) | {"ranking_options": self.ranking_options.used()}
 
 
 class ResponsesBody(Body):
@@ -137,8 +114,9 @@ class ResponsesBody(Body):
 
     @field_validator("text")
     @classmethod
-    def _plain_text(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        check_plain_text((value or {}).get("format"))
+    def _format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A format's shape; whether it can be served is the route's (it needs a chat model)."""
+        check_format((value or {}).get("format"), flat=True)
         return value
 
     @field_validator("prompt")
@@ -229,59 +207,6 @@ def _tools(ctx: ServerContext, body: ResponsesBody, required: bool = True) -> li
     return tools
 
 
-class Shape:
-    """The parts of one response that do not change while it is produced."""
-
-    def __init__(self, body: ResponsesBody, model: str, tools: list[FileSearchTool],
-                 functions: Sequence[FunctionTool] = ()) -> None:
-        self.id = "resp_" + secrets.token_hex(16)
-        self.call_id = item_id("fs", self.id)
-        self.msg_id = item_id("msg", self.id)
-        self.created = int(time.time())
-        self.body = body
-        self.model = model
-        self.tools = [t.echo() for t in tools] + [f.model_dump() for f in functions]
-        self.ranking = tools[0].ranking_options if tools else FileSearchRanking()
-
-    def retrieval(self) -> dict[str, Any]:
-        """How the file_search tool retrieves: ``answer``'s ranking arguments."""
-        return {"score_threshold": self.ranking.score_threshold,
-                "alpha": fusion_alpha(self.ranking, "tools[0].ranking_options.hybrid_search")}
-
-    def search_call(self, queries: list[str], found: list[Found] | None, with_results: bool) -> dict[str, Any]:
-        """The completed ``file_search_call`` item, with the ranking options it used."""
-        return search_call(self.call_id, queries, found, "completed", with_results) | {
-            "ranking_options": self.ranking.used()}
-
-    @staticmethod
-    def status(grounded: Grounded | None) -> str:
-        return "incomplete" if grounded is not None and grounded.incomplete else "completed"
-
-    def response(self, status: str, output: list[dict[str, Any]], grounded: Grounded | None = None,
-                 error: dict[str, Any] | None = None, usage: dict[str, int] | None = None) -> dict[str, Any]:
-        """The response object; ``usage`` counts a turn without an answer (one ending with function calls)."""
-        b = self.body
-        usage = grounded.usage if grounded is not None else usage
-        if error is not None:  # OpenAI's code and message, with the type and param of its other error objects
-            error = {"message": error["message"], "type": error.get("type", "server_error"), "param": None,
-                     "code": error["code"]}
-        incomplete = {"reason": grounded.incomplete} if grounded is not None and grounded.incomplete else None
-        out = {"id": self.id, "object": "response", "created_at": self.created, "status": status, "error": error,
-               "incomplete_details": incomplete, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
-               "model": self.model, "output": output, "parallel_tool_calls": b.parallel_tool_calls is not False,
-               "previous_response_id": b.previous_response_id, "reasoning": None, "store": b.store, "temperature": b.temperature, "text": {"format": {"type": "text"}},
-               "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p,
-               "truncation": b.truncation or "disabled",
-               "usage": usage_of(usage) if usage is not None else None, "user": b.user, "metadata": b.metadata or {},
-               "background": bool(b.background), "completed_at": int(time.time()) if status == "completed" else None,
-               "conversation": {"id": b.conversation_id} if b.conversation_id else None}
-        if grounded is not None:
-            out["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
-                             "warnings": grounded.warnings, "cached": grounded.cached, "citations": grounded.cited(),
-                             "search_query": grounded.question}
-        return out
-
-
 @router.post("/v1/responses", response_model=None)
 async def create_response(body: ResponsesBody, request: Request, ctx: ServerContext = Depends(context),
                           principal: Principal = Depends(reader)) -> Response:
@@ -289,6 +214,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     check_include(body.include)
     body.input = await asyncio.to_thread(resolve, ctx.db, principal.id, body.input)
     model, generator = resolve_model(ctx, body.model)
+    response_format = requested((body.text or {}).get("format"), "text", generator, flat=True)
     media = input_media(body.input)
     if media and generator != "openai":
         refuse_offline(media)
@@ -296,6 +222,8 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     check_tool_choice(body.tool_choice, [f.name for f in functions],
                       any(t.get("type") == "file_search" for t in body.tools) or bool(ctx.config.default_vector_store))
     if functions or has_tool_items(body.input) or calls_no_tools(body.tool_choice, generator):
+        if response_format is not None:
+            raise not_with_tools("text", "function tools, function call outputs or tool_choice 'none'")
         return await _with_functions(ctx, principal, body, audit, model, generator, functions)
     question = question_of(body.input)
     memory = await asyncio.to_thread(Memory.open, ctx.library, principal.id, body, question)
@@ -304,9 +232,11 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     node = filters_of(tools)
     k = tools[0].max_num_results or ctx.settings.top_k
     audit.update({"vector_store": [s["id"] for s in stores], "question": question})
-    shape = Shape(body, model, tools)
+    shape = Shape(body, model, tools, response_format=response_format)
     with_results = RESULTS in body.include
     if media:
+        if response_format is not None:
+            raise not_with_tools("text", "images or files in input")
         return await _with_media(ctx, principal.id, body, shape, memory, stores, tools, k, audit)
 
     limit = body.max_output_tokens
@@ -316,7 +246,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
         sink = StreamLimit(limit, on_token) if on_token and limit else on_token
         grounded = answer(ctx.library, stores, memory.query, k=k, node=node, model=model, generator=generator,
                           instructions=body.instructions, on_token=sink, on_retrieved=on_retrieved,
-                          max_tokens=limit, **retrieval)
+                          max_tokens=limit, response_format=response_format, **retrieval)
         grounded = capped(grounded, limit)
         grounded.warnings.extend(memory.notices)
         return grounded
@@ -336,7 +266,7 @@ def _answered(shape: Shape, query: str, grounded: Grounded, with_results: bool) 
     """The finished response: the search call, then the answer (``incomplete`` when it was cut)."""
     status = shape.status(grounded)
     output = [shape.search_call([query], grounded.found, with_results),
-              message(shape.msg_id, grounded.text, annotations(grounded), status)]
+              shape.message(grounded)]
     return shape.response(status, output, grounded)
 
 

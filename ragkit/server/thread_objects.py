@@ -14,7 +14,7 @@ from typing import Any
 from ragkit.citations import MARKER
 from ragkit.library.answering import Grounded
 from ragkit.server.errors import bad_request
-from ragkit.server.responses import annotations
+from ragkit.server.response_items import annotations
 from ragkit.library.retrieval import Found
 from ragkit.state.assistants import new_id
 from ragkit.state.tables import now

@@ -1,0 +1,102 @@
+"""Structured output over vector stores: chat completions' ``response_format`` and Responses'
+``text.format`` of type ``json_schema`` or ``json_object``.
+
+With a chat model behind ragkit, retrieval is the same as for any answer, and the passages go to
+the model in the same grounded prompt with the format beside them
+(:meth:`ragkit.generators.openai_chat.OpenAIChatGenerator.formatted`); the reply is the model's
+JSON. What changes, and why:
+
+* no ``[n]`` is checked in JSON, so the reply has **no citations and no annotations**. An
+  annotation marks where a checked marker sits in the text; in JSON a marker is the caller's data
+  (or a JSON array), and annotations for every passage given would claim support nobody checked.
+  What was searched is still reported: the Responses ``file_search_call`` (its ``results`` with
+  ``include``); on chat completions ``ragkit.sources``, the passages the model was given, numbered
+  as in the prompt (a text answer's ``citations`` names only the cited ones);
+* a **refusal** (ragkit's: the documents do not hold the answer; or the model's own) is not text
+  in the caller's JSON: it is OpenAI's refusal of structured outputs, ``message.refusal`` with
+  ``content: null`` on chat completions and a ``refusal`` content part in Responses, so the SDKs'
+  ``parse`` give ``parsed = None`` beside the reason;
+* offline (the extractive answerer) it is a 400 naming the field that says a chat model is
+  needed; so is a turn that goes through the tool loop (the caller's functions, tool results,
+  images and files), which answers in text with checked citations.
+
+Assistants keep the 400 of :func:`ragkit.server.params.check_plain_text`: a run's format would
+have to be stored with the assistant and the run and carried through both of its modes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ragkit.library.answering import Grounded
+from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.meta import EXTRACTIVE
+
+#: the structured output formats served (besides ``text``)
+FORMATS = ("json_schema", "json_object")
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_format(value: Any, flat: bool) -> dict[str, Any] | None:
+    """The chat completions ``response_format`` to send the model for a requested format, or None
+    for a text answer; a ``ValueError`` that says what is wrong otherwise. ``flat``: the Responses
+    shape (``{"type": "json_schema", "name", "schema", "strict"}``) rather than chat completions'
+    (``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``)."""
+    kind = value.get("type") if isinstance(value, dict) else value
+    if kind in (None, "auto", "text"):
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"{value!r} is not a format: give an object such as {{'type': 'json_object'}}")
+    if kind not in FORMATS:
+        raise ValueError(f"format type {kind!r} is not supported: use 'text', 'json_schema' or 'json_object'")
+    if kind == "json_object":
+        return {"type": "json_object"}
+    spec = value if flat else value.get("json_schema")
+    where = "" if flat else "json_schema."
+    if not isinstance(spec, dict):
+        raise ValueError("a json_schema format needs 'json_schema': {name, schema, strict}")
+    if not isinstance(spec.get("name"), str) or not NAME.match(spec["name"]):
+        raise ValueError(f"a json_schema format needs '{where}name': 1-64 letters, digits, '_' or '-'")
+    if not isinstance(spec.get("schema"), dict) and (flat or "schema" in spec):
+        raise ValueError(f"a json_schema format needs '{where}schema': a JSON schema object")
+    keep = {k: spec[k] for k in ("name", "description", "schema", "strict") if spec.get(k) is not None}
+    return {"type": "json_schema", "json_schema": keep}
+
+
+def requested(value: Any, param: str, generator: str, flat: bool = False) -> dict[str, Any] | None:
+    """The format a request asks for (see :func:`check_format`), or a 400 naming ``param``:
+    a malformed format, or structured output without a chat model."""
+    try:
+        wanted = check_format(value, flat)
+    except ValueError as exc:
+        raise bad_request(f"Invalid value for '{param}': {exc}.", param, "invalid_value") from None
+    if wanted is not None and generator != "openai":
+        raise bad_request(
+            f"Invalid value for '{param}': structured output ({wanted['type']}) is not supported by {EXTRACTIVE}, "
+            "which quotes the documents in text with checked [n] citations and cannot fill in a JSON shape. "
+            "Structured output needs a chat model behind ragkit: start ragkit serve with one (RAGKIT_MODEL, and "
+            "RAGKIT_BASE_URL for a local server). Otherwise leave it out or use type 'text'.", param, "invalid_value")
+    return wanted
+
+
+def not_with_tools(param: str, what: str) -> ApiError:
+    """Structured output with a turn of the tool loop, which answers in text."""
+    return bad_request(f"Invalid value for '{param}': structured output is served for answers over vector stores "
+                       f"without {what}; this request has them. Leave {param} out (or use type 'text'), or ask "
+                       "for the shape as a function tool named in tool_choice.", param, "invalid_value")
+
+
+def sources(grounded: Grounded) -> list[dict[str, Any]]:
+    """The passages the model was given, numbered as in its prompt: what a JSON reply rests on."""
+    return [{"n": n, "file_id": f.file_id, "filename": f.filename, "vector_store_id": f.vector_store_id,
+             "page": f.hit.page, "chunk_id": f.hit.chunk_id, "score": f.score}
+            for n, f in enumerate(grounded.found, start=1)]
+
+
+def chat_message(grounded: Grounded) -> dict[str, Any]:
+    """A chat completion's message: the JSON as content, or the refusal as OpenAI gives one."""
+    refusal = grounded.text if grounded.refused else None
+    return {"role": "assistant", "content": None if grounded.refused else grounded.text, "refusal": refusal,
+            "annotations": [], "citations": []}
+
