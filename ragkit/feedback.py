@@ -29,14 +29,17 @@ _MARKERS = re.compile(r"\s*(?:" + MARKER.pattern + ")")
 
 
 class CitedSource(BaseModel):
+    model_config = {"strict": True}
+
     filename: str = Field(min_length=1, max_length=500)
     page: int | None = Field(None, ge=1)
 
 
 class Rating(BaseModel):
-    """What the page sends for one rated answer."""
+    """What the page sends for one rated answer, checked strictly as the API's bodies are
+    (:class:`ragkit.server.params.Body`): ``"refused": "yes"`` is a 400, not read as true."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
 
     vector_store_id: str | None = Field(None, max_length=200)
     question: str = Field(min_length=1, max_length=20_000)

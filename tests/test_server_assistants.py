@@ -4,12 +4,18 @@ streaming runs, run steps, ownership and a restart. A real server subprocess, th
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 from conftest import CORPUS
 from openai import AssistantEventHandler
 from assistant_helpers import client, server  # noqa: F401 - the module's fixtures
 from server_helpers import upload_batch
+
+from ragkit.state import assistants as adb
+from ragkit.state import open_home, responses
+from ragkit.state.tables import Tables
 
 pytestmark = pytest.mark.timeout(600)
 FILES = ["ws200-user-manual.pdf", "safety-data-sheet.pdf", "warranty-and-returns.docx", "support-faq.txt"]
@@ -243,6 +249,34 @@ def test_another_key_cannot_see_assistants_threads_or_runs(server, client, assis
     assert caught.value.param == "assistant_id"
     assert assistant.id not in [a.id for a in other.beta.assistants.list()]
     assert assistant.id in [a.id for a in client.beta.assistants.list()]
+
+
+def test_stored_text_with_a_lone_surrogate_is_read_back_with_a_replacement_character(server, client, assistant):
+    """A record written before bodies were read as strict JSON may hold an unpaired surrogate
+    (``"\\ud800"`` was accepted, and kept in the JSON of an assistant or a response): listing or
+    retrieving it was a 500, as it cannot be written as UTF-8."""
+    made = client.beta.assistants.create(model="gpt-4o", name="legacy")
+    stores = assistant.tool_resources.file_search.vector_store_ids
+    answered = client.responses.create(model="ragkit-extractive", input="What does error code E17 mean?",
+                                       tools=[{"type": "file_search", "vector_store_ids": stores}])
+    state = open_home(server.home)
+    try:
+        db = Tables(state)
+        owner = db.one("SELECT owner FROM asst_assistants WHERE id=?", (made.id,))["owner"]
+        stored = adb.owned(db, adb.ASSISTANTS, made.id, owner)
+        adb.replace(db, adb.ASSISTANTS, stored | {"name": "old \ud800 name",
+                                                  "metadata": {"note": "\udc00", "k\ud83d": "v"}})
+        body = responses.response(db, answered.id, owner) | {"metadata": {"note": "\udbff"}}
+        with db.write() as conn:
+            conn.execute("UPDATE resp_responses SET body=? WHERE id=?", (json.dumps(body), answered.id))
+    finally:
+        state.dispose()
+    listed = {a.id: a for a in client.beta.assistants.list(limit=100)}
+    assert listed[made.id].name == "old \ufffd name"
+    assert listed[made.id].metadata == {"note": "\ufffd", "k\ufffd": "v"}
+    assert client.beta.assistants.retrieve(made.id).name == "old \ufffd name"
+    assert client.responses.retrieve(answered.id).metadata == {"note": "\ufffd"}
+    assert client.beta.assistants.delete(made.id).deleted
 
 
 def test_completed_runs_and_messages_survive_a_restart(server, client, assistant):

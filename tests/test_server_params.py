@@ -145,7 +145,7 @@ def test_errors_name_the_parameter_that_is_wrong(client, store, server):
         assert broken.status_code == 400
         assert broken.json()["error"]["param"] is None and "not valid JSON" in broken.json()["error"]["message"]
     query = _refused(lambda: client.vector_stores.search(vector_store_id=store.id, query=5))
-    assert query["param"] == "query" and "a valid string or a valid list" in query["message"]
+    assert query["param"] == "query" and "expected a string or an array, but got an integer" in query["message"]
     role = _refused(lambda: client.chat.completions.create(
         model="ragkit-extractive", messages=[{"role": "wizard", "content": "hi"}],
         extra_body={"vector_store_ids": [store.id]}))

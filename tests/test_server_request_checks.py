@@ -3,10 +3,14 @@ answered as if a default had been asked for: a ``tool_choice`` that names no off
 Responses, runs and create-thread-and-run), a search ``ranker`` that does not exist, attachment
 tools ragkit does not serve, ``stream_options`` without ``stream``; and a batch body whose fields
 contradict each other says so (it had been told its body was "not a JSON object"). A refusal
-says why in ragkit's words, also to a client without the Python SDK's ``extra_body``."""
+says why in ragkit's words, also to a client without the Python SDK's ``extra_body``. A value of
+the wrong JSON type (``"max_num_results": "5"``) is OpenAI's "Invalid type" 400, not converted."""
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import openai
 import pytest
 from conftest import CORPUS
@@ -140,3 +144,80 @@ def test_chat_completions_without_a_store_say_how_to_name_one_from_any_client(cl
     assert body["param"] == "vector_store_ids"
     assert "\"vector_store_ids\" field of the request body" in body["message"]
     assert "--default-vector-store" in body["message"]
+
+
+# -- values of the wrong JSON type ----------------------------------------------------------------
+def _posted(server, path: str, body: dict) -> httpx.Response:
+    return httpx.post(server.base_url + path, json=body, timeout=60)
+
+
+@pytest.mark.parametrize("path, body, param, said", [
+    ("/vector_stores/{vs}/search", {"query": QUESTION, "max_num_results": "5"}, "max_num_results",
+     "expected an integer, but got a string"),
+    ("/vector_stores/{vs}/search", {"query": QUESTION, "rewrite_query": "true"}, "rewrite_query",
+     "expected a boolean, but got a string"),
+    ("/vector_stores/{vs}/search", {"query": QUESTION, "ranking_options": {"score_threshold": "0.5"}},
+     "ranking_options.score_threshold", "expected a number, but got a string"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": QUESTION}], "vector_store_ids": ["{vs}"],
+                           "temperature": "0.5"}, "temperature", "expected a number, but got a string"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": QUESTION}], "vector_store_ids": ["{vs}"],
+                           "stream": "true"}, "stream", "expected a boolean, but got a string"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": QUESTION}], "vector_store_ids": ["{vs}"],
+                           "max_tokens": True}, "max_tokens", "expected an integer, but got a boolean"),
+    ("/responses", {"model": "ragkit-extractive", "input": QUESTION, "max_output_tokens": 100.5},
+     "max_output_tokens", "expected an integer, but got a decimal number"),
+    ("/responses", {"model": "ragkit-extractive", "input": QUESTION,
+                    "tools": [{"type": "file_search", "vector_store_ids": ["{vs}"], "max_num_results": "5"}]},
+     "tools[0].max_num_results", "expected an integer, but got a string"),
+    ("/assistants", {"model": "gpt-4o", "tools": [{"type": "file_search", "file_search": {"max_num_results": "5"}}]},
+     "tools[0].file_search.max_num_results", "expected an integer, but got a string"),
+    ("/vector_stores", {"expires_after": {"anchor": "last_active_at", "days": "7"}}, "expires_after.days",
+     "expected an integer, but got a string"),
+    ("/threads", {"messages": [{"role": "user", "content": 5}]}, "messages[0].content",
+     "expected a string or an array, but got an integer"),
+    ("/embeddings", {"model": "ragkit-embedding", "input": "x", "dimensions": "384"}, "dimensions",
+     "expected an integer, but got a string"),
+], ids=["search int", "search bool", "search nested number", "chat number", "chat bool", "chat bool for int",
+        "responses fraction", "responses tool", "assistant tool", "store expiry", "thread message", "embeddings"])
+def test_a_value_of_the_wrong_json_type_is_a_400_naming_it(server, store, path, body, param, said):
+    """OpenAI refuses ``"max_num_results": "5"`` or ``"stream": "true"`` rather than converting
+    them; the 400 names the field by its path in the body, as OpenAI's does."""
+    filled = json.loads(json.dumps(body).replace("{vs}", store["id"]))
+    refused = _posted(server, path.replace("{vs}", store["id"]), filled)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["param"], error["code"], error["type"]) == (param, "invalid_type", "invalid_request_error")
+    assert error["message"] == f"Invalid type for '{param}': {said} instead."
+
+
+def test_what_openai_accepts_is_still_accepted(client, store):
+    """An integer where a number is expected, null for a parameter not given, string, number and
+    boolean comparison values in filters: each answered, through the SDK."""
+    tools = [{"type": "file_search", "vector_store_ids": [store["id"]], "max_num_results": 5,
+              "ranking_options": {"score_threshold": 0, "hybrid_search": {"embedding_weight": 1, "text_weight": 1}}}]
+    response = client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools, temperature=1,
+                                       top_p=1, max_output_tokens=None)
+    assert response.status == "completed" and response.temperature == 1
+    chat = client.chat.completions.create(model="ragkit-extractive", messages=[{"role": "user", "content": QUESTION}],
+                                          temperature=0, extra_body={"vector_store_ids": [store["id"]]})
+    assert "Firmware" in chat.choices[0].message.content
+    matching = {"type": "or", "filters": [{"key": "filename", "type": "eq", "value": "support-faq.txt"},
+                                          {"key": "year", "type": "gte", "value": 2024},
+                                          {"key": "score", "type": "lt", "value": 0.5},
+                                          {"key": "reviewed", "type": "eq", "value": True}]}
+    page = client.vector_stores.search(vector_store_id=store["id"], query=QUESTION, filters=matching,
+                                       ranking_options={"score_threshold": 0}, max_num_results=3)
+    assert page.data and len(page.data) <= 3
+    assistant = client.beta.assistants.create(model="gpt-4o", temperature=1, top_p=1,
+                                              tools=[{"type": "file_search", "file_search": {"max_num_results": 4}}])
+    assert assistant.temperature == 1 and assistant.tools[0].file_search.max_num_results == 4
+
+
+def test_a_list_limit_that_is_no_integer_is_a_400_naming_limit(server, client):
+    """Query strings are text: ``?limit=5`` is the integer 5, ``?limit=abc`` a 400 (never a 422)."""
+    for path in ("/vector_stores", "/assistants", "/files"):
+        refused = httpx.get(server.base_url + path, params={"limit": "abc"}, timeout=60)
+        assert refused.status_code == 400, (path, refused.text)
+        assert refused.json()["error"]["param"] == "limit"
+        assert httpx.get(server.base_url + path, params={"limit": "5"}, timeout=60).status_code == 200
+    assert len(client.vector_stores.list(limit=1).data) == 1

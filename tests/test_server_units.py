@@ -116,8 +116,10 @@ def test_a_validation_error_names_the_parameter_by_its_path():
     from ragkit.server.search import SearchBody
 
     query = from_validation(_errors(SearchBody, {"query": 5}))  # a union: no member's type name
-    assert (query.param, query.message) == ("query", "Invalid value for 'query': Input should be a valid string "
-                                                     "or a valid list.")
+    assert (query.param, query.code, query.message) == (
+        "query", "invalid_type", "Invalid type for 'query': expected a string or an array, but got an integer instead.")
+    literal = from_validation(_errors(SearchBody, {"query": "x", "ranking_options": {"ranker": "bm25"}}))
+    assert literal.code == "invalid_value" and literal.message.startswith("Invalid value for 'ranking_options.ranker'")
     nested = from_validation(_errors(CreateBatch, {"files": [{"file_id": "f", "attributes": {"Year": [1]}}]}))
     assert nested.param == "files[0].attributes.Year"  # a key that looks like a class name stays
     unknown = from_validation(_errors(SearchBody, {"query": "x", "ranking_options": {"foo": 1}}))

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ragkit.server.auth import store_for
-from ragkit.server.errors import ApiError, bad_request, not_found
+from ragkit.server.errors import ApiError, bad_request, from_validation, not_found, within
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body, check_metadata, check_plain_text
@@ -145,14 +145,13 @@ class FileSearchOptions(Body):
     ranking_options: Ranking | None = None
 
 
-def _file_search(raw: Any, param: str) -> dict[str, Any]:
-    """A file_search tool's overrides, checked; a 400 naming the field otherwise."""
+def _file_search(raw: Any, *where: str | int) -> dict[str, Any]:
+    """A file_search tool's overrides, checked; a 400 naming the field by its path in the body
+    (``where`` is the path of the overrides: ``"tools", 0, "file_search"``) otherwise."""
     try:
         return FileSearchOptions.model_validate(raw or {}).model_dump(exclude_none=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join([param, *(str(p) for p in first["loc"])])
-        raise bad_request(f"Invalid value for '{where}': {first['msg']}.", where, "invalid_value") from None
+        raise from_validation(within(exc.errors(), *where)) from None
 
 
 def check_tools(tools: list[dict[str, Any]], param: str = "tools") -> list[dict[str, Any]]:
@@ -162,7 +161,7 @@ def check_tools(tools: list[dict[str, Any]], param: str = "tools") -> list[dict[
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "file_search":
             out.append({"type": "file_search", "file_search": _file_search(tool.get("file_search"),
-                                                                           f"{param}[{i}].file_search")})
+                                                                           param, i, "file_search")})
         elif kind == "function":
             function = tool.get("function") or {}
             name = function.get("name")

@@ -4,9 +4,12 @@ Every failure a client sees is ``{"error": {"message", "type", "param", "code"}}
 the SDK maps onto its exceptions (400 BadRequestError, 401 AuthenticationError, 403
 PermissionDeniedError, 404 NotFoundError, 409 ConflictError, 413, 422, 429 RateLimitError).
 A body field the endpoint does not define is OpenAI's ``Unrecognized request argument supplied:
-NAME`` (``code: unknown_parameter``). Expected problems are raised as :class:`ApiError`;
-ragkit's own :class:`~ragkit.errors.RagkitError` keeps its one-line message; anything else is
-logged with its traceback on the server and the client only learns that it was an internal error.
+NAME`` (``code: unknown_parameter``); a value of the wrong JSON type (bodies are validated
+strictly, :class:`ragkit.server.params.Body`) is OpenAI's ``Invalid type for 'NAME': expected
+an integer, but got a string instead.`` (``code: invalid_type``). Expected problems are raised
+as :class:`ApiError`; ragkit's own :class:`~ragkit.errors.RagkitError` keeps its one-line
+message; anything else is logged with its traceback on the server and the client only learns
+that it was an internal error.
 
 Every response carries OpenAI's ``x-request-id`` header (``req_`` and 32 hex digits, given by
 :mod:`ragkit.server.guard`; the SDK shows it as ``_request_id``); the same id is in the audit
@@ -32,6 +35,7 @@ from starlette.routing import Match
 from ragkit.errors import (
     ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError,
 )
+from ragkit.server.json_body import TextSafeJSONResponse
 
 log = logging.getLogger("ragkit.server")
 #: the header OpenAI's API answers every request with, and the SDKs read
@@ -59,7 +63,8 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+        # a message may quote stored text: written as valid UTF-8 whatever it holds
+        return TextSafeJSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
 class ParamError(ValueError):
@@ -129,6 +134,10 @@ _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _SHOULD = "Input should be "
 #: how pydantic starts the message of a validator's ValueError: its own words, not the client's business
 _VALUE_ERROR = "Value error, "
+#: what a value of the wrong JSON type should have been, by the type of pydantic's (strict) error
+_EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "a boolean", "string_type": "a string",
+             "list_type": "an array", "dict_type": "an object", "model_type": "an object",
+             "model_attributes_type": "an object"}
 
 
 def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
@@ -159,9 +168,33 @@ def param_path(loc: Sequence[Any], tags: set[tuple[int, str]] | None = None) -> 
     return path
 
 
-def first_param(errors: Sequence[Mapping[str, Any]]) -> str:
-    """The parameter path of the first of pydantic's ``errors`` (for a model validated by hand)."""
-    return param_path(errors[0].get("loc", ()), union_tags(errors)) if errors else ""
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in OpenAI's words ("but got a string instead")."""
+    if value is None:
+        return "null"
+    for kind, said in ((bool, "a boolean"), (int, "an integer"), (float, "a decimal number"), (str, "a string"),
+                       (list, "an array"), (dict, "an object")):
+        if isinstance(value, kind):
+            return said
+    return type(value).__name__
+
+
+def within(errors: Sequence[Mapping[str, Any]], *prefix: str | int) -> list[dict[str, Any]]:
+    """pydantic's ``errors`` for a part of the body validated on its own (``tools[0]``), located
+    in the whole body, so :func:`from_validation` names the parameter by its full path."""
+    return [{**e, "loc": (*prefix, *e.get("loc", ()))} for e in errors]
+
+
+def _wrong_type(errors: Sequence[Mapping[str, Any]], param: str) -> ApiError | None:
+    """OpenAI's 400 for a value of the wrong JSON type, when that is all that is wrong with it:
+    "Invalid type for 'n': expected an integer, but got a string instead" (each member of a union
+    is one of the types expected)."""
+    if not errors or any(e.get("type") not in _EXPECTED for e in errors):
+        return None
+    expected = list(dict.fromkeys(_EXPECTED[str(e["type"])] for e in errors))
+    said = expected[0] if len(expected) == 1 else ", ".join(expected[:-1]) + " or " + expected[-1]
+    return ApiError(400, f"Invalid type for '{param}': expected {said}, but got {json_kind(errors[0].get('input'))} "
+                         "instead.", param=param, code="invalid_type")
 
 
 def _body_itself(error: Mapping[str, Any]) -> ApiError | None:
@@ -189,8 +222,10 @@ def _body_itself(error: Mapping[str, Any]) -> ApiError | None:
 def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     """The 400 for a body that failed validation: an unknown field first (as OpenAI checks names
     before values), else the first invalid value, named by its path (``messages[0].role``); a
-    union's members' complaints are joined (``Input should be a valid string or a valid list``); a
-    missing field is OpenAI's ``Missing required parameter``."""
+    value of the wrong JSON type is OpenAI's ``Invalid type for 'n': expected an integer, but got
+    a string instead`` (a union's members each an expected type); other complaints of a union's
+    members are joined (``Input should be a valid string or a valid list``); a missing field is
+    OpenAI's ``Missing required parameter``."""
     unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
     if unknown is not None:
         return unknown_argument(param_path(unknown.get("loc", ())))
@@ -205,8 +240,11 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
                         code="missing_required_parameter")
     tags = union_tags(errors)
     param = param_path(errors[0].get("loc", ()), tags) or None
-    said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix(_VALUE_ERROR) for e in errors
-                              if (param_path(e.get("loc", ()), tags) or None) == param))
+    here = [e for e in errors if (param_path(e.get("loc", ()), tags) or None) == param]
+    wrong_type = _wrong_type(here, param) if param else None
+    if wrong_type is not None:
+        return wrong_type
+    said = list(dict.fromkeys(str(e.get("msg", "invalid")).removeprefix(_VALUE_ERROR) for e in here))
     if len(said) > 1 and all(m.startswith(_SHOULD) for m in said):
         rest = [m[len(_SHOULD):] for m in said]
         message = _SHOULD + (", ".join(rest[:-1]) + " or " + rest[-1])

@@ -17,6 +17,13 @@ a 400 "We could not parse the JSON body of your request" saying what is wrong an
 (:func:`ragkit.server.errors.from_validation`). :class:`JsonRoute` makes FastAPI read bodies with
 :func:`loads`, and chat completions, which read their body by hand, get the same request; every
 router is made with it (``tests/test_server_units.py`` checks).
+
+Responses are written as valid UTF-8 whatever was stored. Records created before bodies were
+read strictly may hold an unpaired surrogate (in the JSON kept of an assistant, a run, a stored
+response), which no UTF-8 encoder writes: listing them was a 500. :class:`JsonRoute` has the dicts routes return
+serialized with each such surrogate replaced by U+FFFD (:func:`valid_text`; FastAPI's own fast
+encoder is kept for every other response), and :func:`utf8` does the same for the JSON ragkit
+writes itself (:func:`ragkit.server.shapes.json_response`, error bodies).
 """
 
 from __future__ import annotations
@@ -26,10 +33,15 @@ import math
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, get_origin
 
 from fastapi import Request, Response
+from fastapi.datastructures import Default, DefaultPlaceholder
+from fastapi.dependencies.utils import get_typed_return_annotation
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import SerializerFunctionWrapHandler, WrapSerializer
+from pydantic_core import PydanticSerializationError
 
 #: a string token, or (group 1) what :func:`_outside_strings` looks for
 _TOKEN = r'"(?:[^"\\]|\\.)*"|({})'
@@ -126,8 +138,60 @@ class JsonRequest(Request):
         return self._strict_json
 
 
+#: a surrogate code point: in a Python string always an unpaired one, which is no character
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, each lone surrogate written as U+FFFD (text without one is encoded once)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def replaced(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings, keys included, replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {replaced(k): replaced(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [replaced(v) for v in value]
+    return value
+
+
+def valid_text(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+    """Serialize a route's result as FastAPI would, unless its text cannot be UTF-8: then again
+    with U+FFFD for each lone surrogate (only that rare response pays for the copy)."""
+    try:
+        return handler(value)
+    except (UnicodeEncodeError, PydanticSerializationError):
+        return handler(replaced(value))
+
+
+class TextSafeJSONResponse(JSONResponse):
+    """Starlette's JSON response, with a lone surrogate written as U+FFFD instead of failing."""
+
+    def render(self, content: Any) -> bytes:
+        return utf8(json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")))
+
+
 class JsonRoute(APIRoute):
-    """The route class of every ragkit router: its handler sees a :class:`JsonRequest`."""
+    """The route class of every ragkit router: its handler sees a :class:`JsonRequest`, and what
+    it returns is written as valid UTF-8. A route returning a dict (or list) keeps FastAPI's
+    encoder, wrapped by :func:`valid_text`; one that declares ``response_model=None`` (it may
+    return a dict or a streaming response) gets :class:`TextSafeJSONResponse` for its dicts."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        model = kwargs.get("response_model", Default(None))
+        if isinstance(model, DefaultPlaceholder):
+            returned = get_typed_return_annotation(endpoint)
+            if returned in (dict, list) or get_origin(returned) in (dict, list):
+                kwargs["response_model"] = Annotated[returned, WrapSerializer(valid_text)]
+        elif model is None and isinstance(kwargs.get("response_class", Default(JSONResponse)), DefaultPlaceholder):
+            kwargs["response_class"] = TextSafeJSONResponse
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()

@@ -145,7 +145,7 @@ def feedback(body: Rating, request: Request, ctx: ServerContext = Depends(contex
 
 
 class Followup(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "strict": True}
 
     question: str = Field(min_length=1, max_length=4000)
     previous: str = Field(min_length=1, max_length=4000)

@@ -26,9 +26,15 @@ class Body(BaseModel):
 
     ``null`` for an optional parameter means "not given", as OpenAI reads it: clients that build
     the body from a typed dict send ``"rewrite_query": null`` or ``"stream": null``, and get the
-    default rather than a 400."""
+    default rather than a 400.
 
-    model_config = ConfigDict(extra="forbid")
+    Values are checked strictly, as OpenAI checks them: ``"max_num_results": "5"``, ``"stream":
+    "true"``, ``"max_tokens": true`` or ``"n": 1.5`` are a 400 "Invalid type for 'max_num_results':
+    expected an integer, but got a string instead" (code ``invalid_type``), not coerced: a client
+    that sends a string where a number belongs has a bug that a silent conversion would hide. An
+    integer where a number is expected (``"temperature": 1``) is a number and stays accepted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @model_validator(mode="before")
     @classmethod

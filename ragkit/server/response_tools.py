@@ -40,7 +40,7 @@ from ragkit.conversations.messages import TEXT_PARTS, content_text
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
 from ragkit.library.filters import Filter
-from ragkit.server.errors import bad_request, first_param
+from ragkit.server.errors import bad_request, from_validation, within
 from ragkit.library.history import continued, keep_tool_turn, remember_response
 from ragkit.library.output_limit import capped
 from ragkit.server.params import Body
@@ -79,9 +79,7 @@ def parse_tool(kind: type[Body], raw: dict[str, Any], i: int) -> Any:
     try:
         return kind.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = first_param(exc.errors())
-        raise bad_request(f"Invalid {raw.get('type')} tool: {where}: {first['msg']}", f"tools[{i}].{where}") from None
+        raise from_validation(within(exc.errors(), "tools", i)) from None
 
 
 def function_tools(raw_tools: list[dict[str, Any]]) -> list[FunctionTool]:

@@ -16,6 +16,7 @@ from fastapi import Response
 from pydantic import BaseModel, Field
 
 from ragkit.server.errors import bad_request
+from ragkit.server.json_body import utf8
 from ragkit.state.library import Library
 from ragkit.state.tables import NotFound, Page
 
@@ -25,9 +26,10 @@ DAY = 86400
 def json_response(body: dict[str, Any], status: int = 200) -> Response:
     """``body`` sent as JSON as it is. The answering routes build plain JSON-safe dicts, so
     FastAPI's validation and encoding passes over them are skipped: about 0.5 ms a page of search
-    results, a twentieth of a search (``bench/bench_server.py``)."""
+    results, a twentieth of a search (``bench/bench_server.py``). Stored text with a lone
+    surrogate is written with U+FFFD in its place (:func:`ragkit.server.json_body.utf8`)."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_plain)
-    return Response(text.encode("utf-8"), status_code=status, media_type="application/json")
+    return Response(utf8(text), status_code=status, media_type="application/json")
 
 
 def _plain(value: Any) -> Any:
