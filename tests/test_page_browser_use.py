@@ -158,6 +158,7 @@ def test_signing_out_forgets_the_conversations_before_the_next_key_signs_in(brow
     page.context.close()
 
 
+@pytest.mark.slow  # waits for a large upload to be indexed: 36 s
 def test_uploads_stay_listed_after_a_reload_and_the_page_follows_their_indexing(browser, site):  # noqa: F811
     page = open_page(browser, site["server"].url, site["key"])
     big = site["root"] / "log.txt"

@@ -89,6 +89,7 @@ def test_deleting_a_file_while_it_is_ingesting(server, tmp_path):
     _alive_and_clean(server)
 
 
+@pytest.mark.slow  # two ingests of ~600 chunks: 30 s
 def test_detaching_mid_ingest_then_attaching_again(server, tmp_path):
     client = server.client()
     vs = client.vector_stores.create(name="again")
@@ -108,6 +109,7 @@ def test_detaching_mid_ingest_then_attaching_again(server, tmp_path):
     _alive_and_clean(server)
 
 
+@pytest.mark.slow  # two server starts around a 1 MB ingest: 23 s
 def test_a_store_deleted_just_before_a_kill_is_purged_at_restart(tmp_path):
     """The worker purges between ingest runs: while it ingests a large file into one store, a
     deleted store waits for it; a kill -9 then leaves the purge to the next start."""
