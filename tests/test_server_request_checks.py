@@ -177,8 +177,15 @@ def _posted(server, path: str, body: dict) -> httpx.Response:
      "expected a string or an array, but got an integer"),
     ("/embeddings", {"model": "ragkit-embedding", "input": "x", "dimensions": "384"}, "dimensions",
      "expected an integer, but got a string"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": QUESTION}], "vector_store_ids": ["{vs}"],
+                           "stream": True, "stream_options": {"include_usage": "false"}},
+     "stream_options.include_usage", "expected a boolean, but got a string"),
+    ("/responses", {"model": "ragkit-extractive", "input": QUESTION, "stream": True,
+                    "stream_options": {"include_obfuscation": 0}},
+     "stream_options.include_obfuscation", "expected a boolean, but got an integer"),
 ], ids=["search int", "search bool", "search nested number", "chat number", "chat bool", "chat bool for int",
-        "responses fraction", "responses tool", "assistant tool", "store expiry", "thread message", "embeddings"])
+        "responses fraction", "responses tool", "assistant tool", "store expiry", "thread message", "embeddings",
+        "chat stream options", "responses stream options"])
 def test_a_value_of_the_wrong_json_type_is_a_400_naming_it(server, store, path, body, param, said):
     """OpenAI refuses ``"max_num_results": "5"`` or ``"stream": "true"`` rather than converting
     them; the 400 names the field by its path in the body, as OpenAI's does."""

@@ -56,7 +56,7 @@ from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, refuse_unknown
+from ragkit.server.params import Body, ChatStreamOptions, refuse_unknown
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.server.structured import chat_message, not_with_tools, requested, sources
@@ -72,7 +72,7 @@ class ChatBody(Body):
     model: str | None = None
     messages: list[dict[str, Any]] = Field(min_length=1)
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
+    stream_options: ChatStreamOptions | None = None
     n: int = Field(1, ge=1)
     vector_store_ids: list[str] | None = None
     filters: dict[str, Any] | None = None
@@ -224,7 +224,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     max_tokens = body.max_completion_tokens or body.max_tokens
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     completion_id = "chatcmpl-" + secrets.token_hex(12)
-    chunks = Chunks(completion_id, model, bool((body.stream_options or {}).get("include_usage")))
+    chunks = Chunks(completion_id, model, bool(body.stream_options and body.stream_options.include_usage))
     tool_turn = (functions and choice != "none") or last != "user" or media
     if output_format is not None and tool_turn:
         raise not_with_tools("response_format", "function tools, tool messages or parts that are not text")

@@ -97,6 +97,19 @@ class ChunkingStrategy(Body):
         return default
 
 
+class ResponseStreamOptions(Body):
+    """Responses' ``stream_options``: typed, so ``"include_obfuscation": "false"`` is a 400 rather
+    than a truthy string. Obfuscation padding is never added, so the value changes nothing."""
+
+    include_obfuscation: bool | None = None
+
+
+class ChatStreamOptions(ResponseStreamOptions):
+    """Chat completions' ``stream_options``: ``include_usage`` adds the usage chunk before ``[DONE]``."""
+
+    include_usage: bool | None = None
+
+
 class ExpiresAfter(Body):
     anchor: Literal["last_active_at"]
     days: int = Field(ge=1, le=365)
