@@ -301,6 +301,7 @@ class KnowledgeBase:
             self._lexical = None
             for name in ("store", "retriever"):
                 self._components.pop(name, None)
+            self.ingest_lock.retire()
 
     # -- stage two ------------------------------------------------------------------------
     def search(self, query: str | SearchRequest, *, k: int | None = None, mode: str | None = None,

@@ -61,3 +61,22 @@ def test_a_script_without_a_main_guard_ingests_without_waiting_for_its_parser_pr
     assert done.stdout.strip() == "added 2"
     assert 'put the script\'s code under `if __name__ == "__main__":`' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_dropping_a_collection_leaves_nothing_of_it_in_the_home(tmp_path):
+    """Its vectors' files, its BM25 index, its lock files: a deleted vector store gives back its
+    disk space, and another collection in the same home is untouched."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text("The archive word is quillerstone.\n" * 400)
+    home = tmp_path / "home"
+    with KnowledgeBase(home, collection="kept") as kept:
+        assert kept.ingest([docs]).ok
+    listing = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    with KnowledgeBase(home, collection="doomed") as doomed:
+        assert doomed.ingest([docs]).ok and doomed.search("quillerstone").hits
+        doomed.drop()
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*") if "chroma.sqlite3" not in p.name) == \
+        [name for name in listing if "chroma.sqlite3" not in name]
+    with KnowledgeBase(home, collection="kept") as kept:
+        assert kept.search("quillerstone").hits

@@ -54,3 +54,27 @@ def test_opening_a_collection_warns_nothing(tmp_path):
         ChromaStore(tmp_path / "chroma", "notes", "test-embedder")  # made
         ChromaStore(tmp_path / "chroma", "notes", "test-embedder")  # opened again
     assert [str(w.message) for w in caught] == []
+
+
+def _segment_dirs(chroma_dir) -> set[str]:
+    return {p.name for p in chroma_dir.iterdir() if p.is_dir()}
+
+
+def test_dropping_a_collection_removes_its_index_files_and_keeps_the_others(tmp_path):
+    """Chroma's delete leaves the collection's HNSW directory on disk (chroma-core/chroma#5520):
+    every deleted vector store would keep its space. The drop removes it, and only it."""
+    chroma_dir = tmp_path / "chroma"
+    vectors = np.random.default_rng(0).random((300, 8), dtype=np.float32)  # enough to be written to disk
+    kept = ChromaStore(chroma_dir, "kept", "test-embedder")
+    kept.upsert([f"k{i}" for i in range(300)], vectors, ["x"] * 300, [{"path": "k"}] * 300)
+    before = _segment_dirs(chroma_dir)
+    doomed = ChromaStore(chroma_dir, "doomed", "test-embedder")
+    doomed.upsert([f"d{i}" for i in range(300)], vectors, ["y"] * 300, [{"path": "d"}] * 300)
+    doomed.query(vectors[0], 1)
+    assert len(_segment_dirs(chroma_dir) - before) == 1  # the doomed collection's index
+    doomed.drop()
+    assert _segment_dirs(chroma_dir) == before
+    assert [h.id for h in kept.query(vectors[7], 1)] == ["k7"]
+    again = ChromaStore(chroma_dir, "doomed", "test-embedder")  # the name can be used again
+    again.upsert(["n"], vectors[:1], ["z"], [{"path": "n"}])
+    assert [h.id for h in again.query(vectors[0], 1)] == ["n"] and again.count() == 1

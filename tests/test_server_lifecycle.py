@@ -65,6 +65,7 @@ def test_deleting_a_store_while_its_file_is_ingesting(server, tmp_path):
         assert doomed.id not in [s.id for s in client.vector_stores.list(limit=100)]
         # the purge (the collection's files on disk) happens behind the response
         wait_until(lambda: not (server.home / "bm25" / doomed.id).exists(), timeout=120)
+        wait_until(lambda: not (server.home / f"ingest-{doomed.id}.lock").exists(), timeout=30)
     hits = client.vector_stores.search(vector_store_id=keeper.id, query=WORD).data
     assert [h.file_id for h in hits][:1] == [note]
     _alive_and_clean(server)

@@ -81,3 +81,41 @@ def test_a_holder_killed_with_sigkill_releases_it(state, tmp_path):
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+WAITER = """
+import sys, time
+from pathlib import Path
+from ragkit.stores.lock import FileLock
+print("waiting", flush=True)
+with FileLock(Path(sys.argv[1])).hold():
+    print("held", flush=True)
+    time.sleep(1.5)
+    print(f"released {time.time()}", flush=True)
+"""
+
+
+def test_a_retired_lock_leaves_no_file_and_a_waiter_locks_a_new_one(tmp_path):
+    """A dropped collection's lock file is removed by its holder. A process that was waiting on
+    the removed file must not think it holds the lock while a newcomer locks a new file at the
+    same path: it checks that the path still names the file it locked, and tries again."""
+    import time
+
+    lock = FileLock(tmp_path / "ingest-docs.lock")
+    with lock.hold():
+        waiter = subprocess.Popen([sys.executable, "-c", WAITER, str(lock.path)], stdout=subprocess.PIPE,
+                                  text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert waiter.stdout.readline().strip() == "waiting"
+        time.sleep(0.5)  # the waiter now blocks on the file about to be removed
+        lock.retire()
+        assert not lock.path.exists()
+    try:
+        assert waiter.stdout.readline().strip() == "held"
+        with lock.hold():  # the newcomer waits for the waiter, which holds the new file
+            acquired = time.time()
+        released = float(waiter.stdout.readline().split()[1])
+        assert acquired >= released
+    finally:
+        waiter.kill()
+        waiter.wait(30)
+    assert not lock.is_held()

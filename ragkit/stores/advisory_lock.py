@@ -58,6 +58,9 @@ class AdvisoryLock:
     def __repr__(self) -> str:
         return f"AdvisoryLock({self.name!r}, {self.state.name!r})"
 
+    def retire(self) -> None:
+        """An advisory lock leaves nothing behind in the database."""
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         held: set[int] = _held.__dict__.setdefault("keys", set())

@@ -7,7 +7,10 @@ opening it with another embedder is an error rather than a silent mix of vector 
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -58,6 +61,19 @@ def _client(chroma_dir: Path, chroma_url: str | None):
         return found
 
 
+def _segment_dirs(chroma_dir: Path, collection_id: str) -> list[Path]:
+    """The on-disk directories of a local collection's segments (Chroma names each after its
+    segment's id, in ``chroma.sqlite3``'s ``segments`` table), read-only; none if unreadable."""
+    database = chroma_dir / "chroma.sqlite3"
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as connection:
+            rows = connection.execute("SELECT id FROM segments WHERE collection = ?", (collection_id,)).fetchall()
+    except sqlite3.Error:
+        return []
+    found = [chroma_dir / str(row[0]) for row in rows if str(row[0]) and "/" not in str(row[0])]
+    return [path for path in found if path.is_dir() and path.parent == chroma_dir]
+
+
 def _new_client(chroma_dir: Path, chroma_url: str | None):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -83,6 +99,7 @@ class ChromaStore:
 
     def __init__(self, chroma_dir: Path, collection: str, embedder_id: str, chroma_url: str | None = None):
         self.location = chroma_url or str(chroma_dir)
+        self._local_dir = None if chroma_url else chroma_dir
         self._client = _client(chroma_dir, chroma_url)
         self.name = collection
         self._collection = self._client.get_or_create_collection(
@@ -105,8 +122,16 @@ class ChromaStore:
         self._max_batch = int(self._client.get_max_batch_size())
 
     def drop(self) -> None:
-        """Delete the whole collection from Chroma."""
+        """Delete the whole collection from Chroma, and its files.
+
+        A local ``PersistentClient`` deletes the collection's rows but leaves its vector index
+        (a directory named by the segment id, holding the HNSW graph) on disk: every deleted store
+        would keep its space for good (chroma-core/chroma#5520). The directories of the
+        collection's segments are read before the delete and removed after it."""
+        segments = _segment_dirs(self._local_dir, str(self._collection.id)) if self._local_dir else []
         self._client.delete_collection(self.name)
+        for directory in segments:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def count(self) -> int:
         return self._collection.count()

@@ -13,6 +13,7 @@ because flock is per open file and would not exclude two threads that each open 
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -42,14 +43,38 @@ def file_lock(path: Path) -> Iterator[None]:
         yield
         return
     with _thread_lock(path):
-        with open(path, "a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        handle = _locked_file(path)
+        with handle:
             held.add(key)
             try:
                 yield
             finally:
                 held.discard(key)
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _locked_file(path: Path):
+    """The lock file, opened and flocked. A holder may remove the file (:func:`remove_held_lock`,
+    when its collection is dropped): whoever waited on the removed file then holds a lock nobody
+    else can see, so it checks that the path still names the file it locked, and tries again on
+    the new file if not."""
+    while True:
+        handle = open(path, "a+")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
+
+
+def remove_held_lock(path: Path) -> None:
+    """Remove the lock file this thread holds (its collection is gone, so nothing will wait on
+    it again); a waiter wakes up, sees the file gone and locks a new one. A lock this thread
+    does not hold is left alone."""
+    if str(path.resolve()) in _held.__dict__.get("paths", set()):
+        path.unlink(missing_ok=True)
 
 
 def is_locked(path: Path) -> bool:
@@ -81,6 +106,11 @@ class CollectionLock(Protocol):
         """Is the lock held right now, by this thread or anyone else? Never waits."""
         ...
 
+    def retire(self) -> None:
+        """The collection was dropped by this lock's holder: remove what the lock leaves behind
+        (its file in the home), if anything. Called while holding it."""
+        ...
+
 
 @dataclass(frozen=True)
 class FileLock:
@@ -94,6 +124,9 @@ class FileLock:
 
     def is_held(self) -> bool:
         return is_locked(self.path)
+
+    def retire(self) -> None:
+        remove_held_lock(self.path)
 
 
 def collection_lock(state: StateDB, home: Path, collection: str) -> CollectionLock:

@@ -30,7 +30,7 @@ from ragkit.stores.lexical.bm25s_index import Bm25sIndex
 from ragkit.stores.lexical.postgres_schema import PostgresTarget
 from ragkit.stores.lexical.tantivy_index import TantivyIndex
 from ragkit.stores.lexical.tantivy_layout import lock_path
-from ragkit.stores.lock import CollectionLock, FileLock, file_lock
+from ragkit.stores.lock import CollectionLock, FileLock, file_lock, remove_held_lock
 
 if TYPE_CHECKING:  # pragma: no cover
     from ragkit.stores.manifest import Manifest
@@ -145,7 +145,9 @@ def drop_index(directory: Path, backend: Backend = DEFAULT_BACKEND) -> None:
 
         postgres_sync.drop(backend)
         return
-    shutil.rmtree(directory, ignore_errors=True)
+    with file_lock(lock_path(directory)):
+        shutil.rmtree(directory, ignore_errors=True)
+        remove_held_lock(lock_path(directory))
 
 
 __all__ = [
