@@ -40,7 +40,7 @@ def test_pdf_with_no_text_at_all_fails_with_reason(tmp_path):
     assert "OCR found no text" in info.value.reason
     with pytest.raises(LoadError) as info:
         load_file(path, LoadOptions(ocr=False))
-    assert "OCR not supported" in info.value.reason
+    assert "OCR is off" in info.value.reason
 
 
 def test_encrypted_pdf_needs_password(tmp_path):

@@ -301,11 +301,11 @@ def test_page_without_text_layer_is_read_by_ocr(scans):
     assert section.text.index("Invoice") < section.text.index("harvest")  # reading order
 
 
-def test_ocr_off_keeps_the_old_failure(scans):
+def test_ocr_off_keeps_the_old_failure_and_says_ocr_is_off(scans):
     with pytest.raises(LoadError) as info:
         load_file(scans["one"], LoadOptions(ocr=False))
     assert info.value.kind == "no-text"
-    assert "OCR not supported" in info.value.reason
+    assert "OCR is off (--no-ocr or ocr = false)" in info.value.reason
 
 
 def test_ocr_stops_at_the_page_budget_and_names_the_pages_not_read(scans):

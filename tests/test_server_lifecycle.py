@@ -8,6 +8,7 @@ and afterwards every promise it made holds (bench/load_mixed.py's checks).
 from __future__ import annotations
 
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,18 @@ def server(tmp_path_factory):
     running = Server(tmp_path_factory.mktemp("lifecycle") / "home", "--no-auth", "--rate-limit", "0").start()
     yield running
     running.stop()
+
+
+def test_sigterm_shuts_the_server_down_with_status_0(tmp_path):
+    """SIGTERM is how systemd, Docker and Kubernetes stop a server: a graceful shutdown that
+    exits 0, as Ctrl-C does, not death by the signal uvicorn raises again after its shutdown."""
+    stopped = Server(tmp_path / "home", "--no-auth").start()
+    try:
+        stopped.process.send_signal(signal.SIGTERM)
+        assert stopped.process.wait(timeout=60) == 0
+    finally:
+        stopped.stop()
+    assert "Traceback" not in stopped.log.read_text(errors="replace")
 
 
 def test_deleting_a_store_while_its_file_is_ingesting(server, tmp_path):

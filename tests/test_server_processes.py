@@ -87,13 +87,15 @@ def test_kill_9_during_a_batch_resumes_without_duplicates(tmp_path):
     assert status.chunks == status.store_chunks == counted  # no duplicate and no orphan chunk
 
 
-def test_ctrl_c_during_a_batch_exits_cleanly_and_the_restart_finishes_it(tmp_path):
-    """Ctrl-C stops the ingest run at its next step: exit 0, no abort from a thread left inside
-    the embedding model, and the files go back in the queue without counting as an attempt."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_a_batch_exits_cleanly_and_the_restart_finishes_it(tmp_path, sig):
+    """Ctrl-C (or SIGTERM, as a service manager stops it) stops the ingest run at its next step:
+    exit 0, no abort from a thread left inside the embedding model, and the files go back in the
+    queue without counting as an attempt."""
     home = tmp_path / "home"
     server = Server(home, "--no-auth").start()
     vs, ids, batch, meta = _batch_under_way(server, _documents(tmp_path / "docs", 40, 60))
-    server.process.send_signal(signal.SIGINT)
+    server.process.send_signal(sig)
     assert server.process.wait(timeout=120) == 0
     log = server.log.read_text(errors="replace")
     assert "terminate called" not in log and "Traceback" not in log, log

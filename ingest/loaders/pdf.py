@@ -114,8 +114,8 @@ def _document(pages: list[str], run: OcrRun, options: LoadOptions, title: str | 
 
 def _no_text_reason(run: OcrRun, options: LoadOptions) -> str:
     """Why pages stayed without text, for the warning or the failure."""
-    if not options.ocr:
-        return "OCR not supported"
+    if not options.ocr:  # turned off, not missing: say how to turn it on
+        return "OCR is off (--no-ocr or ocr = false); turn it on to read scanned pages"
     if run.impossible:
         return "OCR not possible (PDFium cannot open this file)"
     if run.unavailable:

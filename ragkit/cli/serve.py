@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +69,14 @@ def _start_chroma(path: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends ``ragkit serve`` as Ctrl-C does, with status 0. uvicorn shuts down gracefully
+    on it (the ingest run stops at its next step, its files go back in the queue) and then raises
+    the signal again for the handler it found; with the default one, that killed the process after
+    the clean shutdown (status 143), which a service manager reports as a failure."""
+    raise SystemExit(0)
+
+
 def register(app: typer.Typer) -> None:
     """Add the server's commands to the ``ragkit`` CLI."""
 
@@ -118,6 +127,7 @@ def register(app: typer.Typer) -> None:
         except RagkitError as exc:
             raise _fail(exc) from None
         typer.echo(f"ragkit serve: http://{host}:{port}/v1 (home {resolved}, {workers} worker(s))", err=True)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             if workers == 1:
                 from ragkit.server.app import create_app
