@@ -120,5 +120,6 @@ def test_console_script_runs_as_a_subprocess(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert ask.returncode == 0, ask.stderr
     assert "moon.pdf, page 2" in ask.stdout
-    version = subprocess.run([sys.executable, "-m", "ragkit.cli", "--version"], capture_output=True, text=True)
-    assert version.stdout.startswith("ragkit ")
+    for module in ("ragkit.cli", "ragkit"):  # python -m ragkit too
+        version = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
+        assert version.stdout.startswith("ragkit "), (module, version.stderr)
