@@ -132,6 +132,28 @@ def holds(text: str, kind: Kind | None, question: str = "") -> bool:
     return any(pattern.search(text) for pattern in _EVIDENCE[kind])
 
 
+#: column headers that say what their cells hold: "Price", "Unit cost (EUR)", "Weight (kg)", "Share %"
+_COLUMN_KINDS: dict[str, re.Pattern] = {
+    "price": re.compile(r"\b(price|prices|cost|costs|fee|fees|msrp|eur|usd|gbp|sek|nok|dkk|chf|jpy)\b|[€$£¥]",
+                        re.IGNORECASE),
+    "weight": re.compile(r"\b(weight|weighs|mass|kg|kilograms?|grams?|g|lbs?|pounds|oz|ounces|tonnes?)\b", re.IGNORECASE),
+    "percentage": re.compile(r"%|\b(percent|percentage|per cent|share)\b", re.IGNORECASE),
+}
+
+
+def holds_in_column(row: str, header: str, kind: Kind | None) -> bool:
+    """Does a table row hold ``kind`` under a column whose header names it? A price list gives
+    "Zephyr probe | 129" under "Item | Price": the 129 is a price though no currency sits beside
+    it, as "within 30 days" is a duration without the word. Only number cells count."""
+    pattern = _COLUMN_KINDS.get(kind or "")
+    if pattern is None or "|" not in row or "|" not in header:
+        return False
+    names, cells = [c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]
+    return len(names) == len(cells) and any(
+        pattern.search(name) and re.search(r"\d", cell) and not _IDENTIFIER.fullmatch(cell)
+        for name, cell in zip(names, cells))
+
+
 def kind_words(text: str, question: str) -> str:
     """The words of ``question`` that name a contact detail or a span of time ``text`` holds
     ("email" for a sentence with an address), so that a question asking for one by name is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragkit.answerability import expected_kind, holds
+from ragkit.answerability import expected_kind, holds, holds_in_column
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -228,3 +228,19 @@ def test_a_time_told_by_an_event_or_a_condition_answers_when(sentence):
 def test_a_sentence_without_any_time_does_not_answer_when():
     assert not holds("The Rhineland was subject to the Treaty of Versailles.", "date")
     assert not holds("Immunodeficiency is common when untreated.", "date")
+
+
+@pytest.mark.parametrize("row, header, kind, expected", [
+    ("Zephyr probe | 129 | 14", "Item | Price | Stock", "price", True),
+    ("Zephyr probe | 129 | 14", "Item | Unit cost (EUR) | Stock", "price", True),
+    ("Zephyr probe | 1.2 | 14", "Item | Weight (kg) | Stock", "weight", True),
+    ("Nordics | 41 | 2019", "Region | Share % | Year", "percentage", True),
+    ("Zephyr probe | n/a | 14", "Item | Price | Stock", "price", False),  # no number under Price
+    ("Zephyr probe | 14 | B3", "Item | Stock | Shelf", "price", False),  # numbers, but no price column
+    ("Zephyr probe | WS-200 | 14", "Item | Price | Stock", "price", False),  # a product code is no amount
+    ("Zephyr probe | 129", "Item | Price | Stock", "price", False),  # cells do not line up
+    ("Zephyr probe | 129 | 14", "Item | Price | Stock", "date", False),  # only amounts are read by column
+    ("The probe costs 129.", "Item | Price", "price", False),  # not a row
+])
+def test_a_table_row_holds_a_kind_under_a_column_that_names_it(row, header, kind, expected):
+    assert holds_in_column(row, header, kind) is expected

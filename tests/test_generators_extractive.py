@@ -100,3 +100,21 @@ def test_the_answers_category_and_hedges_need_not_be_said_but_the_subject_must()
     # a noun that is the subject of the question is not a category: unsaid, it is missing
     assert answerer.generate("What bonus scheme do consultant pharmacists get?", sources).refused
 
+
+
+PRICE_LIST = "Item | Price | Stock\nZephyr probe | 129 | 14\nWS-200 station | 899 | 3\nSolar panel | 149 | 20"
+
+
+def test_a_number_under_a_price_column_answers_a_price_question():
+    """A price list without currency signs: "129" under "Price" is the Zephyr probe's price."""
+    answer = ExtractiveGenerator().generate("What is the price of the Zephyr probe?", [hit(PRICE_LIST, source="prices.csv")])
+    assert not answer.refused and "Zephyr probe | 129 | 14" in answer.text
+
+
+def test_a_table_without_a_column_of_the_asked_kind_is_still_refused():
+    """"Stock" holds numbers but no prices or weights: asking for either is refused."""
+    stock = "Item | Stock | Shelf\nZephyr probe | 14 | B3\nSolar panel | 20 | A1"
+    generator = ExtractiveGenerator()
+    for question in ("What is the price of the Zephyr probe?", "What is the weight of the Zephyr probe?"):
+        answer = generator.generate(question, [hit(stock, source="stock.csv")])
+        assert answer.refused, (question, answer.text)

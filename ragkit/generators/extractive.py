@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ragkit.answerability import expected_kind, holds, kind_words
+from ragkit.answerability import expected_kind, holds, holds_in_column, kind_words
 from ragkit.generators.base import TokenCallback
 from ragkit.models import Generation, SearchHit
 from ragkit.question_frame import frame_terms
@@ -31,6 +31,8 @@ class Selection:
     coverage: float
     #: the sentence picked first, and its follower when the first only restates the question
     lead: list[str]
+    #: does the lead hold the kind of thing the question asks for (an amount, a date...)?
+    answers_kind: bool = True
 
 
 class ExtractiveGenerator:
@@ -94,6 +96,11 @@ class ExtractiveGenerator:
         if not candidates:
             return Selection([], 0.0, [])
         kind = expected_kind(question)
+        headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
+
+        def holds_kind(i: int) -> bool:  # a table row also by its column's header ("Price")
+            return holds(candidates[i][1], kind, question) or holds_in_column(candidates[i][1], headers[i], kind)
+
         norm = sum(idf.values()) or 1.0
         covered: set[str] = set()
         chosen: list[int] = []
@@ -110,7 +117,7 @@ class ExtractiveGenerator:
                 density = len(query_terms & terms) / max(1, len(terms))
                 local = 0.05 if any(candidates[c][0] == n for c in chosen) else 0.0  # answers are local
                 gain = sum(idf[t] for t in new) / norm * (0.5 if restates else 1.0) + 0.1 * density + 0.02 / n + local
-                if not holds(sentence, kind, question):
+                if not holds_kind(i):
                     gain *= 0.5  # on topic, but not the kind of thing asked for (no amount, no date)
                 if gain > best_gain:
                     best, best_gain = i, gain
@@ -126,10 +133,11 @@ class ExtractiveGenerator:
                     and len(chosen) < self.max_sentences):
                 chosen.append(follower)
                 length += len(candidates[follower][1])
-        lead = [candidates[i][1] for i in chosen[:2] if i == chosen[0] or i == following.get(chosen[0])]
+        leading = [i for i in chosen[:2] if i == chosen[0] or i == following.get(chosen[0])]
+        lead = [candidates[i][1] for i in leading]
         coverage = sum(idf[t] for t in covered) / norm
         chosen.sort(key=lambda i: (candidates[i][0], i))  # read in source order
-        return Selection([candidates[i] for i in chosen], coverage, lead)
+        return Selection([candidates[i] for i in chosen], coverage, lead, any(holds_kind(i) for i in leading))
 
     def generate(
         self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None,
@@ -144,7 +152,7 @@ class ExtractiveGenerator:
             reason = "no sentence of the sources shares a content word with the question"
         elif coverage < self.min_coverage:
             reason = f"the best sentences cover {coverage:.0%} of the question (min_coverage {self.min_coverage:.0%})"
-        elif not any(holds(sentence, kind, question) for sentence in selection.lead):
+        elif not selection.answers_kind:
             reason = f"the question asks for a {kind} and no quotable sentence holds one"
         if reason:
             if on_token:
