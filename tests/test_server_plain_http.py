@@ -193,3 +193,39 @@ def test_a_method_the_url_does_not_serve_is_a_405_allowing_all_it_does(http, sto
     error = refused.json()["error"]
     assert error["code"] == "method_not_allowed" and error["type"] == "invalid_request_error"
     assert error["message"].startswith(f"{method} is not allowed on /v1/") and allowed.split(", ")[-1] in error["message"]
+
+
+def test_a_streamed_answers_citations_are_in_the_last_chunks_own_fields_too(http, store):
+    """LiteLLM keeps a chunk's extra fields (``chunk.ragkit``) but drops a delta's, so the citations
+    of a streamed answer only reached its callers once the last chunk's ``ragkit`` carried them."""
+    with http.stream("POST", "/chat/completions", json={
+            "model": "ragkit-extractive", "vector_store_ids": [store], "stream": True,
+            "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": QUESTION}]}) as chat:
+        chunks = [json.loads(data) for _, data in _events(chat)[:-1]]
+    last = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+    cited = last["choices"][0]["delta"]["citations"]
+    assert cited and cited[0]["filename"] == "support-faq.txt" and cited[0]["quote"]
+    assert last["ragkit"]["citations"] == cited
+    assert _chat(http, store).json()["choices"][0]["message"]["citations"] == cited
+
+
+def test_legacy_completions_say_to_send_the_prompt_to_chat_completions(http, store):
+    """LiteLLM's ``text_completion`` for ``openai/<model>`` posts a prompt to /v1/completions for a
+    model it does not know as a chat model; that was a bare "Unknown request URL"."""
+    refused = http.post("/completions", json={"model": "ragkit-extractive", "prompt": QUESTION,
+                                              "vector_store_ids": [store]})
+    assert refused.status_code == 404
+    error = refused.json()["error"]
+    assert error["code"] == "unsupported_endpoint" and error["type"] == "invalid_request_error"
+    assert "legacy completions (POST /v1/completions)" in error["message"]
+    assert "user message to POST /v1/chat/completions" in error["message"]
+
+
+def test_a_file_search_tool_on_chat_completions_says_where_the_stores_go(http, store):
+    """The Responses tool sent to chat completions (LiteLLM's ``completion(tools=[...])`` passes
+    it on) was told to give function tools, as if the stores it names were not searched."""
+    refused = _chat(http, store, tools=[{"type": "file_search", "vector_store_ids": [store]}])
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["param"] == "tools[0]"
+    assert "Responses API" in error["message"] and "vector_store_ids" in error["message"]

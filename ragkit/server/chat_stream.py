@@ -1,8 +1,10 @@
 """Chat completions as the chunk stream OpenAI sends (``stream: true``).
 
 Two sources: a grounded answer, whose text is streamed as it is generated and whose last chunk
-carries the checked ``citations`` (a structured answer's JSON is streamed the same way; its
-refusal comes as a ``refusal`` delta, as OpenAI streams one: :mod:`ragkit.server.structured`);
+carries the checked ``citations`` in its delta and again in the chunk's ``ragkit`` field, which
+clients such as LiteLLM keep while they drop a delta's unknown fields (a structured answer's JSON
+is streamed the same way; its refusal comes as a ``refusal`` delta, as OpenAI streams one:
+:mod:`ragkit.server.structured`);
 and a turn of the tool loop (:mod:`ragkit.server.chat_tools`), sent once the turn is over -- its
 answer as content, or its calls to the caller's functions as ``tool_calls`` deltas the way
 OpenAI streams them (the first delta of a call has its ``index``, ``id``, ``type`` and name, the
@@ -81,12 +83,13 @@ async def grounded_chunks(chunks: Chunks, run: Callable[..., Grounded], audit: d
             elif kind == "done":
                 grounded: Grounded = payload
                 audit_answer(audit, grounded)
-                meta = meta_of(grounded, notices) | {"text": grounded.text}
+                cited = grounded.cited()
+                meta = meta_of(grounded, notices) | {"text": grounded.text, "citations": cited}
                 if structured:
                     meta["sources"] = sources(grounded)
                     if grounded.refused:
                         yield chunks.chunk({"refusal": grounded.text})
-                yield chunks.chunk({"citations": grounded.cited()}, finish_reason(grounded), ragkit=meta)
+                yield chunks.chunk({"citations": cited}, finish_reason(grounded), ragkit=meta)
                 if chunks.include_usage:
                     yield chunks.usage(grounded.usage)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
@@ -109,7 +112,8 @@ async def tool_chunks(chunks: Chunks, run: Callable[[], ToolTurn], audit: dict[s
                 if turn.grounded.text:
                     yield chunks.chunk({"content": turn.grounded.text})
                 yield chunks.chunk({"citations": message["citations"]}, turn.finish_reason,
-                                   ragkit=meta_of(turn.grounded, notices) | {"text": turn.grounded.text})
+                                   ragkit=meta_of(turn.grounded, notices) | {"text": turn.grounded.text,
+                                                                             "citations": message["citations"]})
             else:
                 audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]
                 for index, call in enumerate(message["tool_calls"]):

@@ -45,6 +45,10 @@ def caller_functions(tools: Sequence[Mapping[str, Any]] | None,
     """The caller's function definitions (``tools`` entries, or the older ``functions``)."""
     found: list[dict[str, Any]] = []
     for i, tool in enumerate(tools or []):
+        if tool.get("type") == FILE_SEARCH:
+            raise bad_request("A file_search tool is the Responses API's (POST /v1/responses); chat completions "
+                              "search the stores named in the body's vector_store_ids themselves: name them "
+                              "there and drop the tool.", f"tools[{i}]")
         if tool.get("type") != "function" or not isinstance(tool.get("function"), dict):
             raise bad_request(f"Tool type {tool.get('type')!r} is not supported over vector stores: give "
                               "function tools ({'type': 'function', 'function': {...}}).", f"tools[{i}]")

@@ -1,10 +1,15 @@
-"""OpenAI endpoints ragkit does not serve: fine-tuning, audio, images, stored chat completions and
-response compaction.
+"""OpenAI endpoints ragkit does not serve: fine-tuning, audio, images, legacy completions, stored chat
+completions and response compaction.
 
 A client pointed at ragkit with ``base_url`` may call any of OpenAI's endpoints. For these the
 answer is OpenAI's error shape with a message that says ragkit does not serve them and what it
 does serve, instead of a bare "unknown URL": the SDK raises ``NotFoundError`` with that message.
 A request with any method under these paths gets it, before its body is read or checked.
+
+``/v1/completions`` (the legacy completion of a prompt) is where a client sends a prompt for a
+model it does not know to be a chat model (LiteLLM's ``text_completion`` for ``openai/<model>``);
+ragkit's models are chat models, so the message says to send the prompt as a user message to chat
+completions, as OpenAI tells a caller of a chat model there.
 
 Chat completions are answered, not kept (``store: true`` is a 400 naming ``store``), so listing,
 retrieving, updating or deleting stored ones (``GET /v1/chat/completions``, ``/v1/chat/completions/
@@ -43,6 +48,19 @@ def _refuse(family: str):
 for _prefix in FAMILIES:
     router.add_api_route(f"/v1/{_prefix}", _refuse(_prefix), methods=METHODS)
     router.add_api_route(f"/v1/{_prefix}/{{rest:path}}", _refuse(_prefix), methods=METHODS)
+
+
+LEGACY = ("ragkit does not serve legacy completions ({method} {path}): its models are chat models. Send the "
+          "prompt as a user message to POST /v1/chat/completions (with vector_store_ids), or as the input of "
+          "POST /v1/responses with a file_search tool.")
+
+
+async def _no_legacy_completions(request: Request, rest: str = "") -> None:
+    raise ApiError(404, LEGACY.format(method=request.method, path=request.url.path), code="unsupported_endpoint")
+
+
+router.add_api_route("/v1/completions", _no_legacy_completions, methods=METHODS)
+router.add_api_route("/v1/completions/{rest:path}", _no_legacy_completions, methods=METHODS)
 
 
 #: what a client asking for stored chat completions is told
