@@ -154,14 +154,21 @@ def holds_in_column(row: str, header: str, kind: Kind | None) -> bool:
         for name, cell in zip(names, cells))
 
 
-def kind_words(text: str, question: str) -> str:
+#: the words that name an amount a table column holds: "What does the solar panel *cost*?" is
+#: covered by "Solar panel | 149" under "Item | Price", as "email" is by an address
+_COLUMN_KIND_WORDS = {"price": "price prices cost costs fee fees", "weight": "weight weigh weighs"}
+
+
+def kind_words(text: str, question: str, header: str = "") -> str:
     """The words of ``question`` that name a contact detail or a span of time ``text`` holds
-    ("email" for a sentence with an address), so that a question asking for one by name is
-    covered by it. Only the question's own words: the others would only dilute how much of the
-    sentence is about the question (a sentence saying "66 million years" lost its pick)."""
+    ("email" for a sentence with an address), or an amount a table row holds under its column
+    (``header``), so that a question asking for one by name is covered by it. Only the
+    question's own words: the others would only dilute how much of the sentence is about the
+    question (a sentence saying "66 million years" lost its pick)."""
     asked = set(re.findall(r"[a-z]+", question.lower()))
-    return " ".join(word for pattern, words in _KIND_WORDS if pattern.search(text)
-                    for word in words.split() if word in asked)
+    found = [words for pattern, words in _KIND_WORDS if pattern.search(text)]
+    found += [words for kind, words in _COLUMN_KIND_WORDS.items() if header and holds_in_column(text, header, kind)]
+    return " ".join(word for words in found for word in words.split() if word in asked)
 
 
 def has_new_name(text: str, question: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragkit.answerability import expected_kind, holds, holds_in_column
+from ragkit.answerability import expected_kind, holds, holds_in_column, kind_words
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -244,3 +244,11 @@ def test_a_sentence_without_any_time_does_not_answer_when():
 ])
 def test_a_table_row_holds_a_kind_under_a_column_that_names_it(row, header, kind, expected):
     assert holds_in_column(row, header, kind) is expected
+
+
+def test_a_row_under_a_price_column_covers_the_questions_own_word_for_price():
+    header, row = "Item | Price | Stock", "Solar panel | 149 | 20"
+    assert kind_words(row, "How much does the solar panel cost?", header) == "cost"
+    assert kind_words(row, "What fees apply to the solar panel?", header) == "fees"
+    assert kind_words(row, "How much does the solar panel cost?") == ""  # no header: not read by column
+    assert kind_words("Solar panel | 14 | 20", "How much does the solar panel cost?", "Item | Stock | Shelf") == ""

@@ -111,6 +111,16 @@ def test_a_number_under_a_price_column_answers_a_price_question():
     assert not answer.refused and "Zephyr probe | 129 | 14" in answer.text
 
 
+def test_a_price_column_covers_the_question_asking_what_something_costs():
+    """"cost" is not in the table, but a number under "Price" is what it asks for; a product the
+    list does not hold is still refused."""
+    generator = ExtractiveGenerator()
+    answer = generator.generate("How much does the solar panel cost?", [hit(PRICE_LIST, source="prices.csv")])
+    assert not answer.refused and "Solar panel | 149 | 20" in answer.text
+    missing = generator.generate("How much does the Nimbus probe cost?", [hit(PRICE_LIST, source="prices.csv")])
+    assert missing.refused
+
+
 def test_a_table_without_a_column_of_the_asked_kind_is_still_refused():
     """"Stock" holds numbers but no prices or weights: asking for either is refused."""
     stock = "Item | Stock | Shelf\nZephyr probe | 14 | B3\nSolar panel | 20 | A1"

@@ -74,8 +74,8 @@ class ExtractiveGenerator:
         headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
         # A sentence also says its hyphenated words joined ("e-mails" is "emails") and the kind
         # of contact detail it holds ("support@halvard.example" is an email)
-        extra = [" ".join(_HYPHENATED.findall(s)).replace("-", "") + " " + kind_words(s, question)
-                 for _, s in candidates]
+        extra = [" ".join(_HYPHENATED.findall(s)).replace("-", "") + " " + kind_words(s, question, h)
+                 for (_, s), h in zip(candidates, headers)]
         tokens = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
                                                                tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
         _add_word_forms(query_terms, tokens)
