@@ -4,6 +4,7 @@ previous response as an error naming the parameter."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
@@ -100,3 +101,40 @@ def test_a_purged_store_is_never_reopened(tmp_path):
     with pytest.raises(StoreGone):
         with registry.lease(store):
             pass
+
+
+def _upload(library: Library, upload_id: str, expires_at: int) -> None:
+    from ragkit.state import uploads
+
+    uploads.insert_upload(library.state, {"id": upload_id, "filename": "a.txt", "bytes": 6, "purpose": "assistants",
+                                          "mime_type": "text/plain", "created_at": 0, "expires_at": expires_at,
+                                          "status": "pending", "created_by": None, "file_id": None})
+    library.files.store_part(upload_id, "part_1", io.BytesIO(b"abcdef"), limit=100)
+
+
+def test_an_upload_left_unfinished_past_its_hour_is_expired_and_its_parts_deleted(library):
+    from ragkit.state import uploads
+
+    _upload(library, "upload_overdue", expires_at=int(time.time()) - 1)
+    _upload(library, "upload_live", expires_at=int(time.time()) + 3600)
+    parts = library.settings.home / "server" / "uploads"
+    assert sorted(p.name for p in parts.iterdir()) == ["upload_live", "upload_overdue"]
+    library.purge_expired_files()  # what the server runs every minute
+    assert uploads.upload(library.state, "upload_overdue")["status"] == "expired"
+    assert uploads.upload(library.state, "upload_live")["status"] == "pending"
+    assert sorted(p.name for p in parts.iterdir()) == ["upload_live"]
+    assert uploads.pending_ids(library.state) == {"upload_live"}
+    assert uploads.expire_overdue(library.state) == []  # each overdue upload is expired once
+
+
+def test_parts_of_uploads_no_longer_pending_are_swept_when_old(library):
+    from ragkit.state import uploads
+
+    _upload(library, "upload_done", expires_at=int(time.time()) + 3600)
+    _upload(library, "upload_waiting", expires_at=int(time.time()) + 3600)
+    uploads.cancel(library.state, "upload_done")  # as a server stopped before it dropped the parts
+    parts = library.settings.home / "server" / "uploads"
+    library.files.sweep(set(), uploads.pending_ids(library.state))  # young: may be written right now
+    assert sorted(p.name for p in parts.iterdir()) == ["upload_done", "upload_waiting"]
+    library.files.sweep(set(), uploads.pending_ids(library.state), older_than=-1)
+    assert sorted(p.name for p in parts.iterdir()) == ["upload_waiting"]

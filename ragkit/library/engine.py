@@ -23,7 +23,7 @@ from ragkit.config import Settings
 from ragkit.library.file_bytes import FileBytes
 from ragkit.library.registry import StoreRegistry
 from ragkit.library.worker import IngestWorker
-from ragkit.state import file_expiry
+from ragkit.state import file_expiry, uploads
 from ragkit.state.server import ServerState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,7 +82,7 @@ class Library:
     def start(self) -> None:
         """Load the embedding model (before the first request, not during it) and start ingesting."""
         _ = self.registry.embedder
-        self.files.sweep({row["id"] for row in self.state.all_files()})
+        self.files.sweep({row["id"] for row in self.state.all_files()}, uploads.pending_ids(self.state))
         self.worker.start()
 
     def stop(self) -> None:
@@ -136,11 +136,15 @@ class Library:
         self.files.delete(row["path"])
 
     def purge_expired_files(self) -> list[str]:
-        """Delete the files whose ``expires_at`` has passed; returns their ids. Safe to run in every
-        process at once: a file another process deleted first is deleted again as a no-op."""
+        """Delete the files whose ``expires_at`` has passed, and the parts of uploads whose hour
+        passed unfinished; returns the files' ids. Safe to run in every process at once: a file
+        another process deleted first is deleted again as a no-op, and each overdue upload is
+        expired by one process only."""
         rows = file_expiry.expired(self.state)
         for row in rows:
             self.remove_file(row)
+        for upload_id in uploads.expire_overdue(self.state):
+            self.files.drop_parts(upload_id)
         return [row["id"] for row in rows]
 
     def forget(self, vs_id: str) -> None:

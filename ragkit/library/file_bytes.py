@@ -206,13 +206,20 @@ class FileBytes:
         return _file_blocks(self._parts_dir(upload_id) / part_id)
 
     # -- housekeeping --------------------------------------------------------------------------
-    def sweep(self, known_file_ids: set[str], older_than: float = SWEEP_AGE) -> None:
-        """On a shared database: drop local copies of files deleted through another replica, and
-        blobs an interrupted upload left behind, once they are ``older_than`` seconds old (a file
-        being written now is younger). Nothing to do for a SQLite home: its copies are the only ones."""
+    def sweep(self, known_file_ids: set[str], pending_uploads: set[str] = frozenset(),
+              older_than: float = SWEEP_AGE) -> None:
+        """Drop what nobody can reach any more, once it is ``older_than`` seconds old (what is being
+        written now is younger): this replica's parts of uploads no longer pending (a server stopped
+        before an upload's hour was up, or an older version that never expired one); and on a
+        shared database, local copies of files deleted through another replica and blobs an
+        interrupted upload left behind. A SQLite home's file copies are the only ones: they stay."""
+        cutoff = time.time() - older_than
+        parts_root = self.home / "server" / "uploads"
+        for directory in parts_root.iterdir() if parts_root.is_dir() else ():
+            if directory.name not in pending_uploads and directory.stat().st_mtime < cutoff:
+                shutil.rmtree(directory, ignore_errors=True)
         if self.blobs is None:
             return
-        cutoff = time.time() - older_than
         root = self.home / "files"
         for directory in root.iterdir() if root.is_dir() else ():
             if directory.name not in known_file_ids and directory.stat().st_mtime < cutoff:

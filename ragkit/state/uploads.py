@@ -37,6 +37,22 @@ def expire(db: Tables, upload_id: str) -> None:
         conn.execute("UPDATE uploads SET status='expired' WHERE id=?", (upload_id,))
 
 
+def expire_overdue(db: Tables, at: int | None = None) -> list[str]:
+    """Mark every pending upload whose hour has passed by ``at`` (now when not given) expired, and
+    return their ids so their parts can go: an upload nobody reads again would otherwise keep its
+    parts on disk for ever. A complete racing this loses cleanly (it only completes a pending one)."""
+    cutoff = now() if at is None else at
+    with db.write() as conn:
+        rows = conn.execute("UPDATE uploads SET status='expired' WHERE status='pending' AND expires_at <= ? "
+                            "RETURNING id", (cutoff,)).fetchall()
+    return [row["id"] for row in rows]
+
+
+def pending_ids(db: Tables) -> set[str]:
+    """The uploads still waiting for parts or a complete."""
+    return {row["id"] for row in db.all("SELECT id FROM uploads WHERE status='pending'")}
+
+
 def add_part(db: Tables, upload_id: str, part_id: str, size: int, capacity: int) -> PartOutcome:
     """Record a part while the upload is pending and its parts stay within ``capacity`` bytes."""
     with db.write() as conn:
