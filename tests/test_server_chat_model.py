@@ -153,16 +153,6 @@ def test_structured_output_streams_and_json_object_mode(server, store, llm):
     assert llm.chat_requests()[-1]["body"]["response_format"] == {"type": "json_object"}
 
 
-def test_structured_output_with_function_tools_is_a_400_naming_it(server, store, llm):
-    with pytest.raises(openai.BadRequestError) as refused:
-        server.client().chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": E42}], response_format={"type": "json_object"},
-            tools=[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
-            extra_body={"vector_store_ids": [store]})
-    assert refused.value.param == "response_format" and "function tools" in refused.value.message
-    assert not llm.chat_requests()
-
-
 def test_langchain_with_structured_output_over_a_store(server, store, llm):
     langchain_openai = pytest.importorskip("langchain_openai")
     chat = langchain_openai.ChatOpenAI(model=MODEL, base_url=server.base_url, api_key="none",

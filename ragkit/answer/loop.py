@@ -15,7 +15,10 @@ are written once:
   and the state (:class:`LoopState`, plain JSON through ``to_dict``) is what a later process needs
   to resume once the outputs are in (:func:`add_tool_outputs`);
 * after ``max_rounds`` rounds of tool calls the model is asked once more with ``tool_choice:
-  none``; if it still calls tools the loop ends with status ``max_rounds``.
+  none``; if it still calls tools the loop ends with status ``max_rounds``;
+* a ``response_format`` (structured output) goes with every model call, with a note in the
+  system prompt: the answer is then the model's JSON, not checked for ``[n]`` (in JSON they are
+  the caller's data) and without citations, or its refusal (:func:`structured_answer`).
 
 Model errors come out as ragkit's (:func:`ragkit.llm.translate_api_error`); the state then holds
 the rounds done so far.
@@ -37,6 +40,11 @@ from ragkit.models import Citation, SearchHit
 
 #: the fixed words of a tool-loop refusal (every tool-loop system prompt asks for them)
 REFUSAL_MARK = "could not find the answer in the documents"
+#: added to the system prompt of a turn answered in a structured output format
+FORMAT_NOTE = ("Output format: when you answer instead of calling a tool, reply with JSON in the response format "
+               "given, and nothing else. Take every value from the passages and the function results; put [n] "
+               "markers only where the format has a field for sources. If they do not contain the answer, refuse "
+               "rather than fill in values they do not state.")
 Status = Literal["answered", "pending", "max_rounds", "stopped"]
 
 
@@ -79,6 +87,7 @@ class LoopResult:
     citations: list[Citation] = field(default_factory=list)
     invalid_citations: list[int] = field(default_factory=list)
     refused: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passages(self) -> Passages:
@@ -86,10 +95,9 @@ class LoopResult:
 
     @property
     def warnings(self) -> list[str]:
-        if not self.invalid_citations:
-            return []
-        return ["removed citation(s) to passages no tool returned: "
-                + ", ".join(f"[{n}]" for n in self.invalid_citations)]
+        removed = (["removed citation(s) to passages no tool returned: "
+                    + ", ".join(f"[{n}]" for n in self.invalid_citations)] if self.invalid_citations else [])
+        return removed + self.notes
 
 
 def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model: str, max_rounds: int = 4,
@@ -97,13 +105,15 @@ def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model
                   max_tokens: int | None = None, max_calls_per_round: int | None = None,
                   should_stop: Callable[[], bool] | None = None,
                   on_round: Callable[[list[ToolCall]], None] | None = None,
-                  parallel_tool_calls: bool | None = None) -> LoopResult:
+                  parallel_tool_calls: bool | None = None,
+                  response_format: dict[str, Any] | None = None) -> LoopResult:
     """Ask the model (an ``openai.OpenAI`` client) until it answers, calls a caller function, or
     runs out of rounds. ``state`` is updated in place. ``tool_choice`` holds until the turn's
     first tool call (as "required" means "before answering"), then it is "auto".
     ``max_calls_per_round`` caps the calls run here per round (the rest get an error);
     ``should_stop`` is asked before every model call; ``on_round`` gets each round's calls run here;
-    ``parallel_tool_calls`` (when given) is passed to the model with the tools."""
+    ``parallel_tool_calls`` (when given) is passed to the model with the tools; ``response_format``
+    (chat completions' form) asks for the answer as JSON."""
     by_name = {tool.name: tool for tool in tools}
     offered = [tool.chat_definition() for tool in tools]
     usage: dict[str, int] = {}
@@ -113,6 +123,8 @@ def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model
             return LoopResult("stopped", state, calls, usage=usage)
         final = state.rounds >= max_rounds
         request: dict[str, Any] = {"model": model, "messages": state.messages}
+        if response_format is not None:
+            request.update(messages=_with_format_note(state.messages), response_format=response_format)
         if offered:
             choice = "none" if final else (tool_choice if state.rounds == 0 else "auto")
             request.update(tools=offered, tool_choice=choice)
@@ -125,6 +137,8 @@ def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model
         reply = _ask(client, request, usage, state.usage)
         requested = list(reply.tool_calls or [])
         if not requested:
+            if response_format is not None:
+                return structured_answer(state, reply.content or "", getattr(reply, "refusal", None), calls, usage)
             return _answered(state, reply.content or "", calls, usage)
         if final:
             return LoopResult("max_rounds", state, calls, usage=usage)
@@ -210,6 +224,32 @@ def _answered(state: LoopState, text: str, calls: list[ToolCall], usage: dict[st
     return LoopResult("answered", state, calls, usage=usage, text=resolved.text, raw_text=text,
                       citations=[] if refused else resolved.citations, invalid_citations=resolved.invalid,
                       refused=refused)
+
+
+def structured_answer(state: LoopState, text: str, refusal: str | None, calls: list[ToolCall],
+                      usage: dict[str, int]) -> LoopResult:
+    """A reply in a structured output format: the model's JSON as sent, or its refusal (the
+    ``refusal`` field, or the refusal words instead of JSON, as a model in ``json_object`` mode
+    may reply). Reply text that is neither is returned with a note saying so."""
+    state.messages.append({"role": "assistant", "content": text or refusal or ""})
+    try:
+        json.loads(text)
+    except ValueError:
+        if refusal or REFUSAL_MARK in text.lower():
+            return LoopResult("answered", state, calls, usage=usage, text=refusal or text.strip(), raw_text=text,
+                              refused=True)
+        return LoopResult("answered", state, calls, usage=usage, text=text, raw_text=text,
+                          notes=["the chat model's reply is not valid JSON for the requested response format"])
+    return LoopResult("answered", state, calls, usage=usage, text=text, raw_text=text)
+
+
+def _with_format_note(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat as sent to the model in a structured turn: :data:`FORMAT_NOTE` after the first
+    system prompt. Only the request carries it: the format is the request's, not the chat's."""
+    if messages and messages[0].get("role") == "system":
+        first = messages[0]
+        return [first | {"content": f"{first.get('content') or ''}\n\n{FORMAT_NOTE}"}, *messages[1:]]
+    return [{"role": "system", "content": FORMAT_NOTE}, *messages]
 
 
 def replay_call(state: LoopState, tools: Sequence[Tool], call_id: str, name: str, arguments: str) -> ToolCall:

@@ -59,7 +59,7 @@ from ragkit.server.meta import EXTRACTIVE, resolve_model
 from ragkit.server.params import Body, ChatStreamOptions, refuse_unknown
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
-from ragkit.server.structured import chat_message, not_with_tools, requested, sources
+from ragkit.server.structured import chat_message, requested, sources
 
 router = APIRouter(route_class=JsonRoute, tags=["chat"])
 router.include_router(unserved.router)
@@ -226,8 +226,6 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     chunks = Chunks(completion_id, model, bool(body.stream_options and body.stream_options.include_usage))
     tool_turn = (functions and choice != "none") or last != "user" or media
-    if output_format is not None and tool_turn:
-        raise not_with_tools("response_format", "function tools, tool messages or parts that are not text")
     # the question searched: made standalone from the earlier turns (none when a tool result goes on,
     # unless the model must call a named function again, and so could not search: see forces_function)
     forced = forces_function(choice)
@@ -240,7 +238,8 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                                   tool_choice=choice, instructions=instructions,
                                   query=query if not functions or choice == "none" or forced else None,
                                   temperature=body.temperature, max_tokens=max_tokens,
-                                  parallel_tool_calls=body.parallel_tool_calls, node=node)
+                                  parallel_tool_calls=body.parallel_tool_calls, node=node,
+                                  response_format=output_format)
             if turn.grounded is not None:
                 turn.grounded = capped(stopped(turn.grounded, stops), max_tokens)
             return turn
@@ -254,6 +253,8 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         else:
             audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]
         extra = {"ragkit": meta_of(turn.grounded, notices)} if turn.grounded is not None else {}
+        if turn.grounded is not None and turn.structured:
+            extra["ragkit"]["sources"] = sources(turn.grounded)
         return _completion(completion_id, model, message, turn.finish_reason, turn.result.usage, extra)
 
     def run(on_token=None) -> Grounded:

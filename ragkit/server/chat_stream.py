@@ -109,11 +109,14 @@ async def tool_chunks(chunks: Chunks, run: Callable[[], ToolTurn], audit: dict[s
             message = turn.message()
             if turn.grounded is not None:
                 audit_answer(audit, turn.grounded)
-                if turn.grounded.text:
+                meta = meta_of(turn.grounded, notices) | {"text": turn.grounded.text, "citations": message["citations"]}
+                if turn.structured:
+                    meta["sources"] = sources(turn.grounded)
+                if message.get("refusal"):
+                    yield chunks.chunk({"refusal": message["refusal"]})
+                elif turn.grounded.text:
                     yield chunks.chunk({"content": turn.grounded.text})
-                yield chunks.chunk({"citations": message["citations"]}, turn.finish_reason,
-                                   ragkit=meta_of(turn.grounded, notices) | {"text": turn.grounded.text,
-                                                                             "citations": message["citations"]})
+                yield chunks.chunk({"citations": message["citations"]}, turn.finish_reason, ragkit=meta)
             else:
                 audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]
                 for index, call in enumerate(message["tool_calls"]):

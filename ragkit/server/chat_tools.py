@@ -34,6 +34,7 @@ from ragkit.library.answering import Grounded
 from ragkit.library.filters import Filter
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.state import ServerContext
+from ragkit.server.structured import chat_message
 from ragkit.server.tool_calls import grounded_of, offered_tools
 
 MAX_ROUNDS = 4
@@ -104,9 +105,13 @@ class ToolTurn:
     result: LoopResult
     grounded: Grounded | None
     searches: list[dict[str, str]]
+    #: the answer is structured output: JSON, or a refusal (:mod:`ragkit.server.structured`)
+    structured: bool = False
 
     def message(self) -> dict[str, Any]:
         """The assistant message of the completion."""
+        if self.grounded is not None and self.structured:
+            return chat_message(self.grounded)
         if self.grounded is not None:
             return {"role": "assistant", "content": self.grounded.text, "refusal": None, "annotations": [],
                     "citations": self.grounded.cited()}
@@ -188,10 +193,12 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                    tool_choice: str | dict[str, Any], instructions: str | None, query: str | None,
                    temperature: float | None = None, max_tokens: int | None = None,
                    parallel_tool_calls: bool | None = None, node: Filter | None = None,
-                   retrieval: Mapping[str, Any] | None = None) -> ToolTurn:
+                   retrieval: Mapping[str, Any] | None = None,
+                   response_format: dict[str, Any] | None = None) -> ToolTurn:
     """One request of the loop. ``query`` (the standalone question) is searched first when given
     (with a forced function, unless the messages brought back an earlier request's searches);
-    every search keeps to the attribute filter ``node`` and ``retrieval``'s ranking options."""
+    every search keeps to the attribute filter ``node`` and ``retrieval``'s ranking options;
+    ``response_format`` asks for the answer as JSON."""
     tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions, node=node, **(retrieval or {}))
     state = rebuild(messages, instructions, tools)
     state.rounds = 0
@@ -201,7 +208,8 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice="auto" if tool_choice == "none" and stores else tool_choice,
                            temperature=temperature, max_tokens=max_tokens,
-                           parallel_tool_calls=parallel_tool_calls if functions else None)
+                           parallel_tool_calls=parallel_tool_calls if functions else None,
+                           response_format=response_format)
     if result.status == "max_rounds":  # the upstream model misbehaved, not ragkit nor the caller: a 502
         raise ApiError(502, f"The model kept calling tools after {MAX_ROUNDS} rounds without answering, even when "
                             "told to answer; ask again, or name a tool in tool_choice.", type="upstream_error",
@@ -211,7 +219,7 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
     if result.status == "answered":
         grounded = grounded_of(result, model, result.usage)
         grounded = replace(grounded, question=query or content_text(_last_user(messages)))
-    return ToolTurn(result, grounded, searches)
+    return ToolTurn(result, grounded, searches, structured=response_format is not None)
 
 
 def _last_user(messages: Sequence[Mapping[str, Any]]) -> Any:

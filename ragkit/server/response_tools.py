@@ -18,7 +18,9 @@ result onto output items. ``file_search`` calls run in the loop and show in the 
   goes on from that response's saved chat and passages.
 
 The final answer is a message whose ``[n]`` markers are checked against the passages
-``file_search`` returned and become ``file_citation`` annotations. An unknown tool or invalid
+``file_search`` returned and become ``file_citation`` annotations; asked for structured output
+(``text.format``), it is the model's JSON, or a refusal part (:mod:`ragkit.server.structured`).
+An unknown tool or invalid
 arguments go back to the model as a tool error; a model still calling tools after
 ``MAX_ROUNDS`` rounds fails the request. The offline answerer cannot call functions: without a
 chat model, function tools are a 400 that says so.
@@ -44,7 +46,7 @@ from ragkit.server.errors import bad_request, from_validation, within
 from ragkit.library.history import continued, keep_tool_turn, remember_response
 from ragkit.library.output_limit import capped
 from ragkit.server.params import Body
-from ragkit.server.response_items import annotations, item_id, message, search_call
+from ragkit.server.response_items import answer_message, item_id, search_call
 from ragkit.server.response_media import chat_part
 from ragkit.server.response_refs import resumed
 from ragkit.server.state import ServerContext
@@ -228,18 +230,21 @@ def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
 
 def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
               functions: list[FunctionTool], with_results: bool, retrieval: dict[str, Any] | None = None,
-              ranking: dict[str, Any] | None = None, node: Filter | None = None, *, response_id: str) -> ToolTurn:
+              ranking: dict[str, Any] | None = None, node: Filter | None = None, *, response_id: str,
+              response_format: dict[str, Any] | None = None) -> ToolTurn:
     """Drive the model until it answers or calls one of the user's functions. ``retrieval`` holds
     the file_search tool's ranking (``score_threshold``, ``alpha``) and ``node`` its filters, ``ranking`` the options as
     reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut.
-    The output items' ids are made from ``response_id``."""
+    The output items' ids are made from ``response_id``; ``response_format`` (chat completions' form
+    of ``text.format``) asks for the answer as JSON, or a refusal part."""
     state = _start(ctx, owner, body)
     question = last_user_text(state.messages)
     tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], node=node,
                           **(retrieval or {}))
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice=chat_tool_choice(getattr(body, "tool_choice", None)),
-                           temperature=body.temperature, max_tokens=body.max_output_tokens)
+                           temperature=body.temperature, max_tokens=body.max_output_tokens,
+                           response_format=response_format)
     if result.status == "max_rounds":
         raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
     used = {"ranking_options": ranking} if ranking else {}
@@ -252,5 +257,5 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     if result.status == "answered":
         grounded = capped(grounded_of(result, model, result.usage), body.max_output_tokens)
         status = "incomplete" if grounded.incomplete else "completed"
-        output.append(message(item_id("msg", response_id), grounded.text, annotations(grounded), status))
+        output.append(answer_message(item_id("msg", response_id), grounded, status, response_format is not None))
     return ToolTurn(output, grounded, question, state.to_dict(), dict(result.usage))

@@ -222,9 +222,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     check_tool_choice(body.tool_choice, [f.name for f in functions],
                       any(t.get("type") == "file_search" for t in body.tools) or bool(ctx.config.default_vector_store))
     if functions or has_tool_items(body.input) or calls_no_tools(body.tool_choice, generator):
-        if response_format is not None:
-            raise not_with_tools("text", "function tools, function call outputs or tool_choice 'none'")
-        return await _with_functions(ctx, principal, body, audit, model, generator, functions)
+        return await _with_functions(ctx, principal, body, audit, model, generator, functions, response_format)
     question = question_of(body.input)
     memory = await asyncio.to_thread(Memory.open, ctx.library, principal.id, body, question)
     tools = _tools(ctx, body)
@@ -290,7 +288,8 @@ async def _with_media(ctx: ServerContext, owner: str, body: ResponsesBody, shape
 
 
 async def _with_functions(ctx: ServerContext, principal: Principal, body: ResponsesBody, audit: dict[str, Any],
-                          model: str, generator: str, functions: list[FunctionTool]) -> Response:
+                          model: str, generator: str, functions: list[FunctionTool],
+                          response_format: dict[str, Any] | None = None) -> Response:
     """The function-tool loop (:mod:`ragkit.server.response_tools`); streamed, its items are sent
     as events once the round is over."""
     if generator != "openai":
@@ -300,11 +299,11 @@ async def _with_functions(ctx: ServerContext, principal: Principal, body: Respon
     tools = _tools(ctx, body, required=False)
     stores = [store_for(ctx, principal, vs_id, "tools.vector_store_ids") for t in tools for vs_id in t.vector_store_ids]
     k = (tools[0].max_num_results if tools else None) or ctx.settings.top_k
-    shape = Shape(body, model, tools, functions)
+    shape = Shape(body, model, tools, functions, response_format=response_format)
     try:
         turn = await asyncio.to_thread(run_tools, ctx, principal.id, body, model, stores, k, functions,
                                        RESULTS in body.include, shape.retrieval(), shape.ranking.used(),
-                                       filters_of(tools), response_id=shape.id)
+                                       filters_of(tools), response_id=shape.id, response_format=response_format)
     except ToolLoopFailed as exc:
         audit["error"] = str(exc)
         done = shape.response("failed", [], error={"code": "server_error", "message": str(exc)})

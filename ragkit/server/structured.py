@@ -16,9 +16,12 @@ JSON. What changes, and why:
   in the caller's JSON: it is OpenAI's refusal of structured outputs, ``message.refusal`` with
   ``content: null`` on chat completions and a ``refusal`` content part in Responses, so the SDKs'
   ``parse`` give ``parsed = None`` beside the reason;
+* the same holds for a turn that goes through the tool loop (the caller's functions, tool
+  results, images and files on chat completions; function tools on Responses): the format goes
+  with every call to the model, which either calls a tool or answers in it
+  (:func:`ragkit.answer.loop.structured_answer`);
 * offline (the extractive answerer) it is a 400 naming the field that says a chat model is
-  needed; so is a turn that goes through the tool loop (the caller's functions, tool results,
-  images and files), which answers in text with checked citations.
+  needed, and so are images and files in a Responses ``input``, which are answered apart.
 
 Assistants keep the 400 of :func:`ragkit.server.params.check_plain_text`: a run's format would
 have to be stored with the assistant and the run and carried through both of its modes.
@@ -81,7 +84,8 @@ def requested(value: Any, param: str, generator: str, flat: bool = False) -> dic
 
 
 def not_with_tools(param: str, what: str) -> ApiError:
-    """Structured output with a turn of the tool loop, which answers in text."""
+    """Structured output with a request answered apart from the tool loop (images or files in a
+    Responses input), which answers in text."""
     return bad_request(f"Invalid value for '{param}': structured output is served for answers over vector stores "
                        f"without {what}; this request has them. Leave {param} out (or use type 'text'), or ask "
                        "for the shape as a function tool named in tool_choice.", param, "invalid_value")

@@ -1,0 +1,114 @@
+"""Structured output in a turn of the tool loop: function tools (or tool results) beside
+chat completions' ``response_format`` or Responses' ``text.format``, as an agent with tools and an
+output type sends them. The format goes with every call to the model (the scripted test model
+checks it), the answer is the model's JSON without citations, and its refusal is OpenAI's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel
+from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
+
+from ragkit.answer.loop import FORMAT_NOTE
+
+pytestmark = pytest.mark.timeout(600)
+WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+#: the SDK's ``parse`` takes strict functions only
+CHAT_WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city now.", "strict": True,
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                   "additionalProperties": False}}}
+REFUSAL = "I could not find the answer in the documents."
+
+
+class Report(BaseModel):
+    code: str
+    meaning: str
+    weather: str
+
+
+REPORT = {"code": "E42", "meaning": "the anemometer cable is disconnected [1]", "weather": "cloudy, 12 C"}
+
+
+def _formatted(body: dict) -> dict:
+    """The model's JSON answer, given only when the request carries the format and its note."""
+    assert body["response_format"]["type"] == "json_schema", body.get("response_format")
+    assert body["response_format"]["json_schema"]["name"] == "Report"
+    assert FORMAT_NOTE in body["messages"][0]["content"]
+    return {"content": json.dumps(REPORT)}
+
+
+def _requests(llm) -> list[dict]:
+    return [r["body"] for r in llm.chat_requests()]
+
+
+def test_a_response_with_function_tools_answers_in_the_format(client, store, llm):
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    first = client.responses.parse(model=MODEL, input="What does E42 mean, and the weather in Oslo?", tools=tools,
+                                   text_format=Report)
+    searched, call = first.output
+    assert searched.type == "file_search_call" and call.type == "function_call" and first.output_parsed is None
+    assert all(body["response_format"]["type"] == "json_schema" for body in _requests(llm))  # every call
+    llm.state.tool_script.append(_formatted)
+    second = client.responses.parse(model=MODEL, previous_response_id=first.id, tools=tools, text_format=Report,
+                                    input=[{"type": "function_call_output", "call_id": call.call_id,
+                                            "output": "cloudy, 12 C"}])
+    assert second.status == "completed" and second.output_parsed == Report(**REPORT)
+    [part] = second.output[-1].content
+    assert part.type == "output_text" and part.annotations == []  # JSON: its [1] is the caller's data
+    assert second.text.format.type == "json_schema"
+    # the format is the request's: the stored chat the next turn resumes from has no note
+    assert all(FORMAT_NOTE not in str(m.get("content")) for m in _requests(llm)[-1]["messages"][1:])
+
+
+def test_a_models_refusal_in_a_tool_turn_is_a_refusal_part_streamed_or_not(client, store, llm):
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    llm.state.tool_script.append({"content": None, "refusal": REFUSAL})
+    done = client.responses.parse(model=MODEL, input="What is the tallest mountain?", tools=tools, text_format=Report)
+    [part] = done.output[-1].content
+    assert part.type == "refusal" and part.refusal == REFUSAL and done.output_parsed is None
+    llm.state.tool_script.append({"content": REFUSAL})  # a json_object model may refuse in words
+    with client.responses.stream(model=MODEL, input="What is the tallest mountain?", tools=tools,
+                                 text={"format": {"type": "json_object"}}) as stream:
+        kinds = [e.type for e in stream]
+        final = stream.get_final_response()
+    assert "response.refusal.done" in kinds and "response.output_text.delta" not in kinds
+    assert final.output[-1].content[0].refusal == REFUSAL
+
+
+def test_a_chat_completion_with_function_tools_answers_in_the_format(client, store, llm):
+    llm.state.tool_script.append({"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
+                                                 {"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    ask = {"model": MODEL, "tools": [CHAT_WEATHER], "response_format": Report,
+           "extra_body": {"vector_store_ids": [store]}}
+    question = {"role": "user", "content": "What does E42 mean, and the weather in Oslo?"}
+    first = client.chat.completions.parse(messages=[question], **ask).choices[0]
+    assert first.finish_reason == "tool_calls" and first.message.parsed is None
+    [call] = first.message.tool_calls
+    llm.state.tool_script.append(_formatted)
+    back = [question, first.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "cloudy, 12 C"}]
+    done = client.chat.completions.parse(messages=back, **ask)
+    message = done.choices[0].message
+    assert message.parsed == Report(**REPORT) and message.refusal is None
+    assert message.model_extra["citations"] == [] and message.annotations == []
+    sources = done.model_extra["ragkit"]["sources"]  # what the searched question found, numbered
+    assert sources and {s["filename"] for s in sources} <= {"ws200-user-manual.pdf", "support-faq.txt"}
+
+
+def test_a_streamed_chat_tool_turn_sends_the_json_or_the_refusal(client, store, llm):
+    ask = {"model": MODEL, "tools": [CHAT_WEATHER], "response_format": Report,
+           "extra_body": {"vector_store_ids": [store]}}
+    llm.state.tool_script.append(_formatted)
+    with client.chat.completions.stream(messages=[{"role": "user", "content": "E42 and Oslo weather?"}], **ask) as s:
+        assert s.get_final_completion().choices[0].message.parsed == Report(**REPORT)
+    llm.state.tool_script.append({"content": None, "refusal": REFUSAL})
+    with client.chat.completions.stream(messages=[{"role": "user", "content": "The tallest mountain?"}], **ask) as s:
+        message = s.get_final_completion().choices[0].message
+    assert message.refusal == REFUSAL and message.parsed is None and not message.content
