@@ -176,3 +176,24 @@ def test_strict_json_says_where_a_body_breaks_it(raw, position):
     with pytest.raises(json.JSONDecodeError) as caught:
         loads(raw)
     assert caught.value.pos == position
+
+
+def test_a_run_streams_errors_as_openais_whole_error_object():
+    """A run stream that breaks after it started (here: its context has no database left) ends with
+    an ``error`` event whose data is OpenAI's whole ``Error`` object (code, message, param, type):
+    typed clients such as Rust's async-openai require each field, and without ``type`` they report a
+    parse failure instead of the server's message."""
+    import asyncio
+
+    from ragkit.server.runs import _events
+
+    async def collect() -> list[str]:
+        return [chunk async for chunk in _events(None, "run_gone", [])]  # type: ignore[arg-type]
+
+    *events, done = asyncio.run(collect())
+    assert done == "event: done\ndata: [DONE]\n\n"
+    kind, data = events[-1].strip().split("\n")
+    assert kind == "event: error"
+    assert json.loads(data.removeprefix("data: ")) == {
+        "code": "server_error", "message": "The server had an internal error while producing the response.",
+        "param": None, "type": "server_error"}

@@ -97,9 +97,16 @@ async def _events(ctx: ServerContext, run_id: str, opening: list[tuple[str, Any]
             if kind != "done":
                 yield _sse(kind, payload)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
-        error = _stream_error(exc)
-        yield _sse("error", {"code": error["code"], "message": error["message"]})
+        yield _sse("error", error_event(exc))
     yield "event: done\ndata: [DONE]\n\n"
+
+
+def error_event(exc: Exception) -> dict[str, Any]:
+    """The data of an ``error`` event: OpenAI's whole ``Error`` object (``code``, ``message``,
+    ``param``, ``type``), since typed clients (Rust's async-openai, generated SDKs) require each field
+    and would report a parse failure instead of the server's message."""
+    error = _stream_error(exc)
+    return {"code": error["code"], "message": error["message"], "param": None, "type": "server_error"}
 
 
 def _launch(ctx: ServerContext, run: dict[str, Any], streamed: bool, response: Response,
