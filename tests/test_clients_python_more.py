@@ -161,18 +161,16 @@ def test_instructor_json_modes_fill_the_shape_in_from_the_documents(chat, llm, m
 
 
 @needs_instructor
-def test_instructor_responses_tools_mode_is_a_400_naming_the_field(chat, llm):
-    """RESPONSES_TOOLS sends a function tool and ``text.format`` together: structured output is
-    served for answers over stores without function tools, so the 400 names ``text``."""
-    from instructor.core import InstructorRetryException
-
-    with pytest.raises(InstructorRetryException) as caught:
-        _instructor(chat, "RESPONSES_TOOLS").chat.completions.create(
-            model=MODEL, response_model=ErrorCode, max_retries=1, messages=[{"role": "user", "content": E42}])
-    error = caught.value.__cause__  # instructor raises from the last error
-    assert isinstance(error, openai.BadRequestError) and error.param == "text"
-    assert "structured output" in error.message and "function tools" in error.message
-    assert not llm.chat_requests()
+def test_instructor_responses_tools_mode_fills_the_shape_in(chat, llm):
+    """RESPONSES_TOOLS names its function in tool_choice and sends ``text.format`` beside it: the
+    model gets both and its call's arguments are the shape."""
+    llm.state.tool_script.append(_fill({"minutes_to_fix": 10}))
+    found = _instructor(chat, "RESPONSES_TOOLS").chat.completions.create(
+        model=MODEL, response_model=ErrorCode, max_retries=1, messages=[{"role": "user", "content": E42}])
+    assert found.code == "E42" and found.minutes_to_fix == 10
+    [sent] = [r["body"] for r in llm.chat_requests()]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "ErrorCode"}}
+    assert sent["response_format"]["type"] == "json_schema"
 
 
 @needs_instructor

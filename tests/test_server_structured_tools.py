@@ -33,10 +33,11 @@ class Report(BaseModel):
 REPORT = {"code": "E42", "meaning": "the anemometer cable is disconnected [1]", "weather": "cloudy, 12 C"}
 
 
-def _formatted(body: dict) -> dict:
-    """The model's JSON answer, given only when the request carries the format and its note."""
+def _formatted(body: dict, name: str = "Report") -> dict:
+    """The model's JSON answer, given only when the request carries the format (``name``: the
+    schema's, as the client names it) and its note."""
     assert body["response_format"]["type"] == "json_schema", body.get("response_format")
-    assert body["response_format"]["json_schema"]["name"] == "Report"
+    assert body["response_format"]["json_schema"]["name"] == name
     assert FORMAT_NOTE in body["messages"][0]["content"]
     return {"content": json.dumps(REPORT)}
 
@@ -112,3 +113,43 @@ def test_a_streamed_chat_tool_turn_sends_the_json_or_the_refusal(client, store, 
     with client.chat.completions.stream(messages=[{"role": "user", "content": "The tallest mountain?"}], **ask) as s:
         message = s.get_final_completion().choices[0].message
     assert message.refusal == REFUSAL and message.parsed is None and not message.content
+
+
+def test_a_function_named_in_tool_choice_gets_the_question_searched_first(client, store, llm):
+    """The model must call the named function at once, so it cannot search: ragkit searches the
+    question for it, and the search shows as the response's first item."""
+    llm.state.tool_script.append(lambda body: {"tool_calls": [{"name": "get_weather", "arguments": {
+        "city": "anemometer" if "anemometer cable" in json.dumps(body["messages"]) else "nowhere"}}]})
+    done = client.responses.create(model=MODEL, input="What does error code E42 mean?",
+                                   tools=[{"type": "file_search", "vector_store_ids": [store]}, WEATHER],
+                                   tool_choice={"type": "function", "name": "get_weather"})
+    searched, call = done.output
+    assert searched.type == "file_search_call" and searched.queries == ["What does error code E42 mean?"]
+    assert call.type == "function_call" and json.loads(call.arguments) == {"city": "anemometer"}
+    assert _requests(llm)[-1]["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+
+
+def test_an_agents_sdk_agent_with_tools_and_an_output_type(server, store, llm):
+    """The Agents SDK sends an agent's ``output_type`` as ``text.format`` beside its function tools
+    and ``FileSearchTool``; the final output is the shape."""
+    agents = pytest.importorskip("agents")
+    from openai import AsyncOpenAI
+
+    agents.set_tracing_disabled(True)
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city now."""
+        return "cloudy, 12 C"
+
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
+                        {"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        lambda body: _formatted(body, "final_output")])  # the SDK's name for an output type
+    model = agents.OpenAIResponsesModel(MODEL, AsyncOpenAI(base_url=server.base_url, api_key="none"))
+    agent = agents.Agent(name="support", model=model, output_type=Report,
+                         tools=[get_weather, agents.FileSearchTool(vector_store_ids=[store])])
+    result = agents.Runner.run_sync(agent, "What does E42 mean, and the weather in Oslo?")
+    assert result.final_output == Report(**REPORT)
+    last = _requests(llm)[-1]["messages"]  # the function's output reached the model that answered
+    assert any(m["role"] == "tool" and m["content"] == "cloudy, 12 C" for m in last)

@@ -51,7 +51,8 @@ from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.output_limit import StreamLimit, StreamStop, capped, stopped
 from ragkit.server.auth import reader, store_for
 from ragkit.server.chat_stream import Chunks, finish_reason, grounded_chunks, meta_of, tool_chunks, usage_of
-from ragkit.server.chat_tools import ToolTurn, caller_functions, forces_function, run_chat_tools, tool_choice_for
+from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
+from ragkit.server.tool_calls import forces_function
 from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal

@@ -21,8 +21,6 @@ answer, or the named function's arguments, come from the documents.
 
 from __future__ import annotations
 
-import json
-import secrets
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
@@ -35,7 +33,7 @@ from ragkit.library.filters import Filter
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.state import ServerContext
 from ragkit.server.structured import chat_message
-from ragkit.server.tool_calls import grounded_of, offered_tools
+from ragkit.server.tool_calls import forces_function, grounded_of, offered_tools, search_first
 
 MAX_ROUNDS = 4
 CHOICES = ("auto", "none", "required")
@@ -86,15 +84,6 @@ def tool_choice_for(choice: Any, legacy: Any, names: Sequence[str]) -> str | dic
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         return choice  # the model applies it to the tools it is offered
     raise bad_request("Invalid value for 'tool_choice'.", "tool_choice")
-
-
-def forces_function(choice: str | dict[str, Any]) -> bool:
-    """Whether ``tool_choice`` names one of the caller's functions. The model must then call it at
-    once (how instructor and other structured-output libraries ask for a shape), so it cannot call
-    ``file_search`` first: the question is searched for it, or the function's arguments would come
-    from the model's own knowledge. The stores are named for the whole request, not offered as a
-    tool the caller may rule out, so this is not the caller choosing an ungrounded call."""
-    return isinstance(choice, dict) and choice.get("type") == "function" and choice["function"]["name"] != FILE_SEARCH
 
 
 @dataclass
@@ -177,17 +166,6 @@ def rebuild(messages: Sequence[Mapping[str, Any]], instructions: str | None, too
     return state
 
 
-def _search_first(state: LoopState, tools: Sequence[Tool], query: str) -> dict[str, str]:
-    """Search ``query`` before the model is asked, as if it had called file_search itself; the
-    search, to send back with the message (``ragkit.searches``) so a resumed request keeps its passages."""
-    call_id = "call_" + secrets.token_hex(12)
-    arguments = json.dumps({"query": query})
-    state.messages.append({"role": "assistant", "content": None, "tool_calls": [
-        {"id": call_id, "type": "function", "function": {"name": FILE_SEARCH, "arguments": arguments}}]})
-    replay_call(state, tools, call_id, FILE_SEARCH, arguments)
-    return {"id": call_id, "arguments": arguments}
-
-
 def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *, model: str,
                    stores: list[dict[str, Any]], k: int, functions: list[dict[str, Any]],
                    tool_choice: str | dict[str, Any], instructions: str | None, query: str | None,
@@ -204,7 +182,8 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
     state.rounds = 0
     first: list[dict[str, str]] = []
     if query and stores and not (forces_function(tool_choice) and state.passages.hits):
-        first.append(_search_first(state, tools, query))
+        done = search_first(state, tools, query)
+        first.append({"id": done.id, "arguments": done.arguments})
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
                            tool_choice="auto" if tool_choice == "none" and stores else tool_choice,
                            temperature=temperature, max_tokens=max_tokens,

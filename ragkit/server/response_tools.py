@@ -50,7 +50,8 @@ from ragkit.server.response_items import answer_message, item_id, search_call
 from ragkit.server.response_media import chat_part
 from ragkit.server.response_refs import resumed
 from ragkit.server.state import ServerContext
-from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
+from ragkit.server.tool_calls import (chat_tool_choice, forces_function, grounded_of, offered_tools, searched,
+                                     search_first)
 from ragkit.state import responses as stored
 
 MAX_ROUNDS = 4
@@ -241,14 +242,21 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     question = last_user_text(state.messages)
     tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], node=node,
                           **(retrieval or {}))
+    choice = chat_tool_choice(getattr(body, "tool_choice", None))
+    # a function named in tool_choice must be called at once, so the model cannot search first:
+    # the question is searched for it (as on chat completions), or its arguments would come from
+    # the model's own knowledge (instructor's RESPONSES_TOOLS mode asks for a shape this way)
+    first = ([search_first(state, tools, question)] if forces_function(choice) and stores and question
+             and not state.passages.hits else [])
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
-                           tool_choice=chat_tool_choice(getattr(body, "tool_choice", None)),
+                           tool_choice=choice,
                            temperature=body.temperature, max_tokens=body.max_output_tokens,
                            response_format=response_format)
     if result.status == "max_rounds":
         raise ToolLoopFailed(f"The model kept calling tools after {MAX_ROUNDS} rounds.")
     used = {"ranking_options": ranking} if ranking else {}
-    searches = [(call.details["query"], found) for call in result.calls if (found := searched(call)) is not None]
+    searches = [(call.details["query"], found) for call in first + result.calls
+                if (found := searched(call)) is not None]
     output = [search_call(item_id("fs", response_id, n), [query], found, "completed", with_results) | used
               for n, (query, found) in enumerate(searches)]
     output += [{"type": "function_call", "id": item_id("fc", response_id, n), "call_id": c.id, "name": c.name,

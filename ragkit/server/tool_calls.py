@@ -9,10 +9,13 @@ answer becomes a :class:`Grounded` whose ``[n]`` point at those files.
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from ragkit.answer import FILE_SEARCH, LoopResult, Tool, ToolCall, file_search_tool, last_user_text
+from ragkit.answer import FILE_SEARCH, LoopResult, LoopState, Tool, ToolCall, file_search_tool, last_user_text
+from ragkit.answer.loop import replay_call
 from ragkit.models import SearchHit
 from ragkit.library.answering import Grounded
 from ragkit.library.filters import Filter
@@ -34,6 +37,27 @@ def offered_tools(ctx: ServerContext, stores: list[dict[str, Any]], k: int, func
                                          "filename": f.filename, "attributes": f.attributes} for f in found]
 
     return ([file_search_tool(search)] if stores else []) + [Tool.caller_function(f) for f in functions]
+
+
+def forces_function(choice: str | dict[str, Any]) -> bool:
+    """Whether ``tool_choice`` names one of the caller's functions. The model must then call it at
+    once (how instructor and other structured-output libraries ask for a shape), so it cannot call
+    ``file_search`` first: the question is searched for it, or the function's arguments would come
+    from the model's own knowledge. The stores are named for the whole request, not offered as a
+    tool the caller may rule out, so this is not the caller choosing an ungrounded call."""
+    return isinstance(choice, dict) and choice.get("type") == "function" and choice["function"]["name"] != FILE_SEARCH
+
+
+def search_first(state: LoopState, tools: Sequence[Tool], query: str) -> ToolCall:
+    """Search ``query`` before the model is asked, as if it had called file_search itself (its
+    call and tool message join the chat); the call, to report (a Responses ``file_search_call``)
+    or send back with the message (chat completions' ``ragkit.searches``) so a resumed request
+    keeps its passages."""
+    call_id = "call_" + secrets.token_hex(12)
+    arguments = json.dumps({"query": query})
+    state.messages.append({"role": "assistant", "content": None, "tool_calls": [
+        {"id": call_id, "type": "function", "function": {"name": FILE_SEARCH, "arguments": arguments}}]})
+    return replay_call(state, tools, call_id, FILE_SEARCH, arguments)
 
 
 def _found(hit: SearchHit, origin: dict[str, Any]) -> Found:
