@@ -49,6 +49,9 @@ _HAS_DATE = re.compile(
     # a time told by an event ("at the end of World War I", "during the siege") or a condition
     # ("occurs when the immune system is less active"): what "when" asks for, without a calendar
     r"|\b(during|at the (end|start|beginning|close|height|outbreak) of|in the (wake|aftermath|course) of)\b"
+    # a time of the week or the day: "When is support open?" "Monday to Friday, 08:00 to 17:00"
+    r"|\b(mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(weekdays?|weekends?|noon|midnight|o'clock)\b"
+    r"|\b([01]?\d|2[0-3]):[0-5]\d\b|\b(1[0-2]|0?[1-9])\s*(am|pm|a\.m\.|p\.m\.)(?!\w)"
     r"|\b(occurs?|occurred|happens?|happened|arises?|arose|begins?|began|starts?|started|ends?|ended)"
     r" (only )?(when|whenever|once)\b", re.IGNORECASE)
 _HAS_DURATION = re.compile(

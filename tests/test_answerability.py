@@ -59,6 +59,15 @@ def test_model_numbers_are_not_amounts():
     assert not holds("BP sold its stake in the field.", "date")  # the company, not an era
 
 
+def test_when_is_answered_by_a_time_of_the_week_or_the_day():
+    """"When is support open?" asks for opening hours: weekdays and clock times are its answer."""
+    assert expected_kind("When is support open?") == "date"
+    assert holds("Support is open Monday to Friday, 08:00 to 17:00 Central European Time.", "date")
+    assert holds("The depot closes at 6 pm on weekdays.", "date") and holds("Deliveries arrive at noon.", "date")
+    assert not holds("I am sure the depot is open.", "date")  # "am" as a word, not a time
+    assert not holds("Firmware 3.10 fixes the display.", "date")  # a version, not a time
+
+
 def test_contact_details_are_held_by_addresses_not_by_talk_about_them():
     assert holds("Call +46 31 555 0199 or write to support@halvard.example.", "email")
     assert not holds("We answer e-mails within two working days.", "email")

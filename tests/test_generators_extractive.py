@@ -128,3 +128,37 @@ def test_a_table_without_a_column_of_the_asked_kind_is_still_refused():
     for question in ("What is the price of the Zephyr probe?", "What is the weight of the Zephyr probe?"):
         answer = generator.generate(question, [hit(stock, source="stock.csv")])
         assert answer.refused, (question, answer.text)
+
+
+FAQ = ("How can I contact support?\nSupport is open Monday to Friday, 08:00 to 17:00. Call +46 31 555 0199 or "
+       "write to support@halvard.example. We answer e-mails within two working days.\n\n"
+       "How do I update the firmware?\nInstall the Halvard Link app and tap Update.")
+
+
+def test_a_faq_answer_is_read_with_its_question_and_quoted_from_its_start():
+    """The answer under "How can I contact support?" never says "contact": read with its
+    question it covers "How do I contact support?", and it is quoted from the entry's start,
+    not from whichever of its sentences is shortest."""
+    answer = ExtractiveGenerator().generate("How do I contact support?", [hit(FAQ)])
+    assert not answer.refused
+    assert answer.text == (f"{PREFIX} Support is open Monday to Friday, 08:00 to 17:00. [1] Call +46 31 555 0199 "
+                           "or write to support@halvard.example. [1]")
+    # a sentence that says the question's words itself is picked as before
+    opening = ExtractiveGenerator().generate("When is support open?", [hit(FAQ)])
+    assert opening.text == f"{PREFIX} Support is open Monday to Friday, 08:00 to 17:00. [1]"
+
+
+def test_a_faq_question_heads_its_own_entry_only():
+    """A blank line ends an entry: the firmware answer is not read with the support question,
+    and a question heads no question."""
+    from ragkit.generators.extractive import question_headings
+    from ragkit.text import sentence_spans
+
+    spans = sentence_spans(FAQ)
+    headed = [(FAQ[a:b], heading) for (a, b), heading in zip(spans, question_headings(FAQ, spans))]
+    support, firmware = "How can I contact support?", "How do I update the firmware?"
+    assert headed == [(support, ""), ("Support is open Monday to Friday, 08:00 to 17:00.", support),
+                      ("Call +46 31 555 0199 or write to support@halvard.example.", support),
+                      ("We answer e-mails within two working days.", support),
+                      (firmware, ""), ("Install the Halvard Link app and tap Update.", firmware)]
+    assert question_headings("Plain prose. No questions.", sentence_spans("Plain prose. No questions.")) == ["", ""]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from ragkit.answerability import expected_kind, holds, holds_in_column, kind_words
 from ragkit.generators.base import TokenCallback
@@ -35,6 +35,25 @@ class Selection:
     answers_kind: bool = True
 
 
+class _Pool(NamedTuple):
+    """The sentences a question's answer is chosen from, with what is known about each."""
+
+    query_terms: set[str]
+    #: (source number, sentence) of every quotable sentence, in reading order
+    candidates: list[tuple[int, str]]
+    #: each candidate's terms, with its table header's, its kind words and its FAQ question's
+    tokens: list[set[str]]
+    idf: dict[str, float]
+    #: candidate index -> the one that follows it in its chunk
+    following: dict[int, int]
+    #: each candidate's table header row, or ""
+    headers: list[str]
+    #: each candidate's FAQ question (the question it answers: :func:`question_headings`), or ""
+    asked: list[str]
+    #: the question terms a candidate has only from its FAQ question (the question it answers)
+    asked_terms: list[set[str]]
+
+
 class ExtractiveGenerator:
     """Greedy coverage: each chosen sentence must add question words the previous ones lack.
 
@@ -53,13 +72,14 @@ class ExtractiveGenerator:
         self.min_coverage = min_coverage
         self.max_chars = max_chars
 
-    def _candidates(self, question: str, sources: Sequence[SearchHit]):
+    def _candidates(self, question: str, sources: Sequence[SearchHit]) -> "_Pool":
         query_terms = set(content_terms(question, "en_plus"))
         candidates: list[tuple[int, str]] = []
         following: dict[int, int] = {}  # candidate index -> the sentence that follows it in its chunk
+        asked: list[str] = []  # each candidate's question heading (a FAQ's question), or ""
         for n, hit in enumerate(sources, start=1):
             previous = None
-            for start, end in sentence_spans(hit.text):
+            for (start, end), heading in zip(spans := sentence_spans(hit.text), question_headings(hit.text, spans)):
                 sentence = hit.text[start:end]
                 if not _is_statement(sentence):
                     continue
@@ -67,21 +87,28 @@ class ExtractiveGenerator:
                     following[previous] = len(candidates)
                 previous = len(candidates)
                 candidates.append((n, sentence))
+                asked.append(heading)
         if not candidates or not query_terms:
-            return query_terms, [], [], {}, {}
+            return _Pool(query_terms, [], [], {}, {}, [], [], [])
         # A table row is read with its header row: "Germany | 28 EUR | 150 EUR" answers "hotel cap
         # in Germany" only together with "Country | Daily allowance | Hotel cap per night".
         headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
         # A sentence also says its hyphenated words joined ("e-mails" is "emails") and the kind
-        # of contact detail it holds ("support@halvard.example" is an email)
+        # of contact detail it holds ("support@halvard.example" is an email); a FAQ's answer is
+        # read with its question ("Call +46 31 555 0199" answers "How do I contact support?"
+        # under "How can I contact support?", without saying "contact" itself)
         extra = [" ".join(_HYPHENATED.findall(s)).replace("-", "") + " " + kind_words(s, question, h)
                  for (_, s), h in zip(candidates, headers)]
-        tokens = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
-                                                               tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
+        own = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
+                                                            tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
+        # the question words only a candidate's FAQ question says
+        asked_terms = [(set(q) & query_terms) - mine for q, mine in zip(tokenize(asked, "en_plus"), own)]
+        tokens = [mine | from_question for mine, from_question in zip(own, asked_terms)]
         _add_word_forms(query_terms, tokens)
         _add_spelled_acronyms(question, query_terms, tokens, [s for _, s in candidates])
         _drop_unsaid_frame_terms(question, query_terms, tokens)
-        return query_terms, candidates, tokens, sentence_idf(query_terms, tokens), following
+        return _Pool(query_terms, candidates, tokens, sentence_idf(query_terms, tokens), following, headers,
+                     asked, asked_terms)
 
     def select(self, question: str, sources: Sequence[SearchHit]) -> tuple[list[tuple[int, str]], float]:
         """The chosen (source number, sentence) pairs and the share of the question they cover."""
@@ -92,11 +119,12 @@ class ExtractiveGenerator:
         """The greedy pick, with the lead: the first sentence chosen (and the one that follows a
         sentence that only restates the question). The lead is what answers; later picks add
         question words, so the asked-for kind must be in the lead, not just anywhere."""
-        query_terms, candidates, tokens, idf, following = self._candidates(question, sources)
+        pool = self._candidates(question, sources)
+        query_terms, candidates, tokens, idf, following, headers = (
+            pool.query_terms, pool.candidates, pool.tokens, pool.idf, pool.following, pool.headers)
         if not candidates:
             return Selection([], 0.0, [])
         kind = expected_kind(question)
-        headers = [table_header(sources[n - 1].text, sentence) or "" for n, sentence in candidates]
 
         def holds_kind(i: int) -> bool:  # a table row also by its column's header ("Price")
             return holds(candidates[i][1], kind, question) or holds_in_column(candidates[i][1], headers[i], kind)
@@ -133,11 +161,33 @@ class ExtractiveGenerator:
                     and len(chosen) < self.max_sentences):
                 chosen.append(follower)
                 length += len(candidates[follower][1])
+        if chosen and pool.asked_terms[chosen[0]]:  # picked for words only its FAQ question says
+            entry = self._faq_answer(chosen[0], pool)
+            entry_covers = set().union(*(query_terms & tokens[i] for i in entry))
+            if sum(idf[t] for t in entry_covers) >= sum(idf[t] for t in covered):  # never a weaker answer
+                chosen, covered = entry, entry_covers
         leading = [i for i in chosen[:2] if i == chosen[0] or i == following.get(chosen[0])]
         lead = [candidates[i][1] for i in leading]
         coverage = sum(idf[t] for t in covered) / norm
         chosen.sort(key=lambda i: (candidates[i][0], i))  # read in source order
         return Selection([candidates[i] for i in chosen], coverage, lead, any(holds_kind(i) for i in leading))
+
+    def _faq_answer(self, picked: int, pool: "_Pool") -> list[int]:
+        """The answer of the FAQ entry picked for words only its question says, read from its
+        start: the sentences right after the question, up to ``max_sentences`` and ``max_chars``
+        (every sentence of the entry carries those words, so the greedy pick would take
+        whichever is shortest, not the one that answers)."""
+        n, entry = pool.candidates[picked][0], pool.asked[picked]
+        first = picked
+        while first - 1 >= 0 and pool.following.get(first - 1) == first and pool.asked[first - 1] == entry:
+            first -= 1
+        chosen, length, at = [first], len(pool.candidates[first][1]), pool.following.get(first)
+        while (at is not None and len(chosen) < self.max_sentences and pool.candidates[at][0] == n
+               and pool.asked[at] == entry and length + len(pool.candidates[at][1]) <= self.max_chars):
+            chosen.append(at)
+            length += len(pool.candidates[at][1])
+            at = pool.following.get(at)
+        return chosen
 
     def generate(
         self, question: str, sources: Sequence[SearchHit], *, on_token: TokenCallback | None = None,
@@ -244,6 +294,24 @@ def sentence_idf(query_terms: set[str], tokens: Sequence[set[str]]) -> dict[str,
 
 #: a word of letters joined by hyphens ("e-mail", "check-in"); codes such as "WS-200" are left out
 _HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
+
+
+def question_headings(text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+    """For each sentence of ``text`` (its ``spans``), the question it answers as a FAQ lays one
+    out: the nearest question before it in the same block (no blank line between), or "". A
+    FAQ's question and its answer are one unit, as a table row and its header are; the answer
+    seldom repeats the question's words."""
+    headings: list[str] = []
+    current, end_of_previous = "", 0
+    for start, end in spans:
+        if "\n\n" in text[end_of_previous:start].replace(" ", "").replace("\t", ""):
+            current = ""  # a blank line ends the question's block
+        sentence = text[start:end]
+        headings.append("" if sentence.endswith("?") else current)
+        if sentence.endswith("?"):
+            current = sentence
+        end_of_previous = end
+    return headings
 
 
 def _is_statement(sentence: str) -> bool:
