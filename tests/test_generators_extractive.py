@@ -162,3 +162,10 @@ def test_a_faq_question_heads_its_own_entry_only():
                       ("We answer e-mails within two working days.", support),
                       (firmware, ""), ("Install the Halvard Link app and tap Update.", firmware)]
     assert question_headings("Plain prose. No questions.", sentence_spans("Plain prose. No questions.")) == ["", ""]
+
+
+def test_a_question_that_asks_something_else_lends_no_words():
+    """A form's "Did the budget change in the last year?" does not ask "What is the last year in
+    the table?": a heading lends its words only when it says most of the user's question."""
+    form = hit("Did the budget change in the last year?\nIf yes, describe any significant changes below.")
+    assert ExtractiveGenerator().generate("What is the last year present in the table column?", [form]).refused

@@ -101,8 +101,12 @@ class ExtractiveGenerator:
                  for (_, s), h in zip(candidates, headers)]
         own = [set(t) | set(h) | set(x) for t, h, x in zip(tokenize([s for _, s in candidates], "en_plus"),
                                                             tokenize(headers, "en_plus"), tokenize(extra, "en_plus"))]
-        # the question words only a candidate's FAQ question says
-        asked_terms = [(set(q) & query_terms) - mine for q, mine in zip(tokenize(asked, "en_plus"), own)]
+        # the question words only a candidate's FAQ question says, when that question is the
+        # user's in other words (it says most of its terms): an entry answers the question it
+        # asks, and a form's "Did it change in the last year?" does not ask "What is the last year
+        # in the table?"
+        asked_terms = [(set(q) & query_terms) - mine if _restates(set(q), query_terms) else set()
+                       for q, mine in zip(tokenize(asked, "en_plus"), own)]
         tokens = [mine | from_question for mine, from_question in zip(own, asked_terms)]
         _add_word_forms(query_terms, tokens)
         _add_spelled_acronyms(question, query_terms, tokens, [s for _, s in candidates])
@@ -312,6 +316,11 @@ def question_headings(text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
             current = sentence
         end_of_previous = end
     return headings
+
+
+def _restates(heading_terms: set[str], query_terms: set[str]) -> bool:
+    """Does a FAQ question say at least half of the user's question's content terms?"""
+    return bool(query_terms) and len(heading_terms & query_terms) * 2 >= len(query_terms)
 
 
 def _is_statement(sentence: str) -> bool:
