@@ -159,15 +159,17 @@ def test_responses_structured_output_streams_its_json(client, store, llm):
     assert _sent(llm)[0]["stream"] and _sent(llm)[0]["response_format"]["type"] == "json_schema"
 
 
-def test_responses_structured_output_is_a_400_offline_and_beside_functions(offline, client, store, llm):
+def test_responses_structured_output_is_a_400_offline_and_beside_images(offline, client, store, llm):
+    """Beside function tools it is served (tests/test_server_structured_tools.py); images and
+    files in the input are answered apart from the tool loop, so a format there is a 400."""
     offline_client = offline.client()
     with pytest.raises(openai.BadRequestError) as refused:
         offline_client.responses.parse(model="ragkit-extractive", input="What does E42 mean?", text_format=ErrorCode,
                                        tools=[{"type": "file_search", "vector_store_ids": [_store(offline_client)]}])
     assert refused.value.param == "text" and "needs a chat model" in refused.value.message
-    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
     with pytest.raises(openai.BadRequestError) as refused:
-        client.responses.parse(model=MODEL, input="What does E42 mean?", text_format=ErrorCode,
-                               tools=[{"type": "file_search", "vector_store_ids": [store]}, weather])
-    assert refused.value.param == "text" and "function tools" in refused.value.message
+        client.responses.parse(model=MODEL, text_format=ErrorCode,
+                               input=_user({"type": "input_image", "image_url": PIXEL}),
+                               tools=[{"type": "file_search", "vector_store_ids": [store]}])
+    assert refused.value.param == "text" and "images or files" in refused.value.message
     assert not _sent(llm)
