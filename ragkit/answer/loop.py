@@ -35,6 +35,7 @@ from ragkit.answer.tools import PendingCall, Tool, ToolCall, ToolResult
 from ragkit.citations import resolve
 from ragkit.conversations.schema import validate
 from ragkit.errors import RagkitError, UsageError
+from ragkit.generators.openai_chat import read_structured
 from ragkit.llm import translate_api_error
 from ragkit.models import Citation, SearchHit
 
@@ -228,19 +229,11 @@ def _answered(state: LoopState, text: str, calls: list[ToolCall], usage: dict[st
 
 def structured_answer(state: LoopState, text: str, refusal: str | None, calls: list[ToolCall],
                       usage: dict[str, int]) -> LoopResult:
-    """A reply in a structured output format: the model's JSON as sent, or its refusal (the
-    ``refusal`` field, or the refusal words instead of JSON, as a model in ``json_object`` mode
-    may reply). Reply text that is neither is returned with a note saying so."""
+    """A reply in a structured output format: the model's JSON as sent, or its refusal
+    (:func:`ragkit.generators.openai_chat.read_structured`)."""
     state.messages.append({"role": "assistant", "content": text or refusal or ""})
-    try:
-        json.loads(text)
-    except ValueError:
-        if refusal or REFUSAL_MARK in text.lower():
-            return LoopResult("answered", state, calls, usage=usage, text=refusal or text.strip(), raw_text=text,
-                              refused=True)
-        return LoopResult("answered", state, calls, usage=usage, text=text, raw_text=text,
-                          notes=["the chat model's reply is not valid JSON for the requested response format"])
-    return LoopResult("answered", state, calls, usage=usage, text=text, raw_text=text)
+    shown, refused, notes = read_structured(text, refusal)
+    return LoopResult("answered", state, calls, usage=usage, text=shown, raw_text=text, refused=refused, notes=notes)
 
 
 def _with_format_note(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -163,15 +163,21 @@ def _usage(usage) -> dict[str, int]:
     }
 
 
-def _structured(text: str, refusal: str, name: str, model: str, usage: dict[str, int]) -> Generation:
-    """A reply in a structured output format: the model's JSON, unchecked for ``[n]`` (they are
-    not citations in JSON), or its refusal -- the ``refusal`` field, or words that say the
-    documents do not hold the answer instead of JSON (a model in ``json_object`` mode may)."""
+def read_structured(text: str, refusal: str | None) -> tuple[str, bool, list[str]]:
+    """A reply in a structured output format as (text, refused, warnings): the model's JSON,
+    unchecked for ``[n]`` (they are not citations in JSON), or its refusal -- the ``refusal``
+    field, or words that say the documents do not hold the answer instead of JSON (a model in
+    ``json_object`` mode may). The answerer and the tool loop both read replies with it."""
     try:
         json.loads(text)
     except ValueError:
         if refusal or REFUSAL_MARK in text.lower():
-            return Generation(text=refusal or text.strip(), generator=name, model=model, usage=usage, refused=True)
-        return Generation(text=text, generator=name, model=model, usage=usage,
-                          warnings=["the chat model's reply is not valid JSON for the requested response format"])
-    return Generation(text=text, generator=name, model=model, usage=usage)
+            return refusal or text.strip(), True, []
+        return text, False, ["the chat model's reply is not valid JSON for the requested response format"]
+    return text, False, []
+
+
+def _structured(text: str, refusal: str, name: str, model: str, usage: dict[str, int]) -> Generation:
+    """A structured reply (:func:`read_structured`) as a generation."""
+    shown, refused, warnings = read_structured(text, refusal)
+    return Generation(text=shown, generator=name, model=model, usage=usage, refused=refused, warnings=warnings)
