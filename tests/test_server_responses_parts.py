@@ -159,17 +159,39 @@ def test_responses_structured_output_streams_its_json(client, store, llm):
     assert _sent(llm)[0]["stream"] and _sent(llm)[0]["response_format"]["type"] == "json_schema"
 
 
-def test_responses_structured_output_is_a_400_offline_and_beside_images(offline, client, store, llm):
-    """Beside function tools it is served (tests/test_server_structured_tools.py); images and
-    files in the input are answered apart from the tool loop, so a format there is a 400."""
+def test_responses_structured_output_is_a_400_offline(offline, llm):
     offline_client = offline.client()
     with pytest.raises(openai.BadRequestError) as refused:
         offline_client.responses.parse(model="ragkit-extractive", input="What does E42 mean?", text_format=ErrorCode,
                                        tools=[{"type": "file_search", "vector_store_ids": [_store(offline_client)]}])
     assert refused.value.param == "text" and "needs a chat model" in refused.value.message
-    with pytest.raises(openai.BadRequestError) as refused:
-        client.responses.parse(model=MODEL, text_format=ErrorCode,
-                               input=_user({"type": "input_image", "image_url": PIXEL}),
-                               tools=[{"type": "file_search", "vector_store_ids": [store]}])
-    assert refused.value.param == "text" and "images or files" in refused.value.message
     assert not _sent(llm)
+
+
+def test_responses_structured_output_beside_an_image_is_the_models_json(client, store, llm):
+    """An image in the input goes through the tool loop, which carries the format to the model."""
+    reply = '{"code": "E42", "meaning": "The anemometer is not connected."}'
+    llm.state.tool_script.append(lambda body: {"content": reply})
+    done = client.responses.parse(model=MODEL, text_format=ErrorCode,
+                                  input=_user({"type": "input_image", "image_url": PIXEL}),
+                                  tools=[{"type": "file_search", "vector_store_ids": [store]}])
+    assert done.status == "completed" and done.output_parsed == ErrorCode(code="E42", meaning="The anemometer "
+                                                                                               "is not connected.")
+    search, answer = done.output
+    assert search.type == "file_search_call" and answer.content[0].annotations == []
+    [sent] = _sent(llm)
+    assert sent["response_format"]["json_schema"]["name"] == "ErrorCode"
+    assert any(m["role"] == "user" and isinstance(m["content"], list)
+               and {"type": "image_url", "image_url": {"url": PIXEL}} in m["content"] for m in sent["messages"])
+
+
+def test_responses_structured_refusal_beside_a_file_is_a_refusal_part_streamed(client, store, llm):
+    llm.state.tool_script.append(lambda body: {"refusal": "I cannot tell from this page."})
+    attached = {"type": "input_file", "filename": "display.pdf", "file_data": PDF}
+    with client.responses.stream(model=MODEL, input=_user(attached), text_format=ErrorCode,
+                                 tools=[{"type": "file_search", "vector_store_ids": [store]}]) as s:
+        kinds = [event.type for event in s]
+        final = s.get_final_response()
+    assert "response.refusal.done" in kinds and "response.output_text.delta" not in kinds
+    assert final.output_parsed is None and final.output[-1].content[0].refusal == "I cannot tell from this page."
+    assert _sent(llm)[0]["response_format"]["type"] == "json_schema"

@@ -7,7 +7,8 @@ reads text only, so without a chat model such a part is a 400 that names it
 completions with media parts (:func:`ragkit.server.chat_tools.run_chat_tools`): the parts are
 written in the chat-completions shape the upstream model expects (``image_url``, ``file``), the
 question's text parts -- made standalone from the history -- are searched first, and the answer
-comes back as the usual ``file_search_call`` item and cited message.
+comes back as the usual ``file_search_call`` item and cited message, or, with ``text.format``,
+as the model's JSON or a refusal part (:mod:`ragkit.server.structured`).
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ def instructions_of(body: Any) -> str | None:
 
 def answer_with_media(ctx: ServerContext, owner: str, body: Any, *, model: str, query: str,
                       stores: list[dict[str, Any]], k: int, node: Filter | None = None,
-                      retrieval: dict[str, Any] | None = None) -> Grounded | None:
+                      retrieval: dict[str, Any] | None = None,
+                      response_format: dict[str, Any] | None = None) -> Grounded | None:
     """The chat model's answer to ``input`` with its parts, ``query`` searched first (None when
-    the model ended without an answer)."""
+    the model ended without an answer); with ``response_format`` (``text.format`` in chat
+    completions' shape) the answer is the model's JSON or a refusal, as over the tool loop."""
     history: Pairs = []
     if body.previous_response_id:
         history = response_history(ctx.library, owner, body.previous_response_id)
@@ -103,5 +106,5 @@ def answer_with_media(ctx: ServerContext, owner: str, body: Any, *, model: str, 
     turn = run_chat_tools(ctx, chat_messages(body.input, history), model=model, stores=stores, k=k,
                           functions=[], tool_choice="auto", instructions=instructions_of(body), query=query,
                           temperature=body.temperature, max_tokens=body.max_output_tokens, node=node,
-                          retrieval=retrieval)
+                          retrieval=retrieval, response_format=response_format)
     return turn.grounded

@@ -61,7 +61,7 @@ from ragkit.server.response_tools import (
 )
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
-from ragkit.server.structured import check_format, not_with_tools, requested
+from ragkit.server.structured import check_format, requested
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 
 router = APIRouter(route_class=JsonRoute, tags=["responses"])
@@ -233,8 +233,6 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     shape = Shape(body, model, tools, response_format=response_format)
     with_results = RESULTS in body.include
     if media:
-        if response_format is not None:
-            raise not_with_tools("text", "images or files in input")
         return await _with_media(ctx, principal.id, body, shape, memory, stores, tools, k, audit)
 
     limit = body.max_output_tokens
@@ -274,7 +272,7 @@ async def _with_media(ctx: ServerContext, owner: str, body: ResponsesBody, shape
     """Images and files in ``input``: the chat model reads them (:mod:`ragkit.server.response_media`)."""
     grounded = await asyncio.to_thread(answer_with_media, ctx, owner, body, model=shape.model,
                                        query=memory.query, stores=stores, k=k, node=filters_of(tools),
-                                       retrieval=shape.retrieval())
+                                       retrieval=shape.retrieval(), response_format=shape.response_format)
     if grounded is None:
         done = shape.response("failed", [], error={"code": "server_error",
                                                    "message": "The chat model ended without an answer."})

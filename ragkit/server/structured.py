@@ -17,11 +17,11 @@ JSON. What changes, and why:
   ``content: null`` on chat completions and a ``refusal`` content part in Responses, so the SDKs'
   ``parse`` give ``parsed = None`` beside the reason;
 * the same holds for a turn that goes through the tool loop (the caller's functions, tool
-  results, images and files on chat completions; function tools on Responses): the format goes
-  with every call to the model, which either calls a tool or answers in it
+  results, images and files, on chat completions and on Responses): the format goes with every
+  call to the model, which either calls a tool or answers in it
   (:func:`ragkit.answer.loop.structured_answer`);
 * offline (the extractive answerer) it is a 400 naming the field that says a chat model is
-  needed, and so are images and files in a Responses ``input``, which are answered apart.
+  needed.
 
 Assistants keep the 400 of :func:`ragkit.server.params.check_plain_text`: a run's format would
 have to be stored with the assistant and the run and carried through both of its modes.
@@ -33,7 +33,7 @@ import re
 from typing import Any
 
 from ragkit.library.answering import Grounded
-from ragkit.server.errors import ApiError, bad_request
+from ragkit.server.errors import bad_request
 from ragkit.server.meta import EXTRACTIVE
 
 #: the structured output formats served (besides ``text``)
@@ -81,14 +81,6 @@ def requested(value: Any, param: str, generator: str, flat: bool = False) -> dic
             "Structured output needs a chat model behind ragkit: start ragkit serve with one (RAGKIT_MODEL, and "
             "RAGKIT_BASE_URL for a local server). Otherwise leave it out or use type 'text'.", param, "invalid_value")
     return wanted
-
-
-def not_with_tools(param: str, what: str) -> ApiError:
-    """Structured output with a request answered apart from the tool loop (images or files in a
-    Responses input), which answers in text."""
-    return bad_request(f"Invalid value for '{param}': structured output is served for answers over vector stores "
-                       f"without {what}; this request has them. Leave {param} out (or use type 'text'), or ask "
-                       "for the shape as a function tool named in tool_choice.", param, "invalid_value")
 
 
 def sources(grounded: Grounded) -> list[dict[str, Any]]:
