@@ -99,6 +99,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from ragkit.server.config import ServerConfig, is_loopback
+        from ragkit.server.http_protocol import JsonErrorProtocol
 
         try:
             if no_auth and not is_loopback(host):
@@ -133,10 +134,11 @@ def register(app: typer.Typer) -> None:
                 from ragkit.server.app import create_app
 
                 uvicorn.run(create_app(config), host=host, port=port, log_level=log_level,
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, http=JsonErrorProtocol)
             else:
                 uvicorn.run("ragkit.server.app:create_app_from_env", factory=True, host=host, port=port,
-                            workers=workers, log_level=log_level, timeout_graceful_shutdown=5)
+                            workers=workers, log_level=log_level, timeout_graceful_shutdown=5,
+                            http=JsonErrorProtocol)
         finally:
             if chroma is not None:
                 chroma.terminate()
