@@ -377,7 +377,7 @@ def test_unsupported_response_features_are_bad_requests(client, store):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="ragkit-extractive", input="x")
     assert caught.value.param == "tools"
-    # structured output would drop the checked citations: refused, never silently ignored
+    # offline, structured output (which needs a chat model) is refused, never silently ignored
     schema = {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}}
     with pytest.raises(openai.BadRequestError, match="structured output") as caught:
         client.responses.create(model="ragkit-extractive", input="x", tools=[tool], text=schema)
@@ -389,9 +389,9 @@ def test_unsupported_response_features_are_bad_requests(client, store):
                                        response_format={"type": "json_object"},
                                        extra_body={"vector_store_ids": [store["id"]]})
     assert caught.value.param == "response_format"
-    with pytest.raises(openai.BadRequestError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:  # served on assistants with a chat model only
         client.beta.assistants.create(model="ragkit-extractive", response_format={"type": "json_object"})
-    assert caught.value.param == "response_format"
+    assert caught.value.param == "response_format" and "needs a chat model" in caught.value.message
 
 
 def test_search_takes_several_queries_and_checks_bounds(client, store):

@@ -4,7 +4,9 @@ Tools are ``file_search`` (answered over the vector stores in ``tool_resources``
 ``max_num_results`` and ``ranking_options`` are checked as OpenAI defines them and applied by the
 run) and ``function`` (the user's own functions: a run stops at ``requires_action`` when the model
 calls one). ``code_interpreter`` and inline ``vector_stores`` are refused with a 400 that says so,
-rather than silently ignored.
+rather than silently ignored. ``response_format`` (an assistant's or a run's) is read in chat
+completions' shape and kept in the form OpenAI returns it
+(:func:`ragkit.server.structured.stored_format`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from ragkit.server.auth import store_for
 from ragkit.server.errors import ApiError, bad_request, from_validation, not_found, within
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, check_metadata, check_plain_text
+from ragkit.server.params import Body, check_metadata
 from ragkit.server.state import ServerContext
+from ragkit.server.structured import stored_format
 from ragkit.state import assistants as adb
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -39,7 +42,7 @@ class AssistantBody(Body):
     reasoning_effort: str | None = None  # for OpenAI's reasoning models; accepted, not used
 
     _meta = field_validator("metadata")(check_metadata)
-    _format = field_validator("response_format")(check_plain_text)
+    _format = field_validator("response_format")(stored_format)
 
 
 class MessageBody(Body):
@@ -100,7 +103,7 @@ class RunBody(Body):
     tool_choice: str | dict[str, Any] | None = None
 
     _meta = field_validator("metadata")(check_metadata)
-    _format = field_validator("response_format")(check_plain_text)
+    _format = field_validator("response_format")(stored_format)
 
 
 class ThreadAndRunBody(RunBody):

@@ -3,7 +3,8 @@
 The routers of the threads API are gathered here so the application mounts one router. An
 assistant is stored as the API object; it belongs to the key that created it (another key gets
 404). Its ``model`` is kept as given and resolved when a run starts
-(:func:`ragkit.server.assistant_params.run_model`).
+(:func:`ragkit.server.assistant_params.run_model`); its ``response_format`` is stored in chat
+completions' shape and checked against that model (:mod:`ragkit.server.structured`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from ragkit.server import conversations_api, runs, threads
-from ragkit.server.assistant_params import AssistantBody, assistant_for, check_resources, check_tools
+from ragkit.server.assistant_params import AssistantBody, assistant_for, check_resources, check_tools, run_model
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
+from ragkit.server.structured import requested
 from ragkit.state import assistants as adb
 from ragkit.state.tables import now
 
@@ -39,8 +41,13 @@ def _apply(ctx: ServerContext, principal: Principal, obj: dict[str, Any], body: 
         obj["tool_resources"] = check_resources(ctx, principal, body.tool_resources)
     if "metadata" in given:
         obj["metadata"] = body.metadata or {}
+    if "response_format" in given:
+        obj["response_format"] = body.response_format or "auto"
     if not obj.get("model"):
         raise bad_request("An assistant needs a model.", "model")
+    # its runs answer in the format: a model that cannot (the extractive answerer) is a 400 now,
+    # when the model or the format is set, not at every run
+    requested(obj.get("response_format"), "response_format", run_model(ctx, obj["model"])[1])
     return obj
 
 

@@ -115,21 +115,6 @@ class ExpiresAfter(Body):
     days: int = Field(ge=1, le=365)
 
 
-def check_plain_text(value: Any) -> Any:
-    """An assistant's or a run's ``response_format`` may only ask for text: a run answers in text
-    whose ``[n]`` markers are checked citations, and its format is not carried through the run's
-    two modes (:mod:`ragkit.server.run_engine`), so asking for more is an error, never silently
-    ignored. The message says where structured output is served (chat completions and Responses
-    over a store, with a chat model: :mod:`ragkit.server.structured`)."""
-    kind = value.get("type") if isinstance(value, dict) else value
-    if kind not in (None, "auto", "text"):
-        raise ValueError(f"structured output ({kind}) is not supported on assistants and runs: a run answers in "
-                         "text with checked citations; leave it out or use type 'text'. For a structured answer "
-                         "from the documents, use chat completions (response_format) or the Responses API "
-                         "(text.format) over the vector store, with a chat model behind ragkit")
-    return value
-
-
 def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None

@@ -18,6 +18,14 @@ A run answers the thread's last user message. Two ways, chosen when the run is c
   call to an unknown tool or with invalid arguments goes back to the model as a tool error (the
   run recovers); a model that keeps calling tools after ``MAX_ROUNDS`` fails the run.
 
+A run's ``response_format`` (``json_schema`` or ``json_object``, saved in its state when it was
+created, so a resumed run keeps it) goes with every call to the chat model in either mode: to
+:func:`~ragkit.library.answering.answer` in the grounded mode, to every round of the tool loop in
+the other. The answer is then the model's JSON, a text block without annotations, or a refusal
+block (:func:`ragkit.server.thread_objects.answer_content`); streamed, the JSON comes as text
+deltas and a refusal as one refusal delta. Why there are no citations in JSON:
+:mod:`ragkit.server.structured`.
+
 Every step is stored as it happens (run steps, then the assistant message) and reported through
 ``emit`` as the Assistants stream events, so a streamed run and a polled run are one code path.
 A failure of any kind fails the run with ``last_error``; it never escapes to the client.
@@ -40,13 +48,14 @@ from ragkit.library.history import Pairs, sources_of, thread_turns
 from ragkit.library.retrieval import Found
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
+    answer_content,
     file_search_call,
     function_call,
     message_delta,
     message_object,
     ranking_of,
+    refusal_delta,
     step_object,
-    thread_annotations,
     usage,
 )
 from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
@@ -178,9 +187,9 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
                       generator=state["generator"], instructions=run["instructions"] or None,
                       score_threshold=ranking["score_threshold"] or None,
                       on_token=on_token if streaming else None, on_retrieved=on_retrieved,
-                      max_tokens=run.get("max_completion_tokens"))
+                      max_tokens=run.get("max_completion_tokens"), response_format=state.get("response_format"))
     grounded.warnings.extend(notices)
-    _finish(ctx, run["id"], grounded, opened, emit, made.query)
+    _finish(ctx, run["id"], grounded, opened, emit, made.query, structured=bool(state.get("response_format")))
 
 
 def _tool_step_created(step: dict[str, Any], emit: Emit) -> None:
@@ -211,11 +220,12 @@ def _done_step(ctx: ServerContext, step: dict[str, Any], emit: Emit, status: str
 
 
 def _finish(ctx: ServerContext, run_id: str, grounded: Grounded, opened: dict[str, Any], emit: Emit,
-            standalone: str) -> None:
-    """Store the answer, then complete the run -- or drop the answer when the run was cancelled."""
+            standalone: str, structured: bool = False) -> None:
+    """Store the answer, then complete the run -- or drop the answer when the run was cancelled.
+    A refusal in a structured output format is a refusal block, sent as one delta here (the JSON
+    came as text deltas; a refusal never does)."""
     message = opened["message"]
-    message.update(status="completed", completed_at=adb.now(), content=[
-        {"type": "text", "text": {"value": grounded.text, "annotations": thread_annotations(grounded)}}])
+    message.update(status="completed", completed_at=adb.now(), content=answer_content(grounded, structured))
     message["ragkit"] = {"refused": grounded.refused, "generator": grounded.generator,
                          "warnings": grounded.warnings, "search_query": standalone, "citations": grounded.cited()}
     adb.update_message(ctx.db, message, sources=sources_of(grounded))
@@ -233,6 +243,8 @@ def _finish(ctx: ServerContext, run_id: str, grounded: Grounded, opened: dict[st
         _done_step(ctx, opened["step"], emit, "cancelled")
         emit("thread.run.cancelled", run)
         return
+    if structured and grounded.refused:
+        emit("thread.message.delta", refusal_delta(message["id"], grounded.text))
     emit("thread.message.completed", message)
     _done_step(ctx, opened["step"], emit)
     emit("thread.run.completed", run)
@@ -275,7 +287,8 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
                                model=run["model"],
                                max_rounds=MAX_ROUNDS, tool_choice=chat_tool_choice(run.get("tool_choice")),
                                temperature=run.get("temperature"), max_tokens=run.get("max_completion_tokens"),
-                               should_stop=lambda: _cancelled(ctx, run["id"], emit), on_round=on_round)
+                               should_stop=lambda: _cancelled(ctx, run["id"], emit), on_round=on_round,
+                               response_format=state.get("response_format"))
     except RagkitError as exc:
         raise RunFailed(f"The chat model failed: {exc}") from None
     state.update(loop.to_dict())
@@ -284,11 +297,12 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
     if result.status == "pending":
         _require_action(ctx, run, state, [function_call(c.id, c.name, c.arguments) for c in result.pending], emit)
     elif result.status == "answered":
+        structured = bool(state.get("response_format"))
         grounded = grounded_of(result, run["model"], loop.usage)
         opened = _open_message(ctx, run, emit)
-        if grounded.text:
+        if grounded.text and not (structured and grounded.refused):
             emit("thread.message.delta", message_delta(opened["message"]["id"], grounded.text))
-        _finish(ctx, run["id"], grounded, opened, emit, state.get("search_query", ""))
+        _finish(ctx, run["id"], grounded, opened, emit, state.get("search_query", ""), structured)
 
 
 def _require_action(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any],

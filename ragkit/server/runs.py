@@ -7,6 +7,9 @@ polling responses carry ``openai-poll-after-ms`` so ``create_and_poll`` asks aga
 Assistants event stream (``thread.run.created`` ... ``thread.message.delta`` ...
 ``thread.run.completed``, then ``done``), the shapes the SDK's ``AssistantEventHandler`` reads.
 A run left ``in_progress`` by a process that is gone (a restart) is reported ``failed``.
+
+A run's ``response_format`` (its own, else its assistant's) is checked against the run's model and
+saved in the run's state, so the answer of a run resumed by ``submit_tool_outputs`` is in it too.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ragkit.server.keys import Principal
 from ragkit.server.responses import _stream_error
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
+from ragkit.server.structured import requested
 from ragkit.server.thread_objects import function_call, render_step, run_object
 from ragkit.server.threads import add_messages, create_thread
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
@@ -44,6 +48,9 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
     """Check everything a run needs before it exists, then store it ``queued``."""
     assistant = assistant_for(ctx, principal, body.assistant_id, "assistant_id")
     model, generator = run_model(ctx, body.model or assistant["model"])
+    # the run's format as given, else the assistant's; asked of the model in both modes
+    shown = body.response_format if body.response_format is not None else assistant.get("response_format") or "auto"
+    output_format = requested(shown, "response_format", generator)
     tools = check_tools(body.tools) if body.tools is not None else assistant["tools"]
     searches = [t for t in tools if t["type"] == "file_search"]
     functions = [t["function"]["name"] for t in tools if t["type"] == "function"]
@@ -70,10 +77,11 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
             instructions = body.instructions if body.instructions is not None else (assistant.get("instructions") or "")
             if body.additional_instructions:
                 instructions = f"{instructions}\n\n{body.additional_instructions}".strip()
-            run = run_object(thread["id"], assistant, model, instructions, tools, body)
+            run = run_object(thread["id"], assistant, model, instructions, tools, body, shown)
             k = next((t["file_search"].get("max_num_results") for t in searches
                       if t["file_search"].get("max_num_results")), None) or ctx.settings.top_k
-            state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k)}
+            state: dict[str, Any] = {"vector_store_ids": ids, "generator": generator, "mode": mode, "k": int(k),
+                                     "response_format": output_format}
             if mode == "tools":
                 state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions,
                                                              run_engine.last_messages(run))

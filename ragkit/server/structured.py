@@ -1,5 +1,6 @@
-"""Structured output over vector stores: chat completions' ``response_format`` and Responses'
-``text.format`` of type ``json_schema`` or ``json_object``.
+"""Structured output over vector stores: chat completions' ``response_format``, Responses'
+``text.format`` and an assistant's or a run's ``response_format``, of type ``json_schema`` or
+``json_object``.
 
 With a chat model behind ragkit, retrieval is the same as for any answer, and the passages go to
 the model in the same grounded prompt with the format beside them
@@ -11,11 +12,13 @@ JSON. What changes, and why:
   (or a JSON array), and annotations for every passage given would claim support nobody checked.
   What was searched is still reported: the Responses ``file_search_call`` (its ``results`` with
   ``include``); on chat completions ``ragkit.sources``, the passages the model was given, numbered
-  as in the prompt (a text answer's ``citations`` names only the cited ones);
+  as in the prompt (a text answer's ``citations`` names only the cited ones); an Assistants run's
+  ``file_search`` step;
 * a **refusal** (ragkit's: the documents do not hold the answer; or the model's own) is not text
   in the caller's JSON: it is OpenAI's refusal of structured outputs, ``message.refusal`` with
-  ``content: null`` on chat completions and a ``refusal`` content part in Responses, so the SDKs'
-  ``parse`` give ``parsed = None`` beside the reason;
+  ``content: null`` on chat completions, a ``refusal`` content part in Responses (so the SDKs'
+  ``parse`` give ``parsed = None`` beside the reason) and a ``refusal`` block in an Assistants
+  message;
 * the same holds for a turn that goes through the tool loop (the caller's functions, tool
   results, images and files, on chat completions and on Responses): the format goes with every
   call to the model, which either calls a tool or answers in it
@@ -23,8 +26,13 @@ JSON. What changes, and why:
 * offline (the extractive answerer) it is a 400 naming the field that says a chat model is
   needed.
 
-Assistants keep the 400 of :func:`ragkit.server.params.check_plain_text`: a run's format would
-have to be stored with the assistant and the run and carried through both of its modes.
+Assistants take chat completions' shape of ``response_format``, checked when the body is read
+(:func:`stored_format`, the form stored and returned) and against the model when an assistant is
+saved or a run created (:func:`requested`). A run's format is the one it was given, else its
+assistant's; it is saved with the run, so a run resumed after ``requires_action`` keeps it, and
+it holds in both of a run's modes (:mod:`ragkit.server.run_engine`). The answer is a ``text``
+block holding the JSON with no annotations, or a ``refusal`` block
+(:func:`ragkit.server.thread_objects.answer_content`).
 """
 
 from __future__ import annotations
@@ -65,6 +73,21 @@ def check_format(value: Any, flat: bool) -> dict[str, Any] | None:
         raise ValueError(f"a json_schema format needs '{where}schema': a JSON schema object")
     keep = {k: spec[k] for k in ("name", "description", "schema", "strict") if spec.get(k) is not None}
     return {"type": "json_schema", "json_schema": keep}
+
+
+def stored_format(value: Any) -> Any:
+    """An assistant's or a run's ``response_format`` as stored and returned, OpenAI's
+    ``AssistantResponseFormatOption``: ``"auto"``, ``{"type": "text"}`` or the checked JSON format
+    (:func:`check_format`, chat completions' shape); ``None`` when not given. A ``ValueError`` for
+    a malformed format, which the body's validation turns into a 400 naming the field. Whether the
+    model can answer in it is checked later, against the run's model (:func:`requested`)."""
+    wanted = check_format(value, flat=False)
+    if wanted is not None:
+        return wanted
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else value
+    return "auto" if kind in (None, "auto") else {"type": "text"}
 
 
 def requested(value: Any, param: str, generator: str, flat: bool = False) -> dict[str, Any] | None:

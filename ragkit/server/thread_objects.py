@@ -53,6 +53,17 @@ def message_object(thread_id: str, role: str, text: str, *, run_id: str | None =
             "incomplete_details": None}
 
 
+def answer_content(grounded: Grounded, structured: bool) -> list[dict[str, Any]]:
+    """A run's answer as the message's content: its text with a ``file_citation`` per checked
+    ``[n]``; in a structured output format the JSON as a text block with no annotations (a marker
+    in JSON is the caller's data), or a ``refusal`` block, as OpenAI gives a refusal of structured
+    output, so a client never reads a refusal as its JSON (:mod:`ragkit.server.structured`)."""
+    if structured and grounded.refused:
+        return [{"type": "refusal", "refusal": grounded.text}]
+    notes = [] if structured else thread_annotations(grounded)
+    return [{"type": "text", "text": {"value": grounded.text, "annotations": notes}}]
+
+
 def thread_annotations(grounded: Grounded) -> list[dict[str, Any]]:
     """The answer's citations in the Assistants shape (see the module docstring)."""
     out = []
@@ -69,7 +80,8 @@ def thread_annotations(grounded: Grounded) -> list[dict[str, Any]]:
 
 
 def run_object(thread_id: str, assistant: dict[str, Any], model: str, instructions: str,
-               tools: list[dict[str, Any]], body: Any) -> dict[str, Any]:
+               tools: list[dict[str, Any]], body: Any, response_format: Any = "auto") -> dict[str, Any]:
+    """A new ``queued`` run; ``response_format`` as the run reports it (given, else the assistant's)."""
     return {"id": new_id("run"), "object": "thread.run", "created_at": now(), "thread_id": thread_id,
             "assistant_id": assistant["id"], "status": "queued", "required_action": None, "last_error": None,
             "expires_at": None, "started_at": None, "cancelled_at": None, "failed_at": None, "completed_at": None,
@@ -79,7 +91,8 @@ def run_object(thread_id: str, assistant: dict[str, Any], model: str, instructio
             "top_p": body.top_p if body.top_p is not None else assistant.get("top_p"),
             "max_prompt_tokens": body.max_prompt_tokens, "max_completion_tokens": body.max_completion_tokens,
             "truncation_strategy": (body.truncation_strategy.model_dump() if body.truncation_strategy
-                                    else {"type": "auto", "last_messages": None}), "response_format": "auto",
+                                    else {"type": "auto", "last_messages": None}),
+            "response_format": response_format,
             "tool_choice": body.tool_choice or "auto",
             "parallel_tool_calls": body.parallel_tool_calls if body.parallel_tool_calls is not None else True}
 
@@ -141,3 +154,9 @@ def render_step(step: dict[str, Any], include: list[str]) -> dict[str, Any]:
 def message_delta(message_id: str, text: str) -> dict[str, Any]:
     return {"id": message_id, "object": "thread.message.delta",
             "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]}}
+
+
+def refusal_delta(message_id: str, text: str) -> dict[str, Any]:
+    """The delta of a refusal block (the SDK's ``RefusalDeltaBlock``), sent whole."""
+    return {"id": message_id, "object": "thread.message.delta",
+            "delta": {"content": [{"index": 0, "type": "refusal", "refusal": text}]}}
