@@ -38,11 +38,11 @@ from ragkit.errors import RagkitError
 from ragkit.library.answering import Grounded, answer
 from ragkit.library.history import Pairs, sources_of, thread_turns
 from ragkit.library.retrieval import Found
+from ragkit.server.message_deltas import CitedDeltas
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
     file_search_call,
     function_call,
-    message_delta,
     message_object,
     ranking_of,
     step_object,
@@ -169,16 +169,19 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
         search_step["step_details"]["tool_calls"] = [file_search_call(call_id, found, ranking)]
         _done_step(ctx, search_step, emit)
         opened.update(_open_message(ctx, run, emit))
+        opened["deltas"] = CitedDeltas(opened["message"]["id"], found, emit)
 
     def on_token(text: str) -> None:
         if text:
-            emit("thread.message.delta", message_delta(opened["message"]["id"], text))
+            opened["deltas"].feed(text)
 
     grounded = answer(ctx.library, stores, made.query, k=state["k"], node=None, model=run["model"],
                       generator=state["generator"], instructions=run["instructions"] or None,
                       score_threshold=ranking["score_threshold"] or None,
                       on_token=on_token if streaming else None, on_retrieved=on_retrieved,
                       max_tokens=run.get("max_completion_tokens"))
+    if "deltas" in opened:
+        opened["deltas"].close()  # the text held as a possible marker's beginning
     grounded.warnings.extend(notices)
     _finish(ctx, run["id"], grounded, opened, emit, made.query)
 
@@ -286,8 +289,9 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
     elif result.status == "answered":
         grounded = grounded_of(result, run["model"], loop.usage)
         opened = _open_message(ctx, run, emit)
-        if grounded.text:
-            emit("thread.message.delta", message_delta(opened["message"]["id"], grounded.text))
+        deltas = CitedDeltas(opened["message"]["id"], grounded.found, emit)
+        deltas.feed(grounded.text)
+        deltas.close()
         _finish(ctx, run["id"], grounded, opened, emit, state.get("search_query", ""))
 
 

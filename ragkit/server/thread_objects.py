@@ -136,8 +136,3 @@ def render_step(step: dict[str, Any], include: list[str]) -> dict[str, Any]:
                                                         for r in results]}}
         calls.append(call)
     return {**step, "step_details": {**step["step_details"], "tool_calls": calls}}
-
-
-def message_delta(message_id: str, text: str) -> dict[str, Any]:
-    return {"id": message_id, "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]}}
