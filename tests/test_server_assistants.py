@@ -123,6 +123,23 @@ def test_a_file_attached_to_a_message_is_searched_by_the_run(client, assistant):
     assert client.vector_stores.retrieve(own).file_counts.completed == 1
 
 
+def test_a_file_attached_in_a_runs_additional_messages_is_searched(client):
+    """Semantic Kernel attaches files through ``additional_messages``; an assistant with no store of
+    its own answers from them, as OpenAI's runs search the thread's store they go into."""
+    with open(CORPUS / "employee-handbook.docx", "rb") as handle:
+        handbook = client.files.create(file=handle, purpose="assistants")
+    bare = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "file_search"}])
+    thread = client.beta.threads.create()
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=bare.id, additional_messages=[{
+        "role": "user", "content": "What is the daily allowance for a business trip to Germany?",
+        "attachments": [{"file_id": handbook.id, "tools": [{"type": "file_search"}]}]}])
+    assert run.status == "completed", run.last_error
+    message = client.beta.threads.messages.list(thread_id=thread.id).data[0]
+    assert "28 EUR" in message.content[0].text.value
+    assert {name for name, _ in _cited(client, message)} == {"employee-handbook.docx"}
+    assert client.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids
+
+
 def test_run_steps_list_the_file_search_results(client, assistant):
     run = client.beta.threads.create_and_run_poll(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "What does error code E42 mean?"}]})
@@ -179,12 +196,14 @@ class Collector(AssistantEventHandler):
         self.deltas: list[str] = []
         self.kinds: list[str] = []
         self.tool_calls: list[str] = []
+        self.notes: list[tuple[str, object]] = []  # (the delta's text, an annotation in it)
 
     def on_event(self, event) -> None:
         self.kinds.append(event.event)
 
     def on_text_delta(self, delta, snapshot) -> None:
         self.deltas.append(delta.value)
+        self.notes += [(delta.value, note) for note in delta.annotations or []]
 
     def on_tool_call_created(self, tool_call) -> None:
         self.tool_calls.append(tool_call.type)
@@ -210,6 +229,12 @@ def test_a_streamed_run_sends_deltas_and_completes(client, assistant):
     assert "firmware" in final.content[0].text.value.lower() and final.content[0].text.annotations
     stored = client.beta.threads.messages.list(thread_id=thread.id).data[0]
     assert stored.id == final.id and stored.content[0].text.value == final.content[0].text.value
+    # each citation streams as OpenAI's do: the marker is a delta of its own and carries its
+    # annotation (Semantic Kernel's invoke_stream reads citations only from there)
+    text, final_notes = final.content[0].text.value, final.content[0].text.annotations
+    assert [(n.index, n.start_index, n.end_index, n.file_citation.file_id) for _, n in handler.notes] == [
+        (i, n.start_index, n.end_index, n.file_citation.file_id) for i, n in enumerate(final_notes)]
+    assert all(value == note.text == text[note.start_index:note.end_index] for value, note in handler.notes)
 
 
 def test_bad_requests_name_the_field(client, assistant):

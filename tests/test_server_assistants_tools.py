@@ -159,12 +159,17 @@ def test_a_streamed_run_stops_for_a_function_and_streams_on_after_the_output(cli
     with client.beta.threads.runs.submit_tool_outputs_stream(
             thread_id=thread.id, run_id=paused.id,
             tool_outputs=[{"tool_call_id": call.id, "output": "sunny, 20 C"}]) as resumed:
-        deltas = [event.data.delta.content[0].text.value for event in resumed
-                  if event.event == "thread.message.delta"]
-    assert "sunny, 20 C" in "".join(deltas)
+        deltas = [event.data.delta.content[0].text for event in resumed if event.event == "thread.message.delta"]
+    assert "sunny, 20 C" in "".join(d.value for d in deltas)
     assert resumed.get_final_run().status == "completed"
     [message] = resumed.get_final_messages()
-    assert message.content[0].text.annotations[0].file_citation.model_extra["page"] == 4
+    [note] = message.content[0].text.annotations
+    assert note.file_citation.model_extra["page"] == 4
+    # the citation streams in the delta of its marker, as OpenAI streams one
+    [(marker, streamed)] = [(d.value, n) for d in deltas for n in d.annotations or []]
+    assert marker == streamed.text == note.text == "[1]" and streamed.index == 0
+    assert (streamed.start_index, streamed.end_index) == (note.start_index, note.end_index)
+    assert streamed.file_citation.file_id == note.file_citation.file_id
 
 
 def test_a_run_cut_off_by_a_crash_is_reported_failed_after_the_restart(server, client, store, llm):

@@ -136,6 +136,19 @@ def test_structured_output_is_refused_in_plain_words(client, store):
     assert body["message"].startswith("Invalid value for 'text': structured output (json_schema) is not supported")
 
 
+def test_a_text_option_openai_has_not_got_is_a_400_naming_it(client, store):
+    """AutoGen's ``OpenAIAgent(json_mode=True)`` sends ``text: {"type": "json_object"}``, no field
+    of OpenAI's ``text`` (``format``, ``verbosity``): a 400 naming ``text.type``, not a plain-text
+    answer to a client that asked for JSON. ``verbosity`` is accepted."""
+    tools = [{"type": "file_search", "vector_store_ids": [store["id"]]}]
+    body = _refused(lambda: client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools,
+                                                    text={"type": "json_object"}))
+    assert body["param"] == "text.type" and body["code"] == "unknown_parameter"
+    answered = client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools,
+                                       text={"format": {"type": "text"}, "verbosity": "low"})
+    assert answered.status == "completed" and answered.text.format.type == "text"
+
+
 def test_chat_completions_without_a_store_say_how_to_name_one_from_any_client(client):
     """Clients other than the Python SDK have no ``extra_body``: the 400 names the body field and
     the server option."""

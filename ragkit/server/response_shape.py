@@ -92,7 +92,7 @@ class Shape:
                "incomplete_details": incomplete, "instructions": b.instructions, "max_output_tokens": b.max_output_tokens,
                "model": self.model, "output": output, "parallel_tool_calls": b.parallel_tool_calls is not False,
                "previous_response_id": b.previous_response_id, "reasoning": None, "store": b.store, "temperature": b.temperature,
-               "text": {"format": (b.text or {}).get("format") or {"type": "text"}},
+               "text": {"format": (b.text.format if b.text else None) or {"type": "text"}},
                "tool_choice": b.tool_choice or "auto", "tools": self.tools, "top_p": b.top_p,
                "truncation": b.truncation or "disabled",
                "usage": usage_of(usage) if usage is not None else None, "user": b.user, "metadata": b.metadata or {},

@@ -74,6 +74,15 @@ INCLUDABLE = (RESULTS, "web_search_call.results", "web_search_call.action.source
 LOGPROBS = "message.output_text.logprobs"
 
 
+class TextOptions(Body):
+    """``text``: the answer's ``format`` and ``verbosity``, OpenAI's two fields. Another key is the
+    unknown-parameter 400 (AutoGen's ``OpenAIAgent(json_mode=True)`` sends ``text.type``, which
+    OpenAI refuses too), never a silent plain-text answer to a client that asked for JSON."""
+
+    format: Any = None
+    verbosity: Literal["low", "medium", "high"] | None = None  # accepted; a grounded answer's length is its own
+
+
 class ResponsesBody(Body):
     model: str | None = None
     input: str | list[dict[str, Any]]
@@ -89,7 +98,7 @@ class ResponsesBody(Body):
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
     store: bool = True
-    text: dict[str, Any] | None = None
+    text: TextOptions | None = None
     # The rest of OpenAI's parameters: accepted, and without effect on a grounded answer
     # (sampling, caching, routing, moderation and reasoning settings of OpenAI's own models).
     background: bool | None = None
@@ -114,9 +123,9 @@ class ResponsesBody(Body):
 
     @field_validator("text")
     @classmethod
-    def _format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _format(cls, value: TextOptions | None) -> TextOptions | None:
         """A format's shape; whether it can be served is the route's (it needs a chat model)."""
-        check_format((value or {}).get("format"), flat=True)
+        check_format(value.format if value else None, flat=True)
         return value
 
     @field_validator("prompt")
@@ -214,7 +223,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     check_include(body.include)
     body.input = await asyncio.to_thread(resolve, ctx.db, principal.id, body.input)
     model, generator = resolve_model(ctx, body.model)
-    response_format = requested((body.text or {}).get("format"), "text", generator, flat=True)
+    response_format = requested(body.text.format if body.text else None, "text", generator, flat=True)
     media = input_media(body.input)
     if media and generator != "openai":
         refuse_offline(media)

@@ -46,12 +46,12 @@ from ragkit.errors import RagkitError
 from ragkit.library.answering import Grounded, answer
 from ragkit.library.history import Pairs, sources_of, thread_turns
 from ragkit.library.retrieval import Found
+from ragkit.server.message_deltas import CitedDeltas
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
     answer_content,
     file_search_call,
     function_call,
-    message_delta,
     message_object,
     ranking_of,
     refusal_delta,
@@ -173,23 +173,28 @@ def _grounded(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], st
                                                           "tool_calls": [file_search_call(call_id, None, ranking)]}))
     _tool_step_created(search_step, emit)
     opened: dict[str, Any] = {}
+    structured = bool(state.get("response_format"))
 
     def on_retrieved(found: list[Found]) -> None:
         search_step["step_details"]["tool_calls"] = [file_search_call(call_id, found, ranking)]
         _done_step(ctx, search_step, emit)
         opened.update(_open_message(ctx, run, emit))
+        # JSON has no checked citations: a "[1]" in it is the caller's data, sent as it is
+        opened["deltas"] = CitedDeltas(opened["message"]["id"], [] if structured else found, emit)
 
     def on_token(text: str) -> None:
         if text:
-            emit("thread.message.delta", message_delta(opened["message"]["id"], text))
+            opened["deltas"].feed(text)
 
     grounded = answer(ctx.library, stores, made.query, k=state["k"], node=None, model=run["model"],
                       generator=state["generator"], instructions=run["instructions"] or None,
                       score_threshold=ranking["score_threshold"] or None,
                       on_token=on_token if streaming else None, on_retrieved=on_retrieved,
                       max_tokens=run.get("max_completion_tokens"), response_format=state.get("response_format"))
+    if "deltas" in opened:
+        opened["deltas"].close()  # the text held as a possible marker's beginning
     grounded.warnings.extend(notices)
-    _finish(ctx, run["id"], grounded, opened, emit, made.query, structured=bool(state.get("response_format")))
+    _finish(ctx, run["id"], grounded, opened, emit, made.query, structured=structured)
 
 
 def _tool_step_created(step: dict[str, Any], emit: Emit) -> None:
@@ -300,8 +305,10 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
         structured = bool(state.get("response_format"))
         grounded = grounded_of(result, run["model"], loop.usage)
         opened = _open_message(ctx, run, emit)
-        if grounded.text and not (structured and grounded.refused):
-            emit("thread.message.delta", message_delta(opened["message"]["id"], grounded.text))
+        if grounded.text and not (structured and grounded.refused):  # a refusal block is sent by _finish
+            deltas = CitedDeltas(opened["message"]["id"], [] if structured else grounded.found, emit)
+            deltas.feed(grounded.text)
+            deltas.close()
         _finish(ctx, run["id"], grounded, opened, emit, state.get("search_query", ""), structured)
 
 

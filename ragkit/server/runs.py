@@ -55,23 +55,26 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
     searches = [t for t in tools if t["type"] == "file_search"]
     functions = [t["function"]["name"] for t in tools if t["type"] == "function"]
     check_tool_choice(body.tool_choice, functions, bool(searches), assistants=True)
-    ids = store_ids(assistant.get("tool_resources"), thread.get("tool_resources")) if searches else []
-    for vs_id in ids:
-        store_for(ctx, principal, vs_id, "tool_resources.file_search.vector_store_ids")
-    # tool_choice "none" rules out the file_search a grounded answer starts with: the chat model
-    # answers in the tool loop, told none; without one it is a 400, as on Responses
-    no_tools = bool(searches) and calls_no_tools(body.tool_choice, generator)
-    mode = "tools" if generator == "openai" and (functions or not ids or no_tools) else "grounded"
-    if mode == "grounded" and not ids:
-        raise bad_request("This assistant has nothing to answer from: give it a file_search tool and "
-                          "tool_resources.file_search.vector_store_ids (the extractive answerer quotes documents).",
-                          "assistant_id")
     try:
         # the check that the thread has no active run, the additional messages and the new run
         # commit together or not at all: of concurrent creations on a thread exactly one wins
         with adb.idle_thread(ctx.db, thread["id"]):
             if body.additional_messages:
                 add_messages(ctx, principal, thread["id"], body.additional_messages, "additional_messages")
+                # files they attach for file_search are in the thread's own store now, which the
+                # run searches as OpenAI's does (Semantic Kernel attaches files this way)
+                thread = thread_for(ctx, principal, thread["id"])
+            ids = store_ids(assistant.get("tool_resources"), thread.get("tool_resources")) if searches else []
+            for vs_id in ids:
+                store_for(ctx, principal, vs_id, "tool_resources.file_search.vector_store_ids")
+            # tool_choice "none" rules out the file_search a grounded answer starts with: the chat
+            # model answers in the tool loop, told none; without one it is a 400, as on Responses
+            no_tools = bool(searches) and calls_no_tools(body.tool_choice, generator)
+            mode = "tools" if generator == "openai" and (functions or not ids or no_tools) else "grounded"
+            if mode == "grounded" and not ids:
+                raise bad_request("This assistant has nothing to answer from: give it a file_search tool and "
+                                  "tool_resources.file_search.vector_store_ids, or attach files for file_search "
+                                  "to a message (the extractive answerer quotes documents).", "assistant_id")
             if not any(m.role == "user" for m in adb.thread_messages(ctx.db, thread["id"])):
                 raise bad_request("The thread has no user message to answer: add one first.", "thread_id")
             instructions = body.instructions if body.instructions is not None else (assistant.get("instructions") or "")

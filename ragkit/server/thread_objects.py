@@ -151,11 +151,6 @@ def render_step(step: dict[str, Any], include: list[str]) -> dict[str, Any]:
     return {**step, "step_details": {**step["step_details"], "tool_calls": calls}}
 
 
-def message_delta(message_id: str, text: str) -> dict[str, Any]:
-    return {"id": message_id, "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]}}
-
-
 def refusal_delta(message_id: str, text: str) -> dict[str, Any]:
     """The delta of a refusal block (the SDK's ``RefusalDeltaBlock``), sent whole."""
     return {"id": message_id, "object": "thread.message.delta",
