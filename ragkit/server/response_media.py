@@ -35,12 +35,13 @@ def input_media(items: str | Sequence[Mapping[str, Any]]) -> list[MediaPart]:
     return media_parts(messages, "input")
 
 
-def refuse_offline(media: list[MediaPart]) -> None:
-    """Without a chat model nothing can read an image or a file: a 400 naming the first part."""
+def refuse_offline(media: list[MediaPart], text_part: str = "input_text") -> None:
+    """Without a chat model nothing can read an image or a file: a 400 naming the first part
+    (``text_part``: the surface's text part type, what the question can be sent as instead)."""
     part = media[0]
     raise bad_request(f"{part.where} is an {part.kind!r} part: reading it needs a vision-capable chat model "
                       f"(start ragkit serve with one: RAGKIT_MODEL, RAGKIT_BASE_URL); {EXTRACTIVE} reads "
-                      "text only. Send the question as input_text parts.", part.where)
+                      f"text only. Send the question as {text_part} parts.", part.where)
 
 
 def chat_part(part: Any, where: str) -> dict[str, Any]:

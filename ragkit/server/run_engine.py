@@ -2,7 +2,7 @@
 
 A run answers the thread's last user message. Two ways, chosen when the run is created:
 
-* **grounded** (no user functions, or no chat model): the follow-up is made standalone from the
+* **grounded** (no chat model, or none of the below): the follow-up is made standalone from the
   thread's history (:func:`ragkit.conversations.session.standalone_question`: the chat model
   condenses it, or the offline rewrite carries the last turn's subject), then answered over the
   assistant's vector stores exactly as ``/v1/responses`` answers
@@ -10,9 +10,11 @@ A run answers the thread's last user message. Two ways, chosen when the run is c
   with the file_search tool's ``max_num_results`` and ``ranking_options.score_threshold`` (the
   run's ``tools``, else the assistant's) applied as a vector store search applies them and
   reported on the run step;
-* **tools** (user ``function`` tools and a chat model): the model sees the conversation and may
-  call ``file_search`` (run by :func:`ragkit.answer.run_tool_loop`, its passages numbered for the
-  whole run) and the user's functions. A call to a user function stops the run at
+* **tools** (a chat model, with user ``function`` tools, or images in the turns the run reads,
+  or no store to search): the model sees the conversation, each user message with its images
+  (when there are images, the question's text is searched first: :mod:`ragkit.server.thread_media`),
+  and may call ``file_search`` (run by :func:`ragkit.answer.run_tool_loop`, its passages numbered
+  for the whole run) and the user's functions. A call to a user function stops the run at
   ``requires_action``; the loop's state is saved with the run, so ``submit_tool_outputs``
   resumes it, in any worker process. A
   call to an unknown tool or with invalid arguments goes back to the model as a tool error (the
@@ -39,13 +41,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ragkit.answer import LoopState, ToolCall, opening_messages, run_tool_loop
+from ragkit.answer import LoopState, ToolCall, run_tool_loop
 from ragkit.answer.file_search import tools_system
 from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.errors import RagkitError
 from ragkit.library.answering import Grounded, answer
 from ragkit.library.history import Pairs, sources_of, thread_turns
 from ragkit.library.retrieval import Found
+from ragkit.server import thread_media
 from ragkit.server.message_deltas import CitedDeltas
 from ragkit.server.state import ServerContext
 from ragkit.server.thread_objects import (
@@ -58,7 +61,7 @@ from ragkit.server.thread_objects import (
     step_object,
     usage,
 )
-from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, searched
+from ragkit.server.tool_calls import chat_tool_choice, grounded_of, offered_tools, search_first, searched
 from ragkit.state import assistants as adb
 from ragkit.state.conversation_model import Item
 
@@ -263,10 +266,11 @@ def last_messages(run: dict[str, Any]) -> int | None:
 
 def tool_messages(ctx: ServerContext, thread_id: str, instructions: str, keep: int | None = None
                   ) -> list[dict[str, Any]]:
-    """The chat the model starts from: the system prompt, recent turns and the question."""
+    """The chat the model starts from: the system prompt, recent turns and the question, each user
+    message with its images (:func:`ragkit.server.thread_media.chat_turns`)."""
     question, history = conversation(ctx, thread_id, keep)
     system = tools_system(instructions, "Instructions for this assistant")
-    return opening_messages(system, history[-HISTORY_TURNS:]) + [{"role": "user", "content": question.content}]
+    return thread_media.chat_turns(ctx, thread_id, system, question, history[-HISTORY_TURNS:])
 
 
 def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],
@@ -285,11 +289,15 @@ def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], 
             _tool_step_created(step, emit)
             _done_step(ctx, step, emit)
 
+    client = thread_media.upstream(ctx, loop.messages)  # image files are read here, a deleted one fails the run
+    tools = offered_tools(ctx, stores, state["k"], functions, score_threshold=ranking["score_threshold"] or None)
+    if state.get("search_first") and stores:  # a thread with images: its question is searched first
+        state["search_first"] = False  # once: not again when the run resumes
+        query = thread_media.search_query(ctx, run["thread_id"], last_messages(run))
+        if query:
+            on_round([search_first(loop, tools, query)])
     try:
-        result = run_tool_loop(ctx.library.upstream(), loop,
-                               offered_tools(ctx, stores, state["k"], functions,
-                                             score_threshold=ranking["score_threshold"] or None),
-                               model=run["model"],
+        result = run_tool_loop(client, loop, tools, model=run["model"],
                                max_rounds=MAX_ROUNDS, tool_choice=chat_tool_choice(run.get("tool_choice")),
                                temperature=run.get("temperature"), max_tokens=run.get("max_completion_tokens"),
                                should_stop=lambda: _cancelled(ctx, run["id"], emit), on_round=on_round,

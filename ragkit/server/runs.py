@@ -10,6 +10,8 @@ A run left ``in_progress`` by a process that is gone (a restart) is reported ``f
 
 A run's ``response_format`` (its own, else its assistant's) is checked against the run's model and
 saved in the run's state, so the answer of a run resumed by ``submit_tool_outputs`` is in it too.
+Images in the turns a run reads make it a tool-loop run of the chat model, and a 400 naming
+``model`` when its model is ``ragkit-extractive`` (:mod:`ragkit.server.thread_media`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ragkit.server.responses import _stream_error
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.structured import requested
+from ragkit.server.thread_media import refuse_extractive, run_images
 from ragkit.server.thread_objects import function_call, render_step, run_object
 from ragkit.server.threads import add_messages, create_thread
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
@@ -60,7 +63,8 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
         # commit together or not at all: of concurrent creations on a thread exactly one wins
         with adb.idle_thread(ctx.db, thread["id"]):
             if body.additional_messages:
-                add_messages(ctx, principal, thread["id"], body.additional_messages, "additional_messages")
+                add_messages(ctx, principal, thread["id"], body.additional_messages, "additional_messages",
+                             vision=generator == "openai")
                 # files they attach for file_search are in the thread's own store now, which the
                 # run searches as OpenAI's does (Semantic Kernel attaches files this way)
                 thread = thread_for(ctx, principal, thread["id"])
@@ -70,7 +74,12 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
             # tool_choice "none" rules out the file_search a grounded answer starts with: the chat
             # model answers in the tool loop, told none; without one it is a 400, as on Responses
             no_tools = bool(searches) and calls_no_tools(body.tool_choice, generator)
-            mode = "tools" if generator == "openai" and (functions or not ids or no_tools) else "grounded"
+            # images in the turns the run reads: only the chat model reads them, in the tool loop
+            keep = body.truncation_strategy.last_messages if body.truncation_strategy else None
+            images = run_images(ctx, thread["id"], keep)
+            if images and generator != "openai":
+                refuse_extractive(ctx, images)
+            mode = "tools" if generator == "openai" and (functions or not ids or no_tools or images) else "grounded"
             if mode == "grounded" and not ids:
                 raise bad_request("This assistant has nothing to answer from: give it a file_search tool and "
                                   "tool_resources.file_search.vector_store_ids, or attach files for file_search "
@@ -88,6 +97,8 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
             if mode == "tools":
                 state["messages"] = run_engine.tool_messages(ctx, thread["id"], instructions,
                                                              run_engine.last_messages(run))
+                # the question's text is searched before the model reads the images (unless no tool may run)
+                state["search_first"] = bool(images) and body.tool_choice != "none"
             adb.insert_run(ctx.db, run, principal.id, state)
     except adb.ActiveRun as exc:
         raise bad_request(str(exc), "thread_id") from None
@@ -133,8 +144,10 @@ def _launch(ctx: ServerContext, run: dict[str, Any], streamed: bool, response: R
 @router.post("/runs", response_model=None)
 def create_thread_and_run(body: ThreadAndRunBody, response: Response, ctx: ServerContext = Depends(context),
                           principal: Principal = Depends(reader)) -> dict[str, Any] | StreamingResponse:
-    assistant_for(ctx, principal, body.assistant_id, "assistant_id")
-    thread = create_thread(ctx, principal, body.thread or ThreadBody(), "thread.")
+    assistant = assistant_for(ctx, principal, body.assistant_id, "assistant_id")
+    # images in the new thread's messages need a run that reads them: checked before it is made
+    _, generator = run_model(ctx, body.model or assistant["model"])
+    thread = create_thread(ctx, principal, body.thread or ThreadBody(), "thread.", vision=generator == "openai")
     run = _prepare(ctx, principal, thread, body)
     opening = [("thread.created", thread), ("thread.run.created", run), ("thread.run.queued", run)]
     return _launch(ctx, run, body.stream, response, opening)

@@ -13,7 +13,6 @@ from typing import Any
 
 from ragkit.citations import MARKER
 from ragkit.library.answering import Grounded
-from ragkit.server.errors import bad_request
 from ragkit.server.response_items import annotations
 from ragkit.library.retrieval import Found
 from ragkit.state.assistants import new_id
@@ -23,29 +22,17 @@ from ragkit.state.tables import now
 RESULT_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
 
-def content_text(content: str | list[dict[str, Any]], param: str = "content") -> str:
-    """The text of a message's content: a string, or a list of ``text`` parts."""
-    if isinstance(content, str):
-        text = content
-    else:
-        parts = []
-        for i, part in enumerate(content):
-            if not isinstance(part, dict) or part.get("type") != "text":
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise bad_request(f"Content part type {kind!r} is not supported: ragkit reads text.", f"{param}[{i}]")
-            parts.append(str(part.get("text", "")))
-        text = "\n".join(parts)
-    if not text.strip():
-        raise bad_request("A message needs non-empty text content.", param)
-    return text
-
-
 def message_object(thread_id: str, role: str, text: str, *, run_id: str | None = None,
                    assistant_id: str | None = None, notes: list[dict[str, Any]] | None = None,
                    status: str = "completed", metadata: dict[str, Any] | None = None,
-                   attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   attachments: list[dict[str, Any]] | None = None,
+                   blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A ``thread.message``; ``blocks``: its content as checked when a client sent it (text and
+    image blocks, :func:`ragkit.server.thread_media.message_content`), else ``text`` as one block."""
     stamp = now()
     content = [{"type": "text", "text": {"value": text, "annotations": notes or []}}] if status == "completed" else []
+    if blocks is not None:
+        content = blocks
     return {"id": new_id("msg"), "object": "thread.message", "created_at": stamp, "thread_id": thread_id,
             "role": role, "content": content, "assistant_id": assistant_id, "run_id": run_id,
             "attachments": attachments or [], "metadata": metadata or {}, "status": status,

@@ -4,6 +4,8 @@ A thread belongs to the key that created it. Its messages are stored with the st
 each question was searched as and the passages each answer came from, so the next follow-up in
 the thread is rewritten from them (see :mod:`ragkit.server.run_engine`). Messages cannot be added
 while a run of the thread is active, as with OpenAI: the run answers the last user message.
+A message's content is text and images (``image_url``, ``image_file``), checked and kept as
+OpenAI's blocks by :mod:`ragkit.server.thread_media`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
-from ragkit.server.thread_objects import content_text, message_object
+from ragkit.server.thread_media import message_content
+from ragkit.server.thread_objects import message_object
 from ragkit.server.vector_stores import new_store_id
 from ragkit.state import assistants as adb
 from ragkit.state.tables import now
@@ -31,12 +34,16 @@ router = APIRouter(route_class=JsonRoute, prefix="/v1/threads", tags=["threads"]
 
 
 def add_messages(ctx: ServerContext, principal: Principal, thread_id: str, messages: list[MessageBody],
-                 param: str = "messages") -> list[dict[str, Any]]:
-    """Check every message first (text content, attached files the key may see), then store them."""
+                 param: str = "messages", vision: bool | None = None) -> list[dict[str, Any]]:
+    """Check every message first (text and image content, attached files the key may see), then
+    store them. ``vision``: whether the run to come can read images (by default, whether the
+    server has a chat model); when not, an image part is a 400 naming it."""
     made, searched = [], []
+    vision = ctx.chat_model is not None if vision is None else vision
     for i, m in enumerate(messages):
         where = f"{param}[{i}]" if param else ""
-        text = content_text(m.content, f"{where}.content" if where else "content")
+        content = message_content(ctx, principal, m.content, f"{where}.content" if where else "content", m.role,
+                                  vision)
         attachments = []
         for j, attachment in enumerate(m.attachments or []):
             file_id = str(attachment.get("file_id"))
@@ -54,7 +61,8 @@ def add_messages(ctx: ServerContext, principal: Principal, thread_id: str, messa
                                         "scope 'write'.", param=at, code="insufficient_scope")
                 searched.append(file_id)
             attachments.append({"file_id": file_id, "tools": tools})
-        made.append(message_object(thread_id, m.role, text, metadata=m.metadata, attachments=attachments))
+        made.append(message_object(thread_id, m.role, content.text, metadata=m.metadata, attachments=attachments,
+                                   blocks=content.blocks))
     if searched:
         _attach(ctx, principal, thread_id, searched)
     return [adb.add_message(ctx.db, m) for m in made]
@@ -79,12 +87,13 @@ def _attach(ctx: ServerContext, principal: Principal, thread_id: str, file_ids: 
     ctx.library.wake()
 
 
-def create_thread(ctx: ServerContext, principal: Principal, body: ThreadBody, param: str = "") -> dict[str, Any]:
+def create_thread(ctx: ServerContext, principal: Principal, body: ThreadBody, param: str = "",
+                  vision: bool | None = None) -> dict[str, Any]:
     resources = check_resources(ctx, principal, body.tool_resources, f"{param}tool_resources")
     thread = {"id": adb.new_id("thread"), "object": "thread", "created_at": now(),
               "metadata": body.metadata or {}, "tool_resources": resources}
     adb.insert(ctx.db, adb.THREADS, thread, principal.id)
-    add_messages(ctx, principal, thread["id"], body.messages, f"{param}messages")
+    add_messages(ctx, principal, thread["id"], body.messages, f"{param}messages", vision)
     return thread
 
 
