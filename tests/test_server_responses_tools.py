@@ -138,6 +138,45 @@ def test_an_output_sent_as_input_text_parts_reaches_the_model_as_its_text(client
     assert refused.value.body["param"] == "input[0].output[1]" and "input_image" in refused.value.message
 
 
+def test_a_history_resent_with_previous_response_id_keeps_each_output_after_its_call(client, store, llm):
+    """LlamaIndex's ``OpenAIResponses(track_previous_responses=True)`` (a ``FunctionAgent`` on it)
+    sends ``previous_response_id`` and the whole exchange again: its messages, the call without
+    its id, the output. OpenAI appends such input to the stored chain and matches an output to its
+    call by ``call_id``. The chat model must get each output right after the assistant message
+    that made the call (OpenAI's chat completions refuse a tool message anywhere else), and the
+    resent messages after them."""
+    llm.state.tool_script.extend([
+        {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
+                        {"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        e42_and_weather])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    history = [{"role": "developer", "content": "Answer from the manual."},
+               {"role": "user", "content": "What does E42 mean, and what is the weather in Oslo?"}]
+    first = client.responses.create(model=MODEL, input=history, tools=tools)
+    call = first.output[-1]
+    resent = [*history, {"type": "function_call", "call_id": call.call_id, "name": call.name,
+                         "arguments": call.arguments},
+              {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy, 12 C"}]
+    second = client.responses.create(model=MODEL, previous_response_id=first.id, input=resent, tools=tools)
+    assert second.status == "completed", second.error
+    assert "cloudy, 12 C" in second.output_text and second.output[-1].content[0].annotations
+    sent = _chats(llm)[-1]["messages"]
+    [calling] = [i for i, m in enumerate(sent) if m.get("tool_calls")]
+    assert [m["role"] for m in sent[calling:]] == ["assistant", "tool", "tool", "system", "user"]
+    assert sent[calling + 2] == {"role": "tool", "tool_call_id": call.call_id, "content": "cloudy, 12 C"}
+
+    # the agent's next question: the exchange again, the answer, the new question; the output of
+    # the call answered before is in the chat once, after its call
+    llm.state.tool_script.append({"content": "Reconnect the cable."})
+    follow = [*resent, {"role": "assistant", "content": second.output_text}, *history[:1],
+              {"role": "user", "content": "How do I fix it?"}]
+    third = client.responses.create(model=MODEL, previous_response_id=second.id, input=follow, tools=tools)
+    assert third.output_text == "Reconnect the cable."
+    sent = _chats(llm)[-1]["messages"]
+    assert [m.get("tool_call_id") for m in sent].count(call.call_id) == 1
+    assert [m["role"] for m in sent][-3:] == ["assistant", "system", "user"]
+
+
 def test_function_tools_are_refused_clearly_where_they_cannot_work(client, store, llm):
     with pytest.raises(openai.BadRequestError) as offline:
         client.responses.create(model="ragkit-extractive", input="Weather in Oslo?", tools=[WEATHER])

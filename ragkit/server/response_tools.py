@@ -224,9 +224,20 @@ def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
     state = LoopState.from_dict(saved)
     state.rounds, state.usage = 0, {}  # each response has its own rounds and usage
     known = {c["id"] for m in state.messages for c in m.get("tool_calls") or []}
-    state.messages += chat_from_input(items, known)
+    state.messages += placed(chat_from_input(items, known), known, unanswered_calls(state.messages))
     _check_calls_answered(state.messages)
     return state
+
+
+def placed(added: list[dict[str, Any]], known: set[str], waiting: list[str]) -> list[dict[str, Any]]:
+    """The input's chat messages as they go after the restored chat: the outputs of its
+    ``waiting`` calls first, an output of a call it has answered already not again. OpenAI appends
+    ``input`` to the stored chain and matches an output to its call by ``call_id``, so a client may
+    send outputs after other items, or again: LlamaIndex's ``OpenAIResponses`` with
+    ``track_previous_responses`` resends the whole exchange with ``previous_response_id``. A chat
+    model takes a tool message only right after the assistant message that made the call."""
+    answers = [m for m in added if m["role"] == "tool" and m["tool_call_id"] in waiting]
+    return answers + [m for m in added if m["role"] != "tool" or m["tool_call_id"] not in known]
 
 
 def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: list[dict[str, Any]], k: int,
