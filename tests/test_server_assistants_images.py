@@ -145,6 +145,37 @@ def test_an_image_alone_searches_the_question_before_it(client, assistant, image
     assert json.loads(call["function"]["arguments"]) == {"query": "What does error code E42 mean?"}
 
 
+def test_an_image_in_an_earlier_message_no_answer_follows_is_read(client, assistant, image, llm):
+    """Clients that add each input message on its own (an image, then the question) leave the
+    image in a message before the question: the run reads both, as OpenAI's does."""
+    llm.state.tool_script.append(_cite_e42)
+    thread = client.beta.threads.create(messages=[
+        {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": image}}]},
+        {"role": "user", "content": QUESTION}])
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, model="ragkit-extractive")
+    assert refused.value.param == "model"
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    [request] = llm.chat_requests()
+    assert _user_messages(request)[-2:] == [[{"type": "image_url", "image_url": {"url": PIXEL, "detail": "auto"}}],
+                                            QUESTION]
+    call = next(m for m in request["body"]["messages"] if m.get("tool_calls"))["tool_calls"][0]
+    assert json.loads(call["function"]["arguments"]) == {"query": QUESTION}
+
+
+def test_an_image_alone_after_an_unanswered_question_searches_that_question(client, assistant, image, llm):
+    llm.state.tool_script.append(_cite_e42)
+    thread = client.beta.threads.create(messages=[
+        {"role": "user", "content": QUESTION},
+        {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": image}}]}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    [request] = llm.chat_requests()
+    call = next(m for m in request["body"]["messages"] if m.get("tool_calls"))["tool_calls"][0]
+    assert json.loads(call["function"]["arguments"]) == {"query": QUESTION}
+
+
 def test_a_run_fails_naming_an_image_file_deleted_since(client, assistant, llm):
     gone = client.files.create(file=("gone.png", io.BytesIO(PIXEL_BYTES)), purpose="vision").id
     thread = client.beta.threads.create(messages=[{"role": "user", "content": _parts(gone)}])
@@ -190,6 +221,10 @@ def test_bad_image_parts_are_400s_and_404s_naming_the_field(client, image):
     assert other.status_code == 400 and other.body["param"] == "content[1].type"
     assistant_image = refused([text, {"type": "image_file", "image_file": {"file_id": image}}], role="assistant")
     assert assistant_image.status_code == 400 and assistant_image.body["param"] == "content[1]"
+    huge = client.files.create(file=("huge.png", io.BytesIO(PIXEL_BYTES + bytes(21 * 2**20))), purpose="vision").id
+    too_big = refused([text, {"type": "image_file", "image_file": {"file_id": huge}}])
+    assert too_big.status_code == 400 and too_big.body["param"] == "content[1].image_file.file_id"
+    assert "at most 20 MB" in too_big.message
     assert refused([]).body["param"] == "content"
     assert not client.beta.threads.messages.list(thread_id=thread.id).data
 

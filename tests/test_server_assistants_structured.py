@@ -170,9 +170,11 @@ class Collect(AssistantEventHandler):
     def __init__(self) -> None:
         super().__init__()
         self.deltas: list[str] = []
+        self.notes: list = []
 
     def on_text_delta(self, delta, snapshot) -> None:
         self.deltas.append(delta.value or "")
+        self.notes.extend(delta.annotations or [])
 
 
 def test_a_streamed_run_sends_the_json_as_text_deltas_and_a_refusal_as_one(client, store, llm):
@@ -185,6 +187,7 @@ def test_a_streamed_run_sends_the_json_as_text_deltas_and_a_refusal_as_one(clien
         assert stream.get_final_run().response_format.type == "json_schema"
     assert len(handler.deltas) > 3 and "".join(handler.deltas) == message.content[0].text.value
     ErrorCode.model_validate(_json(message.content[0]))
+    assert not handler.notes  # JSON has no checked citations, streamed or not
 
     streamed = _events(client.beta.threads.runs.with_streaming_response.create(
         thread_id=_thread(client, OFF_TOPIC).id, assistant_id=assistant.id, stream=True))

@@ -147,6 +147,7 @@ def test_a_text_option_openai_has_not_got_is_a_400_naming_it(client, store):
     answered = client.responses.create(model="ragkit-extractive", input=QUESTION, tools=tools,
                                        text={"format": {"type": "text"}, "verbosity": "low"})
     assert answered.status == "completed" and answered.text.format.type == "text"
+    assert answered.text.verbosity == "low"  # echoed, as OpenAI's response does
 
 
 def test_chat_completions_without_a_store_say_how_to_name_one_from_any_client(client):

@@ -194,6 +194,22 @@ def thread_turns(library: Library, thread_id: str, last_messages: int | None = N
     return done[last], history_pairs(done[first:last])
 
 
+def unanswered(library: Library, thread_id: str, last_messages: int | None = None) -> list[Item]:
+    """The user messages before a thread's last one that no answer follows, oldest first (within
+    ``last_messages``). A client may add several messages before a run (AutoGen and Semantic
+    Kernel add each input message on its own: an image, then the question); OpenAI's run reads
+    them all, while :func:`thread_turns` pairs only the last with its answer."""
+    done = [i for i in conversations.items(library.state, thread_id) if i.is_turn]
+    last = next((n for n in range(len(done) - 1, -1, -1) if done[n].role == "user"), None)
+    if last is None:
+        return []
+    first = max(0, last + 1 - last_messages) if last_messages else 0
+    start = last
+    while start > first and done[start - 1].role == "user":
+        start -= 1
+    return done[start:last]
+
+
 def continued(library: Library, owner: str, body: Any) -> tuple[str | None, Pairs]:
     """What a ``/v1/responses`` request continues: the response it follows -- its
     ``previous_response_id``, or the response that wrote its conversation's last item, whose

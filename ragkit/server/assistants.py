@@ -47,7 +47,8 @@ def _apply(ctx: ServerContext, principal: Principal, obj: dict[str, Any], body: 
         raise bad_request("An assistant needs a model.", "model")
     # its runs answer in the format: a model that cannot (the extractive answerer) is a 400 now,
     # when the model or the format is set, not at every run
-    requested(obj.get("response_format"), "response_format", run_model(ctx, obj["model"])[1])
+    if "model" in given or "response_format" in given:
+        requested(obj.get("response_format"), "response_format", run_model(ctx, obj["model"])[1])
     return obj
 
 

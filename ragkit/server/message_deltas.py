@@ -30,6 +30,8 @@ Emit = Callable[[str, Any], None]
 
 
 def message_delta(message_id: str, text: str, notes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One ``thread.message.delta``: ``text`` added to the message's first text block, with the
+    annotations of the marker it is (none for plain text)."""
     return {"id": message_id, "object": "thread.message.delta",
             "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": notes or []}}]}}
 

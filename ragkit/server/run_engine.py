@@ -270,7 +270,7 @@ def tool_messages(ctx: ServerContext, thread_id: str, instructions: str, keep: i
     message with its images (:func:`ragkit.server.thread_media.chat_turns`)."""
     question, history = conversation(ctx, thread_id, keep)
     system = tools_system(instructions, "Instructions for this assistant")
-    return thread_media.chat_turns(ctx, thread_id, system, question, history[-HISTORY_TURNS:])
+    return thread_media.chat_turns(ctx, thread_id, system, question, history[-HISTORY_TURNS:], keep)
 
 
 def _with_tools(ctx: ServerContext, run: dict[str, Any], state: dict[str, Any], stores: list[dict[str, Any]],

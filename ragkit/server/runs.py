@@ -75,7 +75,8 @@ def _prepare(ctx: ServerContext, principal: Principal, thread: dict[str, Any], b
             # model answers in the tool loop, told none; without one it is a 400, as on Responses
             no_tools = bool(searches) and calls_no_tools(body.tool_choice, generator)
             # images in the turns the run reads: only the chat model reads them, in the tool loop
-            keep = body.truncation_strategy.last_messages if body.truncation_strategy else None
+            strategy = body.truncation_strategy
+            keep = strategy.last_messages if strategy and strategy.type == "last_messages" else None
             images = run_images(ctx, thread["id"], keep)
             if images and generator != "openai":
                 refuse_extractive(ctx, images)

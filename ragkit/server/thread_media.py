@@ -38,7 +38,7 @@ from ragkit.answer import opening_messages
 from ragkit.conversations.messages import MediaPart
 from ragkit.errors import RagkitError
 from ragkit.library.file_bytes import ContentMissing
-from ragkit.library.history import Pairs, thread_turns
+from ragkit.library.history import Pairs, thread_turns, unanswered
 from ragkit.server.auth import file_for
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.keys import Principal
@@ -50,6 +50,9 @@ from ragkit.state.conversation_model import Item
 
 IMAGE_PARTS = ("image_url", "image_file")
 DETAILS = ("auto", "low", "high")
+#: the largest image a message may hold: OpenAI's limit for an image input. Each is sent to the
+#: model as base64 on every request of a run, so a larger upload would only be refused upstream
+IMAGE_LIMIT = 20 * 1024 * 1024
 URLS = ("https://", "http://", "data:image/")
 #: the image formats vision models read, known by their files' first bytes (WebP: RIFF....WEBP)
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
@@ -130,6 +133,10 @@ def _image_file(ctx: ServerContext, principal: Principal, raw: Any, where: str) 
         raise bad_request("An image_file part needs image_file.file_id: the id of an uploaded image "
                           "(POST /v1/files, purpose 'vision').", f"{where}.file_id", "missing_required_parameter")
     row = file_for(ctx, principal, file_id, f"{where}.file_id")
+    if row["bytes"] > IMAGE_LIMIT:
+        raise bad_request(f"File '{file_id}' ({row['filename']}) is {row['bytes'] / 2**20:.1f} MB; an image a model reads "
+                          f"may be at most {IMAGE_LIMIT // 2**20} MB: upload a smaller image.", f"{where}.file_id",
+                          "invalid_value")
     try:
         mime = image_type(ctx, row)
     except ContentMissing:
@@ -142,9 +149,13 @@ def _image_file(ctx: ServerContext, principal: Principal, raw: Any, where: str) 
 
 
 def image_type(ctx: ServerContext, row: Mapping[str, Any]) -> str | None:
-    """The MIME type of an uploaded image, from its first bytes (None: not an image a model reads)."""
-    with open(ctx.library.files.materialize(row["path"]), "rb") as handle:
-        head = handle.read(16)
+    """The MIME type of an uploaded image, from its first bytes (None: not an image a model reads);
+    :class:`ContentMissing` when its bytes are gone (a file deleted meanwhile included)."""
+    try:
+        with open(ctx.library.files.materialize(row["path"]), "rb") as handle:
+            head = handle.read(16)
+    except FileNotFoundError:
+        raise ContentMissing(row["id"]) from None
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     return next((mime for signature, mime in _SIGNATURES if head.startswith(signature)), None)
@@ -168,7 +179,8 @@ def run_images(ctx: ServerContext, thread_id: str, keep: int | None) -> list[Med
     if question is None:
         return []
     bodies = _bodies(ctx, thread_id)
-    users = [question.body] + [bodies.get(user.id) for user, _ in pairs]
+    users = ([question.body] + [item.body for item in unanswered(ctx.library, thread_id, keep)]
+             + [bodies.get(user.id) for user, _ in pairs])
     return [MediaPart(f"message {body['id']} content[{j}]", kind) for body in users if body
             for j, kind in _images(body)]
 
@@ -197,13 +209,16 @@ def chat_content(body: Mapping[str, Any] | None, text: str) -> str | list[dict[s
     return parts
 
 
-def chat_turns(ctx: ServerContext, thread_id: str, system: str, question: Item, history: Pairs
-               ) -> list[dict[str, Any]]:
-    """The chat a run's tool loop starts from: ``system``, the ``history`` turns and the question,
-    each user message with its images."""
-    chat = opening_messages(system, history) + [{"role": "user", "content": question.content}]
-    bodies = _bodies(ctx, thread_id) | {question.seq: question.body}
-    places = [user.id for user, _ in history] + [question.seq]
+def chat_turns(ctx: ServerContext, thread_id: str, system: str, question: Item, history: Pairs,
+               keep: int | None = None) -> list[dict[str, Any]]:
+    """The chat a run's tool loop starts from: ``system``, the ``history`` turns, the user messages
+    no answer follows yet (:func:`ragkit.library.history.unanswered`) and the question, each user
+    message with its images; ``keep``: the run's ``last_messages``."""
+    waiting = unanswered(ctx.library, thread_id, keep)
+    chat = (opening_messages(system, history) + [{"role": "user", "content": item.content} for item in waiting]
+            + [{"role": "user", "content": question.content}])
+    bodies = _bodies(ctx, thread_id) | {item.seq: item.body for item in waiting} | {question.seq: question.body}
+    places = [user.id for user, _ in history] + [item.seq for item in waiting] + [question.seq]
     for message, place in zip([m for m in chat if m["role"] == "user"], places):
         message["content"] = chat_content(bodies.get(place), message["content"])
     return chat
@@ -217,8 +232,11 @@ def search_query(ctx: ServerContext, thread_id: str, keep: int | None) -> str | 
     question, history = thread_turns(ctx.library, thread_id, keep)
     if question is None:
         return None
+    said = "\n".join(item.content for item in unanswered(ctx.library, thread_id, keep) if item.content.strip())
     if question.content.strip():
         query = ctx.library.follow_up(question.content, history)[0].query
+    elif said:  # images alone, after text no answer follows yet: that text is the question
+        query = ctx.library.follow_up(said, history)[0].query
     else:
         query = next((user.standalone or user.content for user, _ in reversed(history)
                       if (user.standalone or user.content).strip()), None)
@@ -268,7 +286,7 @@ def data_url(ctx: ServerContext, file_id: str) -> str:
         if mime is None:
             raise ContentMissing(file_id)
         data = ctx.library.files.materialize(row["path"]).read_bytes()  # type: ignore[index]
-    except ContentMissing:
+    except (ContentMissing, FileNotFoundError):
         raise RagkitError(f"The image file '{file_id}' of the thread's messages was deleted: add the image "
                           "again in a new message.") from None
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
