@@ -252,7 +252,9 @@ def main() -> None:
     import openai
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the base URL of a server started with --rate-limit 0 (the load exceeds the default 600 requests per minute), e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--url", required=True,
+                        help="the base URL of a server started with --rate-limit 0 (the load exceeds the default "
+                             "600 requests per minute), e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--key", default="none")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60)
