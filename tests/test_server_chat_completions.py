@@ -92,6 +92,22 @@ def test_offline_a_follow_up_continues_the_conversation(offline_client, offline_
     assert "429" in "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
 
 
+def test_offline_a_conversation_ending_with_the_answer_asks_its_question_again(offline_client, offline_store):
+    """A conversation may end with an assistant message (OpenAI continues it; LangGraph's
+    ``create_react_agent`` sends one to have its answer restated): its question is the last user
+    message's, which the extractive answerer answers again, streamed or not."""
+    messages = [{"role": "user", "content": RATE}, {"role": "assistant", "content": "Let me look that up."}]
+    done = _ask(offline_client, offline_store, messages, model="ragkit-extractive")
+    assert "120" in done.choices[0].message.content and done.model_extra["ragkit"]["search_query"] == RATE
+    streamed = list(offline_client.chat.completions.create(
+        model="ragkit-extractive", messages=messages, stream=True, extra_body={"vector_store_ids": [offline_store]}))
+    assert "120" in "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    with pytest.raises(openai.BadRequestError, match="assistant message after a user message") as caught:
+        _ask(offline_client, offline_store, [{"role": "system", "content": "Be brief."}, messages[1]],
+             model="ragkit-extractive")
+    assert caught.value.body["param"] == "messages"
+
+
 def test_with_the_chat_model_the_model_condenses_the_follow_up(client, store, llm):
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": RATE}]
     first = _ask(client, store, messages)

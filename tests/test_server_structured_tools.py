@@ -103,6 +103,36 @@ def test_a_chat_completion_with_function_tools_answers_in_the_format(client, sto
     assert sources and {s["filename"] for s in sources} <= {"ws200-user-manual.pdf", "support-faq.txt"}
 
 
+def test_a_chat_ending_with_the_answer_is_restated_in_the_format(client, store, llm):
+    """LangGraph's ``create_react_agent(..., response_format=Model)`` sends its whole chat again
+    after the agent's last answer, to have that answer restated in the shape: a conversation that
+    ends with an assistant message, which OpenAI continues. The model gets all of it, the function's
+    output and the answer included, beside passages searched for the last question."""
+    answer = "E42 means the anemometer cable is disconnected [1]. In Oslo it is cloudy, 12 C."
+
+    def restated(body: dict) -> dict:
+        messages = body["messages"]
+        assert messages[-1]["role"] == "tool" and "anemometer cable" in messages[-1]["content"]  # searched
+        assert {"role": "assistant", "content": answer} in messages
+        assert {"role": "tool", "tool_call_id": "call_7", "content": "cloudy, 12 C"} in messages
+        return _formatted(body)
+
+    llm.state.tool_script.append(restated)
+    question = "What does E42 mean, and the weather in Oslo?"
+    chat = [{"role": "user", "content": question},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_7", "type": "function", "function": {"name": "get_weather",
+                                                                  "arguments": '{"city": "Oslo"}'}}]},
+            {"role": "tool", "tool_call_id": "call_7", "content": "cloudy, 12 C"},
+            {"role": "assistant", "content": answer}]
+    done = client.chat.completions.parse(model=MODEL, messages=chat, response_format=Report,
+                                         extra_body={"vector_store_ids": [store]})
+    assert done.choices[0].message.parsed == Report(**REPORT)
+    assert done.model_extra["ragkit"]["search_query"] == question
+    assert "tools" not in _requests(llm)[-1] or all(  # no function of the caller's is offered
+        t["function"]["name"] == "file_search" for t in _requests(llm)[-1]["tools"])
+
+
 def test_a_streamed_chat_tool_turn_sends_the_json_or_the_refusal(client, store, llm):
     ask = {"model": MODEL, "tools": [CHAT_WEATHER], "response_format": Report,
            "extra_body": {"vector_store_ids": [store]}}

@@ -2,10 +2,12 @@
 
 With vector stores (``extra_body={"vector_store_ids": [...]}``, optionally ``filters`` and
 ``max_num_results``; or the server's ``--default-vector-store``) the request is a conversation:
-the last user message is the question, made standalone from the earlier user/assistant messages
-by the condenser threads and Responses use (the chat model when one is configured, else the
-offline rewrite; ``ragkit.search_query`` shows what was searched); system/developer messages are
-the operator's instructions. The answer cites its sources as ``[n]`` in the text plus a
+the last user message is the question (also when an assistant message follows it, a conversation
+OpenAI continues too: offline the question is answered again, a chat model gets the whole
+conversation), made standalone from the earlier user/assistant messages by the condenser threads
+and Responses use (the chat model when one is configured, else the offline rewrite;
+``ragkit.search_query`` shows what was searched); system/developer messages are the operator's
+instructions. The answer cites its sources as ``[n]`` in the text plus a
 structured ``citations`` list on the message (file id, name, page, exact quote). ``stream:
 true`` streams the text; ``stream_options.include_usage`` adds the usage chunk before ``[DONE]``.
 ``max_completion_tokens`` (or ``max_tokens``) cuts the answer at that many cl100k tokens, its
@@ -172,6 +174,21 @@ def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: li
                           "text only. Send the question as text parts.", part.where)
 
 
+def _ending(messages: list[dict[str, Any]], media: bool) -> str:
+    """The role the conversation ends with: a user message with text (or a part the chat model
+    reads) asks the question; tool messages answer the assistant's calls; an assistant message
+    after a question is a conversation OpenAI continues too (LangGraph's ``create_react_agent``
+    sends its whole chat, its last answer included, to have that answer restated in a
+    ``response_format``), and its question is the last user message's."""
+    last = messages[-1].get("role")
+    asked = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    question = asked is not None and (media or bool(content_text(asked.get("content")).strip()))
+    if last == "tool" or (last in ("user", "assistant") and question):
+        return str(last)
+    raise bad_request("messages must end with a user message with text, the tool messages that answer the "
+                      "assistant's tool calls, or an assistant message after a user message with text", "messages")
+
+
 def _standalone(ctx: ServerContext, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """The last question made standalone from the earlier turns of the request, as a thread's
     follow-up is (the chat model when configured, else the offline rewrite)."""
@@ -213,11 +230,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         _needs_chat_model(body, functions, media)
     stores = [store_for(ctx, principal, vs_id, "vector_store_ids") for vs_id in vs_ids]
     choice = tool_choice_for(body.tool_choice, body.function_call, [FILE_SEARCH, *(f["name"] for f in functions)])
-    last = body.messages[-1].get("role")
-    if last not in ("user", "tool") or (last == "user" and not media
-                                        and not content_text(body.messages[-1].get("content")).strip()):
-        raise bad_request("messages must end with a user message with text (or the tool messages that "
-                          "answer the assistant's tool calls)", "messages")
+    last = _ending(body.messages, bool(media))
     node = openai_filters.parse(body.filters)
     k = body.max_num_results or ctx.settings.top_k
     instructions = "\n".join(content_text(m.get("content")) for m in body.messages
@@ -226,11 +239,12 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     chunks = Chunks(completion_id, model, bool(body.stream_options and body.stream_options.include_usage))
-    tool_turn = (functions and choice != "none") or last != "user" or media
+    # offline, a conversation ending with an answer is asked its last question again
+    tool_turn = (functions and choice != "none") or (last != "user" and generator == "openai") or media
     # the question searched: made standalone from the earlier turns (none when a tool result goes on,
     # unless the model must call a named function again, and so could not search: see forces_function)
     forced = forces_function(choice)
-    query, notices = (await asyncio.to_thread(_standalone, ctx, body.messages) if last == "user" or forced
+    query, notices = (await asyncio.to_thread(_standalone, ctx, body.messages) if last != "tool" or forced
                       else ("", []))
     audit.update({"vector_store": vs_ids, "question": query or content_text(body.messages[-1].get("content"))})
     if tool_turn:
