@@ -185,3 +185,18 @@ def test_a_conversation_takes_the_tool_call_items_a_session_adds(client, tools):
         with pytest.raises(openai.BadRequestError) as caught:
             client.conversations.items.create(conversation.id, items=[bad])
         assert caught.value.param == param
+
+
+def test_an_added_answer_keeps_its_id_and_its_citations(client, tools):
+    """An item added as a response returned it keeps its id and, an answer, its citations, as in
+    OpenAI's conversations: a client that keeps an agent's memory in a conversation reads back
+    the answers it added with their sources (the Agents SDK's ``OpenAIConversationsSession`` does)."""
+    answered = client.responses.create(model="ragkit-extractive", input=FIRST, tools=tools)
+    said = answered.output[1]
+    assert said.content[0].annotations
+    conversation = client.conversations.create(items=[{"role": "user", "content": FIRST},
+                                                      said.model_dump(exclude_unset=True)])
+    asked, kept = client.conversations.items.list(conversation.id, order="asc").data
+    assert asked.id.startswith("msg_") and kept.id == said.id
+    assert kept.content[0].annotations == said.content[0].annotations
+    assert client.conversations.items.retrieve(said.id, conversation_id=conversation.id).content == kept.content

@@ -286,3 +286,100 @@ def test_a_streamed_answer_after_a_function_call_builds_up_in_the_sdks_stream_he
         [added] = [e.item for e in client.responses.retrieve(response.id, stream=True)
                    if e.type == "response.output_item.added"]
         assert added.status == "in_progress" and {k: getattr(added, k) for k in empty} == empty
+
+
+def test_a_response_that_goes_on_from_another_follows_its_own_instructions(client, llm):
+    """OpenAI carries no instructions over from the response a request continues: an agent that
+    hands off to another (the Agents SDK's handoffs: a function call, then the next agent asks
+    with its own ``instructions``) goes on with the new ones, by ``previous_response_id`` or with
+    the exchange sent again. The restored chat kept the first response's."""
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                                  {"content": "Cloudy."}, {"content": "Cloudy."}])
+    question = {"role": "user", "content": "Weather in Oslo?"}
+    first = client.responses.create(model=MODEL, input=[question], tools=[WEATHER], instructions="Route the user.")
+    [call] = first.output
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy, 12 C"}
+    client.responses.create(model=MODEL, previous_response_id=first.id, input=[output], tools=[WEATHER],
+                            instructions="You are the weather expert.")
+    client.responses.create(model=MODEL, input=[question, call.model_dump(exclude_none=True), output], tools=[WEATHER],
+                            instructions="You are the weather expert.")
+    for asked in _chats(llm)[1:]:
+        system = asked["messages"][0]
+        assert system["role"] == "system" and system["content"].endswith("You are the weather expert.")
+        assert "Route the user." not in json.dumps(asked["messages"])
+
+
+def test_an_exchange_kept_in_a_conversation_is_sent_back_without_repeating_its_answer(client, llm):
+    """A client that keeps an agent's memory in a conversation's items adds each turn's items as
+    the responses returned them, with their ids, and sends all of them back before the next
+    question. A conversation keeps an added item's id (and an answer's citations), as OpenAI's
+    do, so ragkit goes on from the response the answer came from and the model reads that answer
+    once; under a new id it read it twice."""
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                                  {"content": "Cloudy in Oslo."}, {"content": "Take a jacket."}])
+    question = {"role": "user", "content": "Weather in Oslo?"}
+    first = client.responses.create(model=MODEL, input=[question], tools=[WEATHER])
+    call = first.output[0].model_dump(exclude_unset=True)
+    output = {"type": "function_call_output", "call_id": call["call_id"], "output": "cloudy, 12 C"}
+    done = client.responses.create(model=MODEL, input=[question, call, output], tools=[WEATHER])
+    answer = done.output[0].model_dump(exclude_unset=True)
+    conversation = client.conversations.create()
+    client.conversations.items.create(conversation.id, items=[question, call, output, answer])
+    kept = [i.model_dump(exclude_unset=True) for i in client.conversations.items.list(conversation.id, order="asc")]
+    assert [i["id"] for i in kept[1:]] == [call["id"], kept[2]["id"], answer["id"]]
+    assert kept[-1]["content"] == answer["content"]
+    client.responses.create(model=MODEL, input=[*kept, {"role": "user", "content": "Jacket?"}], tools=[WEATHER])
+    said = [m["content"] for m in _chats(llm)[-1]["messages"] if m["role"] == "assistant" and m["content"]]
+    assert said == ["Cloudy in Oslo."]
+
+
+def test_an_answer_sent_back_without_its_id_after_its_search_is_read_once(client, store, llm):
+    """The Agents SDK's ``OpenAIConversationsSession`` sends a turn back with its
+    ``file_search_call``'s id but the answer as a plain assistant message (it strips the ids of
+    messages): ragkit goes on from the response of that search, whose saved chat ends with the
+    answer, so the message is not added to it a second time."""
+    llm.state.tool_script.extend([{"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}}]},
+                                  {"content": "E42: the anemometer cable is loose."}, {"content": "Plug it in."}])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    question = {"role": "user", "content": "What does E42 mean?"}
+    searched, answer = client.responses.create(model=MODEL, input=[question], tools=tools).output
+    text = answer.content[0].text
+    said = {"role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    client.responses.create(model=MODEL, tools=tools, input=[question, searched.model_dump(exclude_unset=True), said,
+                                                             {"role": "user", "content": "How do I fix it?"}])
+    sent = _chats(llm)[-1]["messages"]
+    assert [m["content"] for m in sent if m["role"] == "assistant" and m["content"]] == [answer.content[0].text]
+    assert sent[-1] == {"role": "user", "content": "How do I fix it?"}
+
+
+def test_a_response_over_no_store_is_answered_by_the_chat_model(client, llm):
+    """A request that names no store and no tool (an Agents SDK guardrail agent classifying the
+    input in its ``output_type``) is answered by the chat model from its instructions, as chat
+    completions without a store are, streamed too, rather than a 400 asking for a store. There is
+    nothing to search, so the model gets no file_search tool and no rules about documents."""
+    verdict = '{"off_topic": true}'
+    llm.state.tool_script.extend([{"content": verdict}, {"content": verdict}])
+    text = {"format": {"type": "json_schema", "name": "verdict", "strict": True, "schema": {
+        "type": "object", "properties": {"off_topic": {"type": "boolean"}}, "required": ["off_topic"],
+        "additionalProperties": False}}}
+    done = client.responses.create(model=MODEL, input="What is 2+2?", instructions="Is it off topic?", text=text)
+    assert done.status == "completed" and done.output_text == verdict
+    assert [item.type for item in done.output] == ["message"] and done.usage.total_tokens > 0
+    streamed = list(client.responses.create(model=MODEL, input="What is 2+2?", instructions="Is it off topic?",
+                                            text=text, stream=True))
+    assert streamed[-1].type == "response.completed" and streamed[-1].response.output_text == verdict
+    for asked in _chats(llm):
+        assert "tools" not in asked and asked["messages"][0]["content"].startswith("Is it off topic?")
+        assert "documents" not in asked["messages"][0]["content"]
+
+
+def test_parallel_tool_calls_reaches_the_model_with_the_functions(client, store, llm):
+    """``parallel_tool_calls: false`` (the Agents SDK's ``ModelSettings(parallel_tool_calls=False)``)
+    means at most one call per response: it goes to the model with the functions, as on chat
+    completions; it was echoed and dropped."""
+    llm.state.tool_script.extend([{"content": "No call needed."}, {"content": "No call needed."}])
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    done = client.responses.create(model=MODEL, input="Hello", tools=tools, parallel_tool_calls=False)
+    assert done.parallel_tool_calls is False
+    client.responses.create(model=MODEL, input="Hello", tools=tools)
+    assert [asked.get("parallel_tool_calls") for asked in _chats(llm)] == [False, None]

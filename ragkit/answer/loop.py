@@ -123,7 +123,7 @@ def run_tool_loop(client: Any, state: LoopState, tools: Sequence[Tool], *, model
         if should_stop is not None and should_stop():
             return LoopResult("stopped", state, calls, usage=usage)
         final = state.rounds >= max_rounds
-        request: dict[str, Any] = {"model": model, "messages": state.messages}
+        request: dict[str, Any] = {"model": model, "messages": _sent(state.messages)}
         if response_format is not None:
             request.update(messages=_with_format_note(state.messages), response_format=response_format)
         if offered:
@@ -236,12 +236,21 @@ def structured_answer(state: LoopState, text: str, refusal: str | None, calls: l
     return LoopResult("answered", state, calls, usage=usage, text=shown, raw_text=text, refused=refused, notes=notes)
 
 
+def _sent(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat as sent to the model: a first system prompt left empty (a Responses request over
+    no store, with no tool and no instructions: ragkit has nothing to tell the model) is left out."""
+    if messages and messages[0].get("role") == "system" and not messages[0].get("content"):
+        return messages[1:]
+    return messages
+
+
 def _with_format_note(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The chat as sent to the model in a structured turn: :data:`FORMAT_NOTE` after the first
     system prompt. Only the request carries it: the format is the request's, not the chat's."""
     if messages and messages[0].get("role") == "system":
         first = messages[0]
-        return [first | {"content": f"{first.get('content') or ''}\n\n{FORMAT_NOTE}"}, *messages[1:]]
+        text = first.get("content") or ""
+        return [first | {"content": f"{text}\n\n{FORMAT_NOTE}" if text else FORMAT_NOTE}, *messages[1:]]
     return [{"role": "system", "content": FORMAT_NOTE}, *messages]
 
 

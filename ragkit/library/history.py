@@ -159,14 +159,33 @@ _ID_PREFIX = {"function_call": "fc", "function_call_output": "fco", "file_search
 def conversation_item(raw: Any, param: str) -> dict[str, Any]:
     """An item a client adds to a conversation: a message (:func:`message_item`), or a tool call
     item of :data:`TOOL_ITEMS` kept as sent (a client that keeps its agent's turns in a conversation
-    adds them, often without their ids), with an id and a status."""
+    adds them, often without their ids), with an id and a status.
+
+    An item added with its id keeps it, as in OpenAI's conversations, and an answer its
+    citations (a session reading its turns back shows their sources). A client that adds a turn's
+    items as the responses returned them sends them back with the next question, and an answer's
+    own id tells ragkit which response the exchange goes on from
+    (:func:`ragkit.server.response_refs.resumed`): under a new id the model read that answer twice."""
     kind = raw.get("type") if isinstance(raw, dict) else None
     if kind not in TOOL_ITEMS:
-        return message_item(raw, param)
+        item = message_item(raw, param)
+        if isinstance(raw.get("id"), str) and raw["id"]:
+            item["id"] = raw["id"]
+        sent = raw.get("content")
+        if item["role"] == "assistant" and isinstance(sent, list):
+            parts = [p for p in sent if isinstance(p, dict)]
+            item["content"] = [part | {"annotations": _annotations(given)}
+                               for part, given in zip(item["content"], parts)]
+        return item
     missing = [name for name in TOOL_ITEMS[kind] if raw.get(name) is None]
     if missing:
         raise InvalidParameter(f"Missing required parameter: '{param}.{missing[0]}'.", param)
     return {**raw, "id": raw.get("id") or adb.new_id(_ID_PREFIX[kind]), "status": raw.get("status") or "completed"}
+
+
+def _annotations(part: dict[str, Any]) -> list[dict[str, Any]]:
+    notes = part.get("annotations")
+    return [note for note in notes if isinstance(note, dict)] if isinstance(notes, list) else []
 
 
 def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]], standalone: str | None = None,

@@ -54,11 +54,36 @@ def _stored_item(db: Tables, owner: str, wanted: str, responses: dict[str, dict[
 
 def resumed(db: Tables, owner: str, items: str | list[dict[str, Any]]) -> tuple[str | None, Any]:
     """The stored response whose function-tool loop ``items`` go on with, and the items after
-    the last of its own; ``(None, items)`` when they continue none."""
+    the last of its own; ``(None, items)`` when they continue none.
+
+    The response's answer may follow that item by value, without its id: the Agents SDK's
+    ``OpenAIConversationsSession`` keeps only the ``file_search_call``'s id and sends the answer
+    back as a plain assistant message. The saved chat ends with that answer already, so it is
+    left out of the new items (or the model reads it twice)."""
     if isinstance(items, str):
         return None, items
     for at in range(len(items) - 1, -1, -1):
         response_id = response_of(str(items[at].get("id") or ""))
         if response_id is not None and stored.tool_state(db, response_id, owner) is not None:
-            return response_id, items[at + 1:]
+            return response_id, _after_its_answer(db, owner, response_id, items[at + 1:])
     return None, items
+
+
+def _after_its_answer(db: Tables, owner: str, response_id: str, rest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rest`` without the assistant messages it opens with that repeat ``response_id``'s answer."""
+    output = (stored.response(db, response_id, owner) or {}).get("output", [])
+    answers = {_said(item) for item in output} - {None}
+    start = 0
+    while start < len(rest) and _said(rest[start]) in answers:
+        start += 1
+    return rest[start:]
+
+
+def _said(item: Any) -> str | None:
+    """The text of an assistant message item (None for any other item)."""
+    if not isinstance(item, dict) or item.get("type", "message") != "message" or item.get("role") != "assistant":
+        return None
+    content = item.get("content")
+    if isinstance(content, str):
+        return content.strip()
+    return " ".join(str(p.get("text", "")) for p in content or [] if isinstance(p, dict)).strip()

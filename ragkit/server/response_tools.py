@@ -211,17 +211,30 @@ def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTur
     keep_tool_turn(ctx.library, body, response, turn.question, turn.grounded)
 
 
-def _start(ctx: ServerContext, owner: str, body: Any) -> LoopState:
+def system_prompt(body: Any, tools: bool) -> str:
+    """The loop's system prompt: ragkit's rules for its tools with the request's instructions, or
+    with no tool to offer (a request over no store, no function) the instructions alone, as chat
+    completions without a store passes them on (an Agents SDK guardrail agent has no tools)."""
+    return tools_system(body.instructions) if tools else (body.instructions or "")
+
+
+def _start(ctx: ServerContext, owner: str, body: Any, system: str) -> LoopState:
     """The loop's state: restored from the response it continues (named, or the one its items
-    come from: :func:`ragkit.server.response_refs.resumed`), or a new chat from the history."""
+    come from: :func:`ragkit.server.response_refs.resumed`), or a new chat from the history.
+
+    A restored chat gets this request's ``system`` prompt: OpenAI carries no instructions over
+    from the response a request continues, and an Agents SDK handoff goes on from the first
+    agent's function call with the next agent's instructions."""
     previous, pairs = continued(ctx.library, owner, body)
     items = body.input
     if previous is None:
         previous, items = resumed(ctx.db, owner, items)
     saved = load_state(ctx, owner, previous) if previous else None
     if saved is None:  # a new chat, or one after an earlier grounded answer: from its questions and answers
-        saved = {"messages": opening_messages(tools_system(body.instructions), pairs[-HISTORY_TURNS:])}
+        saved = {"messages": opening_messages(system, pairs[-HISTORY_TURNS:])}
     state = LoopState.from_dict(saved)
+    if state.messages and state.messages[0].get("role") == "system":  # a saved chat opens with its prompt
+        state.messages[0] = {"role": "system", "content": system}
     state.rounds, state.usage = 0, {}  # each response has its own rounds and usage
     known = {c["id"] for m in state.messages for c in m.get("tool_calls") or []}
     state.messages += placed(chat_from_input(items, known), known, unanswered_calls(state.messages))
@@ -249,7 +262,7 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut.
     The output items' ids are made from ``response_id``; ``response_format`` (chat completions' form
     of ``text.format``) asks for the answer as JSON, or a refusal part."""
-    state = _start(ctx, owner, body)
+    state = _start(ctx, owner, body, system_prompt(body, bool(stores or functions)))
     question = last_user_text(state.messages)
     tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], node=node,
                           **(retrieval or {}))
@@ -260,7 +273,7 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     first = ([search_first(state, tools, question)] if forces_function(choice) and stores and question
              and not state.passages.hits else [])
     result = run_tool_loop(ctx.library.upstream(), state, tools, model=model, max_rounds=MAX_ROUNDS,
-                           tool_choice=choice,
+                           tool_choice=choice, parallel_tool_calls=body.parallel_tool_calls if functions else None,
                            temperature=body.temperature, max_tokens=body.max_output_tokens,
                            response_format=response_format)
     if result.status == "max_rounds":

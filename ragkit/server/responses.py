@@ -25,7 +25,8 @@ cl100k tokens (:mod:`ragkit.library.output_limit`): the response is then ``incom
 
 ``function`` tools hand the model's calls to the client and take their outputs back
 (:mod:`ragkit.server.response_tools`); ``tool_choice: "none"`` calls no tool, file_search included:
-the chat model answers in that loop without searching (offline it is a 400).
+the chat model answers in that loop without searching (offline it is a 400). A request that names
+no store is answered by the chat model in that loop too, with nothing to search (offline a 400).
 
 ``text.format`` ``json_schema`` or ``json_object`` has the chat model answer in that format from
 the same passages (:mod:`ragkit.server.structured`: no annotations, a refusal as a ``refusal``
@@ -230,7 +231,8 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     functions = function_tools(body.tools)
     check_tool_choice(body.tool_choice, [f.name for f in functions],
                       any(t.get("type") == "file_search" for t in body.tools) or bool(ctx.config.default_vector_store))
-    if functions or has_tool_items(body.input) or calls_no_tools(body.tool_choice, generator):
+    if (functions or has_tool_items(body.input) or calls_no_tools(body.tool_choice, generator)
+            or _over_no_store(ctx, body, generator)):
         return await _with_functions(ctx, principal, body, audit, model, generator, functions, response_format)
     question = question_of(body.input)
     memory = await asyncio.to_thread(Memory.open, ctx.library, principal.id, body, question)
@@ -265,6 +267,15 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
     done = _answered(shape, memory.query, grounded, with_results)
     await asyncio.to_thread(memory.keep, done, grounded)
     return json_response(done)
+
+
+def _over_no_store(ctx: ServerContext, body: ResponsesBody, generator: str) -> bool:
+    """Whether a chat model answers a request that names no store (no ``file_search`` tool, no
+    server default): as chat completions without a store, and as OpenAI answers a request
+    without tools (an Agents SDK guardrail agent's). Offline there is nothing to answer from, and
+    such a request stays the 400 that asks for a store."""
+    return (generator == "openai" and not ctx.config.default_vector_store
+            and not any(tool.get("type") == "file_search" for tool in body.tools))
 
 
 def _answered(shape: Shape, query: str, grounded: Grounded, with_results: bool) -> dict[str, Any]:
