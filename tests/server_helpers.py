@@ -171,13 +171,14 @@ def chat_model_server(home: Path, base_url: str, model: str) -> Server:
 SOURCE = re.compile(r'<source id="(\d+)" file="([^"]*)"(?: page="(\d+)")?>\n(.*?)\n</source>', re.S)
 
 
-def manuals_store(client) -> str:
-    """A vector store with the sample corpus's WS-200 manual and support FAQ, ingested."""
+def manuals_store(client, files: Sequence[str] = ("ws200-user-manual.pdf", "support-faq.txt")) -> str:
+    """A vector store named "manuals" with these files of the sample corpus (by default the WS-200
+    manual and the support FAQ), every one ingested."""
     from conftest import CORPUS
 
     vs = client.vector_stores.create(name="manuals")
-    batch = upload_batch(client, vs.id, [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"])
-    assert batch.file_counts.completed == 2
+    batch = upload_batch(client, vs.id, [CORPUS / name for name in files])
+    assert batch.file_counts.completed == len(files)
     return vs.id
 
 

@@ -25,19 +25,14 @@ import json
 from typing import Any
 
 import pytest
-from conftest import CORPUS
 from pydantic import BaseModel
-from server_helpers import Server, upload_batch
-from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
+from server_helpers import Server, manuals_store
+from tool_loop_helpers import MODEL, QUESTION, SEARCH_AND_CALL, WEATHER, get_weather
+from tool_loop_helpers import client, server, store  # noqa: F401 - the module's fixtures
 
 pytestmark = pytest.mark.timeout(600)
-QUESTION = "What does E42 mean, and the weather in Oslo?"
 E42 = "Error code E42 means the anemometer cable is disconnected."
-WEATHER = "cloudy, 12 C"
 ANSWER = "E42 means the anemometer cable is disconnected [1]. In Oslo it is cloudy, 12 C."
-#: the model's first reply: ragkit's search, and the caller's function
-SEARCH_AND_CALL = {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
-                                  {"name": "get_weather", "arguments": {"city": "Oslo"}}]}
 
 
 class Report(BaseModel):
@@ -47,15 +42,6 @@ class Report(BaseModel):
 
 
 REPORT = {"code": "E42", "meaning": "the anemometer cable is disconnected [1]", "weather": WEATHER}
-
-
-def get_weather(city: str) -> str:
-    """The weather in a city now.
-
-    Args:
-        city: the city's name.
-    """
-    return WEATHER if city == "Oslo" else "unknown"
 
 
 def _requests(llm) -> list[dict]:
@@ -74,11 +60,7 @@ def _weather_came_back(body: dict) -> bool:
 def offline(tmp_path_factory):
     """An offline ``ragkit serve`` over the WS-200 manual and the support FAQ."""
     running = Server(tmp_path_factory.mktemp("crew-offline") / "home", "--no-auth").start()
-    client = running.client()
-    vs = client.vector_stores.create(name="manuals")
-    files = [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"]
-    assert upload_batch(client, vs.id, files).file_counts.completed == 2
-    running.store = vs.id  # type: ignore[attr-defined]
+    running.store = manuals_store(running.client())  # type: ignore[attr-defined]
     yield running
     running.stop()
 

@@ -30,26 +30,18 @@ from typing import Any
 
 import pytest
 from conftest import CORPUS
-from server_helpers import Server, chat_model_server, create_key, upload_batch
+from server_helpers import Server, chat_model_server, create_key, manuals_store, upload_batch
+from tool_loop_helpers import QUESTION, SEARCH_AND_CALL, WEATHER, get_weather
 
 pytestmark = pytest.mark.timeout(600)
 #: a name LlamaIndex's ``OpenAI`` class knows (it refuses others): the scripted model answers to any
 MODEL = "gpt-4o-mini"
 E42 = "Error code E42 means the anemometer cable is disconnected."
-QUESTION = "What does E42 mean, and the weather in Oslo?"
-WEATHER = "cloudy, 12 C"
-SEARCH_AND_CALL = {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
-                                  {"name": "get_weather", "arguments": {"city": "Oslo"}}]}
 ANSWER = f"E42 means the anemometer cable is disconnected [1]. Oslo: {WEATHER}."
 FIX = [{"tool_calls": [{"name": "file_search", "arguments": {"query": "fix error E42"}}]},
        {"content": "Reconnect the anemometer cable [1]."}]
 #: on chat completions ragkit first has the model make a follow-up in a longer chat standalone
 REWRITE = {"content": "How do I fix error E42?", "when": "Last message"}
-
-
-def get_weather(city: str) -> str:
-    """The weather in a city now."""
-    return WEATHER if city == "Oslo" else "unknown"
 
 
 @pytest.fixture(scope="session")
@@ -80,11 +72,7 @@ def openai_cli():
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("li-hs-offline") / "home", "--no-auth").start()
-    client = server.client()
-    vs = client.vector_stores.create(name="manuals")
-    files = [CORPUS / "ws200-user-manual.pdf", CORPUS / "support-faq.txt"]
-    assert upload_batch(client, vs.id, files).file_counts.completed == 2
-    server.store = vs.id  # type: ignore[attr-defined]
+    server.store = manuals_store(server.client())  # type: ignore[attr-defined]
     yield server
     server.stop()
 
@@ -92,10 +80,7 @@ def offline(tmp_path_factory):
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory, openai_server):
     server = chat_model_server(tmp_path_factory.mktemp("li-hs-chat") / "home", openai_server.url, MODEL)
-    client = server.client()
-    vs = client.vector_stores.create(name="manuals")
-    assert upload_batch(client, vs.id, [CORPUS / "ws200-user-manual.pdf"]).file_counts.completed == 1
-    server.store = vs.id  # type: ignore[attr-defined]
+    server.store = manuals_store(server.client(), ["ws200-user-manual.pdf"])  # type: ignore[attr-defined]
     yield server
     server.stop()
 

@@ -25,35 +25,19 @@ from typing import Any
 
 import pytest
 from conftest import CORPUS
-from server_helpers import Server, chat_model_server, upload_batch
+from server_helpers import Server, chat_model_server, manuals_store
+from tool_loop_helpers import QUESTION, SEARCH_AND_CALL, WEATHER, get_weather
 
 pytestmark = pytest.mark.timeout(600)
 MODEL = "test-model"
 E42 = "Error code E42 means the anemometer cable is disconnected."
-WEATHER = "cloudy, 12 C"
-QUESTION = "What does E42 mean, and the weather in Oslo?"
-#: the model's first reply: ragkit's search, and the caller's function
-SEARCH_AND_CALL = {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
-                                  {"name": "get_weather", "arguments": {"city": "Oslo"}}]}
-
-
-def get_weather(city: str) -> str:
-    """The weather in a city now.
-
-    Args:
-        city: the city's name.
-    """
-    return WEATHER if city == "Oslo" else "unknown"
 
 
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("maf-offline") / "home", "--no-auth").start()
-    client = server.client()
-    vs = client.vector_stores.create(name="manuals")
-    files = [CORPUS / "ws200-user-manual.pdf", CORPUS / "warranty-and-returns.docx"]
-    assert upload_batch(client, vs.id, files).file_counts.completed == 2
-    server.store = vs.id  # type: ignore[attr-defined]
+    files = ["ws200-user-manual.pdf", "warranty-and-returns.docx"]
+    server.store = manuals_store(server.client(), files)  # type: ignore[attr-defined]
     yield server
     server.stop()
 
@@ -61,10 +45,7 @@ def offline(tmp_path_factory):
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory, openai_server):
     server = chat_model_server(tmp_path_factory.mktemp("maf-chat") / "home", openai_server.url, MODEL)
-    client = server.client()
-    vs = client.vector_stores.create(name="manuals")
-    assert upload_batch(client, vs.id, [CORPUS / "ws200-user-manual.pdf"]).file_counts.completed == 1
-    server.store = vs.id  # type: ignore[attr-defined]
+    server.store = manuals_store(server.client(), ["ws200-user-manual.pdf"])  # type: ignore[attr-defined]
     yield server
     server.stop()
 

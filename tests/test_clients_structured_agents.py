@@ -28,13 +28,12 @@ from typing import Any, Callable
 
 import pytest
 from pydantic import BaseModel
-from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
+from tool_loop_helpers import MODEL, QUESTION, SEARCH_AND_CALL, WEATHER, get_weather
+from tool_loop_helpers import client, server, store  # noqa: F401 - the module's fixtures
 
 from ragkit.answer.loop import FORMAT_NOTE
 
 pytestmark = pytest.mark.timeout(600)
-QUESTION = "What does E42 mean, and the weather in Oslo?"
-WEATHER = "cloudy, 12 C"
 
 
 class Report(BaseModel):
@@ -44,18 +43,6 @@ class Report(BaseModel):
 
 
 REPORT = {"code": "E42", "meaning": "the anemometer cable is disconnected [1]", "weather": WEATHER}
-#: the model's first reply: ragkit's search, and the caller's function
-SEARCH_AND_CALL = {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
-                                  {"name": "get_weather", "arguments": {"city": "Oslo"}}]}
-
-
-def get_weather(city: str) -> str:
-    """The weather in a city now.
-
-    Args:
-        city: the city's name.
-    """
-    return WEATHER if city == "Oslo" else "unknown"
 
 
 def answers(kind: str, name: str | None = None, schema_in_prompt: bool = False) -> Callable[[dict], dict]:

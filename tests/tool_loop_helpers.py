@@ -10,6 +10,23 @@ from server_helpers import chat_model_server, manuals_store
 #: the chat model the test server plays
 MODEL = "test-model"
 
+#: the agent scenario of the client tests: the manual answers half of the question (E42), the
+#: caller's function the other half (the weather)
+QUESTION = "What does E42 mean, and the weather in Oslo?"
+WEATHER = "cloudy, 12 C"
+#: the model's first reply: ragkit's search, and the caller's function
+SEARCH_AND_CALL = {"tool_calls": [{"name": "file_search", "arguments": {"query": "error code E42"}},
+                                  {"name": "get_weather", "arguments": {"city": "Oslo"}}]}
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city now.
+
+    Args:
+        city: the city's name.
+    """
+    return WEATHER if city == "Oslo" else "unknown"
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, request, openai_server):
