@@ -201,15 +201,22 @@ def conversation_history(library: Library, conversation_id: str) -> Pairs:
     return history_pairs(conversations.items(library.state, conversation_id))
 
 
+def _read_turns(library: Library, thread_id: str, last_messages: int | None) -> tuple[list[Item], int | None, int]:
+    """A thread's turns, the place of its last user message (None: there is none) and the first
+    place a run reads (``last_messages``, the question included)."""
+    done = [i for i in conversations.items(library.state, thread_id) if i.is_turn]
+    last = next((n for n in range(len(done) - 1, -1, -1) if done[n].role == "user"), None)
+    first = max(0, last + 1 - last_messages) if last is not None and last_messages else 0
+    return done, last, first
+
+
 def thread_turns(library: Library, thread_id: str, last_messages: int | None = None) -> tuple[Item | None, Pairs]:
     """A thread's last user message (None: there is none) and the pairs before it, oldest first;
     with ``last_messages`` (a run's ``truncation_strategy``) only that many messages are read,
     the question included."""
-    done = [i for i in conversations.items(library.state, thread_id) if i.is_turn]
-    last = next((n for n in range(len(done) - 1, -1, -1) if done[n].role == "user"), None)
+    done, last, first = _read_turns(library, thread_id, last_messages)
     if last is None:
         return None, []
-    first = max(0, last + 1 - last_messages) if last_messages else 0
     return done[last], history_pairs(done[first:last])
 
 
@@ -218,11 +225,9 @@ def unanswered(library: Library, thread_id: str, last_messages: int | None = Non
     ``last_messages``). A client may add several messages before a run (AutoGen and Semantic
     Kernel add each input message on its own: an image, then the question); OpenAI's run reads
     them all, while :func:`thread_turns` pairs only the last with its answer."""
-    done = [i for i in conversations.items(library.state, thread_id) if i.is_turn]
-    last = next((n for n in range(len(done) - 1, -1, -1) if done[n].role == "user"), None)
+    done, last, first = _read_turns(library, thread_id, last_messages)
     if last is None:
         return []
-    first = max(0, last + 1 - last_messages) if last_messages else 0
     start = last
     while start > first and done[start - 1].role == "user":
         start -= 1
