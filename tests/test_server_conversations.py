@@ -187,6 +187,30 @@ def test_a_conversation_takes_the_tool_call_items_a_session_adds(client, tools):
         assert caught.value.param == param
 
 
+def test_an_item_id_already_stored_or_sent_twice_is_a_400_naming_it(client, server):
+    """Ids a client chooses stay unique, as OpenAI's "Duplicate item found" keeps them: a repeated
+    id is a 400 naming the item, nothing of the request is stored, and the server goes on serving
+    (it was a 500 from the database's unique constraint)."""
+    said = {"type": "message", "role": "user", "content": FIRST, "id": "msg_chosen_by_the_client"}
+    conversation = client.conversations.create(items=[said])
+    other = client.conversations.create()
+    db = ServerState(open_home(server.home))
+    count = "SELECT COUNT(*) AS n FROM conversations WHERE kind='responses_conversation'"
+    before = db.one(count)["n"]
+    for target, items, param in ((conversation.id, [said], "items[0].id"),
+                                 (other.id, [said], "items[0].id"),
+                                 (other.id, [{**said, "id": "msg_a"}, {**said, "id": "msg_a"}], "items[1].id")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.conversations.items.create(target, items=items)
+        assert caught.value.param == param and caught.value.code == "duplicate_item"
+        assert "msg_" in caught.value.message and "Duplicate item" in caught.value.message
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.conversations.create(items=[{**said, "id": "msg_b"}, {**said, "id": "msg_b"}])
+    assert caught.value.param == "items[1].id" and db.one(count)["n"] == before  # no empty conversation left
+    assert [i.id for i in client.conversations.items.list(conversation.id).data] == [said["id"]]
+    assert client.conversations.items.list(other.id).data == []
+
+
 def test_an_added_answer_keeps_its_id_and_its_citations(client, tools):
     """An item added as a response returned it keeps its id and, an answer, its citations, as in
     OpenAI's conversations: a client that keeps an agent's memory in a conversation reads back

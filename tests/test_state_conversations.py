@@ -86,9 +86,14 @@ def test_a_write_is_all_or_nothing_and_needs_its_conversation(db):
     with pytest.raises(repo.MissingConversation):
         repo.append(db, [_said("conv_1", "m1", "user", "a")], kind="chat")  # another kind's id
     repo.append(db, [_said("conv_1", "m1", "user", "a")])
-    with pytest.raises(Exception):  # a duplicate id: the whole batch is refused
-        repo.append(db, [_said("conv_1", "m3", "user", "b"), _said("conv_1", "m1", "user", "c")])
-    assert [i.id for i in repo.items(db, "conv_1")] == ["m1"]
+    _conversation(db, "conv_2")
+    for batch, repeated in (([_said("conv_1", "m3", "user", "b"), _said("conv_1", "m1", "user", "c")], "m1"),
+                            ([_said("conv_2", "m1", "user", "d")], "m1"),  # ids are unique across conversations
+                            ([_said("conv_1", "m4", "user", "e"), _said("conv_1", "m4", "user", "f")], "m4")):
+        with pytest.raises(repo.DuplicateItem) as caught:  # the whole batch is refused
+            repo.append(db, batch)
+        assert caught.value.item_id == repeated
+    assert [i.id for i in repo.items(db, "conv_1")] == ["m1"] and repo.items(db, "conv_2") == []
 
 
 def test_an_update_rewrites_only_the_columns_named(db):

@@ -189,10 +189,18 @@ def _annotations(part: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]], standalone: str | None = None,
-              sources: list[dict[str, Any]] | None = None, response_id: str | None = None) -> list[dict[str, Any]]:
-    """Append items; user items get the query searched, assistant items the sources."""
-    stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources,
-                     response_id=response_id)
+              sources: list[dict[str, Any]] | None = None, response_id: str | None = None,
+              param: str = "items") -> list[dict[str, Any]]:
+    """Append items; user items get the query searched, assistant items the sources. An id already
+    stored, or sent twice, is refused (OpenAI's "Duplicate item found") naming ``param[n].id``."""
+    try:
+        stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources,
+                         response_id=response_id)
+    except conversations.DuplicateItem as duplicate:
+        place = max(n for n, item in enumerate(items) if item.get("id") == duplicate.item_id)
+        raise InvalidParameter(f"Duplicate item found with id {duplicate.item_id!r}. Remove duplicate items, or "
+                               "leave 'id' out to have a new one assigned, and try again.",
+                               f"{param}[{place}].id", "duplicate_item") from None
     return items
 
 
@@ -269,7 +277,7 @@ def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], questi
         return
     known = {i.id for i in conversations.items(library.state, body.conversation_id)}
     add_items(library, body.conversation_id, [i for i in input_items(body.input) if i["id"] not in known],
-              standalone=question, response_id=response["id"])
+              standalone=question, response_id=response["id"], param="input")
     add_items(library, body.conversation_id, response["output"], sources=sources_of(grounded) if grounded else None,
               response_id=response["id"])
 

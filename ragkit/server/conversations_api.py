@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import Field, field_validator
 
+from ragkit.errors import InvalidParameter
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request, not_found
 from ragkit.library.history import add_items, conversation_for, conversation_item, stored_response
@@ -60,7 +61,11 @@ def create_conversation(body: ConversationBody | None = None, ctx: ServerContext
     conversation = {"id": adb.new_id("conv"), "object": "conversation", "created_at": now(),
                     "metadata": body.metadata or {}}
     adb.insert(ctx.db, adb.CONVERSATIONS, conversation, principal.id)
-    add_items(ctx.library, conversation["id"], items)
+    try:
+        add_items(ctx.library, conversation["id"], items)
+    except InvalidParameter:  # a repeated item id: the request fails whole, no empty conversation is left
+        adb.delete(ctx.db, adb.CONVERSATIONS, conversation["id"])
+        raise
     return conversation
 
 

@@ -36,6 +36,16 @@ class MissingConversation(LookupError):
     """Items were added to a conversation that does not exist (or is of another kind)."""
 
 
+class DuplicateItem(ValueError):
+    """An item was added under an id that is already stored, or twice in one batch. A client may
+    choose its items' ids (an agent sends its turns back as they were returned); ids stay unique,
+    so an item is found by its id alone and a repeated one is refused rather than overwritten."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
 def _insert(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table}({', '.join(columns)}) VALUES({', '.join('?' * len(columns))})"
 
@@ -114,9 +124,14 @@ def delete(db: Tables, conversation_id: str, kind: ConversationKind | None = Non
 # -- items ---------------------------------------------------------------------------------------
 def append(db: Tables, items: Sequence[Item], kind: ConversationKind | None = None) -> list[Item]:
     """Add items at the end of their conversations, in one transaction; each comes back with its
-    ``seq``. :class:`MissingConversation` when a conversation (of ``kind``) does not exist."""
+    ``seq``. :class:`MissingConversation` when a conversation (of ``kind``) does not exist,
+    :class:`DuplicateItem` when an id is repeated or already stored; either way nothing is added."""
     if not items:
         return []
+    ids = [i.id for i in items]
+    repeated = next((item_id for n, item_id in enumerate(ids) if item_id in ids[:n]), None)
+    if repeated is not None:
+        raise DuplicateItem(repeated)
     stamp = time.time()
     out = []
     with db.write() as conn:
@@ -126,6 +141,10 @@ def append(db: Tables, items: Sequence[Item], kind: ConversationKind | None = No
                 where, args = where + " AND kind=?", args + [kind]
             if conn.execute(f"UPDATE conversations SET updated_at=? WHERE {where}", args).rowcount == 0:
                 raise MissingConversation(conversation_id)
+        marks = ",".join("?" * len(ids))
+        stored = conn.execute(f"SELECT id FROM conversation_items WHERE id IN ({marks})", ids).fetchone()
+        if stored is not None:
+            raise DuplicateItem(stored["id"])
         for item in items:
             row = item_row(item)
             seq = conn.execute(_insert("conversation_items", ITEM_COLUMNS) + " RETURNING seq",
