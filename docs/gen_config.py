@@ -152,7 +152,8 @@ base_url = "http://127.0.0.1:11434/v1"
 
 A collection records the embedder that built it and whether it was built with context lines;
 opening it with another embedder is an error that says how to keep it or re-ingest
-("built with embedder …; use the same embedder, or ingest into another collection").
+("collection … was built with embedder …, but … is configured; … Either keep the old embedder
+(RAGKIT_EMBEDDER=…), or re-ingest with the new one into another collection").
 The defaults that change answers (chunk size, top-k, fusion, refusal thresholds) were chosen from
 the measurements in [evaluation.md](evaluation.md).
 """
