@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ragkit.models import Citation, SearchHit
-from ragkit.text import sentence_spans, tokenize
+from ragkit.text import header_above, sentence_spans, table_spans, tokenize
 
 __all__ = ["MARKER", "Citation", "ResolvedAnswer", "best_quote", "resolve", "sentence_spans"]
 
@@ -21,10 +21,18 @@ MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 
 def best_quote(claim: str, chunk_text: str, max_chars: int = 300) -> tuple[int, int]:
-    """Span of the chunk sentence sharing the most (stemmed) words with ``claim``."""
+    """Span of the chunk sentence sharing the most (stemmed) words with ``claim``.
+
+    A table row is read with its header row, as the answerer reads it: a claim made of both
+    ("Country | Daily allowance | Hotel cap per night / Germany | 28 EUR | 150 EUR") shares more
+    words with the header than with the row alone, but the row is what shows the figures, so it
+    is quoted; the header alone is quoted only when the claim is about the header."""
     spans = sentence_spans(chunk_text) or [(0, len(chunk_text))]
     claim_terms = set(tokenize([claim], "en_plus")[0])
-    tokens = tokenize([chunk_text[s:e] for s, e in spans], "en_plus")
+    table = table_spans(chunk_text)
+    sentences = [chunk_text[s:e] for s, e in spans]
+    headers = [header_above(chunk_text, start, table) or "" for start, _ in spans]
+    tokens = tokenize([f"{sentence} {header}" for sentence, header in zip(sentences, headers)], "en_plus")
 
     def overlap(i: int) -> tuple[int, int]:
         return (len(claim_terms & set(tokens[i])), -i)

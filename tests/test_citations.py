@@ -54,3 +54,15 @@ def test_best_quote_prefers_the_overlapping_sentence_and_is_bounded():
     long = "word " * 200
     start, end = best_quote("word", long, max_chars=50)
     assert end - start <= 50
+
+
+def test_best_quote_quotes_the_table_row_a_claim_read_with_its_header():
+    """The answerer reads a row with its header; the quote is the row, which holds the figures,
+    not the header, which shares more words with the claim."""
+    text = ("Per diem rates\n\nCountry | Daily allowance | Hotel cap per night\nSweden | 290 SEK | 1,600 SEK\n"
+            "Germany | 28 EUR | 150 EUR\nJapan | 5,200 JPY | 22,000 JPY")
+    claim = "Country | Daily allowance | Hotel cap per night / Germany | 28 EUR | 150 EUR"
+    start, end = best_quote(claim, text)
+    assert text[start:end] == "Germany | 28 EUR | 150 EUR"
+    start, end = best_quote("The per diem table lists the daily allowance and the hotel cap per night", text)
+    assert text[start:end] == "Country | Daily allowance | Hotel cap per night"

@@ -22,6 +22,10 @@ def test_the_sdk_gets_the_vectors_ragkit_indexes_with(client, embedder):
     as_floats = client.embeddings.create(model="ragkit-embedding", input=TEXTS[0], encoding_format="float")
     assert np.allclose(as_floats.data[0].embedding, served[0], atol=1e-6)
     assert client.models.retrieve("ragkit-embedding").owned_by == "ragkit"
+    with pytest.raises(openai.NotFoundError) as unknown:  # the message names every model the listing has
+        client.models.retrieve("text-embedding-3-small")
+    listed = [m.id for m in client.models.list()]
+    assert unknown.value.code == "model_not_found" and all(name in unknown.value.message for name in listed)
 
 
 def test_what_the_model_cannot_do_is_a_clear_error(client):

@@ -56,7 +56,8 @@ def list_models(ctx: ServerContext = Depends(context), principal: Principal = De
 @router.get("/v1/models/{model:path}")
 def retrieve_model(model: str, ctx: ServerContext = Depends(context),
                    principal: Principal = Depends(reader)) -> dict[str, Any]:
-    if model == EMBEDDING_MODEL:
-        return model_object(model)
-    name, _ = resolve_model(ctx, model)
-    return model_object(name)
+    names = [*ctx.models, EMBEDDING_MODEL]
+    if model not in names:  # the listing's models, the embedding model too (answering names only its own)
+        raise ApiError(404, f"The model '{model}' does not exist. Available: {', '.join(names)}.",
+                       param="model", code="model_not_found")
+    return model_object(model)
