@@ -53,7 +53,7 @@ from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.output_limit import StreamLimit, StreamStop, capped, stopped
 from ragkit.server.auth import reader, store_for
 from ragkit.server.chat_stream import Chunks, finish_reason, grounded_chunks, meta_of, tool_chunks, usage_of
-from ragkit.server.chat_tools import ToolTurn, caller_functions, run_chat_tools, tool_choice_for
+from ragkit.server.chat_tools import ToolTurn, answer_message, caller_functions, run_chat_tools, tool_choice_for
 from ragkit.server.tool_calls import forces_function
 from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
@@ -238,7 +238,8 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     max_tokens = body.max_completion_tokens or body.max_tokens
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     completion_id = "chatcmpl-" + secrets.token_hex(12)
-    chunks = Chunks(completion_id, model, bool(body.stream_options and body.stream_options.include_usage))
+    chunks = Chunks(completion_id, model, bool(body.stream_options and body.stream_options.include_usage),
+                    str(request.base_url).rstrip("/") + "/v1/files")
     # offline, a conversation ending with an answer is asked its last question again
     tool_turn = (functions and choice != "none") or (last != "user" and generator == "openai") or media
     # the question searched: made standalone from the earlier turns (none when a tool result goes on,
@@ -262,7 +263,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         if body.stream:
             return _streaming(tool_chunks(chunks, run_tools, audit, notices))
         turn = await asyncio.to_thread(run_tools)
-        message = turn.message()
+        message = turn.message(chunks.files_url)
         if turn.grounded is not None:
             audit_answer(audit, turn.grounded)
         else:
@@ -288,8 +289,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         return _streaming(grounded_chunks(chunks, run, audit, notices, structured=output_format is not None))
     grounded = await asyncio.to_thread(run)
     audit_answer(audit, grounded)
-    message = {"role": "assistant", "content": grounded.text, "refusal": None, "annotations": [],
-               "citations": grounded.cited()}
+    message = answer_message(grounded, chunks.files_url)
     meta = meta_of(grounded, notices)
     if output_format is not None:
         message, meta = chat_message(grounded), meta | {"sources": sources(grounded)}

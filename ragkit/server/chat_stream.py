@@ -24,6 +24,7 @@ from ragkit.library.answering import Grounded, audit_answer, stream
 from ragkit.server.chat_tools import ToolTurn
 from ragkit.server.responses import _stream_error
 from ragkit.server.structured import sources
+from ragkit.server.url_citations import url_citations
 
 
 def usage_of(usage: dict[str, int]) -> dict[str, int]:
@@ -46,9 +47,11 @@ def meta_of(grounded: Grounded, notices: list[str] | None = None) -> dict[str, A
 class Chunks:
     """The chunks of one completion: their fixed fields, written once."""
 
-    def __init__(self, completion_id: str, model: str, include_usage: bool) -> None:
+    def __init__(self, completion_id: str, model: str, include_usage: bool, files_url: str) -> None:
         self.id, self.model, self.include_usage = completion_id, model, include_usage
         self.created = int(time.time())
+        #: where the answer's ``url_citation`` annotations point (:mod:`ragkit.server.url_citations`)
+        self.files_url = files_url
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         data = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
@@ -89,7 +92,8 @@ async def grounded_chunks(chunks: Chunks, run: Callable[..., Grounded], audit: d
                     meta["sources"] = sources(grounded)
                     if grounded.refused:
                         yield chunks.chunk({"refusal": grounded.text})
-                yield chunks.chunk({"citations": cited}, finish_reason(grounded), ragkit=meta)
+                notes = [] if structured else url_citations(grounded.text, cited, chunks.files_url)
+                yield chunks.chunk({"citations": cited, "annotations": notes}, finish_reason(grounded), ragkit=meta)
                 if chunks.include_usage:
                     yield chunks.usage(grounded.usage)
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
@@ -106,7 +110,7 @@ async def tool_chunks(chunks: Chunks, run: Callable[[], ToolTurn], audit: dict[s
             if kind != "done":
                 continue
             turn: ToolTurn = payload
-            message = turn.message()
+            message = turn.message(chunks.files_url)
             if turn.grounded is not None:
                 audit_answer(audit, turn.grounded)
                 meta = meta_of(turn.grounded, notices) | {"text": turn.grounded.text, "citations": message["citations"]}
@@ -116,7 +120,8 @@ async def tool_chunks(chunks: Chunks, run: Callable[[], ToolTurn], audit: dict[s
                     yield chunks.chunk({"refusal": message["refusal"]})
                 elif turn.grounded.text:
                     yield chunks.chunk({"content": turn.grounded.text})
-                yield chunks.chunk({"citations": message["citations"]}, turn.finish_reason, ragkit=meta)
+                yield chunks.chunk({"citations": message["citations"], "annotations": message["annotations"]},
+                                   turn.finish_reason, ragkit=meta)
             else:
                 audit["function_calls"] = [c["function"]["name"] for c in message["tool_calls"]]
                 for index, call in enumerate(message["tool_calls"]):

@@ -34,6 +34,7 @@ from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.state import ServerContext
 from ragkit.server.structured import chat_message
 from ragkit.server.tool_calls import forces_function, grounded_of, offered_tools, search_first
+from ragkit.server.url_citations import url_citations
 
 MAX_ROUNDS = 4
 CHOICES = ("auto", "none", "required")
@@ -86,6 +87,15 @@ def tool_choice_for(choice: Any, legacy: Any, names: Sequence[str]) -> str | dic
     raise bad_request("Invalid value for 'tool_choice'.", "tool_choice")
 
 
+def answer_message(grounded: Grounded, files_url: str) -> dict[str, Any]:
+    """A grounded answer as the completion's assistant message: ``[n]`` in the text, ragkit's
+    ``citations`` (file, page, exact quote) and each marker as a ``url_citation`` annotation
+    pointing at ``files_url`` (:mod:`ragkit.server.url_citations`)."""
+    cited = grounded.cited()
+    return {"role": "assistant", "content": grounded.text, "refusal": None,
+            "annotations": url_citations(grounded.text, cited, files_url), "citations": cited}
+
+
 @dataclass
 class ToolTurn:
     """What one request of the loop gave: the loop's result, the answer when it finished, and
@@ -97,13 +107,12 @@ class ToolTurn:
     #: the answer is structured output: JSON, or a refusal (:mod:`ragkit.server.structured`)
     structured: bool = False
 
-    def message(self) -> dict[str, Any]:
-        """The assistant message of the completion."""
+    def message(self, files_url: str) -> dict[str, Any]:
+        """The assistant message of the completion (``files_url``: see :func:`answer_message`)."""
         if self.grounded is not None and self.structured:
             return chat_message(self.grounded)
         if self.grounded is not None:
-            return {"role": "assistant", "content": self.grounded.text, "refusal": None, "annotations": [],
-                    "citations": self.grounded.cited()}
+            return answer_message(self.grounded, files_url)
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in self.result.pending]
         return {"role": "assistant", "content": None, "refusal": None, "annotations": [], "tool_calls": calls,
