@@ -83,7 +83,8 @@ def test_every_node_example_is_run_here_and_documented():
     page = (ROOT / "docs" / "clients.md").read_text()
     # every Node example has a test module that runs it
     tested = {"ai_sdk.mjs": "test_clients_ai_sdk.py", "openai_node.mjs": "test_clients_node.py",
-              "openai_agents.mjs": "test_clients_agents_js.py", "langchain.mjs": "test_clients_langchain_js.py"}
+              "openai_agents.mjs": "test_clients_agents_js.py", "langchain.mjs": "test_clients_langchain_js.py",
+              "llamaindex_ts.mjs": "test_clients_llamaindex_ts.py", "mastra.mjs": "test_clients_mastra.py"}
     assert sorted(p.name for p in EXAMPLES.glob("*.mjs") if p != SHARED) == sorted(tested)
     for example, module in tested.items():
         assert f"examples/{example}" in page and example in (ROOT / "tests" / module).read_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import openai
 import pytest
 from pydantic import BaseModel
 from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
@@ -131,6 +132,33 @@ def test_a_chat_ending_with_the_answer_is_restated_in_the_format(client, store, 
     assert done.model_extra["ragkit"]["search_query"] == question
     assert "tools" not in _requests(llm)[-1] or all(  # no function of the caller's is offered
         t["function"]["name"] == "file_search" for t in _requests(llm)[-1]["tools"])
+
+
+def test_an_answer_alone_is_restated_through_a_function_the_model_picks(client, store, llm):
+    """LlamaIndex.TS's structured output (``llm.exec`` with a schema, an agent's ``responseFormat``)
+    sends the agent's answer by itself, an assistant message with no question before it, and a
+    function to restate it through: OpenAI answers that conversation, and so does ragkit when a
+    chat model picks its searches; nothing is searched first. Without functions, or with a function
+    forced (ragkit would have to search a question first), it stays the 400 naming ``messages``."""
+    answer = "E42 means the anemometer cable is disconnected [1]."
+    restate = {"type": "function", "function": {
+        "name": "format_output", "description": "Respond with a JSON object",
+        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}}}}
+    llm.state.tool_script.append({"tool_calls": [{"name": "format_output", "arguments": {"code": "E42"}}]})
+    done = client.chat.completions.create(model=MODEL, messages=[{"role": "assistant", "content": answer}],
+                                          tools=[restate], extra_body={"vector_store_ids": [store]})
+    call = done.choices[0].message.tool_calls[0]
+    assert call.function.name == "format_output" and json.loads(call.function.arguments) == {"code": "E42"}
+    sent = _requests(llm)[-1]
+    assert {"role": "assistant", "content": answer} in sent["messages"]
+    assert not any(m["role"] == "tool" for m in sent["messages"])  # no search before the model
+    assert {t["function"]["name"] for t in sent["tools"]} == {"file_search", "format_output"}
+    forced = {"type": "function", "function": {"name": "format_output"}}
+    for options in ({}, {"tools": [restate], "tool_choice": forced}):
+        with pytest.raises(openai.BadRequestError, match="assistant message after a user message") as caught:
+            client.chat.completions.create(model=MODEL, messages=[{"role": "assistant", "content": answer}],
+                                           extra_body={"vector_store_ids": [store]}, **options)
+        assert caught.value.body["param"] == "messages"
 
 
 def test_a_streamed_chat_tool_turn_sends_the_json_or_the_refusal(client, store, llm):

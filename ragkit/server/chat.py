@@ -4,10 +4,11 @@ With vector stores (``extra_body={"vector_store_ids": [...]}``, optionally ``fil
 ``max_num_results``; or the server's ``--default-vector-store``) the request is a conversation:
 the last user message is the question (also when an assistant message follows it, a conversation
 OpenAI continues too: offline the question is answered again, a chat model gets the whole
-conversation), made standalone from the earlier user/assistant messages by the condenser threads
-and Responses use (the chat model when one is configured, else the offline rewrite;
-``ragkit.search_query`` shows what was searched); system/developer messages are the operator's
-instructions. The answer cites its sources as ``[n]`` in the text plus a
+conversation; given the caller's functions, a chat model answers one with no user message too,
+searching as it needs), made standalone from the earlier user/assistant messages by the
+condenser threads and Responses use (the chat model when one is configured, else the offline
+rewrite; ``ragkit.search_query`` shows what was searched); system/developer messages are the
+operator's instructions. The answer cites its sources as ``[n]`` in the text plus a
 structured ``citations`` list on the message (file id, name, page, exact quote). ``stream:
 true`` streams the text; ``stream_options.include_usage`` adds the usage chunk before ``[DONE]``.
 ``max_completion_tokens`` (or ``max_tokens``) cuts the answer at that many cl100k tokens, its
@@ -174,16 +175,19 @@ def _needs_chat_model(body: ChatBody, functions: list[dict[str, Any]], media: li
                           "text only. Send the question as text parts.", part.where)
 
 
-def _ending(messages: list[dict[str, Any]], media: bool) -> str:
+def _ending(messages: list[dict[str, Any]], media: bool, model_searches: bool) -> str:
     """The role the conversation ends with: a user message with text (or a part the chat model
     reads) asks the question; tool messages answer the assistant's calls; an assistant message
     after a question is a conversation OpenAI continues too (LangGraph's ``create_react_agent``
     sends its whole chat, its last answer included, to have that answer restated in a
-    ``response_format``), and its question is the last user message's."""
+    ``response_format``), and its question is the last user message's. When the chat model picks
+    its own searches (``model_searches``) nothing needs searching first, so an assistant message
+    alone will do, as OpenAI and ragkit's Responses with functions take it: LlamaIndex.TS sends an
+    agent's answer by itself with a function to restate it through (its structured output)."""
     last = messages[-1].get("role")
     asked = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     question = asked is not None and (media or bool(content_text(asked.get("content")).strip()))
-    if last == "tool" or (last in ("user", "assistant") and question):
+    if last == "tool" or (last in ("user", "assistant") and question) or (last == "assistant" and model_searches):
         return str(last)
     raise bad_request("messages must end with a user message with text, the tool messages that answer the "
                       "assistant's tool calls, or an assistant message after a user message with text", "messages")
@@ -194,6 +198,8 @@ def _standalone(ctx: ServerContext, messages: list[dict[str, Any]]) -> tuple[str
     follow-up is (the chat model when configured, else the offline rewrite)."""
 
     question, pairs = conversation_turns(messages)
+    if not question:  # no user message: the chat model picks its searches (see _ending)
+        return "", []
     made, notices = ctx.library.follow_up(question, pairs[-HISTORY_TURNS:])
     return made.query, notices
 
@@ -230,7 +236,10 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
         _needs_chat_model(body, functions, media)
     stores = [store_for(ctx, principal, vs_id, "vector_store_ids") for vs_id in vs_ids]
     choice = tool_choice_for(body.tool_choice, body.function_call, [FILE_SEARCH, *(f["name"] for f in functions)])
-    last = _ending(body.messages, bool(media))
+    forced = forces_function(choice)
+    # a chat model offered the caller's functions, none of them forced, picks its own searches
+    last = _ending(body.messages, bool(media), generator == "openai" and bool(functions) and choice != "none"
+                   and not forced)
     node = openai_filters.parse(body.filters)
     k = body.max_num_results or ctx.settings.top_k
     instructions = "\n".join(content_text(m.get("content")) for m in body.messages
@@ -244,7 +253,6 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
     tool_turn = (functions and choice != "none") or (last != "user" and generator == "openai") or media
     # the question searched: made standalone from the earlier turns (none when a tool result goes on,
     # unless the model must call a named function again, and so could not search: see forces_function)
-    forced = forces_function(choice)
     query, notices = (await asyncio.to_thread(_standalone, ctx, body.messages) if last != "tool" or forced
                       else ("", []))
     audit.update({"vector_store": vs_ids, "question": query or content_text(body.messages[-1].get("content"))})
