@@ -9,7 +9,8 @@
 // 3. A function tool the SDK runs (`tool({ execute })`, `stopWhen: stepCountIs(5)`) beside
 //    file_search. Needs a chat model behind ragkit; offline the script says so and goes on.
 // 4. Chat completions (`openai.chat(model)`): the SDK has no option for extra body fields, so a
-//    `fetch` wrapper adds ragkit's `vector_store_ids`; the citations are on the raw message.
+//    `fetch` wrapper adds ragkit's `vector_store_ids`; each `[n]` is a `source` (file, page, address), and
+//    the citations with their quotes are on the raw message.
 // 5. embedMany with `openai.embedding('ragkit-embedding')`: the vectors ragkit searches with.
 //
 // Run:
@@ -104,7 +105,9 @@ async function chatCompletions(model, store) {
   const cited = result.response.body.choices[0].message.citations ?? [];
   console.log(`A: ${result.text}`);
   for (const c of cited) console.log(citationLine(c));
-  check(cited.length && result.finishReason === 'stop', 'the chat completion has no citation');
+  // each [n] is also a url_citation annotation, which the SDK gives as a source: file, page, address
+  console.log(`  sources: ${result.sources.map((s) => `${s.title} <${s.url}>`).join(', ')}`);
+  check(cited.length && result.sources.length && result.finishReason === 'stop', 'the chat completion has no citation');
 
   const messages = [{ role: 'user', content: CHAT_QUESTION }, { role: 'assistant', content: result.text },
     { role: 'user', content: 'Can I extend it?' }];
@@ -118,7 +121,8 @@ async function chatCompletions(model, store) {
   }
   console.log();
   for (const c of streamed) console.log(citationLine(c));
-  check(streamed.length && (await stream.usage).totalTokens > 0, 'the streamed chat completion has no citation or usage');
+  check(streamed.length && (await stream.sources).length && (await stream.usage).totalTokens > 0,
+    'the streamed chat completion has no citation or usage');
 }
 
 async function embeddings(openai) {

@@ -5,7 +5,8 @@ server: ``OpenAIChat`` and ``OpenAIResponses`` with ``id``, ``base_url`` and ``a
 * ``OpenAIChat`` (chat completions) names the store in ``extra_body``; an ``Agent`` with
   ``instructions`` (sent as a ``developer`` message) and its session history in Agno's
   ``InMemoryDb`` (``add_history_to_context``), so the follow-up goes with the earlier turn and ragkit
-  makes it standalone. Agno keeps only ``url_citation`` annotations of a chat message, so ragkit's
+  makes it standalone. Agno keeps only ``url_citation`` annotations of a chat message: ragkit's
+  give each cited file and page (``RunOutput.citations.urls``); the quotes of ragkit's
   ``citations`` need a small subclass (``CitingOpenAIChat``) to reach ``RunOutput.citations``.
 * ``OpenAIResponses`` with the ``file_search`` tool dict: the ``file_citation`` annotations reach
   ``RunOutput.citations.raw`` when streamed; not streamed Agno keeps only ``url_citation`` ones, and
@@ -160,7 +161,9 @@ def test_an_agent_on_openai_chat_over_a_store_with_session_history(agno, offline
                   db=InMemoryDb(), add_history_to_context=True, telemetry=False)
     first = agent.run("What does error E42 mean?", session_id="support")
     assert first.status.value == "COMPLETED" and E42 in first.content and "[1]" in first.content
-    assert first.citations is None  # Agno keeps url_citation annotations only: CitingOpenAIChat below
+    # Agno keeps the url_citation annotations: file, page and address (the quote: CitingOpenAIChat below)
+    [source] = first.citations.urls
+    assert source.title == "ws200-user-manual.pdf, page 4" and source.url.endswith("/content#page=4")
     follow_up = agent.run("How do I fix it?", session_id="support")
     assert [m.role for m in follow_up.messages] == ["system", "user", "assistant", "user", "assistant"]
     ragkit = follow_up.model_provider_data["model_extra"]["ragkit"]
