@@ -188,14 +188,15 @@ def test_a_forcing_tool_choice_reaches_the_model(client, store, llm, choice):
 def test_a_function_named_in_tool_choice_is_filled_in_from_the_documents(client, store, llm):
     """A tool_choice naming one of the caller's functions (how instructor asks for a shape) makes
     the model call it at once, so it could not search: ragkit searches the question first. The
-    search goes back with the message (``ragkit.searches``); a client that rebuilds the message
-    without it (instructor's reask) gets the question searched again, never an unsourced call."""
+    search goes back with the message (``ragkit.searches``) and is kept by the server, so a client
+    that rebuilds the message without it (instructor's reask) gets it run in place too; a call the
+    server never returned gets the question searched again, never an unsourced call."""
     def fill(body: dict) -> dict:  # the model fills the shape in from the passages it was given
         seen = "anemometer cable is disconnected" in json.dumps(body["messages"])
         return {"tool_calls": [{"name": "error_code", "arguments": {
             "code": "E42", "meaning": "the anemometer cable is disconnected" if seen else "unknown"}}]}
 
-    llm.state.tool_script.extend([fill, fill, fill])
+    llm.state.tool_script.extend([fill, fill, fill, fill])
     shape = {"type": "function", "function": {"name": "error_code", "parameters": {
         "type": "object", "properties": {"code": {"type": "string"}, "meaning": {"type": "string"}},
         "required": ["code", "meaning"]}}}
@@ -215,12 +216,19 @@ def test_a_function_named_in_tool_choice_is_filled_in_from_the_documents(client,
     again = _ask(client, store, [*messages, first.message, invalid], tools=[shape], tool_choice=named)
     assert json.loads(again.choices[0].message.tool_calls[0].function.arguments)["meaning"] != "unknown"
     assert [m["role"] for m in _sent(llm)[1]["messages"]] == ["system", "user", "assistant", "tool", "tool"]
-    # rebuilt without ragkit's searches, as instructor's reask sends it: searched again
+    # rebuilt without ragkit's searches, as instructor's reask sends it: the server kept them under
+    # the call, so they are run in place as well
     rebuilt = {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]}
     reask = _ask(client, store, [*messages, rebuilt, invalid], tools=[shape], tool_choice=named)
     assert json.loads(reask.choices[0].message.tool_calls[0].function.arguments)["meaning"] != "unknown"
-    assert [m["role"] for m in _sent(llm)[2]["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool"]
-    assert len(_sent(llm)) == 3
+    assert [m["role"] for m in _sent(llm)[2]["messages"]] == ["system", "user", "assistant", "tool", "tool"]
+    # a call the server did not return (other arguments under the id): the question is searched again
+    other = {"role": "assistant", "content": None, "tool_calls": [
+        call.model_dump() | {"function": {"name": "error_code", "arguments": '{"code": "E41"}'}}]}
+    reask = _ask(client, store, [*messages, other, invalid], tools=[shape], tool_choice=named)
+    assert json.loads(reask.choices[0].message.tool_calls[0].function.arguments)["meaning"] != "unknown"
+    assert [m["role"] for m in _sent(llm)[3]["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert len(_sent(llm)) == 4
 
 
 def test_structured_output_offline_says_a_chat_model_is_needed(offline_client, offline_store):

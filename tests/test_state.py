@@ -36,11 +36,11 @@ from ragkit.stores.manifest import FileCommit, Manifest
 TABLES = {"files", "chunks", "journal", "embed_cache", "state", "conversations", "conversation_items", "api_files",
           "vector_stores", "vs_files", "batches", "batch_files", "api_keys", "asst_assistants", "asst_runs",
           "asst_steps", "resp_responses", "resp_input_items", "resp_tool_state", "uploads", "upload_parts",
-          "feedback", "audit", "file_blobs", "cursor_tombstones", "alembic_version"}
+          "feedback", "audit", "file_blobs", "cursor_tombstones", "tool_call_searches", "alembic_version"}
 INDEXES = {"chunks_by_path", "conversations_by_kind", "conversation_items_by_conversation", "api_files_by_path",
            "vs_files_queue", "vs_files_by_store", "asst_runs_by_thread", "asst_steps_by_run",
            "resp_input_items_by_response", "upload_parts_by_upload", "audit_by_key", "api_files_by_expiry",
-           "cursor_tombstones_by_age"}
+           "cursor_tombstones_by_age", "tool_call_searches_by_age"}
 OPEN_SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -75,7 +75,7 @@ def _commit(path: str, text: str) -> FileCommit:
 def test_a_fresh_home_gets_every_table_at_the_head_revision(tmp_path):
     state = open_home(tmp_path / "home")
     assert state.path == tmp_path / "home" / FILENAME
-    assert state.revision() == head() == "0006"
+    assert state.revision() == head() == "0007"
     assert _names(state.path, "table") == TABLES
     assert _names(state.path, "index") == INDEXES
     with sqlite3.connect(state.path) as raw:

@@ -263,7 +263,7 @@ async def chat_completions(request: Request, ctx: ServerContext = Depends(contex
                                   query=query if not functions or choice == "none" or forced else None,
                                   temperature=body.temperature, max_tokens=max_tokens,
                                   parallel_tool_calls=body.parallel_tool_calls, node=node,
-                                  response_format=output_format)
+                                  response_format=output_format, owner=principal.id)
             if turn.grounded is not None:
                 turn.grounded = capped(stopped(turn.grounded, stops), max_tokens)
             return turn

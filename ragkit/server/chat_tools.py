@@ -6,12 +6,14 @@ given), the caller's functions and ragkit's ``file_search`` over the request's s
 ``file_search`` calls run here; a call to one of the caller's functions ends the request with
 ``tool_calls`` and ``finish_reason: tool_calls``, as OpenAI's does.
 
-The server keeps nothing between requests: the client sends the assistant message with its
-``tool_calls`` and one ``role: "tool"`` message per call, and the loop's state is rebuilt from the
-messages. The searches the model ran before it called a function are not the caller's to answer,
-so they are not in ``tool_calls``; they travel on the returned message as
-``ragkit.searches`` (the SDK sends a returned message back with it) and are run again when the
-message comes back, so the passages keep their numbers and the answer's ``[n]`` stay checked.
+The client sends the assistant message with its ``tool_calls`` and one ``role: "tool"`` message
+per call, and the loop's state is rebuilt from the messages. The searches the model ran before it
+called a function are not the caller's to answer, so they are not in ``tool_calls``; they travel
+on the returned message as ``ragkit.searches`` (the SDK sends a returned message back with it) and
+are run again when the message comes back, so the passages keep their numbers and the answer's
+``[n]`` stay checked. Agent libraries rebuild the message with OpenAI's fields only, so the
+searches are also kept in the state database for a day under the key and the calls
+(:mod:`ragkit.state.tool_searches`): that is all the server keeps between requests.
 
 When the model might not search by itself (no functions given, or ``tool_choice: "none"``) or
 cannot (a ``tool_choice`` naming one of the caller's functions, which it must call at once), the
@@ -22,7 +24,7 @@ answer, or the named function's arguments, come from the documents.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ragkit.answer import FILE_SEARCH, LoopResult, LoopState, Tool, run_tool_loop, unanswered_calls
 from ragkit.answer.file_search import tools_system
@@ -35,6 +37,7 @@ from ragkit.server.state import ServerContext
 from ragkit.server.structured import chat_message
 from ragkit.server.tool_calls import forces_function, grounded_of, offered_tools, search_first
 from ragkit.server.url_citations import url_citations
+from ragkit.state import tool_searches
 
 MAX_ROUNDS = 4
 CHOICES = ("auto", "none", "required")
@@ -134,6 +137,11 @@ def _tool_message(message: Mapping[str, Any], i: int) -> dict[str, Any]:
             "content": content if isinstance(content, str) else content_text(content)}
 
 
+def _call_keys(calls: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """(id, name, arguments) of each function call, as :mod:`ragkit.state.tool_searches` keys them."""
+    return [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls]
+
+
 def _assistant_calls(message: Mapping[str, Any], i: int) -> list[dict[str, Any]]:
     calls = []
     for j, call in enumerate(message.get("tool_calls") or []):
@@ -145,9 +153,15 @@ def _assistant_calls(message: Mapping[str, Any], i: int) -> list[dict[str, Any]]
     return calls
 
 
-def rebuild(messages: Sequence[Mapping[str, Any]], instructions: str | None, tools: Sequence[Tool]) -> LoopState:
+#: the searches kept for a turn that stopped for these calls ((id, name, arguments)), or []
+Recall = Callable[[list[tuple[str, str, str]]], list[dict[str, str]]]
+
+
+def rebuild(messages: Sequence[Mapping[str, Any]], instructions: str | None, tools: Sequence[Tool],
+            recall: Recall | None = None) -> LoopState:
     """The loop's state from the request's messages: the system prompt, then every message as
-    sent (user content unchanged), with the searches an assistant message carries run again."""
+    sent (user content unchanged), with the searches an assistant message carries run again --
+    those the server kept (``recall``) when the message came back without them."""
     state = LoopState([{"role": "system", "content": tools_system(instructions)}])
     for i, message in enumerate(messages):
         role = message.get("role")
@@ -157,8 +171,11 @@ def rebuild(messages: Sequence[Mapping[str, Any]], instructions: str | None, too
             state.messages.append({"role": "user", "content": message.get("content")})
         elif role == "assistant":
             searches = [s for s in ((message.get("ragkit") or {}).get("searches") or []) if isinstance(s, dict)]
+            asked = _assistant_calls(message, i)
+            if not searches and asked and recall is not None:
+                searches = recall(_call_keys(asked))
             calls = [{"id": s["id"], "type": "function", "function": {"name": FILE_SEARCH, "arguments": s["arguments"]}}
-                     for s in searches] + _assistant_calls(message, i)
+                     for s in searches] + asked
             text = content_text(message.get("content")) or None
             state.messages.append({"role": "assistant", "content": text, **({"tool_calls": calls} if calls else {})})
             for search in searches:
@@ -181,13 +198,16 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                    temperature: float | None = None, max_tokens: int | None = None,
                    parallel_tool_calls: bool | None = None, node: Filter | None = None,
                    retrieval: Mapping[str, Any] | None = None,
-                   response_format: dict[str, Any] | None = None) -> ToolTurn:
+                   response_format: dict[str, Any] | None = None, owner: str | None = None) -> ToolTurn:
     """One request of the loop. ``query`` (the standalone question) is searched first when given
     (with a forced function, unless the messages brought back an earlier request's searches);
     every search keeps to the attribute filter ``node`` and ``retrieval``'s ranking options;
-    ``response_format`` asks for the answer as JSON."""
+    ``response_format`` asks for the answer as JSON. With ``owner`` (the key asking), the searches
+    of a turn that stops for the caller's functions are also kept in the state database, for a
+    client that sends the message back without them (:mod:`ragkit.state.tool_searches`)."""
     tools = offered_tools(ctx, stores, k, [] if tool_choice == "none" else functions, node=node, **(retrieval or {}))
-    state = rebuild(messages, instructions, tools)
+    recall = (lambda calls: tool_searches.recall(ctx.db, owner, calls)) if owner is not None else None
+    state = rebuild(messages, instructions, tools, recall)
     state.rounds = 0
     first: list[dict[str, str]] = []
     if query and stores and not (forces_function(tool_choice) and state.passages.hits):
@@ -203,6 +223,8 @@ def run_chat_tools(ctx: ServerContext, messages: Sequence[Mapping[str, Any]], *,
                             "told to answer; ask again, or name a tool in tool_choice.", type="upstream_error",
                        code="tool_loop_exhausted")
     searches = first + [{"id": c.id, "arguments": c.arguments} for c in result.calls if c.name == FILE_SEARCH]
+    if owner is not None and result.pending:
+        tool_searches.keep(ctx.db, owner, [(c.id, c.name, c.arguments) for c in result.pending], searches)
     grounded = None
     if result.status == "answered":
         grounded = grounded_of(result, model, result.usage)
