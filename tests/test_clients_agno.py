@@ -321,10 +321,11 @@ ANSWER = f"E42 means the anemometer cable is disconnected [1]. Oslo: {WEATHER}."
 def test_an_agent_with_a_function_tool_beside_the_store(agno, chat, llm, api, mode):
     """The model searches and calls ``get_weather`` at once: ragkit runs the search, Agno the
     function, and the answer cites the passage and uses the function's output. On the Responses
-    API Agno sends the call back with its item id, so ragkit goes on from the stored response and
-    the ``[1]`` stays; on chat completions the message's ``ragkit.searches`` do not come back, and
-    with ``store: false`` nothing was kept, so the passages searched before the call are not in the
-    last request (ragkit drops an ``[n]`` it cannot check)."""
+    API Agno sends the call back with its item id, so ragkit goes on from the stored response; on
+    chat completions the message's ``ragkit.searches`` do not come back, but the server kept them
+    under the calls: either way the passage is in the last request and the ``[1]`` stays. With
+    ``store: false`` nothing was kept, so the passages searched before the call are not in the last
+    request (ragkit drops an ``[n]`` it cannot check)."""
     llm.state.tool_script.extend([SEARCH_AND_CALL, {"content": ANSWER}])
     agent = _agent_with_weather(api, chat)
     if mode == "run":
@@ -341,14 +342,21 @@ def test_an_agent_with_a_function_tool_beside_the_store(agno, chat, llm, api, mo
     system = [m["content"] for m in bodies[0]["messages"] if m["role"] == "system"]
     assert any("Answer from the manual." in text for text in system)  # the agent's instructions
     assert {"role": "tool", "tool_call_id": "call_1_1", "content": WEATHER} in bodies[-1]["messages"]
-    assert run.content == (ANSWER if api == "responses" else ANSWER.replace(" [1]", ""))
+    kept = api != "open_responses"
+    passages = any(m["role"] == "tool" and E42 in str(m["content"]) for m in bodies[-1]["messages"])
+    assert passages == kept
+    assert run.content == (ANSWER if kept else ANSWER.replace(" [1]", ""))
+    if api == "chat":  # the [1] as a url_citation annotation: file, page and address
+        [source] = run.citations.urls
+        assert source.title == "ws200-user-manual.pdf, page 4" and source.url.endswith("/content#page=4")
 
 
 @pytest.mark.parametrize("api", ["chat", "responses"])
 def test_a_follow_up_after_a_function_call_in_the_session(agno, chat, llm, api):
-    """The session resends the first run (the call, its output, the answer) with the follow-up. On
-    the Responses API ragkit rebuilds it from the stored response, passages included; on chat
-    completions it has the model make the follow-up standalone first (one more model call)."""
+    """The session resends the first run (the call, its output, the answer) with the follow-up.
+    ragkit rebuilds it with the passages searched before the call: on the Responses API from the
+    stored response, on chat completions from the searches the server kept under the calls; on
+    chat completions it also has the model make the follow-up standalone first (one more call)."""
     from agno.db.in_memory import InMemoryDb
 
     agent = _agent_with_weather(api, chat, db=InMemoryDb(), add_history_to_context=True)
@@ -361,8 +369,7 @@ def test_a_follow_up_after_a_function_call_in_the_session(agno, chat, llm, api):
     assert follow_up.content == "Reconnect the anemometer cable."
     last = llm.chat_requests()[-1]["body"]["messages"]
     assert [m["role"] for m in last][-3:] == ["tool", "assistant", "user"] and last[-1]["content"] == "How do I fix it?"
-    passages = any(m["role"] == "tool" and "E42" in str(m["content"]) for m in last)
-    assert passages == (api == "responses")
+    assert any(m["role"] == "tool" and E42 in str(m["content"]) for m in last)  # the first run's passages
 
 
 def test_a_model_named_like_a_reasoning_model_chains_previous_response_id(agno, reasoning, llm):

@@ -198,8 +198,9 @@ def test_a_llamaindex_function_agent_on_the_responses_llm(llama, chat, llm, trac
 @pytest.mark.parametrize("kind", ["OpenAI", "OpenAILike"])
 def test_a_llamaindex_function_agent_on_chat_completions(llama, chat, llm, kind, streaming):
     """The store in ``additional_kwargs={"extra_body": ...}``; ragkit offers ``file_search`` beside
-    the agent's function. LlamaIndex keeps no ``ragkit.searches`` of the returned message, so the
-    passages are not in the request after the call and the unverifiable ``[1]`` is dropped."""
+    the agent's function. LlamaIndex keeps no ``ragkit.searches`` of the returned message, but the
+    server kept them under the calls: the passages are in the request after the call again, and the
+    ``[1]`` stays with its citation."""
     from llama_index.core.memory import ChatMemoryBuffer
     from llama_index.core.tools import FunctionTool
     from llama_index.llms.openai import OpenAI
@@ -214,12 +215,18 @@ def test_a_llamaindex_function_agent_on_chat_completions(llama, chat, llm, kind,
                                 system_prompt="Answer from the manual.")
     memory = ChatMemoryBuffer.from_defaults(llm=model)
     (result, _), (follow_up, _) = _agent_runs(agent, memory, llm, [REWRITE, *FIX])
-    assert str(result) == ANSWER.replace(" [1]", "")
+    assert str(result) == ANSWER
+    assert (result.raw["choices"][0]["delta" if streaming else "message"]["citations"][0]["page"]) == 4
     first, second = _model_requests(llm)[:2]
     assert "Answer from the manual." in first[0]["content"]  # the agent's system prompt: the operator's
-    assert second[-2:] == [{"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
-        {"role": "tool", "tool_call_id": "call_1_1", "content": WEATHER}]
+    # the model gets the turn as it ran: its search (kept by the server) and its function call
+    called, searched, weather = second[-3:]
+    assert called == {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1_0", "type": "function",
+         "function": {"name": "file_search", "arguments": '{"query": "error code E42"}'}},
+        {"id": "call_1_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]}
+    assert searched["role"] == "tool" and searched["tool_call_id"] == "call_1_0" and E42 in searched["content"]
+    assert weather == {"role": "tool", "tool_call_id": "call_1_1", "content": WEATHER}
     assert str(follow_up) == "Reconnect the anemometer cable [1]."
     assert (follow_up.raw["choices"][0]["delta" if streaming else "message"]["citations"][0]["page"]) == 4
 

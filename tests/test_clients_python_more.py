@@ -121,7 +121,9 @@ def _fill(arguments: dict):
 @needs_instructor
 def test_instructor_tools_mode_fills_the_shape_in_from_the_documents(chat, llm):
     """instructor's default mode names its function in tool_choice: ragkit searches the question
-    first, and again when instructor asks once more after a validation error."""
+    first. After a validation error instructor sends its call back without ``ragkit.searches``;
+    the server kept them under the call, so that search is run again in place (the question is
+    not searched anew)."""
     llm.state.tool_script.extend([_fill({"minutes_to_fix": "ten"}), _fill({"minutes_to_fix": 10})])
     found = _instructor(chat, "TOOLS").chat.completions.create(
         model=MODEL, response_model=ErrorCode, max_retries=2, messages=[{"role": "user", "content": E42}],
@@ -129,7 +131,9 @@ def test_instructor_tools_mode_fills_the_shape_in_from_the_documents(chat, llm):
     assert found.model_dump() == {"code": "E42", "meaning": "the anemometer cable is disconnected", "minutes_to_fix": 10}
     first, reask = [r["body"]["messages"] for r in llm.chat_requests()]
     assert [m["role"] for m in first] == ["system", "user", "assistant", "tool"]
-    assert "minutes_to_fix" in reask[-3]["content"] and reask[-2]["tool_calls"][0]["function"]["name"] == "file_search"
+    assert [m["role"] for m in reask] == ["system", "user", "assistant", "tool", "tool"]
+    assert [call["function"]["name"] for call in reask[2]["tool_calls"]] == ["file_search", "ErrorCode"]
+    assert "anemometer cable is disconnected" in reask[3]["content"] and "minutes_to_fix" in reask[4]["content"]
 
 
 @needs_instructor

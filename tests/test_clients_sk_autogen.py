@@ -299,6 +299,8 @@ def test_autogen_openai_agent_and_chat_completion_client_answer_over_the_store(o
 
 @needs_autogen
 def test_autogen_agents_call_their_functions_beside_file_search(chat, llm):
+    """The model searches and calls ``get_weather`` at once, on the Assistants API and on chat
+    completions; either way the answer cites the passage searched before the call."""
     from autogen_agentchat.agents import AssistantAgent
     from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent
     from autogen_core import CancellationToken
@@ -322,14 +324,15 @@ def test_autogen_agents_call_their_functions_beside_file_search(chat, llm):
                 "family": ModelFamily.UNKNOWN}
         model = OpenAIChatCompletionClient(model=MODEL, base_url=chat.base_url, api_key="none", model_info=info,
                                            extra_body={"vector_store_ids": [chat.store]})
-        # AutoGen sends the function's output back without ragkit's searches: the model, offered
-        # file_search again, answers from the output alone here
-        llm.state.tool_script.extend([
-            {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
-            {"content": f"In Oslo it is {WEATHER}.", "when": WEATHER}])
+        # AutoGen sends the function's output back without ragkit's searches, but the server kept
+        # them under the calls: the passage is in the answering request again and [1] stays
+        _script(llm, "get_weather")
         agent = AssistantAgent("manuals", model_client=model, tools=[get_weather], reflect_on_tool_use=True)
-        result = await agent.run(task="What is the weather in Oslo?")
-        assert result.messages[-1].content == f"In Oslo it is {WEATHER}."
+        result = await agent.run(task=E42_AND_WEATHER)
+        said = result.messages[-1].content
+        assert said == f"E42 means the anemometer cable is disconnected [1]. In Oslo it is {WEATHER}."
+        last = llm.chat_requests()[-1]["body"]["messages"]
+        assert any(m["role"] == "tool" and "anemometer cable is disconnected" in m["content"] for m in last)
         await model.close()
 
     asyncio.run(main())

@@ -1,7 +1,8 @@
 """Agent libraries that give an agent function tools and a structured output type, against a
 real ``ragkit serve`` over a vector store: what each really sends (a ``response_format`` or
 ``text.format`` beside the tools on every call) is served, the function's call comes back to the
-library, which runs it and sends its output, and the final output is the shape.
+library, which runs it and sends its output, the model that answers has the passages searched
+before the call, and the final output is the shape.
 
 * Pydantic AI: ``NativeOutput`` (``json_schema``) and ``PromptedOutput`` (``json_object`` and the
   schema in the instructions) on ``OpenAIChatModel`` (the store in ``extra_body``) and on
@@ -74,7 +75,9 @@ def _format_on_every_call(llm, kind: str) -> None:
 
 
 def _found_passages(body: dict) -> bool:
-    """Whether the model that answered had the passages of the first request's search."""
+    """Whether the model that answered had the passages of the first request's search: on the
+    Responses API from the stored response; on chat completions the libraries send the assistant
+    message back without ``ragkit.searches``, and the server brings back the ones it kept."""
     return any(m["role"] == "tool" and "E42" in str(m["content"]) for m in body["messages"])
 
 
@@ -106,6 +109,7 @@ def test_a_pydantic_ai_agent_on_chat_completions(pydantic_ai, store, llm, output
     result = agent.run_sync(QUESTION)
     assert result.output == Report(**REPORT)
     _format_on_every_call(llm, kind)
+    assert _found_passages(_requests(llm)[-1])
     calls = [part.tool_name for message in result.all_messages() for part in getattr(message, "parts", [])
              if part.part_kind == "tool-call"]
     assert calls == ["get_weather"]  # ragkit's search is not the agent's to run
@@ -126,6 +130,7 @@ def test_a_pydantic_ai_agent_streamed_on_chat_completions(pydantic_ai, store, ll
 
     assert asyncio.run(streamed()) == Report(**REPORT)
     _format_on_every_call(llm, "json_schema")
+    assert _found_passages(_requests(llm)[-1])
 
 
 @pytest.mark.parametrize("output", ["NativeOutput", "PromptedOutput"])
@@ -192,6 +197,7 @@ def test_langchain_bind_tools_with_a_response_format_on_chat_completions(langcha
     done = _run_langchain_tools(bound, weather)
     assert done.additional_kwargs["parsed"] == Report(**REPORT) and not done.tool_calls
     _format_on_every_call(llm, "json_schema")
+    assert _found_passages(_requests(llm)[-1])
 
 
 def test_langchain_bind_tools_with_a_response_format_on_responses(langchain, store, llm):
@@ -244,6 +250,7 @@ def test_an_agents_sdk_agent_on_chat_completions_with_tools_and_an_output_type(a
     result = agents.Runner.run_sync(agent, QUESTION)
     assert result.final_output == Report(**REPORT)
     _format_on_every_call(llm, "json_schema")
+    assert _found_passages(_requests(llm)[-1])
 
 
 def test_an_agents_sdk_agent_on_chat_completions_streamed(agents_chat, llm):
@@ -259,6 +266,7 @@ def test_an_agents_sdk_agent_on_chat_completions_streamed(agents_chat, llm):
     assert output == Report(**REPORT)
     assert kinds[:2] == ["tool_call_item", "tool_call_output_item"]
     _format_on_every_call(llm, "json_schema")
+    assert _found_passages(_requests(llm)[-1])
 
 
 # --- a refusal ---------------------------------------------------------------------------------
