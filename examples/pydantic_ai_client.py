@@ -68,6 +68,10 @@ def show(messages) -> list[str]:
                 print(f"  tool call: {part.tool_name}({part.args_as_json_str()})")
             elif isinstance(part, TextPart):
                 for note in (part.provider_details or {}).get("citations") or []:
+                    if note.get("type") == "url_citation":  # chat completions: file and page as title, the quote
+                        cited = note["url_citation"]
+                        lines.append(f"{cited['title']}: {' '.join(cited.get('content', '').split())} <{cited['url']}>")
+                        continue
                     page = f" p.{note['page']}" if note.get("page") else ""
                     lines.append(f"[{note.get('n', '?')}] {note['filename']}{page}: {' '.join(note['quote'].split())}")
     return lines

@@ -22,7 +22,7 @@ QUESTION = "How high above the ground should the WS-200 sensor array be mounted?
 
 def test_each_source_number_of_a_marker_is_one_annotation_over_the_marker():
     text = "Two years [1, 2]. Call support [3]."
-    cited = [{"n": 1, "file_id": "file-a", "filename": "manual.pdf", "page": 4},
+    cited = [{"n": 1, "file_id": "file-a", "filename": "manual.pdf", "page": 4, "quote": "Two years."},
              {"n": 2, "file_id": "file-b", "filename": "faq.txt", "page": None},
              {"n": 3, "file_id": None, "filename": "ingested.txt", "page": None}]  # no address: no annotation
     notes = url_citations(text, cited, "http://127.0.0.1:8000/v1/files")
@@ -30,7 +30,7 @@ def test_each_source_number_of_a_marker_is_one_annotation_over_the_marker():
     first, second = (n["url_citation"] for n in notes)
     assert text[first["start_index"]:first["end_index"]] == "[1, 2]" == text[second["start_index"]:second["end_index"]]
     assert first == {"start_index": 10, "end_index": 16, "title": "manual.pdf, page 4",
-                     "url": "http://127.0.0.1:8000/v1/files/file-a/content#page=4"}
+                     "url": "http://127.0.0.1:8000/v1/files/file-a/content#page=4", "content": "Two years."}
     assert second["title"] == "faq.txt" and second["url"] == "http://127.0.0.1:8000/v1/files/file-b/content"
     assert url_citations("No markers.", cited, "x") == []
 
@@ -58,7 +58,7 @@ def test_every_checked_marker_is_a_url_citation_to_the_cited_file(client, server
         assert note.type == "url_citation" and marker.startswith("[") and marker.endswith("]")
         source = next(c for n, c in cited.items() if str(n) in marker)
         page = f", page {source['page']}" if source["page"] else ""
-        assert place.title == source["filename"] + page
+        assert place.title == source["filename"] + page and place.model_extra["content"] == source["quote"]
         address, _, fragment = place.url.partition("#")
         assert fragment == (f"page={source['page']}" if source["page"] else "")
         fetched = httpx.get(address, headers={"Authorization": f"Bearer {server.keys[0]}"}, timeout=30)

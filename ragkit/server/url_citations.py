@@ -4,8 +4,10 @@
 Clients that show a completion's sources read it: the Vercel AI SDK makes each a ``source``
 part, Agno and LangChain keep them with the message. ragkit's own ``citations`` list (file, page,
 exact quote) is an extra field those clients drop, so each marker is also given as a
-``url_citation``: its span in the text, the file name and page as the title, and the file's
-content address (``#page=N`` for a PDF, which browsers open at that page) as the url.
+``url_citation``: its span in the text, the file name and page as the title, the file's content
+address (``#page=N`` for a PDF, which browsers open at that page) as the url, and the exact quote
+as ``content`` (the excerpt field OpenRouter adds, which Pydantic AI shows as the source's
+excerpt).
 """
 
 from __future__ import annotations
@@ -33,5 +35,6 @@ def url_citations(text: str, cited: list[dict[str, Any]], files_url: str) -> lis
             title = f"{source['filename']}, page {page}" if page else source["filename"]
             url = f"{files_url}/{source['file_id']}/content" + (f"#page={page}" if page else "")
             notes.append({"type": "url_citation", "url_citation": {
-                "start_index": match.start(), "end_index": match.end(), "title": title, "url": url}})
+                "start_index": match.start(), "end_index": match.end(), "title": title, "url": url,
+                "content": source.get("quote") or ""}})
     return notes
