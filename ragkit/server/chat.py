@@ -41,7 +41,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from starlette.concurrency import iterate_in_threadpool
 
 from ragkit.answer import FILE_SEARCH
@@ -59,7 +59,7 @@ from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, ChatStreamOptions, refuse_unknown
+from ragkit.server.params import Body, ChatStreamOptions, check_metadata, refuse_unknown
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.server.structured import chat_message, requested, sources
@@ -114,6 +114,8 @@ class ChatBody(Body):
     user: str | None = None
     verbosity: str | None = None
     web_search_options: dict[str, Any] | None = None
+
+    _meta = field_validator("metadata")(check_metadata)
 
     _unknown = model_validator(mode="wrap")(refuse_unknown)
 

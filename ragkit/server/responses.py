@@ -51,7 +51,7 @@ from ragkit.server.errors import bad_request
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
-from ragkit.server.params import Body, ResponseStreamOptions
+from ragkit.server.params import Body, ResponseStreamOptions, check_metadata
 from ragkit.server.response_events import live, replay, streaming
 from ragkit.server.response_events import stream_error as _stream_error  # noqa: F401 - chat and runs stream with it
 from ragkit.server.response_media import answer_with_media, input_media, refuse_offline
@@ -121,6 +121,8 @@ class ResponsesBody(Body):
     tool_choice: str | dict[str, Any] | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
     truncation: Literal["auto", "disabled"] | None = None  # echoed; history is always the last turns
+
+    _meta = field_validator("metadata")(check_metadata)
 
     @field_validator("text")
     @classmethod

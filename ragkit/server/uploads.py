@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import Field
@@ -42,7 +42,7 @@ LIFETIME = 3600
 
 
 class ExpiresAfter(Body):
-    anchor: str = "created_at"
+    anchor: Literal["created_at"] = "created_at"
     seconds: int = Field(ge=3600, le=2592000)
 
 
