@@ -28,6 +28,7 @@ from ragkit.conversations.session import HISTORY_TURNS, history_pairs
 from ragkit.conversations.store import Message
 from ragkit.errors import InvalidParameter, NotFound
 from ragkit.library.answering import Grounded
+from ragkit.library.item_fields import check_item
 from ragkit.state import assistants as adb
 from ragkit.state import conversations
 from ragkit.state import responses as stored
@@ -166,7 +167,8 @@ def conversation_item(raw: Any, param: str) -> dict[str, Any]:
     items as the responses returned them sends them back with the next question, and an answer's
     own id tells ragkit which response the exchange goes on from
     (:func:`ragkit.server.response_refs.resumed`): under a new id the model read that answer twice."""
-    kind = raw.get("type") if isinstance(raw, dict) else None
+    check_item(raw, param)
+    kind = raw.get("type")
     if kind not in TOOL_ITEMS:
         item = message_item(raw, param)
         if isinstance(raw.get("id"), str) and raw["id"]:

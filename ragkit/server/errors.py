@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ragkit.errors import (
-    ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError,
+    ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError, json_kind,
 )
 from ragkit.server.json_body import TextSafeJSONResponse
 
@@ -166,17 +166,6 @@ def param_path(loc: Sequence[Any], tags: set[tuple[int, str]] | None = None) -> 
             continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
-
-
-def json_kind(value: Any) -> str:
-    """What a JSON value is, in OpenAI's words ("but got a string instead")."""
-    if value is None:
-        return "null"
-    for kind, said in ((bool, "a boolean"), (int, "an integer"), (float, "a decimal number"), (str, "a string"),
-                       (list, "an array"), (dict, "an object")):
-        if isinstance(value, kind):
-            return said
-    return type(value).__name__
 
 
 def within(errors: Sequence[Mapping[str, Any]], *prefix: str | int) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ from pydantic import Field, field_validator
 from ragkit.library import filters as openai_filters
 from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.history import Memory
+from ragkit.library.item_fields import check_items
 from ragkit.library.output_limit import StreamLimit, capped
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request
@@ -224,6 +225,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     check_include(body.include)
+    check_items(body.input, "input")
     body.input = await asyncio.to_thread(resolve, ctx.db, principal.id, body.input)
     model, generator = resolve_model(ctx, body.model)
     response_format = requested(body.text.format if body.text else None, "text", generator, flat=True)
