@@ -207,3 +207,30 @@ def test_a_conversation_deleted_while_a_response_extends_it_is_a_404_and_nothing
                 assert caught.value.body["param"] == "conversation"
         db = ServerState(open_home(server.home))
         assert db.all("SELECT id FROM resp_responses WHERE question=?", (question,)) == []
+
+
+def test_a_chat_message_field_of_the_wrong_json_type_is_a_400_naming_it(server, store, llm):
+    """A tool call's ``id``, its function's ``name`` and ``arguments``, ``tool_calls`` itself and
+    the searches ragkit returned on a message (``ragkit.searches``, sent back as they came) have
+    fixed JSON types; another is OpenAI's "Invalid type" 400 naming the field, before the model
+    is asked. Each had been a 500 (a list in a set, ``.get`` of a string, a missing key)."""
+    client = server.client()
+    question = {"role": "user", "content": "What does E42 mean, and the weather in Oslo?"}
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    answered = {"role": "tool", "tool_call_id": "call_1", "content": "cloudy"}
+    function = {key: value for key, value in WEATHER.items() if key != "type"}
+    for calls, searches, param in (([{**call, "id": ["call_1"]}], None, "messages[1].tool_calls[0].id"),
+                                   ([{**call, "function": "get_weather"}], None, "messages[1].tool_calls[0].function"),
+                                   ([5], None, "messages[1].tool_calls[0]"),
+                                   ("call_1", None, "messages[1].tool_calls"),
+                                   ([call], [{"id": "fs_1"}], "messages[1].ragkit.searches[0].arguments"),
+                                   ([call], "fs_1", "messages[1].ragkit.searches")):
+        turn = {"role": "assistant", "content": None, "tool_calls": calls}
+        if searches is not None:
+            turn["ragkit"] = {"searches": searches}
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model=MODEL, messages=[question, turn, answered],
+                                           tools=[{"type": "function", "function": function}],
+                                           extra_body={"vector_store_ids": [store]})
+        assert caught.value.param == param, caught.value.message
+    assert not llm.chat_requests()

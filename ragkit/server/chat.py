@@ -47,6 +47,7 @@ from starlette.concurrency import iterate_in_threadpool
 from ragkit.answer import FILE_SEARCH
 from ragkit.conversations.messages import MediaPart, content_text, conversation_turns, media_parts
 from ragkit.conversations.session import HISTORY_TURNS
+from ragkit.library.item_fields import check_messages
 from ragkit.library import filters as openai_filters
 from ragkit.server import unserved
 from ragkit.library.answering import Grounded, answer, audit_answer
@@ -136,6 +137,7 @@ def _parse(raw: Any) -> ChatBody:
         if role not in ROLES:
             raise bad_request(f"Invalid value for 'messages[{i}].role': {role!r}. Supported values are: "
                               f"{', '.join(repr(r) for r in ROLES)}.", f"messages[{i}].role", "invalid_value")
+    check_messages(body.messages)
     if body.store:
         raise bad_request("ragkit does not store chat completions, so store=true cannot be honoured: leave store "
                           "out (or false), or use the Responses API, which keeps responses (POST /v1/responses "
