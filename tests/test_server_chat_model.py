@@ -213,7 +213,8 @@ def test_a_chat_message_field_of_the_wrong_json_type_is_a_400_naming_it(server, 
     """A tool call's ``id``, its function's ``name`` and ``arguments``, ``tool_calls`` itself and
     the searches ragkit returned on a message (``ragkit.searches``, sent back as they came) have
     fixed JSON types; another is OpenAI's "Invalid type" 400 naming the field, before the model
-    is asked. Each had been a 500 (a list in a set, ``.get`` of a string, a missing key)."""
+    is asked. Each had been a 500 (a list in a set, ``.get`` of a string, a missing key). So do a
+    function definition's fields, which had gone on to the model as sent (its 400 was a 502)."""
     client = server.client()
     question = {"role": "user", "content": "What does E42 mean, and the weather in Oslo?"}
     call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
@@ -231,6 +232,13 @@ def test_a_chat_message_field_of_the_wrong_json_type_is_a_400_naming_it(server, 
         with pytest.raises(openai.BadRequestError) as caught:
             client.chat.completions.create(model=MODEL, messages=[question, turn, answered],
                                            tools=[{"type": "function", "function": function}],
+                                           extra_body={"vector_store_ids": [store]})
+        assert caught.value.param == param, caught.value.message
+    for tools, functions, param in (([{"type": "function", "function": {**function, "parameters": "city"}}], None,
+                                     "tools[0].function.parameters"),
+                                    (None, [{**function, "description": ["weather"]}], "functions[0].description")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model=MODEL, messages=[question], tools=tools, functions=functions,
                                            extra_body={"vector_store_ids": [store]})
         assert caught.value.param == param, caught.value.message
     assert not llm.chat_requests()
