@@ -133,3 +133,12 @@ def test_a_part_racing_a_cancel_is_a_400(server, client):
         outcomes = asyncio.run(_at_once(server, [part, lambda c: c.uploads.cancel(upload.id)]))
         failed = [o for o in outcomes if isinstance(o, Exception)]
         assert all(isinstance(f, openai.BadRequestError) and "cancelled" in f.message for f in failed), failed
+
+
+def test_a_wrong_bytes_is_a_400_naming_bytes(client):
+    """``bytes`` is also the name of a type, which a union's members are named by in pydantic's
+    errors: the field's name had been dropped from the 400 (``param: null``)."""
+    for wrong, code in ((1.5, "invalid_type"), ("ten", "invalid_type"), (-1, "invalid_value")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.uploads.create(bytes=wrong, filename="a.txt", mime_type="text/plain", purpose="assistants")
+        assert (caught.value.param, caught.value.code) == ("bytes", code), caught.value.message

@@ -142,17 +142,20 @@ _EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "a
 
 def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
     """(position, name) of the location parts that name a union's member rather than a field: a
-    type (``str``, ``list[str]``, ``function-after[...]``), or a model's class name that sibling
-    errors replace by another member at the same place."""
+    parametrised type (``list[str]``, ``function-after[...]``), or a plain type's name (``str``)
+    or a model's class name that sibling errors replace by another member at the same place (a
+    union's members fail together). A field named like a type (an upload's ``bytes``) has no
+    such siblings: it stays in the parameter's name."""
     tags: set[tuple[int, str]] = set()
     locs = [tuple(e.get("loc", ())) for e in errors]
     for loc in locs:
         for i, part in enumerate(loc):
             if not isinstance(part, str) or (i == 0 and part in _LOCATIONS):
                 continue
-            if part in _TYPE_NAMES or "[" in part or "(" in part:
+            if "[" in part or "(" in part:
                 tags.add((i, part))
-            elif _MODEL_NAME.match(part) and any(o[:i] == loc[:i] and len(o) > i and o[i] != part for o in locs):
+            elif (part in _TYPE_NAMES or _MODEL_NAME.match(part)) and any(
+                    o[:i] == loc[:i] and len(o) > i and o[i] != part for o in locs):
                 tags.add((i, part))
     return tags
 
