@@ -7,6 +7,8 @@ exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RagkitError(Exception):
     """An expected, user-facing failure."""
@@ -67,3 +69,15 @@ class NotFound(RagkitError):
         self.kind = kind
         self.object_id = object_id
         self.param = param
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in OpenAI's words ("but got a string instead"), for the messages
+    that name a value of the wrong type."""
+    if value is None:
+        return "null"
+    for kind, said in ((bool, "a boolean"), (int, "an integer"), (float, "a decimal number"), (str, "a string"),
+                       (list, "an array"), (dict, "an object")):
+        if isinstance(value, kind):
+            return said
+    return type(value).__name__

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.parse
@@ -189,3 +190,43 @@ def test_a_follow_up_is_made_standalone_from_the_previous_turn(served):
     assert got == 400 and json.loads(reply)["error"]["param"] == "previous"
     got, _, _ = call(served, "/page/standalone", key="rk-wrong", body=body)
     assert got == 401
+
+
+def test_a_file_deleted_while_its_bytes_are_read_is_a_404_not_a_500(served, tmp_path):
+    """Reads of a file's bytes (its content, its rendered pages) racing its deletion: each read
+    either gets the whole file or the 404 of a file that is gone. The bytes used to vanish
+    between finding the file and reading it: a 500, or a download cut short after its headers."""
+    client = served["client"]
+    for round_ in range(4):
+        pdf = make_pdf(tmp_path / f"deleted-{round_}.pdf")
+        pdf.write_bytes(pdf.read_bytes() + f"\n% round {round_}\n".encode())  # not a page already rendered
+        with open(pdf, "rb") as handle:
+            done = client.vector_stores.files.upload_and_poll(vector_store_id=served["store"], file=handle)
+        where = {"vector_store_id": served["store"], "file_id": done.id}
+        content = f"/v1/files/{done.id}/content"
+        pages = [f"/page/render?{urllib.parse.urlencode(where | {'page': page})}" for page in (1, 2)]
+        for path, status, body in asyncio.run(_reads_racing_a_delete(served, done.id, [content, *pages])):
+            assert status in (200, 404), (path, status, body[:300])
+            if status == 404:
+                assert json.loads(body)["error"]["param"] == "file_id"
+            else:  # all of it
+                assert body == pdf.read_bytes() if path == content else body.startswith(b"\x89PNG")
+
+
+async def _reads_racing_a_delete(served, file_id: str, paths: list[str]) -> list[tuple[str, int, bytes]]:
+    """Nine reads of ``paths`` (in turn) and the file's deletion, a few milliseconds apart."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {served['admin']}"}
+    async with httpx.AsyncClient(base_url=served["server"].url, headers=headers, timeout=60) as http:
+        async def read(n: int) -> tuple[str, int, bytes]:
+            await asyncio.sleep(0.002 * n)
+            got = await http.get(paths[n % len(paths)])
+            return paths[n % len(paths)], got.status_code, got.content
+
+        async def delete() -> None:
+            await asyncio.sleep(0.005)
+            assert (await http.delete(f"/v1/files/{file_id}")).status_code == 200
+
+        *reads, _ = await asyncio.gather(*[read(n) for n in range(9)], delete())
+    return reads

@@ -256,6 +256,29 @@ def test_bad_requests_name_the_field(client, assistant):
         client.beta.assistants.retrieve(bare.id)
 
 
+def test_a_tool_field_of_the_wrong_json_type_is_a_400_naming_it(client):
+    """A function tool's ``function`` and its fields, and ``tool_resources.file_search``, have
+    fixed JSON types; a string ``function`` or ``file_search`` had been a 500 (``.get`` of a
+    string), a string ``strict`` or ``description`` was stored and sent on to the model."""
+    function = {"name": "get_weather", "parameters": {"type": "object"}}
+    bare = client.beta.assistants.create(model="gpt-4o")
+    for tools, param in (([{"type": "function", "function": "get_weather"}], "tools[0].function"),
+                         ([{"type": "function", "function": {**function, "strict": "yes"}}],
+                          "tools[0].function.strict"),
+                         ([{"type": "function", "function": {**function, "description": ["x"]}}],
+                          "tools[0].function.description")):
+        for create in (lambda: client.beta.assistants.create(model="gpt-4o", tools=tools),
+                       lambda: client.beta.threads.create_and_run(assistant_id=bare.id, tools=tools)):
+            with pytest.raises(openai.BadRequestError) as caught:
+                create()
+            assert caught.value.param == param and caught.value.code == "invalid_type", caught.value.message
+    for create in (lambda: client.beta.assistants.create(model="gpt-4o", tool_resources={"file_search": "vs_1"}),
+                   lambda: client.beta.threads.create(tool_resources={"file_search": "vs_1"})):
+        with pytest.raises(openai.BadRequestError) as caught:
+            create()
+        assert caught.value.param == "tool_resources.file_search" and caught.value.code == "invalid_type"
+
+
 def test_another_key_cannot_see_assistants_threads_or_runs(server, client, assistant):
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "What does error code E17 mean?"}])
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
@@ -184,3 +185,43 @@ def test_a_run_cut_off_by_a_crash_is_reported_failed_after_the_restart(server, c
     after = client.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
     assert after.status == "failed" and "stopped while this run was in progress" in after.last_error.message
     client.beta.threads.messages.create(thread_id=thread.id, role="user", content="Still there?")  # not blocked
+
+
+def test_a_thread_deleted_while_its_run_works_ends_the_run_without_an_internal_error(server, client, store, llm):
+    """Deleting a thread deletes its runs: the run being worked on has nothing left to finish or
+    fail. A streamed run's client is told in-band with the 404 a request for the run gets now;
+    neither run leaves a traceback in the server's log (its last write found no run, and the
+    failure it then tried to record found none either)."""
+    release = threading.Event()
+
+    def slow(body: dict) -> dict:
+        release.wait(60)
+        return {"content": "Too late."}
+
+    assistant = _assistant(client, store, WEATHER)
+    runs = []
+    for streamed in (True, False):
+        llm.state.tool_script.append(slow)
+        release.clear()
+        asked = len(llm.chat_requests())
+        thread = _thread(client, "What does E42 mean?")
+        with ThreadPoolExecutor(1) as pool:
+            started = pool.submit(client.beta.threads.runs.create, thread_id=thread.id, assistant_id=assistant.id,
+                                  stream=streamed)
+            wait_until(lambda: len(llm.chat_requests()) > asked)  # the model is answering
+            client.beta.threads.delete(thread.id)
+            release.set()
+            made = started.result()
+        if streamed:
+            events = list(made)
+            runs.append(events[0].data.id)
+            assert events[-1].event == "error" and events[-1].data.code == "not_found"
+            assert runs[-1] in events[-1].data.message
+        else:
+            runs.append(made.id)
+    llm.state.tool_script.append({"content": "E42 means the anemometer cable is disconnected."})
+    after = client.beta.threads.runs.create_and_poll(thread_id=_thread(client, "And E17?").id,
+                                                     assistant_id=assistant.id)
+    assert after.status == "completed"
+    log = server.log.read_text(errors="replace")
+    assert not [run for run in runs if run in log]

@@ -7,10 +7,16 @@ from __future__ import annotations
 import json
 import re
 
+from concurrent.futures import ThreadPoolExecutor
+
 import openai
 import pytest
 from pydantic import BaseModel
+from server_helpers import wait_until
 from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
+
+from ragkit.state import open_home
+from ragkit.state.server import ServerState
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -160,3 +166,79 @@ def test_langchain_with_structured_output_over_a_store(server, store, llm):
     found = chat.with_structured_output(ErrorCode).invoke("What is error code E42?")  # not cached: reaches the model
     assert isinstance(found, ErrorCode) and "anemometer" in found.meaning.lower()
     assert llm.chat_requests()[-1]["body"]["response_format"]["type"] == "json_schema"
+
+
+WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def test_a_conversation_deleted_while_a_response_extends_it_is_a_404_and_nothing_is_kept(server, store, llm):
+    """The client deletes the conversation while the model is answering (a grounded answer,
+    streamed or not, or a turn of the function-tool loop): the request ends as it would have
+    begun a moment later, a 404 naming ``conversation`` (in-band when streamed), and no response
+    is stored. Before, the insert into the deleted conversation was a 500."""
+    client = server.client()
+    search = {"type": "file_search", "vector_store_ids": [store]}
+    for n, mode in enumerate(("grounded", "streamed", "function")):
+        conversation = client.conversations.create()
+        question = f"What does error code E42 mean, and the weather in Oslo? (asked {n})"  # not a cached answer
+        tools = [search, WEATHER] if mode == "function" else [search]
+        if mode == "function":
+            llm.state.tool_script.append({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+        llm.state.faults.append(("delay", 1.5))
+
+        def ask():
+            made = client.responses.create(model=MODEL, input=question, tools=tools, conversation=conversation.id,
+                                           stream=mode == "streamed")
+            return list(made) if mode == "streamed" else made
+
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(ask)
+            wait_until(lambda: len(llm.chat_requests()) > n, timeout=30)  # the model has the question
+            client.conversations.delete(conversation.id)
+            if mode == "streamed":
+                events = asked.result()
+                error = next(e for e in events if e.type == "error")
+                assert error.code == "not_found" and conversation.id in error.message
+                assert events[-1].type == "response.failed"
+            else:
+                with pytest.raises(openai.NotFoundError) as caught:
+                    asked.result()
+                assert caught.value.body["param"] == "conversation"
+        db = ServerState(open_home(server.home))
+        assert db.all("SELECT id FROM resp_responses WHERE question=?", (question,)) == []
+
+
+def test_a_chat_message_field_of_the_wrong_json_type_is_a_400_naming_it(server, store, llm):
+    """A tool call's ``id``, its function's ``name`` and ``arguments``, ``tool_calls`` itself and
+    the searches ragkit returned on a message (``ragkit.searches``, sent back as they came) have
+    fixed JSON types; another is OpenAI's "Invalid type" 400 naming the field, before the model
+    is asked. Each had been a 500 (a list in a set, ``.get`` of a string, a missing key). So do a
+    function definition's fields, which had gone on to the model as sent (its 400 was a 502)."""
+    client = server.client()
+    question = {"role": "user", "content": "What does E42 mean, and the weather in Oslo?"}
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    answered = {"role": "tool", "tool_call_id": "call_1", "content": "cloudy"}
+    function = {key: value for key, value in WEATHER.items() if key != "type"}
+    for calls, searches, param in (([{**call, "id": ["call_1"]}], None, "messages[1].tool_calls[0].id"),
+                                   ([{**call, "function": "get_weather"}], None, "messages[1].tool_calls[0].function"),
+                                   ([5], None, "messages[1].tool_calls[0]"),
+                                   ("call_1", None, "messages[1].tool_calls"),
+                                   ([call], [{"id": "fs_1"}], "messages[1].ragkit.searches[0].arguments"),
+                                   ([call], "fs_1", "messages[1].ragkit.searches")):
+        turn = {"role": "assistant", "content": None, "tool_calls": calls}
+        if searches is not None:
+            turn["ragkit"] = {"searches": searches}
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model=MODEL, messages=[question, turn, answered],
+                                           tools=[{"type": "function", "function": function}],
+                                           extra_body={"vector_store_ids": [store]})
+        assert caught.value.param == param, caught.value.message
+    for tools, functions, param in (([{"type": "function", "function": {**function, "parameters": "city"}}], None,
+                                     "tools[0].function.parameters"),
+                                    (None, [{**function, "description": ["weather"]}], "functions[0].description")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model=MODEL, messages=[question], tools=tools, functions=functions,
+                                           extra_body={"vector_store_ids": [store]})
+        assert caught.value.param == param, caught.value.message
+    assert not llm.chat_requests()

@@ -224,3 +224,21 @@ def test_an_added_answer_keeps_its_id_and_its_citations(client, tools):
     assert asked.id.startswith("msg_") and kept.id == said.id
     assert kept.content[0].annotations == said.content[0].annotations
     assert client.conversations.items.retrieve(said.id, conversation_id=conversation.id).content == kept.content
+
+
+def test_an_item_field_of_the_wrong_json_type_is_a_400_naming_it(client):
+    """The tool call items a client adds are kept as sent, so their typed fields are checked as
+    OpenAI checks them: a ``name`` that is a list had been a 500 from the database."""
+    conversation = client.conversations.create()
+    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
+    for item, param in (({**call, "name": ["get_weather"]}, "items[0].name"),
+                        ({**call, "call_id": 7}, "items[0].call_id"),
+                        ({"type": "file_search_call", "queries": "battery"}, "items[0].queries"),
+                        ({"type": "file_search_call", "queries": ["battery", 7]}, "items[0].queries[1]"),
+                        ({"type": "message", "role": "user", "content": "hi", "id": 7}, "items[0].id")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.conversations.items.create(conversation.id, items=[item])
+        assert caught.value.param == param and caught.value.code == "invalid_type"
+    assert client.conversations.items.list(conversation.id).data == []
+    kept = client.conversations.items.create(conversation.id, items=[call]).data[0]
+    assert (kept.type, kept.name) == ("function_call", "get_weather")

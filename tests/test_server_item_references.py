@@ -121,3 +121,26 @@ def test_a_failed_response_error_has_the_fields_of_every_error_object(client, st
         error = response.error.model_dump()
         assert error["code"] == "server_error" and "kept calling tools" in error["message"]
         assert error["type"] == "server_error" and error["param"] is None
+
+
+def test_an_input_item_field_of_the_wrong_json_type_is_a_400_naming_it(client, store, llm):
+    """OpenAI's input items have typed fields: a function call's ``name`` and ``arguments`` are
+    strings, an output a string or content parts, an ``id`` a string. Another type is its
+    "Invalid type" 400 naming the field, refused before the model runs; it had been a 500 (the
+    conversation could not store a list or an object; a list ``id`` went into a set)."""
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, STATUS]
+    call = {"type": "function_call", "call_id": "call_1", "name": "station_status", "arguments": "{}"}
+    output = {"type": "function_call_output", "call_id": "call_1", "output": "online"}
+    for place, wrong, said in ((1, {"arguments": {"station_id": "OSL-7"}}, "an object"),
+                               (1, {"name": ["station_status"]}, "an array"),
+                               (1, {"id": ["fc_1"]}, "an array"),
+                               (2, {"output": {"status": "online"}}, "an object")):
+        items = [{"role": "user", "content": QUESTION}, call, output]
+        items[place] = items[place] | wrong
+        name = next(iter(wrong))
+        for conversation in ({}, {"conversation": client.conversations.create().id}):
+            with pytest.raises(openai.BadRequestError) as caught:
+                client.responses.create(model=MODEL, input=items, tools=tools, **conversation)
+            assert caught.value.param == f"input[{place}].{name}" and caught.value.code == "invalid_type"
+            assert f"but got {said} instead" in caught.value.message
+    assert not llm.chat_requests()

@@ -242,3 +242,25 @@ def test_a_list_limit_that_is_no_integer_is_a_400_naming_limit(server, client):
         assert refused.json()["error"]["param"] == "limit"
         assert httpx.get(server.base_url + path, params={"limit": "5"}, timeout=60).status_code == 200
     assert len(client.vector_stores.list(limit=1).data) == 1
+
+
+SEVENTEEN = {f"k{n}": "v" for n in range(17)}
+
+
+@pytest.mark.parametrize("path, body, param", [
+    ("/responses", {"input": QUESTION, "tools": [{"type": "file_search", "vector_store_ids": ["{vs}"]}],
+                    "metadata": SEVENTEEN}, "metadata"),
+    ("/responses", {"input": QUESTION, "tools": [{"type": "file_search", "vector_store_ids": ["{vs}"]}],
+                    "metadata": {"note": "x" * 513}}, "metadata"),
+    ("/chat/completions", {"model": "ragkit-extractive", "messages": [{"role": "user", "content": QUESTION}],
+                           "vector_store_ids": ["{vs}"], "metadata": SEVENTEEN}, "metadata"),
+    ("/uploads", {"bytes": 1, "filename": "a.txt", "mime_type": "text/plain", "purpose": "assistants",
+                  "expires_after": {"anchor": "last_active_at", "seconds": 3600}}, "expires_after.anchor"),
+], ids=["responses 17 keys", "responses long value", "chat 17 keys", "upload anchor"])
+def test_metadata_past_openais_limits_and_an_unknown_anchor_are_a_400_naming_them(server, store, path, body, param):
+    """Responses and chat completions keep OpenAI's metadata limits (16 keys, 64-character keys,
+    512-character string values), as every other object's metadata here does; an upload's
+    ``expires_after`` has one anchor, ``created_at``. Each had been accepted as sent."""
+    refused = _posted(server, path, json.loads(json.dumps(body).replace("{vs}", store["id"])))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == param

@@ -3,6 +3,7 @@ the calls under it) becomes an ordinary file that a vector store can ingest and 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import openai
@@ -98,3 +99,46 @@ def test_limits_purposes_and_other_keys(server, client):
     with pytest.raises(openai.APIStatusError) as part_too_large:  # a part past the upload limit: 413
         client.uploads.parts.create(upload.id, data=b"x" * (1024 * 1024 + 2 * 1024 * 1024))
     assert part_too_large.value.status_code == 413
+
+
+async def _at_once(server, calls) -> list:
+    """Each ``calls`` entry (a function of an async client) sent at the same moment; the results or errors."""
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key=server.keys[0], max_retries=0,
+                                  timeout=120) as client:
+        return await asyncio.gather(*[call(client) for call in calls], return_exceptions=True)
+
+
+def test_a_complete_racing_a_cancel_or_another_complete_is_a_400_not_a_lost_part(server, client):
+    """The request that loses finds the parts gone (the winner removed them): it is told the upload
+    is no longer pending, as it would have been a moment later, not an internal error."""
+    size, count = 16 * 1024, 64
+    for round_ in range(6):
+        upload = client.uploads.create(bytes=size * count, filename="race.bin", mime_type="application/octet-stream",
+                                       purpose="assistants")
+        parts = [client.uploads.parts.create(upload.id, data=bytes([n]) * size).id for n in range(count)]
+        complete = lambda c: c.uploads.complete(upload.id, part_ids=parts)  # noqa: E731
+        rival = (lambda c: c.uploads.cancel(upload.id)) if round_ % 2 else complete
+        outcomes = asyncio.run(_at_once(server, [complete, rival, complete]))
+        failed = [o for o in outcomes if isinstance(o, Exception)]
+        assert all(isinstance(f, openai.BadRequestError) and f.body["param"] == "upload_id" for f in failed), failed
+        assert len(failed) == 2, outcomes  # one request wins: the others are told what the upload became
+
+
+def test_a_part_racing_a_cancel_is_a_400(server, client):
+    """A cancel removes the parts' directory while a part is being written into it."""
+    for _ in range(12):
+        upload = client.uploads.create(bytes=1024 * 1024, filename="race.bin", mime_type="application/octet-stream",
+                                       purpose="assistants")
+        part = lambda c: c.uploads.parts.create(upload.id, data=b"x" * 1024 * 1024)  # noqa: E731
+        outcomes = asyncio.run(_at_once(server, [part, lambda c: c.uploads.cancel(upload.id)]))
+        failed = [o for o in outcomes if isinstance(o, Exception)]
+        assert all(isinstance(f, openai.BadRequestError) and "cancelled" in f.message for f in failed), failed
+
+
+def test_a_wrong_bytes_is_a_400_naming_bytes(client):
+    """``bytes`` is also the name of a type, which a union's members are named by in pydantic's
+    errors: the field's name had been dropped from the 400 (``param: null``)."""
+    for wrong, code in ((1.5, "invalid_type"), ("ten", "invalid_type"), (-1, "invalid_value")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.uploads.create(bytes=wrong, filename="a.txt", mime_type="text/plain", purpose="assistants")
+        assert (caught.value.param, caught.value.code) == ("bytes", code), caught.value.message

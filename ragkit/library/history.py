@@ -28,6 +28,7 @@ from ragkit.conversations.session import HISTORY_TURNS, history_pairs
 from ragkit.conversations.store import Message
 from ragkit.errors import InvalidParameter, NotFound
 from ragkit.library.answering import Grounded
+from ragkit.library.item_fields import check_item
 from ragkit.state import assistants as adb
 from ragkit.state import conversations
 from ragkit.state import responses as stored
@@ -166,7 +167,8 @@ def conversation_item(raw: Any, param: str) -> dict[str, Any]:
     items as the responses returned them sends them back with the next question, and an answer's
     own id tells ragkit which response the exchange goes on from
     (:func:`ragkit.server.response_refs.resumed`): under a new id the model read that answer twice."""
-    kind = raw.get("type") if isinstance(raw, dict) else None
+    check_item(raw, param)
+    kind = raw.get("type")
     if kind not in TOOL_ITEMS:
         item = message_item(raw, param)
         if isinstance(raw.get("id"), str) and raw["id"]:
@@ -190,12 +192,17 @@ def _annotations(part: dict[str, Any]) -> list[dict[str, Any]]:
 
 def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]], standalone: str | None = None,
               sources: list[dict[str, Any]] | None = None, response_id: str | None = None,
-              param: str = "items") -> list[dict[str, Any]]:
+              param: str = "items", conversation_param: str | None = None) -> list[dict[str, Any]]:
     """Append items; user items get the query searched, assistant items the sources. An id already
-    stored, or sent twice, is refused (OpenAI's "Duplicate item found") naming ``param[n].id``."""
+    stored, or sent twice, is refused (OpenAI's "Duplicate item found") naming ``param[n].id``. A
+    conversation deleted since the request found it (a client may delete it while a response
+    that extends it is being answered) is the 404 the request would have had a moment later,
+    naming ``conversation_param``."""
     try:
         stored.add_items(library.state, conversation_id, items, standalone=standalone, sources=sources,
                          response_id=response_id)
+    except conversations.MissingConversation:
+        raise NotFound("conversation", conversation_id, conversation_param) from None
     except conversations.DuplicateItem as duplicate:
         place = max(n for n, item in enumerate(items) if item.get("id") == duplicate.item_id)
         raise InvalidParameter(f"Duplicate item found with id {duplicate.item_id!r}. Remove duplicate items, or "
@@ -277,9 +284,9 @@ def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], questi
         return
     known = {i.id for i in conversations.items(library.state, body.conversation_id)}
     add_items(library, body.conversation_id, [i for i in input_items(body.input) if i["id"] not in known],
-              standalone=question, response_id=response["id"], param="input")
+              standalone=question, response_id=response["id"], param="input", conversation_param="conversation")
     add_items(library, body.conversation_id, response["output"], sources=sources_of(grounded) if grounded else None,
-              response_id=response["id"])
+              response_id=response["id"], conversation_param="conversation")
 
 
 @dataclass
@@ -306,12 +313,13 @@ class Memory:
         return cls(library, owner, body, question, made.query, inputs, notices)
 
     def keep(self, response: dict[str, Any], grounded: Grounded) -> None:
-        """Store the answered response (for ``previous_response_id``) and extend the conversation."""
-        if self.body.store:
-            remember_response(self.library, self.owner, response, self.question, grounded, self.body.input)
+        """Extend the conversation, then store the answered response (for ``previous_response_id``):
+        a conversation deleted meanwhile fails the request before anything of it is stored."""
         if self.body.conversation_id:
             add_items(self.library, self.body.conversation_id, self.inputs, standalone=self.query,
-                      response_id=response["id"])
+                      response_id=response["id"], param="input", conversation_param="conversation")
             add_items(self.library, self.body.conversation_id, response["output"], sources=sources_of(grounded),
-                      response_id=response["id"])
+                      response_id=response["id"], conversation_param="conversation")
+        if self.body.store:
+            remember_response(self.library, self.owner, response, self.question, grounded, self.body.input)
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from ragkit.library.item_fields import FUNCTION_FIELDS, check_object
 from ragkit.server.auth import store_for
 from ragkit.server.errors import ApiError, bad_request, from_validation, not_found, within
 from ragkit.server.keys import Principal
@@ -166,7 +167,7 @@ def check_tools(tools: list[dict[str, Any]], param: str = "tools") -> list[dict[
             out.append({"type": "file_search", "file_search": _file_search(tool.get("file_search"),
                                                                            param, i, "file_search")})
         elif kind == "function":
-            function = tool.get("function") or {}
+            function = check_object(tool.get("function") or {}, f"{param}[{i}].function", FUNCTION_FIELDS)
             name = function.get("name")
             if not isinstance(name, str) or not FUNCTION_NAME.match(name) or name == "file_search":
                 raise bad_request("A function tool needs a name of 1-64 letters, digits, '_' or '-' (not "
@@ -192,7 +193,8 @@ def check_resources(ctx: ServerContext, principal: Principal, resources: dict[st
     """``tool_resources`` with every vector store checked against the key (404 for others')."""
     if not resources:
         return {}
-    search = resources.get("file_search") or {}
+    search = check_object(resources.get("file_search") or {}, f"{param}.file_search",
+                          {"vector_store_ids": (list,), "vector_stores": (list,)})
     if search.get("vector_stores"):
         raise bad_request("Creating vector stores inline is not supported: create one with /v1/vector_stores "
                           "and pass its id in vector_store_ids.", f"{param}.file_search.vector_stores")

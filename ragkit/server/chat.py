@@ -42,12 +42,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from starlette.concurrency import iterate_in_threadpool
 
 from ragkit.answer import FILE_SEARCH
 from ragkit.conversations.messages import MediaPart, content_text, conversation_turns, media_parts
 from ragkit.conversations.session import HISTORY_TURNS
+from ragkit.library.item_fields import check_messages
 from ragkit.library import filters as openai_filters
 from ragkit.server import unserved
 from ragkit.library.answering import Grounded, answer, audit_answer
@@ -60,7 +61,7 @@ from ragkit.server.errors import ApiError, bad_request, from_validation
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import EXTRACTIVE, resolve_model
-from ragkit.server.params import Body, ChatStreamOptions, refuse_unknown
+from ragkit.server.params import Body, ChatStreamOptions, check_metadata, refuse_unknown
 from ragkit.server.shapes import json_response
 from ragkit.server.state import ServerContext, context
 from ragkit.server.structured import chat_message, requested, sources
@@ -116,6 +117,8 @@ class ChatBody(Body):
     verbosity: str | None = None
     web_search_options: dict[str, Any] | None = None
 
+    _meta = field_validator("metadata")(check_metadata)
+
     _unknown = model_validator(mode="wrap")(refuse_unknown)
 
 
@@ -135,6 +138,7 @@ def _parse(raw: Any) -> ChatBody:
         if role not in ROLES:
             raise bad_request(f"Invalid value for 'messages[{i}].role': {role!r}. Supported values are: "
                               f"{', '.join(repr(r) for r in ROLES)}.", f"messages[{i}].role", "invalid_value")
+    check_messages(body.messages)
     if body.store:
         raise bad_request("ragkit does not store chat completions, so store=true cannot be honoured: leave store "
                           "out (or false), or use the Responses API, which keeps responses (POST /v1/responses "

@@ -32,6 +32,7 @@ from ragkit.answer.loop import replay_call
 from ragkit.conversations.messages import content_text
 from ragkit.library.answering import Grounded
 from ragkit.library.filters import Filter
+from ragkit.library.item_fields import FUNCTION_FIELDS, check_object
 from ragkit.server.errors import ApiError, bad_request
 from ragkit.server.state import ServerContext
 from ragkit.server.structured import chat_message
@@ -47,6 +48,7 @@ def caller_functions(tools: Sequence[Mapping[str, Any]] | None,
                      functions: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
     """The caller's function definitions (``tools`` entries, or the older ``functions``)."""
     found: list[dict[str, Any]] = []
+    places: list[str] = []
     for i, tool in enumerate(tools or []):
         if tool.get("type") == FILE_SEARCH:
             raise bad_request("A file_search tool is the Responses API's (POST /v1/responses); chat completions "
@@ -56,14 +58,17 @@ def caller_functions(tools: Sequence[Mapping[str, Any]] | None,
             raise bad_request(f"Tool type {tool.get('type')!r} is not supported over vector stores: give "
                               "function tools ({'type': 'function', 'function': {...}}).", f"tools[{i}]")
         found.append(dict(tool["function"]))
+        places.append(f"tools[{i}].function")
     found += [dict(f) for f in functions or []]
-    for i, function in enumerate(found):
+    places += [f"functions[{j}]" for j in range(len(functions or []))]
+    for function, where in zip(found, places):
+        check_object(function, where, FUNCTION_FIELDS)
         name = function.get("name")
         if not isinstance(name, str) or not name:
-            raise bad_request("A function tool needs a name.", f"tools[{i}].function.name")
+            raise bad_request("A function tool needs a name.", f"{where}.name")
         if name == FILE_SEARCH:
             raise bad_request("A function may not be called file_search: that name is ragkit's own tool.",
-                              f"tools[{i}].function.name")
+                              f"{where}.name")
     return found
 
 

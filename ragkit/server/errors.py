@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ragkit.errors import (
-    ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError,
+    ConfigError, GeneratorError, InvalidParameter, NotFound, RagkitError, TransientModelError, UsageError, json_kind,
 )
 from ragkit.server.json_body import TextSafeJSONResponse
 
@@ -142,17 +142,20 @@ _EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "a
 
 def union_tags(errors: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
     """(position, name) of the location parts that name a union's member rather than a field: a
-    type (``str``, ``list[str]``, ``function-after[...]``), or a model's class name that sibling
-    errors replace by another member at the same place."""
+    parametrised type (``list[str]``, ``function-after[...]``), or a plain type's name (``str``)
+    or a model's class name that sibling errors replace by another member at the same place (a
+    union's members fail together). A field named like a type (an upload's ``bytes``) has no
+    such siblings: it stays in the parameter's name."""
     tags: set[tuple[int, str]] = set()
     locs = [tuple(e.get("loc", ())) for e in errors]
     for loc in locs:
         for i, part in enumerate(loc):
             if not isinstance(part, str) or (i == 0 and part in _LOCATIONS):
                 continue
-            if part in _TYPE_NAMES or "[" in part or "(" in part:
+            if "[" in part or "(" in part:
                 tags.add((i, part))
-            elif _MODEL_NAME.match(part) and any(o[:i] == loc[:i] and len(o) > i and o[i] != part for o in locs):
+            elif (part in _TYPE_NAMES or _MODEL_NAME.match(part)) and any(
+                    o[:i] == loc[:i] and len(o) > i and o[i] != part for o in locs):
                 tags.add((i, part))
     return tags
 
@@ -166,17 +169,6 @@ def param_path(loc: Sequence[Any], tags: set[tuple[int, str]] | None = None) -> 
             continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
-
-
-def json_kind(value: Any) -> str:
-    """What a JSON value is, in OpenAI's words ("but got a string instead")."""
-    if value is None:
-        return "null"
-    for kind, said in ((bool, "a boolean"), (int, "an integer"), (float, "a decimal number"), (str, "a string"),
-                       (list, "an array"), (dict, "an object")):
-        if isinstance(value, kind):
-            return said
-    return type(value).__name__
 
 
 def within(errors: Sequence[Mapping[str, Any]], *prefix: str | int) -> list[dict[str, Any]]:

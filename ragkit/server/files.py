@@ -22,18 +22,21 @@ or named). Any other form field is OpenAI's "Unrecognized request argument" 400.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from ragkit.library.file_bytes import ContentMissing, StoredFile, TooLarge
 from ragkit.server.auth import can_see_file, file_for, reader, writer
-from ragkit.server.errors import ApiError, bad_request, too_large, unknown_argument
+from ragkit.server.errors import ApiError, bad_request, not_found, too_large, unknown_argument
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.shapes import ListQuery, cursor_page, file_object
@@ -42,6 +45,8 @@ from ragkit.state import file_expiry
 from ragkit.state.tables import now
 
 router = APIRouter(route_class=JsonRoute, prefix="/v1/files", tags=["files"])
+#: bytes read at a time from a file being sent
+CHUNK = 64 * 1024
 
 PURPOSES = ("assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results",
             "vision", "user_data", "evals")
@@ -154,12 +159,37 @@ async def delete_file(file_id: str, ctx: ServerContext = Depends(context),
     return {"id": file_id, "object": "file", "deleted": True}
 
 
+def content_gone(ctx: ServerContext, file_id: str) -> ApiError:
+    """The 404 for a file whose bytes cannot be read: deleted (by another request) since it was
+    found, as the request would have been told a moment later; else its bytes are missing here."""
+    if ctx.db.file(file_id) is None:
+        return not_found("file", file_id, "file_id")
+    return ApiError(404, f"The content of file '{file_id}' is missing on the server.", code="not_found")
+
+
+def _attachment(filename: str) -> str:
+    """``Content-Disposition`` for a download named ``filename`` (RFC 6266; non-ASCII per RFC 5987)."""
+    quoted = quote(filename)
+    return f'attachment; filename="{filename}"' if quoted == filename else f"attachment; filename*=utf-8''{quoted}"
+
+
+def _read(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while block := handle.read(CHUNK):
+            yield block
+
+
 @router.get("/{file_id}/content")
 def file_content(file_id: str, ctx: ServerContext = Depends(context),
-                 principal: Principal = Depends(reader)) -> FileResponse:
+                 principal: Principal = Depends(reader)) -> StreamingResponse:
+    """The file's bytes, from a handle opened before the response starts: a delete while they
+    are sent no longer takes them from under it (that was a 500, or a body cut short)."""
     row = file_for(ctx, principal, file_id, "file_id")
     try:
-        local = ctx.library.files.materialize(row["path"])
-    except ContentMissing:
-        raise ApiError(404, f"The content of file '{file_id}' is missing on the server.", code="not_found") from None
-    return FileResponse(local, media_type="application/octet-stream", filename=row["filename"])
+        handle = open(ctx.library.files.materialize(row["path"]), "rb")  # noqa: SIM115 - closed by _read
+    except (ContentMissing, FileNotFoundError):
+        raise content_gone(ctx, file_id) from None
+    headers = {"Content-Length": str(os.fstat(handle.fileno()).st_size),
+               "Content-Disposition": _attachment(row["filename"])}
+    return StreamingResponse(_read(handle), media_type="application/octet-stream", headers=headers,
+                             background=BackgroundTask(handle.close))

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends
 
 from ragkit.conversations.messages import content_text
 from ragkit.library.answering import count_tokens
+from ragkit.library.item_fields import check_items
 from ragkit.server.auth import reader
 from ragkit.server.errors import bad_request
 from ragkit.server.json_body import JsonRoute
@@ -86,4 +87,5 @@ def count_input_tokens(body: CountBody, ctx: ServerContext = Depends(context),
                               field)
     if body.input is None and not body.instructions:
         raise bad_request("Nothing to count: give input (a string or items) or instructions.", "input")
+    check_items(body.input, "input")  # what /v1/responses refuses is not counted either
     return {"object": "response.input_tokens", "input_tokens": input_tokens(body)}

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 from ragkit.library.file_bytes import ContentMissing
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import ApiError, bad_request, not_found
+from ragkit.server.files import content_gone
 from ragkit.feedback import FeedbackStore, Rating
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
@@ -107,7 +108,9 @@ async def citation(request: Request, vector_store_id: str, file_id: str, chunk_i
         try:
             local = await asyncio.to_thread(ctx.library.files.materialize, row["path"])
             found = await asyncio.to_thread(find_quote, local, int(meta["page"]), quote, text)
-        except (PageError, ContentMissing) as exc:
+        except (PageError, ContentMissing, FileNotFoundError) as exc:
+            if ctx.db.file(file_id) is None:  # deleted by another request meanwhile
+                raise not_found("file", file_id, "file_id") from None
             raise ApiError(409, f"The cited page cannot be shown: {exc}.", code="page_unavailable") from None
         shown |= {"kind": "pdf", "pages": found.pages, "width": found.width, "height": found.height,
                   "rects": found.rects, "matched": found.matched,
@@ -125,10 +128,9 @@ async def render(request: Request, vector_store_id: str, file_id: str, page: int
     cache = ctx.config.home / "page-cache"
     try:
         local = await asyncio.to_thread(ctx.library.files.materialize, row["path"])
-    except ContentMissing:
-        raise ApiError(404, f"The content of file '{file_id}' is missing on the server.", code="not_found") from None
-    try:
         png = await asyncio.to_thread(rendered_page, local, row["sha256"], page, cache)
+    except (ContentMissing, FileNotFoundError):  # FileNotFoundError: deleted while it was read
+        raise content_gone(ctx, file_id) from None
     except PageError as exc:
         raise bad_request(f"{exc}.", "page") from None
     return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

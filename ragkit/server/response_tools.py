@@ -202,13 +202,15 @@ def load_state(ctx: ServerContext, owner: str, response_id: str) -> dict[str, An
 
 
 def save(ctx: ServerContext, owner: str, response: dict[str, Any], turn: ToolTurn, body: Any) -> None:
-    """Keep the response (for retrieve, ``previous_response_id`` and its input items) and the
-    loop's state, unless ``store`` is false, and extend its conversation."""
+    """Extend the response's conversation, then keep the response (for retrieve,
+    ``previous_response_id`` and its input items) and the loop's state, unless ``store`` is false:
+    a conversation deleted meanwhile, or an item id it already holds, fails the request before
+    anything of it is stored."""
+    keep_tool_turn(ctx.library, body, response, turn.question, turn.grounded)
     if body.store:
         remember_response(ctx.library, owner, response, turn.question, turn.grounded, body.input,
                           standalone=turn.question)
         stored.save_tool_state(ctx.db, response["id"], owner, turn.state)
-    keep_tool_turn(ctx.library, body, response, turn.question, turn.grounded)
 
 
 def system_prompt(body: Any, tools: bool) -> str:

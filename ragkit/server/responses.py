@@ -45,13 +45,14 @@ from pydantic import Field, field_validator
 from ragkit.library import filters as openai_filters
 from ragkit.library.answering import Grounded, answer, audit_answer
 from ragkit.library.history import Memory
+from ragkit.library.item_fields import check_items
 from ragkit.library.output_limit import StreamLimit, capped
 from ragkit.server.auth import reader, store_for
 from ragkit.server.errors import bad_request
 from ragkit.server.json_body import JsonRoute
 from ragkit.server.keys import Principal
 from ragkit.server.meta import resolve_model
-from ragkit.server.params import Body, ResponseStreamOptions
+from ragkit.server.params import Body, ResponseStreamOptions, check_metadata
 from ragkit.server.response_events import live, replay, streaming
 from ragkit.server.response_events import stream_error as _stream_error  # noqa: F401 - chat and runs stream with it
 from ragkit.server.response_media import answer_with_media, input_media, refuse_offline
@@ -121,6 +122,8 @@ class ResponsesBody(Body):
     tool_choice: str | dict[str, Any] | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
     truncation: Literal["auto", "disabled"] | None = None  # echoed; history is always the last turns
+
+    _meta = field_validator("metadata")(check_metadata)
 
     @field_validator("text")
     @classmethod
@@ -222,6 +225,7 @@ async def create_response(body: ResponsesBody, request: Request, ctx: ServerCont
                           principal: Principal = Depends(reader)) -> Response:
     audit = request.state.audit
     check_include(body.include)
+    check_items(body.input, "input")
     body.input = await asyncio.to_thread(resolve, ctx.db, principal.id, body.input)
     model, generator = resolve_model(ctx, body.model)
     response_format = requested(body.text.format if body.text else None, "text", generator, flat=True)

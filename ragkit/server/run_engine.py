@@ -88,6 +88,12 @@ def execute(ctx: ServerContext, run_id: str, emit: Emit | None) -> None:
     try:
         _execute(ctx, run_id, send, streaming=emit is not None)
     except Exception as exc:  # noqa: BLE001 - a run fails in-band, never with a traceback
+        if isinstance(exc, adb.MissingRun) or not adb.has_run(ctx.db, run_id):
+            # deleted with its thread while it ran: nothing is left to finish or fail; a streamed
+            # run's client is told so in-band (the 404 a request for the run would get now)
+            if emit is not None:
+                raise adb.MissingRun(run_id) from None
+            return
         if not isinstance(exc, RunFailed):
             log.error("run %s failed", run_id, exc_info=exc)
         fail(ctx, run_id, _reason(exc), send)
@@ -108,7 +114,10 @@ def fail(ctx: ServerContext, run_id: str, message: str, emit: Emit, code: str = 
         adb.set_status(run, "failed", last_error={"code": code, "message": message}, required_action=None)
         return True
 
-    run, _, changed = adb.change_run(ctx.db, run_id, change)
+    try:
+        run, _, changed = adb.change_run(ctx.db, run_id, change)
+    except adb.MissingRun:  # deleted with its thread meanwhile: there is nothing left to fail
+        return
     if changed:
         emit("thread.run.failed", run)
 

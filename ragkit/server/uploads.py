@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import Field
@@ -42,7 +42,7 @@ LIFETIME = 3600
 
 
 class ExpiresAfter(Body):
-    anchor: str = "created_at"
+    anchor: Literal["created_at"] = "created_at"
     seconds: int = Field(ge=3600, le=2592000)
 
 
@@ -86,6 +86,14 @@ def _pending(row: dict[str, Any]) -> None:
                           "upload completed or cancelled, only while it is pending.", "upload_id")
 
 
+def _gone(ctx: ServerContext, principal: Principal, upload_id: str) -> NoReturn:
+    """A part's bytes vanished under a request: another request cancelled or completed the upload
+    meanwhile (and removed its parts), so this one is told what the upload became, as it would
+    have been a moment later. Parts of a pending upload never vanish: that one stays an error."""
+    _pending(_owned(ctx, principal, upload_id))
+    raise RuntimeError(f"the parts of pending upload {upload_id!r} are missing")
+
+
 @router.post("")
 def create_upload(body: UploadBody, ctx: ServerContext = Depends(context),
                   principal: Principal = Depends(writer)) -> dict[str, Any]:
@@ -112,6 +120,8 @@ async def add_part(upload_id: str, data: UploadFile = File(...), ctx: ServerCont
         size = await asyncio.to_thread(ctx.library.files.store_part, upload_id, part_id, data.file, PART_LIMIT)
     except TooLarge:
         raise too_large(PART_LIMIT) from None
+    except FileNotFoundError:
+        _gone(ctx, principal, upload_id)
     outcome = stored.add_part(ctx.db, upload_id, part_id, size, row["bytes"])
     if not outcome.added:
         problem = (f"upload '{upload_id}' was {outcome.status} while the part arrived" if outcome.status != "pending"
@@ -148,7 +158,10 @@ async def complete_upload(upload_id: str, body: CompleteBody, ctx: ServerContext
     if total != row["bytes"]:
         raise bad_request(f"The parts hold {total} bytes, but the upload was created with bytes={row['bytes']}.",
                           "part_ids")
-    file_row = await asyncio.to_thread(_assemble, ctx, row, body.part_ids, principal, body.md5)
+    try:
+        file_row = await asyncio.to_thread(_assemble, ctx, row, body.part_ids, principal, body.md5)
+    except FileNotFoundError:
+        _gone(ctx, principal, upload_id)
     ctx.db.insert_file(file_row)
     if not stored.complete(ctx.db, upload_id, file_row["id"]):  # cancelled, or completed by another request, while the parts were copied
         ctx.db.delete_file(file_row["id"])
@@ -163,6 +176,7 @@ def cancel_upload(upload_id: str, ctx: ServerContext = Depends(context),
                   principal: Principal = Depends(writer)) -> dict[str, Any]:
     row = _owned(ctx, principal, upload_id)
     _pending(row)
-    stored.cancel(ctx.db, upload_id)
+    if not stored.cancel(ctx.db, upload_id):  # completed by another request since it was read
+        _pending(_owned(ctx, principal, upload_id))
     ctx.library.files.drop_parts(upload_id)
     return _object(ctx, _owned(ctx, principal, upload_id))

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ragkit.errors import NotFound
 from ragkit.state import conversations
 from ragkit.state.conversation_model import Item, api_conversation, thread_message_item
 from ragkit.state.tables import Cursor, Page, Tables, bury, now
@@ -54,6 +55,15 @@ class ActiveRun(Exception):
         super().__init__(f"Thread {thread_id} already has an active run {run_id}.")
         self.thread_id = thread_id
         self.run_id = run_id
+
+
+class MissingRun(NotFound):
+    """The run is gone: deleted with its thread, by another request, while this one used it. A
+    request that meets it gets the 404 it would have had a moment later; a worker running the
+    run has nothing left to finish or fail."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__("run", run_id)
 
 
 def new_id(prefix: str) -> str:
@@ -112,7 +122,11 @@ def delete(db: Tables, table: str, object_id: str) -> None:
 # -- messages: items of the thread's conversation ---------------------------------------------------
 def add_message(db: Tables, message: dict[str, Any], *, standalone: str | None = None,
                 sources: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    conversations.append(db, [thread_message_item(message, standalone=standalone, sources=sources)], THREADS)
+    """Add a message to its thread; :class:`NotFound` when the thread was deleted since it was found."""
+    try:
+        conversations.append(db, [thread_message_item(message, standalone=standalone, sources=sources)], THREADS)
+    except conversations.MissingConversation:
+        raise NotFound("thread", message["thread_id"]) from None
     return message
 
 
@@ -164,6 +178,10 @@ def run_row(db: Tables, thread_id: str, run_id: str) -> dict[str, Any] | None:
     return db.one("SELECT * FROM asst_runs WHERE id=? AND thread_id=?", (run_id, thread_id))
 
 
+def has_run(db: Tables, run_id: str) -> bool:
+    return db.one("SELECT 1 AS x FROM asst_runs WHERE id=?", (run_id,)) is not None
+
+
 def active_run(db: Tables, thread_id: str) -> str | None:
     marks = ",".join("?" * (len(ACTIVE) + 1))
     row = db.one(f"SELECT id FROM asst_runs WHERE thread_id=? AND status IN ({marks}) LIMIT 1",
@@ -176,9 +194,11 @@ Change = Callable[[dict[str, Any], dict[str, Any]], bool]
 
 def change_run(db: Tables, run_id: str, change: Change) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """Apply ``change(run, state)`` to the stored run in one transaction; it edits both in place
-    and returns whether to save. Returns (run, state, saved)."""
+    and returns whether to save. Returns (run, state, saved); :class:`MissingRun` when the run is gone."""
     with db.write() as conn:
         row = conn.execute("SELECT body, state FROM asst_runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise MissingRun(run_id)
         run, state = json.loads(row["body"]), json.loads(row["state"] or "{}")
         saved = change(run, state)
         if saved:

@@ -77,6 +77,8 @@ def complete(db: Tables, upload_id: str, file_id: str) -> bool:
                             (file_id, upload_id)).rowcount > 0
 
 
-def cancel(db: Tables, upload_id: str) -> None:
+def cancel(db: Tables, upload_id: str) -> bool:
+    """Mark a pending upload cancelled; False when it was no longer pending (completed meanwhile)."""
     with db.write() as conn:
-        conn.execute("UPDATE uploads SET status='cancelled' WHERE id=? AND status='pending'", (upload_id,))
+        return conn.execute("UPDATE uploads SET status='cancelled' WHERE id=? AND status='pending'",
+                            (upload_id,)).rowcount > 0
