@@ -364,6 +364,10 @@ def test_static_chunking_strategy_is_honoured(client, store):
     with pytest.raises(openai.BadRequestError):
         client.vector_stores.create(chunking_strategy={"type": "static", "static": {
             "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 80}})
+    with pytest.raises(openai.BadRequestError) as caught:  # what OpenAI reports for old files, never a request's
+        client.vector_stores.files.create(vector_store_id=vs.id, file_id=store["manual"],
+                                          chunking_strategy={"type": "other"})
+    assert caught.value.param.startswith("chunking_strategy")
 
 
 def test_unsupported_response_features_are_bad_requests(client, store):

@@ -156,6 +156,9 @@ def test_run_steps_list_the_file_search_results(client, assistant):
     assert "anemometer" in message.content[0].text.value.lower()
     with_text = _steps_text(client, run.thread_id, run.id)
     assert any("E42" in text for text in with_text.values())
+    with pytest.raises(openai.BadRequestError) as caught:  # an include that does not exist is named, not ignored
+        client.beta.threads.runs.steps.list(thread_id=run.thread_id, run_id=run.id, include=["file_search.results"])
+    assert caught.value.param == "include" and "include[0]" in caught.value.message
     with pytest.raises(openai.BadRequestError, match="Cannot cancel run with status 'completed'"):
         client.beta.threads.runs.cancel(thread_id=run.thread_id, run_id=run.id)
 

@@ -84,6 +84,22 @@ def test_a_model_that_never_stops_calling_tools_fails_the_run(client, store, llm
     assert run.last_error.code == "server_error" and "kept calling tools" in run.last_error.message
 
 
+def test_cancelling_a_run_waiting_for_its_functions_cancels_the_waiting_step(client, store, llm):
+    """The function-call step a run waits on ends with the run, as OpenAI lists it: cancelled,
+    not in progress forever."""
+    llm.state.tool_script.append({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    thread = _thread(client, "What is the weather in Oslo?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                                   assistant_id=_assistant(client, store, WEATHER).id)
+    assert run.status == "requires_action", run.last_error
+    [waiting] = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id).data
+    assert waiting.status == "in_progress"
+    cancelled = client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
+    assert cancelled.status == "cancelled"
+    step = client.beta.threads.runs.steps.retrieve(waiting.id, thread_id=thread.id, run_id=run.id)
+    assert step.status == "cancelled" and step.cancelled_at
+
+
 def test_a_model_that_is_down_fails_the_run_with_last_error(client, store, llm):
     llm.state.faults.append(("status", 500))
     thread = _thread(client, "What does E42 mean?")

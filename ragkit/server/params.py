@@ -81,7 +81,8 @@ class StaticChunking(Body):
 
 
 class ChunkingStrategy(Body):
-    type: Literal["auto", "static", "other"]
+    #: "other" is what OpenAI reports for files chunked before strategies existed, never a request's
+    type: Literal["auto", "static"]
     static: StaticChunking | None = None
 
     @model_validator(mode="after")

@@ -39,7 +39,7 @@ from ragkit.server.shapes import ListQuery, cursor_page
 from ragkit.server.state import ServerContext, context
 from ragkit.server.structured import requested
 from ragkit.server.thread_media import refuse_extractive, run_images
-from ragkit.server.thread_objects import function_call, render_step, run_object
+from ragkit.server.thread_objects import RESULT_CONTENT, function_call, render_step, run_object
 from ragkit.server.threads import add_messages, create_thread
 from ragkit.server.tool_calls import calls_no_tools, check_tool_choice
 from ragkit.state import assistants as adb
@@ -263,11 +263,22 @@ def submit_tool_outputs(thread_id: str, run_id: str, body: ToolOutputsBody, resp
     return _launch(ctx, run, body.stream, response, [("thread.run.queued", run)])
 
 
+def _include(request: Request) -> list[str]:
+    """The step fields asked for: OpenAI's one includable field, the passages' text; anything
+    else is a 400 naming it rather than silently left out."""
+    include = request.query_params.getlist("include") + request.query_params.getlist("include[]")
+    for n, value in enumerate(include):
+        if value != RESULT_CONTENT:
+            raise bad_request(f"include[{n}] {value!r} is not supported: run steps can include "
+                              f"{RESULT_CONTENT!r} only.", "include")
+    return include
+
+
 @router.get("/{thread_id}/runs/{run_id}/steps")
 def list_steps(thread_id: str, run_id: str, request: Request, query: Annotated[ListQuery, Query()],
                ctx: ServerContext = Depends(context), principal: Principal = Depends(reader)) -> dict[str, Any]:
     _run(ctx, principal, thread_id, run_id)
-    include = request.query_params.getlist("include") + request.query_params.getlist("include[]")
+    include = _include(request)
     return cursor_page(lambda: adb.steps_page(ctx.db, run_id, query), query,
                        lambda row: render_step(json.loads(row["body"]), include))
 
@@ -279,5 +290,4 @@ def retrieve_step(thread_id: str, run_id: str, step_id: str, request: Request, c
     found = adb.step(ctx.db, run_id, step_id)
     if found is None:
         raise not_found("run step", step_id)
-    include = request.query_params.getlist("include") + request.query_params.getlist("include[]")
-    return render_step(found, include)
+    return render_step(found, _include(request))

@@ -37,7 +37,7 @@ class FileListQuery(ListQuery):
 def _chunking(ctx: ServerContext, store: dict[str, Any], strategy: ChunkingStrategy | None) -> dict[str, Any]:
     """Accept a file's chunking when it matches the store's, or when the store is still empty
     (the store then adopts it); otherwise 400, since one collection is chunked one way."""
-    if strategy is None or strategy.type in ("auto", "other"):
+    if strategy is None or strategy.type == "auto":
         return store
     wanted = strategy.sizes((store["chunk_size"], store["chunk_overlap"]))
     if wanted == (store["chunk_size"], store["chunk_overlap"]):

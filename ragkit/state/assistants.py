@@ -205,7 +205,22 @@ def change_run(db: Tables, run_id: str, change: Change) -> tuple[dict[str, Any],
             claimed = WORKER if run["status"] in ("queued", "in_progress") else None
             conn.execute("UPDATE asst_runs SET status=?, body=?, state=?, claimed_by=? WHERE id=?",
                          (run["status"], json.dumps(run), json.dumps(state), claimed, run_id))
+            if run["status"] in _STEP_ENDS:
+                _end_open_steps(conn, run_id, run["status"])
     return run, state, saved
+
+
+#: a run that ends this way ends its steps still in progress the same way (OpenAI's cancelled run
+#: lists the function-call step it was waiting on as cancelled, not in progress)
+_STEP_ENDS = {"cancelled": "cancelled_at", "failed": "failed_at", "expired": "expired_at"}
+
+
+def _end_open_steps(conn: Any, run_id: str, status: str) -> None:
+    for row in conn.execute("SELECT id, body FROM asst_steps WHERE run_id=?", (run_id,)).fetchall():
+        step = json.loads(row["body"])
+        if step.get("status") == "in_progress":
+            step["status"], step[_STEP_ENDS[status]] = status, now()
+            conn.execute("UPDATE asst_steps SET body=? WHERE id=?", (json.dumps(step), row["id"]))
 
 
 def set_status(run: dict[str, Any], status: str, **fields: Any) -> None:
