@@ -94,6 +94,23 @@ def test_a_conversation_keeps_the_function_calls_and_resumes_the_loop(server, cl
     assert [c["file_id"] for c in said.citations] == [note.file_id] and said.content == answer.output_text
 
 
+def test_an_input_id_another_conversation_holds_or_sent_twice_is_refused_before_the_model_runs(client, store, llm):
+    """Ids stay unique across conversations: an input item under an id another conversation holds,
+    or the same id twice, is OpenAI's "Duplicate item found" 400 naming it, before the model is
+    asked (it had been refused only when the answer was stored, the model's work lost)."""
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, WEATHER]
+    said = {"type": "message", "role": "user", "content": "What is the weather in Oslo?", "id": "msg_held_elsewhere"}
+    client.conversations.create(items=[said])
+    conversation = client.conversations.create()
+    output = {"type": "function_call_output", "call_id": "call_9", "output": "cloudy", "id": "fc_twice"}
+    call = {"type": "function_call", "call_id": "call_9", "name": "get_weather", "arguments": "{}"}
+    for items, param in (([said], "input[0].id"), ([said | {"id": "msg_new"}, call, output, output], "input[3].id")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.responses.create(model=MODEL, conversation=conversation.id, tools=tools, input=items)
+        assert caught.value.param == param and caught.value.code == "duplicate_item"
+    assert llm.chat_requests() == [] and client.conversations.items.list(conversation.id).data == []
+
+
 def test_the_guides_stateless_loop_sends_the_call_back_as_input(client, llm):
     """As the function-calling guide writes it: append the returned call object and its output
     to the input list and ask again, without previous_response_id (no stores: functions only)."""

@@ -43,7 +43,7 @@ from ragkit.conversations.session import HISTORY_TURNS
 from ragkit.library.answering import Grounded
 from ragkit.library.filters import Filter
 from ragkit.server.errors import bad_request, from_validation, within
-from ragkit.library.history import continued, keep_tool_turn, remember_response
+from ragkit.library.history import check_tool_turn_ids, continued, keep_tool_turn, remember_response
 from ragkit.library.output_limit import capped
 from ragkit.server.params import Body
 from ragkit.server.response_items import answer_message, item_id, search_call
@@ -264,6 +264,7 @@ def run_tools(ctx: ServerContext, owner: str, body: Any, model: str, stores: lis
     reported on each ``file_search_call``; an answer longer than ``max_output_tokens`` is cut.
     The output items' ids are made from ``response_id``; ``response_format`` (chat completions' form
     of ``text.format``) asks for the answer as JSON, or a refusal part."""
+    check_tool_turn_ids(ctx.library, body)
     state = _start(ctx, owner, body, system_prompt(body, bool(stores or functions)))
     question = last_user_text(state.messages)
     tools = offered_tools(ctx, stores, k, [f.for_chat()["function"] for f in functions], node=node,

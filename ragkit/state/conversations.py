@@ -162,6 +162,15 @@ def items(db: Tables, conversation_id: str, *, limit: int | None = None) -> list
     return [item_of(row) for row in reversed(db.all(sql, args))]
 
 
+def holders(db: Tables, item_ids: Sequence[str]) -> dict[str, str]:
+    """The conversation each of ``item_ids`` is stored in, for those stored at all."""
+    if not item_ids:
+        return {}
+    marks = ",".join("?" * len(item_ids))
+    rows = db.all(f"SELECT id, conversation_id FROM conversation_items WHERE id IN ({marks})", list(item_ids))
+    return {row["id"]: row["conversation_id"] for row in rows}
+
+
 def item(db: Tables, item_id: str, conversation_id: str | None = None) -> Item | None:
     """An item by its public id (in ``conversation_id``, if given)."""
     where, args = "id=?", [item_id]
