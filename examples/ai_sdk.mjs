@@ -24,9 +24,10 @@
 // Prints each answer with `[n] file p.page: quote` lines; exits 1 when something is missing.
 
 import { createOpenAI } from '@ai-sdk/openai';
-import { cosineSimilarity, embedMany, generateText, stepCountIs, streamText, tool } from 'ai';
+import { embedMany, generateText, stepCountIs, streamText, tool } from 'ai';
 import { z } from 'zod';
-import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, check, chatModel, vectorStore, citationLine } from './ragkit_env.mjs';
+import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, EMBED_QUERY, EMBED_TEXTS, check, chatModel, vectorStore, citationLine, showRanking,
+} from './ragkit_env.mjs';
 
 const QUESTION = 'What battery does the WS-200 sensor array use?';
 const FOLLOW_UP = 'How long does it last?';
@@ -126,14 +127,9 @@ async function chatCompletions(model, store) {
 }
 
 async function embeddings(openai) {
-  const texts = ['Hold the SYNC button for 10 seconds to reset the sensor array.',
-    'The warranty covers defects in materials and workmanship.'];
-  const query = 'How do I reset the sensor array?';
-  const { embeddings: vectors } = await embedMany({ model: openai.embedding(EMBEDDING_MODEL), values: [query, ...texts] });
-  console.log(`\nembeddings: ${texts.length} texts, ${vectors[0].length} dimensions`);
-  const ranked = texts.map((text, i) => [cosineSimilarity(vectors[0], vectors[i + 1]), text]).sort((a, b) => b[0] - a[0]);
-  for (const [score, text] of ranked) console.log(`  ${score.toFixed(3)}  ${text}`);
-  check(ranked[0][1].includes('SYNC'), 'the closest text is not the one about resetting');
+  const { embeddings: [query, ...vectors] } = await embedMany({ model: openai.embedding(EMBEDDING_MODEL),
+    values: [EMBED_QUERY, ...EMBED_TEXTS] });
+  showRanking(EMBED_TEXTS, query, vectors);
 }
 
 try {

@@ -28,7 +28,8 @@ import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import { ChatOpenAI, OpenAIEmbeddings, tools } from '@langchain/openai';
 import { z } from 'zod';
-import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, check, chatModel, vectorStore, citationLine } from './ragkit_env.mjs';
+import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, EMBED_QUERY, EMBED_TEXTS, check, chatModel, vectorStore, citationLine, showRanking,
+} from './ragkit_env.mjs';
 
 const QUESTION = 'What does error code E42 mean?';
 const FOLLOW_UP = 'How do I fix it?';
@@ -129,14 +130,8 @@ async function responsesApi(model, store) {
 
 async function embeddings() {
   const model = new OpenAIEmbeddings({ model: EMBEDDING_MODEL, apiKey: API_KEY, configuration: { baseURL: BASE_URL } });
-  const texts = ['Hold the SYNC button for 10 seconds to reset the sensor array.',
-    'The warranty covers defects in materials and workmanship.'];
-  const [vectors, query] = await Promise.all([model.embedDocuments(texts), model.embedQuery('How do I reset the sensor array?')]);
-  const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.hypot(...a) / Math.hypot(...b);
-  console.log(`\nembeddings: ${texts.length} texts, ${query.length} dimensions`);
-  const ranked = texts.map((text, i) => [cosine(query, vectors[i]), text]).sort((a, b) => b[0] - a[0]);
-  for (const [score, text] of ranked) console.log(`  ${score.toFixed(3)}  ${text}`);
-  check(ranked[0][1].includes('SYNC'), 'the closest text is not the one about resetting');
+  const [vectors, query] = await Promise.all([model.embedDocuments(EMBED_TEXTS), model.embedQuery(EMBED_QUERY)]);
+  showRanking(EMBED_TEXTS, query, vectors);
 }
 
 try {

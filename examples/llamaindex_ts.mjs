@@ -30,7 +30,8 @@ import { OpenAI, OpenAIEmbedding, OpenAIResponses } from '@llamaindex/openai';
 import { agent, agentStreamEvent, stopAgentEvent } from '@llamaindex/workflow';
 import { tool } from 'llamaindex';
 import { z } from 'zod';
-import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, check, chatModel, vectorStore, citationLine } from './ragkit_env.mjs';
+import { BASE_URL, API_KEY, OFFLINE_MODEL, EMBEDDING_MODEL, EMBED_QUERY, EMBED_TEXTS, check, chatModel, vectorStore, citationLine, showRanking,
+} from './ragkit_env.mjs';
 
 const QUESTION = 'What does error code E42 mean?';
 const FOLLOW_UP = 'How do I fix it?';
@@ -149,14 +150,8 @@ async function agentStream(llm, model) {
 
 async function embeddings() {
   const model = new OpenAIEmbedding({ model: EMBEDDING_MODEL, apiKey: API_KEY, baseURL: BASE_URL });
-  const texts = ['Hold the SYNC button for 10 seconds to reset the sensor array.',
-    'The warranty covers defects in materials and workmanship.'];
-  const [query, ...vectors] = await model.getTextEmbeddings(['How do I reset the sensor array?', ...texts]);
-  const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.hypot(...a) / Math.hypot(...b);
-  console.log(`\nembeddings: ${texts.length} texts, ${query.length} dimensions`);
-  const ranked = texts.map((text, i) => [cosine(query, vectors[i]), text]).sort((a, b) => b[0] - a[0]);
-  for (const [score, text] of ranked) console.log(`  ${score.toFixed(3)}  ${text}`);
-  check(ranked[0][1].includes('SYNC'), 'the closest text is not the one about resetting');
+  const [query, ...vectors] = await model.getTextEmbeddings([EMBED_QUERY, ...EMBED_TEXTS]);
+  showRanking(EMBED_TEXTS, query, vectors);
 }
 
 try {

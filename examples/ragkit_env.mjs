@@ -70,3 +70,18 @@ export async function vectorStore() {
 export function citationLine(c) {
   return `  [${c.n}] ${c.filename}${c.page ? ` p.${c.page}` : ''}: ${c.quote.split(/\s+/).join(' ')}`;
 }
+
+// The texts every example embeds, and the question they are ranked against: the one about
+// resetting must come first, in the vectors ragkit searches with.
+export const EMBED_TEXTS = ['Hold the SYNC button for 10 seconds to reset the sensor array.',
+  'The warranty covers defects in materials and workmanship.'];
+export const EMBED_QUERY = 'How do I reset the sensor array?';
+
+// Print `texts` ranked by cosine similarity of their `vectors` to `query` (a vector) and check the order.
+export function showRanking(texts, query, vectors) {
+  const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.hypot(...a) / Math.hypot(...b);
+  console.log(`\nembeddings: ${texts.length} texts, ${query.length} dimensions`);
+  const ranked = texts.map((text, i) => [cosine(query, vectors[i]), text]).sort((a, b) => b[0] - a[0]);
+  for (const [score, text] of ranked) console.log(`  ${score.toFixed(3)}  ${text}`);
+  check(ranked[0][1].includes('SYNC'), 'the closest text is not the one about resetting');
+}

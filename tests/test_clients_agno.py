@@ -60,21 +60,23 @@ def offline(agno, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def chat(agno, tmp_path_factory, openai_server):
-    server = chat_model_server(tmp_path_factory.mktemp("agno-chat") / "home", openai_server.url, MODEL)
+def _chat_server(tmp_path_factory, openai_server, model: str):
+    """A ragkit whose chat model (the scripted server) is called ``model``, over the manual."""
+    server = chat_model_server(tmp_path_factory.mktemp("agno-chat") / "home", openai_server.url, model)
     server.store = manuals_store(server.client(), ["ws200-user-manual.pdf"])  # type: ignore[attr-defined]
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def chat(agno, tmp_path_factory, openai_server):
+    yield from _chat_server(tmp_path_factory, openai_server, MODEL)
 
 
 @pytest.fixture(scope="module")
 def reasoning(agno, tmp_path_factory, openai_server):
-    """A ragkit whose chat model is named like OpenAI's reasoning models (the scripted server)."""
-    server = chat_model_server(tmp_path_factory.mktemp("agno-reasoning") / "home", openai_server.url, REASONING)
-    server.store = manuals_store(server.client(), ["ws200-user-manual.pdf"])  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    """A ragkit whose chat model is named like OpenAI's reasoning models."""
+    yield from _chat_server(tmp_path_factory, openai_server, REASONING)
 
 
 def _chat_model(server: Server, model: str = "ragkit-extractive", cls: Any = None, **options: Any) -> Any:

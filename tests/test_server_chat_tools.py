@@ -9,31 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from server_helpers import chat_model_server, e42_and_weather, manuals_store
+from server_helpers import e42_and_weather
+from tool_loop_helpers import MODEL, client, server, store  # noqa: F401 - the module's fixtures
 
 pytestmark = pytest.mark.timeout(600)
-MODEL = "test-model"
 QUESTION = "What does E42 mean, and what is the weather in Oslo?"
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city now.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, openai_server):
-    running = chat_model_server(tmp_path_factory.mktemp("chat-tools") / "home", openai_server.url, MODEL)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return server.client()
-
-
-@pytest.fixture(scope="module")
-def store(client):
-    return manuals_store(client)
 
 
 def _ask(client, store, messages):
