@@ -144,3 +144,17 @@ def test_an_input_item_field_of_the_wrong_json_type_is_a_400_naming_it(client, s
             assert caught.value.param == f"input[{place}].{name}" and caught.value.code == "invalid_type"
             assert f"but got {said} instead" in caught.value.message
     assert not llm.chat_requests()
+
+
+def test_an_input_with_an_item_id_twice_is_a_400_naming_the_second(client, store, llm):
+    """One id names one item (in the response's input items and any conversation): the same id
+    twice is OpenAI's "Duplicate item found" 400, before the model runs, with or without a
+    conversation."""
+    tools = [{"type": "file_search", "vector_store_ids": [store]}, STATUS]
+    call = {"type": "function_call", "call_id": "call_1", "name": "station_status", "arguments": "{}", "id": "fc_1"}
+    output = {"type": "function_call_output", "call_id": "call_1", "output": "online"}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=MODEL, input=[{"role": "user", "content": QUESTION}, call, call, output],
+                                tools=tools)
+    assert caught.value.param == "input[2].id" and caught.value.code == "duplicate_item"
+    assert not llm.chat_requests()

@@ -1,6 +1,6 @@
 """Chat completions' ``url_citation`` annotations: every checked ``[n]`` of an answer as the one
 annotation type chat completions define, so clients that show a completion's sources (the
-Vercel AI SDK, Agno, LangChain) show ragkit's. Pure cases of the function, then the stock SDK
+Vercel AI SDK, Agno, Pydantic AI) show ragkit's. Pure cases of the function, then the stock SDK
 against a real ``ragkit serve``, streamed and not; the urls are fetched back."""
 
 from __future__ import annotations

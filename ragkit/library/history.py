@@ -277,20 +277,19 @@ def input_history(raw: Any) -> Pairs:
 
 def check_tool_turn_ids(library: Library, body: Any) -> None:
     """Refuse, before the model runs, the input item ids :func:`keep_tool_turn` could not add to
-    the request's conversation: one sent twice, or one another conversation holds (ids stay
-    unique; one this conversation holds is an item sent back, and is not added again)."""
+    the request's conversation: one another conversation holds (ids stay unique; one this
+    conversation holds is an item sent back, and is not added again; one sent twice is refused
+    with the input's other checks, :func:`ragkit.library.item_fields.check_items`)."""
     if not body.conversation_id or not isinstance(body.input, list):
         return
     places = [(n, item["id"]) for n, item in enumerate(body.input)
               if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]]
     held = conversations.holders(library.state, [item_id for _, item_id in places])
-    seen: set[str] = set()
     for n, item_id in places:
-        if item_id in seen or held.get(item_id, body.conversation_id) != body.conversation_id:
+        if held.get(item_id, body.conversation_id) != body.conversation_id:
             raise InvalidParameter(f"Duplicate item found with id {item_id!r}. Remove duplicate items, or leave "
                                    "'id' out to have a new one assigned, and try again.", f"input[{n}].id",
                                    "duplicate_item")
-        seen.add(item_id)
 
 
 def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], question: str,

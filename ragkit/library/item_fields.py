@@ -66,10 +66,18 @@ def check_object(value: Any, where: str, spec: Spec, required: tuple[str, ...] =
 
 
 def check_items(items: Any, param: str) -> None:
-    """:func:`check_item` of each item of a list (a Responses ``input`` that is a string has none)."""
+    """:func:`check_item` of each item of a list (a Responses ``input`` that is a string has none),
+    and no id twice: OpenAI's "Duplicate item found" (one id names one item, in a listing of the
+    response's input items and in a conversation)."""
     if isinstance(items, list):
+        seen: set[str] = set()
         for n, item in enumerate(items):
             check_item(item, f"{param}[{n}]")
+            item_id = item.get("id")
+            if item_id and item_id in seen:
+                raise InvalidParameter(f"Duplicate item found with id {item_id!r}. Remove duplicate items from your "
+                                       "input and try again.", f"{param}[{n}].id", "duplicate_item")
+            seen.add(item_id)
 
 
 def check_item(item: Any, where: str) -> None:

@@ -2,8 +2,9 @@
 
 ``url_citation`` is the one annotation chat completions define (OpenAI's web search fills it).
 Clients that show a completion's sources read it: the Vercel AI SDK makes each a ``source``
-part, Agno and LangChain keep them with the message. ragkit's own ``citations`` list (file, page,
-exact quote) is an extra field those clients drop, so each marker is also given as a
+part, Agno and Pydantic AI keep them with the message (LangChain 1.x drops them on chat
+completions). ragkit's own ``citations`` list (file, page, exact quote) is an extra field those
+clients drop, so each marker is also given as a
 ``url_citation``: its span in the text, the file name and page as the title, the file's content
 address (``#page=N`` for a PDF, which browsers open at that page) as the url, and the exact quote
 as ``content`` (the excerpt field OpenRouter adds, which Pydantic AI shows as the source's
