@@ -28,7 +28,7 @@ from ragkit.conversations.session import HISTORY_TURNS, history_pairs
 from ragkit.conversations.store import Message
 from ragkit.errors import InvalidParameter, NotFound
 from ragkit.library.answering import Grounded
-from ragkit.library.item_fields import check_item
+from ragkit.library.item_fields import check_item, duplicate_item
 from ragkit.state import assistants as adb
 from ragkit.state import conversations
 from ragkit.state import responses as stored
@@ -205,9 +205,7 @@ def add_items(library: Library, conversation_id: str, items: list[dict[str, Any]
         raise NotFound("conversation", conversation_id, conversation_param) from None
     except conversations.DuplicateItem as duplicate:
         place = max(n for n, item in enumerate(items) if item.get("id") == duplicate.item_id)
-        raise InvalidParameter(f"Duplicate item found with id {duplicate.item_id!r}. Remove duplicate items, or "
-                               "leave 'id' out to have a new one assigned, and try again.",
-                               f"{param}[{place}].id", "duplicate_item") from None
+        raise duplicate_item(duplicate.item_id, f"{param}[{place}].id") from None
     return items
 
 
@@ -287,9 +285,7 @@ def check_tool_turn_ids(library: Library, body: Any) -> None:
     held = conversations.holders(library.state, [item_id for _, item_id in places])
     for n, item_id in places:
         if held.get(item_id, body.conversation_id) != body.conversation_id:
-            raise InvalidParameter(f"Duplicate item found with id {item_id!r}. Remove duplicate items, or leave "
-                                   "'id' out to have a new one assigned, and try again.", f"input[{n}].id",
-                                   "duplicate_item")
+            raise duplicate_item(item_id, f"input[{n}].id")
 
 
 def keep_tool_turn(library: Library, body: Any, response: dict[str, Any], question: str,

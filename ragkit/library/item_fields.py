@@ -65,6 +65,12 @@ def check_object(value: Any, where: str, spec: Spec, required: tuple[str, ...] =
     return value
 
 
+def duplicate_item(item_id: str, param: str) -> InvalidParameter:
+    """OpenAI's "Duplicate item found" 400 for an item id sent twice or already held elsewhere."""
+    return InvalidParameter(f"Duplicate item found with id {item_id!r}. Remove duplicate items, or leave 'id' out "
+                            "to have a new one assigned, and try again.", param, "duplicate_item")
+
+
 def check_items(items: Any, param: str) -> None:
     """:func:`check_item` of each item of a list (a Responses ``input`` that is a string has none),
     and no id twice: OpenAI's "Duplicate item found" (one id names one item, in a listing of the
@@ -75,8 +81,7 @@ def check_items(items: Any, param: str) -> None:
             check_item(item, f"{param}[{n}]")
             item_id = item.get("id")
             if item_id and item_id in seen:
-                raise InvalidParameter(f"Duplicate item found with id {item_id!r}. Remove duplicate items from your "
-                                       "input and try again.", f"{param}[{n}].id", "duplicate_item")
+                raise duplicate_item(item_id, f"{param}[{n}].id")
             seen.add(item_id)
 
 
